@@ -1,0 +1,23 @@
+// Package wire owns the Fieldline data model and its encoding on the wire and
+// on disk: the Reading, the Batch (a contiguous seq range of one lane of one
+// agent) and the codec that turns a Batch into bytes and back.
+//
+// # Basics
+//
+// A Reading is (agent, sensor, timestamp, value, quality, seq). Values are
+// float64; booleans are 0/1 with Kind set to KindBool. Encode packs a Batch
+// column by column (one column per sensor), codes timestamps as deltas of
+// deltas and values as decimal digits (the ALP idea: most sensor values are
+// short decimals such as 21.3, which become small integers after scaling by a
+// power of ten) with exceptions kept bit for bit, marshals the protobuf
+// message of wirepb and compresses it with zstd. Decode reverses it and checks
+// every count and index so that hostile input yields an error, never a panic.
+//
+// The codec is lossless: every float64, including NaN payloads, -0 and the
+// infinities, comes back with the same bits.
+//
+// # Caveats
+//
+// The package knows nothing of sensors, buffers or networks; it must not
+// import any other Fieldline package.
+package wire

@@ -1,0 +1,20 @@
+package wire
+
+import "errors"
+
+// Errors returned by Decode. They are wrapped with detail; test with errors.Is.
+var (
+	// ErrMagic means the bytes do not start with the Fieldline header: not a
+	// batch at all.
+	ErrMagic = errors.New("not a fieldline batch (bad magic)")
+	// ErrVersion means the header names a format this code does not know.
+	ErrVersion = errors.New("unknown batch format version")
+	// ErrTooLarge means the batch (compressed or decompressed) or its reading
+	// count exceeds the decoder's limits.
+	ErrTooLarge = errors.New("batch too large")
+	// ErrCorrupt means the batch decompressed but its contents are
+	// inconsistent: counts that do not add up, indexes out of range.
+	ErrCorrupt = errors.New("corrupt batch")
+	// ErrSeqOverflow means FirstSeq plus the reading count wraps.
+	ErrSeqOverflow = errors.New("seq range overflows")
+)
