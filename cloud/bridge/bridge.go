@@ -1,0 +1,331 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// Options are a bridge's collaborators.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+	// KafkaOpts are appended to the producer's options (tests, TLS, SASL).
+	KafkaOpts []kgo.Opt
+}
+
+// Bridge moves batches from NATS to Kafka.
+type Bridge struct {
+	cfg  Config
+	log  *slog.Logger
+	m    *Metrics
+	now  func() time.Time
+	kopt []kgo.Opt
+
+	ready   chan struct{}
+	handled atomic.Uint64
+}
+
+// New checks cfg and returns a bridge; Run starts it.
+func New(cfg Config, opts Options) (*Bridge, error) {
+	cfg.SetDefaults()
+	var p confkit.Problems
+	cfg.Check(&p)
+	if err := p.Err("bridge config"); err != nil {
+		return nil, err
+	}
+	b := &Bridge{cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: opts.KafkaOpts, ready: make(chan struct{})}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.m == nil {
+		b.m = NewMetrics(nil)
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	return b, nil
+}
+
+// Ready is closed once the bridge is subscribed and takes batches.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+
+// Handled is the number of batches replied to so far.
+func (b *Bridge) Handled() uint64 { return b.handled.Load() }
+
+// Run connects to NATS and Kafka and handles batches until ctx ends. Then it
+// stops taking new batches, finishes those it holds (waiting for Kafka up to
+// AckTimeout), flushes the producer and returns.
+func (b *Bridge) Run(ctx context.Context) error {
+	kc, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(b.cfg.Kafka.Brokers...),
+		kgo.ClientID(b.cfg.Kafka.ClientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(500_000),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	}, b.kopt...)...)
+	if err != nil {
+		return fmt.Errorf("creating kafka producer: %w", err)
+	}
+	defer kc.Close()
+
+	nc, err := uplink.DialNATS(b.cfg.NATS, "fieldline-bridge", b.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	msgs := make(chan *nats.Msg, b.cfg.Workers*4)
+	sub, err := nc.ChanQueueSubscribe(uplink.SubjectPrefix+"*", uplink.QueueGroup, msgs)
+	if err != nil {
+		return fmt.Errorf("subscribing to %s*: %w", uplink.SubjectPrefix, err)
+	}
+	// Let the server hold many pending batches for us rather than drop them.
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := nc.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
+		b.log.Warn("nats flush after subscribe", "err", err)
+	}
+	b.log.Info("bridge ready", "nats", b.cfg.NATS.URL, "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers)
+	close(b.ready)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < b.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case m := <-msgs:
+					b.handle(kc, m)
+				case <-stop:
+					// Finish what is queued, then leave.
+					for {
+						select {
+						case m := <-msgs:
+							b.handle(kc, m)
+						default:
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	b.log.Info("bridge stopping: no new batches, finishing those held")
+	_ = sub.Unsubscribe()
+	close(stop)
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
+	defer cancel()
+	_ = kc.Flush(fctx)
+	_ = nc.Flush()
+	return nil
+}
+
+// handle replies to one batch.
+func (b *Bridge) handle(kc *kgo.Client, m *nats.Msg) {
+	ack := b.process(kc, m.Subject, m.Data)
+	b.handled.Add(1)
+	if m.Reply == "" {
+		return
+	}
+	if err := m.Respond(uplink.EncodeAck(ack)); err != nil {
+		b.log.Warn("replying to batch", "subject", m.Subject, "err", err)
+	}
+}
+
+// process checks and produces one batch and returns the reply to send.
+func (b *Bridge) process(kc *kgo.Client, subject string, data []byte) *wirepb.Ack {
+	b.m.BatchBytes.Observe(float64(len(data)))
+	batch, agent, code, why := b.check(subject, data)
+	if code != "" {
+		return b.reject(kc, subject, agent, data, code, why, batch)
+	}
+	ack := &wirepb.Ack{AgentId: agent, Lane: uint32(batch.Lane), FirstSeq: batch.FirstSeq, LastSeq: batch.LastSeq()}
+	if len(batch.Readings) == 0 {
+		ack.Ok = true
+		b.m.Batches.WithLabelValues("ok").Inc()
+		return ack
+	}
+	if err := b.produce(kc, batch); err != nil {
+		b.m.Batches.WithLabelValues("retry").Inc()
+		ack.Code, ack.Error, ack.Retry = uplink.CodeKafka, err.Error(), true
+		b.log.Warn("batch not acknowledged by kafka", "agent", agent, "lane", batch.Lane, "first_seq", batch.FirstSeq, "err", err)
+		return ack
+	}
+	b.m.Batches.WithLabelValues("ok").Inc()
+	b.m.Readings.Add(float64(len(batch.Readings)))
+	ack.Ok = true
+	return ack
+}
+
+// check decodes and validates a batch. It returns a rejection code and a
+// sentence, or an empty code and the batch.
+func (b *Bridge) check(subject string, data []byte) (batch *wire.Batch, agent, code, why string) {
+	agent = uplink.AgentFromSubject(subject)
+	if agent == "" {
+		return nil, "", uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject)
+	}
+	if len(data) > int(b.cfg.MaxBatchBytes) {
+		return nil, agent, uplink.CodeTooLarge, fmt.Sprintf("batch of %d bytes exceeds max_batch_bytes %d", len(data), b.cfg.MaxBatchBytes)
+	}
+	batch, err := wire.Decode(data, wire.Limits{MaxEncodedBytes: int(b.cfg.MaxBatchBytes), MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * int(b.cfg.MaxBatchBytes)})
+	if err != nil {
+		code := uplink.CodeDecode
+		if errors.Is(err, wire.ErrTooLarge) {
+			code = uplink.CodeTooLarge
+		}
+		return nil, agent, code, "decoding batch: " + err.Error()
+	}
+	if batch.AgentID != agent {
+		return batch, agent, uplink.CodeAgentID, fmt.Sprintf("batch names agent %q but was sent on %s", batch.AgentID, subject)
+	}
+	if msg := b.checkTimes(batch); msg != "" {
+		return batch, agent, uplink.CodeTimestamp, msg
+	}
+	return batch, agent, "", ""
+}
+
+// earliest is the oldest timestamp accepted from a synced clock.
+var earliest = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+func (b *Bridge) checkTimes(batch *wire.Batch) string {
+	if b.cfg.MaxFuture <= 0 {
+		return ""
+	}
+	limit := b.now().Add(b.cfg.MaxFuture).UnixNano()
+	for i := range batch.Readings {
+		r := &batch.Readings[i]
+		if r.Flags&wire.FlagClockUnsynced != 0 {
+			continue
+		}
+		if r.TimeNs > limit {
+			return fmt.Sprintf("reading seq %d of %s is stamped %s, more than max_future %s ahead of the bridge's clock",
+				r.Seq, r.SensorID, time.Unix(0, r.TimeNs).UTC().Format(time.RFC3339Nano), b.cfg.MaxFuture)
+		}
+		if r.TimeNs < earliest {
+			return fmt.Sprintf("reading seq %d of %s is stamped %s, before 2001, and not flagged clock-unsynced",
+				r.Seq, r.SensorID, time.Unix(0, r.TimeNs).UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return ""
+}
+
+// produce writes every reading of batch and waits for Kafka to acknowledge
+// them all.
+func (b *Bridge) produce(kc *kgo.Client, batch *wire.Batch) error {
+	b.m.InFlight.Inc()
+	defer b.m.InFlight.Dec()
+	n := len(batch.Readings)
+	recs := make([]kgo.Record, n)
+	headers := []kgo.RecordHeader{
+		{Key: "fl-schema", Value: []byte("fieldline.v1.Reading+" + b.cfg.Kafka.Format)},
+		{Key: "fl-agent", Value: []byte(batch.AgentID)},
+		{Key: "fl-lane", Value: []byte(batch.Lane.String())},
+		{Key: "fl-batch", Value: []byte(strconv.FormatUint(batch.FirstSeq, 10) + "-" + strconv.FormatUint(batch.LastSeq(), 10))},
+	}
+	key := []byte(batch.AgentID)
+	buf := make([]byte, 0, n*48)
+	offs := make([]int, n+1)
+	for i := range batch.Readings {
+		if b.cfg.Kafka.Format == FormatJSON {
+			buf = appendJSON(buf, batch.AgentID, batch.Lane, &batch.Readings[i])
+		} else {
+			buf = appendProto(buf, batch.AgentID, batch.Lane, &batch.Readings[i])
+		}
+		offs[i+1] = len(buf)
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	wg.Add(n)
+	start := time.Now()
+	ctx := context.Background() // never cancel records: see doc.go
+	for i := range recs {
+		r := &recs[i]
+		r.Topic = b.cfg.Kafka.ReadingsTopic
+		r.Key = key
+		r.Value = buf[offs[i]:offs[i+1]:offs[i+1]]
+		r.Headers = headers
+		r.Timestamp = time.Unix(0, batch.Readings[i].TimeNs)
+		// TryProduce fails at once when the producer is full (Kafka has
+		// been down a while) instead of blocking this worker.
+		kc.TryProduce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				b.m.KafkaErrors.Inc()
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.cfg.AckTimeout):
+		return fmt.Errorf("kafka did not acknowledge %d records within %s", n, b.cfg.AckTimeout)
+	}
+	b.m.ProduceLatency.Observe(time.Since(start).Seconds())
+	if firstErr != nil {
+		return fmt.Errorf("producing to %s: %w", b.cfg.Kafka.ReadingsTopic, firstErr)
+	}
+	return nil
+}
+
+// reject writes the raw batch to the dead-letter topic and returns the
+// negative reply. If the dead-letter write fails the agent is asked to retry,
+// so that nothing is lost.
+func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code, why string, batch *wire.Batch) *wirepb.Ack {
+	ack := &wirepb.Ack{AgentId: agent, Code: code, Error: why}
+	if batch != nil {
+		ack.Lane, ack.FirstSeq, ack.LastSeq = uint32(batch.Lane), batch.FirstSeq, batch.LastSeq()
+	}
+	rec := &kgo.Record{
+		Topic: b.cfg.Kafka.DeadletterTopic,
+		Key:   []byte(agent),
+		Value: data,
+		Headers: []kgo.RecordHeader{
+			{Key: "fl-reason", Value: []byte(code)},
+			{Key: "fl-error", Value: []byte(why)},
+			{Key: "fl-subject", Value: []byte(subject)},
+			{Key: "fl-agent", Value: []byte(agent)},
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
+	defer cancel()
+	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		b.m.Batches.WithLabelValues("retry").Inc()
+		b.log.Warn("dead-letter write failed; asking the agent to retry", "agent", agent, "code", code, "err", err)
+		ack.Code, ack.Error, ack.Retry = uplink.CodeDeadOnly, fmt.Sprintf("rejected (%s: %s) but the dead-letter write failed: %v", code, why, err), true
+		return ack
+	}
+	b.m.Deadletters.Inc()
+	b.m.Rejected.WithLabelValues(code).Inc()
+	b.m.Batches.WithLabelValues("rejected").Inc()
+	b.log.Warn("batch rejected", "agent", agent, "subject", subject, "code", code, "why", why, "bytes", len(data))
+	return ack
+}

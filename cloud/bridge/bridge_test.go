@@ -1,0 +1,360 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/internal/embedded"
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// kgo and nats close their background goroutines asynchronously.
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"),
+		goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).run"),
+	)
+}
+
+type env struct {
+	nats   *embedded.NATS
+	kafka  *testkit.Kafka
+	bridge *Bridge
+	m      *Metrics
+	cfg    Config
+}
+
+func startBridge(t *testing.T, mod func(*Config)) *env {
+	t.Helper()
+	e := &env{nats: testkit.NATS(t), kafka: testkit.StartKafka(t), m: NewMetrics(nil)}
+	e.cfg = Config{
+		NATS:  uplink.NATSConfig{URL: e.nats.URL()},
+		Kafka: KafkaConfig{Brokers: e.kafka.Brokers, ReadingsTopic: e.kafka.Topic("fl.readings"), DeadletterTopic: e.kafka.Topic("fl.deadletter")},
+	}
+	if mod != nil {
+		mod(&e.cfg)
+	}
+	b, err := New(e.cfg, Options{Metrics: e.m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.bridge = b
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("bridge run: %v", err)
+		}
+	})
+	select {
+	case <-b.Ready():
+	case err := <-done:
+		t.Fatalf("bridge stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("bridge not ready")
+	}
+	return e
+}
+
+func (e *env) client(t *testing.T, agent string) *uplink.NATSClient {
+	t.Helper()
+	nc, err := nats.Connect(e.nats.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := uplink.NewNATSClient(nc, agent, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readings(first uint64, n int, t0 time.Time) []wire.Reading {
+	rs := make([]wire.Reading, n)
+	for i := range rs {
+		rs[i] = wire.Reading{
+			Seq: first + uint64(i), TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(),
+			Value: float64(i%1000) / 10, SensorID: fmt.Sprintf("s%d", i%7), Kind: wire.Kind(i % 3),
+		}
+	}
+	return rs
+}
+
+func encode(t testing.TB, b *wire.Batch) []byte {
+	t.Helper()
+	data, err := wire.Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
+	for _, format := range []string{FormatProtobuf, FormatJSON} {
+		t.Run(format, func(t *testing.T) {
+			e := startBridge(t, func(c *Config) { c.Kafka.Format = format })
+			cl := e.client(t, "gw-1")
+			now := time.Now()
+			var want []wire.Reading
+			for i := 0; i < 3; i++ {
+				b := &wire.Batch{AgentID: "gw-1", Lane: wire.LaneTelemetry, FirstSeq: uint64(1 + 1000*i), Readings: readings(uint64(1+1000*i), 1000, now)}
+				ack, err := cl.Send(context.Background(), encode(t, b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ack.Ok || ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() {
+					t.Fatalf("ack %+v", ack)
+				}
+				want = append(want, b.Readings...)
+			}
+			recs := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.ReadingsTopic).N(len(want), 30*time.Second)
+			if len(recs) != len(want) {
+				t.Fatalf("got %d records, want %d", len(recs), len(want))
+			}
+			for i, rec := range recs {
+				if string(rec.Key) != "gw-1" || rec.Partition != recs[0].Partition {
+					t.Fatalf("record %d: key %q partition %d", i, rec.Key, rec.Partition)
+				}
+				got := decodeRecord(t, format, rec.Value)
+				w := want[i]
+				if got.Seq != w.Seq || got.SensorId != w.SensorID || got.TimestampNs != w.TimeNs || got.Value != w.Value || got.Kind != uint32(w.Kind) || got.AgentId != "gw-1" || got.Lane != uint32(wire.LaneTelemetry) {
+					t.Fatalf("record %d: got %+v, want %+v", i, got, w)
+				}
+				if h := header(rec, "fl-agent"); h != "gw-1" {
+					t.Fatalf("fl-agent header %q", h)
+				}
+			}
+			if got := testutil.ToFloat64(e.m.Readings); got != 3000 {
+				t.Fatalf("readings acked metric %v", got)
+			}
+		})
+	}
+}
+
+func decodeRecord(t *testing.T, format string, v []byte) *wirepb.Reading {
+	t.Helper()
+	var r wirepb.Reading
+	if format == FormatProtobuf {
+		if err := proto.Unmarshal(v, &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	var j struct {
+		Agent   string  `json:"agent_id"`
+		Sensor  string  `json:"sensor_id"`
+		TS      int64   `json:"timestamp_ns"`
+		Value   float64 `json:"value"`
+		Quality string  `json:"quality"`
+		Seq     uint64  `json:"seq"`
+		Lane    string  `json:"lane"`
+		Kind    string  `json:"kind"`
+	}
+	if err := json.Unmarshal(v, &j); err != nil {
+		t.Fatalf("record %s: %v", v, err)
+	}
+	kinds := map[string]uint32{"float": 0, "bool": 1, "counter": 2, "event": 3}
+	lanes := map[string]uint32{"alert": 0, "event": 1, "telemetry": 2}
+	return &wirepb.Reading{AgentId: j.Agent, SensorId: j.Sensor, TimestampNs: j.TS, Value: j.Value, Seq: j.Seq, Kind: kinds[j.Kind], Lane: lanes[j.Lane]}
+}
+
+func header(r *kgo.Record, k string) string {
+	for _, h := range r.Headers {
+		if h.Key == k {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func TestBridgeRejectsBadBatches(t *testing.T) {
+	e := startBridge(t, func(c *Config) { c.MaxBatchBytes = 64 << 10 })
+	now := time.Now()
+	big := make([]wire.Reading, 40000)
+	for i := range big {
+		big[i] = wire.Reading{TimeNs: now.UnixNano(), Value: math.Float64frombits(uint64(i) * 0x9e3779b97f4a7c15), SensorID: "noise"}
+	}
+	cases := []struct {
+		name  string
+		data  []byte
+		code  string
+		inErr string
+	}{
+		{"garbage", []byte("definitely not a batch"), uplink.CodeDecode, "bad magic"},
+		{"truncated", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, now)})[:20], uplink.CodeDecode, "corrupt"},
+		{"forged agent id", encode(t, &wire.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 10, now)}), uplink.CodeAgentID, `names agent "gw-2" but was sent on fl.up.gw-1`},
+		{"oversized", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: big}), uplink.CodeTooLarge, "exceeds max_batch_bytes"},
+		{"future timestamps", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now.Add(24*time.Hour))}), uplink.CodeTimestamp, "ahead of the bridge's clock"},
+		{"1970 clock unflagged", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, time.Unix(100, 0))}), uplink.CodeTimestamp, "before 2001"},
+	}
+	cl := e.client(t, "gw-1")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ack, err := cl.Send(context.Background(), tc.data)
+			if !errors.Is(err, uplink.ErrRejected) {
+				t.Fatalf("got %v, want ErrRejected", err)
+			}
+			if ack.Code != tc.code || !strings.Contains(ack.Error, tc.inErr) || ack.Retry {
+				t.Fatalf("ack code %q error %q retry %v; want code %q containing %q", ack.Code, ack.Error, ack.Retry, tc.code, tc.inErr)
+			}
+		})
+	}
+	// Every rejected batch is on the dead-letter topic, raw, with its reason.
+	dl := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.DeadletterTopic).N(len(cases), 30*time.Second)
+	if len(dl) != len(cases) {
+		t.Fatalf("%d dead letters, want %d", len(dl), len(cases))
+	}
+	for i, rec := range dl {
+		if header(rec, "fl-reason") != cases[i].code || string(rec.Value) != string(cases[i].data) {
+			t.Errorf("dead letter %d: reason %q, %d bytes; want %q, %d bytes", i, header(rec, "fl-reason"), len(rec.Value), cases[i].code, len(cases[i].data))
+		}
+	}
+	if got := testutil.ToFloat64(e.m.Rejected.WithLabelValues(uplink.CodeTimestamp)); got != 2 {
+		t.Errorf("rejected{timestamp} = %v, want 2", got)
+	}
+	// A good batch still goes through: bad input stops nothing.
+	ack, err := cl.Send(context.Background(), encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now)}))
+	if err != nil || !ack.Ok {
+		t.Fatalf("good batch after bad ones: %v %+v", err, ack)
+	}
+	// Unflagged readings from an unsynced clock are accepted when flagged.
+	rs := readings(11, 5, time.Unix(100, 0))
+	for i := range rs {
+		rs[i].Flags = wire.FlagClockUnsynced
+	}
+	if ack, err := cl.Send(context.Background(), encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 11, Readings: rs})); err != nil || !ack.Ok {
+		t.Fatalf("flagged unsynced batch: %v %+v", err, ack)
+	}
+}
+
+func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
+	if testkit.KafkaFromEnv() != nil {
+		t.Skip("injects broker faults through kfake's control hooks; the real-Kafka suite stops the broker in the agent's end-to-end test instead")
+	}
+	e := startBridge(t, func(c *Config) { c.AckTimeout = 2 * time.Second })
+	var mu sync.Mutex
+	failing := true
+	e.kafka.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.kafka.Fake.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if !failing {
+			return nil, nil, false
+		}
+		resp := req.(*kmsg.ProduceRequest).ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 7 // REQUEST_TIMED_OUT: retriable, as when brokers are down
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	cl := e.client(t, "gw-1")
+	b := &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, time.Now())}
+	ack, err := cl.Send(context.Background(), encode(t, b))
+	if !errors.Is(err, uplink.ErrNotAcked) || !ack.Retry || ack.Code != uplink.CodeKafka {
+		t.Fatalf("while kafka fails: %v %+v", err, ack)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	// The agent sends the same batch again, and now it is acknowledged.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ack, err = cl.Send(context.Background(), encode(t, b))
+		if err == nil && ack.Ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch never acknowledged after kafka recovered: %v", err)
+		}
+	}
+	recs := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.ReadingsTopic).Drain(2 * time.Second)
+	seen := map[uint64]int{}
+	for _, r := range recs {
+		seen[decodeRecord(t, FormatProtobuf, r.Value).Seq]++
+	}
+	for s := uint64(1); s <= 100; s++ {
+		if seen[s] < 1 {
+			t.Fatalf("seq %d missing after retry", s)
+		}
+	}
+}
+
+func TestRecordEncodingMatchesSchema(t *testing.T) {
+	rs := []wire.Reading{
+		{Seq: 7, TimeNs: 1_700_000_000_123_456_789, Value: 21.3, SensorID: "boiler.temp", Quality: wire.QualityUncertain, Kind: wire.KindCounter, Flags: wire.FlagClockCorrected, Text: "x\"y\n\u00e9"},
+		{},
+		{Value: math.NaN(), SensorID: "n"},
+		{Value: math.Inf(-1), SensorID: "i", TimeNs: -5},
+	}
+	for i, r := range rs {
+		var got wirepb.Reading
+		if err := proto.Unmarshal(appendProto(nil, "gw-9", wire.LaneAlert, &r), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := &wirepb.Reading{AgentId: "gw-9", SensorId: r.SensorID, TimestampNs: r.TimeNs, Value: r.Value, Quality: uint32(r.Quality), Seq: r.Seq, Lane: uint32(wire.LaneAlert), Kind: uint32(r.Kind), Flags: uint32(r.Flags), Text: r.Text}
+		if !proto.Equal(&got, want) && !(math.IsNaN(r.Value) && math.IsNaN(got.Value)) {
+			t.Errorf("reading %d: got %v, want %v", i, &got, want)
+		}
+		j := appendJSON(nil, "gw-9", wire.LaneAlert, &r)
+		var m map[string]any
+		if err := json.Unmarshal(j, &m); err != nil {
+			t.Errorf("reading %d: invalid JSON %s: %v", i, j, err)
+		}
+	}
+}
+
+// FuzzCheck feeds arbitrary bytes to the bridge's decode and validation path:
+// it must reject with a code or accept a batch for the subject's agent.
+func FuzzCheck(f *testing.F) {
+	now := time.Unix(1_764_000_000, 0)
+	f.Add(encode(f, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 20, now)}))
+	f.Add(encode(f, &wire.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 2, now)}))
+	f.Add([]byte("garbage"))
+	b, err := New(Config{MaxBatchBytes: 1 << 20}, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		batch, agent, code, why := b.check("fl.up.gw-1", data)
+		if agent != "gw-1" {
+			t.Fatalf("agent %q", agent)
+		}
+		if code == "" {
+			if batch == nil || batch.AgentID != "gw-1" {
+				t.Fatalf("accepted %+v", batch)
+			}
+			return
+		}
+		if why == "" {
+			t.Fatal("rejection without a reason")
+		}
+	})
+}

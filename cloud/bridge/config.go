@@ -1,0 +1,110 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+)
+
+// Config configures a bridge.
+type Config struct {
+	NATS  uplink.NATSConfig `yaml:"nats"`
+	Kafka KafkaConfig       `yaml:"kafka"`
+	// Workers is how many batches are handled at once. Default 64.
+	Workers int `yaml:"workers"`
+	// MaxBatchBytes rejects larger encoded batches. Default 4MiB.
+	MaxBatchBytes confkit.ByteSize `yaml:"max_batch_bytes"`
+	// MaxBatchReadings rejects batches with more readings. Default 100000.
+	MaxBatchReadings int `yaml:"max_batch_readings"`
+	// MaxFuture rejects readings stamped further ahead of the bridge's
+	// clock (unless flagged clock-unsynced). Default 10m.
+	MaxFuture time.Duration `yaml:"max_future"`
+	// AckTimeout bounds the wait for Kafka's acknowledgement of one batch;
+	// keep it below the agents' request timeout. Default 20s.
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+}
+
+// KafkaConfig names the cluster and topics.
+type KafkaConfig struct {
+	Brokers []string `yaml:"brokers"`
+	// Topics default to fl.readings and fl.deadletter.
+	ReadingsTopic   string `yaml:"readings_topic"`
+	DeadletterTopic string `yaml:"deadletter_topic"`
+	// Format of record values: protobuf (default) or json.
+	Format string `yaml:"format"`
+	// ClientID names the producer in broker logs. Default fieldline-bridge.
+	ClientID string `yaml:"client_id"`
+}
+
+// Record value formats.
+const (
+	FormatProtobuf = "protobuf"
+	FormatJSON     = "json"
+)
+
+// SetDefaults fills in zero fields.
+func (c *Config) SetDefaults() {
+	c.NATS.SetDefaults()
+	if c.Workers == 0 {
+		c.Workers = 64
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = 4 << 20
+	}
+	if c.MaxBatchReadings == 0 {
+		c.MaxBatchReadings = 100_000
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = 10 * time.Minute
+	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = 20 * time.Second
+	}
+	k := &c.Kafka
+	if len(k.Brokers) == 0 {
+		k.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if k.ReadingsTopic == "" {
+		k.ReadingsTopic = "fl.readings"
+	}
+	if k.DeadletterTopic == "" {
+		k.DeadletterTopic = "fl.deadletter"
+	}
+	if k.Format == "" {
+		k.Format = FormatProtobuf
+	}
+	if k.ClientID == "" {
+		k.ClientID = "fieldline-bridge"
+	}
+}
+
+// Check lists the config's problems.
+func (c *Config) Check(p *confkit.Problems) {
+	c.NATS.Check(p.In("nats"))
+	if c.Workers < 0 {
+		p.Add("workers", "must be > 0, got %d", c.Workers)
+	}
+	if c.MaxBatchBytes < 0 {
+		p.Add("max_batch_bytes", "must be > 0")
+	}
+	if c.MaxBatchReadings < 0 {
+		p.Add("max_batch_readings", "must be > 0")
+	}
+	if c.MaxFuture < 0 {
+		p.Add("max_future", "must be ≥ 0")
+	}
+	if c.AckTimeout < 0 || (c.NATS.RequestTimeout > 0 && c.AckTimeout >= c.NATS.RequestTimeout) {
+		p.Add("ack_timeout", "must be > 0 and below nats.request_timeout (%s), got %s", c.NATS.RequestTimeout, c.AckTimeout)
+	}
+	switch c.Kafka.Format {
+	case "", FormatProtobuf, FormatJSON:
+	default:
+		p.Add("kafka.format", "unknown format %q (want protobuf or json)", c.Kafka.Format)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if b == "" {
+			p.At("kafka.brokers", i).Add("", "empty broker address")
+		}
+	}
+}

@@ -1,0 +1,26 @@
+// Package bridge owns the cloud's entry point for telemetry: it takes batches
+// from agents over NATS (queue group fl-bridge, so several bridges share the
+// load), checks them, writes every reading as one record to the Kafka topic
+// fl.readings and replies OK only after Kafka acknowledged every record of the
+// batch.
+//
+// # Basics
+//
+// A batch arrives as a NATS request on fl.up.<agent_id>. The bridge rejects,
+// with a reply that names the cause and a copy of the raw bytes on
+// fl.deadletter, a batch that does not decode, is over the size limits, names
+// another agent than its subject (a forged agent id) or carries timestamps in
+// the future. Every accepted reading becomes a record with key agent_id (so
+// one agent's records share a partition and keep their order), headers
+// fl-schema, fl-agent, fl-lane, fl-batch, and a value in the configured format
+// (protobuf fieldline.v1.Reading or JSON). The producer is idempotent with
+// acks=all. When Kafka does not acknowledge in time the reply asks the agent
+// to send the batch again: duplicates in Kafka are then whole or partial
+// copies of a re-sent batch, which the processor's seq ranges remove.
+//
+// # Caveats
+//
+// The bridge holds nothing on disk: a batch is either acknowledged (it is in
+// Kafka) or still in the agent's buffer. It knows the wire format, NATS and
+// Kafka, nothing of sensors or rules.
+package bridge

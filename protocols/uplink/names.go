@@ -1,0 +1,47 @@
+package uplink
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Names on the wire (see docs/architecture.md).
+const (
+	SubjectPrefix       = "fl.up."
+	StatusSubjectPrefix = "fl.status."
+	QueueGroup          = "fl-bridge"
+	MQTTTopicPrefix     = "fl/up/"
+	MQTTSharedFilter    = "$share/fl-bridge/fl/up/+"
+)
+
+// Subject is the NATS subject an agent sends batches on.
+func Subject(agentID string) string { return SubjectPrefix + agentID }
+
+// StatusSubject is the NATS subject of an agent's heartbeats.
+func StatusSubject(agentID string) string { return StatusSubjectPrefix + agentID }
+
+// AgentFromSubject returns the agent id of fl.up.<id>, or "" when subject
+// has another form.
+func AgentFromSubject(subject string) string {
+	id, ok := strings.CutPrefix(subject, SubjectPrefix)
+	if !ok || CheckAgentID(id) != nil {
+		return ""
+	}
+	return id
+}
+
+// CheckAgentID reports why id cannot be an agent id, or nil.
+func CheckAgentID(id string) error {
+	if id == "" {
+		return fmt.Errorf("agent id is empty: %w", ErrAgentID)
+	}
+	if len(id) > 64 {
+		return fmt.Errorf("agent id %q is longer than 64 characters: %w", id[:16]+"…", ErrAgentID)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("agent id %q has %q (allowed: letters, digits, - and _): %w", id, c, ErrAgentID)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package uplink
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// NATSConfig configures a NATS connection, for the agent and the bridge.
+type NATSConfig struct {
+	// URL is one or more server URLs separated by commas.
+	URL string `yaml:"url"`
+	// Credentials: at most one of creds, nkey_seed, user/password, token.
+	Creds    string `yaml:"creds"`     // a .creds file (JWT + nkey)
+	NKeySeed string `yaml:"nkey_seed"` // a file with an nkey seed
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+	TLS      TLS    `yaml:"tls"`
+	// RequestTimeout bounds one batch round trip. Default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// ReconnectWait is the base delay between reconnect attempts. Default 1s.
+	ReconnectWait time.Duration `yaml:"reconnect_wait"`
+}
+
+// TLS configures client TLS. Any field set enables TLS.
+type TLS struct {
+	CA                 string `yaml:"ca"`
+	Cert               string `yaml:"cert"`
+	Key                string `yaml:"key"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+func (t TLS) enabled() bool { return t != TLS{} }
+
+// SetDefaults fills in zero fields.
+func (c *NATSConfig) SetDefaults() {
+	if c.URL == "" {
+		c.URL = nats.DefaultURL
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.ReconnectWait == 0 {
+		c.ReconnectWait = time.Second
+	}
+}
+
+// Check lists the config's problems.
+func (c *NATSConfig) Check(p *confkit.Problems) {
+	for _, u := range strings.Split(c.URL, ",") {
+		u = strings.TrimSpace(u)
+		if u != "" && !strings.Contains(u, "://") {
+			p.Add("url", "%q has no scheme (want nats://host:port or tls://host:port)", u)
+		}
+	}
+	n := 0
+	for _, set := range []bool{c.Creds != "", c.NKeySeed != "", c.User != "" || c.Password != "", c.Token != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		p.Add("", "set at most one of creds, nkey_seed, user/password and token")
+	}
+	if c.User == "" && c.Password != "" {
+		p.Add("user", "password given without user")
+	}
+	for field, file := range map[string]string{"creds": c.Creds, "nkey_seed": c.NKeySeed, "tls.ca": c.TLS.CA, "tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			p.Add(field, "cannot read %s: %v", file, errors.Unwrap(err))
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		p.Add("tls", "cert and key go together")
+	}
+	if c.RequestTimeout < 0 {
+		p.Add("request_timeout", "must be > 0")
+	}
+}
+
+// DialNATS connects and keeps reconnecting forever. When the server cannot
+// be reached at first it still returns a connection that keeps trying in the
+// background (requests fail fast until it is up), so an agent starts with no
+// network.
+func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error) {
+	cfg.SetDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(cfg.ReconnectWait),
+		nats.ReconnectJitter(cfg.ReconnectWait/2, cfg.ReconnectWait),
+		nats.ReconnectBufSize(-1), // fail fast while disconnected: the buffer is on disk, not here
+		nats.PingInterval(20 * time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("nats connected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			subj := ""
+			if s != nil {
+				subj = s.Subject
+			}
+			log.Warn("nats error", "subject", subj, "err", err)
+		}),
+	}
+	switch {
+	case cfg.Creds != "":
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	case cfg.NKeySeed != "":
+		o, err := nats.NkeyOptionFromSeed(cfg.NKeySeed)
+		if err != nil {
+			return nil, fmt.Errorf("loading nkey seed %s: %w", cfg.NKeySeed, err)
+		}
+		opts = append(opts, o)
+	case cfg.User != "":
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	case cfg.Token != "":
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.TLS.enabled() {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+	}
+	return nc, nil
+}
+
+func tlsConfig(t TLS) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca %s holds no PEM certificate", t.CA)
+		}
+		tc.RootCAs = pool
+	}
+	if t.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("loading tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// NATSClient sends batches and heartbeats for one agent.
+type NATSClient struct {
+	nc      *nats.Conn
+	agentID string
+	timeout time.Duration
+}
+
+// NewNATSClient wraps a connection for agentID.
+func NewNATSClient(nc *nats.Conn, agentID string, requestTimeout time.Duration) (*NATSClient, error) {
+	if err := CheckAgentID(agentID); err != nil {
+		return nil, err
+	}
+	if requestTimeout <= 0 {
+		requestTimeout = 30 * time.Second
+	}
+	return &NATSClient{nc: nc, agentID: agentID, timeout: requestTimeout}, nil
+}
+
+// Send makes one round trip with an encoded batch and returns the bridge's
+// Ack. A negative Ack comes back as an error wrapping ErrRejected (do not
+// send again) or ErrNotAcked (send again later); transport failures are
+// returned as they are (send again later).
+func (c *NATSClient) Send(ctx context.Context, payload []byte) (*wirepb.Ack, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(ctx, Subject(c.agentID), payload)
+	if err != nil {
+		return nil, fmt.Errorf("sending batch on %s: %w", Subject(c.agentID), err)
+	}
+	return DecodeAck(msg.Data)
+}
+
+// PublishStatus sends a heartbeat; it is fire and forget.
+func (c *NATSClient) PublishStatus(status []byte) error {
+	return c.nc.Publish(StatusSubject(c.agentID), status)
+}
+
+// Connected reports whether the connection is up now.
+func (c *NATSClient) Connected() bool { return c.nc.IsConnected() }
