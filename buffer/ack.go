@@ -1,0 +1,51 @@
+package buffer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// Ack marks first..last of a lane as delivered. It returns at once: the ack
+// is written by the next commit (within FlushInterval), and a segment is
+// deleted once all of its readings are acked. Acking a range twice, or one
+// that was partly dropped, is not an error; a range that reaches past the
+// newest committed seq is (ErrRange).
+func (b *Buffer) Ack(lane wire.Lane, first, last uint64) error {
+	if lane >= wire.NumLanes {
+		return fmt.Errorf("acking lane %d: %w", lane, ErrLane)
+	}
+	if first == 0 || first > last {
+		return fmt.Errorf("acking seqs %d..%d of lane %s: %w", first, last, lane, ErrRange)
+	}
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	lm := &b.lanes[lane]
+	if last >= lm.st.nextSeq {
+		next := lm.st.nextSeq
+		b.mu.Unlock()
+		return fmt.Errorf("acking seqs %d..%d of lane %s, newest committed is %d: %w", first, last, lane, next-1, ErrRange)
+	}
+	raised := last > lm.st.ackedMax
+	lm.st.ackedMax = max(lm.st.ackedMax, last)
+	var n uint64
+	if last >= lm.st.lowSeq {
+		n = lm.acked.add(max(first, lm.st.lowSeq), last)
+	}
+	if n > 0 || raised {
+		if b.ackAt.IsZero() {
+			b.ackAt = time.Now()
+		}
+		lm.ackedDirty = true
+	}
+	b.mu.Unlock()
+	b.lm[lane].acked.Add(float64(n))
+	b.kick()
+	return nil
+}
+
+func nowReal() time.Time { return time.Now() }

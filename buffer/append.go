@@ -1,0 +1,90 @@
+package buffer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// Append copies rs into the lane's pending segment (their Seq fields are
+// ignored) and returns without waiting for the commit, unless FlushInterval
+// is 0: then it returns once the readings are durable. It never blocks for
+// long when the buffer is full: readings over the caps are dropped, counted,
+// and reported with an error wrapping ErrDropped.
+func (b *Buffer) Append(lane wire.Lane, rs []wire.Reading) error {
+	if b.opts.FlushInterval == 0 {
+		_, _, err := b.AppendSync(context.Background(), lane, rs)
+		return err
+	}
+	_, err := b.add(lane, rs, false)
+	return err
+}
+
+// AppendSync appends rs and returns after they are committed, with the seq
+// range assigned to them. An error other than ctx's means they may not be
+// stored: ErrDropped when the buffer dropped them, a commit error otherwise
+// (the readings then stay queued and a later commit may store them).
+func (b *Buffer) AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Reading) (first, last uint64, err error) {
+	w, err := b.add(lane, rs, true)
+	if err != nil || w == nil {
+		return 0, 0, err
+	}
+	select {
+	case <-w.done:
+		return w.first, w.last, w.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+func (b *Buffer) add(lane wire.Lane, rs []wire.Reading, sync bool) (*waiter, error) {
+	if lane >= wire.NumLanes {
+		return nil, fmt.Errorf("appending to lane %d: %w", lane, ErrLane)
+	}
+	if len(rs) == 0 && !sync {
+		return nil, nil
+	}
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if b.pendingN+len(rs) > b.opts.MaxPendingReadings {
+		b.mu.Unlock()
+		b.lm[lane].dropped.Add(float64(len(rs)))
+		b.droppedPending(lane, len(rs))
+		return nil, fmt.Errorf("%d readings wait for a commit (max_pending_readings): %w", b.opts.MaxPendingReadings, ErrDropped)
+	}
+	lm := &b.lanes[lane]
+	var w *waiter
+	if sync {
+		w = &waiter{lane: lane, off: len(lm.pending), n: len(rs), done: make(chan struct{})}
+		b.waiters = append(b.waiters, w)
+		b.urgent = true
+	}
+	lm.pending = append(lm.pending, rs...)
+	wasIdle := b.pendingN == 0
+	if wasIdle {
+		b.firstAt = time.Now()
+	}
+	b.pendingN += len(rs)
+	if b.pendingN >= b.opts.FlushMaxReadings {
+		b.urgent = true
+	}
+	kick := wasIdle || b.urgent
+	b.mu.Unlock()
+	if kick {
+		b.kick()
+	}
+	return w, nil
+}
+
+// droppedPending counts readings refused before they got a seq; they are
+// added to the lane's persisted dropped total at the next commit.
+func (b *Buffer) droppedPending(lane wire.Lane, n int) {
+	b.mu.Lock()
+	b.lanes[lane].droppedEarly += uint64(n)
+	b.mu.Unlock()
+}

@@ -1,0 +1,122 @@
+package buffer
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// Buffer is a durable, bounded store-and-forward queue of readings on one
+// bbolt file. All methods are safe for concurrent use.
+type Buffer struct {
+	path     string
+	opts     Options
+	db       *bolt.DB
+	log      *slog.Logger
+	m        *Metrics
+	lm       [wire.NumLanes]laneMetrics
+	pageSize int
+
+	mu         sync.Mutex
+	lanes      [wire.NumLanes]laneMem
+	pendingN   int
+	firstAt    time.Time // when the oldest waiting reading arrived (real clock)
+	ackAt      time.Time // when the oldest unwritten ack arrived (real clock)
+	waiters    []*waiter
+	urgent     bool
+	closing    bool
+
+	wake      chan struct{} // to the committer, cap 1
+	committed chan struct{} // to the forwarder, cap 1
+	done      chan struct{} // closed when the committer returns
+
+	closeOnce sync.Once
+	closeErr  error
+
+	cache segCache
+
+	// Owned by the committer goroutine.
+	cst       [wire.NumLanes]laneState
+	marks     [wire.NumLanes]uint64 // seq sidecar marks
+	encBuf    [wire.NumLanes][]byte
+	spare     [wire.NumLanes][]wire.Reading
+	maxSegCost uint64
+	budgetCut  uint64
+}
+
+// laneMem is a lane's in-memory state, guarded by Buffer.mu.
+type laneMem struct {
+	pending    []wire.Reading // waiting for a commit, seqs not yet assigned
+	st         laneState      // as of the last commit
+	acked      spanSet        // acked (or gone) seqs ≥ st.lowSeq, ahead of disk
+	ackedDirty bool           // acked changed since the last commit took it
+	droppedEarly uint64       // readings refused before a seq, not yet persisted
+}
+
+// waiter is an Append or Flush call waiting for the commit that takes its
+// readings.
+type waiter struct {
+	lane        wire.Lane
+	off, n      int // position of its readings in the lane's pending slice
+	first, last uint64
+	err         error
+	done        chan struct{}
+}
+
+// Committed returns a channel that receives a value (non-blocking,
+// coalesced) after every commit that stored readings, so that a forwarder
+// can wake up.
+func (b *Buffer) Committed() <-chan struct{} { return b.committed }
+
+// Path returns the path of the bbolt file.
+func (b *Buffer) Path() string { return b.path }
+
+// Close commits what waits, then closes the file. It is safe to call twice;
+// the second call returns the first call's result.
+func (b *Buffer) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closing = true
+		b.mu.Unlock()
+		b.kick()
+		<-b.done
+		if err := b.db.Close(); err != nil && b.closeErr == nil {
+			b.closeErr = err
+		}
+	})
+	return b.closeErr
+}
+
+func (b *Buffer) kick() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Flush commits everything appended before the call and returns when it is
+// durable. It also runs the bookkeeping of a commit (acks written, max age
+// applied) when nothing waits.
+func (b *Buffer) Flush(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	w := &waiter{done: make(chan struct{})}
+	b.waiters = append(b.waiters, w)
+	b.urgent = true
+	b.mu.Unlock()
+	b.kick()
+	select {
+	case <-w.done:
+		return w.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

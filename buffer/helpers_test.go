@@ -1,0 +1,117 @@
+package buffer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// readings makes n realistic readings: sensors sensor ids cycling, 1 Hz, 0.1
+// resolution; tag is stored in Value's integer part so tests can tell
+// readings apart.
+func readings(n, sensors int, start int) []wire.Reading {
+	rs := make([]wire.Reading, n)
+	for i := range rs {
+		k := start + i
+		rs[i] = wire.Reading{
+			TimeNs:   int64(1_764_000_000+k/sensors) * 1e9,
+			Value:    float64(k) / 10,
+			SensorID: fmt.Sprintf("plant.s%03d", k%sensors),
+		}
+	}
+	return rs
+}
+
+// tag recovers the k a reading was made with.
+func tag(r wire.Reading) int { return int(r.Value*10 + 0.5) }
+
+func openT(t testing.TB, path string, o *Options) *Buffer {
+	t.Helper()
+	if o == nil {
+		o = &Options{FlushInterval: 0}
+	}
+	if o.AgentID == "" {
+		o.AgentID = "gw-test"
+	}
+	b, err := Open(path, o)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return b
+}
+
+func tempPath(t testing.TB) string { return filepath.Join(t.TempDir(), "buffer.db") }
+
+func flushT(t testing.TB, b *Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
+func appendT(t testing.TB, b *Buffer, lane wire.Lane, rs []wire.Reading) (uint64, uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, last, err := b.AppendSync(ctx, lane, rs)
+	if err != nil {
+		t.Fatalf("AppendSync(%s, %d readings): %v", lane, len(rs), err)
+	}
+	return first, last
+}
+
+// drainAll reads every unacked reading of a lane with Oldest, without
+// acking, by walking ranges: it returns them in seq order.
+func oldestT(t testing.TB, b *Buffer, lane wire.Lane, max int) (wire.Batch, bool) {
+	t.Helper()
+	batch, ok, err := b.Oldest(lane, max)
+	if err != nil {
+		t.Fatalf("Oldest(%s, %d): %v", lane, max, err)
+	}
+	return batch, ok
+}
+
+func newestT(t testing.TB, b *Buffer, lane wire.Lane, max int) (wire.Batch, bool) {
+	t.Helper()
+	batch, ok, err := b.Newest(lane, max)
+	if err != nil {
+		t.Fatalf("Newest(%s, %d): %v", lane, max, err)
+	}
+	return batch, ok
+}
+
+func ackT(t testing.TB, b *Buffer, lane wire.Lane, first, last uint64) {
+	t.Helper()
+	if err := b.Ack(lane, first, last); err != nil {
+		t.Fatalf("Ack(%s, %d, %d): %v", lane, first, last, err)
+	}
+}
+
+func closeT(t testing.TB, b *Buffer) {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// checkBatch verifies seq numbering and the tags of a batch.
+func checkBatch(t testing.TB, batch wire.Batch, firstSeq uint64, firstTag, n int) {
+	t.Helper()
+	if batch.FirstSeq != firstSeq || len(batch.Readings) != n {
+		t.Fatalf("batch seqs %d+%d, want %d+%d", batch.FirstSeq, len(batch.Readings), firstSeq, n)
+	}
+	for i, r := range batch.Readings {
+		if r.Seq != firstSeq+uint64(i) || tag(r) != firstTag+i {
+			t.Fatalf("reading %d: seq %d tag %d, want seq %d tag %d", i, r.Seq, tag(r), firstSeq+uint64(i), firstTag+i)
+		}
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

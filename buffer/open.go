@@ -1,0 +1,324 @@
+package buffer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// Open opens or creates the buffer file at path. nil opts means
+// DefaultOptions(). A file that bbolt rejects, that is shorter than its
+// metadata says, or whose buffer state does not decode is renamed to
+// path+".corrupt-<UTC time>" with an error log line, and a fresh buffer
+// starts whose seqs continue above the seq sidecar (see the package doc).
+// Open reads no segment: its cost does not depend on the buffer's depth.
+func Open(path string, opts *Options) (*Buffer, error) {
+	if opts == nil {
+		opts = DefaultOptions()
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Buffer{
+		path:      path,
+		opts:      o,
+		log:       o.Logger.With("path", path),
+		m:         o.Metrics,
+		wake:      make(chan struct{}, 1),
+		committed: make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	for l := range wire.NumLanes {
+		b.lm[l] = b.m.lane(wire.Lane(l))
+	}
+
+	marks, haveMarks, err := readSidecar(path)
+	lost := haveMarks // a sidecar without a database means the database was lost
+	if err != nil {
+		b.m.Corrupt.WithLabelValues("sidecar").Inc()
+		b.log.Warn("buffer seq sidecar unreadable; seqs of a fresh buffer will start at the clock floor", "err", err)
+		lost = true
+	}
+	st, acks, err := b.openDB(lost, marks)
+	if errors.Is(err, ErrCorrupt) {
+		aside := fmt.Sprintf("%s.corrupt-%s", path, o.Now().UTC().Format("20060102T150405.000Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("moving corrupt buffer file aside: %w (it was corrupt: %w)", rerr, err)
+		}
+		b.m.Corrupt.WithLabelValues("file").Inc()
+		b.log.Error("buffer file is corrupt; moved it aside and started an empty buffer (its unsent readings are lost)",
+			"moved_to", aside, "err", err)
+		st, acks, err = b.openDB(true, marks)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.cst = st
+	for l := range wire.NumLanes {
+		b.lanes[l].st = st[l]
+		b.lanes[l].acked = acks[l]
+		b.marks[l] = marks[l]
+	}
+	// Make sure the sidecar covers what the database has used.
+	raise := false
+	for l := range wire.NumLanes {
+		if b.marks[l] < st[l].nextSeq {
+			b.marks[l] = st[l].nextSeq + seqBlock
+			raise = true
+		}
+	}
+	if raise || !haveMarks {
+		if err := writeSidecar(path, b.marks, o.NoSync); err != nil {
+			_ = b.db.Close()
+			return nil, err
+		}
+	}
+	b.updateGauges()
+	go b.run()
+	return b, nil
+}
+
+// openDB opens bbolt and loads the lane states. Corruption is reported as
+// an error wrapping ErrCorrupt; bbolt panics and memory faults while reading
+// a damaged file are turned into such errors.
+func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLanes]laneState, acks [wire.NumLanes]spanSet, err error) {
+	if err := checkFileLength(b.path); err != nil {
+		return st, acks, err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading buffer file: %v: %w", r, ErrCorrupt)
+			if b.db != nil {
+				_ = b.db.Close()
+				b.db = nil
+			}
+		}
+	}()
+	bo := &bolt.Options{
+		Timeout:      time.Second,
+		FreelistType: bolt.FreelistMapType,
+		NoSync:       b.opts.NoSync,
+		NoGrowSync:   b.opts.NoSync,
+		MaxSize:      int(b.opts.MaxBytes),
+	}
+	db, err := bolt.Open(b.path, 0o600, bo)
+	if err != nil {
+		return st, acks, classifyOpenErr(err)
+	}
+	b.db = db
+	b.pageSize = db.Info().PageSize
+	db.AllocSize = allocSize(b.opts.MaxBytes)
+	floor := uint64(1)
+	if lost {
+		floor = max(floor, uint64(b.opts.Now().UnixMicro()))
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if tx.Bucket(bucketState) != nil {
+				return fmt.Errorf("state without meta bucket: %w", ErrCorrupt)
+			}
+			return initDB(tx, b.opts.AgentID)
+		}
+		if f := meta.Get(keyFormat); len(f) != 1 || f[0] != formatVersion {
+			return fmt.Errorf("format %v, want [%d]: %w", f, formatVersion, ErrCorrupt)
+		}
+		if a := string(meta.Get(keyAgent)); a != b.opts.AgentID {
+			b.log.Warn("buffer file was written for another agent id; stored readings go out under the new one",
+				"stored", a, "agent", b.opts.AgentID)
+			return meta.Put(keyAgent, []byte(b.opts.AgentID))
+		}
+		return nil
+	})
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			state := tx.Bucket(bucketState)
+			for l := range wire.NumLanes {
+				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil || state == nil {
+					return fmt.Errorf("lane %s buckets missing: %w", wire.Lane(l), ErrCorrupt)
+				}
+				v := state.Get(laneKeys[l])
+				if v == nil {
+					start := floor
+					if lost {
+						start = max(start, marks[l])
+					}
+					st[l] = laneState{nextSeq: start, lowSeq: start}
+					if err := state.Put(laneKeys[l], st[l].marshal()); err != nil {
+						return err
+					}
+					continue
+				}
+				s, err := decodeLaneState(v)
+				if err != nil {
+					return fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+				}
+				if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
+					return fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+				}
+				if err := checkLane(tx, wire.Lane(l), s); err != nil {
+					return err
+				}
+				st[l] = s
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		_ = db.Close()
+		b.db = nil
+		return st, acks, err
+	}
+	return st, acks, nil
+}
+
+// checkLane compares a lane's state with its first and last index entries.
+func checkLane(tx *bolt.Tx, lane wire.Lane, s laneState) error {
+	c := tx.Bucket(idxBuckets[lane]).Cursor()
+	k, v := c.First()
+	if k == nil {
+		if s.lowSeq != s.nextSeq {
+			return fmt.Errorf("lane %s: no segment but low seq %d < next seq %d: %w", lane, s.lowSeq, s.nextSeq, ErrCorrupt)
+		}
+		return nil
+	}
+	first, err := decodeIndexEntry(k, v)
+	if err != nil {
+		return fmt.Errorf("lane %s: %w", lane, err)
+	}
+	last, err := decodeIndexEntry(c.Last())
+	if err != nil {
+		return fmt.Errorf("lane %s: %w", lane, err)
+	}
+	if first.first != s.lowSeq || last.last+1 != s.nextSeq {
+		return fmt.Errorf("lane %s: segments %d..%d, state says %d..%d: %w",
+			lane, first.first, last.last, s.lowSeq, s.nextSeq-1, ErrCorrupt)
+	}
+	return nil
+}
+
+func initDB(tx *bolt.Tx, agent string) error {
+	meta, err := tx.CreateBucket(bucketMeta)
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(keyFormat, []byte{formatVersion}); err != nil {
+		return err
+	}
+	if err := meta.Put(keyAgent, []byte(agent)); err != nil {
+		return err
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketState); err != nil {
+		return err
+	}
+	for l := range wire.NumLanes {
+		if _, err := tx.CreateBucketIfNotExists(segBuckets[l]); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(idxBuckets[l]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func classifyOpenErr(err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("opening buffer: %w", ErrLocked)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrChecksum):
+		return fmt.Errorf("opening buffer: %w: %w", ErrCorrupt, err)
+	}
+	return fmt.Errorf("opening buffer: %w", err)
+}
+
+// allocSize is how much bbolt grows the file by at a time: small enough
+// that growth stays within the cap.
+func allocSize(maxBytes int64) int {
+	if maxBytes <= 0 {
+		return 16 << 20
+	}
+	return int(min(max(maxBytes/64, 32<<10), 4<<20))
+}
+
+// checkFileLength reads bbolt's two meta pages and checks that the file is
+// as long as the newest valid one says. bbolt itself does not, and reading a
+// page past the end of a memory-mapped file is a fatal fault, not an error.
+func checkFileLength(path string) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("opening buffer: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("opening buffer: %w", err)
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil // bbolt initialises an empty file
+	}
+	var best *boltMeta
+	for _, ps := range []int64{4096, 8192, 16384, 65536} {
+		for i := int64(0); i < 2; i++ {
+			buf := make([]byte, 16+64)
+			if _, err := f.ReadAt(buf, i*ps); err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("reading buffer file header: %w", err)
+			}
+			if m, ok := parseBoltMeta(buf[16:]); ok && int64(m.pageSize) == ps && (best == nil || m.txid > best.txid) {
+				best = &m
+			}
+		}
+		if best != nil {
+			break
+		}
+	}
+	if best == nil {
+		return fmt.Errorf("file of %d bytes has no valid bbolt meta page: %w", size, ErrCorrupt)
+	}
+	if need := int64(best.pgid) * int64(best.pageSize); size < need {
+		return fmt.Errorf("file of %d bytes is truncated: its meta page says %d: %w", size, need, ErrCorrupt)
+	}
+	return nil
+}
+
+type boltMeta struct {
+	pageSize uint32
+	pgid     uint64
+	txid     uint64
+}
+
+// parseBoltMeta decodes bbolt's meta layout (magic, version, page size,
+// flags, root bucket, freelist, pgid, txid, checksum over the fields before
+// it) in the machine's byte order, as bbolt writes it.
+func parseBoltMeta(b []byte) (boltMeta, bool) {
+	if len(b) < 64 {
+		return boltMeta{}, false
+	}
+	le := binary.NativeEndian
+	if le.Uint32(b[0:]) != 0xED0CDAED || le.Uint32(b[4:]) != 2 {
+		return boltMeta{}, false
+	}
+	h := fnv.New64a()
+	h.Write(b[:56])
+	if h.Sum64() != le.Uint64(b[56:]) {
+		return boltMeta{}, false
+	}
+	return boltMeta{pageSize: le.Uint32(b[8:]), pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}, true
+}

@@ -1,0 +1,145 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// DropPolicy says which readings go when the buffer is full.
+type DropPolicy uint8
+
+const (
+	// DropOldest deletes the oldest stored segments, telemetry first, to make
+	// room for new readings.
+	DropOldest DropPolicy = iota
+	// DropNewest keeps what is stored and drops incoming readings.
+	DropNewest
+)
+
+func (p DropPolicy) String() string {
+	switch p {
+	case DropOldest:
+		return "oldest"
+	case DropNewest:
+		return "newest"
+	}
+	return fmt.Sprintf("drop_policy(%d)", uint8(p))
+}
+
+// ParseDropPolicy parses "oldest" or "newest" ("" means oldest).
+func ParseDropPolicy(s string) (DropPolicy, error) {
+	switch s {
+	case "", "oldest":
+		return DropOldest, nil
+	case "newest":
+		return DropNewest, nil
+	}
+	return 0, fmt.Errorf("drop policy %q (want oldest or newest): %w", s, ErrOptions)
+}
+
+// CommitInfo describes one segment written by a commit.
+type CommitInfo struct {
+	Lane     wire.Lane
+	FirstSeq uint64
+	LastSeq  uint64
+	Bytes    int           // stored (encoded) size of the segment
+	Latency  time.Duration // of the whole commit, fsync included
+}
+
+// Options configure a Buffer. The zero value of a field means its default
+// from DefaultOptions, except where noted.
+type Options struct {
+	// AgentID is written into every stored segment and returned batch.
+	AgentID string
+	// FlushInterval is the longest a reading waits in memory before it is
+	// committed. 0 commits on every Append call (one fsync per call, or per
+	// group of concurrent calls). DefaultOptions: 100ms.
+	FlushInterval time.Duration
+	// FlushMaxReadings commits early once this many readings wait.
+	// Default 65536.
+	FlushMaxReadings int
+	// MaxPendingReadings bounds the readings waiting in memory when commits
+	// fall behind (a slow or failing disk); beyond it, appends are dropped
+	// and counted. Default 8 × FlushMaxReadings.
+	MaxPendingReadings int
+	// MaxBytes caps the file size. 0 means no cap. DefaultOptions: 256 MiB.
+	// Must be 0 or at least 256 KiB.
+	MaxBytes int64
+	// MaxAge drops readings committed longer ago than this. 0 means none.
+	MaxAge time.Duration
+	// DropPolicy says what goes when the cap is reached.
+	DropPolicy DropPolicy
+	// NoSync skips fsync (benchmarks and tests of logic only: a crash can
+	// then lose or corrupt anything).
+	NoSync bool
+	// OnCommit, if set, is called by the committing goroutine after each
+	// segment is durable, in seq order. It must return quickly.
+	OnCommit func(CommitInfo)
+
+	Logger  *slog.Logger     // nil: discard
+	Metrics *Metrics         // nil: NewMetrics(nil)
+	Now     func() time.Time // nil: time.Now; commit times and ages use it
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() *Options {
+	return &Options{
+		FlushInterval:    100 * time.Millisecond,
+		FlushMaxReadings: 65536,
+		MaxBytes:         256 << 20,
+	}
+}
+
+const minMaxBytes = 256 << 10
+
+// withDefaults returns a copy of o with zero fields filled and checks it.
+func (o *Options) withDefaults() (Options, error) {
+	c := *o
+	if c.FlushMaxReadings == 0 {
+		c.FlushMaxReadings = 65536
+	}
+	if c.MaxPendingReadings == 0 {
+		c.MaxPendingReadings = 8 * c.FlushMaxReadings
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, c.validate()
+}
+
+// validate lists every problem of the options at once.
+func (o *Options) validate() error {
+	var errs []error
+	if o.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush_interval must be ≥ 0, got %s", o.FlushInterval))
+	}
+	if o.FlushMaxReadings < 0 || o.FlushMaxReadings > wire.DefaultLimits.MaxReadings {
+		errs = append(errs, fmt.Errorf("flush_max_readings must be within 1..%d, got %d", wire.DefaultLimits.MaxReadings, o.FlushMaxReadings))
+	}
+	if o.MaxPendingReadings < o.FlushMaxReadings {
+		errs = append(errs, fmt.Errorf("max_pending_readings (%d) must be ≥ flush_max_readings (%d)", o.MaxPendingReadings, o.FlushMaxReadings))
+	}
+	if o.MaxBytes != 0 && o.MaxBytes < minMaxBytes {
+		errs = append(errs, fmt.Errorf("max_bytes must be 0 (no cap) or ≥ %d, got %d", minMaxBytes, o.MaxBytes))
+	}
+	if o.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("max_age must be ≥ 0, got %s", o.MaxAge))
+	}
+	if o.DropPolicy > DropNewest {
+		errs = append(errs, fmt.Errorf("drop_policy %d unknown", o.DropPolicy))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrOptions, errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package buffer
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// Oldest returns the oldest unacked readings of a lane: a contiguous seq
+// range of at most max readings that stops before an acked range or a gap.
+// ok is false when the lane holds no unacked reading. Only committed readings
+// are returned; the batch belongs to the caller.
+func (b *Buffer) Oldest(lane wire.Lane, max int) (wire.Batch, bool, error) {
+	return b.take(lane, max, false)
+}
+
+// Newest returns the at most max unacked readings that end at the newest
+// committed unacked seq of a lane, contiguous: it stops (going back) at an
+// acked range or a gap.
+func (b *Buffer) Newest(lane wire.Lane, max int) (wire.Batch, bool, error) {
+	return b.take(lane, max, true)
+}
+
+func (b *Buffer) take(lane wire.Lane, max int, newest bool) (wire.Batch, bool, error) {
+	if lane >= wire.NumLanes {
+		return wire.Batch{}, false, fmt.Errorf("reading lane %d: %w", lane, ErrLane)
+	}
+	if max <= 0 {
+		return wire.Batch{}, false, fmt.Errorf("reading at most %d readings: %w", max, ErrRange)
+	}
+	for attempt := 0; ; attempt++ {
+		b.mu.Lock()
+		if b.closing {
+			b.mu.Unlock()
+			return wire.Batch{}, false, ErrClosed
+		}
+		lo, hi, ok := b.unackedRange(lane, max, newest)
+		b.mu.Unlock()
+		if !ok {
+			return wire.Batch{}, false, nil
+		}
+		rs, err := b.read(lane, lo, hi, newest)
+		if err != nil {
+			return wire.Batch{}, false, err
+		}
+		if len(rs) > 0 {
+			return wire.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: rs[0].Seq, Readings: rs}, true, nil
+		}
+		// The segment was dropped between the snapshot and the read; the
+		// next snapshot sees the new low seq.
+		if attempt == 100 {
+			return wire.Batch{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, lo, hi)
+		}
+	}
+}
+
+// unackedRange picks the seq range to return. b.mu is held.
+func (b *Buffer) unackedRange(lane wire.Lane, max int, newest bool) (lo, hi uint64, ok bool) {
+	lm := &b.lanes[lane]
+	low, top := lm.st.lowSeq, lm.st.nextSeq-1
+	if lm.st.nextSeq == lm.st.lowSeq {
+		return 0, 0, false
+	}
+	n := uint64(max)
+	if !newest {
+		lo = lm.acked.firstFree(low)
+		if lo > top {
+			return 0, 0, false
+		}
+		hi = top
+		if s := lm.acked.nextStart(lo); s != 0 && s-1 < hi {
+			hi = s - 1
+		}
+		if hi-lo+1 > n {
+			hi = lo + n - 1
+		}
+		return lo, hi, true
+	}
+	hi, ok = lm.acked.lastFree(low, top)
+	if !ok {
+		return 0, 0, false
+	}
+	lo = low
+	if e := lm.acked.prevEnd(hi); e >= low {
+		lo = e + 1
+	}
+	if hi-lo+1 > n {
+		lo = hi - n + 1
+	}
+	return lo, hi, true
+}
+
+// read copies the readings lo..hi out of the stored segments. It returns a
+// contiguous run: from lo upwards, or when newest, ending at hi. Segments
+// found corrupt are reported to the committer and treated as gone.
+func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Reading, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading lane %s: %v: %w", lane, r, ErrCorrupt)
+		}
+	}()
+	var bad []indexEntry
+	err = b.db.View(func(tx *bolt.Tx) error {
+		idx, seg := tx.Bucket(idxBuckets[lane]), tx.Bucket(segBuckets[lane])
+		c := idx.Cursor()
+		// Find the segment holding the start: lo, or when newest the
+		// highest seq we can serve ending at hi.
+		k, v := c.Seek(seqKey(lo))
+		if k == nil || keyOf(k) > lo {
+			k, v = c.Prev()
+			if k == nil {
+				k, v = c.First()
+			}
+		}
+		var segs []indexEntry
+		for ; k != nil; k, v = c.Next() {
+			e, err := decodeIndexEntry(k, v)
+			if err != nil {
+				return err
+			}
+			if e.first > hi {
+				break
+			}
+			if e.last < lo {
+				continue
+			}
+			if len(segs) > 0 && segs[len(segs)-1].last+1 != e.first {
+				if !newest {
+					break
+				}
+				segs = segs[:0] // keep only the run that reaches hi
+			}
+			segs = append(segs, e)
+		}
+		if len(segs) == 0 {
+			return nil
+		}
+		from, to := max(lo, segs[0].first), min(hi, segs[len(segs)-1].last)
+		rs = make([]wire.Reading, 0, to-from+1)
+		for i, e := range segs {
+			dec, err := b.cache.get(lane, e, func() ([]byte, error) {
+				v := seg.Get(seqKey(e.first))
+				if v == nil {
+					return nil, fmt.Errorf("segment %d..%d of lane %s missing: %w", e.first, e.last, lane, ErrCorrupt)
+				}
+				return v, nil
+			})
+			if err != nil {
+				bad = append(bad, e)
+				if newest {
+					rs = rs[:0]
+					continue
+				}
+				if i == 0 {
+					return nil
+				}
+				break
+			}
+			a, z := max(from, e.first), min(to, e.last)
+			rs = append(rs, dec[a-e.first:z-e.first+1]...)
+		}
+		return nil
+	})
+	if len(bad) > 0 {
+		b.markGone(lane, bad)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+func keyOf(k []byte) uint64 {
+	s, _ := keySeq(k)
+	return s
+}
+
+// markGone treats corrupt segments as acked: they are never returned again,
+// counted as dropped, and deleted by the next commit.
+func (b *Buffer) markGone(lane wire.Lane, bad []indexEntry) {
+	b.mu.Lock()
+	var n uint64
+	for _, e := range bad {
+		n += b.lanes[lane].acked.add(e.first, e.last)
+		b.lanes[lane].ackedDirty = true
+	}
+	b.lanes[lane].droppedEarly += n
+	if b.ackAt.IsZero() {
+		b.ackAt = nowReal()
+	}
+	b.mu.Unlock()
+	b.lm[lane].dropped.Add(float64(n))
+	b.m.Corrupt.WithLabelValues("segment").Add(float64(len(bad)))
+	for _, e := range bad {
+		b.log.Error("buffer segment corrupt; dropped", "lane", lane.String(), "first_seq", e.first, "last_seq", e.last, "readings", e.count())
+	}
+	b.kick()
+}
+
+// segCache keeps the last few decoded segments so that batches smaller than
+// a segment do not decode it again for every batch. Segments never change
+// once written and their first seqs are never reused, so entries need no
+// invalidation; a stale entry is never consulted because the caller looks
+// the segment up in the index first.
+type segCache struct {
+	mu      sync.Mutex
+	entries [8]cacheEntry
+	next    int
+}
+
+type cacheEntry struct {
+	lane  wire.Lane
+	first uint64
+	rs    []wire.Reading
+}
+
+func (c *segCache) get(lane wire.Lane, e indexEntry, load func() ([]byte, error)) ([]wire.Reading, error) {
+	c.mu.Lock()
+	for i := range c.entries {
+		if ce := &c.entries[i]; ce.rs != nil && ce.lane == lane && ce.first == e.first {
+			rs := ce.rs
+			c.mu.Unlock()
+			return rs, nil
+		}
+	}
+	c.mu.Unlock()
+	v, err := load()
+	if err != nil {
+		return nil, err
+	}
+	var batch wire.Batch
+	if err := decodeSegment(&batch, lane, e, v); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.entries[c.next] = cacheEntry{lane: lane, first: e.first, rs: batch.Readings}
+	c.next = (c.next + 1) % len(c.entries)
+	c.mu.Unlock()
+	return batch.Readings, nil
+}

@@ -1,0 +1,177 @@
+package buffer
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// LaneStats describe one lane.
+type LaneStats struct {
+	Lane             wire.Lane
+	DepthReadings    int64         // committed, not acked
+	DepthBytes       int64         // stored bytes of segments not yet wholly acked
+	OldestUnackedAge time.Duration // since the commit of the oldest unacked reading; 0 when none
+	NextSeq          uint64        // seq the next committed reading gets
+	AckedSeq         uint64        // highest seq acked so far
+	Dropped          uint64        // readings dropped (cap, drop policy, corruption), lifetime of the file
+	Expired          uint64        // readings dropped by max age, lifetime of the file
+}
+
+// Stats describe the buffer: per lane, and totals.
+type Stats struct {
+	Lanes            [wire.NumLanes]LaneStats
+	DepthReadings    int64
+	DepthBytes       int64
+	OldestUnackedAge time.Duration // the largest of the lanes'
+	Dropped          uint64
+	Expired          uint64
+	FileBytes        int64 // size of the bbolt file
+}
+
+// Stats returns the buffer's current figures. Acks are reflected at once;
+// dropped and expired counts after the commit that drops.
+func (b *Buffer) Stats() Stats {
+	b.mu.Lock()
+	var st [wire.NumLanes]laneState
+	var acked [wire.NumLanes]spanSet
+	for l := range b.lanes {
+		st[l] = b.lanes[l].st
+		st[l].dropped += b.lanes[l].droppedEarly
+		acked[l] = b.lanes[l].acked.clone()
+	}
+	b.mu.Unlock()
+	var oldest [wire.NumLanes]int64
+	_ = b.view(func(tx *bolt.Tx) error {
+		for l := range wire.NumLanes {
+			oldest[l] = oldestUnacked(tx, wire.Lane(l), &st[l], &acked[l])
+		}
+		return nil
+	})
+	s := summarize(st, acked, oldest, b.opts.Now())
+	if fi, err := os.Stat(b.path); err == nil {
+		s.FileBytes = fi.Size()
+	}
+	return s
+}
+
+func summarize(st [wire.NumLanes]laneState, acked [wire.NumLanes]spanSet, oldest [wire.NumLanes]int64, now time.Time) Stats {
+	var s Stats
+	for l := range wire.NumLanes {
+		ls := LaneStats{
+			Lane:       wire.Lane(l),
+			DepthBytes: int64(st[l].liveBytes),
+			NextSeq:    st[l].nextSeq,
+			AckedSeq:   st[l].ackedMax,
+			Dropped:    st[l].dropped,
+			Expired:    st[l].expired,
+		}
+		if st[l].nextSeq > st[l].lowSeq {
+			ls.DepthReadings = int64(st[l].nextSeq - st[l].lowSeq - acked[l].count(st[l].lowSeq, st[l].nextSeq-1))
+		}
+		if oldest[l] != 0 {
+			ls.OldestUnackedAge = max(0, now.Sub(time.Unix(0, oldest[l])))
+		}
+		s.Lanes[l] = ls
+		s.DepthReadings += ls.DepthReadings
+		s.DepthBytes += ls.DepthBytes
+		s.OldestUnackedAge = max(s.OldestUnackedAge, ls.OldestUnackedAge)
+		s.Dropped += ls.Dropped
+		s.Expired += ls.Expired
+	}
+	return s
+}
+
+// oldestUnacked returns the commit time (unix ns) of the segment holding a
+// lane's oldest unacked seq, or 0.
+func oldestUnacked(tx *bolt.Tx, lane wire.Lane, st *laneState, acked *spanSet) int64 {
+	u := acked.firstFree(st.lowSeq)
+	if u >= st.nextSeq {
+		return 0
+	}
+	c := tx.Bucket(idxBuckets[lane]).Cursor()
+	k, v := c.Seek(seqKey(u))
+	if k == nil || keyOf(k) > u {
+		if pk, pv := c.Prev(); pk != nil {
+			k, v = pk, pv
+		}
+	}
+	if k == nil {
+		return 0
+	}
+	e, err := decodeIndexEntry(k, v)
+	if err != nil {
+		return 0
+	}
+	return e.unixNs
+}
+
+// view runs a read transaction, turning panics and memory faults from a
+// damaged file into ErrCorrupt.
+func (b *Buffer) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading buffer: %v: %w", r, ErrCorrupt)
+		}
+	}()
+	return b.db.View(fn)
+}
+
+// updateGauges publishes depth and age.
+func (b *Buffer) updateGauges() {
+	s := b.Stats()
+	for l := range wire.NumLanes {
+		ls := s.Lanes[l]
+		b.lm[l].depthReadings.Set(float64(ls.DepthReadings))
+		b.lm[l].depthBytes.Set(float64(ls.DepthBytes))
+		b.lm[l].oldestAge.Set(ls.OldestUnackedAge.Seconds())
+	}
+	b.m.FileBytes.Set(float64(s.FileBytes))
+}
+
+// Cost model for the cap. A segment costs its bytes plus bbolt's element
+// header and key, rounded generously: a value larger than a quarter page
+// shares a multi-page leaf with at most a few others; smaller ones are
+// packed into leaves that deletions at the front may leave half full. Its
+// index entry is costed the same way.
+func costFor(n, pageSize int) uint64 {
+	const elem = 16 + 8
+	idx := uint64(2 * (elem + indexEntryLen))
+	if n+elem > pageSize/4 {
+		return uint64(n+elem+pageSize/2) + idx
+	}
+	return uint64(2*(n+elem)) + idx
+}
+
+func (b *Buffer) cost(n int) uint64 {
+	c := costFor(n, b.pageSize)
+	b.maxSegCost = max(b.maxSegCost, c)
+	return c
+}
+
+// nominalBudget is the part of MaxBytes that segments may fill: the rest
+// holds bbolt's meta and branch pages, the freelist, the pages freed by the
+// previous commit (reusable only by the next one), one segment in flight
+// and one growth step of the file.
+func (b *Buffer) nominalBudget() uint64 {
+	if b.opts.MaxBytes <= 0 {
+		return 1<<63 - 1
+	}
+	capB := uint64(b.opts.MaxBytes)
+	reserve := uint64(allocSize(b.opts.MaxBytes)) + 2*max(b.maxSegCost, 64<<10) + capB/16 + uint64(16*b.pageSize)
+	if reserve > capB/2 {
+		reserve = capB / 2
+	}
+	return capB - reserve
+}
+
+func (b *Buffer) budget() uint64 {
+	nb := b.nominalBudget()
+	return nb - min(b.budgetCut, nb/2)
+}
