@@ -1,0 +1,171 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sort"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/fieldline/fieldline/internal/confkit"
+)
+
+// Program is a compiled, checked bundle. It is immutable and may be shared
+// by several engines.
+type Program struct {
+	name    string
+	version string
+	rules   []*rule // in precedence order
+}
+
+// rule is a compiled Rule.
+type rule struct {
+	index int // position in the bundle
+	glob  *glob
+	key   string // fingerprint of the pipeline (everything but match and alerts)
+
+	scaled        bool // transform by scale and offset
+	scale, offset float64
+	transform     *vm.Program
+	dropIf        *vm.Program
+
+	deadband     bool
+	dbAbs, dbPct float64
+
+	minInterval, maxInterval int64 // ns; 0 = off
+
+	agg      bool
+	aggFn    AggFn
+	aggWin   int64 // ns
+	aggGrace int64 // ns
+
+	alerts []*alert
+}
+
+// usesExpr reports whether evaluating the rule fills an Env.
+func (r *rule) usesExpr() bool { return r.transform != nil || r.dropIf != nil }
+
+// Version is the bundle's version ("" for a nil Program).
+func (p *Program) Version() string {
+	if p == nil {
+		return ""
+	}
+	return p.version
+}
+
+// Name is the bundle's name ("" for a nil Program).
+func (p *Program) Name() string {
+	if p == nil {
+		return ""
+	}
+	return p.name
+}
+
+// RuleFor returns the index in the bundle of the rule that applies to
+// sensorID, or -1 when none does (the sensor's readings then pass through
+// unchanged). check-rules uses it to explain a bundle.
+func (p *Program) RuleFor(sensorID string) int {
+	if r := p.resolve(sensorID); r != nil {
+		return r.index
+	}
+	return -1
+}
+
+func (p *Program) resolve(sensorID string) *rule {
+	if p == nil {
+		return nil
+	}
+	for _, r := range p.rules {
+		if r.glob.match(sensorID) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Compile checks b and compiles its expressions. Every problem is listed,
+// each with its path in the bundle (`rules[3].deadband.absolute: must be ≥
+// 0, got -1`); the error is a *confkit.Error.
+func Compile(b *Bundle) (*Program, error) {
+	return compile("bundle", b)
+}
+
+// Load is Parse then Compile; name (a file name, a KV key) is used in
+// messages.
+func Load(name string, data []byte) (*Program, error) {
+	b, err := parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return compile(name, b)
+}
+
+// Validate lists every problem of the bundle in data, or nothing when it
+// compiles. `fieldline-agent check-rules FILE` and the cloud's bundle
+// validation both use it, so a bundle the cloud accepts is one the agent
+// runs.
+func Validate(name string, data []byte) []confkit.Problem {
+	_, err := Load(name, data)
+	if err == nil {
+		return nil
+	}
+	var ce *confkit.Error
+	if errors.As(err, &ce) {
+		return ce.Problems
+	}
+	return []confkit.Problem{{Why: err.Error()}}
+}
+
+func compile(name string, b *Bundle) (*Program, error) {
+	var p confkit.Problems
+	if b == nil {
+		p.Add("", "no bundle")
+		return nil, p.Err(name)
+	}
+	if b.Version == "" {
+		p.Add("version", "is required")
+	} else if len(b.Version) > 128 {
+		p.Add("version", "is %d bytes long; at most 128", len(b.Version))
+	}
+	if b.Name == "" {
+		p.Add("name", "is required")
+	} else if len(b.Name) > 128 {
+		p.Add("name", "is %d bytes long; at most 128", len(b.Name))
+	}
+	prog := &Program{name: b.Name, version: b.Version}
+	seen := make(map[string]int, len(b.Rules))
+	for i := range b.Rules {
+		q := p.At("rules", i)
+		r := compileRule(q, i, &b.Rules[i])
+		if m := b.Rules[i].Match; m != "" {
+			if j, dup := seen[m]; dup {
+				q.Add("match", "%q is already the selector of rules[%d]", m, j)
+			} else {
+				seen[m] = i
+			}
+		}
+		if r != nil {
+			prog.rules = append(prog.rules, r)
+		}
+	}
+	if err := p.Err(name); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(prog.rules, func(i, j int) bool { return moreSpecific(prog.rules[i], prog.rules[j]) })
+	return prog, nil
+}
+
+// fingerprint is a canonical text of v, used to tell whether a rule or an
+// alert changed between two bundles.
+func fingerprint(v any) string {
+	// A hash keeps persisted state small; 128 bits make a collision moot.
+	data, err := json.Marshal(v)
+	if err != nil {
+		// Only non-finite floats fail, and checks reject them first.
+		return "unmarshalable"
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
