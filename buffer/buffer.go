@@ -22,14 +22,14 @@ type Buffer struct {
 	lm       [wire.NumLanes]laneMetrics
 	pageSize int
 
-	mu         sync.Mutex
-	lanes      [wire.NumLanes]laneMem
-	pendingN   int
-	firstAt    time.Time // when the oldest waiting reading arrived (real clock)
-	ackAt      time.Time // when the oldest unwritten ack arrived (real clock)
-	waiters    []*waiter
-	urgent     bool
-	closing    bool
+	mu       sync.Mutex
+	lanes    [wire.NumLanes]laneMem
+	pendingN int
+	firstAt  time.Time // when the oldest waiting reading arrived (real clock)
+	ackAt    time.Time // when the oldest unwritten ack arrived (real clock)
+	waiters  []*waiter
+	urgent   bool
+	closing  bool
 
 	wake      chan struct{} // to the committer, cap 1
 	committed chan struct{} // to the forwarder, cap 1
@@ -41,21 +41,21 @@ type Buffer struct {
 	cache segCache
 
 	// Owned by the committer goroutine.
-	cst       [wire.NumLanes]laneState
-	marks     [wire.NumLanes]uint64 // seq sidecar marks
-	encBuf    [wire.NumLanes][]byte
-	spare     [wire.NumLanes][]wire.Reading
+	cst        [wire.NumLanes]laneState
+	marks      [wire.NumLanes]uint64 // seq sidecar marks
+	encBuf     [wire.NumLanes][]byte
+	spare      [wire.NumLanes][]wire.Reading
 	maxSegCost uint64
 	budgetCut  uint64
 }
 
 // laneMem is a lane's in-memory state, guarded by Buffer.mu.
 type laneMem struct {
-	pending    []wire.Reading // waiting for a commit, seqs not yet assigned
-	st         laneState      // as of the last commit
-	acked      spanSet        // acked (or gone) seqs ≥ st.lowSeq, ahead of disk
-	ackedDirty bool           // acked changed since the last commit took it
-	droppedEarly uint64       // readings refused before a seq, not yet persisted
+	pending      []wire.Reading // waiting for a commit, seqs not yet assigned
+	st           laneState      // as of the last commit
+	acked        spanSet        // acked (or gone) seqs ≥ st.lowSeq, ahead of disk
+	ackedDirty   bool           // acked changed since the last commit took it
+	droppedEarly uint64         // readings refused before a seq, not yet persisted
 }
 
 // waiter is an Append or Flush call waiting for the commit that takes its

@@ -121,15 +121,15 @@ func (b *Buffer) maintain() {
 
 // cycleIn is what one commit takes from memory.
 type cycleIn struct {
-	now    time.Time
-	takes  [wire.NumLanes][]wire.Reading
-	enc    [wire.NumLanes][]byte
-	cost   [wire.NumLanes]uint64
-	acked  [wire.NumLanes]spanSet
-	dirty  [wire.NumLanes]bool
-	early  [wire.NumLanes]uint64
+	now      time.Time
+	takes    [wire.NumLanes][]wire.Reading
+	enc      [wire.NumLanes][]byte
+	cost     [wire.NumLanes]uint64
+	acked    [wire.NumLanes]spanSet
+	dirty    [wire.NumLanes]bool
+	early    [wire.NumLanes]uint64
 	ackedMax [wire.NumLanes]uint64
-	withheld bool // write no segment (a drop-only transaction)
+	withheld bool                // write no segment (a drop-only transaction)
 	refused  [wire.NumLanes]bool // takes dropped because no file could hold them
 }
 
@@ -565,17 +565,6 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 		}
 	}
 	b.mu.Unlock()
-	for _, w := range waiters {
-		switch {
-		case w.n == 0:
-		case out.rejected[w.lane] || in.refused[w.lane]:
-			w.err = fmt.Errorf("%d readings of lane %s (drop_policy newest): %w", w.n, w.lane, ErrDropped)
-		default:
-			w.first = out.first[w.lane] + uint64(w.off)
-			w.last = w.first + uint64(w.n) - 1
-		}
-		close(w.done)
-	}
 	b.m.Commits.Inc()
 	b.m.CommitLatency.Observe(lat.Seconds())
 	for l := range wire.NumLanes {
@@ -594,6 +583,17 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 		}
 	}
 	b.updateGauges()
+	for _, w := range waiters {
+		switch {
+		case w.n == 0:
+		case out.rejected[w.lane] || in.refused[w.lane]:
+			w.err = fmt.Errorf("%d readings of lane %s (drop_policy newest): %w", w.n, w.lane, ErrDropped)
+		default:
+			w.first = out.first[w.lane] + uint64(w.off)
+			w.last = w.first + uint64(w.n) - 1
+		}
+		close(w.done)
+	}
 	if out.wrote {
 		select {
 		case b.committed <- struct{}{}:

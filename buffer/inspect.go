@@ -1,0 +1,271 @@
+package buffer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// The functions in this file serve `fieldline-agent buffer stats|dump|compact`
+// on the file of a stopped agent. They open bbolt read-only and fail with
+// ErrLocked while an agent holds the file.
+
+func openReadOnly(path string) (db *bolt.DB, err error) {
+	if err := checkFileLength(path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening buffer: %w", err)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("opening buffer: %v: %w", r, ErrCorrupt)
+		}
+	}()
+	db, err = bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		return nil, classifyOpenErr(err)
+	}
+	return db, nil
+}
+
+// readState loads the lane states and acked ranges of an open file.
+func readState(tx *bolt.Tx) (st [wire.NumLanes]laneState, acks [wire.NumLanes]spanSet, err error) {
+	state := tx.Bucket(bucketState)
+	if state == nil || tx.Bucket(bucketMeta) == nil {
+		return st, acks, fmt.Errorf("not a buffer file (no state bucket): %w", ErrCorrupt)
+	}
+	for l := range wire.NumLanes {
+		v := state.Get(laneKeys[l])
+		if v == nil {
+			st[l] = laneState{nextSeq: 1, lowSeq: 1}
+			continue
+		}
+		if st[l], err = decodeLaneState(v); err != nil {
+			return st, acks, fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+		}
+		if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
+			return st, acks, fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+		}
+		if tx.Bucket(idxBuckets[l]) == nil || tx.Bucket(segBuckets[l]) == nil {
+			return st, acks, fmt.Errorf("lane %s buckets missing: %w", wire.Lane(l), ErrCorrupt)
+		}
+	}
+	return st, acks, nil
+}
+
+// Inspect returns the Stats of a stopped agent's buffer file without
+// changing it. Ages are measured against the current time.
+func Inspect(path string) (s Stats, err error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer db.Close()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("inspecting buffer: %v: %w", r, ErrCorrupt)
+		}
+	}()
+	err = db.View(func(tx *bolt.Tx) error {
+		st, acks, err := readState(tx)
+		if err != nil {
+			return err
+		}
+		var oldest [wire.NumLanes]int64
+		for l := range wire.NumLanes {
+			oldest[l] = oldestUnacked(tx, wire.Lane(l), &st[l], &acks[l])
+		}
+		s = summarize(st, acks, oldest, time.Now())
+		s.FileBytes = tx.Size()
+		return nil
+	})
+	if fi, serr := os.Stat(path); serr == nil {
+		s.FileBytes = fi.Size()
+	}
+	return s, err
+}
+
+// DumpOptions select what Dump writes.
+type DumpOptions struct {
+	Lanes []wire.Lane // nil: every lane
+	From  uint64      // first seq (0: from the oldest)
+	To    uint64      // last seq (0: to the newest)
+	// Acked includes readings already acked but still stored (in segments
+	// not yet wholly acked).
+	Acked bool
+	Limit int // stop after this many readings; 0: no limit
+}
+
+// DumpedReading is one line of Dump's output.
+type DumpedReading struct {
+	Lane    string  `json:"lane"`
+	Seq     uint64  `json:"seq"`
+	Sensor  string  `json:"sensor"`
+	TimeNs  int64   `json:"time_ns"`
+	Value   float64 `json:"value"`
+	Quality string  `json:"quality"`
+	Kind    string  `json:"kind"`
+	Flags   uint8   `json:"flags,omitempty"`
+	Text    string  `json:"text,omitempty"`
+	Acked   bool    `json:"acked,omitempty"`
+	// ValueText holds values JSON cannot carry (NaN, ±Inf); Value is then 0.
+	ValueText string `json:"value_text,omitempty"`
+}
+
+// Dump writes the stored readings of a stopped agent's buffer file as JSON
+// lines, one reading per line, in lane and seq order. A segment that does
+// not decode is reported in an error after the readable ones are written.
+func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("dumping buffer: %v: %w", r, ErrCorrupt)
+		}
+	}()
+	lanes := opts.Lanes
+	if lanes == nil {
+		lanes = []wire.Lane{wire.LaneAlert, wire.LaneEvent, wire.LaneTelemetry}
+	}
+	enc := json.NewEncoder(w)
+	var bad []error
+	written := 0
+	err = db.View(func(tx *bolt.Tx) error {
+		_, acks, err := readState(tx)
+		if err != nil {
+			return err
+		}
+		for _, lane := range lanes {
+			if lane >= wire.NumLanes {
+				return fmt.Errorf("dumping lane %d: %w", lane, ErrLane)
+			}
+			idx, seg := tx.Bucket(idxBuckets[lane]), tx.Bucket(segBuckets[lane])
+			c := idx.Cursor()
+			k, v := c.Seek(seqKey(opts.From))
+			if k == nil || keyOf(k) > opts.From {
+				if pk, pv := c.Prev(); pk != nil {
+					k, v = pk, pv
+				} else {
+					k, v = c.First()
+				}
+			}
+			var batch wire.Batch
+			for ; k != nil; k, v = c.Next() {
+				e, err := decodeIndexEntry(k, v)
+				if err != nil {
+					bad = append(bad, err)
+					continue
+				}
+				if opts.To != 0 && e.first > opts.To {
+					break
+				}
+				if e.last < opts.From {
+					continue
+				}
+				if err := decodeSegment(&batch, lane, e, seg.Get(k)); err != nil {
+					bad = append(bad, err)
+					continue
+				}
+				for _, r := range batch.Readings {
+					if r.Seq < opts.From || (opts.To != 0 && r.Seq > opts.To) {
+						continue
+					}
+					acked := acks[lane].contains(r.Seq)
+					if acked && !opts.Acked {
+						continue
+					}
+					if opts.Limit > 0 && written >= opts.Limit {
+						return nil
+					}
+					d := DumpedReading{Lane: lane.String(), Seq: r.Seq, Sensor: r.SensorID, TimeNs: r.TimeNs,
+						Value: r.Value, Quality: r.Quality.String(), Kind: r.Kind.String(), Flags: uint8(r.Flags),
+						Text: r.Text, Acked: acked}
+					if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+						d.Value, d.ValueText = 0, fmt.Sprint(r.Value)
+					}
+					if err := enc.Encode(&d); err != nil {
+						return fmt.Errorf("writing dump: %w", err)
+					}
+					written++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(bad...)
+}
+
+// CompactResult reports a compaction.
+type CompactResult struct {
+	SrcBytes, DstBytes int64
+}
+
+// Compact copies a stopped agent's buffer file into a new file dst (which
+// must not exist) with bbolt's compaction, dropping free pages, and copies
+// the seq sidecar beside it. Replace the old file with dst to shrink it.
+func Compact(src, dst string) (CompactResult, error) {
+	var res CompactResult
+	if _, err := os.Stat(dst); err == nil {
+		return res, fmt.Errorf("compacting into %s: %w", dst, os.ErrExist)
+	}
+	from, err := openReadOnly(src)
+	if err != nil {
+		return res, err
+	}
+	defer from.Close()
+	if err := from.View(func(tx *bolt.Tx) error { _, _, err := readState(tx); return err }); err != nil {
+		return res, err
+	}
+	to, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return res, fmt.Errorf("creating %s: %w", dst, err)
+	}
+	if err := bolt.Compact(to, from, 64<<20); err != nil {
+		_ = to.Close()
+		if errors.Is(err, berrors.ErrChecksum) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return res, fmt.Errorf("compacting %s: %w", src, err)
+	}
+	if err := to.Close(); err != nil {
+		return res, fmt.Errorf("closing %s: %w", dst, err)
+	}
+	if marks, ok, err := readSidecar(src); err != nil {
+		return res, err
+	} else if ok {
+		if err := writeSidecar(dst, marks, false); err != nil {
+			return res, err
+		}
+	}
+	for _, f := range []struct {
+		p string
+		n *int64
+	}{{src, &res.SrcBytes}, {dst, &res.DstBytes}} {
+		fi, err := os.Stat(f.p)
+		if err != nil {
+			return res, err
+		}
+		*f.n = fi.Size()
+	}
+	return res, nil
+}
