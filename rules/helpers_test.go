@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -120,9 +121,9 @@ type step struct {
 	tick float64        // ...or, when in is nil, Tick at this second
 }
 
-func tickAt(sec float64) step          { return step{tick: sec} }
-func feed(rs ...wire.Reading) step     { return step{in: rs} }
-func feedOne(r wire.Reading) step      { return step{in: []wire.Reading{r}} }
+func tickAt(sec float64) step      { return step{tick: sec} }
+func feed(rs ...wire.Reading) step { return step{in: rs} }
+func feedOne(r wire.Reading) step  { return step{in: []wire.Reading{r}} }
 func values(sensor string, start, every float64, vs ...float64) step {
 	s := step{}
 	for i, v := range vs {
@@ -146,3 +147,6 @@ func script(e *Engine, steps ...step) Output {
 	}
 	return all
 }
+
+func nan() float64 { return math.NaN() }
+func inf() float64 { return math.Inf(1) }

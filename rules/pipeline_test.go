@@ -192,7 +192,7 @@ func TestCombinedPipeline(t *testing.T) {
 		{"sample boiler rule", "    transform: {scale: 0.1, offset: -40}\n    drop_if: \"value < -50 || quality == 2\"\n" +
 			"    deadband: {absolute: 0.5}\n    min_interval: 5s\n    max_interval: 1m\n",
 			[]step{
-				values("s", 0, 1, 600, 601, 603, 606, 610, 611, 612), // 20, 20.1, 20.3, 20.6, 21, 21.1, 21.2
+				values("s", 0, 1, 600, 601, 603, 606, 610, 611, 612),      // 20, 20.1, 20.3, 20.6, 21, 21.1, 21.2
 				feed(rdq("s", 7, 700, wire.QualityBad), rd("s", 8, -200)), // dropped by the filter
 				values("s", 9, 1, 612, 612),
 				tickAt(64.9), tickAt(65), tickAt(66),
