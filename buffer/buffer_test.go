@@ -23,10 +23,10 @@ func TestMain(m *testing.M) {
 
 // op is one step of a scripted scenario.
 type op struct {
-	do    string // append, oldest, newest, ack, reopen
-	lane  wire.Lane
-	n     int    // append: readings; oldest/newest: max
-	a, z  uint64 // ack range; oldest/newest: expected seq range (0,0: none)
+	do   string // append, oldest, newest, ack, reopen
+	lane wire.Lane
+	n    int    // append: readings; oldest/newest: max
+	a, z uint64 // ack range; oldest/newest: expected seq range (0,0: none)
 }
 
 func TestScenarios(t *testing.T) {

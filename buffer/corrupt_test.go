@@ -1,0 +1,173 @@
+package buffer
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+func TestCorruptFileMovedAside(t *testing.T) {
+	// An agent whose clock is not set (1970) relies on the sidecar alone;
+	// one with a set clock starts at least at the clock floor.
+	early := func() time.Time { return time.Unix(0, 5000) }
+	late := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+	damage := map[string]func(t *testing.T, path string){
+		"garbage": func(t *testing.T, path string) {
+			junk := make([]byte, 64<<10)
+			for i := range junk {
+				junk[i] = byte(i*7 + i>>8)
+			}
+			if err := os.WriteFile(path, junk, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"truncated": func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, fi.Size()/3); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"meta pages zeroed": func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, 2*4096), 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"not a buffer": func(t *testing.T, path string) {
+			_ = os.Remove(path)
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("state")); return err })
+			_ = db.Close()
+		},
+	}
+	for name, hurt := range damage {
+		for _, clk := range []struct {
+			name string
+			now  func() time.Time
+		}{{"unset clock", early}, {"set clock", late}} {
+			t.Run(name+"/"+clk.name, func(t *testing.T) {
+				path := tempPath(t)
+				b := openT(t, path, &Options{Now: clk.now})
+				for i := range 40 { // a file of several pages
+					appendT(t, b, wire.LaneTelemetry, noisy(500, i*500))
+				}
+				appendT(t, b, wire.LaneAlert, readings(2, 1, 0))
+				closeT(t, b)
+				hurt(t, path)
+				marks, ok, err := readSidecar(path)
+				if err != nil || !ok || marks[wire.LaneTelemetry] < 20001 {
+					t.Fatalf("sidecar %v %v %v", marks, ok, err)
+				}
+
+				var logs lockedWriter
+				m := NewMetrics(nil)
+				b, err = Open(path, &Options{AgentID: "gw-test", Now: clk.now, Metrics: m,
+					Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				if err != nil {
+					t.Fatalf("Open after damage: %v", err)
+				}
+				defer closeT(t, b)
+				if !strings.Contains(logs.String(), "buffer file is corrupt; moved it aside") ||
+					!strings.Contains(logs.String(), "level=ERROR") {
+					t.Fatalf("no clear log line: %s", logs.String())
+				}
+				aside, _ := filepath.Glob(path + ".corrupt-*")
+				if len(aside) != 1 || !strings.Contains(logs.String(), aside[0]) {
+					t.Fatalf("moved-aside files %v, log %s", aside, logs.String())
+				}
+				if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("file")); got != 1 {
+					t.Fatalf("corrupt file metric %v", got)
+				}
+				s := b.Stats()
+				if s.DepthReadings != 0 {
+					t.Fatalf("fresh buffer has depth %d", s.DepthReadings)
+				}
+				for l, ls := range s.Lanes {
+					wantMin := max(marks[l], uint64(clk.now().UnixMicro())) // above sidecar and clock floor
+					if ls.NextSeq != wantMin {
+						t.Fatalf("lane %s starts at seq %d, want ≥ %d", wire.Lane(l), ls.NextSeq, wantMin)
+					}
+				}
+				f, _ := appendT(t, b, wire.LaneTelemetry, readings(3, 1, 0))
+				if f != s.Lanes[wire.LaneTelemetry].NextSeq {
+					t.Fatalf("first append got seq %d, stats said %d", f, s.Lanes[wire.LaneTelemetry].NextSeq)
+				}
+			})
+		}
+	}
+}
+
+// TestCorruptSegmentDropped: one stored segment damaged inside a healthy
+// file is skipped, counted as dropped, logged, and deleted; the rest is
+// served.
+func TestCorruptSegmentDropped(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, nil)
+	for i := range 3 {
+		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
+	}
+	closeT(t, b)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(segBuckets[wire.LaneTelemetry]).Put(seqKey(1), []byte{0xF1, 0x11, 1, 2, 3})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	var logs lockedWriter
+	m := NewMetrics(nil)
+	b = openT(t, path, &Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer closeT(t, b)
+	batch, ok := oldestT(t, b, wire.LaneTelemetry, 100)
+	if !ok {
+		t.Fatal("nothing served after a corrupt segment")
+	}
+	checkBatch(t, batch, 11, 10, 20)
+	flushT(t, b)
+	s := b.Stats().Lanes[wire.LaneTelemetry]
+	if s.Dropped != 10 || s.DepthReadings != 20 {
+		t.Fatalf("after corrupt segment: %+v", s)
+	}
+	if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("segment")); got != 1 {
+		t.Fatalf("corrupt segment metric %v", got)
+	}
+	if !strings.Contains(logs.String(), "buffer segment corrupt") || !strings.Contains(logs.String(), "first_seq=1") {
+		t.Fatalf("log: %s", logs.String())
+	}
+	// Newest never returns it either.
+	ackT(t, b, wire.LaneTelemetry, 11, 30)
+	if batch, ok := newestT(t, b, wire.LaneTelemetry, 100); ok {
+		t.Fatalf("Newest returned %d..%d", batch.FirstSeq, batch.LastSeq())
+	}
+}
+
+func TestLockedFile(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, nil)
+	defer closeT(t, b)
+	if _, err := Inspect(path); err == nil || !strings.Contains(err.Error(), ErrLocked.Error()) {
+		t.Fatalf("Inspect of an open buffer = %v, want ErrLocked", err)
+	}
+}
