@@ -1,0 +1,91 @@
+// Package buffer is the agent's durable store-and-forward queue: readings
+// from the sources are appended, committed to a bbolt file in compressed
+// segments, read back in contiguous seq ranges by the forwarder and deleted
+// once the cloud has acknowledged them. It knows nothing of sensors or
+// networks: it stores wire.Readings and hands out wire.Batches.
+//
+// # Basics
+//
+// Open a file with Open(path, opts). Append copies readings into the lane's
+// pending segment; a committer goroutine writes what waits as one segment per
+// lane (wire.Encode of a wire.Batch, key = big-endian first seq, one bbolt
+// bucket per lane, plus a 20-byte index entry per segment) every
+// FlushInterval (100ms by default) or as soon as FlushMaxReadings wait:
+// group commit, one fsync for many readings. With FlushInterval 0 every
+// Append call returns only after its readings are durable; AppendSync does
+// that at any interval and returns the seq range the readings got.
+//
+// Seqs are per lane, start at 1, are assigned at commit in append order and
+// persisted in the same transaction as the segment, so they strictly
+// increase across restarts. Lanes drain by priority: alerts, then events,
+// then telemetry (the forwarder asks lane by lane; the buffer drops
+// telemetry first when full).
+//
+// Oldest and Newest return the oldest unacked, or the newest, contiguous
+// committed range of a lane (at most max readings, stopping at an acked
+// range), so that a forwarder can interleave backlog and live data. Ack
+// marks a range delivered; acked ranges inside a segment are kept in an
+// interval set per lane (persisted with the next commit) and a segment is
+// deleted once wholly acked.
+//
+// MaxBytes caps the file: before each commit the buffer drops the oldest
+// segments (telemetry, then events, then alerts) until the new ones fit in
+// its budget, or with DropNewest refuses the new readings. MaxAge drops
+// segments committed longer ago. Every reading dropped or expired is counted
+// in Stats and the metrics. Stats, Inspect, Dump and Compact report on a
+// running buffer or on a stopped agent's file.
+//
+// # Caveats
+//
+// Power loss: a reading is durable when its commit's fsync has returned; a
+// crash or power cut loses at most the readings still waiting (up to
+// FlushInterval of them, bounded by MaxPendingReadings). With FlushInterval 0
+// nothing whose Append returned is lost. The crash tests prove this for a
+// killed process (SIGKILL); against power loss the guarantee rests on the
+// storage honouring fsync, which cheap SD cards do not always do. Acks are
+// written with the next commit: a crash can forget the acks of the last
+// FlushInterval, and those ranges are sent again (the cloud drops them as
+// duplicates by seq).
+//
+// The cap: the file never grows past MaxBytes: bbolt's MaxSize refuses to
+// grow it, and when that happens the buffer lowers its budget, commits the
+// drops on their own (freed pages are reusable only by a later transaction)
+// and retries. Segments are budgeted with a cost model (payload plus bbolt
+// element headers and leaf fill), and room is reserved for the pages a
+// commit rewrites, the freelist, the pages freed by the previous commit and
+// one growth step of the file; small caps therefore hold noticeably less
+// data than MaxBytes (about a third of a 1 MiB cap, over 90% of the default
+// 256 MiB). Dropped readings are counted when they were unacked at the
+// moment of the drop. MaxPendingReadings bounds memory when commits fall
+// behind; appends beyond it are dropped, counted, and answered with
+// ErrDropped: the buffer never blocks a source and never grows without
+// bound.
+//
+// The seq sidecar: a fresh buffer must not reuse seqs the cloud has seen,
+// or the cloud would drop new readings as duplicates. Beside the file the
+// buffer keeps <path>.seq, a small text file with a per-lane mark above
+// every seq that may have been used. It is rewritten atomically (temp file,
+// fsync, rename, directory fsync) only when a commit would pass the mark,
+// which is then raised by 2^20, so it costs one small write per million
+// readings. When the bbolt file is corrupt (bbolt rejects it, it is shorter
+// than its meta page says, or its buffer state does not decode) it is
+// renamed to <path>.corrupt-<UTC time> with an error log line, and the new
+// buffer starts each lane at the larger of the sidecar's mark and the
+// current time in unix microseconds (the time floor covers a lost or
+// damaged sidecar as long as the clock is right and a lane has averaged
+// fewer than a million readings per second). A brand-new buffer (no file,
+// no sidecar) starts at 1. Losing both the file and the sidecar with an
+// unset clock is the one case where seqs can repeat.
+//
+// Corruption inside a healthy file: a segment that does not decode is
+// logged, counted (fieldline_buffer_corrupt_total{what="segment"} and the
+// lane's dropped readings), skipped and deleted; bbolt panics and memory
+// faults while reading are turned into errors wrapping ErrCorrupt.
+//
+// Write amplification: each commit rewrites bbolt's last leaf of the
+// segment and index buckets, the lane state, the root, the freelist and a
+// meta page (a few 4 KiB pages), so many readings per commit are cheap on
+// an SD card and one reading per commit is not; bbolt never splits a leaf
+// of four or fewer large values, so large segments are rewritten two to
+// four times on average as later ones are appended.
+package buffer
