@@ -217,9 +217,6 @@ func (s *savedState) check() error {
 	}
 	seen := make(map[string]bool, len(s.Sensors))
 	for i, ss := range s.Sensors {
-		if ss.ID == "" {
-			return fmt.Errorf("sensors[%d]: no id", i)
-		}
 		if seen[ss.ID] {
 			return fmt.Errorf("sensors[%d]: sensor %q twice", i, ss.ID)
 		}
@@ -234,8 +231,8 @@ func (s *savedState) check() error {
 		}
 	}
 	for i, h := range s.Held {
-		if h.Lane >= wire.NumLanes || h.Sensor == "" {
-			return fmt.Errorf("held[%d]: lane %d or no sensor", i, h.Lane)
+		if h.Lane >= wire.NumLanes {
+			return fmt.Errorf("held[%d]: lane %d unknown", i, h.Lane)
 		}
 	}
 	return nil

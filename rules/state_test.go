@@ -133,7 +133,6 @@ func TestRestoreBadState(t *testing.T) {
 		"empty":           ``,
 		"not json":        `{"format":1,`,
 		"newer format":    `{"format":2,"sensors":[]}`,
-		"no id":           `{"format":1,"sensors":[{"rule":"x"}]}`,
 		"duplicate":       `{"format":1,"sensors":[{"id":"a","rule":"x"},{"id":"a","rule":"x"}]}`,
 		"state":           `{"format":1,"sensors":[{"id":"a","rule":"x","alerts":[{"name":"hot","state":7}]}]}`,
 		"bad float":       `{"format":1,"sensors":[{"id":"a","rule":"x","prev":{"v":"lots","raw":1,"ts":1}}]}`,
