@@ -260,7 +260,7 @@ func TestFlushMaxReadingsCommitsEarly(t *testing.T) {
 	}
 	select {
 	case <-b.Committed():
-	default:
+	case <-time.After(20 * time.Second):
 		t.Fatal("Committed channel not signalled")
 	}
 }

@@ -140,7 +140,6 @@ type cycleOut struct {
 	rejected [wire.NumLanes]bool
 	dropped  [wire.NumLanes]uint64
 	expired  [wire.NumLanes]uint64
-	gone     [wire.NumLanes][]span // corrupt segments removed
 	wrote    bool
 }
 

@@ -82,10 +82,6 @@ func crashChild() {
 	}
 }
 
-type crashReport struct {
-	lines []string
-}
-
 // runAndKill starts a child, lets it append for a random moment after it is
 // ready, kills it with SIGKILL and returns all it printed.
 func runAndKill(t *testing.T, mode, path string, rng *rand.Rand) []string {

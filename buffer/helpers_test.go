@@ -3,7 +3,6 @@ package buffer
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -113,5 +112,3 @@ func checkBatch(t testing.TB, batch wire.Batch, firstSeq uint64, firstTag, n int
 		}
 	}
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
