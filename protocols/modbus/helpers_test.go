@@ -88,18 +88,29 @@ func (c *collector) waitUntil(t *testing.T, d time.Duration, what string, cond f
 
 // runSource runs src until the test ends and checks that Run returns nil.
 func runSource(t *testing.T, src *Source) *collector {
+	c, _ := runSourceStop(t, src)
+	return c
+}
+
+// runSourceStop is runSource with a stop function that ends Run and waits
+// for it (so that counts are final); the test's end calls it too.
+func runSourceStop(t *testing.T, src *Source) (*collector, func()) {
 	t.Helper()
 	c := newCollector()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, c.emit) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run returned %v", err)
-		}
-	})
-	return c
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return c, stop
 }
 
 // newSim builds a simulator of cfg (the sample when nil) at now (frozen

@@ -3,7 +3,6 @@ package modbus
 import (
 	"context"
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
@@ -164,5 +163,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
-var _ = math.NaN

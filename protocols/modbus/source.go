@@ -349,8 +349,10 @@ func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedReq
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, nil, ctx.Err()
 			case <-t.C:
+			}
+			if ctx.Err() != nil {
+				break // shutting down: no more retries
 			}
 			wait *= 2
 		}
@@ -383,7 +385,7 @@ func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedReq
 			}
 		}
 		if !f.retry || ctx.Err() != nil {
-			break
+			break // shutting down ends retries; the failure is reported as usual
 		}
 	}
 	err = f.wrap(u.id, &req.ReadRequest, err)

@@ -1,0 +1,312 @@
+package modbus
+
+import (
+	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fieldline/fieldline/firmware-sim/modbussim"
+	"github.com/fieldline/fieldline/firmware-sim/signal"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+func meterGroups(missing RegisterConfig) []GroupConfig {
+	return []GroupConfig{
+		{Name: "good", Interval: 15 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "voltage", Table: Input, Address: 0, Type: Float32, ByteOrder: Little, WordOrder: Little}}},
+		{Name: "bad", Interval: 15 * time.Millisecond, Registers: []RegisterConfig{missing}},
+	}
+}
+
+// TestExceptionsYieldBadReadingsAndCounts reads an address the strict
+// meter does not map: every poll of it is one request, one counted
+// illegal_data_address error and one bad reading (or none with on_error:
+// skip), while the other group keeps reading good values.
+func TestExceptionsYieldBadReadingsAndCounts(t *testing.T) {
+	for _, onErr := range []OnError{OnErrorBad, OnErrorSkip} {
+		t.Run(string(onErr), func(t *testing.T) {
+			s := newSim(t, nil, nil)
+			m := NewMetrics(nil)
+			src, err := New(Config{Name: "meter", URL: "tcp://" + listenTCP(t, s).String(), OnError: onErr,
+				Units: []UnitConfig{{ID: 2, Groups: meterGroups(RegisterConfig{Sensor: "missing", Table: Input, Address: 20})}}},
+				Options{Metrics: m, Now: frozenNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, stop := runSourceStop(t, src)
+			c.waitUntil(t, 10*time.Second, "5 polls of each group", func() bool {
+				return len(c.readings("voltage")) >= 5 && errorsOf(m, "meter", "2", "illegal_data_address") >= 5
+			})
+			stop()
+			good, excs := len(c.readings("voltage")), errorsOf(m, "meter", "2", "illegal_data_address")
+			if c.count("voltage", wire.QualityGood) != good {
+				t.Errorf("voltage has bad readings: %+v", c.readings("voltage"))
+			}
+			missing := c.readings("missing")
+			if onErr == OnErrorBad {
+				if len(missing) != excs || c.count("missing", wire.QualityBad) != excs {
+					t.Errorf("%d exceptions but %d readings of the missing register (%d bad)", excs, len(missing), c.count("missing", wire.QualityBad))
+				}
+				for _, r := range missing {
+					if r.Value != 0 || r.TimeNs != frozen.UnixNano() || r.Kind != wire.KindFloat {
+						t.Errorf("bad reading %+v: want value 0 (meaningless), time stamped, kind float", r)
+					}
+				}
+			} else if len(missing) != 0 {
+				t.Errorf("on_error skip emitted %d readings", len(missing))
+			}
+			// Exceptions are not retried: one request per poll.
+			if req := requestsOf(m, "meter", "2"); req != good+excs {
+				t.Errorf("%d requests for %d good and %d failed polls", req, good, excs)
+			}
+			if n := testutil.ToFloat64(m.UnitDown.WithLabelValues("modbus/meter", "2")); n != 0 {
+				t.Errorf("a unit that answers exceptions is not down: gauge %v", n)
+			}
+		})
+	}
+}
+
+// TestRetriedExceptions: busy (6) is retried once per poll; every code is
+// counted under its name.
+func TestRetriedExceptions(t *testing.T) {
+	s := newSim(t, nil, nil)
+	must(t, s.SetFault(1, modbussim.Fault{Exception: 6}))
+	m := NewMetrics(nil)
+	src, err := New(Config{Name: "busy", URL: "tcp://" + listenTCP(t, s).String(), Retries: ptr(1), RetryBackoff: time.Millisecond,
+		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 10 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "t", Table: Holding, Type: Int16}}}}}}},
+		Options{Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, stop := runSourceStop(t, src)
+	c.waitUntil(t, 10*time.Second, "3 bad readings", func() bool { return c.count("t", wire.QualityBad) >= 3 })
+	stop()
+	bad := c.count("t", wire.QualityBad)
+	if e := errorsOf(m, "busy", "1", "server_device_busy"); e != bad {
+		t.Errorf("%d busy errors for %d bad readings", e, bad)
+	}
+	// Two requests per poll (one retry), but stopping ends the retries of
+	// a poll in progress.
+	if r := requestsOf(m, "busy", "1"); r != 2*bad && r != 2*bad-1 {
+		t.Errorf("%d requests for %d polls, want 2 per poll (one retry)", r, bad)
+	}
+}
+
+// TestDeadUnitBackedOffThenPickedUp: a unit that does not answer times
+// out, is retried once, then skipped with bad readings; probes after each
+// backoff get no retry; once it answers again it is read without a
+// restart.
+func TestDeadUnitBackedOffThenPickedUp(t *testing.T) {
+	s := newSim(t, nil, nil)
+	must(t, s.SetFault(1, modbussim.Fault{Dead: true}))
+	m := NewMetrics(nil)
+	src, err := New(Config{Name: "dead", URL: "tcp://" + listenTCP(t, s).String(),
+		Timeout: 400 * time.Millisecond, Retries: ptr(1), RetryBackoff: 5 * time.Millisecond,
+		UnitBackoff: Backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond},
+		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 20 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "t", Table: Holding, Type: Int16, Scale: 0.1}}}}}}},
+		Options{Metrics: m, Now: frozenNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, stop := runSourceStop(t, src)
+	c.waitUntil(t, 20*time.Second, "3 timeouts and skipped polls", func() bool {
+		return errorsOf(m, "dead", "1", "timeout") >= 3 &&
+			testutil.ToFloat64(m.SkippedPolls.WithLabelValues("modbus/dead", "1", "unit_down")) >= 3
+	})
+	if g := testutil.ToFloat64(m.UnitDown.WithLabelValues("modbus/dead", "1")); g != 1 {
+		t.Errorf("unit_down gauge %v while dead", g)
+	}
+	if n := c.count("t", wire.QualityGood); n != 0 {
+		t.Fatalf("%d good readings from a dead unit", n)
+	}
+	badBefore := c.count("t", wire.QualityBad)
+	must(t, s.SetFault(1, modbussim.Fault{}))
+	c.waitUntil(t, 20*time.Second, "a good reading after the unit came back", func() bool { return c.count("t", wire.QualityGood) >= 3 })
+	stop()
+
+	want, _, _ := s.Expected(1, "temperature", frozen)
+	rs := c.readings("t")
+	if last := rs[len(rs)-1]; last.Value != want || last.Quality != wire.QualityGood {
+		t.Errorf("after coming back: %+v, want %v", last, want)
+	}
+	if badBefore < 3 {
+		t.Errorf("%d bad readings while dead, want one per poll", badBefore)
+	}
+	// Every poll yields a reading: bad while dead (attempted or skipped),
+	// good after.
+	timeouts, good := errorsOf(m, "dead", "1", "timeout"), c.count("t", wire.QualityGood)
+	if req := requestsOf(m, "dead", "1"); req != good+timeouts+1 {
+		t.Errorf("%d requests for %d good polls and %d timeouts: want one retry for the first timeout only", req, good, timeouts)
+	}
+	if g := testutil.ToFloat64(m.UnitDown.WithLabelValues("modbus/dead", "1")); g != 0 {
+		t.Errorf("unit_down gauge %v after recovery", g)
+	}
+}
+
+// TestDeviceGoesAwayAndComesBack stops the simulator's TCP server and
+// starts it again on the same port: the source yields bad readings and
+// counts connect errors meanwhile, then reads good values again without a
+// restart.
+func TestDeviceGoesAwayAndComesBack(t *testing.T) {
+	s := newSim(t, nil, nil)
+	ctx1, stopServer := context.WithCancel(context.Background())
+	addr, err := s.ListenTCP(ctx1, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(nil)
+	src, err := New(Config{Name: "away", URL: "tcp://" + addr.String(), Timeout: time.Second,
+		ReconnectBackoff: Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 10 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "p", Table: Holding, Address: 1, Scale: 0.01}}}}}}},
+		Options{Metrics: m, Now: frozenNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := runSource(t, src)
+	c.waitUntil(t, 10*time.Second, "3 good readings", func() bool { return c.count("p", wire.QualityGood) >= 3 })
+	stopServer()
+	c.waitUntil(t, 10*time.Second, "bad readings and connect errors", func() bool {
+		return c.count("p", wire.QualityBad) >= 3 && errorsOf(m, "away", "1", "connect") >= 2
+	})
+	if g := testutil.ToFloat64(m.Connected.WithLabelValues("modbus/away")); g != 0 {
+		t.Errorf("connected gauge %v while the device is away", g)
+	}
+	goodBefore := c.count("p", wire.QualityGood)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	if _, err := s.ListenTCP(ctx2, addr.String()); err != nil {
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	c.waitUntil(t, 10*time.Second, "good readings after the device came back", func() bool {
+		return c.count("p", wire.QualityGood) >= goodBefore+3
+	})
+	if g := testutil.ToFloat64(m.Connected.WithLabelValues("modbus/away")); g != 1 {
+		t.Errorf("connected gauge %v after reconnecting", g)
+	}
+	if n := errorsOf(m, "away", "1", "io"); n > 1 {
+		t.Errorf("%d io errors: the dropped connection should fail one read, then connects fail", n)
+	}
+}
+
+// TestDeadAndSlowDevicesDoNotDelayOthers runs three sources, one per TCP
+// device, as the agent does: a dead one, a slow one (answers after 2 s)
+// and a healthy one polled every 20 ms. The healthy source completes 25
+// polls while the dead one has not finished its first request and the slow
+// one at most one.
+func TestDeadAndSlowDevicesDoNotDelayOthers(t *testing.T) {
+	mk := func(name string, f modbussim.Fault) (*collector, *modbussim.Sim) {
+		s := newSim(t, nil, nil)
+		must(t, s.SetFault(1, f))
+		src, err := New(Config{Name: name, URL: "tcp://" + listenTCP(t, s).String(), Timeout: 4 * time.Second, Retries: ptr(0),
+			Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 20 * time.Millisecond, Registers: []RegisterConfig{{Sensor: name, Table: Holding, Type: Int16}}}}}}},
+			Options{Now: frozenNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := runSource(t, src)
+		t.Cleanup(func() { s.SetFault(1, modbussim.Fault{}) }) // runs first: frees the held request
+		return c, s
+	}
+	dead, _ := mk("dead", modbussim.Fault{Dead: true})
+	slow, _ := mk("slow", modbussim.Fault{Delay: 2 * time.Second})
+	healthy, _ := mk("healthy", modbussim.Fault{})
+	healthy.waitUntil(t, 20*time.Second, "25 healthy polls", func() bool { return len(healthy.readings("healthy")) >= 25 })
+	if n := len(dead.readings("")); n != 0 {
+		t.Errorf("the dead device yielded %d readings before its first timeout", n)
+	}
+	if n := len(slow.readings("")); n > 1 {
+		t.Errorf("the slow device answered %d polls while the healthy one answered 25", n)
+	}
+	if n := healthy.count("healthy", wire.QualityGood); n < 25 {
+		t.Errorf("healthy: %d good of %d", n, len(healthy.readings("")))
+	}
+}
+
+// TestDeadUnitOnASharedRTUBus puts three units on one serial bus (a socat
+// pty pair): unit 2 is dead. Units 1 and 3 keep reading good values; unit 2
+// yields one bad reading per poll, and is probed once per backoff period
+// (its polls in between are skipped without touching the bus). When it
+// answers again it is picked up.
+func TestDeadUnitOnASharedRTUBus(t *testing.T) {
+	a, b := ptyPair(t)
+	simCfg := modbussim.Config{}
+	for id := 1; id <= 3; id++ {
+		simCfg.Units = append(simCfg.Units, modbussim.UnitConfig{ID: id, Registers: []modbussim.RegisterConfig{
+			{Name: "level", Table: modbussim.Holding, Address: 0, Type: modbussim.Uint16, Signal: signal.Config{Shape: signal.Constant, Base: float64(100 * id)}},
+		}})
+	}
+	s := newSim(t, &simCfg, nil)
+	must(t, s.SetFault(2, modbussim.Fault{Dead: true}))
+	serveRTU(t, s, a)
+	m := NewMetrics(nil)
+	cfg := Config{Name: "bus", URL: "rtu://" + b, Serial: Serial{Baud: 19200},
+		// A generous timeout: on a loaded machine a healthy unit must not
+		// time out, or the test would measure the machine.
+		Timeout: time.Second, Retries: ptr(1), RetryBackoff: 5 * time.Millisecond,
+		UnitBackoff: Backoff{Min: time.Second, Max: 2 * time.Second}}
+	for id := 1; id <= 3; id++ {
+		cfg.Units = append(cfg.Units, UnitConfig{ID: id, Groups: []GroupConfig{{Interval: 50 * time.Millisecond,
+			Registers: []RegisterConfig{{Sensor: "level" + string(rune('0'+id)), Table: Holding}}}}})
+	}
+	src, err := New(cfg, Options{Metrics: m, Now: frozenNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, stop := runSourceStop(t, src)
+	c.waitUntil(t, 30*time.Second, "40 polls of units 1 and 3", func() bool {
+		return len(c.readings("level1")) >= 40 && len(c.readings("level3")) >= 40
+	})
+	for _, id := range []string{"level1", "level3"} {
+		for _, r := range c.readings(id) {
+			if r.Quality != wire.QualityGood || r.Value != map[string]float64{"level1": 100, "level3": 300}[id] {
+				t.Fatalf("%s beside a dead unit: %+v; errors %s", id, r, dumpErrors(m))
+			}
+		}
+	}
+	timeouts := errorsOf(m, "bus", "2", "timeout")
+	skipped := int(testutil.ToFloat64(m.SkippedPolls.WithLabelValues("modbus/bus", "2", "unit_down")))
+	if timeouts < 1 || skipped < 3*timeouts {
+		t.Errorf("dead unit: %d timeouts, %d skipped polls; want ≥ 3 skipped per timeout (one probe per backoff period)", timeouts, skipped)
+	}
+	if req := requestsOf(m, "bus", "2"); req != timeouts+1 {
+		t.Errorf("dead unit: %d requests for %d timeouts, want one retry for the first only", req, timeouts)
+	}
+	if n, bad := len(c.readings("level2")), c.count("level2", wire.QualityBad); n != bad || n < skipped {
+		t.Errorf("dead unit: %d readings, %d bad, %d skipped polls", n, bad, skipped)
+	}
+
+	must(t, s.SetFault(2, modbussim.Fault{}))
+	c.waitUntil(t, 30*time.Second, "unit 2 read again", func() bool { return c.count("level2", wire.QualityGood) >= 1 })
+	stop()
+	rs := c.readings("level2")
+	if last := rs[len(rs)-1]; last.Value != 200 {
+		t.Errorf("unit 2 after coming back: %+v", last)
+	}
+}
+
+func TestRunErrorsNameTheRequest(t *testing.T) {
+	f := classify(errors.New("unknown exception code (42)"))
+	err := f.wrap(3, &ReadRequest{Table: Holding, Address: 100, Count: 2}, errors.New("unknown exception code (42)"))
+	if !errors.Is(err, ErrException) || !strings.Contains(err.Error(), "reading modbus unit 3 holding 100+2") {
+		t.Errorf("%v", err)
+	}
+}
+
+func dumpErrors(m *Metrics) string {
+	var b strings.Builder
+	ch := make(chan prometheus.Metric, 100)
+	m.Errors.Collect(ch)
+	close(ch)
+	for x := range ch {
+		var d dto.Metric
+		x.Write(&d)
+		fmt.Fprintf(&b, "%v=%v ", d.GetLabel(), d.GetCounter().GetValue())
+	}
+	return b.String()
+}
