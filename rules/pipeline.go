@@ -188,6 +188,9 @@ func (ru *rule) within(v, last float64) bool {
 	if v == last {
 		return true // also for two equal infinities
 	}
+	if math.IsInf(v, 0) || math.IsInf(last, 0) {
+		return false
+	}
 	if math.IsNaN(v) || math.IsNaN(last) {
 		return math.IsNaN(v) && math.IsNaN(last)
 	}
@@ -197,7 +200,11 @@ func (ru *rule) within(v, last float64) bool {
 			band = p
 		}
 	}
-	return math.Abs(v-last) <= band
+	// Decimal readings differ by binary approximations: 21.6 − 21.5 is
+	// 0.10000000000000142. A tolerance far below any real deadband makes a
+	// change of exactly the band count as equal to it.
+	tol := 1e-12 * math.Max(math.Abs(v), math.Abs(last))
+	return math.Abs(v-last) <= band+tol
 }
 
 // aggregate folds r into its window, closing the open one first when r
