@@ -1,0 +1,114 @@
+package mqttsim
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Broker is an embedded MQTT v5 broker (mochi-mqtt) for the demo and for
+// tests: anonymous, in memory, on one TCP address. It can be stopped and
+// started again on the same address, as a real broker is by an operator.
+type Broker struct {
+	mu   sync.Mutex
+	addr string
+	log  *slog.Logger
+	srv  *mochi.Server
+}
+
+// BrokerOptions configure StartBroker.
+type BrokerOptions struct {
+	// Addr is host:port to listen on; default "127.0.0.1:0" (a free port).
+	Addr string
+	// Logger receives the broker's log; nil discards.
+	Logger *slog.Logger
+}
+
+// StartBroker starts a broker and returns once it accepts connections.
+func StartBroker(o BrokerOptions) (*Broker, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Broker{addr: o.Addr, log: o.Logger}
+	if err := b.start(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Broker) start() error {
+	ln, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		return fmt.Errorf("starting embedded mqtt broker on %s: %w", b.addr, err)
+	}
+	b.addr = ln.Addr().String() // pin the port for Restart
+	srv := mochi.New(&mochi.Options{Logger: b.log})
+	if err := srv.AddHook(new(allowAll), nil); err != nil {
+		ln.Close()
+		return fmt.Errorf("starting embedded mqtt broker: %w", err)
+	}
+	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		ln.Close()
+		return fmt.Errorf("starting embedded mqtt broker: %w", err)
+	}
+	if err := srv.Serve(); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("starting embedded mqtt broker on %s: %w", b.addr, err)
+	}
+	b.srv = srv
+	return nil
+}
+
+// Addr is the host:port the broker listens on.
+func (b *Broker) Addr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
+}
+
+// URL is the client URL, e.g. mqtt://127.0.0.1:41883.
+func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
+
+// Stop shuts the broker down; clients see their connections drop and it
+// forgets every session and retained message.
+func (b *Broker) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		_ = b.srv.Close()
+		b.srv = nil
+	}
+}
+
+// Restart starts a stopped broker again on the same address.
+func (b *Broker) Restart() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		return errors.New("embedded mqtt broker is running")
+	}
+	return b.start()
+}
+
+// allowAll lets every client connect and use every topic: the embedded
+// broker is for a demo and tests on one machine.
+type allowAll struct{ mochi.HookBase }
+
+func (*allowAll) ID() string { return "fieldline-allow-all" }
+
+func (*allowAll) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
+}
+
+func (*allowAll) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+
+func (*allowAll) OnACLCheck(*mochi.Client, string, bool) bool { return true }
