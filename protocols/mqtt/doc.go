@@ -1,0 +1,52 @@
+// Package mqtt is the agent's MQTT sensor source: it subscribes to a local
+// broker with MQTT v5 (eclipse/paho.golang's autopaho) and turns messages
+// into readings; and a Publisher for rule actions that publish to that
+// broker.
+//
+// # Basics
+//
+// New takes a Config (see SampleConfig). Each subscription is a topic filter
+// with QoS 0 or 1, a sensor id template and a payload format:
+//
+//   - the template maps wildcards into the sensor id: with the filter
+//     plant/+/temp, "plant.<+>.temp" (or "plant.{1}.temp") turns the topic
+//     plant/boiler/temp into sensor plant.boiler.temp; "<#>" is what "#"
+//     matched with "/" as ".";
+//   - format number: the payload is one value ("21.5", " 21.5\n", "true",
+//     "off", "nan");
+//   - format json: one or more values, each at a path ("env.temp",
+//     "readings[0].v") with its own sensor id, kind, scale and offset; the
+//     readings' time may come from a path in the message too.
+//
+// Run connects with autopaho, which reconnects with exponential backoff and
+// jitter; every connection (the first and each reconnection) subscribes to
+// all filters again in OnConnectionUp, so a broker that restarted and lost
+// its sessions delivers again. Messages are acknowledged (QoS 1) after
+// their readings were handed to emit.
+//
+// The payload parser (Parser.Match and Parser.Parse) is a pure function of
+// the topic, the payload and the time, fuzzed by FuzzParsePayload. A
+// malformed payload yields a *PayloadError (wrapping ErrPayload) with a
+// Reason; the source counts it in fieldline_mqtt_payload_errors_total
+// {source,reason}, logs it at most once per topic per minute, and goes on.
+// Values that can be read from a partly broken JSON message are still
+// emitted.
+//
+// A value the sensor reports as failed ("nan", "inf", JSON null) becomes a
+// reading of quality bad with a NaN value, not an error.
+//
+// # Caveats
+//
+// The package must not know about the agent's buffer, rules or uplink, and
+// must not link a broker: the embedded broker the tests and demo use lives
+// in firmware-sim/mqttsim.
+//
+// A message is parsed by the first subscription, in config order, whose
+// filter matches; overlapping filters may also make the broker deliver one
+// message twice (one copy per subscription), so avoid them. Retained
+// messages are not requested unless a subscription sets retained: true,
+// since a retained value may be old and would be stamped with the time it
+// arrived. A wildcard turns every topic that matches into a sensor id:
+// publishers on the local broker are trusted to keep that set bounded.
+// JSON paths cannot address keys that contain a "." or "[".
+package mqtt

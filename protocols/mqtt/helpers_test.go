@@ -1,0 +1,236 @@
+package mqtt
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// sink collects what a source emits.
+type sink struct {
+	mu sync.Mutex
+	rs []wire.Reading
+}
+
+func (s *sink) emit(rs []wire.Reading) {
+	s.mu.Lock()
+	s.rs = append(s.rs, rs...)
+	s.mu.Unlock()
+}
+
+func (s *sink) of(sensor string) []wire.Reading {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []wire.Reading
+	for _, r := range s.rs {
+		if r.SensorID == sensor {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *sink) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rs)
+}
+
+func (s *sink) values(sensor string) []float64 {
+	var out []float64
+	for _, r := range s.of(sensor) {
+		out = append(out, r.Value)
+	}
+	return out
+}
+
+// logs captures a logger's output.
+type logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logs) lines(substr string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func (l *logs) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func startBroker(t *testing.T) *mqttsim.Broker {
+	t.Helper()
+	b, err := mqttsim.StartBroker(mqttsim.BrokerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// fastReconnect is a backoff short enough for tests.
+var fastReconnect = Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}
+
+// running starts src.Run, waits until it has subscribed, and returns a
+// stop function that ends it and checks it returned nil.
+func running(t *testing.T, src *Source, s *sink) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, s.emit) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	eventually(t, "the source to connect and subscribe", src.Connected)
+	return stop
+}
+
+func publisher(t *testing.T, broker string, qos int) *Publisher {
+	t.Helper()
+	p, err := NewPublisher(Config{Name: fmt.Sprintf("pub%d", qos), ClientID: t.Name() + "-test", Brokers: []string{broker},
+		QoS: &qos, Reconnect: fastReconnect}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+func publish(t *testing.T, p *Publisher, topic, payload string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Publish(ctx, topic, []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// mosquitto is a real Mosquitto 2 broker process.
+type mosquitto struct {
+	t    *testing.T
+	conf string
+	addr string
+	cmd  *exec.Cmd
+	out  *logs
+}
+
+const mosquittoBin = "/usr/sbin/mosquitto"
+
+func startMosquitto(t *testing.T) *mosquitto {
+	t.Helper()
+	if _, err := os.Stat(mosquittoBin); err != nil {
+		t.Skipf("Mosquitto is not installed at %s (apt-get install mosquitto; CI installs it): %v", mosquittoBin, err)
+	}
+	port := freePort(t)
+	m := &mosquitto{t: t, conf: filepath.Join(t.TempDir(), "mosquitto.conf"), addr: fmt.Sprintf("127.0.0.1:%d", port), out: &logs{}}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n", port)
+	if os.Geteuid() == 0 {
+		conf += "user root\n"
+	}
+	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.start()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *mosquitto) url() string { return "mqtt://" + m.addr }
+
+func (m *mosquitto) start() {
+	m.t.Helper()
+	m.cmd = exec.Command(mosquittoBin, "-c", m.conf)
+	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", m.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("mosquitto not accepting connections on %s after 10s: %v\n%s", m.addr, err, m.out.lines(""))
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+}
+
+func (m *mosquitto) stop() {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	_ = m.cmd.Wait()
+	m.cmd = nil
+}
