@@ -234,3 +234,5 @@ func (m *mosquitto) stop() {
 	_ = m.cmd.Wait()
 	m.cmd = nil
 }
+
+func mqttsimStartBroker() (*mqttsim.Broker, error) { return mqttsim.StartBroker(mqttsim.BrokerOptions{}) }
