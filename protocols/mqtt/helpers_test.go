@@ -235,4 +235,6 @@ func (m *mosquitto) stop() {
 	m.cmd = nil
 }
 
-func mqttsimStartBroker() (*mqttsim.Broker, error) { return mqttsim.StartBroker(mqttsim.BrokerOptions{}) }
+func mqttsimStartBroker() (*mqttsim.Broker, error) {
+	return mqttsim.StartBroker(mqttsim.BrokerOptions{})
+}
