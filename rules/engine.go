@@ -182,6 +182,7 @@ func (e *Engine) Swap(p *Program) {
 	for _, st := range e.order {
 		e.adopt(st, p.resolve(st.id), now)
 	}
+	clear(e.warned) // the old rules are gone; a failing expression logs again
 	e.m.Swaps.Inc()
 	e.setProgramInfo(old, p)
 }
