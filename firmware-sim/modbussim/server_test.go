@@ -5,8 +5,8 @@ import (
 	"errors"
 	"io"
 	"log"
-	"os/exec"
 	"math"
+	"os/exec"
 	"testing"
 	"time"
 

@@ -1,11 +1,11 @@
 package modbus
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +109,7 @@ func TestDeadUnitBackedOffThenPickedUp(t *testing.T) {
 	src, err := New(Config{Name: "dead", URL: "tcp://" + listenTCP(t, s).String(),
 		Timeout: 400 * time.Millisecond, Retries: ptr(1), RetryBackoff: 5 * time.Millisecond,
 		UnitBackoff: Backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond},
-		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 20 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "t", Table: Holding, Type: Int16, Scale: 0.1}}}}}}},
+		Units:       []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 20 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "t", Table: Holding, Type: Int16, Scale: 0.1}}}}}}},
 		Options{Metrics: m, Now: frozenNow})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestDeviceGoesAwayAndComesBack(t *testing.T) {
 	m := NewMetrics(nil)
 	src, err := New(Config{Name: "away", URL: "tcp://" + addr.String(), Timeout: time.Second,
 		ReconnectBackoff: Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
-		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 10 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "p", Table: Holding, Address: 1, Scale: 0.01}}}}}}},
+		Units:            []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 10 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "p", Table: Holding, Address: 1, Scale: 0.01}}}}}}},
 		Options{Metrics: m, Now: frozenNow})
 	if err != nil {
 		t.Fatal(err)

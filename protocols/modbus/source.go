@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
@@ -36,12 +38,17 @@ type Source struct {
 	units   []plannedUnit
 	sensors []SensorInfo
 	nreq    int // requests over all groups
+
+	// Metric children looked up once.
+	goodReadings, badReadings prometheus.Counter
+	requestSeconds            prometheus.Observer
 }
 
 type plannedUnit struct {
-	id     uint8
-	label  string
-	groups []plannedGroup
+	id       uint8
+	label    string
+	groups   []plannedGroup
+	requests prometheus.Counter // Metrics.Requests child of this unit
 }
 
 type plannedGroup struct {
@@ -83,8 +90,12 @@ func New(cfg Config, opts Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.goodReadings = s.m.Readings.WithLabelValues(s.name, "good")
+	s.badReadings = s.m.Readings.WithLabelValues(s.name, "bad")
+	s.requestSeconds = s.m.RequestSeconds.WithLabelValues(s.name)
 	for _, uc := range cfg.Units {
 		pu := plannedUnit{id: uint8(uc.ID), label: strconv.Itoa(uc.ID)}
+		pu.requests = s.m.Requests.WithLabelValues(s.name, pu.label)
 		lim := Limits{MaxRegisters: uc.MaxRegistersPerRequest, MaxBits: uc.MaxBitsPerRequest, MaxGap: *uc.MaxGap}
 		for _, gc := range uc.Groups {
 			pg := plannedGroup{name: gc.Name, interval: gc.Interval, npoints: len(gc.Registers)}
@@ -298,9 +309,9 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Read
 				good++
 			}
 		}
-		s.m.Readings.WithLabelValues(s.name, "good").Add(float64(good))
+		s.goodReadings.Add(float64(good))
 		if bad := len(r.buf) - good; bad > 0 {
-			s.m.Readings.WithLabelValues(s.name, "bad").Add(float64(bad))
+			s.badReadings.Add(float64(bad))
 		}
 		emit(r.buf)
 	}
@@ -363,13 +374,13 @@ func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedReq
 			}
 			s.m.Connected.WithLabelValues(s.name).Set(1)
 		}
-		s.m.Requests.WithLabelValues(s.name, u.label).Inc()
+		u.requests.Inc()
 		t0 := time.Now()
 		var regs []uint16
 		var bits []bool
 		regs, bits, err = r.conn.read(u.id, &req.ReadRequest)
 		if err == nil {
-			s.m.RequestSeconds.WithLabelValues(s.name).Observe(time.Since(t0).Seconds())
+			s.requestSeconds.Observe(time.Since(t0).Seconds())
 			s.recovered(r, u, req)
 			return regs, bits, nil
 		}

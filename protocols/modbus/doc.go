@@ -1,0 +1,76 @@
+// Package modbus is the agent's Modbus source: it polls the registers of
+// Modbus devices over TCP, RTU on a serial line, or RTU over TCP (through
+// github.com/simonvetter/modbus) and emits one wire.Reading per configured
+// value and poll.
+//
+// # Basics
+//
+// A Config is one connection (a TCP device, an RTU-over-TCP gateway, or one
+// serial bus) with its units; each unit has groups of values polled every
+// group interval. A value names its table (coil, discrete, input,
+// holding), 0-based address, type (bool, int16, uint16, int32, uint32,
+// int64, uint64, float32, float64), byte and word order (big/big is ABCD,
+// big/little CDAB, little/big BADC, little/little DCBA), scale and offset
+// (value = raw*scale + offset) and its sensor id. SampleConfig is a
+// commented example.
+//
+//	src, err := modbus.New(cfg, modbus.Options{Logger: log, Metrics: m})
+//	err = src.Run(ctx, emit) // until ctx ends
+//
+// New coalesces the values of each group into the fewest read requests
+// (Coalesce: at most 125 registers or 2000 bits, never across tables or
+// units, bridging gaps of up to max_gap unconfigured addresses) and
+// DecodeRegister turns registers into values; both are pure functions.
+//
+// Run is one loop on the caller's goroutine: the connection is one line,
+// so requests go one at a time, which is also how several units on one
+// serial bus must be read. Group polls are staggered over their interval
+// (spread) so that they do not burst. A poll that starts more than an
+// interval late drops the missed polls (counted as overruns) instead of
+// queueing them.
+//
+// Failures, each counted in fieldline_modbus_errors_total{source,unit,code}:
+//   - A Modbus exception (code illegal_data_address, server_device_busy,
+//     ...): the unit is alive. Busy and acknowledge are retried.
+//   - A timeout (code timeout), or a gateway's exception 10 or 11: retried
+//     with backoff (retries, retry_backoff); then the unit is backed off:
+//     skipped for unit_backoff.min, doubling to max, its polls yielding bad
+//     readings without touching the line, and probed once (no retry) when
+//     the backoff expires. A dead unit thus costs the others at most one
+//     timeout per backoff period. It is read again as soon as it answers.
+//   - A broken line (code io or protocol) closes the connection; a refused
+//     connection (code connect) is retried with reconnect_backoff. Run
+//     handles this itself and never returns an error for it, so a device
+//     that comes back is polled again without restarting anything.
+//
+// Every failed read yields, per on_error, either a reading with Quality
+// bad, or nothing. A bad reading's Value is 0 and carries no information:
+// the source never makes a value up (neither the last good one nor NaN).
+// Readings carry Seq 0, TimeNs from Options.Now taken when the answer
+// arrived, the configured sensor id, and Kind bool (coils, discrete inputs,
+// type bool), counter (counter: true) or float.
+//
+// # Caveats
+//
+// Give every TCP device its own Config, hence its own Source: the agent
+// runs sources independently, so a dead device never delays another.
+// Within one Source the line is shared and backoff is the only defence.
+//
+// The library's calls take no context: a request in flight when ctx ends
+// completes or times out first, so Run returns within one timeout (TCP
+// connects are bounded by the library at 5 s).
+//
+// RTU has no transaction ids: an answer that arrives after its timeout
+// could be taken for the next request's. The source therefore reopens an
+// RTU line after a timeout, which discards what is waiting in it; an answer
+// later still than that can be mistaken, as on any RTU master, unless its
+// length differs from the expected one (then it is a protocol error).
+//
+// 64-bit integers beyond 2^53 lose precision as float64 values. A float
+// register holding NaN or an infinity (a common sensor-fault marker) is a
+// decode error (code decode), not a value.
+//
+// The package knows nothing of the agent's buffer, rules or uplink: it
+// emits readings and counts its own errors. It never prints to stdout (the
+// library's log lines go to the injected logger at debug level).
+package modbus
