@@ -178,6 +178,8 @@
 //
 // The engine keeps state for every sensor id it has seen, without bound;
 // sources name sensors from configuration. Expressions allocate on each
-// evaluation (expr boxes values); rules with scale/offset, deadband,
-// intervals and thresholds do not allocate per reading.
+// evaluation (expr boxes values: about 5 allocations per reading for a
+// transform plus a drop_if); rules with scale/offset, deadband, intervals,
+// windows and thresholds do not allocate per reading. An alert transition
+// allocates its text.
 package rules

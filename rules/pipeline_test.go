@@ -1,7 +1,10 @@
 package rules
 
 import (
+	"bytes"
+	"log/slog"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -235,5 +238,28 @@ func TestWindowAlignment(t *testing.T) {
 		if got := floorMultiple(c.t, c.d); got != c.want {
 			t.Errorf("floorMultiple(%d, %d) = %d, want %d", c.t, c.d, got, c.want)
 		}
+	}
+}
+
+func TestExprRuntimeError(t *testing.T) {
+	var logs bytes.Buffer
+	m := NewMetrics(nil)
+	p := mustLoad(t, bundle("  - match: s\n    drop_if: \"[0, 1, 2][quality] > 0\"\n"))
+	e := newEngine(t, p, Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	got := fmtTel(script(e, feed(rd("s", 0, 1), rdq("s", 1, 2, 7), rdq("s", 2, 3, 9), rdq("s", 3, 4, wire.QualityBad))).Telemetry)
+	if want := []string{"s@0=1"}; !same(got, want) {
+		t.Fatal(diff(got, want))
+	}
+	if n := testutil.ToFloat64(m.Dropped.WithLabelValues(DropExprError)); n != 2 {
+		t.Errorf("expr_error drops = %g, want 2", n)
+	}
+	if n := testutil.ToFloat64(m.Dropped.WithLabelValues(DropFilter)); n != 1 {
+		t.Errorf("filter drops = %g, want 1", n)
+	}
+	if n := strings.Count(logs.String(), "rule expression failed"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "field=drop_if") || !strings.Contains(logs.String(), "out of range") {
+		t.Errorf("log does not name the field and cause:\n%s", logs.String())
 	}
 }
