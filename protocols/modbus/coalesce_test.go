@@ -3,6 +3,7 @@ package modbus
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestCoalesce(t *testing.T) {
@@ -61,5 +62,37 @@ func TestCoalesce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSpreadPhases(t *testing.T) {
+	group := func(d time.Duration) GroupConfig {
+		return GroupConfig{Interval: d, Registers: []RegisterConfig{{Sensor: fmt.Sprint("s", d, len(fmt.Sprint(d))), Table: Holding}}}
+	}
+	cfg := Config{Name: "p", URL: "tcp://h:502", Units: []UnitConfig{
+		{ID: 1, Groups: []GroupConfig{group(100 * time.Millisecond), group(101 * time.Millisecond)}},
+		{ID: 2, Groups: []GroupConfig{group(time.Second), group(4 * time.Second)}},
+	}}
+	for i := range cfg.Units {
+		for j := range cfg.Units[i].Groups {
+			cfg.Units[i].Groups[j].Registers[0].Sensor = fmt.Sprintf("u%d.g%d", i, j)
+		}
+	}
+	for _, tc := range []struct {
+		spread bool
+		want   string
+	}{
+		{true, "[0s 25.25ms 500ms 3s]"},
+		{false, "[0s 0s 0s 0s]"},
+	} {
+		c := cfg
+		c.Spread = &tc.spread
+		s, err := New(c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(s.phases()); got != tc.want {
+			t.Errorf("spread %v: phases %s, want %s", tc.spread, got, tc.want)
+		}
 	}
 }

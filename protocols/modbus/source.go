@@ -158,6 +158,28 @@ func (s *Source) Requests() map[uint8][][]ReadRequest {
 	return out
 }
 
+// phases returns, for each group in config order (units, then their
+// groups), how long after Run starts its first poll is sent. With spread,
+// the k-th of n groups starts k/n of its interval in, so that n groups of
+// one interval poll evenly apart instead of all at once.
+func (s *Source) phases() []time.Duration {
+	n := 0
+	for i := range s.units {
+		n += len(s.units[i].groups)
+	}
+	out := make([]time.Duration, 0, n)
+	for i := range s.units {
+		for _, g := range s.units[i].groups {
+			var d time.Duration
+			if *s.cfg.Spread {
+				d = g.interval * time.Duration(len(out)) / time.Duration(n)
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // unitState is what Run knows of one unit.
 type unitState struct {
 	*plannedUnit
@@ -197,21 +219,13 @@ func (s *Source) Run(ctx context.Context, emit func([]wire.Reading)) error {
 		s.m.Connected.WithLabelValues(s.name).Set(0)
 	}()
 	start := time.Now()
-	n := 0
-	for i := range s.units {
-		n += len(s.units[i].groups)
-	}
+	phases := s.phases()
 	for i := range s.units {
 		u := &unitState{plannedUnit: &s.units[i]}
 		r.units = append(r.units, u)
 		s.m.UnitDown.WithLabelValues(s.name, u.label).Set(0)
 		for j := range u.groups {
-			g := &u.groups[j]
-			first := start
-			if *s.cfg.Spread {
-				first = start.Add(g.interval * time.Duration(len(r.jobs)) / time.Duration(n))
-			}
-			r.jobs = append(r.jobs, &job{unit: u, group: g, next: first})
+			r.jobs = append(r.jobs, &job{unit: u, group: &u.groups[j], next: start.Add(phases[len(r.jobs)])})
 		}
 	}
 	timer := time.NewTimer(time.Hour)
