@@ -41,10 +41,10 @@ type pin struct {
 	p   *gpiotest.Pin
 	sig *signal.Signal
 
-	last   time.Time // time of the last Step
-	carry  float64   // fraction of a pulse not yet emitted
-	sent   uint64    // pulses emitted
-	missed uint64    // edges no reader took in time
+	last   time.Time  // time of the last Step
+	carry  float64    // fraction of a pulse not yet emitted
+	sent   uint64     // pulses emitted
+	missed uint64     // edges no reader took in time
 	level  gpio.Level // of a level pin, as last set
 	mu     sync.Mutex // guards sent and missed for readers
 }
