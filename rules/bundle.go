@@ -156,9 +156,16 @@ func addYAMLError(p *confkit.Problems, err error) {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		for _, msg := range te.Errors {
-			p.Add("", "%s", strings.TrimPrefix(msg, "yaml: "))
+			p.Add("", "%s", yamlMessage(msg))
 		}
 		return
 	}
-	p.Add("", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	p.Add("", "%s", yamlMessage(err.Error()))
+}
+
+// yamlMessage makes a YAML error one line: the decoder quotes values, and a
+// value may span lines.
+func yamlMessage(msg string) string {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg)
 }
