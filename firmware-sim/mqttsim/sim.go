@@ -279,17 +279,22 @@ func (s *Sim) Stats() Stats {
 	return Stats{Published: s.published.Load(), Malformed: s.malformed.Load(), Silent: s.silent.Load()}
 }
 
-// Run connects to broker and publishes every stream at its interval until
-// ctx ends, then disconnects. While the broker is unreachable messages are
-// skipped (a real sensor does not queue either) and the outage is logged
-// once.
+// Run connects to broker (unless Connect already did) and publishes every
+// stream at its interval until ctx ends, then disconnects. While the broker
+// is unreachable messages are skipped (a real sensor does not queue either)
+// and the outage is logged once.
 func (s *Sim) Run(ctx context.Context, broker string) error {
-	if err := s.Connect(ctx, broker); err != nil {
-		if ctx.Err() != nil {
+	s.mu.Lock()
+	connected := s.cm != nil
+	s.mu.Unlock()
+	if !connected {
+		if err := s.Connect(ctx, broker); err != nil {
 			_ = s.Close(context.Background())
-			return nil
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		return err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
