@@ -113,36 +113,45 @@ func (u *unit) mapped(t Table, a int) bool {
 // the library's server must answer every request) a dead unit holds the
 // request until the fault is cleared or stop or the simulator ends. A delay
 // is waited out. exc is the exception to answer with, or 0.
+//
+// A fault change wakes a held or delayed request: it is then judged by the
+// new fault (a delay that is still set keeps its original deadline).
 func (s *Sim) gate(stop <-chan struct{}, u *unit, hold bool) (exc uint8, answer bool) {
+	var deadline *time.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		f, changed := u.fault, s.faultChanged
 		s.mu.Unlock()
-		if f.Dead {
-			if !hold {
-				return 0, false
+		var wait <-chan time.Time
+		switch {
+		case f.Dead && !hold:
+			return 0, false
+		case f.Dead:
+			// held until the fault changes
+		case f.Delay > 0:
+			if deadline == nil {
+				deadline = time.NewTimer(f.Delay)
 			}
-			select {
-			case <-changed:
-				continue
-			case <-stop:
-				return 0, false
-			case <-s.done:
-				return 0, false
-			}
+			wait = deadline.C
+		default:
+			return f.Exception, true
 		}
-		if f.Delay > 0 {
-			t := time.NewTimer(f.Delay)
-			select {
-			case <-t.C:
-			case <-stop:
-				t.Stop()
-				return 0, false
-			case <-s.done:
-				t.Stop()
-				return 0, false
-			}
+		select {
+		case <-changed:
+		case <-wait:
+			s.mu.Lock()
+			exc = u.fault.Exception
+			s.mu.Unlock()
+			return exc, true
+		case <-stop:
+			return 0, false
+		case <-s.done:
+			return 0, false
 		}
-		return f.Exception, true
 	}
 }

@@ -80,7 +80,7 @@ func TestValuesOverEveryTransport(t *testing.T) {
 	}
 	for name, url := range transports(t, s) {
 		t.Run(name, func(t *testing.T) {
-			c := client(t, url, 2*time.Second)
+			c := client(t, url, 5*time.Second)
 			c.SetUnitId(1)
 			regs, err := c.ReadRegisters(0, 10, modbus.HOLDING_REGISTER)
 			if err != nil {
@@ -146,7 +146,9 @@ func TestFaults(t *testing.T) {
 	for name, url := range transports(t, s) {
 		t.Run(name, func(t *testing.T) {
 			rtu := name != "tcp"
-			c := client(t, url, 150*time.Millisecond)
+			// Long enough that a loaded machine does not time out a
+			// healthy answer; the faults below outlast it.
+			c := client(t, url, 500*time.Millisecond)
 			read := func(unit uint8) error {
 				c.SetUnitId(unit)
 				_, err := c.ReadRegisters(0, 2, modbus.HOLDING_REGISTER)
@@ -181,7 +183,7 @@ func TestFaults(t *testing.T) {
 			// clears; the unit is healthy again within a few requests.
 			waitFor(t, 5*time.Second, "unit 1 to answer again", func() bool { return read(1) == nil })
 
-			set(1, Fault{Delay: 400 * time.Millisecond})
+			set(1, Fault{Delay: 2 * time.Second})
 			if err := read(1); !errors.Is(err, modbus.ErrRequestTimedOut) {
 				t.Errorf("slow unit: %v", err)
 			}
@@ -224,7 +226,7 @@ func TestDropout(t *testing.T) {
 	}
 	for name, url := range transports(t, s) {
 		t.Run(name, func(t *testing.T) {
-			c := client(t, url, 100*time.Millisecond)
+			c := client(t, url, 500*time.Millisecond)
 			c.SetUnitId(5)
 			if _, err := c.ReadRegisters(0, 1, modbus.INPUT_REGISTER); !errors.Is(err, modbus.ErrRequestTimedOut) {
 				t.Errorf("read in dropout: %v", err)

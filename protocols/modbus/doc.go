@@ -38,7 +38,9 @@
 //     readings without touching the line, and probed once (no retry) when
 //     the backoff expires. A dead unit thus costs the others at most one
 //     timeout per backoff period. It is read again as soon as it answers.
-//   - A broken line (code io or protocol) closes the connection; a refused
+//   - A broken line (code io or protocol) closes the connection, and so
+//     does a timeout (an RTU line may still carry the late answer; a TCP
+//     connection may be half-open); the next request reopens it. A refused
 //     connection (code connect) is retried with reconnect_backoff. Run
 //     handles this itself and never returns an error for it, so a device
 //     that comes back is polled again without restarting anything.
@@ -61,10 +63,10 @@
 // connects are bounded by the library at 5 s).
 //
 // RTU has no transaction ids: an answer that arrives after its timeout
-// could be taken for the next request's. The source therefore reopens an
-// RTU line after a timeout, which discards what is waiting in it; an answer
-// later still than that can be mistaken, as on any RTU master, unless its
-// length differs from the expected one (then it is a protocol error).
+// could be taken for the next request's. Reopening the line after a timeout
+// discards what is waiting in it; an answer later still than that can be
+// mistaken, as on any RTU master, unless its length differs from the
+// expected one (then it is a protocol error).
 //
 // 64-bit integers beyond 2^53 lose precision as float64 values. A float
 // register holding NaN or an infinity (a common sensor-fault marker) is a

@@ -36,7 +36,7 @@ func TestValuesFromTheSimulator(t *testing.T) {
 	for name, start := range transports {
 		t.Run(name, func(t *testing.T) {
 			s := newSim(t, &simCfg, nil)
-			cfg := Config{Name: "sim", URL: start(t, s), Timeout: 2 * time.Second}
+			cfg := Config{Name: "sim", URL: start(t, s), Timeout: 5 * time.Second}
 			for _, u := range simCfg.Units {
 				cfg.Units = append(cfg.Units, mirror(u, 20*time.Millisecond))
 			}
@@ -88,7 +88,7 @@ func TestValuesFromTheSimulator(t *testing.T) {
 // reading's time stamp and at it.
 func TestRealClockCounter(t *testing.T) {
 	s := newSim(t, nil, time.Now)
-	src, err := New(Config{Name: "clock", URL: "tcp://" + listenTCP(t, s).String(), Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{
+	src, err := New(Config{Name: "clock", URL: "tcp://" + listenTCP(t, s).String(), Timeout: 5 * time.Second, Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{
 		Interval: 10 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "energy", Table: Holding, Address: 2, Type: Uint32, Counter: true}},
 	}}}}}, Options{})
 	if err != nil {
@@ -133,7 +133,7 @@ func TestSetRegistersDecode(t *testing.T) {
 		{Sensor: "d42", Table: Discrete, Address: 42},
 	}
 	m := NewMetrics(nil)
-	src, err := New(Config{Name: "set", URL: "tcp://" + listenTCP(t, s).String(), MaxGap: 4,
+	src, err := New(Config{Name: "set", URL: "tcp://" + listenTCP(t, s).String(), MaxGap: 4, Timeout: 5 * time.Second,
 		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Interval: 20 * time.Millisecond, Registers: regs}}}}}, Options{Now: frozenNow, Metrics: m})
 	if err != nil {
 		t.Fatal(err)

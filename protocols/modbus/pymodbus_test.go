@@ -111,7 +111,7 @@ func TestPymodbusServer(t *testing.T) {
 		{Sensor: "c2", Table: Coil, Address: 2},
 		{Sensor: "d0", Table: Discrete, Address: 0},
 	}
-	src, err := New(Config{Name: "pymodbus", URL: "tcp://" + addr, Timeout: 2 * time.Second, Units: []UnitConfig{
+	src, err := New(Config{Name: "pymodbus", URL: "tcp://" + addr, Timeout: 5 * time.Second, Units: []UnitConfig{
 		{ID: 1, Groups: []GroupConfig{
 			{Name: "values", Interval: 20 * time.Millisecond, Registers: regs},
 			{Name: "missing", Interval: 20 * time.Millisecond, Registers: []RegisterConfig{{Sensor: "missing", Table: Holding, Address: 25}}},

@@ -399,15 +399,14 @@ func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedReq
 			return regs, bits, nil
 		}
 		f = classify(err)
-		// A broken line is reopened. An RTU line is also reopened after a
-		// timeout: it has no transaction ids, so a late answer still on
-		// the wire would be taken for the next request's; reopening
-		// discards it.
-		if f.out == broken || (f.code == "timeout" && s.cfg.IsRTU()) {
+		// A broken line is reopened, and so is one that timed out: an RTU
+		// line has no transaction ids, so a late answer still on the wire
+		// would be taken for the next request's (reopening discards it),
+		// and a TCP connection that stopped answering may be half-open
+		// (a device that rebooted behind a NAT) and never answer again.
+		if f.out == broken || f.code == "timeout" {
 			r.conn.close()
-			if f.out == broken {
-				s.m.Connected.WithLabelValues(s.name).Set(0)
-			}
+			s.m.Connected.WithLabelValues(s.name).Set(0)
 		}
 		if !f.retry || ctx.Err() != nil {
 			break // shutting down ends retries; the failure is reported as usual
