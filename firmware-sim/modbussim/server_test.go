@@ -266,3 +266,42 @@ func TestSetRegisters(t *testing.T) {
 		t.Errorf("unknown register: %v", err)
 	}
 }
+
+// TestSpikeAndStuck shows the sample's injected anomalies in the registers
+// a client reads: the temperature spikes by 15 °C (150 in the int16 x10
+// register) 5 minutes into every 10, and the humidity sticks for a minute
+// 7 minutes into every 15.
+func TestSpikeAndStuck(t *testing.T) {
+	s := newSim(t, nil)
+	read := func(addr uint16, at time.Time) int16 {
+		w, err := s.Registers(1, Holding, addr, 1, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int16(w[0])
+	}
+	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	spikeAt := hour.Add(5*time.Minute + 2*time.Second)
+	clean := s.mustExpected(t, 1, "temperature", spikeAt) // Expected includes the spike
+	if got := read(0, spikeAt); float64(got)*0.1 != clean {
+		t.Errorf("temperature register %d in the spike, Expected %v", got, clean)
+	}
+	before := read(0, hour.Add(5*time.Minute-100*time.Millisecond))
+	if d := read(0, hour.Add(5*time.Minute)) - before; d < 140 || d > 160 {
+		t.Errorf("spike raised the register by %d, want about 150", d)
+	}
+	stuckFrom := hour.Add(7 * time.Minute)
+	a, b := read(8, stuckFrom.Add(time.Second)), read(8, stuckFrom.Add(59*time.Second))
+	if a != b {
+		t.Errorf("humidity moved while stuck: %d then %d", a, b)
+	}
+}
+
+func (s *Sim) mustExpected(t *testing.T, unit uint8, name string, at time.Time) float64 {
+	t.Helper()
+	v, ok, err := s.Expected(unit, name, at)
+	if err != nil || !ok {
+		t.Fatalf("Expected(%d, %s): %v %v", unit, name, ok, err)
+	}
+	return v
+}
