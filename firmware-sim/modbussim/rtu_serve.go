@@ -73,13 +73,31 @@ const rtuPoll = 10 * time.Millisecond
 
 // ServeRTU is an RTU slave on the serial device (or pseudo-terminal) at
 // path, answering for every configured unit, until ctx ends or the
-// simulator is closed. Frames are found by the length their function code
-// tells and checked by CRC; 3.5 characters of silence end frames of other
-// function codes and drop partial ones.
+// simulator is closed: OpenRTU then Serve. Frames are found by the length
+// their function code tells and checked by CRC; 3.5 characters of silence
+// end frames of other function codes and drop partial ones.
 func (s *Sim) ServeRTU(ctx context.Context, path string, sc SerialConfig) error {
+	slave, err := s.OpenRTU(path, sc)
+	if err != nil {
+		return err
+	}
+	return slave.Serve(ctx)
+}
+
+// RTUSlave is a serial line opened by OpenRTU, ready to serve.
+type RTUSlave struct {
+	sim  *Sim
+	path string
+	sc   SerialConfig
+	port serial.Port
+}
+
+// OpenRTU opens the serial device at path with the line parameters of sc,
+// so that a caller knows the slave is ready before it serves.
+func (s *Sim) OpenRTU(path string, sc SerialConfig) (*RTUSlave, error) {
 	sc, err := sc.withDefaults()
 	if err != nil {
-		return fmt.Errorf("modbus rtu on %s: %w", path, err)
+		return nil, fmt.Errorf("modbus rtu on %s: %w", path, err)
 	}
 	port, err := serial.Open(&serial.Config{
 		Address:  path,
@@ -90,13 +108,19 @@ func (s *Sim) ServeRTU(ctx context.Context, path string, sc SerialConfig) error 
 		Timeout:  rtuPoll,
 	})
 	if err != nil {
-		return fmt.Errorf("modbus rtu: opening %s: %w", path, err)
+		return nil, fmt.Errorf("modbus rtu: opening %s: %w", path, err)
 	}
-	defer port.Close()
-	s.log.Info("modbus rtu slave serving", "device", path, "baud", sc.Baud, "parity", sc.Parity, "stop_bits", sc.StopBits)
-	ctx, cancel := s.scope(ctx)
+	return &RTUSlave{sim: s, path: path, sc: sc, port: port}, nil
+}
+
+// Serve answers requests until ctx ends or the simulator is closed, then
+// closes the line.
+func (r *RTUSlave) Serve(ctx context.Context) error {
+	defer r.port.Close()
+	r.sim.log.Info("modbus rtu slave serving", "device", r.path, "baud", r.sc.Baud, "parity", r.sc.Parity, "stop_bits", r.sc.StopBits)
+	ctx, cancel := r.sim.scope(ctx)
 	defer cancel()
-	return s.serveRTU(ctx, serialLink{port}, sc.silence())
+	return r.sim.serveRTU(ctx, serialLink{r.port}, r.sc.silence())
 }
 
 // ListenRTUOverTCP serves RTU frames over TCP on addr (an RTU-over-TCP

@@ -37,8 +37,9 @@ Serves simulated Modbus units whose registers follow realistic signals
 in several byte and word orders) until Ctrl-C or SIGTERM. Without --listen,
 --rtu-over-tcp or --rtu it listens for Modbus TCP on 127.0.0.1:5020.
 
-When a TCP listener is ready it prints "modbus tcp listening on HOST:PORT"
-(and "modbus rtu-over-tcp listening on HOST:PORT") on stdout.
+When ready it prints "modbus tcp listening on HOST:PORT" on stdout, and
+likewise "modbus rtu-over-tcp listening on HOST:PORT" and "modbus rtu
+serving on PATH" for the other transports.
 
 Try it with a third-party master:
   fieldline-sim modbus --listen 127.0.0.1:5020 &
@@ -102,11 +103,14 @@ Flags:
 	var wg sync.WaitGroup
 	var rtuErr error
 	if *rtu != "" {
-		sc := modbussim.SerialConfig{Baud: *baud, Parity: *parity, StopBits: *stopBits}
+		slave, err := sim.OpenRTU(*rtu, modbussim.SerialConfig{Baud: *baud, Parity: *parity, StopBits: *stopBits})
+		if err != nil {
+			return err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if rtuErr = sim.ServeRTU(ctx, *rtu, sc); rtuErr != nil {
+			if rtuErr = slave.Serve(ctx); rtuErr != nil {
 				cancel()
 			}
 		}()
