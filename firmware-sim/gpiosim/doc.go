@@ -23,6 +23,8 @@
 // drive them, which is why the demo wires gpiosim into the agent's process
 // and `fieldline-sim gpio` only previews the pins with the agent's GPIO
 // source in its own process. The package must not import the agent's
-// protocols/gpio (whose tests use it). Edges nobody reads pile up to a
-// buffer of 4096 and are then lost and counted, as a kernel loses them.
+// protocols/gpio (whose tests use it). Like the kernel's driver, a pin
+// reports only the edges its reader asked for in In (a pulse is one rising
+// edge to a rising-edge reader, none to a reader that polls); edges nobody
+// takes pile up to a buffer of 4096 and are then lost and counted.
 package gpiosim

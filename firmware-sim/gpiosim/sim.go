@@ -38,7 +38,7 @@ type Sim struct {
 
 type pin struct {
 	cfg PinConfig
-	p   *gpiotest.Pin
+	p   *Pin
 	sig *signal.Signal
 
 	last   time.Time  // time of the last Step
@@ -62,9 +62,9 @@ func New(cfg Config, o Options) (*Sim, error) {
 	}
 	s := &Sim{}
 	for i, pc := range cfg.Pins {
-		sp := &pin{cfg: pc, p: &gpiotest.Pin{
+		sp := &pin{cfg: pc, p: &Pin{Pin: &gpiotest.Pin{
 			N: pc.Name, Num: 1000 + i, Fn: "SIM", EdgesChan: make(chan gpio.Level, edgeBuffer),
-		}}
+		}}}
 		if pc.Kind != KindOutput {
 			sp.sig = signal.MustNew(pc.Signal, o.Epoch) // checked above
 		}
@@ -82,8 +82,42 @@ func (s *Sim) Pins() map[string]gpio.PinIO {
 	return m
 }
 
+// Pin is a simulated pin: a periph gpiotest pin that, like the kernel's
+// GPIO driver, reports only the edges In asked for (none when the reader
+// polls). The level is the simulated device's: In does not let a pull
+// resistor change it.
+type Pin struct {
+	*gpiotest.Pin
+	mu   sync.Mutex
+	edge gpio.Edge
+}
+
+// In implements gpio.PinIn: it records which edges to report and drops
+// edges not yet taken.
+func (p *Pin) In(_ gpio.Pull, edge gpio.Edge) error {
+	p.mu.Lock()
+	p.edge = edge
+	p.mu.Unlock()
+	return p.Pin.In(gpio.PullNoChange, edge)
+}
+
+// wants reports whether an edge to level l is one the reader asked for.
+func (p *Pin) wants(l gpio.Level) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.edge {
+	case gpio.BothEdges:
+		return true
+	case gpio.RisingEdge:
+		return l == gpio.High
+	case gpio.FallingEdge:
+		return l == gpio.Low
+	}
+	return false
+}
+
 // Pin returns the named pin, nil if there is none.
-func (s *Sim) Pin(name string) *gpiotest.Pin {
+func (s *Sim) Pin(name string) *Pin {
 	for _, p := range s.pins {
 		if p.cfg.Name == name {
 			return p.p
@@ -196,14 +230,20 @@ func (p *pin) stepPulses(t time.Time) {
 		p.carry -= due
 	}
 	n := uint64(max(due, 0))
+	per := 0 // edges the reader asked for, per pulse
+	for _, l := range []gpio.Level{gpio.High, gpio.Low} {
+		if p.p.wants(l) {
+			per++
+		}
+	}
 	for i := uint64(0); i < n; i++ {
-		if len(p.p.EdgesChan) > edgeBuffer-2 {
+		if len(p.p.EdgesChan)+per > edgeBuffer {
 			// No reader keeps up: the rest of the pulses happen, their
 			// edges are lost (a long gap between Steps would otherwise
 			// loop over millions of them).
 			p.mu.Lock()
 			p.sent += n - i
-			p.missed += 2 * (n - i)
+			p.missed += uint64(per) * (n - i)
 			p.mu.Unlock()
 			return
 		}
@@ -216,9 +256,13 @@ func (p *pin) stepPulses(t time.Time) {
 }
 
 // edge sets the level and offers the edge to a reader waiting in
-// WaitForEdge, without ever blocking the simulation.
+// WaitForEdge, if it asked for such edges, without ever blocking the
+// simulation.
 func (p *pin) edge(l gpio.Level) {
 	_ = p.p.Out(l)
+	if !p.p.wants(l) {
+		return
+	}
 	select {
 	case p.p.EdgesChan <- l:
 	default:

@@ -28,7 +28,6 @@ func BenchmarkCounterPulses(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		p.EdgesChan <- gpio.High
-		p.EdgesChan <- gpio.Low
 	}
 	el := time.Since(start)
 	b.StopTimer()

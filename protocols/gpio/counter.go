@@ -11,10 +11,14 @@ import (
 
 // runCounter counts pulses on edges and reports, every ReportInterval, the
 // total in units (KindCounter) and the rate in units/s over RateWindow
-// (KindFloat). A pulse is an edge whose settled level matches the
-// configured edge (high for rising, low for falling); with edge both every
-// settled change counts. The count lives in the Source and carries over to
-// the next Run; it starts at 0 when the process starts.
+// (KindFloat). Without debounce every edge event the driver reports is a
+// pulse: the kernel only reports the configured edges, and reading the
+// level afterwards would miss pulses shorter than the loop's latency. With
+// debounce a burst of edges counts once, when the level it settles at
+// matches the edge (high for rising, low for falling, a change for both),
+// so a contact bouncing on release is not a pulse. The count lives in the
+// Source and carries over to the next Run; it starts at 0 when the process
+// starts.
 func (in *input) runCounter(ctx context.Context, emit func([]wire.Reading)) {
 	now := in.s.now()
 	in.samples = append(in.samples[:0], sample{t: now, pulses: in.pulses})
@@ -32,25 +36,26 @@ func (in *input) runCounter(ctx context.Context, emit func([]wire.Reading)) {
 		if !in.pin.WaitForEdge(in.s.waitFor(next.Sub(now))) {
 			continue
 		}
-		n := 1 + in.settle(ctx)
-		l := in.pin.Read()
-		var counted bool
-		switch in.cfg.Edge {
-		case EdgeRising:
-			counted = l == gpio.High
-		case EdgeFalling:
-			counted = l == gpio.Low
-		case EdgeBoth:
-			counted = l != in.level
+		n := 1
+		counted := true
+		if in.cfg.Debounce > 0 {
+			n += in.settle(ctx)
+			l := in.pin.Read()
+			switch in.cfg.Edge {
+			case EdgeRising:
+				counted = l == gpio.High
+			case EdgeFalling:
+				counted = l == gpio.Low
+			case EdgeBoth:
+				counted = l != in.level
+			}
+			in.level = l
+			in.bounces.Add(float64(n - 1))
 		}
-		in.level = l
 		if counted {
 			in.pulses++
 			in.pulseCount.Inc()
 		}
-		// Edges folded into one by the debounce are bounces; an edge
-		// of the other direction (a driver that reports both) is not.
-		in.bounces.Add(float64(n - 1))
 		in.edges.Add(float64(n)) // last, once the edge is fully handled
 	}
 }

@@ -42,9 +42,13 @@
 //
 // A counter's total starts at 0 when the process starts (it carries over
 // when Run is restarted); downstream treats it as a counter that may reset.
-// Counting reads the level after each edge: a pulse shorter than the
-// latency of that read (tens of microseconds) is missed, and the kernel may
-// merge edges that come faster than the loop handles them (thousands per
-// second on a Raspberry Pi class CPU). WaitForEdge cannot be interrupted, so
-// Run returns up to Options.MaxWait after ctx ends.
+// Without debounce a counter counts the edge events the driver reports,
+// trusting it to report only the configured edge, as the Linux GPIO
+// character device does; a driver that reports every edge (periph's
+// gpiotest pins do) must be given only the counted edges, as the simulator
+// does. The kernel may merge edges that come faster than the loop handles
+// them (thousands per second on a Raspberry Pi class CPU).
+//
+// WaitForEdge cannot be interrupted, so Run returns up to Options.MaxWait
+// after ctx ends.
 package gpio
