@@ -14,7 +14,8 @@
 //
 //	sim, err := modbussim.New(modbussim.DefaultConfig(), modbussim.Options{})
 //	addr, err := sim.ListenTCP(ctx, "127.0.0.1:0")     // simonvetter/modbus server
-//	go sim.ServeRTU(ctx, "/dev/pts/7", modbussim.SerialConfig{Baud: 19200})
+//	go sim.ServeRTU(ctx, "/dev/pts/7", modbussim.SerialConfig{Baud: 19200}) // or OpenRTU, then Serve
+//	addr, err = sim.ListenRTUOverTCP(ctx, "127.0.0.1:0") // a serial device server
 //	defer sim.Close()
 //
 // All transports read one register model. Because signals are pure

@@ -71,10 +71,13 @@ func ptyPair(t *testing.T) (a, b string) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	waitFor(t, 10*time.Second, "socat pty links", func() bool {
-		return exists(a) && exists(b)
-	})
-	_ = stderr.String
+	deadline := time.Now().Add(10 * time.Second)
+	for !exists(a) || !exists(b) {
+		if time.Now().After(deadline) {
+			t.Fatalf("socat made no pty links within 10s:\n%s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	return a, b
 }
 
