@@ -1,0 +1,324 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/rules"
+)
+
+// Options are the agent's collaborators; all are optional.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives every metric (agent, buffer, rules, sources).
+	// nil: a fresh registry, served on /metrics.
+	Registry *prometheus.Registry
+	// Sources are run in addition to those the config describes (tests,
+	// the demo's in-process simulators).
+	Sources []Source
+	// Actions for rule actions; nil builds them from the config's GPIO
+	// outputs and MQTT sources.
+	Actions rules.Actions
+	// Wall and Mono are the clocks (tests inject a 1970 wall clock).
+	Wall func() time.Time
+	Mono func() time.Duration
+	// Version is reported in heartbeats.
+	Version string
+	// ShutdownGrace bounds the soft phase of shutdown. Default 10s.
+	ShutdownGrace time.Duration
+	// OnAttempt is passed to the forwarder (tests).
+	OnAttempt func(b *wire.Batch, attempt int)
+}
+
+// Agent is the edge daemon: sources → rules → buffer → forwarder.
+type Agent struct {
+	cfg  Config
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	m    *Metrics
+	now  func() time.Time
+
+	buf     *buffer.Buffer
+	engine  *rules.Engine
+	clock   *clockGuard
+	client  *uplink.NATSClient
+	nc      *nats.Conn
+	sources []Source
+	closers []func() error
+	started time.Time
+	// firstSeq is NextSeq per lane when this run started: unsynced readings
+	// from there on were stamped by this run's clock.
+	firstSeq [wire.NumLanes]uint64
+
+	mu       sync.Mutex
+	rulesErr string
+	httpAddr string
+	ready    chan struct{}
+}
+
+// New builds an agent from a checked config: it opens the buffer and loads
+// the rules, so that a broken config or file fails here, before anything
+// runs.
+func New(cfg Config, opts Options) (*Agent, error) {
+	cfg.SetDefaults()
+	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, reg: opts.Registry, ready: make(chan struct{})}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.reg == nil {
+		a.reg = prometheus.NewRegistry()
+		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if opts.Wall == nil {
+		opts.Wall = time.Now
+	}
+	if opts.Mono == nil {
+		opts.Mono = monotonic()
+	}
+	if a.opts.ShutdownGrace == 0 {
+		a.opts.ShutdownGrace = 10 * time.Second
+	}
+	a.opts.Wall, a.opts.Mono = opts.Wall, opts.Mono
+	a.now = opts.Wall
+	a.m = NewMetrics(a.reg)
+	a.clock = newClockGuard(cfg.Agent.ClockFloor, opts.Wall, opts.Mono, a.log, a.m)
+
+	policy, _ := buffer.ParseDropPolicy(cfg.Buffer.DropPolicy)
+	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	buf, err := buffer.Open(cfg.Buffer.Path, &buffer.Options{
+		AgentID:          cfg.Agent.ID,
+		FlushInterval:    *cfg.Buffer.FlushInterval,
+		FlushMaxReadings: cfg.Buffer.FlushMaxReadings,
+		MaxBytes:         int64(cfg.Buffer.MaxBytes),
+		MaxAge:           cfg.Buffer.MaxAge,
+		DropPolicy:       policy,
+		Logger:           a.log.With("component", "buffer"),
+		Metrics:          buffer.NewMetrics(a.reg),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening buffer: %w", err)
+	}
+	a.buf = buf
+	st := buf.Stats()
+	for l := range st.Lanes {
+		a.firstSeq[l] = st.Lanes[l].NextSeq
+	}
+
+	var prog *rules.Program
+	if cfg.Rules.File != "" {
+		data, err := os.ReadFile(cfg.Rules.File)
+		if err == nil {
+			prog, err = rules.Load(cfg.Rules.File, data)
+		}
+		if err != nil {
+			buf.Close()
+			return nil, fmt.Errorf("loading rules: %w", err)
+		}
+	}
+	srcs, local, closers, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
+	if err != nil {
+		buf.Close()
+		return nil, err
+	}
+	a.closers = closers
+	a.sources = append(srcs, opts.Sources...)
+	var actions rules.Actions = local
+	if opts.Actions != nil {
+		actions = opts.Actions
+	}
+	a.engine = rules.NewEngine(prog, rules.Options{
+		Now: opts.Wall, Logger: a.log.With("component", "rules"), Metrics: rules.NewMetrics(a.reg), Actions: actions,
+	})
+	if state, err := os.ReadFile(a.rulesStatePath()); err == nil {
+		if err := a.engine.RestoreState(state); err != nil {
+			a.log.Warn("rule state not restored; alerts start from ok", "err", err)
+		}
+	}
+	return a, nil
+}
+
+func (a *Agent) rulesStatePath() string { return a.cfg.Buffer.Path + ".rules-state" }
+
+// Ready is closed once the agent runs (HTTP listening, sources started).
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// HTTPAddr is the address the HTTP endpoint listens on, once Ready.
+func (a *Agent) HTTPAddr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.httpAddr
+}
+
+// Buffer gives tests and the demo a view of the buffer.
+func (a *Agent) Buffer() *buffer.Buffer { return a.buf }
+
+// Run runs the agent until ctx ends, then shuts down softly: sources stop,
+// the pipeline drains into the buffer, the forwarder finishes its batch in
+// flight (up to ShutdownGrace), the buffer commits and closes. Cancelling
+// hard (the second context of RunWithHardStop) cuts the soft phase short.
+func (a *Agent) Run(ctx context.Context) error {
+	return a.RunWithHardStop(ctx, nil)
+}
+
+// RunWithHardStop is Run with a second signal: when hard is closed during
+// shutdown, the agent stops waiting for the batch in flight and closes at
+// once (the buffer still commits what it accepted).
+func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err error) {
+	a.started = time.Now()
+	defer func() {
+		if cerr := a.buf.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing buffer: %w", cerr)
+		}
+		for _, c := range a.closers {
+			_ = c()
+		}
+	}()
+
+	// Uplink.
+	nc, err := uplink.DialNATS(a.cfg.Uplink.NATS, "fieldline-agent "+a.cfg.Agent.ID, a.log.With("component", "uplink"))
+	if err != nil {
+		return err
+	}
+	a.nc = nc
+	defer nc.Close()
+	a.client, err = uplink.NewNATSClient(nc, a.cfg.Agent.ID, a.cfg.Uplink.NATS.RequestTimeout)
+	if err != nil {
+		return err
+	}
+
+	// HTTP.
+	var srv *http.Server
+	if a.cfg.HTTP.Listen != "" && a.cfg.HTTP.Listen != "off" {
+		ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("listening for http on %s: %w", a.cfg.HTTP.Listen, err)
+		}
+		a.mu.Lock()
+		a.httpAddr = ln.Addr().String()
+		a.mu.Unlock()
+		srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+	}
+
+	var wg sync.WaitGroup
+	// Forwarder.
+	fwdCtx, stopFwd := context.WithCancel(context.Background())
+	defer stopFwd()
+	fwd := NewForwarder(bufferQueue{a.buf}, a.client, ForwarderConfig{
+		Drain: a.cfg.Uplink.Drain, MaxBatchReadings: a.cfg.Uplink.MaxBatchReadings, LiveBatchReadings: a.cfg.Uplink.LiveBatchReadings,
+		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax,
+	}, a.log.With("component", "forwarder"), a.m)
+	fwd.OnAttempt = a.opts.OnAttempt
+	fwd.Fix = func(b *wire.Batch) { a.clock.correct(b, a.firstSeq[b.Lane]) }
+	fwdDone := make(chan struct{})
+	go func() { defer close(fwdDone); _ = fwd.Run(fwdCtx) }()
+
+	// Heartbeats.
+	hbCtx, stopHB := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(a.cfg.Uplink.StatusInterval)
+		defer t.Stop()
+		a.publishStatus()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				a.publishStatus()
+			}
+		}
+	}()
+
+	// Pipeline and sources.
+	pipe := newPipeline(a.engine, a.buf, a.clock, a.log.With("component", "pipeline"), a.m, a.now)
+	pipe.onAlerts = a.saveRulesState
+	srcCtx, stopSources := context.WithCancel(context.Background())
+	defer stopSources()
+	sourcesStopped := make(chan struct{})
+	pipeDone := make(chan struct{})
+	go func() { defer close(pipeDone); pipe.run(sourcesStopped) }()
+	go func() {
+		defer close(sourcesStopped)
+		supervise(srcCtx, a.sources, pipe.emit, a.log.With("component", "sources"), a.m)
+	}()
+	a.log.Info("agent running", "id", a.cfg.Agent.ID, "sources", len(a.sources), "buffer", a.cfg.Buffer.Path, "nats", a.cfg.Uplink.NATS.URL, "http", a.HTTPAddr())
+	close(a.ready)
+
+	<-ctx.Done()
+	a.log.Info("agent stopping: sources first, then the pipeline, the batch in flight and the buffer")
+	stopSources()
+	<-sourcesStopped
+	<-pipeDone
+	a.saveRulesState()
+	if err := a.buf.Flush(context.Background()); err != nil {
+		a.log.Error("flushing buffer at shutdown", "err", err)
+	}
+	grace := time.NewTimer(a.opts.ShutdownGrace)
+	defer grace.Stop()
+	fwd.stopAfterBatch()
+	select {
+	case <-fwdDone:
+	case <-grace.C:
+		a.log.Warn("batch in flight not answered within the shutdown grace; it stays in the buffer")
+	case <-hard:
+		a.log.Warn("second signal: not waiting for the batch in flight; it stays in the buffer")
+	}
+	stopFwd()
+	<-fwdDone
+	stopHB()
+	wg.Wait()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	if err := a.engine.Close(context.Background()); err != nil {
+		a.log.Warn("closing rule actions", "err", err)
+	}
+	return nil
+}
+
+// saveRulesState persists alert states so that a restart does not emit a
+// transition twice.
+func (a *Agent) saveRulesState() {
+	state, err := a.engine.MarshalState()
+	if err == nil {
+		err = writeFileAtomic(a.rulesStatePath(), state)
+	}
+	if err != nil {
+		a.log.Error("saving rule state", "err", err)
+	}
+}
+
+func sumCounterVec(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	sum := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil && d.Counter != nil {
+			sum += d.Counter.GetValue()
+		}
+	}
+	return sum
+}

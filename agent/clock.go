@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// DefaultClockFloor is the earliest wall-clock time the agent believes. A
+// gateway without a real-time clock boots in 1970 and keeps that time until
+// NTP steps it; readings stamped before the floor are flagged
+// FlagClockUnsynced. The build may raise it (the Makefile stamps the build
+// date, as systemd does with its own build time).
+var DefaultClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clockGuard flags readings stamped by an unsynced clock and, once the clock
+// has been stepped to a believable time, measures the step so that those
+// readings can be corrected before they leave the gateway.
+//
+// The step is measured against the monotonic clock: at start the guard notes
+// (wall0, mono0); later wall-wall0 - (mono-mono0) is how far the wall clock
+// was stepped. Every unsynced reading this process appended was stamped
+// before the step and gets the same correction. Readings left unsynced by an
+// earlier process (power lost before NTP came) keep their flag and their
+// timestamp: their step is unknown.
+type clockGuard struct {
+	floor int64
+	wall  func() time.Time
+	mono  func() time.Duration
+	log   *slog.Logger
+	m     *Metrics
+
+	wall0 int64
+	mono0 time.Duration
+
+	mu       sync.Mutex
+	sawEarly bool  // some reading was stamped before the floor
+	synced   bool  // the wall clock is past the floor
+	step     int64 // ns to add to unsynced readings; valid when stepKnown
+	known    bool
+}
+
+func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Duration, log *slog.Logger, m *Metrics) *clockGuard {
+	g := &clockGuard{floor: floor.UnixNano(), wall: wall, mono: mono, log: log, m: m}
+	g.wall0, g.mono0 = wall().UnixNano(), mono()
+	g.synced = g.wall0 >= g.floor
+	if g.synced {
+		m.ClockSynced.Set(1)
+	} else {
+		m.ClockSynced.Set(0)
+		log.Warn("gateway clock is before the floor; readings will be flagged clock-unsynced until it is set",
+			"now", time.Unix(0, g.wall0).UTC(), "floor", floor.UTC())
+	}
+	return g
+}
+
+// monotonic returns a clock that only moves forward, for newClockGuard.
+func monotonic() func() time.Duration {
+	start := time.Now()
+	return func() time.Duration { return time.Since(start) }
+}
+
+// stamp flags readings taken before the floor and notices when the clock
+// has been stepped past it.
+func (g *clockGuard) stamp(rs []wire.Reading) {
+	early := false
+	for i := range rs {
+		if rs[i].TimeNs < g.floor {
+			rs[i].Flags |= wire.FlagClockUnsynced
+			early = true
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if early {
+		g.sawEarly = true
+	}
+	if g.synced {
+		return
+	}
+	now := g.wall().UnixNano()
+	if now < g.floor {
+		return
+	}
+	g.synced = true
+	g.step = (now - g.wall0) - int64(g.mono()-g.mono0)
+	g.known = true
+	g.m.ClockSynced.Set(1)
+	g.m.ClockStep.Set(float64(g.step) / 1e9)
+	g.log.Info("gateway clock set; unsynced readings of this run will be corrected", "step", time.Duration(g.step), "now", time.Unix(0, now).UTC())
+}
+
+// correction returns the step to add to this run's unsynced readings, and
+// whether it is known yet.
+func (g *clockGuard) correction() (int64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.step, g.known
+}
+
+// Synced reports whether the wall clock is past the floor.
+func (g *clockGuard) Synced() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.synced
+}
+
+// correct applies the measured step to the unsynced readings of b whose seq
+// is at least from (the first seq this run appended to the lane).
+func (g *clockGuard) correct(b *wire.Batch, from uint64) {
+	step, ok := g.correction()
+	if !ok {
+		return
+	}
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		if r.Seq >= from && r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0 {
+			r.TimeNs += step
+			r.Flags |= wire.FlagClockCorrected
+		}
+	}
+}

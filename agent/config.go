@@ -1,0 +1,262 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/gpio"
+	"github.com/fieldline/fieldline/protocols/modbus"
+	"github.com/fieldline/fieldline/protocols/mqtt"
+	"github.com/fieldline/fieldline/protocols/uplink"
+)
+
+// Config is the agent's YAML file. See agent/sample.yaml for every key.
+type Config struct {
+	Agent   AgentSection   `yaml:"agent"`
+	Buffer  BufferSection  `yaml:"buffer"`
+	Uplink  UplinkSection  `yaml:"uplink"`
+	Rules   RulesSection   `yaml:"rules"`
+	Sources SourcesSection `yaml:"sources"`
+	HTTP    HTTPSection    `yaml:"http"`
+	Log     LogSection     `yaml:"log"`
+}
+
+// AgentSection names the agent and its state directory.
+type AgentSection struct {
+	// ID is the agent id: letters, digits, - and _, at most 64.
+	ID string `yaml:"id"`
+	// DataDir holds the buffer file. Default /var/lib/fieldline (the
+	// systemd unit's StateDirectory).
+	DataDir string `yaml:"data_dir"`
+	// ClockFloor: readings stamped before it are flagged clock-unsynced.
+	// Default 2025-01-01.
+	ClockFloor time.Time `yaml:"clock_floor"`
+}
+
+// BufferSection configures the durable buffer.
+type BufferSection struct {
+	// Path of the bbolt file. Default <data_dir>/buffer.db.
+	Path string `yaml:"path"`
+	// FlushInterval: at most this much of the newest readings can be lost on
+	// power loss. 0 commits (fsyncs) every append. Default 100ms.
+	FlushInterval    *time.Duration   `yaml:"flush_interval"`
+	FlushMaxReadings int              `yaml:"flush_max_readings"`
+	MaxBytes         confkit.ByteSize `yaml:"max_bytes"`
+	MaxAge           time.Duration    `yaml:"max_age"`
+	// DropPolicy when full: oldest (default) or newest.
+	DropPolicy string `yaml:"drop_policy"`
+}
+
+// UplinkSection configures the way to the cloud.
+type UplinkSection struct {
+	NATS uplink.NATSConfig `yaml:"nats"`
+	// Drain: live-first (default) or oldest-first.
+	Drain             string        `yaml:"drain"`
+	MaxBatchReadings  int           `yaml:"max_batch_readings"`
+	LiveBatchReadings int           `yaml:"live_batch_readings"`
+	RetryMin          time.Duration `yaml:"retry_min"`
+	RetryMax          time.Duration `yaml:"retry_max"`
+	// StatusInterval between heartbeats on fl.status.<id>. Default 10s.
+	StatusInterval time.Duration `yaml:"status_interval"`
+}
+
+// RulesSection names the edge rule bundle.
+type RulesSection struct {
+	// File is a rule bundle (see rules/sample.yaml); empty means every
+	// reading is forwarded unchanged.
+	File string `yaml:"file"`
+}
+
+// SourcesSection lists the sensor sources, one entry per connection.
+type SourcesSection struct {
+	Modbus []modbus.Config `yaml:"modbus"`
+	MQTT   []mqtt.Config   `yaml:"mqtt"`
+	GPIO   []gpio.Config   `yaml:"gpio"`
+}
+
+// HTTPSection configures the local HTTP endpoint (/metrics, /healthz,
+// /status).
+type HTTPSection struct {
+	// Listen address; empty disables it. Default 127.0.0.1:9271.
+	Listen string `yaml:"listen"`
+}
+
+// LogSection configures logging.
+type LogSection struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// SetDefaults fills in zero fields.
+func (c *Config) SetDefaults() {
+	if c.Agent.DataDir == "" {
+		c.Agent.DataDir = "/var/lib/fieldline"
+	}
+	if c.Agent.ClockFloor.IsZero() {
+		c.Agent.ClockFloor = DefaultClockFloor
+	}
+	b := &c.Buffer
+	if b.Path == "" {
+		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
+	}
+	if b.FlushInterval == nil {
+		d := 100 * time.Millisecond
+		b.FlushInterval = &d
+	}
+	if b.FlushMaxReadings == 0 {
+		b.FlushMaxReadings = 65536
+	}
+	if b.MaxBytes == 0 {
+		b.MaxBytes = 256 << 20
+	}
+	u := &c.Uplink
+	u.NATS.SetDefaults()
+	if u.Drain == "" {
+		u.Drain = DrainLiveFirst
+	}
+	if u.MaxBatchReadings == 0 {
+		u.MaxBatchReadings = 5000
+	}
+	if u.LiveBatchReadings == 0 {
+		u.LiveBatchReadings = 1000
+	}
+	if u.RetryMin == 0 {
+		u.RetryMin = 100 * time.Millisecond
+	}
+	if u.RetryMax == 0 {
+		u.RetryMax = 30 * time.Second
+	}
+	if u.StatusInterval == 0 {
+		u.StatusInterval = 10 * time.Second
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:9271"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Sources.Modbus {
+		c.Sources.Modbus[i].SetDefaults()
+	}
+	for i := range c.Sources.MQTT {
+		c.Sources.MQTT[i].SetDefaults()
+	}
+	for i := range c.Sources.GPIO {
+		c.Sources.GPIO[i].SetDefaults()
+	}
+}
+
+// Check lists every problem of the config. Call SetDefaults first.
+func (c *Config) Check(p *confkit.Problems) {
+	if err := uplink.CheckAgentID(c.Agent.ID); err != nil {
+		p.Add("agent.id", "%v", err)
+	}
+	b := c.Buffer
+	if b.FlushInterval != nil && *b.FlushInterval < 0 {
+		p.Add("buffer.flush_interval", "must be ≥ 0 (0 commits every append), got %s", *b.FlushInterval)
+	}
+	if b.FlushMaxReadings < 0 {
+		p.Add("buffer.flush_max_readings", "must be > 0, got %d", b.FlushMaxReadings)
+	}
+	if b.MaxBytes != 0 && b.MaxBytes < 256<<10 {
+		p.Add("buffer.max_bytes", "must be 0 (no cap) or at least 256KiB, got %s", b.MaxBytes)
+	}
+	if b.MaxAge < 0 {
+		p.Add("buffer.max_age", "must be ≥ 0, got %s", b.MaxAge)
+	}
+	if _, err := buffer.ParseDropPolicy(b.DropPolicy); err != nil {
+		p.Add("buffer.drop_policy", "unknown policy %q (want oldest or newest)", b.DropPolicy)
+	}
+	if dir := filepath.Dir(b.Path); dir != "" {
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			p.Add("buffer.path", "%s is not a directory", dir)
+		}
+	}
+	u := c.Uplink
+	u.NATS.Check(p.In("uplink.nats"))
+	switch u.Drain {
+	case DrainLiveFirst, DrainOldestFirst:
+	default:
+		p.Add("uplink.drain", "unknown policy %q (want live-first or oldest-first)", u.Drain)
+	}
+	if u.MaxBatchReadings < 1 || u.MaxBatchReadings > 100_000 {
+		p.Add("uplink.max_batch_readings", "must be within 1..100000 (the bridge's default limit), got %d", u.MaxBatchReadings)
+	}
+	if u.LiveBatchReadings < 1 || u.LiveBatchReadings > u.MaxBatchReadings {
+		p.Add("uplink.live_batch_readings", "must be within 1..max_batch_readings, got %d", u.LiveBatchReadings)
+	}
+	if u.RetryMin <= 0 || u.RetryMax < u.RetryMin {
+		p.Add("uplink.retry_min", "need 0 < retry_min ≤ retry_max, got %s and %s", u.RetryMin, u.RetryMax)
+	}
+	if u.StatusInterval < time.Second {
+		p.Add("uplink.status_interval", "must be ≥ 1s, got %s", u.StatusInterval)
+	}
+	if c.Rules.File != "" {
+		if _, err := os.Stat(c.Rules.File); err != nil {
+			p.Add("rules.file", "cannot read %s", c.Rules.File)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Add("log.level", "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		p.Add("log.format", "unknown format %q (want text or json)", c.Log.Format)
+	}
+	names := map[string]string{}
+	seen := func(field, name string) {
+		if prev, dup := names[name]; dup {
+			p.Add(field+".name", "source name %q is also used by %s", name, prev)
+		}
+		names[name] = field
+	}
+	for i := range c.Sources.Modbus {
+		f := fmt.Sprintf("sources.modbus[%d]", i)
+		c.Sources.Modbus[i].Check(p.In(f))
+		seen(f, "modbus/"+c.Sources.Modbus[i].Name)
+	}
+	for i := range c.Sources.MQTT {
+		f := fmt.Sprintf("sources.mqtt[%d]", i)
+		c.Sources.MQTT[i].Check(p.In(f))
+		seen(f, "mqtt/"+c.Sources.MQTT[i].Name)
+	}
+	for i := range c.Sources.GPIO {
+		f := fmt.Sprintf("sources.gpio[%d]", i)
+		c.Sources.GPIO[i].Check(p.In(f))
+		seen(f, "gpio/"+c.Sources.GPIO[i].Name)
+	}
+}
+
+// LoadConfig reads, defaults and checks an agent config file; the error
+// lists every problem.
+func LoadConfig(file string) (*Config, error) {
+	var c Config
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return &c, decodeConfig(file, data, &c)
+}
+
+func decodeConfig(name string, data []byte, c *Config) error {
+	if err := confkit.Decode(name, data, (*rawConfig)(c)); err != nil {
+		return err
+	}
+	c.SetDefaults()
+	var p confkit.Problems
+	c.Check(&p)
+	return p.Err(name)
+}
+
+// rawConfig decodes without running Check (defaults come first).
+type rawConfig Config

@@ -1,0 +1,268 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// Queue is what the forwarder needs of the buffer.
+type Queue interface {
+	Oldest(lane wire.Lane, max int) (wire.Batch, bool, error)
+	Newest(lane wire.Lane, max int) (wire.Batch, bool, error)
+	Ack(lane wire.Lane, first, last uint64) error
+	Committed() <-chan struct{}
+	// Depths is the number of unacked readings per lane.
+	Depths() [wire.NumLanes]uint64
+}
+
+// Transport sends one encoded batch and returns the bridge's Ack; see
+// uplink.NATSClient.Send for the meaning of its errors.
+type Transport interface {
+	Send(ctx context.Context, payload []byte) (*wirepb.Ack, error)
+}
+
+// Drain policies: what the forwarder sends when a backlog has built up.
+const (
+	// DrainLiveFirst alternates the newest readings with the oldest, so
+	// dashboards show now while history fills in.
+	DrainLiveFirst = "live-first"
+	// DrainOldestFirst sends strictly in seq order.
+	DrainOldestFirst = "oldest-first"
+)
+
+// ForwarderConfig tunes the forwarder.
+type ForwarderConfig struct {
+	Drain string
+	// MaxBatchReadings caps a batch while draining a backlog.
+	MaxBatchReadings int
+	// LiveBatchReadings caps a batch of the newest readings during a
+	// backlog.
+	LiveBatchReadings int
+	RetryMin, RetryMax time.Duration
+}
+
+// Forwarder keeps exactly one batch in flight: it takes a batch from the
+// queue, sends it until the bridge acknowledges or rejects it, and only then
+// acks it in the queue.
+type Forwarder struct {
+	q   Queue
+	tr  Transport
+	cfg ForwarderConfig
+	log *slog.Logger
+	m   *Metrics
+
+	liveHigh [wire.NumLanes]uint64
+	liveTurn [wire.NumLanes]bool
+	// ackedHigh is the highest seq acknowledged per lane.
+	ackedHigh [wire.NumLanes]uint64
+	enc      []byte
+
+	// Fix, when set, may change a batch before it is encoded (the clock
+	// guard corrects timestamps with it).
+	Fix func(b *wire.Batch)
+
+	stopping atomic.Bool
+	wake     chan struct{}
+
+	// OnAttempt, when set, is called before every send with the batch and
+	// the attempt number (1 for the first); tests use it to know which
+	// ranges were re-sent.
+	OnAttempt func(b *wire.Batch, attempt int)
+}
+
+// NewForwarder returns a forwarder; Run starts it.
+func NewForwarder(q Queue, tr Transport, cfg ForwarderConfig, log *slog.Logger, m *Metrics) *Forwarder {
+	if cfg.Drain == "" {
+		cfg.Drain = DrainLiveFirst
+	}
+	if cfg.MaxBatchReadings <= 0 {
+		cfg.MaxBatchReadings = 5000
+	}
+	if cfg.LiveBatchReadings <= 0 {
+		cfg.LiveBatchReadings = 1000
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 100 * time.Millisecond
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Forwarder{q: q, tr: tr, cfg: cfg, log: log, m: m, wake: make(chan struct{}, 1)}
+}
+
+// stopAfterBatch makes Run return once the batch in flight is answered
+// (soft shutdown); cancelling Run's context is the hard stop.
+func (f *Forwarder) stopAfterBatch() {
+	f.stopping.Store(true)
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run forwards until ctx ends. A batch in flight when ctx ends stays in the
+// queue and is sent again after a restart.
+func (f *Forwarder) Run(ctx context.Context) error {
+	idle := time.NewTimer(time.Second)
+	defer idle.Stop()
+	for ctx.Err() == nil && !f.stopping.Load() {
+		b, ok, err := f.next()
+		if err != nil {
+			f.log.Error("reading from buffer", "err", err)
+			f.m.ForwardErrors.WithLabelValues("buffer").Inc()
+		}
+		if !ok {
+			idle.Reset(time.Second)
+			select {
+			case <-ctx.Done():
+			case <-f.q.Committed():
+			case <-f.wake:
+			case <-idle.C:
+			}
+			continue
+		}
+		f.deliver(ctx, &b)
+	}
+	return nil
+}
+
+// next picks the batch to send: lanes in priority order; within a lane with
+// a backlog, live-first alternates the newest readings with the oldest.
+func (f *Forwarder) next() (wire.Batch, bool, error) {
+	depths := f.q.Depths()
+	for lane := wire.Lane(0); lane < wire.NumLanes; lane++ {
+		depth := depths[lane]
+		if depth == 0 {
+			continue
+		}
+		if f.cfg.Drain == DrainLiveFirst && depth > uint64(f.cfg.MaxBatchReadings) {
+			f.liveTurn[lane] = !f.liveTurn[lane]
+			if f.liveTurn[lane] {
+				b, ok, err := f.q.Newest(lane, f.cfg.LiveBatchReadings)
+				if err != nil {
+					return b, false, err
+				}
+				if ok && b.LastSeq() > f.liveHigh[lane] {
+					f.liveHigh[lane] = b.LastSeq()
+					f.m.BatchesTaken.WithLabelValues("newest").Inc()
+					return b, true, nil
+				}
+			}
+		}
+		b, ok, err := f.q.Oldest(lane, f.cfg.MaxBatchReadings)
+		if err != nil || !ok {
+			return b, false, err
+		}
+		if b.LastSeq() > f.liveHigh[lane] {
+			f.liveHigh[lane] = b.LastSeq()
+		}
+		f.m.BatchesTaken.WithLabelValues("oldest").Inc()
+		return b, true, nil
+	}
+	return wire.Batch{}, false, nil
+}
+
+// deliver sends b until it is acknowledged or rejected, or ctx ends.
+func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
+	if f.Fix != nil {
+		f.Fix(b)
+	}
+	var err error
+	f.enc, err = wire.Encode(f.enc[:0], b)
+	if err != nil {
+		// Cannot happen for data the buffer decoded; never drop it silently.
+		f.log.Error("encoding batch", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+		f.m.ForwardErrors.WithLabelValues("encode").Inc()
+		sleep(ctx, f.cfg.RetryMax)
+		return
+	}
+	delay := f.cfg.RetryMin
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		if f.OnAttempt != nil {
+			f.OnAttempt(b, attempt)
+		}
+		if attempt > 1 {
+			f.m.Resends.Inc()
+		}
+		start := time.Now()
+		ack, err := f.tr.Send(ctx, f.enc)
+		switch {
+		case err == nil:
+			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != uint32(b.Lane) {
+				err = fmt.Errorf("%w: ack for lane %d %d..%d, sent lane %d %d..%d", uplink.ErrBadAck, ack.Lane, ack.FirstSeq, ack.LastSeq, b.Lane, b.FirstSeq, b.LastSeq())
+				break
+			}
+			f.m.SendLatency.Observe(time.Since(start).Seconds())
+			f.acked(b, "ok")
+			return
+		case errors.Is(err, uplink.ErrRejected):
+			// The bridge kept the raw batch on fl.deadletter: sending it
+			// again would only be rejected again.
+			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
+			f.acked(b, "rejected")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		f.m.ForwardErrors.WithLabelValues(errorClass(err)).Inc()
+		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings), "attempt", attempt, "retry_in", delay, "err", err)
+		sleep(ctx, jitter(delay))
+		delay = min(delay*2, f.cfg.RetryMax)
+	}
+}
+
+func (f *Forwarder) acked(b *wire.Batch, result string) {
+	if err := f.q.Ack(b.Lane, b.FirstSeq, b.LastSeq()); err != nil {
+		// The batch may be sent again after a restart: a duplicate, not a loss.
+		f.log.Error("acking batch in buffer", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
+	}
+	f.m.BatchesAcked.WithLabelValues(result).Inc()
+	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
+	if b.LastSeq() > f.ackedHigh[b.Lane] {
+		f.ackedHigh[b.Lane] = b.LastSeq()
+		f.m.AckedSeq.WithLabelValues(b.Lane.String()).Set(float64(b.LastSeq()))
+	}
+}
+
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, uplink.ErrNotAcked):
+		return "not-acked"
+	case errors.Is(err, uplink.ErrBadAck):
+		return "bad-ack"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "transport"
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1))
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,73 @@
+package agent
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the agent runtime (the buffer, rules and each protocol have
+// their own).
+type Metrics struct {
+	ReadingsIn     *prometheus.CounterVec // by source
+	SourceErrors   *prometheus.CounterVec // by source
+	SourceRestarts *prometheus.CounterVec // by source
+	BatchesTaken   *prometheus.CounterVec // by end: oldest, newest
+	BatchesAcked   *prometheus.CounterVec // by result: ok, rejected
+	ReadingsAcked  *prometheus.CounterVec // by lane
+	AckedSeq       *prometheus.GaugeVec   // by lane
+	Resends        prometheus.Counter
+	SendLatency    prometheus.Histogram
+	ForwardErrors  *prometheus.CounterVec // by class
+	ClockSynced    prometheus.Gauge
+	ClockStep      prometheus.Gauge
+	AppendErrors   prometheus.Counter
+}
+
+// NewMetrics creates the collectors and registers them with reg when it is
+// not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ReadingsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_source_readings_total", Help: "Readings delivered by each source.",
+		}, []string{"source"}),
+		SourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_source_failures_total", Help: "Times a source failed as a whole and was restarted.",
+		}, []string{"source"}),
+		SourceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_source_restarts_total", Help: "Times a source was started again after a failure.",
+		}, []string{"source"}),
+		BatchesTaken: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_batches_taken_total", Help: "Batches taken from the buffer, by end (oldest, newest).",
+		}, []string{"end"}),
+		BatchesAcked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_batches_acked_total", Help: "Batches the bridge answered for good, by result (ok, rejected).",
+		}, []string{"result"}),
+		ReadingsAcked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_readings_acked_total", Help: "Readings acknowledged by the cloud, by lane.",
+		}, []string{"lane"}),
+		AckedSeq: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fieldline_agent_acked_seq", Help: "Highest seq the cloud acknowledged, by lane.",
+		}, []string{"lane"}),
+		Resends: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fieldline_agent_batch_resends_total", Help: "Batches sent again after a failed attempt.",
+		}),
+		SendLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fieldline_agent_batch_round_trip_seconds", Help: "Time from sending a batch to the bridge's OK (includes Kafka's ack).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}),
+		ForwardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends, by class (transport, timeout, not-acked, bad-ack, buffer).",
+		}, []string{"class"}),
+		ClockSynced: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fieldline_agent_clock_synced", Help: "1 when the gateway clock is believed right, 0 while readings are flagged clock-unsynced.",
+		}),
+		ClockStep: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fieldline_agent_clock_step_seconds", Help: "The last clock step detected (applied to unsynced readings).",
+		}),
+		AppendErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fieldline_agent_append_errors_total", Help: "Readings the buffer refused (closed or failing).",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ReadingsIn, m.SourceErrors, m.SourceRestarts, m.BatchesTaken, m.BatchesAcked, m.ReadingsAcked,
+			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.AppendErrors)
+	}
+	return m
+}

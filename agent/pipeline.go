@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/rules"
+)
+
+// Appender is what the pipeline needs of the buffer.
+type Appender interface {
+	Append(lane wire.Lane, rs []wire.Reading) error
+	AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Reading) (first, last uint64, err error)
+}
+
+// pipeline takes readings from every source, stamps clock flags, runs the
+// rules and appends to the buffer, on one goroutine: the rule engine's state
+// needs no lock and the buffer sees one writer.
+type pipeline struct {
+	in     chan *[]wire.Reading
+	pool   sync.Pool
+	engine *rules.Engine
+	buf    Appender
+	clock  *clockGuard
+	log    *slog.Logger
+	m      *Metrics
+	out    rules.Output
+	tick   time.Duration
+	now    func() time.Time
+	// onAlerts runs after alert transitions were committed (the agent
+	// saves the rule state then, so a restart does not repeat them).
+	onAlerts func()
+}
+
+func newPipeline(engine *rules.Engine, buf Appender, clock *clockGuard, log *slog.Logger, m *Metrics, now func() time.Time) *pipeline {
+	p := &pipeline{in: make(chan *[]wire.Reading, 1024), engine: engine, buf: buf, clock: clock, log: log, m: m, tick: 250 * time.Millisecond, now: now}
+	p.pool.New = func() any { s := make([]wire.Reading, 0, 64); return &s }
+	return p
+}
+
+// emit copies rs and queues it; it blocks only while the pipeline is more
+// than 1024 deliveries behind, which the rules and an in-memory append never
+// are for long.
+func (p *pipeline) emit(source string, rs []wire.Reading) {
+	if len(rs) == 0 {
+		return
+	}
+	p.m.ReadingsIn.WithLabelValues(source).Add(float64(len(rs)))
+	s := p.pool.Get().(*[]wire.Reading)
+	*s = append((*s)[:0], rs...)
+	p.in <- s
+}
+
+// run processes until the sources have stopped (stopped is closed), then
+// drains what is queued and returns.
+func (p *pipeline) run(stopped <-chan struct{}) {
+	t := time.NewTicker(p.tick)
+	defer t.Stop()
+	for {
+		select {
+		case s := <-p.in:
+			p.process(*s)
+			p.pool.Put(s)
+		case <-t.C:
+			p.out.Telemetry, p.out.Alerts = p.out.Telemetry[:0], p.out.Alerts[:0]
+			p.engine.Tick(p.now(), &p.out)
+			p.flush()
+		case <-stopped:
+			for {
+				select {
+				case s := <-p.in:
+					p.process(*s)
+					p.pool.Put(s)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *pipeline) process(rs []wire.Reading) {
+	p.clock.stamp(rs)
+	p.out.Telemetry, p.out.Alerts = p.out.Telemetry[:0], p.out.Alerts[:0]
+	p.engine.Process(rs, &p.out)
+	p.flush()
+}
+
+func (p *pipeline) flush() {
+	if len(p.out.Alerts) > 0 {
+		// Alert transitions are rare and matter: commit them before
+		// going on, then persist the state that produced them.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := p.buf.AppendSync(ctx, wire.LaneAlert, p.out.Alerts)
+		cancel()
+		if err != nil {
+			p.m.AppendErrors.Add(float64(len(p.out.Alerts)))
+			p.log.Error("buffer refused alert transitions", "alerts", len(p.out.Alerts), "err", err)
+		}
+		if p.onAlerts != nil {
+			p.onAlerts()
+		}
+	}
+	if len(p.out.Telemetry) > 0 {
+		p.append(wire.LaneTelemetry, p.out.Telemetry)
+	}
+}
+
+func (p *pipeline) append(lane wire.Lane, rs []wire.Reading) {
+	if err := p.buf.Append(lane, rs); err != nil {
+		p.m.AppendErrors.Add(float64(len(rs)))
+		p.log.Error("buffer refused readings", "lane", lane, "readings", len(rs), "err", err)
+	}
+}
