@@ -46,7 +46,7 @@ type ForwarderConfig struct {
 	MaxBatchReadings int
 	// LiveBatchReadings caps a batch of the newest readings during a
 	// backlog.
-	LiveBatchReadings int
+	LiveBatchReadings  int
 	RetryMin, RetryMax time.Duration
 }
 
@@ -64,7 +64,7 @@ type Forwarder struct {
 	liveTurn [wire.NumLanes]bool
 	// ackedHigh is the highest seq acknowledged per lane.
 	ackedHigh [wire.NumLanes]uint64
-	enc      []byte
+	enc       []byte
 
 	// Fix, when set, may change a batch before it is encoded (the clock
 	// guard corrects timestamps with it).

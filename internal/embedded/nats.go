@@ -69,7 +69,9 @@ func (n *NATS) start() error {
 }
 
 // URL is the client URL, e.g. nats://127.0.0.1:4222.
-func (n *NATS) URL() string { return fmt.Sprintf("nats://%s", net.JoinHostPort(n.opts.Host, strconv.Itoa(n.opts.Port))) }
+func (n *NATS) URL() string {
+	return fmt.Sprintf("nats://%s", net.JoinHostPort(n.opts.Host, strconv.Itoa(n.opts.Port)))
+}
 
 // Server is the running server, nil while stopped.
 func (n *NATS) Server() *server.Server { return n.srv }
