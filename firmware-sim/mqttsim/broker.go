@@ -1,6 +1,7 @@
 package mqttsim
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ type Broker struct {
 	mu   sync.Mutex
 	addr string
 	log  *slog.Logger
+	tls  *tls.Config
 	srv  *mochi.Server
 }
 
@@ -28,6 +30,8 @@ type BrokerOptions struct {
 	Addr string
 	// Logger receives the broker's log; nil discards.
 	Logger *slog.Logger
+	// TLS, when set, makes the listener speak TLS (clients use tls://).
+	TLS *tls.Config
 }
 
 // StartBroker starts a broker and returns once it accepts connections.
@@ -38,7 +42,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Broker{addr: o.Addr, log: o.Logger}
+	b := &Broker{addr: o.Addr, log: o.Logger, tls: o.TLS}
 	if err := b.start(); err != nil {
 		return nil, err
 	}
@@ -51,6 +55,9 @@ func (b *Broker) start() error {
 		return fmt.Errorf("starting embedded mqtt broker on %s: %w", b.addr, err)
 	}
 	b.addr = ln.Addr().String() // pin the port for Restart
+	if b.tls != nil {
+		ln = tls.NewListener(ln, b.tls)
+	}
 	srv := mochi.New(&mochi.Options{Logger: b.log})
 	if err := srv.AddHook(new(allowAll), nil); err != nil {
 		ln.Close()
@@ -75,8 +82,13 @@ func (b *Broker) Addr() string {
 	return b.addr
 }
 
-// URL is the client URL, e.g. mqtt://127.0.0.1:41883.
-func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
+// URL is the client URL, e.g. mqtt://127.0.0.1:41883 (tls://... with TLS).
+func (b *Broker) URL() string {
+	if b.tls != nil {
+		return "tls://" + b.Addr()
+	}
+	return "mqtt://" + b.Addr()
+}
 
 // Stop shuts the broker down; clients see their connections drop and it
 // forgets every session and retained message.

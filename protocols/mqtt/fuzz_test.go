@@ -88,3 +88,43 @@ func FuzzParsePayload(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTopicFilter compiles any filter and sensor template, as a config
+// may hold, and matches any topic: compiling must fail cleanly or yield a
+// matcher that never panics and whose wildcard values fit the template.
+func FuzzTopicFilter(f *testing.F) {
+	for _, s := range [][3]string{
+		{"plant/+/temp", "plant.<+>.temp", "plant/boiler/temp"},
+		{"site/+/#", "x.{1}.<#>", "site/a/b/c"},
+		{"$share/g/a/+", "", "a/b"},
+		{"#", "{1}", "$SYS/x"},
+		{"a/#/b", "<+>", "a/b"},
+		{"+/+", "{3}<", "/"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, filterText, tpl, topic string) {
+		flt, err := compileFilter(filterText)
+		if err != nil {
+			return
+		}
+		if tpl == "" {
+			tpl = defaultTemplate(flt)
+		}
+		tt, err := compileTemplate(tpl, flt)
+		wild, ok := flt.match(topic, nil)
+		if !ok {
+			return
+		}
+		want := flt.plus
+		if flt.multi {
+			want++
+		}
+		if len(wild) != want {
+			t.Fatalf("%q on %q: %d wildcard values, want %d", filterText, topic, len(wild), want)
+		}
+		if err == nil {
+			_ = tt.expand(wild)
+		}
+	})
+}

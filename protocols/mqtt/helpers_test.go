@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -137,21 +138,26 @@ func running(t *testing.T, src *Source, s *sink) (stop func()) {
 	return stop
 }
 
+var pubSeq atomic.Int64
+
 func publisher(t *testing.T, broker string, qos int) *Publisher {
 	t.Helper()
-	p, err := NewPublisher(Config{Name: fmt.Sprintf("pub%d", qos), ClientID: t.Name() + "-test", Brokers: []string{broker},
+	id := fmt.Sprintf("%s-pub%d-%d", t.Name(), qos, pubSeq.Add(1))
+	p, err := NewPublisher(Config{Name: fmt.Sprintf("pub%d", qos), ClientID: id, Brokers: []string{broker},
 		QoS: &qos, Reconnect: fastReconnect}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	t.Cleanup(func() { closePublisher(t, p) })
 	return p
+}
+
+func closePublisher(t *testing.T, p *Publisher) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Error(err)
+	}
 }
 
 func publish(t *testing.T, p *Publisher, topic, payload string) {
@@ -184,16 +190,35 @@ type mosquitto struct {
 
 const mosquittoBin = "/usr/sbin/mosquitto"
 
-func startMosquitto(t *testing.T) *mosquitto {
+func startMosquitto(t *testing.T) *mosquitto { return startMosquittoWith(t, nil) }
+
+// startMosquittoWith starts Mosquitto; with users, anonymous clients are
+// refused and these usernames and passwords are the only ones accepted.
+func startMosquittoWith(t *testing.T, users map[string]string) *mosquitto {
 	t.Helper()
 	if _, err := os.Stat(mosquittoBin); err != nil {
 		t.Skipf("Mosquitto is not installed at %s (apt-get install mosquitto; CI installs it): %v", mosquittoBin, err)
 	}
+	dir := t.TempDir()
 	port := freePort(t)
-	m := &mosquitto{t: t, conf: filepath.Join(t.TempDir(), "mosquitto.conf"), addr: fmt.Sprintf("127.0.0.1:%d", port), out: &logs{}}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n", port)
+	m := &mosquitto{t: t, conf: filepath.Join(dir, "mosquitto.conf"), addr: fmt.Sprintf("127.0.0.1:%d", port), out: &logs{}}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\nlog_dest stderr\n", port)
 	if os.Geteuid() == 0 {
 		conf += "user root\n"
+	}
+	if users == nil {
+		conf += "allow_anonymous true\n"
+	} else {
+		pw := filepath.Join(dir, "passwd")
+		if err := os.WriteFile(pw, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for u, p := range users {
+			if out, err := exec.Command("/usr/bin/mosquitto_passwd", "-b", pw, u, p).CombinedOutput(); err != nil {
+				t.Fatalf("mosquitto_passwd: %v %s", err, out)
+			}
+		}
+		conf += "allow_anonymous false\npassword_file " + pw + "\n"
 	}
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -237,4 +262,8 @@ func (m *mosquitto) stop() {
 
 func mqttsimStartBroker() (*mqttsim.Broker, error) {
 	return mqttsim.StartBroker(mqttsim.BrokerOptions{})
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
 }

@@ -93,13 +93,18 @@ func TestEndToEndMochi(t *testing.T) { checkEndToEnd(t, startBroker(t).URL()) }
 
 func TestEndToEndMosquitto(t *testing.T) { checkEndToEnd(t, startMosquitto(t).url()) }
 
-func TestQoS1DeliversEveryMessageInOrder(t *testing.T) {
-	b := startBroker(t)
+func TestQoS1DeliversEveryMessageInOrderMochi(t *testing.T) { checkQoS1(t, startBroker(t).URL()) }
+
+func TestQoS1DeliversEveryMessageInOrderMosquitto(t *testing.T) {
+	checkQoS1(t, startMosquitto(t).url())
+}
+
+func checkQoS1(t *testing.T, broker string) {
 	n := 500
 	if testing.Short() {
 		n = 100
 	}
-	src, err := New(Config{Brokers: []string{b.URL()}, Reconnect: fastReconnect, Subscriptions: []Subscription{
+	src, err := New(Config{Brokers: []string{broker}, Reconnect: fastReconnect, Subscriptions: []Subscription{
 		{Topic: "q/one", QoS: new(1)},
 		{Topic: "q/zero", QoS: new(0)},
 	}}, Options{})
@@ -108,7 +113,7 @@ func TestQoS1DeliversEveryMessageInOrder(t *testing.T) {
 	}
 	var s sink
 	running(t, src, &s)
-	pub := publisher(t, b.URL(), 1)
+	pub := publisher(t, broker, 1)
 	want := make([]float64, n)
 	for i := range n {
 		want[i] = float64(i)
@@ -119,7 +124,7 @@ func TestQoS1DeliversEveryMessageInOrder(t *testing.T) {
 		t.Fatalf("QoS 1: got %d readings, not 0..%d in order: %v", len(got), n-1, got[:min(len(got), 20)])
 	}
 	// QoS 0 arrives too on a healthy local connection.
-	pub0 := publisher(t, b.URL(), 0)
+	pub0 := publisher(t, broker, 0)
 	publish(t, pub0, "q/zero", "7")
 	eventually(t, "the QoS 0 reading", func() bool { return len(s.of("q.zero")) == 1 })
 }

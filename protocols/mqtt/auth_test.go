@@ -1,0 +1,162 @@
+package mqtt
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
+)
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost and writes it
+// to a PEM file the client can trust.
+func selfSigned(t *testing.T) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fieldline test broker"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, file
+}
+
+func TestTLS(t *testing.T) {
+	cert, ca := selfSigned(t)
+	b, err := mqttsim.StartBroker(mqttsim.BrokerOptions{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	if !strings.HasPrefix(b.URL(), "tls://") {
+		t.Fatalf("url %s", b.URL())
+	}
+
+	// Trusting the broker's CA: readings flow.
+	cfg := Config{Name: "tls", Brokers: []string{b.URL()}, Reconnect: fastReconnect, TLS: TLSConfig{CAFile: ca},
+		Subscriptions: []Subscription{{Topic: "t/+", Sensor: "t.<+>"}}}
+	src, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sink
+	running(t, src, &s)
+	pcfg := cfg
+	pcfg.ClientID = "tls-pub"
+	pub, err := NewPublisher(pcfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closePublisher(t, pub) })
+	publish(t, pub, "t/a", "4.5")
+	eventually(t, "a reading over TLS", func() bool { return len(s.of("t.a")) == 1 })
+
+	// Without the CA the certificate is refused: connect errors, never
+	// connected.
+	m := NewMetrics(nil)
+	var l logs
+	untrusting := cfg
+	untrusting.Name, untrusting.ClientID, untrusting.TLS = "untrusting", "untrusting", TLSConfig{}
+	src2, err := New(untrusting, Options{Metrics: m, Logger: l.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- src2.Run(ctx, s.emit) }()
+	eventually(t, "connect errors", func() bool {
+		return testutil.ToFloat64(m.ConnectErrors.WithLabelValues("mqtt/untrusting")) >= 2
+	})
+	if src2.Connected() {
+		t.Error("connected to a broker whose certificate it cannot verify")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := l.lines("mqtt connect failed"); len(got) != 1 || !strings.Contains(got[0], "certificate") {
+		t.Errorf("connect failures logged %d times (want once a minute): %q", len(got), got)
+	}
+
+	// A CA file that is not PEM is a config error at New.
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	_ = os.WriteFile(bad, []byte("not a certificate"), 0o644)
+	cfg.TLS.CAFile = bad
+	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Errorf("bad CA file: %v", err)
+	}
+}
+
+func TestMosquittoPassword(t *testing.T) {
+	broker := startMosquittoWith(t, map[string]string{"gateway": "s3cret-pw"})
+	m := NewMetrics(nil)
+	var l logs
+	wrong := Config{Name: "wrong", Brokers: []string{broker.url()}, Reconnect: fastReconnect,
+		Username: "gateway", Password: "not-the-pw", Subscriptions: []Subscription{{Topic: "a"}}}
+	src, err := New(wrong, Options{Metrics: m, Logger: l.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	var s sink
+	go func() { done <- src.Run(ctx, s.emit) }()
+	eventually(t, "refused connections", func() bool {
+		return testutil.ToFloat64(m.ConnectErrors.WithLabelValues("mqtt/wrong")) >= 2
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(l.lines(""), "\n"), "not-the-pw") {
+		t.Fatal("the password was logged")
+	}
+
+	// The right password, from a file.
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	right := Config{Name: "right", Brokers: []string{broker.url()}, Reconnect: fastReconnect,
+		Username: "gateway", PasswordFile: pwFile, Subscriptions: []Subscription{{Topic: "p/+", Sensor: "p.<+>"}}}
+	src2, err := New(right, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, src2, &s)
+	pcfg := right
+	pcfg.ClientID = "right-pub"
+	pub, err := NewPublisher(pcfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closePublisher(t, pub) })
+	publish(t, pub, "p/x", "1")
+	eventually(t, "a reading with the right password", func() bool { return len(s.of("p.x")) == 1 })
+}
