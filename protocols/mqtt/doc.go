@@ -35,6 +35,12 @@
 // A value the sensor reports as failed ("nan", "inf", JSON null) becomes a
 // reading of quality bad with a NaN value, not an error.
 //
+// Publisher (for rule actions that publish, e.g. a command to a local
+// device) owns a connection of its own, with client id "<client_id>-pub":
+// actions work while a source restarts, and a source never waits on an
+// action. Publish waits for the connection as long as its ctx allows and,
+// at QoS 1, for the broker's acknowledgement.
+//
 // # Caveats
 //
 // The package must not know about the agent's buffer, rules or uplink, and
@@ -48,5 +54,7 @@
 // since a retained value may be old and would be stamped with the time it
 // arrived. A wildcard turns every topic that matches into a sensor id:
 // publishers on the local broker are trusted to keep that set bounded.
-// JSON paths cannot address keys that contain a "." or "[".
+// JSON paths cannot address keys that contain a "." or "[". A SUBSCRIBE
+// that gets no answer at all is not retried until the next reconnection;
+// fieldline_mqtt_connected stays 0 meanwhile and the failure is logged.
 package mqtt
