@@ -345,7 +345,6 @@ func portOf(addr string) string {
 	return p
 }
 
-
 func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	if c.Write(&m) != nil {
