@@ -80,7 +80,7 @@ var encoders = sync.Pool{New: func() any { return &encoder{index: make(map[colKe
 
 // Encode appends the coded form of b to dst and returns it.
 func Encode(dst []byte, b *Batch) ([]byte, error) {
-	if len(b.Readings) > math.MaxUint32 {
+	if uint64(len(b.Readings)) > math.MaxUint32 {
 		return dst, fmt.Errorf("encoding batch of %d readings: %w", len(b.Readings), ErrTooLarge)
 	}
 	if b.FirstSeq+uint64(len(b.Readings)) < b.FirstSeq {
