@@ -38,6 +38,9 @@ type Bridge struct {
 
 	ready   chan struct{}
 	handled atomic.Uint64
+
+	mu      sync.Mutex
+	flights map[flightKey]*flight
 }
 
 // New checks cfg and returns a bridge; Run starts it.
@@ -48,7 +51,7 @@ func New(cfg Config, opts Options) (*Bridge, error) {
 	if err := p.Err("bridge config"); err != nil {
 		return nil, err
 	}
-	b := &Bridge{cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: opts.KafkaOpts, ready: make(chan struct{})}
+	b := &Bridge{cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: opts.KafkaOpts, ready: make(chan struct{}), flights: map[flightKey]*flight{}}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -229,11 +232,52 @@ func (b *Bridge) checkTimes(batch *wire.Batch) string {
 	return ""
 }
 
+// flightKey names a batch: the same agent, lane and seq range is the same
+// readings, whoever sends it.
+type flightKey struct {
+	agent       string
+	lane        wire.Lane
+	first, last uint64
+}
+
+// flight is a batch being produced. A copy of the batch that arrives while
+// it is in flight (the agent timed out and sent it again) waits for it
+// instead of producing the records a second time.
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
 // produce writes every reading of batch and waits for Kafka to acknowledge
-// them all.
+// them all, up to AckTimeout; the records are never cancelled, so a batch
+// that times out may still land later, and a copy of it sent meanwhile joins
+// the same flight.
 func (b *Bridge) produce(kc *kgo.Client, batch *wire.Batch) error {
-	b.m.InFlight.Inc()
-	defer b.m.InFlight.Dec()
+	key := flightKey{batch.AgentID, batch.Lane, batch.FirstSeq, batch.LastSeq()}
+	b.mu.Lock()
+	f, joined := b.flights[key]
+	if !joined {
+		f = &flight{done: make(chan struct{})}
+		b.flights[key] = f
+	}
+	b.mu.Unlock()
+	if joined {
+		b.m.Joined.Inc()
+	} else {
+		b.m.InFlight.Inc()
+		b.startFlight(kc, batch, key, f)
+	}
+	timer := time.NewTimer(b.cfg.AckTimeout)
+	defer timer.Stop()
+	select {
+	case <-f.done:
+		return f.err
+	case <-timer.C:
+		return fmt.Errorf("kafka did not acknowledge %d records within %s", len(batch.Readings), b.cfg.AckTimeout)
+	}
+}
+
+func (b *Bridge) startFlight(kc *kgo.Client, batch *wire.Batch, key flightKey, f *flight) {
 	n := len(batch.Readings)
 	recs := make([]kgo.Record, n)
 	headers := []kgo.RecordHeader{
@@ -242,7 +286,7 @@ func (b *Bridge) produce(kc *kgo.Client, batch *wire.Batch) error {
 		{Key: "fl-lane", Value: []byte(batch.Lane.String())},
 		{Key: "fl-batch", Value: []byte(strconv.FormatUint(batch.FirstSeq, 10) + "-" + strconv.FormatUint(batch.LastSeq(), 10))},
 	}
-	key := []byte(batch.AgentID)
+	key0 := []byte(batch.AgentID)
 	buf := make([]byte, 0, n*48)
 	offs := make([]int, n+1)
 	for i := range batch.Readings {
@@ -254,46 +298,50 @@ func (b *Bridge) produce(kc *kgo.Client, batch *wire.Batch) error {
 		offs[i+1] = len(buf)
 	}
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
+		left     = n
 		firstErr error
+		start    = time.Now()
 	)
-	wg.Add(n)
-	start := time.Now()
+	finish := func() {
+		if firstErr == nil {
+			b.m.ProduceLatency.Observe(time.Since(start).Seconds())
+		} else {
+			firstErr = fmt.Errorf("producing to %s: %w", b.cfg.Kafka.ReadingsTopic, firstErr)
+		}
+		b.mu.Lock()
+		delete(b.flights, key)
+		b.mu.Unlock()
+		f.err = firstErr
+		b.m.InFlight.Dec()
+		close(f.done)
+	}
 	ctx := context.Background() // never cancel records: see doc.go
 	for i := range recs {
 		r := &recs[i]
 		r.Topic = b.cfg.Kafka.ReadingsTopic
-		r.Key = key
+		r.Key = key0
 		r.Value = buf[offs[i]:offs[i+1]:offs[i+1]]
 		r.Headers = headers
 		r.Timestamp = time.Unix(0, batch.Readings[i].TimeNs)
 		// TryProduce fails at once when the producer is full (Kafka has
 		// been down a while) instead of blocking this worker.
 		kc.TryProduce(ctx, r, func(_ *kgo.Record, err error) {
+			mu.Lock()
 			if err != nil {
 				b.m.KafkaErrors.Inc()
-				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
 				}
-				mu.Unlock()
 			}
-			wg.Done()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				finish()
+			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(b.cfg.AckTimeout):
-		return fmt.Errorf("kafka did not acknowledge %d records within %s", n, b.cfg.AckTimeout)
-	}
-	b.m.ProduceLatency.Observe(time.Since(start).Seconds())
-	if firstErr != nil {
-		return fmt.Errorf("producing to %s: %w", b.cfg.Kafka.ReadingsTopic, firstErr)
-	}
-	return nil
 }
 
 // reject writes the raw batch to the dead-letter topic and returns the

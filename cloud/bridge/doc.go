@@ -15,8 +15,13 @@
 // fl-schema, fl-agent, fl-lane, fl-batch, and a value in the configured format
 // (protobuf fieldline.v1.Reading or JSON). The producer is idempotent with
 // acks=all. When Kafka does not acknowledge in time the reply asks the agent
-// to send the batch again: duplicates in Kafka are then whole or partial
-// copies of a re-sent batch, which the processor's seq ranges remove.
+// to send the batch again. The records already handed to the producer are
+// never cancelled (cancelling would fail every record buffered for the
+// partition, other agents' too), so they may still land; a copy of the batch
+// that arrives while they are in flight waits for them instead of producing
+// the readings again. Duplicates in Kafka are therefore copies of batches
+// re-sent after a bridge died or a flight failed, which downstream removes
+// by (agent, lane, seq).
 //
 // # Caveats
 //

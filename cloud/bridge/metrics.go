@@ -11,6 +11,7 @@ type Metrics struct {
 	ProduceLatency prometheus.Histogram // seconds from first produce to last ack of a batch
 	BatchBytes     prometheus.Histogram
 	InFlight       prometheus.Gauge
+	Joined         prometheus.Counter
 	KafkaErrors    prometheus.Counter
 }
 
@@ -41,12 +42,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fieldline_bridge_batches_in_flight", Help: "Batches waiting for Kafka's acknowledgement.",
 		}),
+		Joined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fieldline_bridge_batches_joined_total", Help: "Copies of a batch that arrived while the batch was still being produced and waited for it instead of producing it again.",
+		}),
 		KafkaErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fieldline_bridge_kafka_errors_total", Help: "Records Kafka did not acknowledge.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Batches, m.Rejected, m.Readings, m.Deadletters, m.ProduceLatency, m.BatchBytes, m.InFlight, m.KafkaErrors)
+		reg.MustRegister(m.Batches, m.Rejected, m.Readings, m.Deadletters, m.ProduceLatency, m.BatchBytes, m.InFlight, m.Joined, m.KafkaErrors)
 	}
 	return m
 }

@@ -1,0 +1,263 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/embedded"
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// simConfig serves n holding registers on unit 1, each a drifting
+// temperature.
+func simConfig(n int) string {
+	var b strings.Builder
+	b.WriteString("units:\n  - id: 1\n    name: load\n    registers:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "      - {name: r%d, table: holding, address: %d, type: int16, scale: 0.1, signal: {shape: drift, base: %d, amplitude: 2, noise: 0.1, resolution: 0.1, seed: %d}}\n", i, i, 20+i%10, i)
+	}
+	return b.String()
+}
+
+func agentConfig(id, dir, natsURL, simAddr, httpAddr string, registers int, interval time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `agent: {id: %s, data_dir: %s}
+buffer: {flush_interval: 50ms}
+uplink:
+  nats: {url: "%s", request_timeout: 10s, reconnect_wait: 100ms}
+  retry_min: 50ms
+  retry_max: 1s
+  max_batch_readings: 2000
+  live_batch_readings: 500
+  status_interval: 1s
+http: {listen: "%s"}
+sources:
+  modbus:
+    - name: load
+      url: tcp://%s
+      timeout: 500ms
+      on_error: skip
+      reconnect_backoff: {min: 100ms, max: 1s}
+      units:
+        - id: 1
+          groups:
+            - name: all
+              interval: %s
+              registers:
+`, id, dir, natsURL, httpAddr, simAddr, interval)
+	for i := 0; i < registers; i++ {
+		fmt.Fprintf(&b, "                - {sensor: load.r%d, table: holding, address: %d, type: int16, scale: 0.1}\n", i, i)
+	}
+	return b.String()
+}
+
+type agentProc struct {
+	id, dir, cfg, http string
+	p                  *proc
+}
+
+func (a *agentProc) start(t *testing.T) {
+	a.p = start(t, "agent-"+a.id, a.dir, "fieldline-agent", "run", "--config", a.cfg, "--grace", "5s")
+	waitFor(t, 60*time.Second, a.id+" /healthz", func() bool { return healthy(a.http) })
+}
+
+func (a *agentProc) depth(t *testing.T) int64 {
+	st, err := agentStatus(a.http)
+	if err != nil {
+		return -1
+	}
+	return st.depth()
+}
+
+func startBridgeProc(t *testing.T, dir, name, natsURL string, k *testkit.Kafka) *proc {
+	t.Helper()
+	cfg := filepath.Join(dir, name+".yaml")
+	httpAddr := freeAddr(t)
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`bridge:
+  nats: {url: "%s", request_timeout: 10s, reconnect_wait: 100ms}
+  kafka: {brokers: [%s], readings_topic: %s, deadletter_topic: %s}
+  ack_timeout: 3s
+http: {listen: "%s"}
+log: {level: info}
+`, natsURL, strings.Join(k.Brokers, ", "), k.Topic("fl.readings"), k.Topic("fl.deadletter"), httpAddr)), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, name, dir, "fieldline-cloud", "bridge", "--config", cfg)
+	waitFor(t, 60*time.Second, name+" ready", func() bool { return healthy(httpAddr) })
+	return p
+}
+
+// kafkaOutage makes Kafka refuse produce requests until the returned
+// function is called: kfake through its control hook, a real broker by
+// killing it (scripts/kafka/kafka.sh, named by FL_KAFKA_CTL) and starting it
+// again on the same ports and data.
+func kafkaOutage(t *testing.T, k *testkit.Kafka) (restore func()) {
+	t.Helper()
+	if !k.Real() {
+		var mu sync.Mutex
+		down := true
+		k.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+			k.Fake.KeepControl()
+			mu.Lock()
+			defer mu.Unlock()
+			if !down {
+				return nil, nil, false
+			}
+			pr := req.(*kmsg.ProduceRequest)
+			resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+			for _, rt := range pr.Topics {
+				st := kmsg.NewProduceResponseTopic()
+				st.Topic = rt.Topic
+				for _, rp := range rt.Partitions {
+					sp := kmsg.NewProduceResponseTopicPartition()
+					sp.Partition = rp.Partition
+					sp.ErrorCode = 7 // REQUEST_TIMED_OUT, as from a broker that cannot write
+					st.Partitions = append(st.Partitions, sp)
+				}
+				resp.Topics = append(resp.Topics, st)
+			}
+			return resp, nil, true
+		})
+		return func() { mu.Lock(); down = false; mu.Unlock() }
+	}
+	ctl := os.Getenv("FL_KAFKA_CTL")
+	if ctl == "" {
+		t.Fatal("FL_KAFKA_BROKERS is set but FL_KAFKA_CTL does not name scripts/kafka/kafka.sh; run make test-kafka")
+	}
+	if out, err := exec.Command(ctl, "kill").CombinedOutput(); err != nil {
+		t.Fatalf("killing kafka: %v\n%s", err, out)
+	}
+	return func() {
+		if out, err := exec.Command(ctl, "restart").CombinedOutput(); err != nil {
+			t.Fatalf("restarting kafka: %v\n%s", err, out)
+		}
+	}
+}
+
+// TestNothingLostThroughFaults pushes well over 100,000 readings from two
+// agents through NATS, the bridge and Kafka while, one after the other, NATS
+// stops and restarts, the bridge is SIGKILLed and replaced, Kafka becomes
+// unavailable and comes back, and an agent is SIGKILLed and restarted. Then
+// it proves, per agent, that every committed seq reached Kafka and that
+// every duplicate lies in a batch sent more than once.
+func TestNothingLostThroughFaults(t *testing.T) {
+	const registers = 50
+	interval := 10 * time.Millisecond // 5,000 readings/s per agent
+	target := 110_000                 // readings in Kafka, both agents together
+	if testing.Short() {
+		target = 20_000
+	}
+	dir := t.TempDir()
+	nats, err := embedded.StartNATS(embedded.NATSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nats.Stop)
+	k := testkit.StartKafka(t)
+	col := collect(t, k.Brokers, k.Topic("fl.readings"))
+	sim, simAddr := startSim(t, dir, simConfig(registers))
+
+	bridgeN := 1
+	br := startBridgeProc(t, dir, "bridge-1", nats.URL(), k)
+	var agents []*agentProc
+	for _, id := range []string{"gw-a", "gw-b"} {
+		a := &agentProc{id: id, dir: filepath.Join(dir, id), http: freeAddr(t)}
+		if err := os.MkdirAll(a.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		a.cfg = filepath.Join(a.dir, "agent.yaml")
+		if err := os.WriteFile(a.cfg, []byte(agentConfig(id, a.dir, nats.URL(), simAddr, a.http, registers, interval)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a.start(t)
+		agents = append(agents, a)
+	}
+	step := target / 6
+	progressed := func(what string) {
+		t.Helper()
+		want := col.total() + step
+		waitFor(t, 120*time.Second, fmt.Sprintf("%d readings in Kafka after %s", want, what), func() bool { return col.total() >= want })
+		t.Logf("%s: %d readings in Kafka", what, col.total())
+	}
+	// An outage lasts until 4 s of readings piled up: longer than the
+	// bridge's ack timeout, so it answers "retry" during a Kafka outage.
+	minBacklog := int64(registers) * int64(4*time.Second/interval)
+	backlog := func(what string) {
+		t.Helper()
+		waitFor(t, 60*time.Second, "a backlog while "+what, func() bool { return agents[0].depth(t) >= minBacklog })
+	}
+
+	progressed("start")
+
+	// 1. NATS stops for a while and comes back.
+	nats.Stop()
+	backlog("NATS is down")
+	if err := nats.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	progressed("NATS restart")
+
+	// 2. The bridge dies mid-stream; a new one takes over.
+	br.kill()
+	backlog("no bridge runs")
+	bridgeN++
+	br = startBridgeProc(t, dir, fmt.Sprintf("bridge-%d", bridgeN), nats.URL(), k)
+	progressed("bridge SIGKILL and replacement")
+
+	// 3. Kafka becomes unavailable and comes back.
+	restore := kafkaOutage(t, k)
+	backlog("Kafka is unavailable")
+	restore()
+	progressed("Kafka outage")
+
+	// 4. An agent dies and is started again on the same buffer file.
+	agents[1].p.kill()
+	agents[1].start(t)
+	progressed("agent SIGKILL and restart")
+
+	waitFor(t, 180*time.Second, fmt.Sprintf("%d readings in Kafka", target), func() bool { return col.total() >= target })
+
+	// Stop the readings at their source, let the agents drain, stop them
+	// cleanly and read the last committed seq from their buffer files.
+	sim.kill()
+	for _, a := range agents {
+		waitFor(t, 120*time.Second, a.id+" to drain its buffer", func() bool { return a.depth(t) == 0 })
+		a.p.stop(t)
+	}
+	br.stop(t)
+	all := col.snapshot()
+	totalUnique := 0
+	for _, a := range agents {
+		st, err := buffer.Inspect(filepath.Join(a.dir, "buffer.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := st.Lanes[wire.LaneTelemetry].NextSeq - 1
+		if st.Dropped != 0 || st.Expired != 0 {
+			t.Fatalf("%s dropped %d and expired %d readings: the test's buffer should never fill", a.id, st.Dropped, st.Expired)
+		}
+		// Wait for the tail of the stream (records acked just before the
+		// agent drained) to be read.
+		waitFor(t, 30*time.Second, a.id+" records up to seq "+fmt.Sprint(last), func() bool {
+			return col.count(a.id) >= int(last)
+		})
+		all = col.snapshot()
+		v := checkDelivery(t, all, a.id, uint32(wire.LaneTelemetry), last)
+		t.Logf("%s: %d readings committed, %d records in Kafka, %d duplicates from %d re-sent batches", a.id, last, v.records, v.duplicates, v.resentBatches)
+		totalUnique += v.unique
+	}
+	if totalUnique < target*9/10 {
+		t.Fatalf("only %d distinct readings went through; the test wants ≥ %d", totalUnique, target*9/10)
+	}
+}
