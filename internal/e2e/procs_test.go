@@ -215,4 +215,3 @@ func healthy(addr string) bool {
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
-
