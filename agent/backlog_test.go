@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/firmware-sim/fleet"
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// TestBacklogDoesNotStarveLiveData reconnects an agent that holds an hour of
+// readings from 20 sensors at 1 Hz. With drain: live-first the readings taken after
+// the reconnect reach Kafka while the hour is still draining; with
+// oldest-first they wait behind it. The test reports how long the first live
+// reading took to reach Kafka.
+func TestBacklogDoesNotStarveLiveData(t *testing.T) {
+	sensors, hour := 20, time.Hour
+	if testing.Short() {
+		hour = 15 * time.Minute
+	}
+	for _, drain := range []string{DrainLiveFirst, DrainOldestFirst} {
+		t.Run(drain, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "buffer.db")
+			// An hour of readings the gateway took while its link was down.
+			backlog := prefill(t, path, sensors, hour)
+
+			nats := testkit.NATS(t)
+			k := testkit.StartKafka(t)
+			startBridge(t, nats.URL(), k)
+			live := &fleet.Source{ID: "live", Sensors: sensors, Prefix: "sensor", Interval: 200 * time.Millisecond}
+			reconnect := time.Now()
+			startAgent(t, fmt.Sprintf(`
+agent: {id: gw-backlog, data_dir: %s}
+uplink: {nats: {url: %s}, drain: %s}
+http: {listen: off}
+`, dir, nats.URL(), drain), Options{Sources: []Source{live}})
+
+			var firstLive time.Duration
+			liveBeforeBacklogDone := false
+			backlogLeft := backlog
+			seen := make(map[uint64]bool, backlog)
+			cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
+			ok := cons.Until(5*time.Minute, func(rec *kgo.Record) bool {
+				var r wirepb.Reading
+				if err := proto.Unmarshal(rec.Value, &r); err != nil {
+					t.Fatal(err)
+				}
+				if r.TimestampNs >= reconnect.UnixNano() {
+					if firstLive == 0 {
+						firstLive = time.Since(reconnect)
+						liveBeforeBacklogDone = backlogLeft > 0
+						t.Logf("%s: first live reading in Kafka %s after the reconnect, %d of %d backlog readings still to come", drain, firstLive.Round(time.Millisecond), backlogLeft, backlog)
+					}
+				} else if !seen[r.Seq] {
+					seen[r.Seq] = true
+					backlogLeft--
+				}
+				return backlogLeft == 0 && firstLive > 0
+			})
+			if !ok {
+				t.Fatalf("backlog not drained: %d of %d left, first live after %s", backlogLeft, backlog, firstLive)
+			}
+			switch drain {
+			case DrainLiveFirst:
+				if !liveBeforeBacklogDone {
+					t.Fatalf("live-first: the first live reading reached Kafka only after the whole backlog")
+				}
+			case DrainOldestFirst:
+				if liveBeforeBacklogDone {
+					t.Fatalf("oldest-first: a live reading overtook the backlog")
+				}
+			}
+		})
+	}
+}
+
+// prefill commits readings of sensors at 1 Hz over the last d into a buffer
+// file and returns how many.
+func prefill(t *testing.T, path string, sensors int, d time.Duration) int {
+	t.Helper()
+	b, err := buffer.Open(path, &buffer.Options{AgentID: "gw-backlog", FlushInterval: time.Second, FlushMaxReadings: 100_000, MaxBytes: 0, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fleet.Source{Sensors: sensors, Prefix: "sensor"}
+	start := time.Now().Add(-d).Truncate(time.Second)
+	var rs []wire.Reading
+	n := 0
+	for s := time.Duration(0); s < d; s += time.Second {
+		rs = src.Readings(rs, start.Add(s))
+		if err := b.Append(wire.LaneTelemetry, rs); err != nil {
+			t.Fatal(err)
+		}
+		n += len(rs)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
