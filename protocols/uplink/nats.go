@@ -204,6 +204,11 @@ func (c *NATSClient) Send(ctx context.Context, payload []byte) (*wirepb.Ack, err
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(ctx, Subject(c.agentID), payload)
 	if err != nil {
+		// Name what the server said last (authorization or permissions
+		// violation): a bare timeout would hide it.
+		if last := c.nc.LastError(); last != nil {
+			return nil, fmt.Errorf("sending batch on %s: %w (server: %v)", Subject(c.agentID), err, last)
+		}
 		return nil, fmt.Errorf("sending batch on %s: %w", Subject(c.agentID), err)
 	}
 	return DecodeAck(msg.Data)

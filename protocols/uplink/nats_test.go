@@ -1,0 +1,248 @@
+package uplink
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+	"go.uber.org/goleak"
+
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"))
+}
+
+// runServer starts a real NATS server with opts on a random port.
+func runServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// answer replies OK to every batch on fl.up.* with the agent's id, as a
+// bridge does.
+func answer(t *testing.T, s *server.Server, opts ...nats.Option) {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	_, err = nc.QueueSubscribe(SubjectPrefix+"*", QueueGroup, func(m *nats.Msg) {
+		_ = m.Respond(EncodeAck(&wirepb.Ack{AgentId: AgentFromSubject(m.Subject), Ok: true}))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sendOnce(t *testing.T, cfg NATSConfig, agent string) error {
+	t.Helper()
+	cfg.RequestTimeout = time.Second
+	nc, err := DialNATS(cfg, "test", nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	c, err := NewNATSClient(nc, agent, cfg.RequestTimeout)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// The first connection may still be coming up: retry until ctx ends.
+	for {
+		ack, err := c.Send(ctx, []byte("batch"))
+		if err == nil {
+			if !ack.Ok || ack.AgentId != agent {
+				return errors.New("bad ack")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	// An nkey user for the agent.
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	seedFile := filepath.Join(t.TempDir(), "agent.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Each agent may publish only on its own subjects; the bridge user
+	// may answer anyone.
+	agentPerms := func(id string) *server.Permissions {
+		return &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{Subject(id), StatusSubject(id)}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+		}
+	}
+	s := runServer(t, &server.Options{
+		Users: []*server.User{
+			{Username: "gw-1", Password: "s3cret", Permissions: agentPerms("gw-1")},
+			{Username: "bridge", Password: "b"},
+		},
+		Nkeys: []*server.NkeyUser{{Nkey: pub, Permissions: agentPerms("gw-2")}},
+	})
+	answer(t, s, nats.UserInfo("bridge", "b"))
+	url := s.ClientURL()
+	cases := []struct {
+		name    string
+		cfg     NATSConfig
+		agent   string
+		wantErr string
+	}{
+		{"user and password", NATSConfig{URL: url, User: "gw-1", Password: "s3cret"}, "gw-1", ""},
+		{"nkey seed file", NATSConfig{URL: url, NKeySeed: seedFile}, "gw-2", ""},
+		{"wrong password", NATSConfig{URL: url, User: "gw-1", Password: "nope"}, "gw-1", "authorization"},
+		{"no credentials", NATSConfig{URL: url}, "gw-1", "authorization"},
+		// The server refuses a publish on another agent's subject: an
+		// agent's credentials cannot forge another agent's batches.
+		{"another agent's subject", NATSConfig{URL: url, User: "gw-1", Password: "s3cret"}, "gw-2", "permissions violation"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := sendOnce(t, tc.cfg, tc.agent)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), tc.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	caFile, serverCert := selfSigned(t, dir)
+	s := runServer(t, &server.Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}, TLS: true})
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(pem)
+	answer(t, s, nats.Secure(&tls.Config{RootCAs: pool}))
+	url := strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: TLS{CA: caFile}}, "gw-tls"); err != nil {
+		t.Fatalf("with the CA: %v", err)
+	}
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: TLS{ServerName: "elsewhere.example"}}, "gw-tls"); err == nil {
+		t.Fatal("a server certificate from an unknown CA was accepted")
+	}
+}
+
+// selfSigned writes a CA certificate for 127.0.0.1 and returns its file and
+// the server's key pair.
+func selfSigned(t *testing.T, dir string) (string, tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fieldline test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	kder, _ := x509.MarshalECPrivateKey(key)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caFile, pair
+}
+
+func TestAgentID(t *testing.T) {
+	for id, ok := range map[string]bool{"gw-1": true, "GW_2": true, "": false, "a.b": false, "a*": false, "a>": false, "a b": false, strings.Repeat("x", 65): false, "é": false} {
+		err := CheckAgentID(id)
+		if (err == nil) != ok {
+			t.Errorf("%q: %v", id, err)
+		}
+		if err != nil && !errors.Is(err, ErrAgentID) {
+			t.Errorf("%q: error does not wrap ErrAgentID", id)
+		}
+		if got := AgentFromSubject(Subject(id)); (ok && got != id) || (!ok && got != "") {
+			t.Errorf("AgentFromSubject(%q) = %q", Subject(id), got)
+		}
+	}
+	if AgentFromSubject("fl.status.gw-1") != "" || AgentFromSubject("fl.up.gw-1.x") != "" {
+		t.Error("AgentFromSubject accepted a subject of another form")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	var p confkit.Problems
+	c := NATSConfig{URL: "127.0.0.1:4222", User: "u", Token: "t", Creds: "/nonexistent.creds", TLS: TLS{Cert: "/x.pem"}}
+	c.Check(&p)
+	got := p.Err("agent.yaml").Error()
+	for _, want := range []string{`url: "127.0.0.1:4222" has no scheme`, "at most one of", "creds: cannot read /nonexistent.creds", "tls: cert and key go together"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestDecodeAck(t *testing.T) {
+	if _, err := DecodeAck([]byte{0xff, 0xff}); !errors.Is(err, ErrBadAck) {
+		t.Errorf("garbage: %v", err)
+	}
+	if _, err := DecodeAck(EncodeAck(&wirepb.Ack{Code: CodeKafka, Retry: true})); !errors.Is(err, ErrNotAcked) {
+		t.Errorf("retry: %v", err)
+	}
+	if _, err := DecodeAck(EncodeAck(&wirepb.Ack{Code: CodeDecode, Error: "bad magic"})); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "bad magic") {
+		t.Errorf("rejected: %v", err)
+	}
+}
