@@ -358,3 +358,56 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestBridgesShareLoad runs two bridges in queue group fl-bridge: batches are
+// spread over both and every reading lands once.
+func TestBridgesShareLoad(t *testing.T) {
+	e := startBridge(t, nil)
+	second, err := New(e.cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- second.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-second.Ready()
+
+	const agents, batches, per = 4, 25, 40
+	var wg sync.WaitGroup
+	for a := 0; a < agents; a++ {
+		cl := e.client(t, fmt.Sprintf("gw-%d", a))
+		wg.Add(1)
+		go func(a int) {
+			defer wg.Done()
+			for i := 0; i < batches; i++ {
+				first := uint64(1 + i*per)
+				b := &wire.Batch{AgentID: fmt.Sprintf("gw-%d", a), FirstSeq: first, Readings: readings(first, per, time.Now())}
+				if ack, err := cl.Send(context.Background(), encode(t, b)); err != nil || !ack.Ok {
+					t.Errorf("agent %d batch %d: %v", a, i, err)
+					return
+				}
+			}
+		}(a)
+	}
+	wg.Wait()
+	if e.bridge.Handled() == 0 || second.Handled() == 0 {
+		t.Fatalf("one bridge took everything: %d and %d batches", e.bridge.Handled(), second.Handled())
+	}
+	if got := e.bridge.Handled() + second.Handled(); got != agents*batches {
+		t.Fatalf("bridges handled %d batches, want %d", got, agents*batches)
+	}
+	recs := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.ReadingsTopic).N(agents*batches*per, 30*time.Second)
+	seen := map[string]bool{}
+	for _, r := range recs {
+		k := fmt.Sprintf("%s/%d", r.Key, decodeRecord(t, FormatProtobuf, r.Value).Seq)
+		if seen[k] {
+			t.Fatalf("reading %s twice", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != agents*batches*per {
+		t.Fatalf("%d readings in Kafka, want %d", len(seen), agents*batches*per)
+	}
+	t.Logf("bridge 1 handled %d batches, bridge 2 %d", e.bridge.Handled(), second.Handled())
+}
