@@ -1,0 +1,128 @@
+package agentrun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/cloud/bridge"
+	"github.com/fieldline/fieldline/firmware-sim/modbussim"
+	"github.com/fieldline/fieldline/firmware-sim/signal"
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// StartBridge runs a bridge in the test process, from NATS at natsURL to
+// the test's Kafka, until the test ends.
+func StartBridge(t testing.TB, natsURL string, k *testkit.Kafka) *bridge.Bridge {
+	t.Helper()
+	b, err := bridge.New(bridge.Config{
+		NATS:  uplink.NATSConfig{URL: natsURL},
+		Kafka: bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
+	}, bridge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-b.Ready():
+	case err := <-done:
+		t.Fatalf("bridge: %v", err)
+	}
+	return b
+}
+
+// SimRegisters is a simulator config with n uint16 holding registers
+// (addresses 0..n-1) on unit 1, each a slowly drifting signal with its own
+// seed.
+func SimRegisters(n int) modbussim.Config {
+	u := modbussim.UnitConfig{ID: 1, Name: "bank"}
+	for i := range n {
+		u.Registers = append(u.Registers, modbussim.RegisterConfig{
+			Name: fmt.Sprintf("r%d", i), Table: modbussim.Holding, Address: i, Type: modbussim.Uint16,
+			Signal: signal.Config{Shape: signal.Drift, Base: 1000, Amplitude: 100, Period: time.Minute, Noise: 2, Resolution: 1, Seed: uint64(i + 1)},
+		})
+	}
+	return modbussim.Config{Units: []modbussim.UnitConfig{u}}
+}
+
+// StartModbusSim serves cfg over Modbus TCP on a free loopback port until
+// the test ends and returns host:port.
+func StartModbusSim(t testing.TB, cfg modbussim.Config) string {
+	t.Helper()
+	sim, err := modbussim.New(cfg, modbussim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, err := sim.ListenTCP(ctx, "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		sim.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); sim.Close() })
+	return addr.String()
+}
+
+// ModbusSourceYAML is the agent's sources section for the registers of
+// SimRegisters(n) at addr, polled every interval, sensors bank.r0...
+func ModbusSourceYAML(addr string, n int, interval time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sources:\n  modbus:\n    - name: bank\n      url: tcp://%s\n      timeout: 2s\n      units:\n        - id: 1\n          groups:\n            - name: all\n              interval: %s\n              registers:\n", addr, interval)
+	for i := range n {
+		fmt.Fprintf(&b, "                - {sensor: bank.r%d, table: holding, address: %d, type: uint16}\n", i, i)
+	}
+	return b.String()
+}
+
+// FreeAddr returns a loopback address nothing listens on (it was free a
+// moment ago): for an agent that must start with no network.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// ReadReadings decodes the records of fl.readings.
+func ReadReadings(t testing.TB, recs []*kgo.Record) []*wirepb.Reading {
+	t.Helper()
+	out := make([]*wirepb.Reading, 0, len(recs))
+	for _, rec := range recs {
+		var r wirepb.Reading
+		if err := proto.Unmarshal(rec.Value, &r); err != nil {
+			t.Fatalf("record at offset %d: %v", rec.Offset, err)
+		}
+		out = append(out, &r)
+	}
+	return out
+}
+
+// Get fetches http://addr/path and returns the status code and body.
+func Get(addr, path string) (int, string, error) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + addr + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
