@@ -103,6 +103,12 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
+	// Commit times follow the agent's clock; see bufferClock for a gateway
+	// that boots in 1970.
+	var lastWrite time.Time
+	if fi, err := os.Stat(cfg.Buffer.Path); err == nil {
+		lastWrite = fi.ModTime()
+	}
 	buf, err := buffer.Open(cfg.Buffer.Path, &buffer.Options{
 		AgentID:          cfg.Agent.ID,
 		FlushInterval:    *cfg.Buffer.FlushInterval,
@@ -112,6 +118,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		DropPolicy:       policy,
 		Logger:           a.log.With("component", "buffer"),
 		Metrics:          buffer.NewMetrics(a.reg),
+		Now:              a.clock.bufferClock(lastWrite),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening buffer: %w", err)
@@ -184,9 +191,11 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err error) {
 	a.started = time.Now()
 	defer func() {
+		st := a.buf.Stats()
 		if cerr := a.buf.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing buffer: %w", cerr)
 		}
+		a.log.Info("buffer closed", "readings_in", uint64(sumCounterVec(a.m.ReadingsIn)), "depth", st.DepthReadings, "dropped", st.Dropped, "expired", st.Expired)
 		for _, c := range a.closers {
 			_ = c()
 		}
@@ -276,6 +285,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	grace := time.NewTimer(a.opts.ShutdownGrace)
 	defer grace.Stop()
 	fwd.stopAfterBatch()
+	a.log.Info("stopping the forwarder once its batch in flight is answered", "grace", a.opts.ShutdownGrace)
 	select {
 	case <-fwdDone:
 	case <-grace.C:
@@ -322,3 +332,6 @@ func sumCounterVec(c prometheus.Collector) float64 {
 	}
 	return sum
 }
+
+// ReadingsIn is the number of readings the sources delivered so far.
+func (a *Agent) ReadingsIn() int64 { return int64(sumCounterVec(a.m.ReadingsIn)) }

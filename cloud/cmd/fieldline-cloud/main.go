@@ -25,6 +25,7 @@ type command struct {
 
 var commands = map[string]command{
 	"bridge":      {"take agents' batches from NATS and write them to Kafka", cmdBridge},
+	"bench":       {"end-to-end load run: readings/s into Kafka and sensor-to-Kafka latency", cmdBench},
 	"demo":        {"run NATS, Kafka, a simulator, agents and the bridge on this machine", cmdDemo},
 	"check-rules": {"validate a rule bundle as the agents will (every problem listed)", cmdCheckRules},
 	"version": {"print the version", func(_ context.Context, w, _ io.Writer, _ []string) error {

@@ -1,0 +1,36 @@
+package loadtest
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestLoadRunMeasures runs a small load run: readings flow from the agents'
+// sources into Kafka and the run reports rates and latencies.
+func TestLoadRunMeasures(t *testing.T) {
+	r, err := Run(context.Background(), Options{Agents: 2, Sensors: 50, Tick: 20 * time.Millisecond, Warmup: time.Second, Measure: 2 * time.Second, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Readings == 0 || r.IntoKafka <= 0 || r.Offered <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
+		t.Fatalf("result %+v", r)
+	}
+	t.Logf("%+v", r)
+}
+
+// BenchmarkEndToEnd is the throughput half of `make bench` as a Go benchmark:
+// each iteration is a short load run; the figure is readings/s into Kafka.
+func BenchmarkEndToEnd(b *testing.B) {
+	var last Result
+	for b.Loop() {
+		r, err := Run(context.Background(), Options{Agents: 4, Sensors: 1500, Tick: 10 * time.Millisecond, Warmup: 2 * time.Second, Measure: 5 * time.Second, Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		last = r
+	}
+	b.ReportMetric(last.IntoKafka, "readings/s")
+	b.ReportMetric(float64(last.P50.Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(last.P99.Microseconds())/1000, "ms-p99")
+}
