@@ -56,6 +56,28 @@ func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Dura
 	return g
 }
 
+// bufferClock is the clock the buffer stamps its commits with and measures
+// ages (max_age, oldest unsent) against. A run that starts with the wall
+// clock past the floor uses the wall clock. A run that starts before the
+// floor (no RTC) counts on the monotonic clock from the later of base (the
+// buffer file's last modification: when an earlier run last wrote) and the
+// floor, for the whole run: when NTP then steps the wall clock by 56 years,
+// the commits of the unsynced minutes do not suddenly look 56 years (or,
+// counted from the floor, months) old, max_age does not expire them, and
+// oldest-unsent age stays the real age within the run. Commits of earlier
+// runs look younger by the time the gateway was off, which errs on keeping
+// data.
+func (g *clockGuard) bufferClock(base time.Time) func() time.Time {
+	if g.wall0 >= g.floor {
+		return g.wall
+	}
+	start := g.floor
+	if !base.IsZero() && base.UnixNano() > start {
+		start = base.UnixNano()
+	}
+	return func() time.Time { return time.Unix(0, start+int64(g.mono()-g.mono0)) }
+}
+
 // monotonic returns a clock that only moves forward, for newClockGuard.
 func monotonic() func() time.Duration {
 	start := time.Now()
