@@ -81,8 +81,14 @@ http: {listen: "127.0.0.1:0"}
 	if err := json.Unmarshal([]byte(get("/healthz")), &health); err != nil || !health.OK || !health.NATS {
 		t.Fatalf("/healthz: %+v %v", health, err)
 	}
-	if st := get("/status"); !strings.Contains(st, `"agentId": "gw-hb"`) {
-		t.Fatalf("/status: %s", st)
+	var st struct {
+		AgentID string `json:"agentId"`
+		Lanes   []struct {
+			AckedSeq string `json:"ackedSeq"`
+		} `json:"lanes"`
+	}
+	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != wire.NumLanes || st.Lanes[wire.LaneTelemetry].AckedSeq != "500" {
+		t.Fatalf("/status: %s", body)
 	}
 	metrics := get("/metrics")
 	for _, want := range []string{
