@@ -39,7 +39,38 @@ func (b *Buffer) AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Readi
 	}
 }
 
+// AppendSyncWithState is AppendSync that also stores state, an opaque value
+// of the caller's, in the same bbolt transaction as rs: after a crash either
+// both are on disk or neither. The agent keeps its rule engine's alert
+// states this way, so that an alert transition is never lost nor emitted
+// twice across a restart. AppState returns the latest state.
+func (b *Buffer) AppendSyncWithState(ctx context.Context, lane wire.Lane, rs []wire.Reading, state []byte) (first, last uint64, err error) {
+	w, err := b.addWithState(lane, rs, true, state, true)
+	if err != nil || w == nil {
+		return 0, 0, err
+	}
+	select {
+	case <-w.done:
+		return w.first, w.last, w.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+// AppState returns the state last given to AppendSyncWithState (committed,
+// or waiting for the next commit), or what the file held when it was
+// opened; nil when there is none.
+func (b *Buffer) AppState() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.appState...)
+}
+
 func (b *Buffer) add(lane wire.Lane, rs []wire.Reading, sync bool) (*waiter, error) {
+	return b.addWithState(lane, rs, sync, nil, false)
+}
+
+func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, state []byte, withState bool) (*waiter, error) {
 	if lane >= wire.NumLanes {
 		return nil, fmt.Errorf("appending to lane %d: %w", lane, ErrLane)
 	}
@@ -56,6 +87,9 @@ func (b *Buffer) add(lane wire.Lane, rs []wire.Reading, sync bool) (*waiter, err
 		b.lm[lane].dropped.Add(float64(len(rs)))
 		b.droppedPending(lane, len(rs))
 		return nil, fmt.Errorf("%d readings wait for a commit (max_pending_readings): %w", b.opts.MaxPendingReadings, ErrDropped)
+	}
+	if withState {
+		b.appState, b.appDirty = append([]byte(nil), state...), true
 	}
 	lm := &b.lanes[lane]
 	var w *waiter

@@ -30,6 +30,10 @@ type Buffer struct {
 	waiters  []*waiter
 	urgent   bool
 	closing  bool
+	// appState is the caller's opaque state (see AppendSyncWithState); it
+	// is written by the next commit when appDirty.
+	appState []byte
+	appDirty bool
 
 	wake      chan struct{} // to the committer, cap 1
 	committed chan struct{} // to the forwarder, cap 1

@@ -130,6 +130,8 @@ type cycleIn struct {
 	early    [wire.NumLanes]uint64
 	ackedMax [wire.NumLanes]uint64
 	withheld bool                // write no segment (a drop-only transaction)
+	appState []byte              // the caller's state to write, when appDirty
+	appDirty bool
 	refused  [wire.NumLanes]bool // takes dropped because no file could hold them
 }
 
@@ -164,6 +166,8 @@ func (b *Buffer) cycle() error {
 	if !b.ackAt.IsZero() {
 		b.ackAt = time.Time{}
 	}
+	in.appState, in.appDirty = b.appState, b.appDirty
+	b.appDirty = false
 	waiters := b.waiters
 	b.waiters = nil
 	taken := b.pendingN
@@ -362,6 +366,11 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			}
 		}
 		state := tx.Bucket(bucketState)
+		if in.appDirty && !in.withheld { // the state goes with its readings
+			if err := state.Put(keyAppState, in.appState); err != nil {
+				return fmt.Errorf("storing the caller's state: %w", err)
+			}
+		}
 		for l := range wire.NumLanes {
 			st := &out.st[l]
 			if lowChanged[l] {
@@ -537,6 +546,9 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 				w.off += n
 			}
 		}
+	}
+	if in.appDirty {
+		b.appDirty = true // b.appState is this one or a newer one
 	}
 	if b.pendingN == 0 && taken > 0 {
 		b.firstAt = time.Now()

@@ -28,6 +28,9 @@ var (
 
 var segBuckets, idxBuckets, laneKeys, ackKeys [wire.NumLanes][]byte
 
+// keyAppState holds the caller's opaque state in the state bucket.
+var keyAppState = []byte("app")
+
 func init() {
 	for l := range wire.NumLanes {
 		segBuckets[l] = fmt.Appendf(nil, "seg.%d", l)

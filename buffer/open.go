@@ -145,6 +145,9 @@ func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLan
 	if err == nil {
 		err = db.Update(func(tx *bolt.Tx) error {
 			state := tx.Bucket(bucketState)
+			if state != nil {
+				b.appState = append([]byte(nil), state.Get(keyAppState)...)
+			}
 			for l := range wire.NumLanes {
 				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil || state == nil {
 					return fmt.Errorf("lane %s buckets missing: %w", wire.Lane(l), ErrCorrupt)
