@@ -129,8 +129,8 @@ type cycleIn struct {
 	dirty    [wire.NumLanes]bool
 	early    [wire.NumLanes]uint64
 	ackedMax [wire.NumLanes]uint64
-	withheld bool                // write no segment (a drop-only transaction)
-	appState []byte              // the caller's state to write, when appDirty
+	withheld bool   // write no segment (a drop-only transaction)
+	appState []byte // the caller's state to write, when appDirty
 	appDirty bool
 	refused  [wire.NumLanes]bool // takes dropped because no file could hold them
 }
