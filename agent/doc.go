@@ -1,0 +1,32 @@
+// Package agent is the Fieldline edge daemon: it wires sensor sources, the
+// rule engine, the durable buffer and the uplink into one process, and owns
+// their lifecycles.
+//
+// # Basics
+//
+// New builds an agent from a checked Config (LoadConfig lists every problem
+// of a file): it opens the buffer and compiles the rules, so a broken file
+// fails before anything runs. Run then starts, each with an owner that waits
+// for it:
+//
+//   - a supervisor per source, which restarts a failed source with backoff
+//     (the runtime owns reconnects; see Source);
+//   - the pipeline, one goroutine that flags readings stamped by an unsynced
+//     clock, runs the rules and appends telemetry and alert transitions to
+//     their buffer lanes;
+//   - the forwarder, which keeps exactly one batch in flight and acks the
+//     buffer only on the bridge's OK, alternating newest and oldest batches
+//     during a backlog (drain: live-first);
+//   - the heartbeat on fl.status.<id> and the HTTP endpoint (/metrics,
+//     /healthz, /status).
+//
+// Shutdown is soft, then hard: sources stop, the pipeline drains into the
+// buffer, the buffer commits, the forwarder gets a grace period for its
+// batch in flight, bbolt closes.
+//
+// # Caveats
+//
+// The agent links no broker and no Kafka client (a test checks the binary's
+// dependencies). It must not know how a protocol talks to its devices: that
+// is each protocol package's business; the agent only supervises Sources.
+package agent
