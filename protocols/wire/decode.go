@@ -1,0 +1,250 @@
+package wire
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// Decode parses an encoded batch, checking it against lim (zero means
+// DefaultLimits). Every error wraps one of the sentinel errors of this
+// package.
+func Decode(src []byte, lim Limits) (*Batch, error) {
+	b := &Batch{}
+	if err := DecodeInto(b, src, lim); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+var rawPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// DecodeInto is Decode that reuses b.Readings.
+func DecodeInto(b *Batch, src []byte, lim Limits) error {
+	lim = lim.orDefault()
+	if len(src) > lim.MaxEncodedBytes {
+		return fmt.Errorf("batch of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
+	}
+	if len(src) < headerBytes || src[0] != magic {
+		return ErrMagic
+	}
+	if src[1]&0xf0 != version1 {
+		return fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
+	}
+	body := src[headerBytes:]
+	var bufp *[]byte
+	switch src[1] & 0x0f {
+	case compNone:
+	case compZstd:
+		bufp = rawPool.Get().(*[]byte)
+		defer rawPool.Put(bufp)
+		var err error
+		*bufp, err = zdec.DecodeAll(body, (*bufp)[:0])
+		if err != nil {
+			return fmt.Errorf("decompressing batch: %v: %w", err, ErrCorrupt)
+		}
+		if len(*bufp) > lim.MaxDecodedBytes {
+			return fmt.Errorf("batch decompresses to %d bytes, limit %d: %w", len(*bufp), lim.MaxDecodedBytes, ErrTooLarge)
+		}
+		body = *bufp
+	default:
+		return fmt.Errorf("compression %d: %w", src[1]&0x0f, ErrVersion)
+	}
+	var msg wirepb.Batch
+	if err := proto.Unmarshal(body, &msg); err != nil {
+		return fmt.Errorf("unmarshalling batch: %v: %w", err, ErrCorrupt)
+	}
+	return fromProto(b, &msg, lim)
+}
+
+func fromProto(b *Batch, m *wirepb.Batch, lim Limits) error {
+	n := int(m.Count)
+	if n > lim.MaxReadings {
+		return fmt.Errorf("batch of %d readings, limit %d: %w", n, lim.MaxReadings, ErrTooLarge)
+	}
+	if m.Lane >= NumLanes {
+		return fmt.Errorf("lane %d: %w", m.Lane, ErrCorrupt)
+	}
+	if m.FirstSeq+uint64(n) < m.FirstSeq {
+		return fmt.Errorf("batch at seq %d with %d readings: %w", m.FirstSeq, n, ErrSeqOverflow)
+	}
+	if n > 0 && len(m.Columns) == 0 {
+		return fmt.Errorf("%d readings in no column: %w", n, ErrCorrupt)
+	}
+	if len(m.Columns) > 1 && len(m.Order) != n {
+		return fmt.Errorf("order has %d entries for %d readings: %w", len(m.Order), n, ErrCorrupt)
+	}
+	if len(m.Columns) <= 1 && len(m.Order) != 0 {
+		return fmt.Errorf("order given for a single column: %w", ErrCorrupt)
+	}
+	total := 0
+	for i, c := range m.Columns {
+		if err := checkColumn(c); err != nil {
+			return fmt.Errorf("column %d (%q): %w", i, c.SensorId, err)
+		}
+		total += int(c.Count)
+	}
+	if total != n {
+		return fmt.Errorf("columns hold %d readings, batch says %d: %w", total, n, ErrCorrupt)
+	}
+	b.AgentID = m.AgentId
+	b.Lane = Lane(m.Lane)
+	b.FirstSeq = m.FirstSeq
+	if cap(b.Readings) >= n {
+		b.Readings = b.Readings[:n]
+	} else {
+		b.Readings = make([]Reading, n)
+	}
+	rs := b.Readings
+	if len(m.Columns) == 1 {
+		fillReadings(m.Columns[0], func(i int) *Reading { return &rs[i] })
+	} else {
+		// Position of each column's i-th reading.
+		pos := make([][]int32, len(m.Columns))
+		for i, c := range m.Order {
+			if int(c) >= len(m.Columns) {
+				return fmt.Errorf("order[%d] names column %d of %d: %w", i, c, len(m.Columns), ErrCorrupt)
+			}
+			pos[c] = append(pos[c], int32(i))
+		}
+		for ci, c := range m.Columns {
+			if len(pos[ci]) != int(c.Count) {
+				return fmt.Errorf("column %d has %d readings, order names it %d times: %w", ci, c.Count, len(pos[ci]), ErrCorrupt)
+			}
+			p := pos[ci]
+			fillReadings(c, func(i int) *Reading { return &rs[p[i]] })
+		}
+	}
+	for i := range rs {
+		rs[i].Seq = m.FirstSeq + uint64(i)
+	}
+	return nil
+}
+
+func checkRuns(runs []uint32, n int, max uint32, what string) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	if len(runs)%2 != 0 {
+		return fmt.Errorf("%s runs of odd length %d: %w", what, len(runs), ErrCorrupt)
+	}
+	sum := uint64(0)
+	for i := 0; i < len(runs); i += 2 {
+		if runs[i] > max {
+			return fmt.Errorf("%s value %d: %w", what, runs[i], ErrCorrupt)
+		}
+		sum += uint64(runs[i+1])
+	}
+	if sum != uint64(n) {
+		return fmt.Errorf("%s runs cover %d of %d readings: %w", what, sum, n, ErrCorrupt)
+	}
+	return nil
+}
+
+func checkColumn(c *wirepb.Column) error {
+	n := int(c.Count)
+	if c.Kind > uint32(KindEvent) {
+		return fmt.Errorf("kind %d: %w", c.Kind, ErrCorrupt)
+	}
+	if len(c.Ts) != n {
+		return fmt.Errorf("%d timestamps for %d readings: %w", len(c.Ts), n, ErrCorrupt)
+	}
+	switch wirepb.ValueCoding(c.ValueCoding) {
+	case wirepb.ValueCoding_VALUE_CODING_DECIMAL:
+		if c.Exponent < 0 || c.Exponent > maxExponent {
+			return fmt.Errorf("exponent %d: %w", c.Exponent, ErrCorrupt)
+		}
+		if len(c.Digits) != n {
+			return fmt.Errorf("%d digits for %d readings: %w", len(c.Digits), n, ErrCorrupt)
+		}
+		if len(c.ExceptionIndex) != len(c.ExceptionValue) {
+			return fmt.Errorf("%d exception indexes, %d values: %w", len(c.ExceptionIndex), len(c.ExceptionValue), ErrCorrupt)
+		}
+		for i, x := range c.ExceptionIndex {
+			if int(x) >= n || (i > 0 && x <= c.ExceptionIndex[i-1]) {
+				return fmt.Errorf("exception index %d: %w", x, ErrCorrupt)
+			}
+		}
+	case wirepb.ValueCoding_VALUE_CODING_RAW:
+		if len(c.Raw) != n {
+			return fmt.Errorf("%d raw values for %d readings: %w", len(c.Raw), n, ErrCorrupt)
+		}
+	default:
+		return fmt.Errorf("value coding %d: %w", c.ValueCoding, ErrCorrupt)
+	}
+	if err := checkRuns(c.QualityRuns, n, uint32(QualityBad), "quality"); err != nil {
+		return err
+	}
+	if err := checkRuns(c.FlagRuns, n, math.MaxUint8, "flag"); err != nil {
+		return err
+	}
+	if len(c.Text) != 0 && len(c.Text) != n {
+		return fmt.Errorf("%d texts for %d readings: %w", len(c.Text), n, ErrCorrupt)
+	}
+	return nil
+}
+
+// fillReadings writes column c into the readings at(0..count-1). c has been
+// checked.
+func fillReadings(c *wirepb.Column, at func(i int) *Reading) {
+	n := int(c.Count)
+	var t, d int64
+	var digit int64
+	exp := int(c.Exponent)
+	exc := 0
+	qi, qLeft := 0, uint32(0)
+	fi, fLeft := 0, uint32(0)
+	q, fl := uint32(0), uint32(0)
+	for i := 0; i < n; i++ {
+		r := at(i)
+		switch i {
+		case 0:
+			t = c.Ts[0]
+		case 1:
+			d = c.Ts[1]
+			t += d
+		default:
+			d += c.Ts[i]
+			t += d
+		}
+		r.TimeNs = t
+		r.SensorID = c.SensorId
+		r.Kind = Kind(c.Kind)
+		if c.ValueCoding == uint32(wirepb.ValueCoding_VALUE_CODING_RAW) {
+			r.Value = c.Raw[i]
+		} else {
+			digit += c.Digits[i]
+			if exc < len(c.ExceptionIndex) && int(c.ExceptionIndex[exc]) == i {
+				r.Value = c.ExceptionValue[exc]
+				exc++
+			} else {
+				r.Value = fromDigit(digit, exp)
+			}
+		}
+		for len(c.QualityRuns) > 0 && qLeft == 0 {
+			q, qLeft = c.QualityRuns[qi], c.QualityRuns[qi+1]
+			qi += 2
+		}
+		if qLeft > 0 {
+			qLeft--
+		}
+		r.Quality = Quality(q)
+		for len(c.FlagRuns) > 0 && fLeft == 0 {
+			fl, fLeft = c.FlagRuns[fi], c.FlagRuns[fi+1]
+			fi += 2
+		}
+		if fLeft > 0 {
+			fLeft--
+		}
+		r.Flags = Flags(fl)
+		if len(c.Text) > 0 {
+			r.Text = c.Text[i]
+		} else {
+			r.Text = ""
+		}
+	}
+}

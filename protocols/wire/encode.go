@@ -1,0 +1,260 @@
+package wire
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+type colKey struct {
+	id   string
+	kind Kind
+}
+
+// encoder holds scratch space reused between Encode calls.
+type encoder struct {
+	msg   wirepb.Batch
+	cols  []*wirepb.Column
+	index map[colKey]int32
+	colOf []int32 // column of each reading
+	raw   []byte
+	hist  [maxExponent + 2]int
+	start []int32 // column i's reading indexes are pos[start[i]:start[i+1]]
+	pos   []int32
+	fill  []int32
+}
+
+var encoders = sync.Pool{New: func() any { return &encoder{index: make(map[colKey]int32)} }}
+
+// Encode appends the coded form of b to dst and returns it.
+func Encode(dst []byte, b *Batch) ([]byte, error) {
+	if uint64(len(b.Readings)) > math.MaxUint32 {
+		return dst, fmt.Errorf("encoding batch of %d readings: %w", len(b.Readings), ErrTooLarge)
+	}
+	if b.FirstSeq+uint64(len(b.Readings)) < b.FirstSeq {
+		return dst, fmt.Errorf("encoding batch at seq %d: %w", b.FirstSeq, ErrSeqOverflow)
+	}
+	e := encoders.Get().(*encoder)
+	defer encoders.Put(e)
+	e.build(b)
+	var err error
+	e.raw, err = proto.MarshalOptions{}.MarshalAppend(e.raw[:0], &e.msg)
+	if err != nil {
+		return dst, fmt.Errorf("marshalling batch: %w", err)
+	}
+	dst = append(dst, magic, version1|compZstd)
+	return zenc.EncodeAll(e.raw, dst), nil
+}
+
+func (e *encoder) column(i int) *wirepb.Column {
+	if i < len(e.cols) {
+		c := e.cols[i]
+		*c = wirepb.Column{
+			Ts: c.Ts[:0], Digits: c.Digits[:0], ExceptionIndex: c.ExceptionIndex[:0],
+			ExceptionValue: c.ExceptionValue[:0], Raw: c.Raw[:0], QualityRuns: c.QualityRuns[:0],
+			FlagRuns: c.FlagRuns[:0], Text: c.Text[:0],
+		}
+		return c
+	}
+	c := &wirepb.Column{}
+	e.cols = append(e.cols, c)
+	return c
+}
+
+func (e *encoder) build(b *Batch) {
+	rs := b.Readings
+	clear(e.index)
+	e.colOf = e.colOf[:0]
+	order := e.msg.Order[:0]
+	columns := e.msg.Columns[:0]
+	// Assign columns. Readings usually cycle through the same sensors, so try
+	// the column after the previous one before the map.
+	prev := int32(-1)
+	for i := range rs {
+		id := rs[i].SensorID
+		var c int32
+		switch {
+		case prev >= 0 && columns[prev].SensorId == id && columns[prev].Kind == uint32(rs[i].Kind):
+			c = prev
+		case int(prev+1) < len(columns) && columns[prev+1].SensorId == id && columns[prev+1].Kind == uint32(rs[i].Kind):
+			c = prev + 1
+		default:
+			key := colKey{id, rs[i].Kind}
+			var ok bool
+			c, ok = e.index[key]
+			if !ok {
+				c = int32(len(columns))
+				col := e.column(int(c))
+				col.SensorId, col.Kind = id, uint32(rs[i].Kind)
+				columns = append(columns, col)
+				e.index[key] = c
+			}
+		}
+		columns[c].Count++
+		e.colOf = append(e.colOf, c)
+		prev = c
+	}
+	if len(columns) > 1 {
+		for _, c := range e.colOf {
+			order = append(order, uint32(c))
+		}
+	}
+	if len(columns) == 1 {
+		e.fillColumn(columns[0], nil, rs)
+	} else {
+		// Reading indexes of each column, in one flat scratch slice.
+		e.start = e.start[:0]
+		off := int32(0)
+		for _, c := range columns {
+			e.start = append(e.start, off)
+			off += int32(c.Count)
+		}
+		e.start = append(e.start, off)
+		e.pos = append(e.pos[:0], make([]int32, len(rs))...)
+		fill := append(e.fill[:0], e.start[:len(columns)]...)
+		for i, c := range e.colOf {
+			e.pos[fill[c]] = int32(i)
+			fill[c]++
+		}
+		e.fill = fill
+		for ci, col := range columns {
+			e.fillColumn(col, e.pos[e.start[ci]:e.start[ci+1]], rs)
+		}
+	}
+	e.msg = wirepb.Batch{
+		AgentId:  b.AgentID,
+		Lane:     uint32(b.Lane),
+		FirstSeq: b.FirstSeq,
+		Count:    uint32(len(rs)),
+		Columns:  columns,
+		Order:    order,
+	}
+}
+
+// fillColumn codes the readings rs[idx[0]], rs[idx[1]], ... into col; a nil
+// idx means all of rs.
+func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []Reading) {
+	each := func(f func(r *Reading)) {
+		if idx == nil {
+			for i := range rs {
+				f(&rs[i])
+			}
+			return
+		}
+		for _, i := range idx {
+			f(&rs[i])
+		}
+	}
+	// Timestamps, quality, flags, text and the exponent histogram in one pass.
+	var prevT, prevD int64
+	n := 0
+	var q, fl uint32
+	var qRun, fRun uint32
+	hasText := false
+	each(func(r *Reading) {
+		switch n {
+		case 0:
+			col.Ts = append(col.Ts, r.TimeNs)
+		case 1:
+			prevD = r.TimeNs - prevT
+			col.Ts = append(col.Ts, prevD)
+		default:
+			d := r.TimeNs - prevT
+			col.Ts = append(col.Ts, d-prevD)
+			prevD = d
+		}
+		prevT = r.TimeNs
+		if n == 0 || uint32(r.Quality) != q {
+			if qRun > 0 {
+				col.QualityRuns = append(col.QualityRuns, q, qRun)
+			}
+			q, qRun = uint32(r.Quality), 0
+		}
+		qRun++
+		if n == 0 || uint32(r.Flags) != fl {
+			if fRun > 0 {
+				col.FlagRuns = append(col.FlagRuns, fl, fRun)
+			}
+			fl, fRun = uint32(r.Flags), 0
+		}
+		fRun++
+		if r.Text != "" {
+			hasText = true
+		}
+		n++
+	})
+	if !(q == 0 && len(col.QualityRuns) == 0) {
+		col.QualityRuns = append(col.QualityRuns, q, qRun)
+	}
+	if !(fl == 0 && len(col.FlagRuns) == 0) {
+		col.FlagRuns = append(col.FlagRuns, fl, fRun)
+	}
+	if hasText {
+		each(func(r *Reading) { col.Text = append(col.Text, r.Text) })
+	}
+
+	// Choose the exponent from a sample, as ALP does; when the sample was
+	// unlucky (many exceptions), look at every value and code again.
+	exp, sampleExc := e.sampleExponent(idx, rs, n, 32)
+	exc := n
+	if sampleExc*2 <= min(n, 32) {
+		exc = e.codeDecimal(col, exp, each)
+		if exc*8 > n && exc*2 <= n && n > 32 {
+			if exp2, _ := e.sampleExponent(idx, rs, n, n); exp2 != exp {
+				exc = e.codeDecimal(col, exp2, each)
+			}
+		}
+	}
+	if exc*2 > n {
+		col.ValueCoding = uint32(wirepb.ValueCoding_VALUE_CODING_RAW)
+		col.Exponent, col.Digits, col.ExceptionIndex, col.ExceptionValue = 0, col.Digits[:0], col.ExceptionIndex[:0], col.ExceptionValue[:0]
+		each(func(r *Reading) { col.Raw = append(col.Raw, r.Value) })
+	}
+}
+
+// sampleExponent picks the exponent for a column of n values from up to k of
+// them, evenly spaced.
+func (e *encoder) sampleExponent(idx []int32, rs []Reading, n, k int) (exp, exceptions int) {
+	if k > n {
+		k = n
+	}
+	e.hist = [maxExponent + 2]int{}
+	for j := 0; j < k; j++ {
+		i := j * n / k
+		if idx != nil {
+			i = int(idx[i])
+		}
+		if me := minExponent(rs[i].Value); me == noExponent {
+			e.hist[maxExponent+1]++
+		} else {
+			e.hist[me]++
+		}
+	}
+	return chooseExponent(&e.hist, k)
+}
+
+// codeDecimal fills col's decimal fields at exponent exp and returns the
+// number of exceptions.
+func (e *encoder) codeDecimal(col *wirepb.Column, exp int, each func(func(*Reading))) int {
+	col.ValueCoding = uint32(wirepb.ValueCoding_VALUE_CODING_DECIMAL)
+	col.Exponent = int32(exp)
+	col.Digits, col.ExceptionIndex, col.ExceptionValue = col.Digits[:0], col.ExceptionIndex[:0], col.ExceptionValue[:0]
+	var prevDigit int64
+	i := 0
+	each(func(r *Reading) {
+		d, ok := toDigit(r.Value, exp)
+		if !ok {
+			col.ExceptionIndex = append(col.ExceptionIndex, uint32(i))
+			col.ExceptionValue = append(col.ExceptionValue, r.Value)
+			d = prevDigit
+		}
+		col.Digits = append(col.Digits, d-prevDigit)
+		prevDigit = d
+		i++
+	})
+	return len(col.ExceptionIndex)
+}
