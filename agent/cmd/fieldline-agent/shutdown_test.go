@@ -278,4 +278,3 @@ func indexOf(lines []string, sub string, from int) int {
 	}
 	return -1
 }
-
