@@ -63,7 +63,15 @@ func SimRegisters(n int) modbussim.Config {
 // the test ends and returns host:port.
 func StartModbusSim(t testing.TB, cfg modbussim.Config) string {
 	t.Helper()
-	sim, err := modbussim.New(cfg, modbussim.Options{})
+	addr, _ := StartModbusSimWith(t, cfg, modbussim.Options{})
+	return addr
+}
+
+// StartModbusSimWith is StartModbusSim with the simulator's options (a
+// frozen clock makes every value known: Sim.Expected).
+func StartModbusSimWith(t testing.TB, cfg modbussim.Config, opts modbussim.Options) (string, *modbussim.Sim) {
+	t.Helper()
+	sim, err := modbussim.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +83,7 @@ func StartModbusSim(t testing.TB, cfg modbussim.Config) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); sim.Close() })
-	return addr.String()
+	return addr.String(), sim
 }
 
 // ModbusSourceYAML is the agent's sources section for the registers of
