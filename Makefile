@@ -11,13 +11,15 @@ RACE_PKGS := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
-.PHONY: help build test test-kafka cross footprint demo bench lint generate clean
+.PHONY: help build test test-kafka cross footprint footprint-rss demo bench lint generate clean
 
 help:
 	@echo "make build       build the three binaries into $(BIN)/"
 	@echo "make test        vet and run every test with the race detector (kfake, embedded NATS, real MQTT/Modbus peers)"
 	@echo "make test-kafka  the integration suite against a real Apache Kafka broker (fetched through Maven)"
-	@echo "make cross       build the agent for linux/arm (v7), arm64, amd64, riscv64 into $(DIST)/ and check its size budget"
+	@echo "make cross       build the agent for linux/arm (v7), arm64, amd64, riscv64 into $(DIST)/, check its size and memory"
+	@echo "                 budgets and run the arm64 agent end to end under qemu"
+	@echo "make footprint-rss  resident memory of the agent with 50 and 500 sensors at 1 Hz (RSS_SENSORS, RSS_DURATION)"
 	@echo "make demo        run NATS, Kafka, a simulator, an agent and the bridge on this machine"
 	@echo "make bench       run the benchmarks and the end-to-end load run"
 	@echo "make lint        go vet and staticcheck"
@@ -38,19 +40,43 @@ test-kafka:
 	trap 'scripts/kafka/kafka.sh stop' EXIT; \
 	$(GO) test -race -count=1 -timeout 20m ./cloud/... ./agent/... ./internal/e2e/...
 
+# The agent for the gateways. AGENT_TAGS: nethttpomithttp2 leaves HTTP/2 out
+# of net/http (the agent serves /metrics over HTTP/1.1 on loopback and dials
+# no HTTP/2 server); it is a third of a megabyte of the arm64 binary
+# (docs/benchmarks-gateway.md). internal/agentrun.Tags must match.
+AGENT_TAGS    := nethttpomithttp2
+CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
+# The footprint-rss run: sensor counts and how long each runs (docs/benchmarks-gateway.md).
+RSS_SENSORS   ?= 50,500
+RSS_DURATION  ?= 60s
+
 cross:
 	@mkdir -p $(DIST)
-	@for t in arm:7 arm64: amd64: riscv64:; do \
+	@for t in $(CROSS_TARGETS); do \
 		arch=$${t%%:*}; arm=$${t#*:}; \
 		echo "building fieldline-agent for linux/$$arch$${arm:+ v$$arm}"; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -tags '$(AGENT_TAGS)' -ldflags '$(LDFLAGS)' \
 			-o $(DIST)/fieldline-agent-linux-$$arch ./agent/cmd/fieldline-agent || exit 1; \
 	done
+	@ls -l $(DIST)/fieldline-agent-linux-*
 	@$(MAKE) --no-print-directory footprint
+	@echo "== the cross builds run (version stamps) and the arm64 agent end to end under qemu-aarch64-static"
+	$(GO) vet -tags qemu ./internal/qemu/
+	FL_DIST=$(CURDIR)/$(DIST) FL_VERSION=$(VERSION) FL_BUILD_DATE=$(BUILD) \
+		$(GO) test -tags qemu -count=1 -timeout 15m ./internal/qemu/
+	@$(MAKE) --no-print-directory footprint-rss
 
-# The arm64 agent binary must stay within its budget (docs/benchmarks.md).
+# The arm64 agent binary must stay within its budget of 15 MB (15,000,000
+# bytes); docs/benchmarks-gateway.md has the figures.
 footprint:
 	@scripts/footprint.sh $(DIST)/fieldline-agent-linux-arm64
+
+# Resident memory of the real amd64 agent polling RSS_SENSORS simulated
+# Modbus registers at 1 Hz for RSS_DURATION each; fails over 30 MB steady.
+footprint-rss:
+	$(GO) vet -tags footprint ./internal/footprint/
+	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
+		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/footprint/
 
 demo: build
 	$(BIN)/fieldline-cloud demo --bin $(BIN)

@@ -1,0 +1,32 @@
+// Package footprint measures the resident memory of the real agent binary
+// on a gateway's workload: N simulated Modbus registers polled at 1 Hz,
+// buffered in bbolt and forwarded over NATS to a bridge and Kafka, for a
+// minute or so per N. The agent's memory budget is checked here: steady
+// resident memory with 500 sensors at most 30 MB (30,000,000 bytes).
+//
+// # Basics
+//
+// The test carries the build tag footprint; `make footprint-rss` (and `make
+// cross`) runs it:
+//
+//	FL_RSS_SENSORS=50,500 FL_RSS_DURATION=60s go test -tags footprint -v -run TestSteadyRSS ./internal/footprint/
+//
+// It runs dist/fieldline-agent-linux-amd64 when FL_DIST names a folder,
+// else it builds the agent as `make cross` does. FL_RSS_TARGETS=amd64,arm64
+// also measures the arm64 binary under qemu-aarch64-static. Every second it
+// reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status and the
+// CPU time from /proc/<pid>/stat; steady RSS is the median over the second
+// half of the run. Results are logged as rows of the table in
+// docs/benchmarks-gateway.md, and appended to FL_RSS_OUT when set.
+//
+// # Caveats
+//
+// VmRSS counts anonymous memory (the Go heap, stacks, runtime) and resident
+// file pages: the binary's text and the pages of the bbolt file mapped
+// read-only (bbolt mmaps the whole file; only pages touched are resident,
+// and the kernel can drop them under pressure, as it can the text). The
+// budget is checked on VmRSS, the larger figure. Under qemu-user the
+// figure includes the emulator and its translation cache: it is not the
+// device's. The simulator, NATS, bridge and Kafka run in the test process,
+// not in the measured one.
+package footprint

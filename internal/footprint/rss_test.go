@@ -1,0 +1,237 @@
+//go:build footprint
+
+package footprint
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testkit"
+)
+
+// budget is the steady resident memory allowed with 500 sensors at 1 Hz.
+const (
+	budget        = 30_000_000 // bytes: 30 MB, decimal like the size budget
+	budgetSensors = 500
+)
+
+// sample is one reading of /proc/<pid>/status and /proc/<pid>/stat.
+type sample struct {
+	rss, hwm, anon, file int64 // bytes
+	cpu                  time.Duration
+}
+
+var clkTck = 100 // USER_HZ on Linux
+
+func readSample(pid int) (sample, error) {
+	var s sample
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			s.rss = kb << 10
+		case "VmHWM":
+			s.hwm = kb << 10
+		case "RssAnon":
+			s.anon = kb << 10
+		case "RssFile":
+			s.file = kb << 10
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, err
+	}
+	// Fields after the command (which may hold spaces) start after ") ".
+	rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	if len(rest) > 12 {
+		ut, _ := strconv.ParseInt(rest[11], 10, 64)
+		st, _ := strconv.ParseInt(rest[12], 10, 64)
+		s.cpu = time.Duration(ut+st) * time.Second / time.Duration(clkTck)
+	}
+	return s, sc.Err()
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f", float64(b)/1e6) }
+
+func envList(key, def string) []string {
+	v := os.Getenv(key)
+	if v == "" {
+		v = def
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// binary is the agent to measure for goarch: dist/ of make cross, or a
+// fresh build with the same flags.
+func binary(t *testing.T, goarch string) string {
+	t.Helper()
+	if dist := os.Getenv("FL_DIST"); dist != "" {
+		bin := filepath.Join(dist, "fieldline-agent-linux-"+goarch)
+		if _, err := os.Stat(bin); err == nil {
+			return bin
+		}
+		t.Logf("%s missing: building the agent", bin)
+	}
+	bin := filepath.Join(t.TempDir(), "fieldline-agent-"+goarch)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := agentrun.Build(ctx, bin, agentrun.Target{GOARCH: goarch}, agentrun.Stamp{Version: "footprint"}); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestSteadyRSS runs the agent with each sensor count for FL_RSS_DURATION
+// and reports its memory; with 500 sensors the steady VmRSS of the native
+// binary must be within budget.
+func TestSteadyRSS(t *testing.T) {
+	dur, err := time.ParseDuration(envOr("FL_RSS_DURATION", "60s"))
+	if err != nil || dur < 10*time.Second {
+		t.Fatalf("FL_RSS_DURATION=%q: want a duration of at least 10s", os.Getenv("FL_RSS_DURATION"))
+	}
+	host, _ := os.Hostname()
+	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
+	t.Logf("| target | sensors | readings/s | steady VmRSS MB | peak VmHWM MB | RssAnon MB | RssFile MB | agent CPU %% |")
+	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
+		for _, ns := range envList("FL_RSS_SENSORS", "50,500") {
+			n, err := strconv.Atoi(ns)
+			if err != nil || n < 1 || n > 2000 {
+				t.Fatalf("FL_RSS_SENSORS: %q is not a count of 1..2000", ns)
+			}
+			t.Run(fmt.Sprintf("%s-%d", goarch, n), func(t *testing.T) { measure(t, goarch, n, dur) })
+		}
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(data), "processor\t:")
+}
+
+func measure(t *testing.T, goarch string, sensors int, dur time.Duration) {
+	var exec []string
+	if goarch != "amd64" {
+		q := "/usr/bin/qemu-aarch64-static"
+		if goarch != "arm64" {
+			t.Fatalf("FL_RSS_TARGETS: %s is not amd64 or arm64", goarch)
+		}
+		if _, err := os.Stat(q); err != nil {
+			t.Skipf("%s is missing (apt-get install qemu-user-static)", q)
+		}
+		exec = []string{q}
+	}
+	bin := binary(t, goarch)
+	sim := agentrun.StartModbusSim(t, agentrun.SimRegisters(sensors))
+	n := testkit.NATS(t)
+	k := testkit.StartKafka(t)
+	agentrun.StartBridge(t, n.URL(), k)
+	dir := t.TempDir()
+	cfg := agentrun.WriteConfig(t, dir, fmt.Sprintf(`
+agent: {id: gw-rss, data_dir: %s}
+uplink: {nats: {url: %s}}
+http: {listen: "127.0.0.1:0"}
+%s`, dir, n.URL(), agentrun.ModbusSourceYAML(sim, sensors, time.Second)))
+	p := agentrun.Start(t, bin, []string{"run", "--config", cfg}, agentrun.Options{Exec: exec})
+	addr, err := p.Ready(2 * time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readingsIn := func() float64 {
+		_, body, err := agentrun.Get(addr, "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := agentrun.Metric(body, "fieldline_agent_source_readings_total")
+		return v
+	}
+	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
+	var samples []sample
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	inKafka := 0
+	start, in0 := time.Now(), readingsIn()
+	for time.Since(start) < dur {
+		<-tick.C
+		s, err := readSample(p.Pid())
+		if err != nil {
+			t.Fatalf("reading /proc of the agent: %v\n%s", err, p.Log())
+		}
+		samples = append(samples, s)
+		cons.Until(10*time.Millisecond, func(*kgo.Record) bool { inKafka++; return false })
+	}
+	elapsed, in1 := time.Since(start), readingsIn()
+	rate := (in1 - in0) / elapsed.Seconds()
+	cons.Until(2*time.Second, func(*kgo.Record) bool { inKafka++; return false })
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(time.Minute); err != nil || code != 0 {
+		t.Fatalf("agent exit: code %d, %v\n%s", code, err, p.Log())
+	}
+	// The agent must have done the work: every sensor once a second.
+	if minWant := float64(sensors) * 0.9; rate < minWant || float64(inKafka) < in1*0.9 {
+		t.Fatalf("%.0f readings/s in (want about %d), %d of %.0f in Kafka: the run did not measure a working agent", rate, sensors, inKafka, in1)
+	}
+	steady := samples[len(samples)/2:]
+	rss := make([]int64, len(steady))
+	for i, s := range steady {
+		rss[i] = s.rss
+	}
+	slices.Sort(rss)
+	med := rss[len(rss)/2]
+	last := samples[len(samples)-1]
+	cpu := float64(last.cpu-samples[0].cpu) / float64(time.Duration(len(samples)-1)*time.Second) * 100
+	row := fmt.Sprintf("| linux/%s%s | %d | %.0f | %s | %s | %s | %s | %.1f |", goarch, map[bool]string{true: " (qemu)", false: ""}[exec != nil],
+		sensors, rate, mb(med), mb(last.hwm), mb(steady[len(steady)/2].anon), mb(steady[len(steady)/2].file), cpu)
+	t.Log(row)
+	if out := os.Getenv("FL_RSS_OUT"); out != "" {
+		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintln(f, row)
+			f.Close()
+		}
+	}
+	if exec == nil && sensors == budgetSensors && med > budget {
+		t.Errorf("steady VmRSS with %d sensors is %s MB, over the budget of %s MB", sensors, mb(med), mb(budget))
+	}
+}
