@@ -59,12 +59,13 @@ cross:
 			-o $(DIST)/fieldline-agent-linux-$$arch ./agent/cmd/fieldline-agent || exit 1; \
 	done
 	@ls -l $(DIST)/fieldline-agent-linux-*
-	@$(MAKE) --no-print-directory footprint
 	@echo "== the cross builds run (version stamps) and the arm64 agent end to end under qemu-aarch64-static"
 	$(GO) vet -tags qemu ./internal/qemu/
 	FL_DIST=$(CURDIR)/$(DIST) FL_VERSION=$(VERSION) FL_BUILD_DATE=$(BUILD) \
 		$(GO) test -tags qemu -count=1 -timeout 15m ./internal/qemu/
 	@$(MAKE) --no-print-directory footprint-rss
+	@# Last, so that an over-budget binary still gets the runs above.
+	@$(MAKE) --no-print-directory footprint
 
 # The arm64 agent binary must stay within its budget of 15 MB (15,000,000
 # bytes); docs/benchmarks-gateway.md has the figures.
