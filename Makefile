@@ -9,6 +9,11 @@ DIST     := dist
 # bugs are how telemetry gets lost).
 RACE_PKGS := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# AGENT_TAGS: nethttpomithttp2 leaves HTTP/2 out of net/http (the agent serves
+# /metrics over HTTP/1.1 on loopback and dials no HTTP/2 server); it is a
+# third of a megabyte of the arm64 binary (docs/benchmarks.md).
+# internal/agentrun.Tags must match.
+AGENT_TAGS    := nethttpomithttp2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
 .PHONY: help build test test-kafka cross footprint footprint-rss demo bench lint generate clean
@@ -26,7 +31,8 @@ help:
 	@echo "make generate    regenerate the protobuf code (needs protoc)"
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./agent/cmd/fieldline-agent ./cloud/cmd/fieldline-cloud ./firmware-sim/cmd/fieldline-sim
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(AGENT_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ ./agent/cmd/fieldline-agent
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cloud/cmd/fieldline-cloud ./firmware-sim/cmd/fieldline-sim
 
 test:
 	$(GO) vet ./...
@@ -40,11 +46,7 @@ test-kafka:
 	trap 'scripts/kafka/kafka.sh stop' EXIT; \
 	$(GO) test -race -count=1 -timeout 20m ./cloud/... ./agent/... ./internal/e2e/...
 
-# The agent for the gateways. AGENT_TAGS: nethttpomithttp2 leaves HTTP/2 out
-# of net/http (the agent serves /metrics over HTTP/1.1 on loopback and dials
-# no HTTP/2 server); it is a third of a megabyte of the arm64 binary
-# (docs/benchmarks-gateway.md). internal/agentrun.Tags must match.
-AGENT_TAGS    := nethttpomithttp2
+# The agent for the gateways.
 CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
 # The footprint-rss run: sensor counts and how long each runs (docs/benchmarks-gateway.md).
 RSS_SENSORS   ?= 50,500

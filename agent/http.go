@@ -6,11 +6,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
-// handler serves /metrics (Prometheus), /healthz (200 while the agent runs
-// and its buffer answers) and /status (the heartbeat as JSON).
+// handler serves /metrics (Prometheus), /healthz (200 while the agent runs)
+// and /status (Status as JSON).
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{a.reg}, promhttp.HandlerOpts{}))
@@ -25,8 +24,9 @@ func (a *Agent) handler() http.Handler {
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		data, _ := protojson.MarshalOptions{Multiline: true, EmitUnpopulated: true}.Marshal(a.statusMessage(a.buf.Stats()))
-		_, _ = w.Write(data)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(a.Status())
 	})
 	return mux
 }

@@ -9,11 +9,50 @@ import (
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
-// statusMessage builds the heartbeat published on fl.status.<agent_id>.
-func (a *Agent) statusMessage(st buffer.Stats) *wirepb.AgentStatus {
-	s := &wirepb.AgentStatus{
-		AgentId:      a.cfg.Agent.ID,
-		TimeNs:       a.now().UnixNano(),
+// Status is what the agent reports about itself: the heartbeat on
+// fl.status.<agent_id> (as wirepb.AgentStatus) and /status (as JSON).
+type Status struct {
+	AgentID      string       `json:"agent_id"`
+	Time         time.Time    `json:"time"`
+	Version      string       `json:"version"`
+	RulesVersion string       `json:"rules_version"`
+	RulesError   string       `json:"rules_error,omitempty"`
+	ClockSynced  bool         `json:"clock_synced"`
+	UptimeS      int64        `json:"uptime_s"`
+	SourceErrors uint64       `json:"source_errors"`
+	ReadingsIn   uint64       `json:"readings_in"`
+	BatchesAcked uint64       `json:"batches_acked"`
+	Lanes        []LaneStatus `json:"lanes"`
+}
+
+// LaneStatus is one buffer lane in a Status.
+type LaneStatus struct {
+	Lane              string `json:"lane"`
+	DepthReadings     uint64 `json:"depth_readings"`
+	DepthBytes        uint64 `json:"depth_bytes"`
+	OldestUnsentAgeMs int64  `json:"oldest_unsent_age_ms"`
+	Dropped           uint64 `json:"dropped"`
+	Expired           uint64 `json:"expired"`
+	AckedSeq          uint64 `json:"acked_seq"`
+	NextSeq           uint64 `json:"next_seq"`
+}
+
+// Depth is the number of unsent readings over every lane.
+func (s *Status) Depth() uint64 {
+	var n uint64
+	for _, l := range s.Lanes {
+		n += l.DepthReadings
+	}
+	return n
+}
+
+// Status returns the agent's current status.
+func (a *Agent) Status() Status { return a.status(a.buf.Stats()) }
+
+func (a *Agent) status(st buffer.Stats) Status {
+	s := Status{
+		AgentID:      a.cfg.Agent.ID,
+		Time:         a.now(),
 		Version:      a.opts.Version,
 		ClockSynced:  a.clock.Synced(),
 		UptimeS:      int64(time.Since(a.started).Seconds()),
@@ -28,8 +67,8 @@ func (a *Agent) statusMessage(st buffer.Stats) *wirepb.AgentStatus {
 	s.RulesError = a.rulesErr
 	a.mu.Unlock()
 	for _, l := range st.Lanes {
-		s.Lanes = append(s.Lanes, &wirepb.LaneStatus{
-			Lane:              uint32(l.Lane),
+		s.Lanes = append(s.Lanes, LaneStatus{
+			Lane:              l.Lane.String(),
 			DepthReadings:     uint64(l.DepthReadings),
 			DepthBytes:        uint64(l.DepthBytes),
 			OldestUnsentAgeMs: l.OldestUnackedAge.Milliseconds(),
@@ -42,11 +81,28 @@ func (a *Agent) statusMessage(st buffer.Stats) *wirepb.AgentStatus {
 	return s
 }
 
+// heartbeat is s as the protobuf message published on fl.status.<id>.
+func (s *Status) heartbeat() *wirepb.AgentStatus {
+	m := &wirepb.AgentStatus{
+		AgentId: s.AgentID, TimeNs: s.Time.UnixNano(), Version: s.Version, RulesVersion: s.RulesVersion,
+		RulesError: s.RulesError, ClockSynced: s.ClockSynced, UptimeS: s.UptimeS,
+		SourceErrors: s.SourceErrors, ReadingsIn: s.ReadingsIn, BatchesAcked: s.BatchesAcked,
+	}
+	for i, l := range s.Lanes {
+		m.Lanes = append(m.Lanes, &wirepb.LaneStatus{
+			Lane: uint32(i), DepthReadings: l.DepthReadings, DepthBytes: l.DepthBytes, OldestUnsentAgeMs: l.OldestUnsentAgeMs,
+			Dropped: l.Dropped, Expired: l.Expired, AckedSeq: l.AckedSeq, NextSeq: l.NextSeq,
+		})
+	}
+	return m
+}
+
 func (a *Agent) publishStatus() {
 	if a.client == nil {
 		return
 	}
-	data, err := proto.Marshal(a.statusMessage(a.buf.Stats()))
+	st := a.Status()
+	data, err := proto.Marshal(st.heartbeat())
 	if err != nil {
 		return
 	}

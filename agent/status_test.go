@@ -81,13 +81,8 @@ http: {listen: "127.0.0.1:0"}
 	if err := json.Unmarshal([]byte(get("/healthz")), &health); err != nil || !health.OK || !health.NATS {
 		t.Fatalf("/healthz: %+v %v", health, err)
 	}
-	var st struct {
-		AgentID string `json:"agentId"`
-		Lanes   []struct {
-			AckedSeq string `json:"ackedSeq"`
-		} `json:"lanes"`
-	}
-	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != wire.NumLanes || st.Lanes[wire.LaneTelemetry].AckedSeq != "500" {
+	var st Status
+	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != wire.NumLanes || st.Lanes[wire.LaneTelemetry].AckedSeq != 500 || st.Lanes[wire.LaneTelemetry].Lane != "telemetry" {
 		t.Fatalf("/status: %s", body)
 	}
 	metrics := get("/metrics")

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/protocols/uplink"
@@ -270,15 +271,6 @@ func stopChildren(children []*child, log *slog.Logger) {
 	}
 }
 
-// agentStatus is the part of an agent's /status the progress line shows.
-type agentStatus struct {
-	ReadingsIn string `json:"readingsIn"`
-	Lanes      []struct {
-		DepthReadings     string `json:"depthReadings"`
-		OldestUnsentAgeMs string `json:"oldestUnsentAgeMs"`
-	} `json:"lanes"`
-}
-
 func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, children []*child) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -297,13 +289,10 @@ func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, c
 			if err != nil {
 				continue
 			}
-			v, _ := strconv.ParseFloat(st.ReadingsIn, 64)
-			in += v
+			in += float64(st.ReadingsIn)
+			depth += float64(st.Depth())
 			for _, l := range st.Lanes {
-				d, _ := strconv.ParseFloat(l.DepthReadings, 64)
-				a, _ := strconv.ParseFloat(l.OldestUnsentAgeMs, 64)
-				depth += d
-				oldest = max(oldest, a/1000)
+				oldest = max(oldest, float64(l.OldestUnsentAgeMs)/1000)
 			}
 		}
 		kafka := counterValue(bm.Readings)
@@ -321,13 +310,13 @@ func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, c
 	}
 }
 
-func fetchStatus(c *http.Client, addr string) (*agentStatus, error) {
+func fetchStatus(c *http.Client, addr string) (*agent.Status, error) {
 	resp, err := c.Get("http://" + addr + "/status")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var st agentStatus
+	var st agent.Status
 	return &st, json.NewDecoder(resp.Body).Decode(&st)
 }
 

@@ -76,7 +76,7 @@ func (a *agentProc) depth(t *testing.T) int64 {
 	if err != nil {
 		return -1
 	}
-	return st.depth()
+	return int64(st.Depth())
 }
 
 func startBridgeProc(t *testing.T, dir, name, natsURL string, k *testkit.Kafka) *proc {

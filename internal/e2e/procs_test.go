@@ -10,11 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fieldline/fieldline/agent"
 )
 
 // bin is where TestMain built the binaries.
@@ -172,35 +173,15 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// status is the part of an agent's /status the tests read.
-type status struct {
-	ReadingsIn string `json:"readingsIn"`
-	Lanes      []struct {
-		Lane          int    `json:"lane"`
-		DepthReadings string `json:"depthReadings"`
-		NextSeq       string `json:"nextSeq"`
-		Dropped       string `json:"dropped"`
-	} `json:"lanes"`
-}
-
-func (s *status) depth() int64 {
-	var n int64
-	for _, l := range s.Lanes {
-		d, _ := strconv.ParseInt(l.DepthReadings, 10, 64)
-		n += d
-	}
-	return n
-}
-
 var httpClient = &http.Client{Timeout: 2 * time.Second}
 
-func agentStatus(addr string) (*status, error) {
+func agentStatus(addr string) (*agent.Status, error) {
 	resp, err := httpClient.Get("http://" + addr + "/status")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var st status
+	var st agent.Status
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,8 @@
 // seen for the debounce time. Filtered edges are counted in
 // fieldline_gpio_bounces_total.
 //
-// Pins come from a PinLookup: by default HostPins (host.Init, then
+// Pins come from a PinLookup: by default HostPins (the kernel's gpioioctl
+// and sysfs drivers through driverreg.Init, then
 // gpioreg.ByName, which also finds pins a simulator registered in the same
 // process); tests pass a PinMap of periph's gpiotest pins. A pin that does
 // not exist yields ErrNoGPIO when the machine has no GPIO at all (the message

@@ -10,7 +10,13 @@ import (
 	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/host/v3"
+	// The kernel's GPIO interfaces only: the character device (gpiochip,
+	// every current board including the Pi 5) and the older sysfs. The
+	// memory-mapped drivers of individual boards that host.Init would
+	// register add 0.45 MB to the agent and need /dev/mem, which the
+	// hardened service does not allow.
+	_ "periph.io/x/host/v3/gpioioctl"
+	_ "periph.io/x/host/v3/sysfs"
 )
 
 // PinLookup finds pins by name. New asks it for every configured pin and
@@ -47,7 +53,7 @@ type Host struct {
 	noGPIO string
 }
 
-// HostPins initialises periph's host drivers (host.Init, safe to call more
+// HostPins initialises periph's kernel GPIO drivers (driverreg.Init, safe to call more
 // than once) and returns the lookup over gpioreg. It fails only when a
 // driver fails; a machine without GPIO is reported by New when a pin is
 // asked for, with ErrNoGPIO.
@@ -56,7 +62,7 @@ func HostPins() (*Host, error) {
 }
 
 func hostPinsAt(root string) (*Host, error) {
-	state, err := host.Init()
+	state, err := driverreg.Init()
 	if err != nil {
 		return nil, fmt.Errorf("initialising periph host drivers: %w", err)
 	}
