@@ -154,15 +154,13 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	a.engine = rules.NewEngine(prog, rules.Options{
 		Now: opts.Wall, Logger: a.log.With("component", "rules"), Metrics: rules.NewMetrics(a.reg), Actions: actions,
 	})
-	if state, err := os.ReadFile(a.rulesStatePath()); err == nil {
+	if state := buf.AppState(); len(state) > 0 {
 		if err := a.engine.RestoreState(state); err != nil {
 			a.log.Warn("rule state not restored; alerts start from ok", "err", err)
 		}
 	}
 	return a, nil
 }
-
-func (a *Agent) rulesStatePath() string { return a.cfg.Buffer.Path + ".rules-state" }
 
 // Ready is closed once the agent runs (HTTP listening, sources started).
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
@@ -236,7 +234,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax,
 	}, a.log.With("component", "forwarder"), a.m)
 	fwd.OnAttempt = a.opts.OnAttempt
-	fwd.Fix = func(b *wire.Batch) { a.clock.correct(b, a.firstSeq[b.Lane]) }
+	fwd.Fix = func(b *wire.Batch) bool { return a.clock.correct(b, a.firstSeq[b.Lane]) }
 	fwdDone := make(chan struct{})
 	go func() { defer close(fwdDone); _ = fwd.Run(fwdCtx) }()
 
@@ -260,7 +258,6 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 
 	// Pipeline and sources.
 	pipe := newPipeline(a.engine, a.buf, a.clock, a.log.With("component", "pipeline"), a.m, a.now)
-	pipe.onAlerts = a.saveRulesState
 	srcCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
 	sourcesStopped := make(chan struct{})
@@ -308,12 +305,14 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	return nil
 }
 
-// saveRulesState persists alert states so that a restart does not emit a
-// transition twice.
+// saveRulesState commits the rule engine's state (alert states, last
+// values) at shutdown; alert transitions commit it with themselves.
 func (a *Agent) saveRulesState() {
 	state, err := a.engine.MarshalState()
 	if err == nil {
-		err = writeFileAtomic(a.rulesStatePath(), state)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err = a.buf.AppendSyncWithState(ctx, wire.LaneAlert, nil, state)
+		cancel()
 	}
 	if err != nil {
 		a.log.Error("saving rule state", "err", err)
@@ -335,3 +334,31 @@ func sumCounterVec(c prometheus.Collector) float64 {
 
 // ReadingsIn is the number of readings the sources delivered so far.
 func (a *Agent) ReadingsIn() int64 { return int64(sumCounterVec(a.m.ReadingsIn)) }
+
+// ReloadRules reads and compiles the rule bundle file again and swaps it in
+// between two readings; state carries over for sensors whose rules did not
+// change. A bundle that does not compile never replaces the running one: the
+// error is returned, logged, and reported in the heartbeat until a good
+// bundle is loaded. `fieldline-agent run` calls it on SIGHUP.
+func (a *Agent) ReloadRules() error {
+	file := a.cfg.Rules.File
+	if file == "" {
+		return fmt.Errorf("reloading rules: no rules.file in the config")
+	}
+	data, err := os.ReadFile(file)
+	var prog *rules.Program
+	if err == nil {
+		prog, err = rules.Load(file, data)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		a.rulesErr = err.Error()
+		a.log.Error("rule bundle rejected; the running rules stay", "file", file, "err", err)
+		return fmt.Errorf("reloading rules: %w", err)
+	}
+	a.rulesErr = ""
+	a.engine.Swap(prog)
+	a.log.Info("rules reloaded", "file", file, "name", prog.Name(), "version", prog.Version())
+	return nil
+}

@@ -130,17 +130,21 @@ func (g *clockGuard) Synced() bool {
 }
 
 // correct applies the measured step to the unsynced readings of b whose seq
-// is at least from (the first seq this run appended to the lane).
-func (g *clockGuard) correct(b *wire.Batch, from uint64) {
+// is at least from (the first seq this run appended to the lane) and
+// reports whether it changed any.
+func (g *clockGuard) correct(b *wire.Batch, from uint64) bool {
 	step, ok := g.correction()
 	if !ok {
-		return
+		return false
 	}
+	changed := false
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		if r.Seq >= from && r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0 {
 			r.TimeNs += step
 			r.Flags |= wire.FlagClockCorrected
+			changed = true
 		}
 	}
+	return changed
 }

@@ -66,9 +66,10 @@ type Forwarder struct {
 	ackedHigh [wire.NumLanes]uint64
 	enc       []byte
 
-	// Fix, when set, may change a batch before it is encoded (the clock
-	// guard corrects timestamps with it).
-	Fix func(b *wire.Batch)
+	// Fix, when set, may change a batch before each attempt and reports
+	// whether it did (the clock guard corrects timestamps with it once the
+	// clock step is known, which may happen while a batch is retried).
+	Fix func(b *wire.Batch) bool
 
 	stopping atomic.Bool
 	wake     chan struct{}
@@ -179,20 +180,29 @@ func (f *Forwarder) next() (wire.Batch, bool, error) {
 
 // deliver sends b until it is acknowledged or rejected, or ctx ends.
 func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
-	if f.Fix != nil {
-		f.Fix(b)
-	}
-	var err error
-	f.enc, err = wire.Encode(f.enc[:0], b)
-	if err != nil {
-		// Cannot happen for data the buffer decoded; never drop it silently.
-		f.log.Error("encoding batch", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
-		f.m.ForwardErrors.WithLabelValues("encode").Inc()
-		sleep(ctx, f.cfg.RetryMax)
-		return
-	}
 	delay := f.cfg.RetryMin
+	encoded := false
 	for attempt := 1; ctx.Err() == nil; attempt++ {
+		if attempt > 1 && f.stopping.Load() {
+			// Soft shutdown: the batch stays in the buffer for the next
+			// start rather than waiting out the grace period offline.
+			return
+		}
+		if f.Fix != nil && f.Fix(b) {
+			encoded = false
+		}
+		if !encoded {
+			var err error
+			if f.enc, err = wire.Encode(f.enc[:0], b); err != nil {
+				// Cannot happen for data the buffer decoded; never drop
+				// it silently.
+				f.log.Error("encoding batch", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+				f.m.ForwardErrors.WithLabelValues("encode").Inc()
+				sleep(ctx, f.cfg.RetryMax)
+				return
+			}
+			encoded = true
+		}
 		if f.OnAttempt != nil {
 			f.OnAttempt(b, attempt)
 		}

@@ -13,7 +13,7 @@ import (
 // Appender is what the pipeline needs of the buffer.
 type Appender interface {
 	Append(lane wire.Lane, rs []wire.Reading) error
-	AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Reading) (first, last uint64, err error)
+	AppendSyncWithState(ctx context.Context, lane wire.Lane, rs []wire.Reading, state []byte) (first, last uint64, err error)
 }
 
 // pipeline takes readings from every source, stamps clock flags, runs the
@@ -30,9 +30,6 @@ type pipeline struct {
 	out    rules.Output
 	tick   time.Duration
 	now    func() time.Time
-	// onAlerts runs after alert transitions were committed (the agent
-	// saves the rule state then, so a restart does not repeat them).
-	onAlerts func()
 }
 
 func newPipeline(engine *rules.Engine, buf Appender, clock *clockGuard, log *slog.Logger, m *Metrics, now func() time.Time) *pipeline {
@@ -91,17 +88,19 @@ func (p *pipeline) process(rs []wire.Reading) {
 
 func (p *pipeline) flush() {
 	if len(p.out.Alerts) > 0 {
-		// Alert transitions are rare and matter: commit them before
-		// going on, then persist the state that produced them.
+		// Alert transitions are rare and matter: commit them together
+		// with the rule state that produced them, in one transaction, so
+		// that a crash neither loses a transition nor repeats it.
+		state, err := p.engine.MarshalState()
+		if err != nil {
+			p.log.Error("marshalling rule state", "err", err)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, _, err := p.buf.AppendSync(ctx, wire.LaneAlert, p.out.Alerts)
+		_, _, err = p.buf.AppendSyncWithState(ctx, wire.LaneAlert, p.out.Alerts, state)
 		cancel()
 		if err != nil {
 			p.m.AppendErrors.Add(float64(len(p.out.Alerts)))
 			p.log.Error("buffer refused alert transitions", "alerts", len(p.out.Alerts), "err", err)
-		}
-		if p.onAlerts != nil {
-			p.onAlerts()
 		}
 	}
 	if len(p.out.Telemetry) > 0 {

@@ -17,7 +17,8 @@ func cmdRun(ctx context.Context, _, stderr io.Writer, args []string) error {
 		`Runs the agent until SIGTERM or SIGINT. The first signal stops the sources,
 commits every accepted reading and waits (up to --grace) for the batch in
 flight; a second signal exits at once. Nothing accepted is lost either way:
-unsent readings stay in the buffer file for the next start.`, stderr)
+unsent readings stay in the buffer file for the next start. SIGHUP reloads
+the rule bundle; one that does not compile is reported and not applied.`, stderr)
 	cfgPath := fs.String("config", "/etc/fieldline/agent.yaml", "config file")
 	grace := fs.Duration("grace", 0, "longest wait for the batch in flight at shutdown (default 10s)")
 	if err := fs.Parse(args); err != nil {
@@ -35,6 +36,15 @@ unsent readings stay in the buffer file for the next start.`, stderr)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	// SIGHUP reloads the rule bundle (a bad one is reported, not applied).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = a.ReloadRules()
+		}
+	}()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	hard := make(chan struct{})

@@ -1,0 +1,165 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/rules"
+)
+
+// stepSource emits the values it is given on one sensor.
+type stepSource struct{ values chan float64 }
+
+func (s *stepSource) Name() string { return "test/step" }
+
+func (s *stepSource) Run(ctx context.Context, emit func([]wire.Reading)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case v := <-s.values:
+			emit([]wire.Reading{{TimeNs: time.Now().UnixNano(), Value: v, SensorID: "boiler.temp"}})
+		}
+	}
+}
+
+// TestAlertTransitionsSurviveRestart runs the edge rules in the agent: an
+// alert's transitions reach Kafka on the alert lane, and a restart while the
+// alert fires neither repeats "firing" nor forgets it (the state is committed
+// with the transition, in one bbolt transaction).
+func TestAlertTransitionsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(bundle, []byte(`
+version: "t1"
+name: boiler
+rules:
+  - match: boiler.temp
+    deadband: {absolute: 0.5}
+    alerts:
+      - {name: boiler-hot, above: 90, clear_below: 80, severity: critical}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns := testkit.NATS(t)
+	k := testkit.StartKafka(t)
+	startBridge(t, ns.URL(), k)
+	cfg := fmt.Sprintf(`
+agent: {id: gw-alert, data_dir: %s}
+uplink: {nats: {url: %s}}
+rules: {file: %s}
+http: {listen: off}
+`, dir, ns.URL(), bundle)
+
+	run := func(values ...float64) {
+		t.Helper()
+		src := &stepSource{values: make(chan float64)}
+		var c Config
+		if err := decodeConfig("agent.yaml", []byte(cfg), &c); err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(c, Options{Sources: []Source{src}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		<-a.Ready()
+		for _, v := range values {
+			src.values <- v
+		}
+		// Stop once everything taken is acknowledged.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st := a.Status()
+			if st.Depth() == 0 && st.ReadingsIn == uint64(len(values)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not drained: %+v", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(70, 95, 96)     // fires
+	run(97, 98)         // still firing after a restart: no new transition
+	run(85, 79, 78, 70) // resolves once
+
+	var states []string
+	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
+	cons.Until(30*time.Second, func(rec *kgo.Record) bool {
+		var r wirepb.Reading
+		if err := proto.Unmarshal(rec.Value, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Lane == uint32(wire.LaneAlert) {
+			ev, err := rules.ParseAlertEvent(wire.Reading{Kind: wire.Kind(r.Kind), Text: r.Text, Value: r.Value, SensorID: r.SensorId})
+			if err != nil {
+				t.Fatalf("alert record: %v", err)
+			}
+			states = append(states, fmt.Sprintf("%s:%s@%d", ev.Alert, ev.State, r.Seq))
+		}
+		return len(states) >= 2
+	})
+	// Wait a little longer for a duplicate that should not come.
+	cons.Until(2*time.Second, func(rec *kgo.Record) bool {
+		var r wirepb.Reading
+		if proto.Unmarshal(rec.Value, &r) == nil && r.Lane == uint32(wire.LaneAlert) {
+			states = append(states, fmt.Sprintf("extra seq %d", r.Seq))
+		}
+		return false
+	})
+	want := []string{"boiler-hot:firing@1", "boiler-hot:resolved@2"}
+	if fmt.Sprint(states) != fmt.Sprint(want) {
+		t.Fatalf("alert transitions in Kafka %v, want %v", states, want)
+	}
+}
+
+// TestReloadRules swaps a new bundle in, and refuses a bad one while the
+// good one keeps running and the heartbeat reports the error.
+func TestReloadRules(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "rules.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(bundle, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("version: v1\nname: b\nrules:\n  - {match: 'x.*', deadband: {absolute: 1}}\n")
+	ns := testkit.NATS(t)
+	a := startAgent(t, fmt.Sprintf("agent: {id: gw-reload, data_dir: %s}\nuplink: {nats: {url: %s}}\nrules: {file: %s}\nhttp: {listen: off}\n", dir, ns.URL(), bundle), Options{})
+	if v := a.Status().RulesVersion; v != "v1" {
+		t.Fatalf("rules version %q", v)
+	}
+	write("version: v2\nname: b\nrules:\n  - {match: 'x.*', deadband: {absolute: -1}}\n")
+	err := a.ReloadRules()
+	if err == nil || !strings.Contains(err.Error(), "rules[0].deadband.absolute") {
+		t.Fatalf("bad bundle: %v", err)
+	}
+	if st := a.Status(); st.RulesVersion != "v1" || !strings.Contains(st.RulesError, "rules[0].deadband.absolute") {
+		t.Fatalf("after a bad bundle: version %q error %q", st.RulesVersion, st.RulesError)
+	}
+	write("version: v3\nname: b\nrules:\n  - {match: 'x.*', deadband: {absolute: 2}}\n")
+	if err := a.ReloadRules(); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Status(); st.RulesVersion != "v3" || st.RulesError != "" {
+		t.Fatalf("after a good bundle: version %q error %q", st.RulesVersion, st.RulesError)
+	}
+}
