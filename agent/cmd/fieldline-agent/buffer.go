@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/cli"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -21,7 +22,7 @@ agent runs).
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(stderr, "Usage: fieldline-agent buffer stats|dump|compact ...\n\n%s\n", help)
 		if len(args) == 0 {
-			return exitError{2}
+			return cli.ExitError{Code: 2}
 		}
 		return nil
 	}
@@ -33,7 +34,7 @@ agent runs).
 		}
 		if fs.NArg() != 1 {
 			fs.Usage()
-			return exitError{2}
+			return cli.ExitError{Code: 2}
 		}
 		st, err := buffer.Inspect(fs.Arg(0))
 		if err != nil {
@@ -62,7 +63,7 @@ agent runs).
 		}
 		if fs.NArg() != 1 {
 			fs.Usage()
-			return exitError{2}
+			return cli.ExitError{Code: 2}
 		}
 		opts := buffer.DumpOptions{From: *from, To: *to, Limit: *limit, Acked: *acked}
 		if *lane != "" {
@@ -80,7 +81,7 @@ agent runs).
 		}
 		if fs.NArg() != 2 {
 			fs.Usage()
-			return exitError{2}
+			return cli.ExitError{Code: 2}
 		}
 		res, err := buffer.Compact(fs.Arg(0), fs.Arg(1))
 		if err != nil {

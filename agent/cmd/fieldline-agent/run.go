@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/fieldline/fieldline/agent"
+	"github.com/fieldline/fieldline/internal/cli"
 )
 
 func cmdRun(ctx context.Context, _, stderr io.Writer, args []string) error {
@@ -82,12 +83,12 @@ the same checks the agent runs at start. Exits 1 when there is any.`, stderr)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return exitError{2}
+		return cli.ExitError{Code: 2}
 	}
 	cfg, err := agent.LoadConfig(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stdout, err)
-		return exitError{1}
+		return cli.ExitError{Code: 1}
 	}
 	n := len(cfg.Sources.Modbus) + len(cfg.Sources.MQTT) + len(cfg.Sources.GPIO)
 	fmt.Fprintf(stdout, "%s: ok (agent %s, %d source(s), buffer %s, nats %s)\n", fs.Arg(0), cfg.Agent.ID, n, cfg.Buffer.Path, cfg.Uplink.NATS.URL)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 
-	"github.com/fieldline/fieldline/rules"
+	"github.com/fieldline/fieldline/internal/cli"
 )
 
 func cmdCheckRules(_ context.Context, stdout, stderr io.Writer, args []string) error {
@@ -18,19 +16,7 @@ problem with its path in the bundle. Exits 1 when there is any.`, stderr)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return exitError{2}
+		return cli.ExitError{Code: 2}
 	}
-	data, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	problems := rules.Validate(fs.Arg(0), data)
-	for _, p := range problems {
-		fmt.Fprintf(stdout, "%s: %s\n", fs.Arg(0), p)
-	}
-	if len(problems) > 0 {
-		return exitError{1}
-	}
-	fmt.Fprintf(stdout, "%s: ok\n", fs.Arg(0))
-	return nil
+	return cli.CheckRules(stdout, fs.Arg(0))
 }

@@ -5,15 +5,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
+
+	"github.com/fieldline/fieldline/internal/cli"
 )
 
 // command is one subcommand; each lives in its own file and adds itself to
@@ -30,26 +28,16 @@ type env struct {
 	log            *slog.Logger
 }
 
-var commands = map[string]command{}
+var app = &cli.App{Name: "fieldline-sim", Intro: "fieldline-sim runs simulated field devices for Fieldline demos and tests.", Commands: map[string]cli.Command{}}
 
+// register adds a subcommand; each simulator's file calls it from init.
 func register(name string, c command) {
-	if _, dup := commands[name]; dup {
+	if _, dup := app.Commands[name]; dup {
 		panic("fieldline-sim: duplicate command " + name)
 	}
-	commands[name] = c
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "fieldline-sim runs simulated field devices for Fieldline demos and tests.\n\nUsage:\n  fieldline-sim <command> [flags]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintf(w, "\nRun 'fieldline-sim <command> --help' for a command's flags.\n")
+	app.Commands[name] = cli.Command{Summary: c.summary, Run: func(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+		return c.run(ctx, &env{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}, args)
+	}}
 }
 
 func main() {
@@ -57,25 +45,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		return 0
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "fieldline-sim: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
-	if err := c.run(ctx, e, args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "fieldline-sim %s: %v\n", args[0], err)
-		return 1
-	}
-	return 0
+	return app.Main(ctx, args, stdout, stderr)
 }

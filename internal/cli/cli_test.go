@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func testApp() *App {
+	a := &App{Name: "tool", Intro: "tool does things."}
+	a.Commands = map[string]Command{
+		"ok": {Summary: "succeeds", Run: func(_ context.Context, w, _ io.Writer, args []string) error {
+			_, err := io.WriteString(w, "done "+strings.Join(args, ","))
+			return err
+		}},
+		"fail":  {Summary: "fails", Run: func(context.Context, io.Writer, io.Writer, []string) error { return errors.New("it broke") }},
+		"usage": {Summary: "usage mistake", Run: func(context.Context, io.Writer, io.Writer, []string) error { return ExitError{Code: 2} }},
+		"flags": {Summary: "has flags", Run: func(_ context.Context, _, stderr io.Writer, args []string) error {
+			fs := a.Flags("flags", "flags [--n N]", "Explains itself.", stderr)
+			fs.Int("n", 1, "how many")
+			return fs.Parse(args)
+		}},
+	}
+	return a
+}
+
+func TestAppMain(t *testing.T) {
+	cases := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{nil, 0, "Commands:\n  fail", ""},
+		{[]string{"--help"}, 0, "Run 'tool <command> --help'", ""},
+		{[]string{"ok", "a", "b"}, 0, "done a,b", ""},
+		{[]string{"nope"}, 2, "", `tool: unknown command "nope"`},
+		{[]string{"fail"}, 1, "", "tool fail: it broke"},
+		{[]string{"usage"}, 2, "", ""},
+		{[]string{"flags", "--help"}, 0, "", "Usage: tool flags [--n N]\n\nExplains itself.\n\nFlags:\n  -n int"},
+		{[]string{"flags", "--bogus"}, 1, "", "flag provided but not defined: -bogus"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := testApp().Main(context.Background(), tc.args, &out, &errb); code != tc.code {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.code, errb.String())
+			}
+			if !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errb.String(), tc.stderr) {
+				t.Fatalf("stdout %q stderr %q; want %q and %q", out.String(), errb.String(), tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestCheckRules(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("version: v1\nname: n\nrules:\n  - {match: 'a.*', deadband: {absolute: 1}}\n"), 0o644)
+	os.WriteFile(bad, []byte("version: v1\nname: n\nrules:\n  - {match: 'a.*', deadband: {absolute: -1}}\n  - {match: 'b', min_interval: -1s}\n"), 0o644)
+	var out bytes.Buffer
+	if err := CheckRules(&out, good); err != nil || !strings.Contains(out.String(), `ok (bundle "n" version v1)`) {
+		t.Fatalf("good: %v %q", err, out.String())
+	}
+	out.Reset()
+	err := CheckRules(&out, bad)
+	var ee ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 {
+		t.Fatalf("bad: %v", err)
+	}
+	for _, want := range []string{"rules[0].deadband.absolute", "rules[1].min_interval"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
