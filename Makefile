@@ -48,7 +48,7 @@ test-kafka:
 
 # The agent for the gateways.
 CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
-# The footprint-rss run: sensor counts and how long each runs (docs/benchmarks-gateway.md).
+# The footprint-rss run: sensor counts and how long each runs (docs/benchmarks.md).
 RSS_SENSORS   ?= 50,500
 RSS_DURATION  ?= 60s
 
@@ -70,7 +70,7 @@ cross:
 	@$(MAKE) --no-print-directory footprint
 
 # The arm64 agent binary must stay within its budget of 15 MB (15,000,000
-# bytes); docs/benchmarks-gateway.md has the figures.
+# bytes); docs/benchmarks.md has the figures.
 footprint:
 	@scripts/footprint.sh $(DIST)/fieldline-agent-linux-arm64
 

@@ -39,7 +39,7 @@ if [ "$size" -gt "$limit" ]; then
 footprint: FAIL: $(basename "$bin") is $(group "$size") bytes ($mb MB), over its budget of $(group "$limit") bytes by $(group "$over") bytes.
   Find what grew: build it without -s -w and run
     go tool nm -size -sort size BINARY | head -50
-  or compare 'go version -m BINARY' with the last good build; docs/benchmarks-gateway.md
+  or compare 'go version -m BINARY' with the last good build; docs/benchmarks.md
   lists what each dependency costs and how the budget was met.
 EOF
 	exit 1

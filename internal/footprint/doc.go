@@ -17,7 +17,7 @@
 // reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status and the
 // CPU time from /proc/<pid>/stat; steady RSS is the median over the second
 // half of the run. Results are logged as rows of the table in
-// docs/benchmarks-gateway.md, and appended to FL_RSS_OUT when set.
+// docs/benchmarks.md, and appended to FL_RSS_OUT when set.
 //
 // # Caveats
 //
