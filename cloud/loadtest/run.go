@@ -150,7 +150,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// The agents.
 	actx, stopAgents := context.WithCancel(context.Background())
 	var agents []*agent.Agent
-	var sources []*fleet.Source
 	quiet := slog.New(slog.DiscardHandler)
 	for i := 0; i < o.Agents; i++ {
 		id := fmt.Sprintf("load-%03d", i)
@@ -168,7 +167,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return Result{}, err
 		}
 		agents = append(agents, a)
-		sources = append(sources, src)
 	}
 	var awg sync.WaitGroup
 	for _, a := range agents {
