@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
@@ -54,7 +55,7 @@ rules:
 	}
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
-	startBridge(t, ns.URL(), k)
+	agentrun.StartBridge(t, ns.URL(), k)
 	cfg := fmt.Sprintf(`
 agent: {id: gw-alert, data_dir: %s}
 uplink: {nats: {url: %s}}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
+	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
@@ -35,7 +36,7 @@ func TestBacklogDoesNotStarveLiveData(t *testing.T) {
 
 			nats := testkit.NATS(t)
 			k := testkit.StartKafka(t)
-			startBridge(t, nats.URL(), k)
+			agentrun.StartBridge(t, nats.URL(), k)
 			live := &fleet.Source{ID: "live", Sensors: sensors, Prefix: "sensor", Interval: 200 * time.Millisecond}
 			reconnect := time.Now()
 			startAgent(t, fmt.Sprintf(`

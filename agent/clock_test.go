@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -133,34 +132,6 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	}
 }
 
-// runAgent runs an agent from YAML until the test ends.
-func runAgent(t *testing.T, yaml string, opts Options) *Agent {
-	t.Helper()
-	var cfg Config
-	if err := decodeConfig("agent.yaml", []byte(yaml), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent run: %v", err)
-		}
-	})
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("agent stopped: %v", err)
-	}
-	return a
-}
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -190,7 +161,7 @@ func TestClockFrom1970JumpsMidRun(t *testing.T) {
 	nats := testkit.NATS(t)
 	k := testkit.StartKafka(t)
 	clk := newJumpClock()
-	a := runAgent(t, fmt.Sprintf(`
+	a := startAgent(t, fmt.Sprintf(`
 agent: {id: gw-clock, data_dir: %s}
 buffer: {max_age: 1h}
 uplink: {nats: {url: %s, request_timeout: 1s}, retry_min: 20ms, retry_max: 200ms}

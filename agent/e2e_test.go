@@ -11,34 +11,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
+	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
-
-// startBridge runs a bridge in the test process against the test's NATS and
-// Kafka.
-func startBridge(t *testing.T, natsURL string, k *testkit.Kafka) {
-	t.Helper()
-	b, err := bridge.New(bridge.Config{
-		NATS:  uplink.NATSConfig{URL: natsURL},
-		Kafka: bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
-	}, bridge.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-b.Ready():
-	case err := <-done:
-		t.Fatalf("bridge: %v", err)
-	}
-}
 
 // startAgent runs an agent from YAML until the test ends.
 func startAgent(t *testing.T, yaml string, opts Options) *Agent {
@@ -85,7 +62,7 @@ func TestModbusToKafka(t *testing.T) {
 	}
 	nats := testkit.NATS(t)
 	k := testkit.StartKafka(t)
-	startBridge(t, nats.URL(), k)
+	agentrun.StartBridge(t, nats.URL(), k)
 
 	a := startAgent(t, fmt.Sprintf(`
 agent: {id: gw-e2e, data_dir: %s}

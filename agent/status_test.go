@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
+	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -25,7 +26,7 @@ import (
 func TestHeartbeatAndHTTP(t *testing.T) {
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
-	startBridge(t, ns.URL(), k)
+	agentrun.StartBridge(t, ns.URL(), k)
 	sub, err := natsConnect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
