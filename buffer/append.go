@@ -28,15 +28,7 @@ func (b *Buffer) Append(lane wire.Lane, rs []wire.Reading) error {
 // (the readings then stay queued and a later commit may store them).
 func (b *Buffer) AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Reading) (first, last uint64, err error) {
 	w, err := b.add(lane, rs, true)
-	if err != nil || w == nil {
-		return 0, 0, err
-	}
-	select {
-	case <-w.done:
-		return w.first, w.last, w.err
-	case <-ctx.Done():
-		return 0, 0, ctx.Err()
-	}
+	return w.wait(ctx, err)
 }
 
 // AppendSyncWithState is AppendSync that also stores state, an opaque value
@@ -46,6 +38,12 @@ func (b *Buffer) AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Readi
 // twice across a restart. AppState returns the latest state.
 func (b *Buffer) AppendSyncWithState(ctx context.Context, lane wire.Lane, rs []wire.Reading, state []byte) (first, last uint64, err error) {
 	w, err := b.addWithState(lane, rs, true, state, true)
+	return w.wait(ctx, err)
+}
+
+// wait returns the seq range the commit gave w's readings, once it is done;
+// err is add's error.
+func (w *waiter) wait(ctx context.Context, err error) (first, last uint64, _ error) {
 	if err != nil || w == nil {
 		return 0, 0, err
 	}

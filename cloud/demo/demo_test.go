@@ -1,12 +1,10 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,23 +28,6 @@ func buildBinaries(t *testing.T) string {
 	return dir
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemoShowsReadingsInKafka runs the demo as `make demo` does and reads
 // the readings back from its Kafka, with franz-go and with Debian's kcat.
 func TestDemoShowsReadingsInKafka(t *testing.T) {
@@ -56,7 +37,7 @@ func TestDemoShowsReadingsInKafka(t *testing.T) {
 	bin := buildBinaries(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	ready := make(chan Addrs, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -12,35 +12,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/simonvetter/modbus"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startModbusCommand runs the modbus command with args until the test ends and
 // returns what follows prefix in the first stdout line that has it.
 func startModbusCommand(t *testing.T, prefix string, args ...string) (string, func()) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	e := &env{stdout: &stdout, stderr: &stderr, log: slog.New(slog.NewTextHandler(&stderr, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
