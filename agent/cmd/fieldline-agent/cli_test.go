@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// TestBufferCommands fills a buffer file as a stopped agent leaves it and
+// inspects it with `buffer stats`, `buffer dump` and `buffer compact`.
+func TestBufferCommands(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.Open(path, &buffer.Options{AgentID: "gw-cli", FlushInterval: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var rs []wire.Reading
+	for i := 0; i < 100; i++ {
+		rs = append(rs, wire.Reading{TimeNs: t0.Add(time.Duration(i) * time.Second).UnixNano(), Value: float64(i) / 10, SensorID: "boiler.temp"})
+	}
+	if err := b.Append(wire.LaneTelemetry, rs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(wire.LaneAlert, []wire.Reading{{TimeNs: t0.UnixNano(), Value: 2, SensorID: "boiler.temp", Kind: wire.KindEvent, Text: `{"alert":"hot","state":"firing"}`}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ack(wire.LaneTelemetry, 1, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errs := runCLI(t, "buffer", "stats", path)
+	if code != 0 {
+		t.Fatalf("stats: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"telemetry", "alert", "file size:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stats output lacks %q:\n%s", want, out)
+		}
+	}
+	fields := func(lane string) []string {
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == lane {
+				return f
+			}
+		}
+		t.Fatalf("no %s line in:\n%s", lane, out)
+		return nil
+	}
+	// lane, depth, bytes, oldest unacked, next seq, acked seq, dropped, expired
+	if f := fields("telemetry"); f[1] != "60" || f[4] != "101" || f[5] != "40" {
+		t.Errorf("telemetry: depth %s next seq %s acked %s, want 60, 101, 40:\n%s", f[1], f[4], f[5], out)
+	}
+
+	code, out, errs = runCLI(t, "buffer", "dump", "--lane", "telemetry", "--limit", "5", path)
+	if code != 0 {
+		t.Fatalf("dump: exit %d: %s", code, errs)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	n := 0
+	for sc.Scan() {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("dump line %q: %v", sc.Text(), err)
+		}
+		if n == 0 && r["seq"] != float64(41) {
+			t.Errorf("first unacked reading has seq %v, want 41: %s", r["seq"], sc.Text())
+		}
+		n++
+	}
+	if n != 5 {
+		t.Errorf("dump printed %d readings, want 5:\n%s", n, out)
+	}
+	if code, _, errs = runCLI(t, "buffer", "dump", "--lane", "bogus", path); code != 1 || !strings.Contains(errs, `unknown lane "bogus"`) {
+		t.Errorf("bad lane: exit %d %q", code, errs)
+	}
+
+	dst := filepath.Join(dir, "compact.db")
+	code, out, errs = runCLI(t, "buffer", "compact", path, dst)
+	if code != 0 || !strings.Contains(out, "compact.db") {
+		t.Fatalf("compact: exit %d %s %s", code, out, errs)
+	}
+	st, err := buffer.Inspect(dst)
+	if err != nil || st.Lanes[wire.LaneTelemetry].DepthReadings != 60 || st.Lanes[wire.LaneAlert].DepthReadings != 1 {
+		t.Fatalf("compacted file: %+v %v", st, err)
+	}
+	if code, _, _ = runCLI(t, "buffer"); code != 2 {
+		t.Errorf("buffer with no subcommand: exit %d, want 2", code)
+	}
+}
+
+// TestSampleConfigPassesCheck prints the sample config and checks it as a
+// user would (its data_dir moved to a temporary folder).
+func TestSampleConfigPassesCheck(t *testing.T) {
+	code, out, _ := runCLI(t, "sample-config")
+	if code != 0 || !strings.Contains(out, "agent:") {
+		t.Fatalf("sample-config: exit %d\n%s", code, out)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.yaml")
+	cfg := strings.Replace(out, "/var/lib/fieldline", dir, 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "check-config", path)
+	if code != 0 || !strings.Contains(out, ": ok (agent gw-0001, 1 source(s)") {
+		t.Fatalf("check-config of the sample: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestCheckRulesAndVersion(t *testing.T) {
+	root, _ := filepath.Abs("../../..")
+	code, out, _ := runCLI(t, "check-rules", filepath.Join(root, "rules", "sample.yaml"))
+	if code != 0 || !strings.Contains(out, "ok (bundle") {
+		t.Fatalf("check-rules sample: exit %d %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: v\nname: n\nrules:\n  - {match: 'x', deadband: {absolute: -2}}\n"), 0o644)
+	code, out, _ = runCLI(t, "check-rules", bad)
+	if code != 1 || !strings.Contains(out, "rules[0].deadband.absolute") {
+		t.Fatalf("check-rules bad: exit %d %s", code, out)
+	}
+	if code, out, _ = runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "fieldline-agent ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	if code, _, errs := runCLI(t, "frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %q", code, errs)
+	}
+}
