@@ -19,8 +19,12 @@ import (
 	"github.com/fieldline/fieldline/rules"
 )
 
-// stepSource emits the values it is given on one sensor.
-type stepSource struct{ values chan float64 }
+// stepSource emits the values it is given on one sensor (default
+// boiler.temp).
+type stepSource struct {
+	values chan float64
+	sensor string
+}
 
 func (s *stepSource) Name() string { return "test/step" }
 
@@ -30,7 +34,11 @@ func (s *stepSource) Run(ctx context.Context, emit func([]wire.Reading)) error {
 		case <-ctx.Done():
 			return nil
 		case v := <-s.values:
-			emit([]wire.Reading{{TimeNs: time.Now().UnixNano(), Value: v, SensorID: "boiler.temp"}})
+			id := s.sensor
+			if id == "" {
+				id = "boiler.temp"
+			}
+			emit([]wire.Reading{{TimeNs: time.Now().UnixNano(), Value: v, SensorID: id}})
 		}
 	}
 }
