@@ -94,7 +94,7 @@ lint:
 
 generate:
 	$(GO) install $(PROTOC_GEN_GO)
-	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative protocols/wire/wirepb/fieldline.proto
+	cd protocols/wire/wirepb && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative fieldline.proto
 
 clean:
 	rm -rf $(BIN) $(DIST)
