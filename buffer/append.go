@@ -80,7 +80,9 @@ func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, stat
 		b.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if b.pendingN+len(rs) > b.opts.MaxPendingReadings {
+	// Alerts and events are rare and matter: only telemetry is refused
+	// when commits fall behind.
+	if lane == wire.LaneTelemetry && b.pendingN+len(rs) > b.opts.MaxPendingReadings {
 		b.mu.Unlock()
 		b.lm[lane].dropped.Add(float64(len(rs)))
 		b.droppedPending(lane, len(rs))

@@ -243,22 +243,19 @@ func (b *Buffer) reserve(in *cycleIn) error {
 func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 	for attempt := 0; ; attempt++ {
 		out, err := b.commitTx(in)
-		if err == nil || !errors.Is(err, berrors.ErrMaxSizeReached) || attempt == 8 {
-			if err != nil && errors.Is(err, berrors.ErrMaxSizeReached) {
-				// Even an empty buffer cannot hold these segments.
-				for l := range wire.NumLanes {
-					if len(in.takes[l]) > 0 {
-						in.enc[l], in.cost[l] = nil, 0
-						in.early[l] += uint64(len(in.takes[l]))
-						b.lm[l].dropped.Add(float64(len(in.takes[l])))
-						in.takes[l] = nil
-						in.refused[l] = true
-					}
-				}
-				b.log.Error("buffer segment larger than the file cap allows; dropped", "max_bytes", b.opts.MaxBytes)
-				return b.commitTx(in)
-			}
+		if err == nil || !errors.Is(err, berrors.ErrMaxSizeReached) {
 			return out, err
+		}
+		if attempt >= 8 {
+			// Even a buffer emptied down to its budget cannot hold what
+			// this cycle took: refuse the takes of one lane, telemetry
+			// first (the drop order), and try again with the rest.
+			l, ok := b.refuseOneLane(in)
+			if !ok {
+				return out, err
+			}
+			b.log.Error("buffer segment larger than the file cap allows; dropped", "lane", l, "max_bytes", b.opts.MaxBytes)
+			continue
 		}
 		var need uint64
 		for _, c := range in.cost {
@@ -268,6 +265,9 @@ func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 		b.log.Debug("buffer file reached max_bytes; dropping more", "budget_cut", b.budgetCut)
 		drop := *in
 		drop.withheld = true
+		for l := range drop.acked {
+			drop.acked[l] = in.acked[l].clone()
+		}
 		dout, err := b.commitTx(&drop)
 		if err != nil {
 			return cycleOut{}, err
@@ -289,6 +289,23 @@ func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 			b.lm[l].expired.Add(float64(dout.expired[l]))
 		}
 	}
+}
+
+// refuseOneLane drops the readings this cycle took for the first lane in
+// drop order that has any, counting them, and reports which lane.
+func (b *Buffer) refuseOneLane(in *cycleIn) (wire.Lane, bool) {
+	for _, l := range dropOrder {
+		if len(in.takes[l]) == 0 {
+			continue
+		}
+		in.enc[l], in.cost[l] = nil, 0
+		in.early[l] += uint64(len(in.takes[l]))
+		b.lm[l].dropped.Add(float64(len(in.takes[l])))
+		in.takes[l] = nil
+		in.refused[l] = true
+		return l, true
+	}
+	return 0, false
 }
 
 // commitTx is one bbolt transaction. It reads b.cst and returns the new
@@ -597,7 +614,9 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 	for _, w := range waiters {
 		switch {
 		case w.n == 0:
-		case out.rejected[w.lane] || in.refused[w.lane]:
+		case in.refused[w.lane]:
+			w.err = fmt.Errorf("%d readings of lane %s do not fit under max_bytes even with the buffer emptied: %w", w.n, w.lane, ErrDropped)
+		case out.rejected[w.lane]:
 			w.err = fmt.Errorf("%d readings of lane %s (drop_policy newest): %w", w.n, w.lane, ErrDropped)
 		default:
 			w.first = out.first[w.lane] + uint64(w.off)

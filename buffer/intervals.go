@@ -116,13 +116,19 @@ func (ss *spanSet) prevEnd(x uint64) uint64 {
 	return ss.s[i-1].b
 }
 
-// dropBelow removes every seq < x from the set.
+// dropBelow removes every seq < x from the set. It builds a new slice
+// rather than compacting in place: copies of a cycle's input share backing
+// arrays, and an in-place compaction of one corrupted the other.
 func (ss *spanSet) dropBelow(x uint64) {
 	i := ss.find(x)
-	if i < len(ss.s) && ss.s[i].a < x {
-		ss.s[i].a = x
+	if i == 0 && (len(ss.s) == 0 || ss.s[0].a >= x) {
+		return
 	}
-	ss.s = append(ss.s[:0], ss.s[i:]...)
+	kept := append([]span(nil), ss.s[i:]...)
+	if len(kept) > 0 && kept[0].a < x {
+		kept[0].a = x
+	}
+	ss.s = kept
 }
 
 func (ss *spanSet) clone() spanSet {

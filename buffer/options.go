@@ -63,8 +63,9 @@ type Options struct {
 	// Default 65536.
 	FlushMaxReadings int
 	// MaxPendingReadings bounds the readings waiting in memory when commits
-	// fall behind (a slow or failing disk); beyond it, appends are dropped
-	// and counted. Default 8 × FlushMaxReadings.
+	// fall behind (a slow or failing disk); beyond it, telemetry appends are
+	// dropped and counted (alert and event lanes are always queued).
+	// Default 8 × FlushMaxReadings.
 	MaxPendingReadings int
 	// MaxBytes caps the file size. 0 means no cap. DefaultOptions: 256 MiB.
 	// Must be 0 or at least 256 KiB.
