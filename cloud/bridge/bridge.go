@@ -94,47 +94,44 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 
-	msgs := make(chan *nats.Msg, b.cfg.Workers*4)
-	sub, err := nc.ChanQueueSubscribe(uplink.SubjectPrefix+"*", uplink.QueueGroup, msgs)
+	// A callback subscription: while every worker is busy the callback
+	// waits, and nats.go keeps the batches that arrive meanwhile in the
+	// subscription's pending queue (bounded below) instead of dropping
+	// them, as a channel subscription would.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, b.cfg.Workers)
+	sub, err := nc.QueueSubscribe(uplink.SubjectPrefix+"*", uplink.QueueGroup, func(m *nats.Msg) {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			b.handle(kc, m)
+		}()
+	})
 	if err != nil {
 		return fmt.Errorf("subscribing to %s*: %w", uplink.SubjectPrefix, err)
 	}
-	// Let the server hold many pending batches for us rather than drop them.
-	_ = sub.SetPendingLimits(-1, -1)
+	if err := sub.SetPendingLimits(pendingMsgs, pendingBytes); err != nil {
+		return fmt.Errorf("setting pending limits: %w", err)
+	}
 	if err := nc.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
 		b.log.Warn("nats flush after subscribe", "err", err)
 	}
 	b.log.Info("bridge ready", "nats", b.cfg.NATS.URL, "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers)
 	close(b.ready)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < b.cfg.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case m := <-msgs:
-					b.handle(kc, m)
-				case <-stop:
-					// Finish what is queued, then leave.
-					for {
-						select {
-						case m := <-msgs:
-							b.handle(kc, m)
-						default:
-							return
-						}
-					}
-				}
-			}
-		}()
-	}
 	<-ctx.Done()
 	b.log.Info("bridge stopping: no new batches, finishing those held")
-	_ = sub.Unsubscribe()
-	close(stop)
+	// Drain: no new batches, but those already delivered to this bridge
+	// are handled; then wait for the workers.
+	if err := sub.Drain(); err != nil {
+		_ = sub.Unsubscribe()
+	}
+	deadline := time.Now().Add(2 * b.cfg.AckTimeout)
+	for sub.IsValid() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	wg.Wait()
 	fctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
 	defer cancel()
@@ -142,6 +139,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	_ = nc.Flush()
 	return nil
 }
+
+// Bounds of the batches a bridge holds while its workers are busy.
+const (
+	pendingMsgs  = 100_000
+	pendingBytes = 512 << 20
+)
 
 // handle replies to one batch.
 func (b *Bridge) handle(kc *kgo.Client, m *nats.Msg) {
@@ -324,6 +327,11 @@ func (b *Bridge) startFlight(kc *kgo.Client, batch *wire.Batch, key flightKey, f
 		r.Value = buf[offs[i]:offs[i+1]:offs[i+1]]
 		r.Headers = headers
 		r.Timestamp = time.Unix(0, batch.Readings[i].TimeNs)
+		if fl := batch.Readings[i].Flags; fl&wire.FlagClockUnsynced != 0 && fl&wire.FlagClockCorrected == 0 {
+			// A 1970 record time would fall foul of time-based retention;
+			// the reading's own time is in the value.
+			r.Timestamp = start
+		}
 		// TryProduce fails at once when the producer is full (Kafka has
 		// been down a while) instead of blocking this worker.
 		kc.TryProduce(ctx, r, func(_ *kgo.Record, err error) {
@@ -352,20 +360,34 @@ func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code
 	if batch != nil {
 		ack.Lane, ack.FirstSeq, ack.LastSeq = uint32(batch.Lane), batch.FirstSeq, batch.LastSeq()
 	}
-	rec := &kgo.Record{
-		Topic: b.cfg.Kafka.DeadletterTopic,
-		Key:   []byte(agent),
-		Value: data,
-		Headers: []kgo.RecordHeader{
-			{Key: "fl-reason", Value: []byte(code)},
-			{Key: "fl-error", Value: []byte(why)},
-			{Key: "fl-subject", Value: []byte(subject)},
-			{Key: "fl-agent", Value: []byte(agent)},
-		},
+	value, headers := data, []kgo.RecordHeader{
+		{Key: "fl-reason", Value: []byte(code)},
+		{Key: "fl-error", Value: []byte(why)},
+		{Key: "fl-subject", Value: []byte(subject)},
+		{Key: "fl-agent", Value: []byte(agent)},
+		{Key: "fl-bytes", Value: []byte(strconv.Itoa(len(data)))},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
-	defer cancel()
-	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
+	if len(value) > int(b.cfg.DeadletterMaxBytes) {
+		// Kafka refuses messages over its max.message.bytes (1 MB by
+		// default): keep the head of the batch and say so, rather than
+		// asking the agent to retry something that can never be written.
+		value = value[:b.cfg.DeadletterMaxBytes]
+		headers = append(headers, kgo.RecordHeader{Key: "fl-truncated", Value: []byte("true")})
+	}
+	rec := &kgo.Record{Topic: b.cfg.Kafka.DeadletterTopic, Key: []byte(agent), Value: value, Headers: headers}
+	// As for readings: never cancel the record (that would fail every
+	// record buffered for its partition); stop waiting after AckTimeout.
+	done := make(chan error, 1)
+	kc.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) { done <- err })
+	timer := time.NewTimer(b.cfg.AckTimeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-timer.C:
+		err = fmt.Errorf("kafka did not acknowledge within %s", b.cfg.AckTimeout)
+	}
+	if err != nil {
 		b.m.Batches.WithLabelValues("retry").Inc()
 		b.log.Warn("dead-letter write failed; asking the agent to retry", "agent", agent, "code", code, "err", err)
 		ack.Code, ack.Error, ack.Retry = uplink.CodeDeadOnly, fmt.Sprintf("rejected (%s: %s) but the dead-letter write failed: %v", code, why, err), true

@@ -252,38 +252,14 @@ func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
 		t.Skip("injects broker faults through kfake's control hooks; the real-Kafka suite stops the broker in the agent's end-to-end test instead")
 	}
 	e := startBridge(t, func(c *Config) { c.AckTimeout = 2 * time.Second })
-	var mu sync.Mutex
-	failing := true
-	e.kafka.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.kafka.Fake.KeepControl()
-		mu.Lock()
-		defer mu.Unlock()
-		if !failing {
-			return nil, nil, false
-		}
-		resp := req.(*kmsg.ProduceRequest).ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.(*kmsg.ProduceRequest).Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = 7 // REQUEST_TIMED_OUT: retriable, as when brokers are down
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	restore := failProduce(t, e)
 	cl := e.client(t, "gw-1")
 	b := &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, time.Now())}
 	ack, err := cl.Send(context.Background(), encode(t, b))
 	if !errors.Is(err, uplink.ErrNotAcked) || !ack.Retry || ack.Code != uplink.CodeKafka {
 		t.Fatalf("while kafka fails: %v %+v", err, ack)
 	}
-	mu.Lock()
-	failing = false
-	mu.Unlock()
+	restore()
 	// The agent sends the same batch again, and now it is acknowledged.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -410,4 +386,115 @@ func TestBridgesShareLoad(t *testing.T) {
 		t.Fatalf("%d readings in Kafka, want %d", len(seen), agents*batches*per)
 	}
 	t.Logf("bridge 1 handled %d batches, bridge 2 %d", e.bridge.Handled(), second.Handled())
+}
+
+// failProduce makes kfake answer every produce request with a retriable
+// error until the returned function is called.
+func failProduce(t *testing.T, e *env) (restore func()) {
+	t.Helper()
+	var mu sync.Mutex
+	failing := true
+	e.kafka.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.kafka.Fake.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if !failing {
+			return nil, nil, false
+		}
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 7
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	return func() { mu.Lock(); failing = false; mu.Unlock() }
+}
+
+// TestBusyBridgeAnswersEveryBatch: with one worker and Kafka failing, every
+// one of several concurrent batches still gets an answer (retry) instead of
+// being dropped by a full subscription and left to the agent's timeout.
+func TestBusyBridgeAnswersEveryBatch(t *testing.T) {
+	if testkit.KafkaFromEnv() != nil {
+		t.Skip("needs kfake's control hooks")
+	}
+	e := startBridge(t, func(c *Config) { c.Workers = 1; c.AckTimeout = 300 * time.Millisecond })
+	restore := failProduce(t, e)
+	defer restore()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		cl := e.client(t, fmt.Sprintf("gw-%d", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ack, err := cl.Send(context.Background(), encode(t, &wire.Batch{AgentID: fmt.Sprintf("gw-%d", i), FirstSeq: 1, Readings: readings(1, 10, time.Now())}))
+			if !errors.Is(err, uplink.ErrNotAcked) || ack == nil || !ack.Retry {
+				errs <- fmt.Errorf("batch %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestOversizedDeadLetterIsTruncated: a rejected batch larger than Kafka's
+// message limit is dead-lettered truncated, with its size in a header, and
+// the agent is told not to retry it.
+func TestOversizedDeadLetterIsTruncated(t *testing.T) {
+	e := startBridge(t, nil)
+	cl := e.client(t, "gw-1")
+	junk := make([]byte, 2<<20)
+	for i := range junk {
+		junk[i] = byte(i * 7)
+	}
+	ack, err := cl.Send(context.Background(), junk)
+	if !errors.Is(err, uplink.ErrRejected) || ack.Code != uplink.CodeDecode || ack.Retry {
+		t.Fatalf("got %v %+v", err, ack)
+	}
+	dl := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.DeadletterTopic).N(1, 30*time.Second)
+	if len(dl) != 1 {
+		t.Fatal("no dead letter")
+	}
+	if len(dl[0].Value) != 900<<10 || header(dl[0], "fl-truncated") != "true" || header(dl[0], "fl-bytes") != fmt.Sprint(2<<20) {
+		t.Fatalf("dead letter of %d bytes, truncated %q, bytes %q", len(dl[0].Value), header(dl[0], "fl-truncated"), header(dl[0], "fl-bytes"))
+	}
+}
+
+// TestDeadLetterWriteDoesNotHang: when Kafka holds the dead-letter write,
+// the bridge answers "retry" after its ack timeout instead of blocking the
+// worker until Kafka answers.
+func TestDeadLetterWriteDoesNotHang(t *testing.T) {
+	if testkit.KafkaFromEnv() != nil {
+		t.Skip("needs kfake's control hooks")
+	}
+	e := startBridge(t, func(c *Config) { c.AckTimeout = 500 * time.Millisecond })
+	release := make(chan struct{})
+	var once sync.Once
+	e.kafka.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		// The only produce in this test is the dead letter.
+		e.kafka.Fake.KeepControl()
+		e.kafka.Fake.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	defer once.Do(func() { close(release) })
+	cl := e.client(t, "gw-1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ack, err := cl.Send(ctx, []byte("garbage"))
+	if !errors.Is(err, uplink.ErrNotAcked) || ack.Code != uplink.CodeDeadOnly {
+		t.Fatalf("while Kafka holds the dead letter: %v %+v", err, ack)
+	}
+	once.Do(func() { close(release) })
 }

@@ -23,6 +23,10 @@ type Config struct {
 	// AckTimeout bounds the wait for Kafka's acknowledgement of one batch;
 	// keep it below the agents' request timeout. Default 20s.
 	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// DeadletterMaxBytes truncates larger rejected batches on
+	// fl.deadletter (header fl-truncated), below Kafka's message size
+	// limit. Default 900KiB.
+	DeadletterMaxBytes confkit.ByteSize `yaml:"deadletter_max_bytes"`
 }
 
 // KafkaConfig names the cluster and topics.
@@ -61,6 +65,9 @@ func (c *Config) SetDefaults() {
 	if c.AckTimeout == 0 {
 		c.AckTimeout = 20 * time.Second
 	}
+	if c.DeadletterMaxBytes == 0 {
+		c.DeadletterMaxBytes = 900 << 10
+	}
 	k := &c.Kafka
 	if len(k.Brokers) == 0 {
 		k.Brokers = []string{"127.0.0.1:9092"}
@@ -96,6 +103,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if c.AckTimeout < 0 || (c.NATS.RequestTimeout > 0 && c.AckTimeout >= c.NATS.RequestTimeout) {
 		p.Add("ack_timeout", "must be > 0 and below nats.request_timeout (%s), got %s", c.NATS.RequestTimeout, c.AckTimeout)
+	}
+	if c.DeadletterMaxBytes < 0 || c.DeadletterMaxBytes > 1000<<10 {
+		p.Add("deadletter_max_bytes", "must be within 1..1000KiB (Kafka refuses larger messages by default), got %s", c.DeadletterMaxBytes)
 	}
 	switch c.Kafka.Format {
 	case "", FormatProtobuf, FormatJSON:
