@@ -189,6 +189,13 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err error) {
 	a.started = time.Now()
 	defer func() {
+		// The rule engine's action runner stops on every path out,
+		// failures to start included.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if cerr := a.engine.Close(cctx); cerr != nil {
+			a.log.Warn("closing rule actions", "err", cerr)
+		}
+		cancel()
 		st := a.buf.Stats()
 		if cerr := a.buf.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing buffer: %w", cerr)
@@ -231,7 +238,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	defer stopFwd()
 	fwd := NewForwarder(bufferQueue{a.buf}, a.client, ForwarderConfig{
 		Drain: a.cfg.Uplink.Drain, MaxBatchReadings: a.cfg.Uplink.MaxBatchReadings, LiveBatchReadings: a.cfg.Uplink.LiveBatchReadings,
-		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax,
+		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax, MaxBatchBytes: int(a.cfg.Uplink.MaxBatchBytes),
 	}, a.log.With("component", "forwarder"), a.m)
 	fwd.OnAttempt = a.opts.OnAttempt
 	fwd.Fix = func(b *wire.Batch) bool { return a.clock.correct(b, a.firstSeq[b.Lane]) }
@@ -298,9 +305,6 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = srv.Shutdown(sctx)
 		cancel()
-	}
-	if err := a.engine.Close(context.Background()); err != nil {
-		a.log.Warn("closing rule actions", "err", err)
 	}
 	return nil
 }

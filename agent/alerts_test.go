@@ -24,6 +24,7 @@ import (
 type stepSource struct {
 	values chan float64
 	sensor string
+	now    func() time.Time // default time.Now
 }
 
 func (s *stepSource) Name() string { return "test/step" }
@@ -38,7 +39,11 @@ func (s *stepSource) Run(ctx context.Context, emit func([]wire.Reading)) error {
 			if id == "" {
 				id = "boiler.temp"
 			}
-			emit([]wire.Reading{{TimeNs: time.Now().UnixNano(), Value: v, SensorID: id}})
+			now := time.Now
+			if s.now != nil {
+				now = s.now
+			}
+			emit([]wire.Reading{{TimeNs: now().UnixNano(), Value: v, SensorID: id}})
 		}
 	}
 }
@@ -170,5 +175,56 @@ func TestReloadRules(t *testing.T) {
 	}
 	if st := a.Status(); st.RulesVersion != "v3" || st.RulesError != "" {
 		t.Fatalf("after a good bundle: version %q error %q", st.RulesVersion, st.RulesError)
+	}
+}
+
+// TestAlertFrom1970ClockIsCorrected: an alert raised while the gateway's
+// clock still says 1970 is flagged like its readings, so the bridge takes it
+// (it would reject an unflagged 1970 alert and dead-letter it), and it is
+// corrected once the clock is set.
+func TestAlertFrom1970ClockIsCorrected(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(bundle, []byte("version: t\nname: b\nrules:\n  - match: boiler.temp\n    alerts:\n      - {name: hot, above: 90, clear_below: 80}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clk := newJumpClock()
+	ns := testkit.NATS(t)
+	k := testkit.StartKafka(t)
+	src := &stepSource{values: make(chan float64), sensor: "boiler.temp", now: clk.wall}
+	a := startAgent(t, fmt.Sprintf(`
+agent: {id: gw-1970, data_dir: %s}
+uplink: {nats: {url: %s, request_timeout: 1s}, retry_min: 20ms, retry_max: 200ms}
+rules: {file: %s}
+http: {listen: off}
+`, dir, ns.URL(), bundle), Options{Sources: []Source{src}, Wall: clk.wall, Mono: clk.mono})
+	src.values <- 70
+	src.values <- 95 // fires, in 1970
+	waitFor(t, 10*time.Second, "the alert committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneAlert].NextSeq > 1 })
+	jumpAt := time.Now()
+	clk.jumped.Store(true)
+	src.values <- 96 // the first reading after the clock was set: the guard learns the step
+	waitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
+	agentrun.StartBridge(t, ns.URL(), k) // the network comes only now
+
+	var alert *wirepb.Reading
+	testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings")).Until(30*time.Second, func(rec *kgo.Record) bool {
+		var r wirepb.Reading
+		if err := proto.Unmarshal(rec.Value, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Lane == uint32(wire.LaneAlert) {
+			alert = &r
+		}
+		return alert != nil
+	})
+	if alert == nil {
+		dl := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.deadletter")).Drain(time.Second)
+		t.Fatalf("no alert in Kafka; %d dead letters", len(dl))
+	}
+	want := uint32(wire.FlagClockUnsynced | wire.FlagClockCorrected)
+	ts := time.Unix(0, alert.TimestampNs)
+	if alert.Flags != want || ts.Before(clk.start.Add(-2*time.Second)) || ts.After(jumpAt.Add(2*time.Second)) {
+		t.Fatalf("alert flags %b stamped %s; want flags %b and a time between %s and %s", alert.Flags, ts.UTC(), want, clk.start.UTC(), jumpAt.UTC())
 	}
 }

@@ -38,8 +38,12 @@ type clockGuard struct {
 	mu       sync.Mutex
 	sawEarly bool  // some reading was stamped before the floor
 	synced   bool  // the wall clock is past the floor
-	step     int64 // ns to add to unsynced readings; valid when stepKnown
+	step     int64 // ns to add to unsynced readings; valid when known
 	known    bool
+	// [wall0, stampedTo] is the span of the unsynced clock this run stamped
+	// readings with: only timestamps inside it are corrected (a device's
+	// own timestamp before the floor is flagged but left alone).
+	stampedTo int64
 }
 
 func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Duration, log *slog.Logger, m *Metrics) *clockGuard {
@@ -107,19 +111,21 @@ func (g *clockGuard) stamp(rs []wire.Reading) {
 		return
 	}
 	g.synced = true
-	g.step = (now - g.wall0) - int64(g.mono()-g.mono0)
+	elapsed := int64(g.mono() - g.mono0)
+	g.step = (now - g.wall0) - elapsed
+	g.stampedTo = g.wall0 + elapsed
 	g.known = true
 	g.m.ClockSynced.Set(1)
 	g.m.ClockStep.Set(float64(g.step) / 1e9)
 	g.log.Info("gateway clock set; unsynced readings of this run will be corrected", "step", time.Duration(g.step), "now", time.Unix(0, now).UTC())
 }
 
-// correction returns the step to add to this run's unsynced readings, and
-// whether it is known yet.
-func (g *clockGuard) correction() (int64, bool) {
+// correction returns the step to add to this run's unsynced readings, the
+// span of unsynced time this run stamped, and whether the step is known.
+func (g *clockGuard) correction() (step, from, to int64, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.step, g.known
+	return g.step, g.wall0, g.stampedTo, g.known
 }
 
 // Synced reports whether the wall clock is past the floor.
@@ -133,14 +139,15 @@ func (g *clockGuard) Synced() bool {
 // is at least from (the first seq this run appended to the lane) and
 // reports whether it changed any.
 func (g *clockGuard) correct(b *wire.Batch, from uint64) bool {
-	step, ok := g.correction()
+	step, lo, hi, ok := g.correction()
 	if !ok {
 		return false
 	}
 	changed := false
 	for i := range b.Readings {
 		r := &b.Readings[i]
-		if r.Seq >= from && r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0 {
+		if r.Seq >= from && r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0 &&
+			r.TimeNs >= lo && r.TimeNs <= hi {
 			r.TimeNs += step
 			r.Flags |= wire.FlagClockCorrected
 			changed = true

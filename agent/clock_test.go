@@ -100,7 +100,7 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	if rs[0].Flags != wire.FlagClockUnsynced || g.Synced() {
 		t.Fatalf("reading before the floor: flags %b, synced %v", rs[0].Flags, g.Synced())
 	}
-	if _, ok := g.correction(); ok {
+	if _, _, _, ok := g.correction(); ok {
 		t.Fatal("a correction is known before the clock was set")
 	}
 	// NTP sets the clock 5 s after boot.
@@ -110,22 +110,25 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	if later[0].Flags != 0 || !g.Synced() {
 		t.Fatalf("reading after the clock was set: flags %b, synced %v", later[0].Flags, g.Synced())
 	}
-	if step, ok := g.correction(); !ok || step != start.Sub(epoch).Nanoseconds() {
+	if step, _, _, ok := g.correction(); !ok || step != start.Sub(epoch).Nanoseconds() {
 		t.Fatalf("step %v (known %v), want %v", time.Duration(step), ok, start.Sub(epoch))
 	}
 	if got := testutil.ToFloat64(m.ClockSynced); got != 1 {
 		t.Errorf("clock synced gauge %v", got)
 	}
+	// A device's own timestamp before the floor (an MQTT payload time) is
+	// flagged but not moved: it was not stamped by this run's clock.
+	device := wire.Reading{SensorID: "dev", TimeNs: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Seq: 12, Flags: wire.FlagClockUnsynced}
 	b := &wire.Batch{Readings: []wire.Reading{
 		{SensorID: "old-run", TimeNs: epoch.Add(time.Second).UnixNano(), Seq: 9, Flags: wire.FlagClockUnsynced},
-		rs[0], later[0],
+		rs[0], later[0], device,
 	}}
 	g.correct(b, 10)
 	g.correct(b, 10) // a re-sent batch is not corrected twice
 	want := []wire.Reading{
 		{SensorID: "old-run", TimeNs: epoch.Add(time.Second).UnixNano(), Seq: 9, Flags: wire.FlagClockUnsynced},
 		{SensorID: "a", TimeNs: start.Add(3 * time.Second).UnixNano(), Seq: 10, Flags: wire.FlagClockUnsynced | wire.FlagClockCorrected},
-		later[0],
+		later[0], device,
 	}
 	if !slices.Equal(b.Readings, want) {
 		t.Errorf("corrected batch\n got %+v\nwant %+v", b.Readings, want)

@@ -55,11 +55,15 @@ type BufferSection struct {
 type UplinkSection struct {
 	NATS uplink.NATSConfig `yaml:"nats"`
 	// Drain: live-first (default) or oldest-first.
-	Drain             string        `yaml:"drain"`
-	MaxBatchReadings  int           `yaml:"max_batch_readings"`
-	LiveBatchReadings int           `yaml:"live_batch_readings"`
-	RetryMin          time.Duration `yaml:"retry_min"`
-	RetryMax          time.Duration `yaml:"retry_max"`
+	Drain            string `yaml:"drain"`
+	MaxBatchReadings int    `yaml:"max_batch_readings"`
+	// MaxBatchBytes caps an encoded batch; keep it at or below the
+	// bridge's max_batch_bytes. The NATS server's max_payload lowers it
+	// further when smaller. Default 1MiB.
+	MaxBatchBytes     confkit.ByteSize `yaml:"max_batch_bytes"`
+	LiveBatchReadings int              `yaml:"live_batch_readings"`
+	RetryMin          time.Duration    `yaml:"retry_min"`
+	RetryMax          time.Duration    `yaml:"retry_max"`
 	// StatusInterval between heartbeats on fl.status.<id>. Default 10s.
 	StatusInterval time.Duration `yaml:"status_interval"`
 }
@@ -123,6 +127,9 @@ func (c *Config) SetDefaults() {
 	}
 	if u.LiveBatchReadings == 0 {
 		u.LiveBatchReadings = 1000
+	}
+	if u.MaxBatchBytes == 0 {
+		u.MaxBatchBytes = 1 << 20
 	}
 	if u.RetryMin == 0 {
 		u.RetryMin = 100 * time.Millisecond
@@ -188,6 +195,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if u.MaxBatchReadings < 1 || u.MaxBatchReadings > 100_000 {
 		p.Add("uplink.max_batch_readings", "must be within 1..100000 (the bridge's default limit), got %d", u.MaxBatchReadings)
+	}
+	if u.MaxBatchBytes < 4<<10 {
+		p.Add("uplink.max_batch_bytes", "must be at least 4KiB, got %s", u.MaxBatchBytes)
 	}
 	if u.LiveBatchReadings < 1 || u.LiveBatchReadings > u.MaxBatchReadings {
 		p.Add("uplink.live_batch_readings", "must be within 1..max_batch_readings, got %d", u.LiveBatchReadings)

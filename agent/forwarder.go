@@ -28,6 +28,9 @@ type Queue interface {
 // uplink.NATSClient.Send for the meaning of its errors.
 type Transport interface {
 	Send(ctx context.Context, payload []byte) (*wirepb.Ack, error)
+	// MaxPayload is the largest payload the transport carries (0: not
+	// known yet).
+	MaxPayload() int
 }
 
 // Drain policies: what the forwarder sends when a backlog has built up.
@@ -48,6 +51,10 @@ type ForwarderConfig struct {
 	// backlog.
 	LiveBatchReadings  int
 	RetryMin, RetryMax time.Duration
+	// MaxBatchBytes caps an encoded batch (the bridge's max_batch_bytes,
+	// and the NATS server's max_payload, whichever is smaller): a larger
+	// batch is cut in half until it fits. Default 1 MiB.
+	MaxBatchBytes int
 }
 
 // Forwarder keeps exactly one batch in flight: it takes a batch from the
@@ -96,6 +103,9 @@ func NewForwarder(q Queue, tr Transport, cfg ForwarderConfig, log *slog.Logger, 
 	}
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = 30 * time.Second
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 1 << 20
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -192,13 +202,13 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 			encoded = false
 		}
 		if !encoded {
-			var err error
-			if f.enc, err = wire.Encode(f.enc[:0], b); err != nil {
-				// Cannot happen for data the buffer decoded; never drop
-				// it silently.
-				f.log.Error("encoding batch", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
-				f.m.ForwardErrors.WithLabelValues("encode").Inc()
-				sleep(ctx, f.cfg.RetryMax)
+			if !f.encode(b) {
+				// One reading larger than anything the uplink carries: it
+				// can never be delivered. Say so loudly and move on, or
+				// the lane would be blocked for good.
+				f.log.Error("a single reading is larger than the uplink's payload limit; dropped", "lane", b.Lane, "seq", b.FirstSeq, "bytes", len(f.enc), "limit", f.limit())
+				f.m.ForwardErrors.WithLabelValues("oversize").Inc()
+				f.acked(b, "undeliverable")
 				return
 			}
 			encoded = true
@@ -232,8 +242,51 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 		}
 		f.m.ForwardErrors.WithLabelValues(errorClass(err)).Inc()
 		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings), "attempt", attempt, "retry_in", delay, "err", err)
-		sleep(ctx, jitter(delay))
+		f.backoff(ctx, jitter(delay))
 		delay = min(delay*2, f.cfg.RetryMax)
+	}
+}
+
+// limit is the largest encoded batch to send now.
+func (f *Forwarder) limit() int {
+	l := f.cfg.MaxBatchBytes
+	if mp := f.tr.MaxPayload(); mp > 0 && mp < l {
+		l = mp
+	}
+	return l
+}
+
+// encode codes b into f.enc, cutting b to its first half until it fits
+// under the limit (the rest stays in the buffer for the next batch). It
+// reports false for a single reading that does not fit.
+func (f *Forwarder) encode(b *wire.Batch) bool {
+	for {
+		var err error
+		if f.enc, err = wire.Encode(f.enc[:0], b); err != nil {
+			// Cannot happen for data the buffer decoded.
+			f.log.Error("encoding batch", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+			f.m.ForwardErrors.WithLabelValues("encode").Inc()
+			return false
+		}
+		if len(f.enc) <= f.limit() {
+			return true
+		}
+		if len(b.Readings) == 1 {
+			return false
+		}
+		b.Readings = b.Readings[:len(b.Readings)/2]
+		f.m.ForwardErrors.WithLabelValues("split").Inc()
+	}
+}
+
+// backoff waits d, or less when ctx ends or a soft stop begins.
+func (f *Forwarder) backoff(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-f.wake: // only stopAfterBatch wakes
 	}
 }
 

@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"errors"
+
+	"github.com/fieldline/fieldline/buffer"
 	"context"
 	"log/slog"
 	"sync"
@@ -87,6 +90,11 @@ func (p *pipeline) process(rs []wire.Reading) {
 }
 
 func (p *pipeline) flush() {
+	// Alert transitions and heartbeats the rules made (stamped from the
+	// readings or, on a tick, from the wall clock) get the clock flags too:
+	// a 1970 alert must be flagged, or the bridge rejects it.
+	p.clock.stamp(p.out.Alerts)
+	p.clock.stamp(p.out.Telemetry)
 	if len(p.out.Alerts) > 0 {
 		// Alert transitions are rare and matter: commit them together
 		// with the rule state that produced them, in one transaction, so
@@ -98,9 +106,15 @@ func (p *pipeline) flush() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, _, err = p.buf.AppendSyncWithState(ctx, wire.LaneAlert, p.out.Alerts, state)
 		cancel()
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, buffer.ErrDropped):
 			p.m.AppendErrors.Add(float64(len(p.out.Alerts)))
 			p.log.Error("buffer refused alert transitions", "alerts", len(p.out.Alerts), "err", err)
+		default:
+			// A failed commit keeps the readings queued; a later commit
+			// stores them with the state.
+			p.log.Warn("alert transitions wait for the buffer's next commit", "alerts", len(p.out.Alerts), "err", err)
 		}
 	}
 	if len(p.out.Telemetry) > 0 {
@@ -109,8 +123,16 @@ func (p *pipeline) flush() {
 }
 
 func (p *pipeline) append(lane wire.Lane, rs []wire.Reading) {
-	if err := p.buf.Append(lane, rs); err != nil {
+	err := p.buf.Append(lane, rs)
+	switch {
+	case err == nil:
+	case errors.Is(err, buffer.ErrDropped), errors.Is(err, buffer.ErrClosed):
+		// Counted by the buffer as dropped, too.
 		p.m.AppendErrors.Add(float64(len(rs)))
 		p.log.Error("buffer refused readings", "lane", lane, "readings", len(rs), "err", err)
+	default:
+		// flush_interval 0: the commit failed and the readings stay
+		// queued for the next one.
+		p.log.Warn("readings wait for the buffer's next commit", "lane", lane, "readings", len(rs), "err", err)
 	}
 }

@@ -22,6 +22,9 @@ type NATSOptions struct {
 	Host     string
 	Port     int    // 0 means a random free port
 	StoreDir string // enables JetStream (for the rules KV bucket) when set
+	// MaxPayload is the largest message the server takes; default 8 MiB
+	// (a NATS server's own default is 1 MiB).
+	MaxPayload int32
 }
 
 // StartNATS starts a server and waits until it accepts connections.
@@ -33,12 +36,15 @@ func StartNATS(o NATSOptions) (*NATS, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = 8 << 20
+	}
 	n := &NATS{opts: server.Options{
 		Host:           o.Host,
 		Port:           port,
 		NoLog:          true,
 		NoSigs:         true,
-		MaxPayload:     8 << 20,
+		MaxPayload:     o.MaxPayload,
 		JetStream:      o.StoreDir != "",
 		StoreDir:       o.StoreDir,
 		ServerName:     "fieldline-embedded",

@@ -219,5 +219,9 @@ func (c *NATSClient) PublishStatus(status []byte) error {
 	return c.nc.Publish(StatusSubject(c.agentID), status)
 }
 
+// MaxPayload is the largest batch the NATS server takes, or 0 before the
+// first connection told it.
+func (c *NATSClient) MaxPayload() int { return int(c.nc.MaxPayload()) }
+
 // Connected reports whether the connection is up now.
 func (c *NATSClient) Connected() bool { return c.nc.IsConnected() }
