@@ -3,8 +3,8 @@ package agent
 import (
 	"errors"
 
-	"github.com/fieldline/fieldline/buffer"
 	"context"
+	"github.com/fieldline/fieldline/buffer"
 	"log/slog"
 	"sync"
 	"time"
