@@ -38,6 +38,16 @@ func (b *Buffer) run() {
 			if work || acks {
 				if err := b.cycle(); err != nil {
 					b.closeErr = fmt.Errorf("final commit: %w", err)
+					// Never accepted, now never will be: count them.
+					b.mu.Lock()
+					lost := 0
+					for l := range b.lanes {
+						n := len(b.lanes[l].pending)
+						b.lm[l].dropped.Add(float64(n))
+						lost += n
+					}
+					b.mu.Unlock()
+					b.log.Error("buffer closed with readings its final commit could not store; they are lost and counted as dropped", "readings", lost, "err", err)
 				}
 			}
 			b.failWaiters(ErrClosed)
