@@ -252,7 +252,7 @@ func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
 		t.Skip("injects broker faults through kfake's control hooks; the real-Kafka suite stops the broker in the agent's end-to-end test instead")
 	}
 	e := startBridge(t, func(c *Config) { c.AckTimeout = 2 * time.Second })
-	restore := failProduce(t, e)
+	restore := e.kafka.FailProduce()
 	cl := e.client(t, "gw-1")
 	b := &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, time.Now())}
 	ack, err := cl.Send(context.Background(), encode(t, b))
@@ -388,37 +388,6 @@ func TestBridgesShareLoad(t *testing.T) {
 	t.Logf("bridge 1 handled %d batches, bridge 2 %d", e.bridge.Handled(), second.Handled())
 }
 
-// failProduce makes kfake answer every produce request with a retriable
-// error until the returned function is called.
-func failProduce(t *testing.T, e *env) (restore func()) {
-	t.Helper()
-	var mu sync.Mutex
-	failing := true
-	e.kafka.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.kafka.Fake.KeepControl()
-		mu.Lock()
-		defer mu.Unlock()
-		if !failing {
-			return nil, nil, false
-		}
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = 7
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
-	return func() { mu.Lock(); failing = false; mu.Unlock() }
-}
-
 // TestBusyBridgeAnswersEveryBatch: with one worker and Kafka failing, every
 // one of several concurrent batches still gets an answer (retry) instead of
 // being dropped by a full subscription and left to the agent's timeout.
@@ -427,7 +396,7 @@ func TestBusyBridgeAnswersEveryBatch(t *testing.T) {
 		t.Skip("needs kfake's control hooks")
 	}
 	e := startBridge(t, func(c *Config) { c.Workers = 1; c.AckTimeout = 300 * time.Millisecond })
-	restore := failProduce(t, e)
+	restore := e.kafka.FailProduce()
 	defer restore()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -6,11 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/embedded"
@@ -105,31 +102,7 @@ log: {level: info}
 func kafkaOutage(t *testing.T, k *testkit.Kafka) (restore func()) {
 	t.Helper()
 	if !k.Real() {
-		var mu sync.Mutex
-		down := true
-		k.Fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			k.Fake.KeepControl()
-			mu.Lock()
-			defer mu.Unlock()
-			if !down {
-				return nil, nil, false
-			}
-			pr := req.(*kmsg.ProduceRequest)
-			resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-			for _, rt := range pr.Topics {
-				st := kmsg.NewProduceResponseTopic()
-				st.Topic = rt.Topic
-				for _, rp := range rt.Partitions {
-					sp := kmsg.NewProduceResponseTopicPartition()
-					sp.Partition = rp.Partition
-					sp.ErrorCode = 7 // REQUEST_TIMED_OUT, as from a broker that cannot write
-					st.Partitions = append(st.Partitions, sp)
-				}
-				resp.Topics = append(resp.Topics, st)
-			}
-			return resp, nil, true
-		})
-		return func() { mu.Lock(); down = false; mu.Unlock() }
+		return k.FailProduce()
 	}
 	ctl := os.Getenv("FL_KAFKA_CTL")
 	if ctl == "" {
