@@ -43,10 +43,12 @@ func (p *Problems) path(field string) string {
 	return p.prefix + "." + field
 }
 
-// Add records a problem with field (relative to p's prefix).
+// Add records a problem with field (relative to p's prefix). A message is
+// kept on one line (a YAML error may quote a multi-line value).
 func (p *Problems) Add(field, format string, args ...any) {
 	p.init()
-	*p.list = append(*p.list, Problem{Field: p.path(field), Why: fmt.Sprintf(format, args...)})
+	why := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(fmt.Sprintf(format, args...))
+	*p.list = append(*p.list, Problem{Field: p.path(field), Why: why})
 }
 
 // In returns a Problems for the nested field.

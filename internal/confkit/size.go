@@ -2,6 +2,7 @@ package confkit
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -32,7 +33,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
+	if err != nil || !(f >= 0) || f*mult >= math.MaxInt64 { // !(f >= 0) catches NaN
 		return 0, fmt.Errorf("size %q: want a number with an optional unit such as 64MiB", s)
 	}
 	return ByteSize(f * mult), nil
