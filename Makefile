@@ -16,7 +16,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 AGENT_TAGS    := nethttpomithttp2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
-.PHONY: help build test test-kafka cross footprint footprint-rss demo bench lint generate clean
+.PHONY: help build test test-kafka cross footprint footprint-rss demo bench fuzz lint generate clean
 
 help:
 	@echo "make build       build the three binaries into $(BIN)/"
@@ -27,6 +27,7 @@ help:
 	@echo "make footprint-rss  resident memory of the agent with 50 and 500 sensors at 1 Hz (RSS_SENSORS, RSS_DURATION)"
 	@echo "make demo        run NATS, Kafka, a simulator, an agent and the bridge on this machine"
 	@echo "make bench       run the benchmarks and the end-to-end load run"
+	@echo "make fuzz        run every fuzz target for FUZZTIME each (default 20s)"
 	@echo "make lint        go vet and staticcheck"
 	@echo "make generate    regenerate the protobuf code (needs protoc)"
 
@@ -87,6 +88,12 @@ demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
+
+# Every decoder and parser has a fuzz target; its seed corpus is in the
+# package's testdata/fuzz/ and runs as a plain test under `make test`.
+FUZZTIME ?= 20s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 lint:
 	$(GO) vet ./...
