@@ -1,0 +1,64 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// bucketBlobs holds the caller's named blobs (PutBlob), apart from the
+// readings and their state.
+var bucketBlobs = []byte("blobs")
+
+// PutBlob stores data under name in the buffer's file, durably, in a
+// transaction of its own: the agent keeps its last good rule bundle there so
+// that a bad file on disk never leaves a gateway without rules. The buffer
+// does not look inside. Blobs should be small (a few MB at most): the file's
+// max_bytes does not count them.
+func (b *Buffer) PutBlob(name string, data []byte) error {
+	if name == "" {
+		return errors.New("storing a blob: empty name")
+	}
+	b.mu.Lock()
+	closed := b.closing
+	b.mu.Unlock()
+	if closed {
+		return fmt.Errorf("storing blob %q: %w", name, ErrClosed)
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(name), data)
+	})
+	if err != nil {
+		return fmt.Errorf("storing blob %q: %w", name, err)
+	}
+	return nil
+}
+
+// Blob returns a copy of the blob stored under name, or nil when there is
+// none.
+func (b *Buffer) Blob(name string) ([]byte, error) {
+	b.mu.Lock()
+	closed := b.closing
+	b.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("reading blob %q: %w", name, ErrClosed)
+	}
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if bk := tx.Bucket(bucketBlobs); bk != nil {
+			if v := bk.Get([]byte(name)); v != nil {
+				out = append([]byte{}, v...)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %q: %w", name, err)
+	}
+	return out, nil
+}
