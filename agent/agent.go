@@ -66,15 +66,18 @@ type Agent struct {
 	// from there on were stamped by this run's clock.
 	firstSeq [wire.NumLanes]uint64
 
+	reloadMu sync.Mutex // one ReloadRules at a time
 	mu       sync.Mutex
 	rulesErr string
 	httpAddr string
 	ready    chan struct{}
 }
 
-// New builds an agent from a checked config: it opens the buffer and loads
-// the rules, so that a broken config or file fails here, before anything
-// runs.
+// New builds an agent from a checked config: it opens the buffer, so that
+// a broken config or file fails here, before anything runs, and loads the
+// rules. A rule bundle that does not compile does not stop the agent: it
+// runs the last good bundle (or none) and reports the error; see
+// startupRules.
 func New(cfg Config, opts Options) (*Agent, error) {
 	cfg.SetDefaults()
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, reg: opts.Registry, ready: make(chan struct{})}
@@ -129,17 +132,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		a.firstSeq[l] = st.Lanes[l].NextSeq
 	}
 
-	var prog *rules.Program
-	if cfg.Rules.File != "" {
-		data, err := os.ReadFile(cfg.Rules.File)
-		if err == nil {
-			prog, err = rules.Load(cfg.Rules.File, data)
-		}
-		if err != nil {
-			buf.Close()
-			return nil, fmt.Errorf("loading rules: %w", err)
-		}
-	}
+	prog := a.startupRules()
 	srcs, local, closers, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
 	if err != nil {
 		buf.Close()
@@ -338,31 +331,3 @@ func sumCounterVec(c prometheus.Collector) float64 {
 
 // ReadingsIn is the number of readings the sources delivered so far.
 func (a *Agent) ReadingsIn() int64 { return int64(sumCounterVec(a.m.ReadingsIn)) }
-
-// ReloadRules reads and compiles the rule bundle file again and swaps it in
-// between two readings; state carries over for sensors whose rules did not
-// change. A bundle that does not compile never replaces the running one: the
-// error is returned, logged, and reported in the heartbeat until a good
-// bundle is loaded. `fieldline-agent run` calls it on SIGHUP.
-func (a *Agent) ReloadRules() error {
-	file := a.cfg.Rules.File
-	if file == "" {
-		return fmt.Errorf("reloading rules: no rules.file in the config")
-	}
-	data, err := os.ReadFile(file)
-	var prog *rules.Program
-	if err == nil {
-		prog, err = rules.Load(file, data)
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil {
-		a.rulesErr = err.Error()
-		a.log.Error("rule bundle rejected; the running rules stay", "file", file, "err", err)
-		return fmt.Errorf("reloading rules: %w", err)
-	}
-	a.rulesErr = ""
-	a.engine.Swap(prog)
-	a.log.Info("rules reloaded", "file", file, "name", prog.Name(), "version", prog.Version())
-	return nil
-}

@@ -22,31 +22,40 @@ var update = flag.Bool("update", false, "rewrite the golden files of TestPiConfi
 
 const (
 	piConfig    = "../../../deploy/pi-agent.yaml"
+	piRules     = "../../../deploy/pi-rules.yaml"
 	systemdUnit = "../../../deploy/fieldline-agent.service"
 )
 
-// installPiConfig writes deploy/pi-agent.yaml, with edits, as it would be
-// installed: its /etc/fieldline files (the NATS credentials) and its state
-// directory moved into dir. It returns the config's path.
-func installPiConfig(t *testing.T, dir string, edits [][2]string) string {
+// installPiConfig writes deploy/pi-agent.yaml and deploy/pi-rules.yaml,
+// with edits, as they would be installed: its /etc/fieldline files (the
+// NATS credentials, the rules) and its state directory moved into dir. It
+// returns the config's path.
+func installPiConfig(t *testing.T, dir string, edits [][2]string, ruleEdits ...[2]string) string {
 	t.Helper()
-	data, err := os.ReadFile(piConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(data)
-	for _, e := range edits {
-		if !strings.Contains(s, e[0]) {
-			t.Fatalf("deploy/pi-agent.yaml no longer contains %q: update the test case", e[0])
+	edited := func(file string, edits [][2]string) string {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
 		}
-		s = strings.ReplaceAll(s, e[0], e[1])
+		s := string(data)
+		for _, e := range edits {
+			if !strings.Contains(s, e[0]) {
+				t.Fatalf("%s no longer contains %q: update the test case", file, e[0])
+			}
+			s = strings.ReplaceAll(s, e[0], e[1])
+		}
+		return s
 	}
+	s := edited(piConfig, edits)
 	s = strings.ReplaceAll(s, "/etc/fieldline/", dir+"/etc/")
 	s = strings.ReplaceAll(s, "/var/lib/fieldline", dir+"/state")
 	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "etc", "agent.creds"), []byte("-----BEGIN NATS USER JWT-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "rules.yaml"), []byte(edited(piRules, ruleEdits)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "etc", "agent.yaml")
@@ -63,9 +72,10 @@ func installPiConfig(t *testing.T, dir string, edits [][2]string) string {
 // -update rewrites the golden files.
 func TestPiConfigCheck(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		edits [][2]string
-		code  int
+		name      string
+		edits     [][2]string
+		ruleEdits [][2]string
+		code      int
 	}{
 		{name: "ok", code: 0},
 		{name: "agent-and-buffer", code: 1, edits: [][2]string{
@@ -106,10 +116,19 @@ func TestPiConfigCheck(t *testing.T) {
 		{name: "yaml-syntax", code: 1, edits: [][2]string{
 			{"  level: info", "\tlevel: info"},
 		}},
+		{name: "rules", code: 1, ruleEdits: [][2]string{
+			{"deadband: {absolute: 1}", "deadband: {absolute: -1}"},
+			{"clear_above: 212", "clear_above: 200"},
+		}},
+		{name: "rules-and-config", code: 1, edits: [][2]string{
+			{"drain: live-first", "drain: newest-first"},
+		}, ruleEdits: [][2]string{
+			{"min_interval: 5s", "min_interval: -5s"},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := installPiConfig(t, dir, tc.edits)
+			path := installPiConfig(t, dir, tc.edits, tc.ruleEdits...)
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), []string{"check-config", path}, &stdout, &stderr)
 			if code != tc.code {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/internal/cli"
+	"github.com/fieldline/fieldline/rules"
 )
 
 func cmdRun(ctx context.Context, _, stderr io.Writer, args []string) error {
@@ -77,7 +79,8 @@ func newLogger(w io.Writer, c agent.LogSection) *slog.Logger {
 func cmdCheckConfig(_ context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flags("check-config", "check-config FILE",
 		`Reads an agent config file and lists every problem in it (file, field, why),
-the same checks the agent runs at start. Exits 1 when there is any.`, stderr)
+the same checks the agent runs at start, and compiles its rules.file listing
+every problem of the bundle with its path. Exits 1 when there is any.`, stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,9 +91,27 @@ the same checks the agent runs at start. Exits 1 when there is any.`, stderr)
 	cfg, err := agent.LoadConfig(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stdout, err)
+	}
+	// The rule bundle too: the agent would start with its last good
+	// bundle, but a service about to start should hear about it first.
+	bundle := ""
+	if cfg != nil && cfg.Rules.File != "" {
+		if data, rerr := os.ReadFile(cfg.Rules.File); rerr == nil {
+			problems := rules.Validate(cfg.Rules.File, data)
+			for _, p := range problems {
+				fmt.Fprintf(stdout, "%s: %s\n", cfg.Rules.File, p)
+			}
+			if len(problems) > 0 {
+				err = errors.Join(err, errors.New("rule bundle"))
+			} else if prog, lerr := rules.Load(cfg.Rules.File, data); lerr == nil {
+				bundle = fmt.Sprintf(", rules %q version %s", prog.Name(), prog.Version())
+			}
+		}
+	}
+	if err != nil {
 		return cli.ExitError{Code: 1}
 	}
 	n := len(cfg.Sources.Modbus) + len(cfg.Sources.MQTT) + len(cfg.Sources.GPIO)
-	fmt.Fprintf(stdout, "%s: ok (agent %s, %d source(s), buffer %s, nats %s)\n", fs.Arg(0), cfg.Agent.ID, n, cfg.Buffer.Path, cfg.Uplink.NATS.URL)
+	fmt.Fprintf(stdout, "%s: ok (agent %s, %d source(s), buffer %s, nats %s%s)\n", fs.Arg(0), cfg.Agent.ID, n, cfg.Buffer.Path, cfg.Uplink.NATS.URL, bundle)
 	return nil
 }
