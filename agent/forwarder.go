@@ -72,6 +72,10 @@ type Forwarder struct {
 	// ackedHigh is the highest seq acknowledged per lane.
 	ackedHigh [wire.NumLanes]uint64
 	enc       []byte
+	// capReadings and capBytes, once the bridge rejected a batch as too
+	// large, are the smaller batch size the forwarder keeps to for the rest
+	// of the run (0: no cap learned).
+	capReadings, capBytes int
 
 	// Fix, when set, may change a batch before each attempt and reports
 	// whether it did (the clock guard corrects timestamps with it once the
@@ -164,7 +168,7 @@ func (f *Forwarder) next() (wire.Batch, bool, error) {
 		if f.cfg.Drain == DrainLiveFirst && depth > uint64(f.cfg.MaxBatchReadings) {
 			f.liveTurn[lane] = !f.liveTurn[lane]
 			if f.liveTurn[lane] {
-				b, ok, err := f.q.Newest(lane, f.cfg.LiveBatchReadings)
+				b, ok, err := f.q.Newest(lane, f.maxReadings(f.cfg.LiveBatchReadings))
 				if err != nil {
 					return b, false, err
 				}
@@ -175,7 +179,7 @@ func (f *Forwarder) next() (wire.Batch, bool, error) {
 				}
 			}
 		}
-		b, ok, err := f.q.Oldest(lane, f.cfg.MaxBatchReadings)
+		b, ok, err := f.q.Oldest(lane, f.maxReadings(f.cfg.MaxBatchReadings))
 		if err != nil || !ok {
 			return b, false, err
 		}
@@ -208,6 +212,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 				// the lane would be blocked for good.
 				f.log.Error("a single reading is larger than the uplink's payload limit; dropped", "lane", b.Lane, "seq", b.FirstSeq, "bytes", len(f.enc), "limit", f.limit())
 				f.m.ForwardErrors.WithLabelValues("oversize").Inc()
+				f.m.NotDelivered.WithLabelValues(b.Lane.String(), "oversize").Add(float64(len(b.Readings)))
 				f.acked(b, "undeliverable")
 				return
 			}
@@ -230,10 +235,23 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 			f.m.SendLatency.Observe(time.Since(start).Seconds())
 			f.acked(b, "ok")
 			return
+		case errors.Is(err, uplink.ErrRejected) && ack != nil && ack.Code == uplink.CodeTooLarge && len(b.Readings) > 1:
+			// The bridge takes smaller batches than this agent is set up
+			// to send (its max_batch_bytes or max_batch_readings): send
+			// half, and keep to that size from now on. The readings are
+			// delivered; the rejected copy on fl.deadletter only records
+			// the mismatch.
+			f.shrink(b)
+			encoded = false
+			f.m.ForwardErrors.WithLabelValues("too-large").Inc()
+			f.log.Warn("bridge rejected a batch as too large; sending smaller batches (align uplink.max_batch_bytes and max_batch_readings with the bridge)",
+				"lane", b.Lane, "readings", len(b.Readings), "max_readings", f.capReadings, "max_bytes", f.capBytes, "err", err)
+			continue
 		case errors.Is(err, uplink.ErrRejected):
 			// The bridge kept the raw batch on fl.deadletter: sending it
 			// again would only be rejected again.
 			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
+			f.m.NotDelivered.WithLabelValues(b.Lane.String(), "deadletter").Add(float64(len(b.Readings)))
 			f.acked(b, "rejected")
 			return
 		}
@@ -243,7 +261,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 		f.m.ForwardErrors.WithLabelValues(errorClass(err)).Inc()
 		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings), "attempt", attempt, "retry_in", delay, "err", err)
 		f.backoff(ctx, jitter(delay))
-		delay = min(delay*2, f.cfg.RetryMax)
+		delay = f.nextDelay(delay)
 	}
 }
 
@@ -253,7 +271,33 @@ func (f *Forwarder) limit() int {
 	if mp := f.tr.MaxPayload(); mp > 0 && mp < l {
 		l = mp
 	}
+	if f.capBytes > 0 && f.capBytes < l {
+		l = f.capBytes
+	}
 	return l
+}
+
+// maxReadings is n, or less once the bridge taught the forwarder a smaller
+// batch size.
+func (f *Forwarder) maxReadings(n int) int {
+	if f.capReadings > 0 && f.capReadings < n {
+		return f.capReadings
+	}
+	return n
+}
+
+// shrink cuts b to its first half after the bridge rejected it as too
+// large, and caps later batches at that size in readings and bytes (the
+// rest stays in the queue for the next batch).
+func (f *Forwarder) shrink(b *wire.Batch) {
+	b.Readings = b.Readings[:len(b.Readings)/2]
+	f.capReadings = len(b.Readings)
+	// Which of the bridge's limits was hit is not known: cap the bytes just
+	// under what was refused (halving the readings roughly halves them;
+	// halving the bytes would overshoot, as the codec's overhead is fixed).
+	if below := len(f.enc) - 1; f.capBytes == 0 || below < f.capBytes {
+		f.capBytes = max(below, 1)
+	}
 }
 
 // encode codes b into f.enc, cutting b to its first half until it fits
@@ -275,6 +319,11 @@ func (f *Forwarder) encode(b *wire.Batch) bool {
 			return false
 		}
 		b.Readings = b.Readings[:len(b.Readings)/2]
+		if f.capReadings > len(b.Readings) {
+			// Under a size learned from the bridge, take no more readings
+			// than fit next time either.
+			f.capReadings = len(b.Readings)
+		}
 		f.m.ForwardErrors.WithLabelValues("split").Inc()
 	}
 }
@@ -316,6 +365,12 @@ func errorClass(err error) string {
 	return "transport"
 }
 
+// nextDelay is the wait before the retry after one that waited d:
+// exponential, capped at RetryMax.
+func (f *Forwarder) nextDelay(d time.Duration) time.Duration { return min(d*2, f.cfg.RetryMax) }
+
+// jitter spreads a wait over [d/2, d] so that gateways that lost the same
+// link do not retry in step.
 func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1))
 }

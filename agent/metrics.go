@@ -18,6 +18,7 @@ type Metrics struct {
 	ClockSynced    prometheus.Gauge
 	ClockStep      prometheus.Gauge
 	AppendErrors   prometheus.Counter
+	NotDelivered   *prometheus.CounterVec // by lane, reason: deadletter, oversize
 }
 
 // NewMetrics creates the collectors and registers them with reg when it is
@@ -53,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}),
 		ForwardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends, by class (transport, timeout, not-acked, bad-ack, buffer).",
+			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize).",
 		}, []string{"class"}),
 		ClockSynced: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fieldline_agent_clock_synced", Help: "1 when the gateway clock is believed right, 0 while readings are flagged clock-unsynced.",
@@ -64,10 +65,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AppendErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fieldline_agent_append_errors_total", Help: "Readings the buffer refused (closed or failing).",
 		}),
+		NotDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_agent_readings_not_delivered_total",
+			Help: "Readings acked in the buffer without reaching fl.readings, by lane and reason: deadletter (the bridge rejected the batch; its raw bytes are on fl.deadletter) or oversize (one reading larger than the uplink carries; lost).",
+		}, []string{"lane", "reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ReadingsIn, m.SourceErrors, m.SourceRestarts, m.BatchesTaken, m.BatchesAcked, m.ReadingsAcked,
-			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.AppendErrors)
+			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.AppendErrors, m.NotDelivered)
 	}
 	return m
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Status is what the agent reports about itself: the heartbeat on
@@ -35,6 +37,10 @@ type LaneStatus struct {
 	Expired           uint64 `json:"expired"`
 	AckedSeq          uint64 `json:"acked_seq"`
 	NextSeq           uint64 `json:"next_seq"`
+	// DeadLettered and Undeliverable count readings of this run acked
+	// without reaching fl.readings (see wirepb.LaneStatus).
+	DeadLettered  uint64 `json:"dead_lettered"`
+	Undeliverable uint64 `json:"undeliverable"`
 }
 
 // Depth is the number of unsent readings over every lane.
@@ -76,6 +82,8 @@ func (a *Agent) status(st buffer.Stats) Status {
 			Expired:           l.Expired,
 			AckedSeq:          l.AckedSeq,
 			NextSeq:           l.NextSeq,
+			DeadLettered:      uint64(counterValue(a.m.NotDelivered, l.Lane.String(), "deadletter")),
+			Undeliverable:     uint64(counterValue(a.m.NotDelivered, l.Lane.String(), "oversize")),
 		})
 	}
 	return s
@@ -92,6 +100,7 @@ func (s *Status) heartbeat() *wirepb.AgentStatus {
 		m.Lanes = append(m.Lanes, &wirepb.LaneStatus{
 			Lane: uint32(i), DepthReadings: l.DepthReadings, DepthBytes: l.DepthBytes, OldestUnsentAgeMs: l.OldestUnsentAgeMs,
 			Dropped: l.Dropped, Expired: l.Expired, AckedSeq: l.AckedSeq, NextSeq: l.NextSeq,
+			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable,
 		})
 	}
 	return m
@@ -109,4 +118,13 @@ func (a *Agent) publishStatus() {
 	if err := a.client.PublishStatus(data); err != nil {
 		a.log.Debug("status heartbeat not sent", "err", err)
 	}
+}
+
+// counterValue is the value of one child of a counter vector.
+func counterValue(c *prometheus.CounterVec, labels ...string) float64 {
+	var d dto.Metric
+	if c.WithLabelValues(labels...).Write(&d) != nil || d.Counter == nil {
+		return 0
+	}
+	return d.Counter.GetValue()
 }

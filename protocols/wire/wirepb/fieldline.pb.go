@@ -431,8 +431,13 @@ type LaneStatus struct {
 	Expired           uint64                 `protobuf:"varint,6,opt,name=expired,proto3" json:"expired,omitempty"`
 	AckedSeq          uint64                 `protobuf:"varint,7,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	NextSeq           uint64                 `protobuf:"varint,8,opt,name=next_seq,json=nextSeq,proto3" json:"next_seq,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Readings of this run acked without reaching fl.readings: rejected by
+	// the bridge (their batch is on fl.deadletter), and single readings too
+	// large for the uplink (lost).
+	DeadLettered  uint64 `protobuf:"varint,9,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	Undeliverable uint64 `protobuf:"varint,10,opt,name=undeliverable,proto3" json:"undeliverable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LaneStatus) Reset() {
@@ -517,6 +522,20 @@ func (x *LaneStatus) GetAckedSeq() uint64 {
 func (x *LaneStatus) GetNextSeq() uint64 {
 	if x != nil {
 		return x.NextSeq
+	}
+	return 0
+}
+
+func (x *LaneStatus) GetDeadLettered() uint64 {
+	if x != nil {
+		return x.DeadLettered
+	}
+	return 0
+}
+
+func (x *LaneStatus) GetUndeliverable() uint64 {
+	if x != nil {
+		return x.Undeliverable
 	}
 	return 0
 }
@@ -799,7 +818,7 @@ const file_fieldline_proto_rawDesc = "" +
 	"\x02ok\x18\x05 \x01(\bR\x02ok\x12\x12\n" +
 	"\x04code\x18\x06 \x01(\tR\x04code\x12\x14\n" +
 	"\x05error\x18\a \x01(\tR\x05error\x12\x14\n" +
-	"\x05retry\x18\b \x01(\bR\x05retry\"\x85\x02\n" +
+	"\x05retry\x18\b \x01(\bR\x05retry\"\xd0\x02\n" +
 	"\n" +
 	"LaneStatus\x12\x12\n" +
 	"\x04lane\x18\x01 \x01(\rR\x04lane\x12%\n" +
@@ -810,7 +829,10 @@ const file_fieldline_proto_rawDesc = "" +
 	"\adropped\x18\x05 \x01(\x04R\adropped\x12\x18\n" +
 	"\aexpired\x18\x06 \x01(\x04R\aexpired\x12\x1b\n" +
 	"\tacked_seq\x18\a \x01(\x04R\backedSeq\x12\x19\n" +
-	"\bnext_seq\x18\b \x01(\x04R\anextSeq\"\xfa\x02\n" +
+	"\bnext_seq\x18\b \x01(\x04R\anextSeq\x12#\n" +
+	"\rdead_lettered\x18\t \x01(\x04R\fdeadLettered\x12$\n" +
+	"\rundeliverable\x18\n" +
+	" \x01(\x04R\rundeliverable\"\xfa\x02\n" +
 	"\vAgentStatus\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
 	"\atime_ns\x18\x02 \x01(\x03R\x06timeNs\x12\x18\n" +

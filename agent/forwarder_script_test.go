@@ -1,0 +1,306 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// sent is one request a scripted bridge received.
+type sent struct {
+	lane        wire.Lane
+	first, last uint64
+	n           int
+	reply       *wirepb.Ack
+}
+
+// scriptedBridge answers fl.up.<agent> on a real NATS server the way script
+// says; the forwarder under test talks to it through the real NATS client.
+// It checks that the forwarder never has two batches in flight: every reply
+// is sent from a goroutine after a pause, so a second request would arrive
+// while the first is unanswered.
+type scriptedBridge struct {
+	mu       sync.Mutex
+	got      []sent
+	inflight atomic.Int32
+	overlap  atomic.Bool
+	script   func(i int, b *wire.Batch) *wirepb.Ack
+	wg       sync.WaitGroup
+}
+
+func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(i int, b *wire.Batch) *wirepb.Ack) *scriptedBridge {
+	t.Helper()
+	sb := &scriptedBridge{script: script}
+	sub, err := nc.Subscribe(uplink.Subject(agent), func(m *nats.Msg) {
+		if sb.inflight.Add(1) > 1 {
+			sb.overlap.Store(true)
+		}
+		b, err := wire.Decode(m.Data, wire.DefaultLimits)
+		if err != nil {
+			t.Errorf("scripted bridge: %v", err)
+			return
+		}
+		sb.mu.Lock()
+		i := len(sb.got)
+		ack := sb.script(i, b)
+		if ack.Ok || ack.Code != "" {
+			ack.AgentId, ack.Lane, ack.FirstSeq, ack.LastSeq = agent, uint32(b.Lane), b.FirstSeq, b.LastSeq()
+		}
+		sb.got = append(sb.got, sent{b.Lane, b.FirstSeq, b.LastSeq(), len(b.Readings), ack})
+		sb.mu.Unlock()
+		sb.wg.Add(1)
+		go func() {
+			defer sb.wg.Done()
+			time.Sleep(time.Millisecond) // hold the batch in flight a moment (not a synchronisation)
+			sb.inflight.Add(-1)
+			_ = m.Respond(uplink.EncodeAck(ack))
+		}()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe(); sb.wg.Wait() })
+	return sb
+}
+
+func (sb *scriptedBridge) requests() []sent {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return append([]sent(nil), sb.got...)
+}
+
+// forwarderRig is a buffer holding readings, the forwarder over it and a
+// scripted bridge on a real NATS server.
+type forwarderRig struct {
+	buf *buffer.Buffer
+	fwd *Forwarder
+	sb  *scriptedBridge
+	m   *Metrics
+}
+
+func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[wire.Lane]int, script func(i int, b *wire.Batch) *wirepb.Ack) *forwarderRig {
+	t.Helper()
+	const agent = "gw-fwd"
+	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), &buffer.Options{AgentID: agent, FlushInterval: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = buf.Close() })
+	t0 := time.Now().Add(-time.Hour)
+	for _, lane := range []wire.Lane{wire.LaneTelemetry, wire.LaneEvent, wire.LaneAlert} {
+		rs := make([]wire.Reading, lanes[lane])
+		for i := range rs {
+			rs[i] = wire.Reading{SensorID: fmt.Sprintf("s%d", i%7), TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Value: float64(i)}
+		}
+		if len(rs) > 0 {
+			if err := buf.Append(lane, rs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ns := testkit.NATS(t)
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	client, err := uplink.NewNATSClient(nc, agent, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := startScriptedBridge(t, nc, agent, script)
+	m := NewMetrics(nil)
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin, cfg.RetryMax = time.Millisecond, 4*time.Millisecond
+	}
+	return &forwarderRig{buf: buf, fwd: NewForwarder(bufferQueue{buf}, client, cfg, nil, m), sb: sb, m: m}
+}
+
+// runUntilEmpty runs the forwarder until the buffer has nothing unacked.
+func (r *forwarderRig) runUntilEmpty(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.fwd.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for r.buf.Stats().DepthReadings > 0 {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			reqs := r.sb.requests()
+			t.Fatalf("buffer not drained: %d readings left after %d requests; first %+v", r.buf.Stats().DepthReadings, len(reqs), reqs[:min(12, len(reqs))])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r.sb.overlap.Load() {
+		t.Fatal("two batches were in flight at once")
+	}
+}
+
+// coveredOnce checks that the OK'd requests of lane cover 1..n exactly once,
+// in order.
+func coveredOnce(t *testing.T, reqs []sent, lane wire.Lane, n int) {
+	t.Helper()
+	next := uint64(1)
+	for _, r := range reqs {
+		if r.lane != lane || !r.reply.Ok {
+			continue
+		}
+		if r.first != next {
+			t.Fatalf("lane %s: OK'd batch %d..%d, want it to start at %d", lane, r.first, r.last, next)
+		}
+		next = r.last + 1
+	}
+	if next != uint64(n)+1 {
+		t.Fatalf("lane %s: OK'd batches cover 1..%d, want 1..%d", lane, next-1, n)
+	}
+}
+
+func ok() *wirepb.Ack { return &wirepb.Ack{Ok: true} }
+
+// TestForwarderLearnsTheBridgesBatchLimit: a bridge that takes at most 300
+// readings a batch (its max_batch_readings lower than the agent's) rejects
+// bigger batches as too-large. The forwarder halves and keeps to the smaller
+// size; every reading is OK'd once and none counts as dead-lettered.
+func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
+	const n = 5000
+	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 2000}, map[wire.Lane]int{wire.LaneTelemetry: n},
+		func(_ int, b *wire.Batch) *wirepb.Ack {
+			if len(b.Readings) > 300 {
+				return &wirepb.Ack{Code: uplink.CodeTooLarge, Error: fmt.Sprintf("%d readings exceed max_batch_readings 300", len(b.Readings))}
+			}
+			return ok()
+		})
+	r.runUntilEmpty(t)
+	reqs := r.sb.requests()
+	coveredOnce(t, reqs, wire.LaneTelemetry, n)
+	// Halving from 2000 takes two or three rejections (the byte cap may
+	// cut a half further); after the first OK the forwarder keeps to the
+	// size it learned and is never rejected again.
+	rejected, okSeen := 0, false
+	for _, q := range reqs {
+		switch {
+		case q.reply.Ok:
+			okSeen = true
+		case okSeen:
+			t.Fatalf("batch %d..%d (%d readings) rejected after the forwarder had learned the limit", q.first, q.last, q.n)
+		default:
+			rejected++
+		}
+	}
+	if rejected < 2 || rejected > 3 {
+		t.Fatalf("%d too-large rejections, want 2 or 3 (halving 2000 to ≤ 300)", rejected)
+	}
+	if got := testutil.ToFloat64(r.m.NotDelivered.WithLabelValues("telemetry", "deadletter")); got != 0 {
+		t.Fatalf("%v readings counted as dead-lettered; the halves were delivered", got)
+	}
+}
+
+// TestForwarderRejectedAndRetried: a rejected batch (it does not decode
+// for the bridge) is acked, counted as dead-lettered and never sent again;
+// a batch the bridge could not get into Kafka is sent again, the same
+// range, until it is OK'd.
+func TestForwarderRejectedAndRetried(t *testing.T) {
+	const n = 3000
+	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000}, map[wire.Lane]int{wire.LaneTelemetry: n},
+		func(i int, b *wire.Batch) *wirepb.Ack {
+			switch {
+			case b.FirstSeq == 1:
+				return &wirepb.Ack{Code: uplink.CodeDecode, Error: "decoding batch: bad magic"}
+			case b.FirstSeq == 1001 && i < 4: // requests 1, 2, 3
+				return &wirepb.Ack{Code: uplink.CodeKafka, Retry: true, Error: "kafka did not acknowledge"}
+			}
+			return ok()
+		})
+	r.runUntilEmpty(t)
+	reqs := r.sb.requests()
+	want := []string{"1-1000 decode", "1001-2000 kafka", "1001-2000 kafka", "1001-2000 kafka", "1001-2000 ok", "2001-3000 ok"}
+	var got []string
+	for _, q := range reqs {
+		res := q.reply.Code
+		if q.reply.Ok {
+			res = "ok"
+		}
+		got = append(got, fmt.Sprintf("%d-%d %s", q.first, q.last, res))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("requests:\n got %q\nwant %q", got, want)
+	}
+	if v := testutil.ToFloat64(r.m.NotDelivered.WithLabelValues("telemetry", "deadletter")); v != 1000 {
+		t.Fatalf("%v readings counted as dead-lettered, want 1000", v)
+	}
+	if v := testutil.ToFloat64(r.m.Resends); v != 3 {
+		t.Fatalf("%v resends counted, want 3", v)
+	}
+	if v := testutil.ToFloat64(r.m.AckedSeq.WithLabelValues("telemetry")); v != n {
+		t.Fatalf("acked seq %v, want %d", v, n)
+	}
+}
+
+// TestForwarderOrder: alerts, then events, then telemetry; and within a
+// telemetry backlog larger than a batch, live-first sends the newest
+// readings first, then the oldest, then carries on in order.
+func TestForwarderOrder(t *testing.T) {
+	for _, tc := range []struct {
+		drain string
+		want  []string
+	}{
+		{DrainLiveFirst, []string{"alert 1-5", "event 1-2", "telemetry 2901-3000", "telemetry 1-1000", "telemetry 1001-2000", "telemetry 2001-2900"}},
+		{DrainOldestFirst, []string{"alert 1-5", "event 1-2", "telemetry 1-1000", "telemetry 1001-2000", "telemetry 2001-3000"}},
+	} {
+		t.Run(tc.drain, func(t *testing.T) {
+			r := newForwarderRig(t, ForwarderConfig{Drain: tc.drain, MaxBatchReadings: 1000, LiveBatchReadings: 100},
+				map[wire.Lane]int{wire.LaneTelemetry: 3000, wire.LaneEvent: 2, wire.LaneAlert: 5},
+				func(int, *wire.Batch) *wirepb.Ack { return ok() })
+			r.runUntilEmpty(t)
+			var got []string
+			for _, q := range r.sb.requests() {
+				got = append(got, fmt.Sprintf("%s %d-%d", q.lane, q.first, q.last))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("batches:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestJitterAndBackoff: a retry waits between half and all of the current
+// delay, and the delay doubles up to RetryMax.
+func TestJitterAndBackoff(t *testing.T) {
+	for _, d := range []time.Duration{time.Millisecond, 100 * time.Millisecond, 30 * time.Second} {
+		for range 1000 {
+			if j := jitter(d); j < d/2 || j > d {
+				t.Fatalf("jitter(%s) = %s, outside [%s, %s]", d, j, d/2, d)
+			}
+		}
+	}
+	f := NewForwarder(nil, nil, ForwarderConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second}, nil, nil)
+	var got []time.Duration
+	for d := f.cfg.RetryMin; len(got) < 6; d = f.nextDelay(d) {
+		got = append(got, d)
+	}
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delays %v, want %v", got, want)
+	}
+}
