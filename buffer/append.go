@@ -75,6 +75,12 @@ func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, stat
 	if len(rs) == 0 && !sync {
 		return nil, nil
 	}
+	if i := oversized(rs); i >= 0 {
+		b.lm[lane].dropped.Add(float64(len(rs)))
+		b.droppedPending(lane, len(rs))
+		return nil, fmt.Errorf("reading %d of %d (sensor %q, %d bytes of text) is larger than a stored segment may be: %w",
+			i, len(rs), rs[i].SensorID, len(rs[i].Text), ErrDropped)
+	}
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
@@ -113,6 +119,18 @@ func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, stat
 		b.kick()
 	}
 	return w, nil
+}
+
+// oversized returns the index of the first reading that would not fit in
+// a segment even alone (see segmentLen), or -1.
+func oversized(rs []wire.Reading) int {
+	limit := segmentBytes() - rawPerReading
+	for i := range rs {
+		if len(rs[i].SensorID)+len(rs[i].Text) > limit {
+			return i
+		}
+	}
+	return -1
 }
 
 // droppedPending counts readings refused before they got a seq; they are

@@ -133,8 +133,8 @@ func (b *Buffer) maintain() {
 type cycleIn struct {
 	now      time.Time
 	takes    [wire.NumLanes][]wire.Reading
-	enc      [wire.NumLanes][]byte
-	cost     [wire.NumLanes]uint64
+	segs     [wire.NumLanes][]segment // takes cut into segments, in seq order
+	cost     [wire.NumLanes]uint64    // of the lane's segments together
 	acked    [wire.NumLanes]spanSet
 	dirty    [wire.NumLanes]bool
 	early    [wire.NumLanes]uint64
@@ -209,22 +209,73 @@ func (b *Buffer) cycle() error {
 	return nil
 }
 
+// segment is one stored value that a commit writes: n readings, encoded.
+type segment struct {
+	n    int
+	enc  []byte
+	cost uint64
+}
+
+// encode cuts each lane's takes into segments that the wire codec will
+// decode again (see segmentLen) and encodes them, all into the lane's one
+// scratch buffer.
 func (b *Buffer) encode(in *cycleIn) error {
 	for l := range wire.NumLanes {
 		rs := in.takes[l]
-		if len(rs) == 0 {
-			continue
+		buf := b.encBuf[l][:0]
+		var ends []int
+		for off := 0; off < len(rs); {
+			n := segmentLen(rs[off:], b.opts.FlushMaxReadings)
+			batch := wire.Batch{AgentID: b.opts.AgentID, Lane: wire.Lane(l), FirstSeq: b.cst[l].nextSeq + uint64(off), Readings: rs[off : off+n]}
+			var err error
+			if buf, err = wire.Encode(buf, &batch); err != nil {
+				return fmt.Errorf("encoding segment of lane %s: %w", wire.Lane(l), err)
+			}
+			in.segs[l] = append(in.segs[l], segment{n: n})
+			ends = append(ends, len(buf))
+			off += n
 		}
-		batch := wire.Batch{AgentID: b.opts.AgentID, Lane: wire.Lane(l), FirstSeq: b.cst[l].nextSeq, Readings: rs}
-		enc, err := wire.Encode(b.encBuf[l][:0], &batch)
-		if err != nil {
-			return fmt.Errorf("encoding segment of lane %s: %w", wire.Lane(l), err)
+		b.encBuf[l] = buf
+		start := 0
+		for i := range in.segs[l] {
+			s := &in.segs[l][i]
+			s.enc = buf[start:ends[i]:ends[i]]
+			s.cost = b.cost(len(s.enc))
+			in.cost[l] += s.cost
+			start = ends[i]
 		}
-		b.encBuf[l] = enc
-		in.enc[l] = enc
-		in.cost[l] = b.cost(len(enc))
 	}
 	return nil
+}
+
+// Bounds of one segment. A segment must decode with wire.DefaultLimits, or
+// it would be stored and never read back: at most MaxReadings readings, and
+// a protobuf body that fits both the encoded and the decoded byte limits
+// (zstd adds a few bytes per 128 KiB block to what it cannot compress).
+// rawPerReading bounds what a reading adds to the body besides its strings,
+// even when every reading has a column of its own: about 85 bytes of column
+// header, 64 of varints, doubles and run lengths.
+const rawPerReading = 160
+
+// segmentBytes is the body size a segment is cut at, 1 MiB under the
+// smaller byte limit.
+func segmentBytes() int {
+	return min(wire.DefaultLimits.MaxEncodedBytes, wire.DefaultLimits.MaxDecodedBytes) - 1<<20
+}
+
+// segmentLen returns how many of rs (at least one) go into the next
+// segment: at most flushMax, the wire limit of readings, and segmentBytes
+// of body by the rawPerReading bound.
+func segmentLen(rs []wire.Reading, flushMax int) int {
+	n := min(len(rs), max(flushMax, 1), wire.DefaultLimits.MaxReadings)
+	size, limit := 0, segmentBytes()
+	for i := range n {
+		size += rawPerReading + len(rs[i].SensorID) + len(rs[i].Text)
+		if size > limit && i > 0 {
+			return i
+		}
+	}
+	return n
 }
 
 // reserve raises the sidecar marks before seqs past them are committed.
@@ -308,7 +359,7 @@ func (b *Buffer) refuseOneLane(in *cycleIn) (wire.Lane, bool) {
 		if len(in.takes[l]) == 0 {
 			continue
 		}
-		in.enc[l], in.cost[l] = nil, 0
+		in.segs[l], in.cost[l] = nil, 0
 		in.early[l] += uint64(len(in.takes[l]))
 		b.lm[l].dropped.Add(float64(len(in.takes[l])))
 		in.takes[l] = nil
@@ -371,24 +422,26 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 					continue
 				}
 				st := &out.st[l]
-				e := indexEntry{first: st.nextSeq, last: st.nextSeq + uint64(len(in.takes[l])) - 1,
-					unixNs: in.now.UnixNano(), bytes: uint32(len(in.enc[l]))}
 				seg, idx := tx.Bucket(segBuckets[l]), tx.Bucket(idxBuckets[l])
 				seg.FillPercent, idx.FillPercent = 1, 1
-				k := seqKey(e.first)
-				if err := seg.Put(k, in.enc[l]); err != nil {
-					return fmt.Errorf("storing segment: %w", err)
+				out.first[l] = st.nextSeq
+				for _, s := range in.segs[l] {
+					e := indexEntry{first: st.nextSeq, last: st.nextSeq + uint64(s.n) - 1,
+						unixNs: in.now.UnixNano(), bytes: uint32(len(s.enc))}
+					k := seqKey(e.first)
+					if err := seg.Put(k, s.enc); err != nil {
+						return fmt.Errorf("storing segment: %w", err)
+					}
+					if err := idx.Put(k, e.marshal()); err != nil {
+						return fmt.Errorf("storing segment index: %w", err)
+					}
+					if st.lowSeq == st.nextSeq {
+						st.lowSeq = e.first
+					}
+					st.nextSeq = e.last + 1
+					st.liveBytes += uint64(e.bytes)
+					st.liveCost += s.cost
 				}
-				if err := idx.Put(k, e.marshal()); err != nil {
-					return fmt.Errorf("storing segment index: %w", err)
-				}
-				out.first[l] = e.first
-				if st.lowSeq == st.nextSeq {
-					st.lowSeq = e.first
-				}
-				st.nextSeq = e.last + 1
-				st.liveBytes += uint64(e.bytes)
-				st.liveCost += in.cost[l]
 				out.wrote = true
 			}
 		}
@@ -612,12 +665,15 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 		if len(in.takes[l]) == 0 || out.rejected[l] {
 			continue
 		}
-		n := len(in.takes[l])
+		n, bytes := len(in.takes[l]), 0
+		for _, s := range in.segs[l] {
+			bytes += len(s.enc)
+		}
 		lm.appended.Add(float64(n))
-		b.m.CommittedBytes.Add(float64(len(in.enc[l])))
+		b.m.CommittedBytes.Add(float64(bytes))
 		if b.opts.OnCommit != nil {
 			b.opts.OnCommit(CommitInfo{Lane: wire.Lane(l), FirstSeq: out.first[l],
-				LastSeq: out.first[l] + uint64(n) - 1, Bytes: len(in.enc[l]), Latency: lat})
+				LastSeq: out.first[l] + uint64(n) - 1, Bytes: bytes, Latency: lat})
 		}
 	}
 	b.updateGauges()

@@ -7,11 +7,13 @@
 // # Basics
 //
 // Open a file with Open(path, opts). Append copies readings into the lane's
-// pending segment; a committer goroutine writes what waits as one segment per
-// lane (wire.Encode of a wire.Batch, key = big-endian first seq, one bbolt
-// bucket per lane, plus a 20-byte index entry per segment) every
-// FlushInterval (100ms by default) or as soon as FlushMaxReadings wait:
-// group commit, one fsync for many readings. With FlushInterval 0 every
+// pending segment; a committer goroutine writes what waits in one
+// transaction, each lane's readings as segments (wire.Encode of a
+// wire.Batch, key = big-endian first seq, one bbolt bucket per lane, plus a
+// 20-byte index entry per segment) of at most FlushMaxReadings readings and
+// within wire.DefaultLimits, so that every stored segment decodes again,
+// every FlushInterval (100ms by default) or as soon as FlushMaxReadings
+// wait: group commit, one fsync for many readings. With FlushInterval 0 every
 // Append call returns only after its readings are durable; AppendSync does
 // that at any interval and returns the seq range the readings got.
 //

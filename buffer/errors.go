@@ -13,9 +13,10 @@ var (
 	// ErrLocked means another process (a running agent) holds the file.
 	ErrLocked = errors.New("buffer file is in use by another process")
 	// ErrDropped means readings were not stored because the buffer was full
-	// and the drop policy is DropNewest, or because so many readings waited
-	// for a commit that the backlog limit was reached. They are counted as
-	// dropped.
+	// and the drop policy is DropNewest, because so many readings waited
+	// for a commit that the backlog limit was reached, or because one of
+	// them is too large for a stored segment (about 15 MiB of sensor id and
+	// text). They are counted as dropped.
 	ErrDropped = errors.New("readings dropped: buffer full")
 	// ErrRange means an Ack named an empty range or seqs not yet committed.
 	ErrRange = errors.New("invalid seq range")

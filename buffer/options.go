@@ -41,12 +41,13 @@ func ParseDropPolicy(s string) (DropPolicy, error) {
 	return 0, fmt.Errorf("drop policy %q (want oldest or newest): %w", s, ErrOptions)
 }
 
-// CommitInfo describes one segment written by a commit.
+// CommitInfo describes what one commit stored in one lane: the seqs
+// FirstSeq..LastSeq, in one or more segments.
 type CommitInfo struct {
 	Lane     wire.Lane
 	FirstSeq uint64
 	LastSeq  uint64
-	Bytes    int           // stored (encoded) size of the segment
+	Bytes    int           // stored (encoded) size of the segments
 	Latency  time.Duration // of the whole commit, fsync included
 }
 
@@ -65,7 +66,9 @@ type Options struct {
 	// MaxPendingReadings bounds the readings waiting in memory when commits
 	// fall behind (a slow or failing disk); beyond it, telemetry appends are
 	// dropped and counted (alert and event lanes are always queued).
-	// Default 8 × FlushMaxReadings.
+	// Default 8 × FlushMaxReadings. At most 2^21 (two of the wire codec's
+	// largest batches, about 128 MiB of readings); the default is clamped
+	// to that.
 	MaxPendingReadings int
 	// MaxBytes caps the file size. 0 means no cap. DefaultOptions: 256 MiB.
 	// Must be 0 or at least 256 KiB.
@@ -78,7 +81,8 @@ type Options struct {
 	// then lose or corrupt anything).
 	NoSync bool
 	// OnCommit, if set, is called by the committing goroutine after each
-	// segment is durable, in seq order. It must return quickly.
+	// commit, once for each lane it stored readings in, in seq order. It
+	// must return quickly.
 	OnCommit func(CommitInfo)
 
 	Logger  *slog.Logger     // nil: discard
@@ -97,6 +101,10 @@ func DefaultOptions() *Options {
 
 const minMaxBytes = 256 << 10
 
+// maxPendingLimit is the largest MaxPendingReadings: two of the wire
+// codec's largest batches, about 128 MiB of readings in memory.
+const maxPendingLimit = 2 << 20
+
 // withDefaults returns a copy of o with zero fields filled and checks it.
 func (o *Options) withDefaults() (Options, error) {
 	c := *o
@@ -104,7 +112,7 @@ func (o *Options) withDefaults() (Options, error) {
 		c.FlushMaxReadings = 65536
 	}
 	if c.MaxPendingReadings == 0 {
-		c.MaxPendingReadings = 8 * c.FlushMaxReadings
+		c.MaxPendingReadings = max(min(8*c.FlushMaxReadings, maxPendingLimit), c.FlushMaxReadings)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -127,8 +135,8 @@ func (o *Options) validate() error {
 	if o.FlushMaxReadings < 0 || o.FlushMaxReadings > wire.DefaultLimits.MaxReadings {
 		errs = append(errs, fmt.Errorf("flush_max_readings must be within 1..%d, got %d", wire.DefaultLimits.MaxReadings, o.FlushMaxReadings))
 	}
-	if o.MaxPendingReadings < o.FlushMaxReadings {
-		errs = append(errs, fmt.Errorf("max_pending_readings (%d) must be ≥ flush_max_readings (%d)", o.MaxPendingReadings, o.FlushMaxReadings))
+	if o.MaxPendingReadings < o.FlushMaxReadings || o.MaxPendingReadings > maxPendingLimit {
+		errs = append(errs, fmt.Errorf("max_pending_readings (%d) must be within flush_max_readings (%d)..%d", o.MaxPendingReadings, o.FlushMaxReadings, maxPendingLimit))
 	}
 	if o.MaxBytes != 0 && o.MaxBytes < minMaxBytes {
 		errs = append(errs, fmt.Errorf("max_bytes must be 0 (no cap) or ≥ %d, got %d", minMaxBytes, o.MaxBytes))
