@@ -272,11 +272,25 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 
 	<-ctx.Done()
 	a.log.Info("agent stopping: sources first, then the pipeline, the batch in flight and the buffer")
+	// hardCtx ends with a second signal: the waits below that could take
+	// long (a stalled disk) stop waiting; Close still commits what was
+	// accepted.
+	hardCtx, stopHard := context.WithCancel(context.Background())
+	defer stopHard()
+	if hard != nil {
+		go func() {
+			select {
+			case <-hard:
+				stopHard()
+			case <-hardCtx.Done():
+			}
+		}()
+	}
 	stopSources()
-	<-sourcesStopped
+	<-sourcesStopped // sources end promptly once cancelled (a poll's own timeout at most)
 	<-pipeDone
-	a.saveRulesState()
-	if err := a.buf.Flush(context.Background()); err != nil {
+	a.saveRulesState(hardCtx)
+	if err := a.buf.Flush(hardCtx); err != nil {
 		a.log.Error("flushing buffer at shutdown", "err", err)
 	}
 	grace := time.NewTimer(a.opts.ShutdownGrace)
@@ -287,7 +301,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	case <-fwdDone:
 	case <-grace.C:
 		a.log.Warn("batch in flight not answered within the shutdown grace; it stays in the buffer")
-	case <-hard:
+	case <-hardCtx.Done():
 		a.log.Warn("second signal: not waiting for the batch in flight; it stays in the buffer")
 	}
 	stopFwd()
@@ -304,10 +318,10 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 
 // saveRulesState commits the rule engine's state (alert states, last
 // values) at shutdown; alert transitions commit it with themselves.
-func (a *Agent) saveRulesState() {
+func (a *Agent) saveRulesState(ctx context.Context) {
 	state, err := a.engine.MarshalState()
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, _, err = a.buf.AppendSyncWithState(ctx, wire.LaneAlert, nil, state)
 		cancel()
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/internal/cli"
@@ -58,6 +59,13 @@ the rule bundle; one that does not compile is reported and not applied.`, stderr
 		s = <-sigs
 		log.Warn("second signal: stopping at once", "signal", s.String())
 		close(hard)
+		// The agent cuts every wait short on hard; should something still
+		// hang (a device driver stuck in a syscall), exit anyway: every
+		// accepted reading is already committed, bbolt needs no clean close.
+		time.AfterFunc(hardExitAfter, func() {
+			log.Error("agent did not stop after the second signal; exiting", "waited", hardExitAfter)
+			os.Exit(1)
+		})
 	}()
 	if err := a.RunWithHardStop(runCtx, hard); err != nil {
 		return err
@@ -65,6 +73,9 @@ the rule bundle; one that does not compile is reported and not applied.`, stderr
 	log.Info("agent stopped")
 	return nil
 }
+
+// hardExitAfter bounds how long the process lives after a second signal.
+const hardExitAfter = 3 * time.Second
 
 func newLogger(w io.Writer, c agent.LogSection) *slog.Logger {
 	var level slog.Level
