@@ -96,7 +96,7 @@ func benchProcess(b *testing.B, e *Engine, ring []wire.Reading, batch int) {
 	b.ReportMetric(float64(kept)/n, "kept-ratio")
 }
 
-func pipelineRing(b *testing.B, sensors int) []wire.Reading {
+func pipelineRing(b testing.TB, sensors int) []wire.Reading {
 	var all [][]wire.Reading
 	for s := 0; s < sensors; s++ {
 		// The device sends tenths of a degree above -40 °C.
