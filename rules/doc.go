@@ -15,7 +15,8 @@
 //
 // Load (Parse then Compile) turns a bundle into a Program, listing every
 // problem with its path (`rules[3].deadband.absolute: must be ≥ 0, got -1`)
-// in one *confkit.Error. NewEngine runs a Program; the agent's pipeline
+// or, for what YAML itself rejects, its line (`line 4: found unexpected end
+// of stream`), in one *confkit.Error. NewEngine runs a Program; the agent's pipeline
 // goroutine calls Process with each batch of readings and Tick every 100 ms
 // to 1 s, and sends Output.Telemetry to the telemetry lane and Output.Alerts
 // to the alert lane. Swap installs a new Program between two readings.

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,9 @@ import (
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
+
+// lineRef is how a problem without a path names its place.
+var lineRef = regexp.MustCompile(`^line [1-9][0-9]*: `)
 
 // FuzzLoad feeds arbitrary bytes to the bundle loader. It must never panic;
 // a rejected bundle gives a *confkit.Error whose problems are one line
@@ -23,6 +27,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("version: 1\nname: x\nrules:\n  - match: a\n    alerts: [{name: a, below: -1e308, clear_above: 1e308, for: 1ns}]\n"))
 	f.Add([]byte("{version: 1, name: x, rules: [{match: a, transform: {scale: 1e-308}}]}"))
 	f.Add([]byte("version: &a 1\nname: *a\n"))
+	// Problems YAML reports without a line; the loader finds it.
+	f.Add([]byte("\""))
+	f.Add([]byte("version: 1\nname: *x\n"))
+	f.Add([]byte("version: 1\nrules:\n  - <<: 1\n"))
+	f.Add([]byte("version: 1\nname: !!int x\n"))
+	f.Add([]byte("version: 1\nname: \x01\n"))
+	f.Add([]byte("a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Load("fuzz.yaml", data)
 		if err != nil {
@@ -33,6 +44,12 @@ func FuzzLoad(f *testing.F) {
 			for _, pr := range ce.Problems {
 				if pr.Why == "" || strings.Contains(pr.Why, "\n") {
 					t.Fatalf("problem %q is empty or spans lines", pr)
+				}
+				// Every problem names its place: a path into the
+				// bundle, or, for what YAML itself rejects (syntax,
+				// types, unknown keys), a line.
+				if pr.Field == "" && !lineRef.MatchString(pr.Why) {
+					t.Fatalf("problem %q names neither a path nor a line", pr)
 				}
 			}
 			return
