@@ -62,7 +62,7 @@ func (a *Agent) status(st buffer.Stats) Status {
 		Version:      a.opts.Version,
 		ClockSynced:  a.clock.Synced(),
 		UptimeS:      int64(time.Since(a.started).Seconds()),
-		SourceErrors: uint64(sumCounterVec(a.m.SourceErrors)),
+		SourceErrors: uint64(sumCounterVec(a.m.SourceErrors)) + a.protocolErrors(),
 		ReadingsIn:   uint64(sumCounterVec(a.m.ReadingsIn)),
 		BatchesAcked: uint64(sumCounterVec(a.m.BatchesAcked)),
 	}
@@ -127,4 +127,33 @@ func counterValue(c *prometheus.CounterVec, labels ...string) float64 {
 		return 0
 	}
 	return d.Counter.GetValue()
+}
+
+// sourceErrorMetrics are the protocol counters of failed reads and
+// connections; source_errors in the status is their sum plus the sources
+// that failed as a whole, so a dead meter shows in the heartbeat, not only
+// in the metrics.
+var sourceErrorMetrics = map[string]bool{
+	"fieldline_modbus_errors_total":         true,
+	"fieldline_mqtt_payload_errors_total":   true,
+	"fieldline_mqtt_connect_errors_total":   true,
+	"fieldline_mqtt_subscribe_errors_total": true,
+}
+
+// protocolErrors sums the sourceErrorMetrics of the agent's registry.
+func (a *Agent) protocolErrors() uint64 {
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var n float64
+	for _, mf := range mfs {
+		if !sourceErrorMetrics[mf.GetName()] {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			n += m.GetCounter().GetValue()
+		}
+	}
+	return uint64(n)
 }

@@ -4,7 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
@@ -104,3 +110,102 @@ http: {listen: "127.0.0.1:0"}
 }
 
 func natsConnect(url string) (*nats.Conn, error) { return nats.Connect(url) }
+
+// TestHeartbeatReportsTrouble: what an operator must see of a gateway in
+// trouble, all in the heartbeat: a dead Modbus meter (source_errors), a
+// rule file that does not compile (rules_error, no version), a cloud that
+// does not answer (depth and oldest unsent age growing, nothing acked), and
+// a buffer over its caps (dropped by max_bytes, expired by max_age).
+func TestHeartbeatReportsTrouble(t *testing.T) {
+	dir := t.TempDir()
+	// A backlog bigger than the cap: 40,000 readings of noise.
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.Open(path, &buffer.Options{AgentID: "gw-trouble", FlushInterval: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	rs := make([]wire.Reading, 40_000)
+	t0 := time.Now().Add(-time.Minute)
+	for i := range rs {
+		rs[i] = wire.Reading{SensorID: "noise", TimeNs: t0.Add(time.Duration(i) * time.Microsecond).UnixNano(), Value: math.Float64frombits(rng.Uint64() >> 2)}
+	}
+	for i := 0; i < len(rs); i += 1000 {
+		if err := b.Append(wire.LaneTelemetry, rs[i:i+1000]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(bundle, []byte("version: v9\nname: x\nrules:\n  - {match: '*', deadband: {absolute: -1}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := net.Listen("tcp", "127.0.0.1:0") // a meter that accepts and never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+
+	ns := testkit.NATS(t) // and no bridge
+	sub, err := natsConnect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	beats := make(chan *wirepb.AgentStatus, 64)
+	if _, err := sub.Subscribe(uplink.StatusSubject("gw-trouble"), func(m *nats.Msg) {
+		var s wirepb.AgentStatus
+		if proto.Unmarshal(m.Data, &s) == nil {
+			select {
+			case beats <- &s:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = sub.Flush()
+	src := &fleet.Source{ID: "live", Sensors: 10, Interval: 20 * time.Millisecond}
+	startAgent(t, fmt.Sprintf(`
+agent: {id: gw-trouble, data_dir: %s}
+buffer: {flush_interval: 50ms, max_bytes: 256KiB, max_age: 2s}
+uplink: {nats: {url: %s, request_timeout: 200ms}, retry_max: 200ms, status_interval: 1s}
+rules: {file: %s}
+http: {listen: off}
+sources:
+  modbus:
+    - name: meter
+      url: tcp://%s
+      timeout: 100ms
+      units: [{id: 1, groups: [{name: g, interval: 100ms, registers: [{sensor: meter.power, table: input, address: 0, type: float32}]}]}]
+`, dir, ns.URL(), bundle, dead.Addr()), Options{Sources: []Source{src}})
+
+	deadline := time.After(60 * time.Second)
+	var last *wirepb.AgentStatus
+	for {
+		select {
+		case last = <-beats:
+		case <-deadline:
+			t.Fatalf("no heartbeat showed every trouble; last %v", last)
+		}
+		tl := last.Lanes[wire.LaneTelemetry]
+		if last.SourceErrors > 0 && tl.Dropped > 0 && tl.Expired > 0 && tl.OldestUnsentAgeMs > 0 && tl.DepthReadings > 0 {
+			break
+		}
+	}
+	tl := last.Lanes[wire.LaneTelemetry]
+	if last.RulesVersion != "" || !strings.Contains(last.RulesError, "rules[0].deadband.absolute") {
+		t.Errorf("rules in the heartbeat: version %q error %q", last.RulesVersion, last.RulesError)
+	}
+	if tl.AckedSeq != 0 || last.BatchesAcked != 0 {
+		t.Errorf("nothing can be acked with no bridge: acked seq %d, batches %d", tl.AckedSeq, last.BatchesAcked)
+	}
+	if tl.DepthBytes > 256<<10 {
+		t.Errorf("depth %d bytes over the 256KiB cap", tl.DepthBytes)
+	}
+	if ev := last.Lanes[wire.LaneEvent]; ev.DepthReadings != 1 {
+		t.Errorf("event lane depth %d, want the one rule-rejected event", ev.DepthReadings)
+	}
+}
