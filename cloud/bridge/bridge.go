@@ -98,11 +98,23 @@ func (b *Bridge) Run(ctx context.Context) error {
 	// waits, and nats.go keeps the batches that arrive meanwhile in the
 	// subscription's pending queue (bounded below) instead of dropping
 	// them, as a channel subscription would.
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex // orders wg.Add before wg.Wait
+		stopping bool
+	)
 	slots := make(chan struct{}, b.cfg.Workers)
 	sub, err := nc.QueueSubscribe(uplink.SubjectPrefix+"*", uplink.QueueGroup, func(m *nats.Msg) {
-		slots <- struct{}{}
+		mu.Lock()
+		if stopping {
+			// Past the drain deadline: no reply, the agent sends the
+			// batch again to another bridge.
+			mu.Unlock()
+			return
+		}
 		wg.Add(1)
+		mu.Unlock()
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
@@ -132,6 +144,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for sub.IsValid() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	mu.Lock()
+	stopping = true
+	mu.Unlock()
+	_ = sub.Unsubscribe()
 	wg.Wait()
 	fctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
 	defer cancel()

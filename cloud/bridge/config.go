@@ -102,7 +102,7 @@ func (c *Config) Check(p *confkit.Problems) {
 		p.Add("max_future", "must be ≥ 0")
 	}
 	if c.AckTimeout < 0 || (c.NATS.RequestTimeout > 0 && c.AckTimeout >= c.NATS.RequestTimeout) {
-		p.Add("ack_timeout", "must be > 0 and below nats.request_timeout (%s), got %s", c.NATS.RequestTimeout, c.AckTimeout)
+		p.Add("ack_timeout", "must be > 0 and below nats.request_timeout (%s, which stands for the agents' request timeout: a reply after it reaches no one), got %s", c.NATS.RequestTimeout, c.AckTimeout)
 	}
 	if c.DeadletterMaxBytes < 0 || c.DeadletterMaxBytes > 1000<<10 {
 		p.Add("deadletter_max_bytes", "must be within 1..1000KiB (Kafka refuses larger messages by default), got %s", c.DeadletterMaxBytes)
