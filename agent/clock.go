@@ -11,9 +11,27 @@ import (
 // DefaultClockFloor is the earliest wall-clock time the agent believes. A
 // gateway without a real-time clock boots in 1970 and keeps that time until
 // NTP steps it; readings stamped before the floor are flagged
-// FlagClockUnsynced. The build may raise it (the Makefile stamps the build
-// date, as systemd does with its own build time).
+// FlagClockUnsynced. fieldline-agent raises it to the day it was built (see
+// RaiseClockFloor), as systemd does with its own build time.
 var DefaultClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// RaiseClockFloor returns the later of floor and the start (UTC) of
+// buildDate, the day the binary was built as the Makefile stamps it
+// ("2006-01-02"; RFC 3339 is taken too): a clock that reads earlier than
+// its own binary's build is wrong. An empty or malformed buildDate (a plain
+// `go build`) leaves floor as it is.
+func RaiseClockFloor(floor time.Time, buildDate string) time.Time {
+	d, err := time.Parse(time.DateOnly, buildDate)
+	if err != nil {
+		if d, err = time.Parse(time.RFC3339, buildDate); err != nil {
+			return floor
+		}
+	}
+	if d.After(floor) {
+		return d.UTC()
+	}
+	return floor
+}
 
 // clockGuard flags readings stamped by an unsynced clock and, once the clock
 // has been stepped to a believable time, measures the step so that those

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/internal/cli"
 )
 
@@ -26,6 +27,7 @@ disk and forwards it to the Fieldline cloud.`,
 }
 
 func init() {
+	agent.DefaultClockFloor = agent.RaiseClockFloor(agent.DefaultClockFloor, buildDate)
 	app.Commands = map[string]cli.Command{
 		"run":           {Summary: "run the agent with a config file (the service's command)", Run: cmdRun},
 		"check-config":  {Summary: "check a config file and list every problem", Run: cmdCheckConfig},
