@@ -23,6 +23,8 @@ type rec struct {
 	seq        uint64
 	sensor     string
 	tsNs       int64
+	value      float64
+	quality    uint32
 	batchFirst uint64
 	batchLast  uint64
 	partition  int32
@@ -61,7 +63,7 @@ func collect(t *testing.T, brokers []string, topic string) *collector {
 					c.mu.Unlock()
 					return
 				}
-				x := rec{agent: pb.AgentId, lane: pb.Lane, seq: pb.Seq, sensor: pb.SensorId, tsNs: pb.TimestampNs, partition: r.Partition, offset: r.Offset, seenAt: now}
+				x := rec{agent: pb.AgentId, lane: pb.Lane, seq: pb.Seq, sensor: pb.SensorId, tsNs: pb.TimestampNs, value: pb.Value, quality: pb.Quality, partition: r.Partition, offset: r.Offset, seenAt: now}
 				for _, h := range r.Headers {
 					if h.Key == "fl-batch" {
 						a, b, _ := strings.Cut(string(h.Value), "-")
@@ -108,7 +110,10 @@ type verdict struct {
 // batch that reached Kafka more than once (a re-sent batch). Each copy of a
 // batch is a run of consecutive records in the partition with increasing
 // seqs inside the batch's declared range, and at least one copy is whole.
-func checkDelivery(t *testing.T, all []rec, agent string, lane uint32, last uint64) verdict {
+// With ordered (an oldest-first agent), every seq's first appearance comes
+// after every lower seq's: re-sent copies aside, readings reach Kafka in seq
+// order.
+func checkDelivery(t *testing.T, all []rec, agent string, lane uint32, last uint64, ordered bool) verdict {
 	t.Helper()
 	var rs []rec
 	for _, r := range all {
@@ -124,6 +129,20 @@ func checkDelivery(t *testing.T, all []rec, agent string, lane uint32, last uint
 	})
 	var v verdict
 	v.records = len(rs)
+	if ordered {
+		newest := uint64(0)
+		firstSeen := make(map[uint64]bool, len(rs))
+		for _, r := range rs {
+			if firstSeen[r.seq] {
+				continue
+			}
+			firstSeen[r.seq] = true
+			if r.seq < newest {
+				t.Fatalf("%s lane %d: seq %d first reached Kafka after seq %d (offset %d): oldest-first must deliver in seq order", agent, lane, r.seq, newest, r.offset)
+			}
+			newest = r.seq
+		}
+	}
 	seen := make(map[uint64]int, len(rs))
 	type key struct{ first, last uint64 }
 	copies := map[key]int{}

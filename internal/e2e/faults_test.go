@@ -26,12 +26,13 @@ func simConfig(n int) string {
 	return b.String()
 }
 
-func agentConfig(id, dir, natsURL, simAddr, httpAddr string, registers int, interval time.Duration) string {
+func agentConfig(id, dir, natsURL, simAddr, httpAddr, drain string, registers int, interval time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `agent: {id: %s, data_dir: %s}
 buffer: {flush_interval: 50ms}
 uplink:
   nats: {url: "%s", request_timeout: 10s, reconnect_wait: 100ms}
+  drain: %s
   retry_min: 50ms
   retry_max: 1s
   max_batch_readings: 2000
@@ -51,7 +52,7 @@ sources:
             - name: all
               interval: %s
               registers:
-`, id, dir, natsURL, httpAddr, simAddr, interval)
+`, id, dir, natsURL, drain, httpAddr, simAddr, interval)
 	for i := 0; i < registers; i++ {
 		fmt.Fprintf(&b, "                - {sensor: load.r%d, table: holding, address: %d, type: int16, scale: 0.1}\n", i, i)
 	}
@@ -122,8 +123,10 @@ func kafkaOutage(t *testing.T, k *testkit.Kafka) (restore func()) {
 // agents through NATS, the bridge and Kafka while, one after the other, NATS
 // stops and restarts, the bridge is SIGKILLed and replaced, Kafka becomes
 // unavailable and comes back, and an agent is SIGKILLed and restarted. Then
-// it proves, per agent, that every committed seq reached Kafka and that
-// every duplicate lies in a batch sent more than once.
+// it proves, per agent, that every committed seq reached Kafka, that every
+// duplicate lies in a batch sent more than once and carries the same
+// reading, that values are the simulator's, and, for the oldest-first
+// agent, that new readings reached Kafka in seq order.
 func TestNothingLostThroughFaults(t *testing.T) {
 	const registers = 50
 	interval := 10 * time.Millisecond // 5,000 readings/s per agent
@@ -144,13 +147,17 @@ func TestNothingLostThroughFaults(t *testing.T) {
 	bridgeN := 1
 	br := startBridgeProc(t, dir, "bridge-1", nats.URL(), k)
 	var agents []*agentProc
+	// gw-a drains live-first (the default: batches of the newest readings
+	// overtake the backlog), gw-b oldest-first (new readings reach Kafka in
+	// seq order, which checkDelivery then also proves).
+	drains := map[string]string{"gw-a": "live-first", "gw-b": "oldest-first"}
 	for _, id := range []string{"gw-a", "gw-b"} {
 		a := &agentProc{id: id, dir: filepath.Join(dir, id), http: freeAddr(t)}
 		if err := os.MkdirAll(a.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		a.cfg = filepath.Join(a.dir, "agent.yaml")
-		if err := os.WriteFile(a.cfg, []byte(agentConfig(id, a.dir, nats.URL(), simAddr, a.http, registers, interval)), 0o644); err != nil {
+		if err := os.WriteFile(a.cfg, []byte(agentConfig(id, a.dir, nats.URL(), simAddr, a.http, drains[id], registers, interval)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		a.start(t)
@@ -224,11 +231,39 @@ func TestNothingLostThroughFaults(t *testing.T) {
 		waitFor(t, 30*time.Second, a.id+" records up to seq "+fmt.Sprint(last), func() bool {
 			return col.count(a.id) >= int(last)
 		})
-		v := checkDelivery(t, col.snapshot(), a.id, uint32(wire.LaneTelemetry), last)
+		v := checkDelivery(t, col.snapshot(), a.id, uint32(wire.LaneTelemetry), last, drains[a.id] == "oldest-first")
+		checkValues(t, col.snapshot(), a.id, registers)
 		t.Logf("%s: %d readings committed, %d records in Kafka, %d duplicates from %d re-sent batches", a.id, last, v.records, v.duplicates, v.resentBatches)
 		totalUnique += v.unique
 	}
 	if totalUnique < target*9/10 {
 		t.Fatalf("only %d distinct readings went through; the test wants ≥ %d", totalUnique, target*9/10)
+	}
+}
+
+// checkValues: every record of agent is a reading of one of the simulator's
+// registers with a value its signal can take (base 20+i%10, amplitude 2,
+// noise 0.1, scale 0.1), and every copy of a seq is the same reading.
+func checkValues(t *testing.T, all []rec, agent string, registers int) {
+	t.Helper()
+	first := map[uint64]rec{}
+	for _, r := range all {
+		if r.agent != agent || r.lane != uint32(wire.LaneTelemetry) {
+			continue
+		}
+		var i int
+		if _, err := fmt.Sscanf(r.sensor, "load.r%d", &i); err != nil || i < 0 || i >= registers {
+			t.Fatalf("%s seq %d: sensor %q is none of the simulator's", agent, r.seq, r.sensor)
+		}
+		if base := float64(20 + i%10); r.quality != 0 || r.value < base-3 || r.value > base+3 {
+			t.Fatalf("%s seq %d: %s = %v quality %d; the simulator's signal stays within %v±3", agent, r.seq, r.sensor, r.value, r.quality, base)
+		}
+		if f, ok := first[r.seq]; ok {
+			if f.sensor != r.sensor || f.tsNs != r.tsNs || f.value != r.value {
+				t.Fatalf("%s seq %d: copies differ: %s@%d=%v and %s@%d=%v", agent, r.seq, f.sensor, f.tsNs, f.value, r.sensor, r.tsNs, r.value)
+			}
+		} else {
+			first[r.seq] = r
+		}
 	}
 }
