@@ -20,8 +20,8 @@ type OnError string
 
 const (
 	// OnErrorBad emits, for every value of a failed read, a reading with
-	// Quality bad and Value 0. The 0 carries no information: a consumer
-	// must not read Value when Quality is bad.
+	// Quality bad and Value NaN (as MQTT's bad readings): no number an
+	// aggregate could mistake for a measurement.
 	OnErrorBad OnError = "bad"
 	// OnErrorSkip emits nothing for a failed read.
 	OnErrorSkip OnError = "skip"

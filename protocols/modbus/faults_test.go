@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -54,8 +56,8 @@ func TestExceptionsYieldBadReadingsAndCounts(t *testing.T) {
 					t.Errorf("%d exceptions but %d readings of the missing register (%d bad)", excs, len(missing), c.count("missing", wire.QualityBad))
 				}
 				for _, r := range missing {
-					if r.Value != 0 || r.TimeNs != frozen.UnixNano() || r.Kind != wire.KindFloat {
-						t.Errorf("bad reading %+v: want value 0 (meaningless), time stamped, kind float", r)
+					if !math.IsNaN(r.Value) || r.TimeNs != frozen.UnixNano() || r.Kind != wire.KindFloat {
+						t.Errorf("bad reading %+v: want value NaN, time stamped, kind float", r)
 					}
 				}
 			} else if len(missing) != 0 {

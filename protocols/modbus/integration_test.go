@@ -3,6 +3,7 @@ package modbus
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -149,8 +150,8 @@ func TestSetRegistersDecode(t *testing.T) {
 			t.Errorf("%s: %+v, want %v good", id, r, v)
 		}
 	}
-	if r := c.readings("nan")[0]; r.Quality != wire.QualityBad || r.Value != 0 {
-		t.Errorf("NaN register: %+v, want quality bad, value 0", r)
+	if r := c.readings("nan")[0]; r.Quality != wire.QualityBad || !math.IsNaN(r.Value) {
+		t.Errorf("NaN register: %+v, want quality bad, value NaN", r)
 	}
 	if n := errorsOf(m, "set", "1", "decode"); n < 1 {
 		t.Errorf("decode errors %d", n)

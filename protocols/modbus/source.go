@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"time"
 
@@ -306,7 +307,7 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Read
 				if s.cfg.OnError == OnErrorSkip {
 					continue
 				}
-				rd.Quality = wire.QualityBad
+				rd.Value, rd.Quality = math.NaN(), wire.QualityBad
 			} else {
 				rd.Value = v
 			}
@@ -332,14 +333,15 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Read
 }
 
 // bad appends a bad reading for every value of req, unless on_error is
-// skip. Its Value is 0 and means nothing.
+// skip. Its Value is NaN, as for every protocol: no made-up number that an
+// aggregate downstream could mistake for a measurement.
 func (s *Source) bad(r *run, req *plannedRequest) {
 	if s.cfg.OnError == OnErrorSkip {
 		return
 	}
 	at := s.now().UnixNano()
 	for _, p := range req.points {
-		r.buf = append(r.buf, wire.Reading{TimeNs: at, SensorID: p.sensor, Kind: p.kind, Quality: wire.QualityBad})
+		r.buf = append(r.buf, wire.Reading{TimeNs: at, SensorID: p.sensor, Value: math.NaN(), Kind: p.kind, Quality: wire.QualityBad})
 	}
 }
 
