@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline/internal/testkit"
 	"go.uber.org/goleak"
 )
 
@@ -57,7 +58,7 @@ func ptyPair(t *testing.T) (a, b string) {
 	t.Helper()
 	socat, err := exec.LookPath("socat")
 	if err != nil {
-		t.Skip("socat is not installed (Debian package socat); the RTU tests need it for a pty pair")
+		testkit.Missing(t, "socat is not installed (Debian package socat); the RTU tests need it for a pty pair")
 	}
 	dir := t.TempDir()
 	a, b = filepath.Join(dir, "a"), filepath.Join(dir, "b")

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fieldline/fieldline/internal/testkit"
 )
 
 // mbpoll runs Debian's mbpoll (a third-party Modbus master) once against
@@ -17,7 +19,7 @@ func mbpoll(t *testing.T, addr net.Addr, args ...string) map[int]string {
 	t.Helper()
 	bin, err := exec.LookPath("mbpoll")
 	if err != nil {
-		t.Skip("mbpoll is not installed (Debian package mbpoll); the third-party client test needs it")
+		testkit.Missing(t, "mbpoll is not installed (Debian package mbpoll); the third-party client test needs it")
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
 	args = append([]string{"-m", "tcp", "-p", port, "-1"}, args...)
@@ -93,7 +95,7 @@ func TestMbpollReadsTheSimulator(t *testing.T) {
 func TestMbpollOverRTU(t *testing.T) {
 	bin, err := exec.LookPath("mbpoll")
 	if err != nil {
-		t.Skip("mbpoll is not installed (Debian package mbpoll); the third-party RTU master test needs it")
+		testkit.Missing(t, "mbpoll is not installed (Debian package mbpoll); the third-party RTU master test needs it")
 	}
 	a, b := ptyPair(t)
 	s := newSim(t, nil)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/fieldline/fieldline/firmware-sim/signal"
+	"github.com/fieldline/fieldline/internal/testkit"
 )
 
 func client(t *testing.T, url string, timeout time.Duration) *modbus.ModbusClient {
@@ -62,6 +64,9 @@ func transports(t *testing.T, s *Sim) map[string]string {
 // missing, so that the other transports are still tested.
 func tryPtyPair(t *testing.T) (a, b string, ok bool) {
 	if _, err := exec.LookPath("socat"); err != nil {
+		if os.Getenv(testkit.RequireToolsEnv) == "1" {
+			t.Fatal("socat is not installed (Debian package socat) and every tool is required here")
+		}
 		t.Log("socat is not installed (Debian package socat): RTU over a pty is NOT tested here")
 		return "", "", false
 	}

@@ -95,7 +95,7 @@ func emulator(t *testing.T, tg target) []string {
 		return nil
 	}
 	if _, err := os.Stat(tg.emulator); err != nil {
-		t.Skipf("%s is missing (apt-get install qemu-user-static): cannot run the linux/%s agent", tg.emulator, tg.GOARCH)
+		testkit.Missing(t, "%s is missing (apt-get install qemu-user-static): cannot run the linux/%s agent", tg.emulator, tg.GOARCH)
 	}
 	return []string{tg.emulator}
 }

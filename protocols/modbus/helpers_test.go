@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
+	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -174,7 +175,7 @@ func ptyPair(t *testing.T) (a, b string) {
 	t.Helper()
 	socat, err := exec.LookPath("socat")
 	if err != nil {
-		t.Skip("socat is not installed (Debian package socat): RTU over a pty pair cannot be tested here; CI installs it")
+		testkit.Missing(t, "socat is not installed (Debian package socat): RTU over a pty pair cannot be tested here; CI installs it")
 	}
 	dir := t.TempDir()
 	a, b = filepath.Join(dir, "a"), filepath.Join(dir, "b")

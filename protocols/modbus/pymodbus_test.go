@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -19,10 +20,10 @@ const python = "/usr/bin/python3"
 func startPymodbus(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath(python); err != nil {
-		t.Skipf("%s is missing: the third-party pymodbus server test needs Python 3 with pymodbus (Debian package python3-pymodbus); CI installs it", python)
+		testkit.Missing(t, "%s is missing: the third-party pymodbus server test needs Python 3 with pymodbus (Debian package python3-pymodbus); CI installs it", python)
 	}
 	if out, err := exec.Command(python, "-c", "import pymodbus").CombinedOutput(); err != nil {
-		t.Skipf("pymodbus is not importable by %s (install Debian package python3-pymodbus; CI has it): %v\n%s", python, err, out)
+		testkit.Missing(t, "pymodbus is not importable by %s (install Debian package python3-pymodbus; CI has it): %v\n%s", python, err, out)
 	}
 	cmd := exec.Command(python, "testdata/pymodbus_server.py")
 	stdin, err := cmd.StdinPipe()

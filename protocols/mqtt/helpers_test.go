@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
+	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -197,7 +198,7 @@ func startMosquitto(t *testing.T) *mosquitto { return startMosquittoWith(t, nil)
 func startMosquittoWith(t *testing.T, users map[string]string) *mosquitto {
 	t.Helper()
 	if _, err := os.Stat(mosquittoBin); err != nil {
-		t.Skipf("Mosquitto is not installed at %s (apt-get install mosquitto; CI installs it): %v", mosquittoBin, err)
+		testkit.Missing(t, "Mosquitto is not installed at %s (apt-get install mosquitto; CI installs it): %v", mosquittoBin, err)
 	}
 	dir := t.TempDir()
 	port := freePort(t)

@@ -57,7 +57,7 @@ func startModbusCommand(t *testing.T, prefix string, args ...string) (string, fu
 func TestModbusCommandOverRTU(t *testing.T) {
 	socat, err := exec.LookPath("socat")
 	if err != nil {
-		t.Skip("socat is not installed (Debian package socat); needed for a pty pair")
+		testkit.Missing(t, "socat is not installed (Debian package socat); needed for a pty pair")
 	}
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")

@@ -1,0 +1,24 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// RequireToolsEnv, when set to 1, turns a missing tool from a skip into a
+// failure. .ci/run sets it: CI installs every tool the tests use, so a skip
+// there would hide a missing install step.
+const RequireToolsEnv = "FL_REQUIRE_TOOLS"
+
+// Missing is for a test that cannot run because a tool it needs (socat,
+// mbpoll, Mosquitto, pymodbus) is not installed: it skips with the message,
+// or fails with it under FL_REQUIRE_TOOLS=1.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv(RequireToolsEnv) == "1" {
+		t.Fatalf("%s (%s=1: every tool must be installed)", msg, RequireToolsEnv)
+	}
+	t.Skip(msg)
+}
