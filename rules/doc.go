@@ -20,6 +20,7 @@
 // goroutine calls Process with each batch of readings and Tick every 100 ms
 // to 1 s, and sends Output.Telemetry to the telemetry lane and Output.Alerts
 // to the alert lane. Swap installs a new Program between two readings.
+// ShiftTime tells the engine that the clock was stepped (see Clock steps).
 //
 //	prog, err := rules.Load("boiler.yaml", data)
 //	eng := rules.NewEngine(prog, rules.Options{Actions: myActions})
@@ -164,11 +165,24 @@
 //
 // The rate limit keeps the first reading of an interval, not the last: a
 // change dropped by min_interval is sent by the next reading that passes
-// or by the heartbeat. A clock stepped back (a reading older than the last
-// one sent) is not rate-limited; `for` waits until time catches up.
+// or by the heartbeat. A reading older than the last one sent is not
+// rate-limited.
 //
 // Reading time (TimeNs) and Tick time (now) must come from the same clock;
 // the agent stamps readings with the clock it ticks with.
+//
+// Clock steps. Durations (`for`, min_interval, max_interval, dt, windows)
+// are differences of times the engine kept and times it is given, so a
+// step of the clock would count as time passed: NTP setting a gateway that
+// booted in 1970 would make every pending alert 56 years old and fire it,
+// with its actions, at the next Tick; a clock set back an hour would hold
+// `for` and the heartbeat for an hour and drop an hour of readings as late
+// for their window. The engine cannot tell a step from time passing; the
+// agent can (it compares the wall clock with the monotonic clock) and calls
+// ShiftTime between two readings, which moves the kept times by the step
+// and closes the windows the old clock opened. A reading stamped by the old
+// clock but processed after ShiftTime is taken as a time of the new one
+// (the agent corrects the 1970 ones before the engine sees them).
 //
 // A transition and the state that records it must be persisted together
 // (the agent writes the Output's alerts and MarshalState in one bbolt

@@ -73,6 +73,9 @@ func runAnything(t *testing.T, p *Program) {
 	}
 	e.Process(in, &out)
 	e.Tick(t0.Add(time.Hour), &out)
+	e.ShiftTime(ClockStep{By: math.MaxInt64, Before: time.Unix(0, math.MaxInt64), Now: t0}, &out)
+	e.ShiftTime(ClockStep{By: math.MinInt64, Before: time.Unix(0, math.MaxInt64), Now: time.Unix(0, math.MaxInt64)}, &out)
+	e.Process(in, &out)
 	e.Tick(time.Unix(0, math.MaxInt64), &out)
 	state, err := e.MarshalState()
 	if err != nil {

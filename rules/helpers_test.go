@@ -63,11 +63,26 @@ func newEngine(t testing.TB, p *Program, opts Options) *Engine {
 	return e
 }
 
+// boot is sec seconds after 1970-01-01: the clock of a gateway without a
+// real-time clock before NTP sets it.
+func boot(sec float64) time.Time {
+	return time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second)))
+}
+
+// secs prints a time as seconds after t0, or as "1970+sec" for a time of
+// boot's clock.
+func secs(ns int64) string {
+	if ns < t0.AddDate(-1, 0, 0).UnixNano() {
+		return fmt.Sprintf("1970+%g", float64(ns)/1e9)
+	}
+	return fmt.Sprintf("%g", float64(ns-t0.UnixNano())/1e9)
+}
+
 // fmtTel prints telemetry as "sensor@sec=value" (plus "/q" when not good).
 func fmtTel(rs []wire.Reading) []string {
 	out := []string{}
 	for _, r := range rs {
-		s := fmt.Sprintf("%s@%g=%g", r.SensorID, float64(r.TimeNs-t0.UnixNano())/1e9, r.Value)
+		s := fmt.Sprintf("%s@%s=%g", r.SensorID, secs(r.TimeNs), r.Value)
 		if r.Quality != wire.QualityGood {
 			s += "/" + r.Quality.String()
 		}
@@ -90,7 +105,7 @@ func fmtAlerts(t testing.TB, rs []wire.Reading) []string {
 		if r.Value != want {
 			t.Errorf("transition %s has Value %g, want %g", ev.State, r.Value, want)
 		}
-		s := fmt.Sprintf("%s %s %s@%g %g", r.SensorID, ev.Alert, ev.State, float64(r.TimeNs-t0.UnixNano())/1e9, ev.Value)
+		s := fmt.Sprintf("%s %s %s@%s %g", r.SensorID, ev.Alert, ev.State, secs(r.TimeNs), ev.Value)
 		if ev.Reason != "" {
 			s += " " + ev.Reason
 		}
@@ -117,8 +132,10 @@ func diff(got, want []string) string {
 
 // step is one thing a scripted test does to an engine.
 type step struct {
-	in   []wire.Reading // Process these...
-	tick float64        // ...or, when in is nil, Tick at this second
+	in    []wire.Reading // Process these...
+	shift *ClockStep     // ...or ShiftTime...
+	tick  float64        // ...or, when neither, Tick at this second
+	at    *time.Time     // (Tick at this time instead)
 }
 
 func tickAt(sec float64) step      { return step{tick: sec} }
@@ -137,9 +154,14 @@ func script(e *Engine, steps ...step) Output {
 	var all, out Output
 	for _, s := range steps {
 		out.Reset()
-		if s.in != nil {
+		switch {
+		case s.in != nil:
 			e.Process(s.in, &out)
-		} else {
+		case s.shift != nil:
+			e.ShiftTime(*s.shift, &out)
+		case s.at != nil:
+			e.Tick(*s.at, &out)
+		default:
 			e.Tick(at(s.tick), &out)
 		}
 		all.Telemetry = append(all.Telemetry, out.Telemetry...)

@@ -23,9 +23,11 @@ type sensorState struct {
 	sentTs  int64
 
 	// The latest reading suppressed since the last one sent; a heartbeat
-	// sends it.
-	held  bool
-	heldR wire.Reading
+	// sends it. heldTs is its time for the rate clock: heldR.TimeNs, moved
+	// by ShiftTime (the reading keeps its own).
+	held   bool
+	heldR  wire.Reading
+	heldTs int64
 
 	win window
 
@@ -172,14 +174,14 @@ func (e *Engine) report(st *sensorState, r wire.Reading, out *Output) {
 }
 
 func (st *sensorState) hold(r wire.Reading) {
-	st.held, st.heldR = true, r
+	st.held, st.heldR, st.heldTs = true, r, r.TimeNs
 }
 
 func (e *Engine) send(st *sensorState, r wire.Reading, out *Output) {
 	out.Telemetry = append(out.Telemetry, r)
 	e.c.out++
 	st.hasSent, st.sentVal, st.sentQ, st.sentTs = true, r.Value, r.Quality, r.TimeNs
-	st.held, st.heldR = false, wire.Reading{}
+	st.held, st.heldR, st.heldTs = false, wire.Reading{}, 0
 }
 
 // within reports whether v is inside the deadband around last:
@@ -298,7 +300,9 @@ func (e *Engine) tick(st *sensorState, t int64, out *Output) {
 		e.report(st, st.win.close(st.id, ru.aggFn), out)
 	}
 	if ru.maxInterval > 0 && st.held && st.hasSent && t-st.sentTs >= ru.maxInterval {
+		at := st.heldTs
 		e.send(st, st.heldR, out)
+		st.sentTs = at
 		e.c.hb++
 	}
 }

@@ -28,6 +28,7 @@ type savedSensor struct {
 	Prev   *savedPrev    `json:"prev,omitempty"`
 	Sent   *savedReading `json:"sent,omitempty"` // value, quality and time only
 	Held   *savedReading `json:"held,omitempty"`
+	HeldAt *int64        `json:"held_at,omitempty"` // the held reading's rate-clock time, when ShiftTime moved it
 	Window *savedWindow  `json:"window,omitempty"`
 	Alerts []savedAlert  `json:"alerts,omitempty"`
 }
@@ -164,6 +165,10 @@ func (st *sensorState) save() savedSensor {
 		h := saveReading(wire.LaneTelemetry, st.heldR)
 		h.Sensor = ""
 		s.Held = &h
+		if st.heldTs != st.heldR.TimeNs {
+			at := st.heldTs
+			s.HeldAt = &at
+		}
 	}
 	if w := &st.win; w.open || w.closedAny {
 		s.Window = &savedWindow{Open: w.open, Start: w.start, LastClosed: w.lastClosed, ClosedAny: w.closedAny,
@@ -252,6 +257,10 @@ func (e *Engine) restoreSensor(ss *savedSensor, now int64) {
 		if h := ss.Held; h != nil {
 			st.held, st.heldR = true, h.reading()
 			st.heldR.SensorID = st.id
+			st.heldTs = st.heldR.TimeNs
+			if ss.HeldAt != nil {
+				st.heldTs = *ss.HeldAt
+			}
 		}
 		if w := ss.Window; w != nil && ru.agg {
 			st.win = window{open: w.Open, start: w.Start, lastClosed: w.LastClosed, closedAny: w.ClosedAny,
