@@ -76,6 +76,7 @@ type Forwarder struct {
 	// large, are the smaller batch size the forwarder keeps to for the rest
 	// of the run (0: no cap learned).
 	capReadings, capBytes int
+	bufErrLogged          time.Time
 
 	// Fix, when set, may change a batch before each attempt and reports
 	// whether it did (the clock guard corrects timestamps with it once the
@@ -138,8 +139,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	for ctx.Err() == nil && !f.stopping.Load() {
 		b, ok, err := f.next()
 		if err != nil {
-			f.log.Error("reading from buffer", "err", err)
-			f.m.ForwardErrors.WithLabelValues("buffer").Inc()
+			f.logBufferError(err)
 		}
 		if !ok {
 			idle.Reset(time.Second)
@@ -157,39 +157,53 @@ func (f *Forwarder) Run(ctx context.Context) error {
 }
 
 // next picks the batch to send: lanes in priority order; within a lane with
-// a backlog, live-first alternates the newest readings with the oldest.
+// a backlog, live-first alternates the newest readings with the oldest. A
+// lane that cannot be read is skipped (the error is returned with the next
+// lane's batch), so one damaged lane does not hold up the others.
 func (f *Forwarder) next() (wire.Batch, bool, error) {
 	depths := f.q.Depths()
+	var errs error
 	for lane := wire.Lane(0); lane < wire.NumLanes; lane++ {
-		depth := depths[lane]
-		if depth == 0 {
+		if depths[lane] == 0 {
 			continue
 		}
-		if f.cfg.Drain == DrainLiveFirst && depth > uint64(f.cfg.MaxBatchReadings) {
-			f.liveTurn[lane] = !f.liveTurn[lane]
-			if f.liveTurn[lane] {
-				b, ok, err := f.q.Newest(lane, f.maxReadings(f.cfg.LiveBatchReadings))
-				if err != nil {
-					return b, false, err
-				}
-				if ok && b.LastSeq() > f.liveHigh[lane] {
-					f.liveHigh[lane] = b.LastSeq()
-					f.m.BatchesTaken.WithLabelValues("newest").Inc()
-					return b, true, nil
-				}
+		b, ok, err := f.nextOf(lane, depths[lane])
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("lane %s: %w", lane, err))
+			continue
+		}
+		if ok {
+			return b, true, errs
+		}
+	}
+	return wire.Batch{}, false, errs
+}
+
+// nextOf picks the batch to send from one lane holding depth readings.
+func (f *Forwarder) nextOf(lane wire.Lane, depth uint64) (wire.Batch, bool, error) {
+	if f.cfg.Drain == DrainLiveFirst && depth > uint64(f.cfg.MaxBatchReadings) {
+		f.liveTurn[lane] = !f.liveTurn[lane]
+		if f.liveTurn[lane] {
+			b, ok, err := f.q.Newest(lane, f.maxReadings(f.cfg.LiveBatchReadings))
+			if err != nil {
+				return b, false, err
+			}
+			if ok && b.LastSeq() > f.liveHigh[lane] {
+				f.liveHigh[lane] = b.LastSeq()
+				f.m.BatchesTaken.WithLabelValues("newest").Inc()
+				return b, true, nil
 			}
 		}
-		b, ok, err := f.q.Oldest(lane, f.maxReadings(f.cfg.MaxBatchReadings))
-		if err != nil || !ok {
-			return b, false, err
-		}
-		if b.LastSeq() > f.liveHigh[lane] {
-			f.liveHigh[lane] = b.LastSeq()
-		}
-		f.m.BatchesTaken.WithLabelValues("oldest").Inc()
-		return b, true, nil
 	}
-	return wire.Batch{}, false, nil
+	b, ok, err := f.q.Oldest(lane, f.maxReadings(f.cfg.MaxBatchReadings))
+	if err != nil || !ok {
+		return b, false, err
+	}
+	if b.LastSeq() > f.liveHigh[lane] {
+		f.liveHigh[lane] = b.LastSeq()
+	}
+	f.m.BatchesTaken.WithLabelValues("oldest").Inc()
+	return b, true, nil
 }
 
 // deliver sends b until it is acknowledged or rejected, or ctx ends.
@@ -262,6 +276,16 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings), "attempt", attempt, "retry_in", delay, "err", err)
 		f.backoff(ctx, jitter(delay))
 		delay = f.nextDelay(delay)
+	}
+}
+
+// logBufferError reports a failed buffer read: counted each time, logged at
+// most once a minute (a lane that keeps failing would flood the log).
+func (f *Forwarder) logBufferError(err error) {
+	f.m.ForwardErrors.WithLabelValues("buffer").Inc()
+	if now := time.Now(); now.Sub(f.bufErrLogged) >= time.Minute {
+		f.bufErrLogged = now
+		f.log.Error("reading from buffer; other lanes go on", "err", err)
 	}
 }
 
