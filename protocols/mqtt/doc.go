@@ -57,4 +57,12 @@
 // JSON paths cannot address keys that contain a "." or "[". A SUBSCRIBE
 // that gets no answer at all is not retried until the next reconnection;
 // fieldline_mqtt_connected stays 0 meanwhile and the failure is logged.
+//
+// Handed to emit is not yet committed: a QoS 1 message is acknowledged to
+// the broker before the agent's buffer commits its readings, so an agent
+// crash or power cut in between (at most the buffer's flush_interval plus
+// the pipeline's queue) loses them, as it loses a Modbus poll's, although
+// the broker would have delivered an unacknowledged message again.
+// Acknowledging after the commit needs the commit to reach back to the
+// source; it is not done yet.
 package mqtt
