@@ -60,6 +60,7 @@ type laneMem struct {
 	acked        spanSet        // acked (or gone) seqs ≥ st.lowSeq, ahead of disk
 	ackedDirty   bool           // acked changed since the last commit took it
 	droppedEarly uint64         // readings refused before a seq, not yet persisted
+	badKeys      [][]byte       // undecodable index entries for the next commit to delete
 }
 
 // waiter is an Append or Flush call waiting for the commit that takes its

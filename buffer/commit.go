@@ -29,7 +29,7 @@ func (b *Buffer) run() {
 		work := b.pendingN > 0 || len(b.waiters) > 0
 		acks := false
 		for l := range b.lanes {
-			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0
+			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0
 		}
 		urgent, firstAt, ackAt := b.urgent, b.firstAt, b.ackAt
 		b.mu.Unlock()
@@ -114,7 +114,8 @@ func (b *Buffer) maintain() {
 			for l := range wire.NumLanes {
 				k, v := tx.Bucket(idxBuckets[l]).Cursor().First()
 				if k != nil {
-					if e, err := decodeIndexEntry(k, v); err == nil && e.unixNs < cutoff {
+					// An undecodable entry is deleted by the commit's age pass.
+					if e, err := decodeIndexEntry(k, v); err != nil || e.unixNs < cutoff {
 						expired = true
 					}
 				}
@@ -131,18 +132,22 @@ func (b *Buffer) maintain() {
 
 // cycleIn is what one commit takes from memory.
 type cycleIn struct {
-	now      time.Time
-	takes    [wire.NumLanes][]wire.Reading
-	segs     [wire.NumLanes][]segment // takes cut into segments, in seq order
-	cost     [wire.NumLanes]uint64    // of the lane's segments together
-	acked    [wire.NumLanes]spanSet
-	dirty    [wire.NumLanes]bool
-	early    [wire.NumLanes]uint64
-	ackedMax [wire.NumLanes]uint64
-	withheld bool   // write no segment (a drop-only transaction)
-	appState []byte // the caller's state to write, when appDirty
-	appDirty bool
-	refused  [wire.NumLanes]bool // takes dropped because no file could hold them
+	now   time.Time
+	takes [wire.NumLanes][]wire.Reading
+	segs  [wire.NumLanes][]segment // takes cut into segments, in seq order
+	cost  [wire.NumLanes]uint64    // of the lane's segments together
+	acked [wire.NumLanes]spanSet
+	dirty [wire.NumLanes]bool
+	early [wire.NumLanes]uint64 // dropped before a seq, to persist
+	// earlyTaken is the part of early still in laneMem.droppedEarly (which
+	// Stats reports), taken off only when the commit is published.
+	earlyTaken [wire.NumLanes]uint64
+	ackedMax   [wire.NumLanes]uint64
+	withheld   bool   // write no segment (a drop-only transaction)
+	appState   []byte // the caller's state to write, when appDirty
+	appDirty   bool
+	refused    [wire.NumLanes]bool // takes dropped because no file could hold them
+	badKeys    [wire.NumLanes][][]byte
 }
 
 // cycleOut is what the transaction changed.
@@ -153,6 +158,11 @@ type cycleOut struct {
 	dropped  [wire.NumLanes]uint64
 	expired  [wire.NumLanes]uint64
 	wrote    bool
+	// front is the first seq after the segments deleted from the front of
+	// a lane so far; lowChanged says that lowSeq must be looked up again.
+	front      [wire.NumLanes]uint64
+	lowChanged [wire.NumLanes]bool
+	bad        [wire.NumLanes][]badEntry // undecodable entries deleted
 }
 
 // cycle takes what waits, commits it in one bbolt transaction and publishes
@@ -169,9 +179,10 @@ func (b *Buffer) cycle() error {
 		in.acked[l] = lm.acked.clone()
 		in.dirty[l] = lm.ackedDirty
 		lm.ackedDirty = false
-		in.early[l] = lm.droppedEarly
-		lm.droppedEarly = 0
+		in.early[l], in.earlyTaken[l] = lm.droppedEarly, lm.droppedEarly
 		in.ackedMax[l] = lm.st.ackedMax
+		in.badKeys[l] = lm.badKeys
+		lm.badKeys = nil
 	}
 	if !b.ackAt.IsZero() {
 		b.ackAt = time.Time{}
@@ -336,13 +347,15 @@ func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 		// The drops are durable: carry their results into the next attempt.
 		b.cst = dout.st
 		b.mu.Lock()
+		b.countBad(&dout)
 		for l := range wire.NumLanes {
 			ackedMax := max(b.lanes[l].st.ackedMax, dout.st[l].ackedMax)
 			b.lanes[l].st = dout.st[l]
 			b.lanes[l].st.ackedMax = ackedMax
 			b.lanes[l].acked.dropBelow(dout.st[l].lowSeq)
 			in.acked[l].dropBelow(dout.st[l].lowSeq)
-			in.dirty[l], in.early[l] = false, 0
+			b.lanes[l].droppedEarly -= in.earlyTaken[l]
+			in.dirty[l], in.early[l], in.earlyTaken[l] = false, 0, 0
 		}
 		b.mu.Unlock()
 		for l := range wire.NumLanes {
@@ -379,8 +392,14 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		}
 	}()
 	out.st = b.cst
+	for l := range wire.NumLanes {
+		out.front[l] = out.st[l].lowSeq
+	}
 	err = b.db.Update(func(tx *bolt.Tx) error {
-		var lowChanged [wire.NumLanes]bool
+		lowChanged := &out.lowChanged
+		if err := b.dropBadKeys(tx, in, &out); err != nil {
+			return err
+		}
 		for l := range wire.NumLanes {
 			out.st[l].dropped += in.early[l] // already in the metric
 			out.st[l].ackedMax = max(out.st[l].ackedMax, in.ackedMax[l])
@@ -396,7 +415,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			cutoff := in.now.Add(-b.opts.MaxAge).UnixNano()
 			for l := range wire.NumLanes {
 				for {
-					e, ok, err := firstEntry(tx, wire.Lane(l))
+					e, ok, err := b.firstEntry(tx, wire.Lane(l), &out)
 					if err != nil {
 						return err
 					}
@@ -404,7 +423,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 						break
 					}
 					n := e.count() - in.acked[l].count(e.first, e.last)
-					if err := b.deleteSegment(tx, wire.Lane(l), e, &out.st[l]); err != nil {
+					if err := b.deleteFront(tx, wire.Lane(l), e, &out); err != nil {
 						return err
 					}
 					out.st[l].expired += n
@@ -413,7 +432,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				}
 			}
 		}
-		if err := b.enforceCap(tx, in, &out, &lowChanged); err != nil {
+		if err := b.enforceCap(tx, in, &out); err != nil {
 			return err
 		}
 		if !in.withheld {
@@ -454,7 +473,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		for l := range wire.NumLanes {
 			st := &out.st[l]
 			if lowChanged[l] {
-				e, ok, err := firstEntry(tx, wire.Lane(l))
+				e, ok, err := b.firstEntry(tx, wire.Lane(l), &out)
 				if err != nil {
 					return err
 				}
@@ -462,6 +481,12 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 					st.lowSeq = e.first
 				} else {
 					st.lowSeq = st.nextSeq
+				}
+				// Seqs between the deleted front and the new low that no
+				// index entry held (a hole) are gone too; countBad counts
+				// those that nobody acked or counted.
+				if st.lowSeq > out.front[l] {
+					out.bad[l] = append(out.bad[l], badEntry{a: out.front[l], z: st.lowSeq - 1})
 				}
 			}
 			if in.dirty[l] || lowChanged[l] {
@@ -482,14 +507,19 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 }
 
 // enforceCap makes room for the new segments under MaxBytes.
-func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut, lowChanged *[wire.NumLanes]bool) error {
+func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 	if b.opts.MaxBytes <= 0 {
 		return nil
 	}
 	budget := b.budget()
-	var total, incoming uint64
+	var incoming uint64
+	total := func() (t uint64) {
+		for l := range wire.NumLanes {
+			t += out.st[l].liveCost
+		}
+		return t
+	}
 	for l := range wire.NumLanes {
-		total += out.st[l].liveCost
 		if !in.withheld {
 			incoming += in.cost[l]
 		}
@@ -502,7 +532,7 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut, lowChanged 
 	}
 	if b.opts.DropPolicy == DropNewest && !in.withheld {
 		for _, l := range dropOrder {
-			if total+incoming <= budget {
+			if total()+incoming <= budget {
 				break
 			}
 			if len(in.takes[l]) > 0 {
@@ -515,10 +545,10 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut, lowChanged 
 		}
 		return nil
 	}
-	for total+incoming > budget {
+	for total()+incoming > budget {
 		dropped := false
 		for _, l := range dropOrder {
-			e, ok, err := firstEntry(tx, l)
+			e, ok, err := b.firstEntry(tx, l, out)
 			if err != nil {
 				return err
 			}
@@ -526,14 +556,11 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut, lowChanged 
 				continue
 			}
 			n := e.count() - in.acked[l].count(e.first, e.last)
-			before := out.st[l].liveCost
-			if err := b.deleteSegment(tx, l, e, &out.st[l]); err != nil {
+			if err := b.deleteFront(tx, l, e, out); err != nil {
 				return err
 			}
-			total -= before - out.st[l].liveCost
 			out.st[l].dropped += n
 			out.dropped[l] += n
-			lowChanged[l] = true
 			dropped = true
 			break
 		}
@@ -558,7 +585,7 @@ func deleteAcked(tx *bolt.Tx, lane wire.Lane, acked *spanSet, st *laneState) (in
 		for k, v := c.Seek(seqKey(s.a)); k != nil; k, v = c.Next() {
 			e, err := decodeIndexEntry(k, v)
 			if err != nil {
-				return 0, err
+				continue // deleted by dropBad once found
 			}
 			if e.first > s.b {
 				break
@@ -576,8 +603,11 @@ func deleteAcked(tx *bolt.Tx, lane wire.Lane, acked *spanSet, st *laneState) (in
 	return len(del), nil
 }
 
-func (b *Buffer) deleteSegment(tx *bolt.Tx, lane wire.Lane, e indexEntry, st *laneState) error {
-	return deleteSegmentTx(tx, lane, e, st, b.cost(int(e.bytes)))
+// deleteFront deletes the oldest segment of a lane, e, found by firstEntry.
+func (b *Buffer) deleteFront(tx *bolt.Tx, lane wire.Lane, e indexEntry, out *cycleOut) error {
+	out.front[lane] = max(out.front[lane], e.last+1)
+	out.lowChanged[lane] = true
+	return deleteSegmentTx(tx, lane, e, &out.st[lane], b.cost(int(e.bytes)))
 }
 
 func deleteSegmentTx(tx *bolt.Tx, lane wire.Lane, e indexEntry, st *laneState, cost uint64) error {
@@ -596,14 +626,22 @@ func deleteSegmentTx(tx *bolt.Tx, lane wire.Lane, e indexEntry, st *laneState, c
 	return nil
 }
 
-// firstEntry returns the oldest index entry of a lane.
-func firstEntry(tx *bolt.Tx, lane wire.Lane) (indexEntry, bool, error) {
-	k, v := tx.Bucket(idxBuckets[lane]).Cursor().First()
-	if k == nil {
-		return indexEntry{}, false, nil
+// firstEntry returns the oldest decodable index entry of a lane, deleting
+// the undecodable ones in front of it (see dropBad).
+func (b *Buffer) firstEntry(tx *bolt.Tx, lane wire.Lane, out *cycleOut) (indexEntry, bool, error) {
+	for {
+		k, v := tx.Bucket(idxBuckets[lane]).Cursor().First()
+		if k == nil {
+			return indexEntry{}, false, nil
+		}
+		e, err := decodeIndexEntry(k, v)
+		if err == nil {
+			return e, true, nil
+		}
+		if err := b.dropBad(tx, lane, k, out); err != nil {
+			return indexEntry{}, false, err
+		}
 	}
-	e, err := decodeIndexEntry(k, v)
-	return e, err == nil, err
 }
 
 // requeue puts the readings of a failed commit back in front of what was
@@ -617,7 +655,8 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 		if n > 0 {
 			lm.pending = append(in.takes[l], lm.pending...)
 		}
-		lm.droppedEarly += in.early[l]
+		lm.droppedEarly += in.early[l] - in.earlyTaken[l] // refused by this cycle
+		lm.badKeys = append(in.badKeys[l], lm.badKeys...)
 		if in.dirty[l] {
 			lm.ackedDirty = true
 		}
@@ -644,11 +683,13 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time.Duration) {
 	b.cst = out.st
 	b.mu.Lock()
+	b.countBad(out)
 	for l := range b.lanes {
 		lm := &b.lanes[l]
 		ackedMax := max(lm.st.ackedMax, out.st[l].ackedMax) // acks may have come meanwhile
 		lm.st = out.st[l]
 		lm.st.ackedMax = ackedMax
+		lm.droppedEarly -= in.earlyTaken[l] // now in lm.st.dropped
 		lm.acked.dropBelow(lm.st.lowSeq)
 		if b.spare[l] == nil && in.takes[l] != nil {
 			clear(in.takes[l]) // drop string references

@@ -81,8 +81,13 @@
 //
 // Corruption inside a healthy file: a segment that does not decode is
 // logged, counted (fieldline_buffer_corrupt_total{what="segment"} and the
-// lane's dropped readings), skipped and deleted; bbolt panics and memory
-// faults while reading are turned into errors wrapping ErrCorrupt.
+// lane's dropped readings), skipped and deleted. So is an index entry whose
+// key or value does not decode, and any seqs the lane state says are stored
+// but no index entry covers ({what="index"}): the seqs between the
+// decodable entries around it are counted as dropped once, the entry and
+// its segment are deleted by the next commit, and neither reads nor
+// commits fail on it. bbolt panics and memory faults
+// while reading are turned into errors wrapping ErrCorrupt.
 //
 // Write amplification: each commit rewrites bbolt's last leaf of the
 // segment and index buckets, the lane state, the root, the freelist and a

@@ -20,7 +20,7 @@ type Metrics struct {
 	CommitErrors     prometheus.Counter
 	CommittedBytes   prometheus.Counter
 	CommitLatency    prometheus.Histogram
-	Corrupt          *prometheus.CounterVec // what: "file", "segment", "sidecar"
+	Corrupt          *prometheus.CounterVec // what: "file", "segment", "index", "sidecar"
 	FileBytes        prometheus.Gauge
 }
 
@@ -53,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fieldline_buffer_commit_duration_seconds", Help: "Duration of a commit, fsync included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		Corrupt: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_buffer_corrupt_total", Help: "Corrupt data found: files moved aside, segments dropped."}, []string{"what"}),
+			Name: "fieldline_buffer_corrupt_total", Help: "Corrupt data found: files moved aside, segments and index entries dropped."}, []string{"what"}),
 		FileBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fieldline_buffer_file_bytes", Help: "Size of the bbolt file."}),
 	}

@@ -187,27 +187,34 @@ func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLan
 	return st, acks, nil
 }
 
-// checkLane compares a lane's state with its first and last index entries.
+// checkLane compares a lane's state with its first and last index
+// entries: no entry may lie below lowSeq or reach nextSeq. Undecodable
+// entries are skipped (readers and commits treat them as gone), and so are
+// holes at either end (readers find them and count them as dropped).
 func checkLane(tx *bolt.Tx, lane wire.Lane, s laneState) error {
-	c := tx.Bucket(idxBuckets[lane]).Cursor()
-	k, v := c.First()
-	if k == nil {
-		if s.lowSeq != s.nextSeq {
-			return fmt.Errorf("lane %s: no segment but low seq %d < next seq %d: %w", lane, s.lowSeq, s.nextSeq, ErrCorrupt)
+	var first, last []byte // keys of the first and last entries with a seq key
+	cur := tx.Bucket(idxBuckets[lane]).Cursor()
+	for k, _ := cur.First(); k != nil && first == nil; k, _ = cur.Next() {
+		if len(k) == 8 {
+			first = k
 		}
+	}
+	for k, v := cur.Last(); k != nil; k, v = cur.Prev() {
+		if len(k) != 8 {
+			continue
+		}
+		last = k
+		if e, err := decodeIndexEntry(k, v); err == nil && e.last >= s.nextSeq {
+			return fmt.Errorf("lane %s: segment %d..%d, state says next seq %d: %w", lane, e.first, e.last, s.nextSeq, ErrCorrupt)
+		}
+		break
+	}
+	if first == nil {
 		return nil
 	}
-	first, err := decodeIndexEntry(k, v)
-	if err != nil {
-		return fmt.Errorf("lane %s: %w", lane, err)
-	}
-	last, err := decodeIndexEntry(c.Last())
-	if err != nil {
-		return fmt.Errorf("lane %s: %w", lane, err)
-	}
-	if first.first != s.lowSeq || last.last+1 != s.nextSeq {
-		return fmt.Errorf("lane %s: segments %d..%d, state says %d..%d: %w",
-			lane, first.first, last.last, s.lowSeq, s.nextSeq-1, ErrCorrupt)
+	if f, l := keyOf(first), keyOf(last); f < s.lowSeq || l >= s.nextSeq {
+		return fmt.Errorf("lane %s: segments from %d to %d, state says %d..%d: %w",
+			lane, f, l, s.lowSeq, s.nextSeq-1, ErrCorrupt)
 	}
 	return nil
 }

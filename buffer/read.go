@@ -96,7 +96,8 @@ func (b *Buffer) unackedRange(lane wire.Lane, max int, newest bool) (lo, hi uint
 
 // read copies the readings lo..hi out of the stored segments. It returns a
 // contiguous run: from lo upwards, or when newest, ending at hi. Segments
-// found corrupt are reported to the committer and treated as gone.
+// found corrupt, undecodable index entries and holes in the index are
+// reported (markGone, markHole) and treated as gone.
 func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Reading, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -104,15 +105,22 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 			err = fmt.Errorf("reading lane %s: %v: %w", lane, r, ErrCorrupt)
 		}
 	}()
-	var bad []indexEntry
+	var (
+		bad     []indexEntry
+		badKeys [][]byte
+		hole    span
+		isHole  bool
+		inHole  [][]byte
+	)
 	err = b.db.View(func(tx *bolt.Tx) error {
 		idx, seg := tx.Bucket(idxBuckets[lane]), tx.Bucket(segBuckets[lane])
 		c := idx.Cursor()
 		// Find the segment holding the start: lo, or when newest the
 		// highest seq we can serve ending at hi.
 		k, v := c.Seek(seqKey(lo))
-		if k == nil || keyOf(k) > lo {
-			k, v = c.Prev()
+		if k == nil || len(k) != 8 || keyOf(k) > lo {
+			for k, v = c.Prev(); k != nil && len(k) != 8; k, v = c.Prev() {
+			}
 			if k == nil {
 				k, v = c.First()
 			}
@@ -121,7 +129,9 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 		for ; k != nil; k, v = c.Next() {
 			e, err := decodeIndexEntry(k, v)
 			if err != nil {
-				return err
+				// Skipped: its seqs are a hole, found below if needed.
+				badKeys = append(badKeys, append([]byte(nil), k...))
+				continue
 			}
 			if e.first > hi {
 				break
@@ -137,8 +147,17 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 			}
 			segs = append(segs, e)
 		}
-		if len(segs) == 0 {
-			return nil
+		// The run must hold lo (or hi when newest); when no entry does, the
+		// seq was deleted after the caller's snapshot, or the index is
+		// damaged there.
+		need, covered := lo, len(segs) > 0 && segs[0].first <= lo
+		if newest {
+			need, covered = hi, len(segs) > 0 && segs[len(segs)-1].last >= hi
+		}
+		if !covered {
+			var err error
+			hole, inHole, isHole, err = holeAt(tx, lane, need)
+			return err
 		}
 		from, to := max(lo, segs[0].first), min(hi, segs[len(segs)-1].last)
 		rs = make([]wire.Reading, 0, to-from+1)
@@ -168,6 +187,9 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 	})
 	if len(bad) > 0 {
 		b.markGone(lane, bad)
+	}
+	if isHole || len(badKeys) > 0 {
+		b.markHole(lane, hole, isHole, inHole, badKeys)
 	}
 	if err != nil {
 		return nil, err
