@@ -2,10 +2,12 @@ package agent
 
 import (
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/rules"
 )
 
 // DefaultClockFloor is the earliest wall-clock time the agent believes. A
@@ -35,7 +37,9 @@ func RaiseClockFloor(floor time.Time, buildDate string) time.Time {
 
 // clockGuard flags readings stamped by an unsynced clock and, once the clock
 // has been stepped to a believable time, measures the step so that those
-// readings can be corrected before they leave the gateway.
+// readings can be corrected before they leave the gateway. It also tells the
+// pipeline when the wall clock steps (stepAt), so that the rule engine's
+// timers carry on across the step.
 //
 // The step is measured against the monotonic clock: at start the guard notes
 // (wall0, mono0); later wall-wall0 - (mono-mono0) is how far the wall clock
@@ -62,11 +66,25 @@ type clockGuard struct {
 	// readings with: only timestamps inside it are corrected (a device's
 	// own timestamp before the floor is flagged but left alone).
 	stampedTo int64
+
+	// The clocks at the last stepAt, for the next, and whether the rule
+	// engine was moved out of 1970; the pipeline goroutine owns them.
+	lastWall   int64
+	lastMono   time.Duration
+	rulesMoved bool
 }
+
+// clockStepMin is the least change of the wall clock against the monotonic
+// clock between two looks (every pipeline tick, 250 ms) that the agent
+// takes for a step and carries the rule engine's state across. NTP slews
+// smaller offsets (ntpd steps from 128 ms, chrony's makestep from 1 s), and
+// a rule timer off by less does not matter.
+const clockStepMin = time.Second
 
 func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Duration, log *slog.Logger, m *Metrics) *clockGuard {
 	g := &clockGuard{floor: floor.UnixNano(), wall: wall, mono: mono, log: log, m: m}
 	g.wall0, g.mono0 = wall().UnixNano(), mono()
+	g.lastWall, g.lastMono = g.wall0, g.mono0
 	g.synced = g.wall0 >= g.floor
 	if g.synced {
 		m.ClockSynced.Set(1)
@@ -121,21 +139,56 @@ func (g *clockGuard) stamp(rs []wire.Reading) {
 	if early {
 		g.sawEarly = true
 	}
-	if g.synced {
-		return
+	if !g.synced {
+		g.noticeSync(g.wall().UnixNano(), g.mono())
 	}
-	now := g.wall().UnixNano()
-	if now < g.floor {
+}
+
+// noticeSync measures the step once the wall clock, reading now at
+// monotonic time mono, is past the floor. g.mu is held.
+func (g *clockGuard) noticeSync(now int64, mono time.Duration) {
+	if g.synced || now < g.floor {
 		return
 	}
 	g.synced = true
-	elapsed := int64(g.mono() - g.mono0)
+	elapsed := int64(mono - g.mono0)
 	g.step = (now - g.wall0) - elapsed
 	g.stampedTo = g.wall0 + elapsed
 	g.known = true
 	g.m.ClockSynced.Set(1)
 	g.m.ClockStep.Set(float64(g.step) / 1e9)
 	g.log.Info("gateway clock set; unsynced readings of this run will be corrected", "step", time.Duration(g.step), "now", time.Unix(0, now).UTC())
+}
+
+// stepAt looks at the clocks, the wall clock reading now, and reports
+// whether the wall clock was stepped since the last look: by how much, and
+// which kept times the old clock took. Out of 1970 (the old clock read
+// before the floor) those are the times before the floor, any run's: times
+// restored from a run whose clock was right stay. Otherwise all are.
+func (g *clockGuard) stepAt(now time.Time) (rules.ClockStep, bool) {
+	wall, mono := now.UnixNano(), g.mono()
+	oldNow := g.lastWall + int64(mono-g.lastMono) // what the old clock reads now
+	g.lastWall, g.lastMono = wall, mono
+	by := time.Duration(wall - oldNow)
+	if by > -clockStepMin && by < clockStepMin {
+		return rules.ClockStep{}, false
+	}
+	before := int64(math.MaxInt64)
+	if oldNow < g.floor {
+		before = g.floor - 1
+		if wall >= g.floor {
+			// The readings this run stamped in 1970 that the rules
+			// have yet to see need the step too (correctNew), measured
+			// here if stamp has not seen the clock set yet.
+			g.mu.Lock()
+			g.noticeSync(wall, mono)
+			g.mu.Unlock()
+			g.rulesMoved = true
+		}
+	}
+	g.log.Info("gateway clock stepped; rule timers carry on across it", "step", by,
+		"from", time.Unix(0, oldNow).UTC(), "to", now.UTC())
+	return rules.ClockStep{By: by, Before: time.Unix(0, before), Now: now}, true
 }
 
 // correction returns the step to add to this run's unsynced readings, the
@@ -163,13 +216,39 @@ func (g *clockGuard) correct(b *wire.Batch, from uint64) bool {
 	}
 	changed := false
 	for i := range b.Readings {
-		r := &b.Readings[i]
-		if r.Seq >= from && r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0 &&
-			r.TimeNs >= lo && r.TimeNs <= hi {
-			r.TimeNs += step
-			r.Flags |= wire.FlagClockCorrected
+		if b.Readings[i].Seq >= from && correctOne(&b.Readings[i], step, lo, hi) {
 			changed = true
 		}
 	}
 	return changed
+}
+
+// correctNew applies the measured step to readings on their way into the
+// rules that this run stamped before the clock was set, as correct does
+// before sending, once stepAt has moved the rule engine out of 1970 (see
+// rules.Engine.ShiftTime): a 1970 time would then make an alert pending
+// since 1970 and fire it at once. Until then the rules take them as they
+// are, in the clock they still run on.
+func (g *clockGuard) correctNew(rs []wire.Reading) {
+	if !g.rulesMoved {
+		return
+	}
+	step, lo, hi, ok := g.correction()
+	if !ok {
+		return
+	}
+	for i := range rs {
+		correctOne(&rs[i], step, lo, hi)
+	}
+}
+
+// correctOne adds step to r when it is flagged unsynced, not corrected yet,
+// and stamped in [lo, hi].
+func correctOne(r *wire.Reading, step, lo, hi int64) bool {
+	if r.Flags&wire.FlagClockUnsynced == 0 || r.Flags&wire.FlagClockCorrected != 0 || r.TimeNs < lo || r.TimeNs > hi {
+		return false
+	}
+	r.TimeNs += step
+	r.Flags |= wire.FlagClockCorrected
+	return true
 }

@@ -66,7 +66,9 @@ func (p *pipeline) run(stopped <-chan struct{}) {
 			p.pool.Put(s)
 		case <-t.C:
 			p.out.Telemetry, p.out.Alerts = p.out.Telemetry[:0], p.out.Alerts[:0]
-			p.engine.Tick(p.now(), &p.out)
+			now := p.now()
+			p.shift(now)
+			p.engine.Tick(now, &p.out)
 			p.flush()
 		case <-stopped:
 			for {
@@ -85,8 +87,20 @@ func (p *pipeline) run(stopped <-chan struct{}) {
 func (p *pipeline) process(rs []wire.Reading) {
 	p.clock.stamp(rs)
 	p.out.Telemetry, p.out.Alerts = p.out.Telemetry[:0], p.out.Alerts[:0]
+	p.shift(p.now())
+	p.clock.correctNew(rs)
 	p.engine.Process(rs, &p.out)
 	p.flush()
+}
+
+// shift carries the rule engine's timers across a step of the wall clock,
+// before it sees a reading or a tick of the new clock: otherwise NTP
+// setting a gateway that booted in 1970 fires every pending `for` alert at
+// once, and a clock set back stops them.
+func (p *pipeline) shift(now time.Time) {
+	if s, ok := p.clock.stepAt(now); ok {
+		p.engine.ShiftTime(s, &p.out)
+	}
 }
 
 func (p *pipeline) flush() {
