@@ -2,13 +2,16 @@ package buffer
 
 import (
 	"errors"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fieldline/fieldline/protocols/wire"
 )
@@ -119,47 +122,125 @@ func TestCapDropNewestAccounting(t *testing.T) {
 }
 
 // TestFileStaysUnderCap runs the buffer full for many fill and drain
-// cycles: bbolt reuses the freed pages and the file never passes MaxBytes
-// (slack: none — bbolt's MaxSize refuses growth past the cap and the buffer
-// drops more instead).
+// cycles: bbolt reuses the freed pages and the file never passes MaxBytes.
+// Then other data takes 60% of the file (as a blob would, which the budget
+// does not count): the buffer reaches bbolt's MaxSize, which refuses to
+// grow the file, and drops more instead (the file is at the cap, never
+// past it). Once that data is gone the budget grows back: the buffer holds
+// about as much as before, not the reduced amount for the rest of the run.
 func TestFileStaysUnderCap(t *testing.T) {
 	p := tempPath(t)
 	const capB = 1 << 20
-	b := openT(t, p, &Options{MaxBytes: capB, FlushInterval: 0, FlushMaxReadings: 4000})
+	var logs lockedWriter
+	b := openT(t, p, &Options{MaxBytes: capB, FlushInterval: 0, FlushMaxReadings: 4000,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	defer closeT(t, b)
-	cycles := 40
+	cycles := 30
 	if testing.Short() {
 		cycles = 8
 	}
 	k := 0
-	var maxFile, minFull int64 = 0, capB
-	for c := range cycles {
-		before := b.Stats().Lanes[wire.LaneTelemetry].Dropped
-		for b.Stats().Lanes[wire.LaneTelemetry].Dropped < before+2000 {
-			n := 200 + (k/200)%7*300 // segments of varied size
-			appendT(t, b, wire.LaneTelemetry, noisy(n, k))
-			k += n
-		}
-		s := b.Stats()
-		minFull = min(minFull, s.DepthBytes)
-		maxFile = max(maxFile, s.FileBytes)
-		if s.FileBytes > capB {
-			t.Fatalf("cycle %d: file %d bytes > cap %d", c, s.FileBytes, capB)
-		}
-		// Drain part of it, from both ends, as the forwarder would.
-		for range 3 {
-			if batch, ok := oldestT(t, b, wire.LaneTelemetry, 700); ok {
-				ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+	// fillDrain fills the buffer until the cap dropped 2000 more readings,
+	// then drains part of it from both ends, as the forwarder would, n
+	// times. It returns the least depth when full (from the second cycle
+	// on, when skip) and the largest file.
+	fillDrain := func(n int, skip bool) (minFull, maxFile int64) {
+		minFull = capB
+		for c := range n {
+			before := b.Stats().Lanes[wire.LaneTelemetry].Dropped
+			for b.Stats().Lanes[wire.LaneTelemetry].Dropped < before+2000 {
+				n := 200 + (k/200)%7*300 // segments of varied size
+				appendT(t, b, wire.LaneTelemetry, noisy(n, k))
+				k += n
 			}
-			if batch, ok := newestT(t, b, wire.LaneTelemetry, 300); ok {
-				ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+			s := b.Stats()
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if fi.Size() > capB {
+				t.Fatalf("cycle %d: file %d bytes > cap %d", c, fi.Size(), capB)
+			}
+			if c > 0 || !skip {
+				minFull = min(minFull, s.DepthBytes)
+			}
+			maxFile = max(maxFile, fi.Size())
+			for range 3 {
+				if batch, ok := oldestT(t, b, wire.LaneTelemetry, 700); ok {
+					ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+				}
+				if batch, ok := newestT(t, b, wire.LaneTelemetry, 300); ok {
+					ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+				}
+			}
+		}
+		return minFull, maxFile
+	}
+	const hit = "buffer file reached max_bytes"
+	full, maxFile := fillDrain(cycles, false)
+	t.Logf("%d cycles: largest file %d bytes (cap %d), least depth when full %d bytes", cycles, maxFile, capB, full)
+	if full < capB/4 {
+		t.Errorf("a full buffer held only %d bytes of a %d cap", full, capB)
+	}
+	hits := strings.Count(logs.String(), hit)
+
+	// Empty the buffer, then fill 60% of the cap with other data.
+	for {
+		batch, ok := oldestT(t, b, wire.LaneTelemetry, 1<<20)
+		if !ok {
+			break
+		}
+		ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+	}
+	flushT(t, b)
+	other := []byte("test.other")
+	putOther := func(put bool) {
+		t.Helper()
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			if !put {
+				return tx.DeleteBucket(other)
+			}
+			bk, err := tx.CreateBucket(other)
+			if err != nil {
+				return err
+			}
+			for i := range 150 {
+				if err := bk.Put(seqKey(uint64(i)), noiseBytes(4000, i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Logf("%d cycles, %d readings: largest file %d bytes (cap %d), least depth when full %d bytes", cycles, k, maxFile, capB, minFull)
-	if minFull < capB/4 {
-		t.Errorf("a full buffer held only %d bytes of a %d cap", minFull, capB)
+	putOther(true)
+	squeezed, maxFile := fillDrain(4, false)
+	t.Logf("with 600 KB of other data: largest file %d bytes, least depth when full %d bytes", maxFile, squeezed)
+	if strings.Count(logs.String(), hit) == hits || maxFile < capB-2*int64(allocSize(capB)) {
+		t.Fatalf("the file (largest %d bytes) never reached the cap %d", maxFile, capB)
 	}
+
+	putOther(false)
+	recovered, maxFile := fillDrain(cycles, true)
+	t.Logf("other data deleted: largest file %d bytes, least depth when full %d bytes", maxFile, recovered)
+	if recovered < full*3/4 {
+		t.Errorf("after the cap was reached once, a full buffer holds %d bytes, %d before", recovered, full)
+	}
+}
+
+// noiseBytes returns n bytes that do not compress.
+func noiseBytes(n, seed int) []byte {
+	b := make([]byte, n)
+	x := uint64(seed)*0x9e3779b97f4a7c15 + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return b
 }
 
 type clock struct{ ns atomic.Int64 }

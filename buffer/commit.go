@@ -311,10 +311,14 @@ func (b *Buffer) reserve(in *cycleIn) error {
 
 // commitWithRetry runs the transaction; when bbolt refuses to grow the file
 // past MaxBytes it lowers the budget, commits the drops alone so that their
-// pages are free, and tries again.
+// pages are free, and tries again. A commit that fits at once lets the
+// budget grow back (relaxCut).
 func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 	for attempt := 0; ; attempt++ {
 		out, err := b.commitTx(in)
+		if err == nil && attempt == 0 {
+			b.relaxCut()
+		}
 		if err == nil || !errors.Is(err, berrors.ErrMaxSizeReached) {
 			return out, err
 		}
@@ -362,6 +366,35 @@ func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 			b.lm[l].dropped.Add(float64(dout.dropped[l]))
 			b.lm[l].expired.Add(float64(dout.expired[l]))
 		}
+	}
+}
+
+// relaxCut halves the budget cut when the file has room for half of it
+// (free pages, and growth up to MaxBytes less one growth step) besides a
+// margin, so that a file that once reached MaxBytes (a burst of other
+// data, pages pinned by a long read) holds as much as before once the
+// room is back, without reaching MaxBytes again at every commit. The cap
+// itself never depends on the cut: bbolt's MaxSize enforces it.
+func (b *Buffer) relaxCut() {
+	if b.budgetCut == 0 {
+		return
+	}
+	margin := uint64(16 * b.pageSize)
+	if b.budgetCut <= margin {
+		b.budgetCut = 0
+		return
+	}
+	var used int64
+	if err := b.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+		return
+	}
+	room := uint64(b.db.Stats().FreePageN) * uint64(b.pageSize)
+	if grow := b.opts.MaxBytes - int64(allocSize(b.opts.MaxBytes)) - used; grow > 0 {
+		room += uint64(grow)
+	}
+	if room >= b.budgetCut/2+margin {
+		b.budgetCut /= 2
+		b.log.Debug("buffer file has room again; raising the budget", "budget_cut", b.budgetCut)
 	}
 }
 

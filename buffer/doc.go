@@ -52,7 +52,8 @@
 // The cap: the file never grows past MaxBytes: bbolt's MaxSize refuses to
 // grow it, and when that happens the buffer lowers its budget, commits the
 // drops on their own (freed pages are reusable only by a later transaction)
-// and retries. Segments are budgeted with a cost model (payload plus bbolt
+// and retries; once the file has room again (free pages, or growth left
+// under the cap) the budget is raised back step by step. Segments are budgeted with a cost model (payload plus bbolt
 // element headers and leaf fill), and room is reserved for the pages a
 // commit rewrites, the freelist, the pages freed by the previous commit and
 // one growth step of the file; small caps therefore hold noticeably less
