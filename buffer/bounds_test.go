@@ -243,6 +243,31 @@ func noiseBytes(n, seed int) []byte {
 	return b
 }
 
+// TestDroppedWhileInFlight pins down what the package doc says of a
+// segment the cap drops while its batch is in flight: its readings count
+// as dropped, and the late ack of that batch is accepted and not counted as
+// acked, so that no reading is counted twice.
+func TestDroppedWhileInFlight(t *testing.T) {
+	m := NewMetrics(nil)
+	b := openT(t, tempPath(t), &Options{FlushInterval: 0, MaxBytes: 256 << 10, Metrics: m})
+	defer closeT(t, b)
+	const per = 500
+	appendT(t, b, wire.LaneTelemetry, noisy(per, 0))
+	inFlight, _ := oldestT(t, b, wire.LaneTelemetry, per)
+	appended := per
+	for b.Stats().Lanes[wire.LaneTelemetry].Dropped < per {
+		appendT(t, b, wire.LaneTelemetry, noisy(per, appended))
+		appended += per
+	}
+	ackT(t, b, wire.LaneTelemetry, inFlight.FirstSeq, inFlight.LastSeq())
+	flushT(t, b)
+	s := b.Stats().Lanes[wire.LaneTelemetry]
+	acked := testutil.ToFloat64(m.Acked.WithLabelValues("telemetry"))
+	if s.Dropped%per != 0 || acked != 0 || s.Dropped+uint64(s.DepthReadings) != uint64(appended) {
+		t.Fatalf("dropped %d, acked %v, depth %d of %d appended", s.Dropped, acked, s.DepthReadings, appended)
+	}
+}
+
 type clock struct{ ns atomic.Int64 }
 
 func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }

@@ -59,7 +59,13 @@
 // one growth step of the file; small caps therefore hold noticeably less
 // data than MaxBytes (about a third of a 1 MiB cap, over 90% of the default
 // 256 MiB). Dropped readings are counted when they were unacked at the
-// moment of the drop. MaxPendingReadings bounds memory when commits fall
+// moment of the drop. The buffer does not track which ranges Oldest and
+// Newest handed out: a reading dropped by the cap (or expired by MaxAge)
+// while its batch is in flight is counted as dropped (or expired) even if
+// that batch is then delivered and acked. So dropped and expired may
+// include readings the cloud got, at most those in flight at the moment of
+// the drop; the late ack is not an error and is not counted as acked, so
+// no reading is counted twice. MaxPendingReadings bounds memory when commits fall
 // behind; appends beyond it are dropped, counted, and answered with
 // ErrDropped: the buffer never blocks a source and never grows without
 // bound.

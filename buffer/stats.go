@@ -19,8 +19,8 @@ type LaneStats struct {
 	OldestUnackedAge time.Duration // since the commit of the oldest unacked reading; 0 when none
 	NextSeq          uint64        // seq the next committed reading gets
 	AckedSeq         uint64        // highest seq acked so far
-	Dropped          uint64        // readings dropped (cap, drop policy, corruption), lifetime of the file
-	Expired          uint64        // readings dropped by max age, lifetime of the file
+	Dropped          uint64        // readings dropped (cap, drop policy, corruption), lifetime of the file; may include readings in flight then acked (see the package doc)
+	Expired          uint64        // readings dropped by max age, lifetime of the file; likewise
 }
 
 // Stats describe the buffer: per lane, and totals.
