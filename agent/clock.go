@@ -72,6 +72,30 @@ type clockGuard struct {
 	lastWall   int64
 	lastMono   time.Duration
 	rulesMoved bool
+	// Per sensor, the last line about readings stamped in the future;
+	// owned by the pipeline goroutine.
+	future map[string]*futureLog
+}
+
+// MaxFuture is how far ahead of the agent's clock, once it is past the
+// floor, a reading may be stamped. A reading stamped later (a device that
+// publishes its local time as UTC, a wrong real-time clock) takes the
+// agent's time instead, flagged FlagClockCorrected with its quality kept
+// (the value is fine; its time was not), and is counted in
+// fieldline_agent_future_readings_total. It is half the bridge's default
+// max_future (10m), beyond which the bridge dead-letters a whole batch, so
+// that one device's clock cannot take its neighbours' readings with it
+// while the agent's and the bridge's clocks differ by a few minutes.
+const MaxFuture = 5 * time.Minute
+
+// futureLogEvery is how often the log names each sensor whose readings
+// come stamped in the future.
+const futureLogEvery = time.Minute
+
+// futureLog is what was logged of one sensor's future readings.
+type futureLog struct {
+	at         time.Duration // monotonic time of the last line
+	suppressed int           // readings since, not logged
 }
 
 // clockStepMin is the least change of the wall clock against the monotonic
@@ -240,6 +264,50 @@ func (g *clockGuard) correctNew(rs []wire.Reading) {
 	for i := range rs {
 		correctOne(&rs[i], step, lo, hi)
 	}
+}
+
+// limitFuture gives readings stamped more than MaxFuture after now the
+// agent's time (see MaxFuture), while the agent's clock is past the floor:
+// before it, a device's own time is likelier right than the agent's.
+func (g *clockGuard) limitFuture(rs []wire.Reading, now time.Time) {
+	t := now.UnixNano()
+	if t < g.floor {
+		return
+	}
+	limit := t + int64(MaxFuture)
+	for i := range rs {
+		r := &rs[i]
+		if r.TimeNs <= limit {
+			continue
+		}
+		g.m.FutureReadings.Inc()
+		g.logFuture(r, now)
+		r.TimeNs = t
+		r.Flags |= wire.FlagClockCorrected
+	}
+}
+
+// logFuture logs r, stamped in the future, unless its sensor was named
+// less than futureLogEvery ago; the next line counts what it left out.
+func (g *clockGuard) logFuture(r *wire.Reading, now time.Time) {
+	mono := g.mono()
+	l := g.future[r.SensorID]
+	switch {
+	case l == nil:
+		if g.future == nil {
+			g.future = make(map[string]*futureLog)
+		}
+		l = &futureLog{}
+		g.future[r.SensorID] = l
+	case mono-l.at < futureLogEvery:
+		l.suppressed++
+		return
+	}
+	skipped := l.suppressed
+	l.at, l.suppressed = mono, 0
+	g.log.Warn("reading stamped in the future; it takes the agent's time, flagged clock-corrected",
+		"sensor", r.SensorID, "stamped", time.Unix(0, r.TimeNs).UTC(), "now", now.UTC(),
+		"ahead", time.Duration(r.TimeNs-now.UnixNano()), "max_future", MaxFuture, "not_logged_since_last", skipped)
 }
 
 // correctOne adds step to r when it is flagged unsynced, not corrected yet,

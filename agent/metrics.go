@@ -17,6 +17,7 @@ type Metrics struct {
 	ForwardErrors  *prometheus.CounterVec // by class
 	ClockSynced    prometheus.Gauge
 	ClockStep      prometheus.Gauge
+	FutureReadings prometheus.Counter
 	AppendErrors   prometheus.Counter
 	NotDelivered   *prometheus.CounterVec // by lane, reason: deadletter, oversize
 }
@@ -62,6 +63,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ClockStep: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fieldline_agent_clock_step_seconds", Help: "The last clock step detected (applied to unsynced readings).",
 		}),
+		FutureReadings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fieldline_agent_future_readings_total", Help: "Readings stamped more than 5m ahead of the agent's clock, given the agent's time and flagged clock-corrected.",
+		}),
 		AppendErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fieldline_agent_append_errors_total", Help: "Readings the buffer refused (closed or failing).",
 		}),
@@ -72,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.ReadingsIn, m.SourceErrors, m.SourceRestarts, m.BatchesTaken, m.BatchesAcked, m.ReadingsAcked,
-			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.AppendErrors, m.NotDelivered)
+			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors, m.NotDelivered)
 	}
 	return m
 }

@@ -87,8 +87,10 @@ func (p *pipeline) run(stopped <-chan struct{}) {
 func (p *pipeline) process(rs []wire.Reading) {
 	p.clock.stamp(rs)
 	p.out.Telemetry, p.out.Alerts = p.out.Telemetry[:0], p.out.Alerts[:0]
-	p.shift(p.now())
+	now := p.now()
+	p.shift(now)
 	p.clock.correctNew(rs)
+	p.clock.limitFuture(rs, now)
 	p.engine.Process(rs, &p.out)
 	p.flush()
 }
