@@ -33,7 +33,8 @@ type AgentSection struct {
 	// systemd unit's StateDirectory).
 	DataDir string `yaml:"data_dir"`
 	// ClockFloor: readings stamped before it are flagged clock-unsynced.
-	// Default 2025-01-01.
+	// Default DefaultClockFloor: the day the binary was built (2025-01-01
+	// for a plain go build).
 	ClockFloor time.Time `yaml:"clock_floor"`
 }
 

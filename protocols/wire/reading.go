@@ -54,8 +54,10 @@ const (
 	// FlagClockUnsynced marks a timestamp taken before the gateway's clock was
 	// known to be right (no RTC, no NTP yet).
 	FlagClockUnsynced Flags = 1 << 0
-	// FlagClockCorrected marks a timestamp that was taken unsynced and later
-	// corrected by the measured clock step.
+	// FlagClockCorrected marks a timestamp the agent changed: one taken
+	// unsynced and later corrected by the measured clock step, or one a
+	// device stamped too far ahead of the agent's synced clock, replaced by
+	// the agent's time.
 	FlagClockCorrected Flags = 1 << 1
 )
 
