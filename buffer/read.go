@@ -147,9 +147,10 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 			}
 			segs = append(segs, e)
 		}
-		// The run must hold lo (or hi when newest); when no entry does, the
-		// seq was deleted after the caller's snapshot, or the index is
-		// damaged there.
+		// The run should hold lo (or hi when newest). When no entry does,
+		// the seq was deleted after the caller's snapshot (serve what is
+		// there, as a fresh snapshot would), or the index is damaged there
+		// (serve nothing: the hole is marked gone and the caller retries).
 		need, covered := lo, len(segs) > 0 && segs[0].first <= lo
 		if newest {
 			need, covered = hi, len(segs) > 0 && segs[len(segs)-1].last >= hi
@@ -157,7 +158,9 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 		if !covered {
 			var err error
 			hole, inHole, isHole, err = holeAt(tx, lane, need)
-			return err
+			if err != nil || isHole || len(segs) == 0 {
+				return err
+			}
 		}
 		from, to := max(lo, segs[0].first), min(hi, segs[len(segs)-1].last)
 		rs = make([]wire.Reading, 0, to-from+1)
