@@ -65,6 +65,11 @@ type Agent struct {
 	// firstSeq is NextSeq per lane when this run started: unsynced readings
 	// from there on were stamped by this run's clock.
 	firstSeq [wire.NumLanes]uint64
+	// prevCorr are the clock steps earlier runs measured (read at New);
+	// stepKept is set once this run's step is stored (forwarder goroutine,
+	// then shutdown).
+	prevCorr []runCorrection
+	stepKept bool
 
 	reloadMu sync.Mutex // one ReloadRules at a time
 	mu       sync.Mutex
@@ -131,6 +136,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	for l := range st.Lanes {
 		a.firstSeq[l] = st.Lanes[l].NextSeq
 	}
+	a.loadRunCorrections()
 
 	prog := a.startupRules()
 	srcs, local, closers, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
@@ -234,7 +240,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax, MaxBatchBytes: int(a.cfg.Uplink.MaxBatchBytes),
 	}, a.log.With("component", "forwarder"), a.m)
 	fwd.OnAttempt = a.opts.OnAttempt
-	fwd.Fix = func(b *wire.Batch) bool { return a.clock.correct(b, a.firstSeq[b.Lane]) }
+	fwd.Fix = a.fixBatch
 	fwdDone := make(chan struct{})
 	go func() { defer close(fwdDone); _ = fwd.Run(fwdCtx) }()
 
@@ -306,6 +312,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	}
 	stopFwd()
 	<-fwdDone
+	a.keepStep() // the clock may have been set after the last batch went
 	stopHB()
 	wg.Wait()
 	if srv != nil {

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline/firmware-sim/fleet"
+	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// TestClockStepKeptAcrossRestart: a gateway boots in 1970 with no uplink,
+// NTP sets its clock, and it restarts before its backlog went out. The
+// next run (clock right from the start) still sends the first run's
+// unsynced readings corrected by the step the first run measured: none
+// reaches Kafka stamped 1970.
+func TestClockStepKeptAcrossRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	ns := testkit.NATS(t)
+	conf := func() Config {
+		var c Config
+		y := fmt.Sprintf("agent: {id: gw-reboot, data_dir: %s}\nuplink: {nats: {url: %s, request_timeout: 200ms}, retry_min: 20ms, retry_max: 100ms}\nhttp: {listen: off}\n", dir, ns.URL())
+		if err := decodeConfig("agent.yaml", []byte(y), &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	run := func(opts Options, f func(a *Agent)) {
+		t.Helper()
+		a, err := New(conf(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		<-a.Ready()
+		f(a)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Run 1: 1970, no bridge; the clock is set; then a restart.
+	clk := newJumpClock()
+	var jumpAt time.Time
+	var run1Last uint64
+	src1 := &fleet.Source{ID: "r1", Sensors: 5, Interval: 10 * time.Millisecond, Now: clk.wall}
+	run(Options{Wall: clk.wall, Mono: clk.mono, Sources: []Source{src1}}, func(a *Agent) {
+		tl := func() uint64 { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq }
+		waitFor(t, 30*time.Second, "200 readings committed in 1970", func() bool { return tl() > 200 })
+		clk.jumped.Store(true)
+		jumpAt = time.Now()
+		waitFor(t, 30*time.Second, "the clock noticed", a.clock.Synced)
+		at := tl()
+		waitFor(t, 30*time.Second, "more readings after the clock was set", func() bool { return tl() > at+100 })
+	})
+
+	// Run 2: the clock is right from boot; the bridge is there.
+	k := testkit.StartKafka(t)
+	agentrun.StartBridge(t, ns.URL(), k)
+	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
+	got := map[uint64]*wirepb.Reading{}
+	run(Options{}, func(a *Agent) {
+		run1Last = a.firstSeq[wire.LaneTelemetry] - 1
+		if len(a.prevCorr) != 1 || a.prevCorr[0].End != a.firstSeq || a.prevCorr[0].First != [wire.NumLanes]uint64{1, 1, 1} {
+			t.Fatalf("earlier corrections %+v, want one for seqs 1 up to this run's first %v", a.prevCorr, a.firstSeq)
+		}
+		if !cons.Until(60*time.Second, func(rec *kgo.Record) bool {
+			var r wirepb.Reading
+			if err := proto.Unmarshal(rec.Value, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Lane == uint32(wire.LaneTelemetry) && got[r.Seq] == nil {
+				got[r.Seq] = &r
+			}
+			return len(got) >= int(run1Last)
+		}) {
+			t.Fatalf("%d of run 1's %d readings reached Kafka", len(got), run1Last)
+		}
+	})
+	const tol = 2 * time.Second
+	corrected := 0
+	for seq := uint64(1); seq <= run1Last; seq++ {
+		r := got[seq]
+		if r == nil {
+			t.Fatalf("seq %d missing", seq)
+		}
+		ts := time.Unix(0, r.TimestampNs)
+		if r.TimestampNs < DefaultClockFloor.UnixNano() {
+			t.Fatalf("seq %d reached Kafka stamped %s (flags %b): run 1's step was not applied after the restart", seq, ts.UTC(), r.Flags)
+		}
+		if r.Flags&uint32(wire.FlagClockUnsynced) != 0 {
+			if r.Flags&uint32(wire.FlagClockCorrected) == 0 || ts.Before(clk.start.Add(-tol)) || ts.After(jumpAt.Add(tol)) {
+				t.Fatalf("seq %d: flags %b, stamped %s; it was read between %s and %s", seq, r.Flags, ts.UTC(), clk.start.UTC(), jumpAt.UTC())
+			}
+			corrected++
+		}
+	}
+	if corrected < 200 {
+		t.Fatalf("only %d readings were corrected; the test wants the 200+ taken in 1970", corrected)
+	}
+	t.Logf("%d of run 1's %d readings taken in 1970 arrived corrected after the restart", corrected, run1Last)
+}
