@@ -68,7 +68,7 @@ func (b *Broker) start() error {
 		return fmt.Errorf("starting embedded mqtt broker: %w", err)
 	}
 	if err := srv.Serve(); err != nil {
-		_ = srv.Close()
+		closeServer(srv)
 		return fmt.Errorf("starting embedded mqtt broker on %s: %w", b.addr, err)
 	}
 	b.srv = srv
@@ -96,9 +96,27 @@ func (b *Broker) Stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.srv != nil {
-		_ = b.srv.Close()
+		closeServer(b.srv)
 		b.srv = nil
 	}
+}
+
+// closeServer closes srv's listeners and clients, then srv. mochi's own
+// Close disconnects a listener's clients through Clients.GetByListener,
+// which takes the clients' read lock twice: a client connecting or leaving
+// in between deadlocks the broker for good (mochi-mqtt/server issue 488; it
+// hung a CI run when a test stopped the broker while a client reconnected).
+// Closing the listeners first with a closer that reads the clients once
+// means Close finds them closed and skips that path.
+func closeServer(srv *mochi.Server) {
+	srv.Listeners.CloseAll(func(listener string) {
+		for _, cl := range srv.Clients.GetAll() {
+			if cl.Net.Listener == listener && !cl.Closed() {
+				_ = srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
+	_ = srv.Close()
 }
 
 // Restart starts a stopped broker again on the same address.
