@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -22,6 +23,7 @@ type Broker struct {
 	log  *slog.Logger
 	tls  *tls.Config
 	srv  *mochi.Server
+	ln   net.Listener
 }
 
 // BrokerOptions configure StartBroker.
@@ -68,10 +70,10 @@ func (b *Broker) start() error {
 		return fmt.Errorf("starting embedded mqtt broker: %w", err)
 	}
 	if err := srv.Serve(); err != nil {
-		closeServer(srv)
+		closeServer(srv, ln)
 		return fmt.Errorf("starting embedded mqtt broker on %s: %w", b.addr, err)
 	}
-	b.srv = srv
+	b.srv, b.ln = srv, ln
 	return nil
 }
 
@@ -96,27 +98,52 @@ func (b *Broker) Stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.srv != nil {
-		closeServer(b.srv)
-		b.srv = nil
+		closeServer(b.srv, b.ln)
+		b.srv, b.ln = nil, nil
 	}
 }
 
-// closeServer closes srv's listeners and clients, then srv. mochi's own
-// Close disconnects a listener's clients through Clients.GetByListener,
-// which takes the clients' read lock twice: a client connecting or leaving
-// in between deadlocks the broker for good (mochi-mqtt/server issue 488; it
-// hung a CI run when a test stopped the broker while a client reconnected).
-// Closing the listeners first with a closer that reads the clients once
-// means Close finds them closed and skips that path.
-func closeServer(srv *mochi.Server) {
-	srv.Listeners.CloseAll(func(listener string) {
-		for _, cl := range srv.Clients.GetAll() {
-			if cl.Net.Listener == listener && !cl.Closed() {
-				_ = srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+// closeServer closes srv and its listener ln, and disconnects every
+// client. mochi's own Close disconnects a listener's clients through
+// Clients.GetByListener, which takes the clients' read lock twice: a client
+// connecting or leaving in between deadlocks the broker for good
+// (mochi-mqtt/server issue 488; it hung a CI run when a test stopped the
+// broker while a client reconnected). So the socket is closed first (no new
+// client), and a sweeper disconnects the clients, reading the list once per
+// sweep, until the server is closed and a few sweeps found none: a client
+// accepted just before the socket closed may still be joining. Close then
+// finds the listener closed and skips the deadlocking path.
+func closeServer(srv *mochi.Server, ln net.Listener) {
+	_ = ln.Close()
+	closed := make(chan struct{})
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		for quiet := 0; ; {
+			open := 0
+			for _, cl := range srv.Clients.GetAll() {
+				if !cl.Closed() {
+					open++
+					_ = srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+				}
 			}
+			select {
+			case <-closed:
+				if quiet++; open > 0 {
+					quiet = 0
+				}
+				if quiet >= 3 {
+					return
+				}
+			default:
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-	})
+	}()
+	srv.Listeners.CloseAll(func(string) {}) // waits for the clients' goroutines
 	_ = srv.Close()
+	close(closed)
+	<-swept
 }
 
 // Restart starts a stopped broker again on the same address.

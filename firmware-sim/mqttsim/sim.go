@@ -242,6 +242,9 @@ func (s *Sim) PublishAt(ctx context.Context, t time.Time) (int, error) {
 	return n, nil
 }
 
+// publishTimeout bounds one publish, its broker ack included.
+const publishTimeout = time.Second
+
 // publish sends stream i's message for t; false means the sensor was
 // silent.
 func (s *Sim) publish(ctx context.Context, i int, t time.Time) (bool, error) {
@@ -263,7 +266,11 @@ func (s *Sim) publish(ctx context.Context, i int, t time.Time) (bool, error) {
 		s.silent.Add(1)
 		return false, nil
 	}
-	_, err := cm.Publish(ctx, &paho.Publish{Topic: st.cfg.Topic, QoS: byte(*s.cfg.QoS), Retain: st.cfg.Retain, Payload: payload})
+	// A QoS 1 publish whose connection drops waits for its ack until
+	// paho's packet timeout (10s), holding up every stream: bound it.
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	_, err := cm.Publish(pctx, &paho.Publish{Topic: st.cfg.Topic, QoS: byte(*s.cfg.QoS), Retain: st.cfg.Retain, Payload: payload})
+	cancel()
 	if err != nil {
 		return false, fmt.Errorf("mqttsim: publishing to %s: %w", st.cfg.Topic, err)
 	}
