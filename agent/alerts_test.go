@@ -79,18 +79,7 @@ http: {listen: off}
 	run := func(values ...float64) {
 		t.Helper()
 		src := &stepSource{values: make(chan float64)}
-		var c Config
-		if err := decodeConfig("agent.yaml", []byte(cfg), &c); err != nil {
-			t.Fatal(err)
-		}
-		a, err := New(c, Options{Sources: []Source{src}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		<-a.Ready()
+		a, stop := launchAgent(t, mustConfig(t, cfg), Options{Sources: []Source{src}}, nil)
 		for _, v := range values {
 			src.values <- v
 		}
@@ -106,8 +95,7 @@ http: {listen: off}
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 	}

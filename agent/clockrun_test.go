@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -25,27 +24,12 @@ import (
 func TestClockStepKeptAcrossRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	ns := testkit.NATS(t)
-	conf := func() Config {
-		var c Config
-		y := fmt.Sprintf("agent: {id: gw-reboot, data_dir: %s}\nuplink: {nats: {url: %s, request_timeout: 200ms}, retry_min: 20ms, retry_max: 100ms}\nhttp: {listen: off}\n", dir, ns.URL())
-		if err := decodeConfig("agent.yaml", []byte(y), &c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	yaml := fmt.Sprintf("agent: {id: gw-reboot, data_dir: %s}\nuplink: {nats: {url: %s, request_timeout: 200ms}, retry_min: 20ms, retry_max: 100ms}\nhttp: {listen: off}\n", dir, ns.URL())
 	run := func(opts Options, f func(a *Agent)) {
 		t.Helper()
-		a, err := New(conf(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		<-a.Ready()
+		a, stop := launchAgent(t, mustConfig(t, yaml), opts, nil)
 		f(a)
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 	}

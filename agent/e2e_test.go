@@ -20,29 +20,48 @@ import (
 // startAgent runs an agent from YAML until the test ends.
 func startAgent(t *testing.T, yaml string, opts Options) *Agent {
 	t.Helper()
+	a, stop := launchAgent(t, mustConfig(t, yaml), opts, nil)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("agent run: %v", err)
+		}
+	})
+	return a
+}
+
+// mustConfig decodes and checks an agent config given as YAML.
+func mustConfig(t *testing.T, yaml string) Config {
+	t.Helper()
 	var cfg Config
 	if err := decodeConfig("agent.yaml", []byte(yaml), &cfg); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// launchAgent builds an agent from cfg, lets prepare (when not nil) work on
+// it before it runs (a backlog in its buffer), and returns it once it runs.
+// stop ends Run softly and returns its error; the caller calls it once.
+func launchAgent(t *testing.T, cfg Config, opts Options, prepare func(*Agent)) (a *Agent, stop func() error) {
+	t.Helper()
 	a, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if prepare != nil {
+		prepare(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent run: %v", err)
-		}
-	})
+	stop = func() error { cancel(); return <-done }
 	select {
 	case <-a.Ready():
 	case err := <-done:
+		cancel()
 		t.Fatalf("agent stopped: %v", err)
 	}
-	return a
+	return a, stop
 }
 
 // TestModbusToKafka is the first path end to end, real parts only: the

@@ -37,36 +37,22 @@ func TestBrokenRulesFileAtStart(t *testing.T) {
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
 	agentrun.StartBridge(t, ns.URL(), k)
-	conf := func(dataDir string) Config {
-		var c Config
-		y := fmt.Sprintf("agent: {id: gw-rules, data_dir: %s}\nuplink: {nats: {url: %s}}\nrules: {file: %s}\nhttp: {listen: off}\n", dataDir, ns.URL(), bundle)
-		if err := decodeConfig("agent.yaml", []byte(y), &c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 	// run starts an agent, gives it a telemetry backlog of n readings
 	// before it runs, lets f look at it and stops it.
 	run := func(dataDir string, n int, f func(a *Agent)) {
 		t.Helper()
-		a, err := New(conf(dataDir), Options{})
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		rs := make([]wire.Reading, n)
-		for i := range rs {
-			rs[i] = wire.Reading{SensorID: "x.backlog", TimeNs: time.Now().Add(-time.Hour).UnixNano() + int64(i), Value: float64(i)}
-		}
-		if _, _, err := a.buf.AppendSync(context.Background(), wire.LaneTelemetry, rs); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		<-a.Ready()
+		cfg := mustConfig(t, fmt.Sprintf("agent: {id: gw-rules, data_dir: %s}\nuplink: {nats: {url: %s}}\nrules: {file: %s}\nhttp: {listen: off}\n", dataDir, ns.URL(), bundle))
+		a, stop := launchAgent(t, cfg, Options{}, func(a *Agent) {
+			rs := make([]wire.Reading, n)
+			for i := range rs {
+				rs[i] = wire.Reading{SensorID: "x.backlog", TimeNs: time.Now().Add(-time.Hour).UnixNano() + int64(i), Value: float64(i)}
+			}
+			if _, _, err := a.buf.AppendSync(context.Background(), wire.LaneTelemetry, rs); err != nil {
+				t.Fatal(err)
+			}
+		})
 		f(a)
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 	}

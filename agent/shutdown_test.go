@@ -17,25 +17,16 @@ import (
 // rather than after the backoff (an hour here) or the grace period.
 func TestSoftStopEndsRetries(t *testing.T) {
 	ns := testkit.NATS(t) // no bridge answers
-	var c Config
-	if err := decodeConfig("agent.yaml", []byte(fmt.Sprintf(`
+	c := mustConfig(t, fmt.Sprintf(`
 agent: {id: gw-stop, data_dir: %s}
 uplink: {nats: {url: %s, request_timeout: 1s}, retry_min: 1h, retry_max: 1h}
 http: {listen: off}
-`, t.TempDir(), ns.URL())), &c); err != nil {
-		t.Fatal(err)
-	}
+`, t.TempDir(), ns.URL()))
 	src := &fleet.Source{ID: "s", Sensors: 5, Interval: 10 * time.Millisecond, Limit: 50}
-	a, err := New(c, Options{Sources: []Source{src}, ShutdownGrace: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	<-a.Ready()
+	a, stop := launchAgent(t, c, Options{Sources: []Source{src}, ShutdownGrace: time.Hour}, nil)
 	waitFor(t, 10*time.Second, "a failed send", func() bool { return sumCounterVec(a.m.ForwardErrors) > 0 })
-	cancel()
+	done := make(chan error, 1)
+	go func() { done <- stop() }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -54,10 +45,7 @@ func TestRunFailsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var c Config
-	if err := decodeConfig("agent.yaml", []byte(fmt.Sprintf("agent: {id: gw-fail, data_dir: %s}\nuplink: {nats: {url: \"nats://127.0.0.1:1\"}}\nhttp: {listen: %q}\n", t.TempDir(), ln.Addr())), &c); err != nil {
-		t.Fatal(err)
-	}
+	c := mustConfig(t, fmt.Sprintf("agent: {id: gw-fail, data_dir: %s}\nuplink: {nats: {url: \"nats://127.0.0.1:1\"}}\nhttp: {listen: %q}\n", t.TempDir(), ln.Addr()))
 	a, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
