@@ -220,7 +220,17 @@ func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
 			encoded = false
 		}
 		if !encoded {
-			if !f.encode(b) {
+			fits, err := f.encode(b)
+			if err != nil {
+				// Cannot happen for data the buffer decoded; should it, the
+				// batch stays in the buffer and is tried again, loudly.
+				f.log.Error("encoding batch; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+				f.m.ForwardErrors.WithLabelValues("encode").Inc()
+				f.backoff(ctx, jitter(delay))
+				delay = f.nextDelay(delay)
+				continue
+			}
+			if !fits {
 				// One reading larger than anything the uplink carries: it
 				// can never be delivered. Say so loudly and move on, or
 				// the lane would be blocked for good.
@@ -314,7 +324,7 @@ func (f *Forwarder) maxReadings(n int) int {
 // large, and caps later batches at that size in readings and bytes (the
 // rest stays in the queue for the next batch).
 func (f *Forwarder) shrink(b *wire.Batch) {
-	b.Readings = b.Readings[:len(b.Readings)/2]
+	f.halve(b)
 	f.capReadings = len(b.Readings)
 	// Which of the bridge's limits was hit is not known: cap the bytes just
 	// under what was refused (halving the readings roughly halves them;
@@ -324,30 +334,30 @@ func (f *Forwarder) shrink(b *wire.Batch) {
 	}
 }
 
+// halve cuts b to its first half; under a size learned from the bridge,
+// later batches take no more readings than that either.
+func (f *Forwarder) halve(b *wire.Batch) {
+	b.Readings = b.Readings[:len(b.Readings)/2]
+	if f.capReadings > len(b.Readings) {
+		f.capReadings = len(b.Readings)
+	}
+}
+
 // encode codes b into f.enc, cutting b to its first half until it fits
-// under the limit (the rest stays in the buffer for the next batch). It
-// reports false for a single reading that does not fit.
-func (f *Forwarder) encode(b *wire.Batch) bool {
+// under the limit (the rest stays in the buffer for the next batch). fits
+// is false for a single reading that does not fit.
+func (f *Forwarder) encode(b *wire.Batch) (fits bool, err error) {
 	for {
-		var err error
 		if f.enc, err = wire.Encode(f.enc[:0], b); err != nil {
-			// Cannot happen for data the buffer decoded.
-			f.log.Error("encoding batch", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
-			f.m.ForwardErrors.WithLabelValues("encode").Inc()
-			return false
+			return false, err
 		}
 		if len(f.enc) <= f.limit() {
-			return true
+			return true, nil
 		}
 		if len(b.Readings) == 1 {
-			return false
+			return false, nil
 		}
-		b.Readings = b.Readings[:len(b.Readings)/2]
-		if f.capReadings > len(b.Readings) {
-			// Under a size learned from the bridge, take no more readings
-			// than fit next time either.
-			f.capReadings = len(b.Readings)
-		}
+		f.halve(b)
 		f.m.ForwardErrors.WithLabelValues("split").Inc()
 	}
 }
