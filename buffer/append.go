@@ -95,7 +95,7 @@ func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, stat
 		return nil, fmt.Errorf("%d readings wait for a commit (max_pending_readings): %w", b.opts.MaxPendingReadings, ErrDropped)
 	}
 	if withState {
-		b.appState, b.appDirty = append([]byte(nil), state...), true
+		b.appState, b.appDirty, b.appLane = append([]byte(nil), state...), true, lane
 	}
 	lm := &b.lanes[lane]
 	var w *waiter

@@ -3,6 +3,7 @@ package buffer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -34,5 +35,34 @@ func TestAppStateCommitsWithReadings(t *testing.T) {
 	}
 	if st := b.Stats(); st.Lanes[wire.LaneAlert].NextSeq != 3 {
 		t.Fatalf("alert lane next seq %d", st.Lanes[wire.LaneAlert].NextSeq)
+	}
+}
+
+// TestAppStateNotStoredWithoutItsReadings: when the buffer is full
+// (drop_policy newest) and refuses the readings of an AppendSyncWithState,
+// it must not store the state either: both or neither.
+func TestAppStateNotStoredWithoutItsReadings(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, &Options{FlushInterval: 0, MaxBytes: 256 << 10, DropPolicy: DropNewest})
+	if _, _, err := b.AppendSyncWithState(t.Context(), wire.LaneAlert, readings(1, 1, 0), []byte("pending")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ { // fill it
+		_, _, err := b.AppendSync(t.Context(), wire.LaneTelemetry, noisy(500, i*500))
+		if errors.Is(err, ErrDropped) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := b.AppendSyncWithState(t.Context(), wire.LaneAlert, noisy(2000, 0), []byte("firing"))
+	if !errors.Is(err, ErrDropped) {
+		t.Fatalf("alert append into a full buffer: %v, want ErrDropped", err)
+	}
+	closeT(t, b)
+	b = openT(t, path, &Options{FlushInterval: 0})
+	defer closeT(t, b)
+	if got := b.AppState(); !bytes.Equal(got, []byte("pending")) {
+		t.Fatalf("state after reopen %q: the refused append's state was stored without its readings", got)
 	}
 }

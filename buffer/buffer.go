@@ -34,6 +34,7 @@ type Buffer struct {
 	// is written by the next commit when appDirty.
 	appState []byte
 	appDirty bool
+	appLane  wire.Lane // the lane of the readings appState goes with
 
 	wake      chan struct{} // to the committer, cap 1
 	committed chan struct{} // to the forwarder, cap 1

@@ -43,11 +43,10 @@ func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 		}
 		b.budgetCut = min(b.budgetCut+need+uint64(16*b.pageSize), b.nominalBudget()/2)
 		b.log.Debug("buffer file reached max_bytes; dropping more", "budget_cut", b.budgetCut)
+		// drop shares in's acked ranges: spanSet.dropBelow never compacts
+		// in place, so the drop pass cannot corrupt them.
 		drop := *in
 		drop.withheld = true
-		for l := range drop.acked {
-			drop.acked[l] = in.acked[l].clone()
-		}
 		dout, err := b.commitTx(&drop)
 		if err != nil {
 			return cycleOut{}, err
@@ -125,23 +124,17 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 		return nil
 	}
 	budget := b.budget()
+	// What the new segments need (in a drop-only pass, what the withheld
+	// segments will need).
 	var incoming uint64
+	for _, c := range in.cost {
+		incoming += c
+	}
 	total := func() (t uint64) {
 		for l := range wire.NumLanes {
 			t += out.st[l].liveCost
 		}
 		return t
-	}
-	for l := range wire.NumLanes {
-		if !in.withheld {
-			incoming += in.cost[l]
-		}
-	}
-	if in.withheld {
-		// Drop-only pass: free at least what the withheld segments need.
-		for _, c := range in.cost {
-			incoming += c
-		}
 	}
 	if b.opts.DropPolicy == DropNewest && !in.withheld {
 		for _, l := range dropOrder {

@@ -144,6 +144,7 @@ type cycleIn struct {
 	withheld   bool   // write no segment (a drop-only transaction)
 	appState   []byte // the caller's state to write, when appDirty
 	appDirty   bool
+	appLane    wire.Lane           // the lane of the readings the state goes with
 	refused    [wire.NumLanes]bool // takes dropped because no file could hold them
 	badKeys    [wire.NumLanes][][]byte
 }
@@ -185,7 +186,7 @@ func (b *Buffer) cycle() error {
 	if !b.ackAt.IsZero() {
 		b.ackAt = time.Time{}
 	}
-	in.appState, in.appDirty = b.appState, b.appDirty
+	in.appState, in.appDirty, in.appLane = b.appState, b.appDirty, b.appLane
 	b.appDirty = false
 	waiters := b.waiters
 	b.waiters = nil
@@ -321,7 +322,9 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			}
 		}
 		state := tx.Bucket(bucketState)
-		if in.appDirty && !in.withheld { // the state goes with its readings
+		// The state goes with its readings: not without them (a drop-only
+		// pass, or its lane's readings refused as the buffer is full).
+		if in.appDirty && !in.withheld && !in.refused[in.appLane] && !out.rejected[in.appLane] {
 			if err := state.Put(keyAppState, in.appState); err != nil {
 				return fmt.Errorf("storing the caller's state: %w", err)
 			}
