@@ -60,8 +60,11 @@ type Agent struct {
 	client  *uplink.NATSClient
 	nc      *nats.Conn
 	sources []Source
-	closers []func() error
-	started time.Time
+	// sourceErrs are the protocols' counters of failed reads and
+	// connections, summed into the status's source_errors.
+	sourceErrs []prometheus.Collector
+	closers    []func() error
+	started    time.Time
 	// firstSeq is NextSeq per lane when this run started: unsynced readings
 	// from there on were stamped by this run's clock.
 	firstSeq [wire.NumLanes]uint64
@@ -139,14 +142,15 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	a.loadRunCorrections()
 
 	prog := a.startupRules()
-	srcs, local, closers, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
+	built, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
 	if err != nil {
 		buf.Close()
 		return nil, err
 	}
-	a.closers = closers
-	a.sources = append(srcs, opts.Sources...)
-	var actions rules.Actions = local
+	a.closers = built.closers
+	a.sourceErrs = built.errors
+	a.sources = append(built.sources, opts.Sources...)
+	var actions rules.Actions = built.actions
 	if opts.Actions != nil {
 		actions = opts.Actions
 	}
@@ -199,7 +203,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		if cerr := a.buf.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing buffer: %w", cerr)
 		}
-		a.log.Info("buffer closed", "readings_in", uint64(sumCounterVec(a.m.ReadingsIn)), "depth", st.DepthReadings, "dropped", st.Dropped, "expired", st.Expired)
+		a.log.Info("buffer closed", "readings_in", a.ReadingsIn(), "depth", st.DepthReadings, "dropped", st.Dropped, "expired", st.Expired)
 		for _, c := range a.closers {
 			_ = c()
 		}

@@ -15,23 +15,35 @@ import (
 	"github.com/fieldline/fieldline/protocols/mqtt"
 )
 
-// buildSources turns the config's sources into running parts: one Source per
+// builtSources are the config's sources as running parts: one Source per
 // Modbus connection, MQTT connection and GPIO group; the rule actions over
-// the GPIO outputs and an MQTT publisher; and what must be closed at the end.
-func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) ([]Source, *localActions, []func() error, error) {
+// the GPIO outputs and an MQTT publisher; the protocols' counters of failed
+// reads and connections (source_errors in the status); and what must be
+// closed at the end.
+type builtSources struct {
+	sources []Source
+	actions *localActions
+	errors  []prometheus.Collector
+	closers []func() error
+}
+
+// buildSources builds the config's sources (see builtSources).
+func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*builtSources, error) {
 	var (
 		out     []Source
 		closers []func() error
+		errs    []prometheus.Collector
 		acts    = &localActions{}
 	)
-	fail := func(err error) ([]Source, *localActions, []func() error, error) {
+	fail := func(err error) (*builtSources, error) {
 		for _, c := range closers {
 			_ = c()
 		}
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if len(cfg.Modbus) > 0 {
 		m := modbus.NewMetrics(reg)
+		errs = append(errs, m.Errors)
 		for i, c := range cfg.Modbus {
 			s, err := modbus.New(c, modbus.Options{Logger: log.With("source", "modbus/"+c.Name), Metrics: m, Now: now})
 			if err != nil {
@@ -42,6 +54,7 @@ func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registere
 	}
 	if len(cfg.MQTT) > 0 {
 		m := mqtt.NewMetrics(reg)
+		errs = append(errs, m.PayloadErrors, m.ConnectErrors, m.SubscribeErrs)
 		for i, c := range cfg.MQTT {
 			s, err := mqtt.New(c, mqtt.Options{Logger: log.With("source", "mqtt/"+c.Name), Metrics: m, Now: now})
 			if err != nil {
@@ -73,7 +86,7 @@ func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registere
 			acts.outputs = append(acts.outputs, s.Outputs())
 		}
 	}
-	return out, acts, closers, nil
+	return &builtSources{sources: out, actions: acts, errors: errs, closers: closers}, nil
 }
 
 // localActions carries out rule actions on this gateway, with no cloud:

@@ -129,31 +129,14 @@ func counterValue(c *prometheus.CounterVec, labels ...string) float64 {
 	return d.Counter.GetValue()
 }
 
-// sourceErrorMetrics are the protocol counters of failed reads and
-// connections; source_errors in the status is their sum plus the sources
+// protocolErrors sums the protocols' counters of failed reads and
+// connections: source_errors in the status counts them with the sources
 // that failed as a whole, so a dead meter shows in the heartbeat, not only
 // in the metrics.
-var sourceErrorMetrics = map[string]bool{
-	"fieldline_modbus_errors_total":         true,
-	"fieldline_mqtt_payload_errors_total":   true,
-	"fieldline_mqtt_connect_errors_total":   true,
-	"fieldline_mqtt_subscribe_errors_total": true,
-}
-
-// protocolErrors sums the sourceErrorMetrics of the agent's registry.
 func (a *Agent) protocolErrors() uint64 {
-	mfs, err := a.reg.Gather()
-	if err != nil {
-		return 0
-	}
 	var n float64
-	for _, mf := range mfs {
-		if !sourceErrorMetrics[mf.GetName()] {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			n += m.GetCounter().GetValue()
-		}
+	for _, c := range a.sourceErrs {
+		n += sumCounterVec(c)
 	}
 	return uint64(n)
 }
