@@ -103,19 +103,26 @@ func Load(name string, data []byte) (*Program, error) {
 }
 
 // Validate lists every problem of the bundle in data, or nothing when it
-// compiles. `fieldline-agent check-rules FILE` and the cloud's bundle
-// validation both use it, so a bundle the cloud accepts is one the agent
-// runs.
+// compiles (Check without the program).
 func Validate(name string, data []byte) []confkit.Problem {
-	_, err := Load(name, data)
+	_, problems := Check(name, data)
+	return problems
+}
+
+// Check compiles the bundle in data and returns the program, or every
+// problem found with its path in the bundle. `fieldline-agent check-rules`,
+// `check-config` and the cloud's bundle validation all use it, so a bundle
+// the cloud accepts is one the agent runs.
+func Check(name string, data []byte) (*Program, []confkit.Problem) {
+	prog, err := Load(name, data)
 	if err == nil {
-		return nil
+		return prog, nil
 	}
 	var ce *confkit.Error
 	if errors.As(err, &ce) {
-		return ce.Problems
+		return nil, ce.Problems
 	}
-	return []confkit.Problem{{Why: err.Error()}}
+	return nil, []confkit.Problem{{Why: err.Error()}}
 }
 
 func compile(name string, b *Bundle) (*Program, error) {

@@ -2,7 +2,8 @@
 // bundle), its compiler and validator, and the evaluator that runs on every
 // reading on the agent. It decides what leaves the gateway: most sensor data
 // is boring and cellular bytes cost money. The cloud uses the same code
-// (Validate) to check a bundle before it pushes it, so a bundle the cloud
+// (Check, or Validate for the problems only) to check a bundle before it
+// pushes it, so a bundle the cloud
 // accepts is one the agent runs.
 //
 // It owns the bundle format, selector precedence, the per-sensor pipeline,

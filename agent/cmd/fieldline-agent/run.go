@@ -13,7 +13,6 @@ import (
 
 	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/internal/cli"
-	"github.com/fieldline/fieldline/rules"
 )
 
 func cmdRun(ctx context.Context, _, stderr io.Writer, args []string) error {
@@ -107,14 +106,12 @@ every problem of the bundle with its path. Exits 1 when there is any.`, stderr)
 	// bundle, but a service about to start should hear about it first.
 	bundle := ""
 	if cfg != nil && cfg.Rules.File != "" {
-		if data, rerr := os.ReadFile(cfg.Rules.File); rerr == nil {
-			problems := rules.Validate(cfg.Rules.File, data)
-			for _, p := range problems {
-				fmt.Fprintf(stdout, "%s: %s\n", cfg.Rules.File, p)
-			}
+		// An unreadable file is already one of the config's problems.
+		if prog, problems, rerr := cli.CompileRules(cfg.Rules.File); rerr == nil {
+			cli.PrintProblems(stdout, cfg.Rules.File, problems)
 			if len(problems) > 0 {
 				err = errors.Join(err, errors.New("rule bundle"))
-			} else if prog, lerr := rules.Load(cfg.Rules.File, data); lerr == nil {
+			} else {
 				bundle = fmt.Sprintf(", rules %q version %s", prog.Name(), prog.Version())
 			}
 		}
