@@ -3,8 +3,7 @@
 // reading on the agent. It decides what leaves the gateway: most sensor data
 // is boring and cellular bytes cost money. The cloud uses the same code
 // (Check, or Validate for the problems only) to check a bundle before it
-// pushes it, so a bundle the cloud
-// accepts is one the agent runs.
+// pushes it, so a bundle the cloud accepts is one the agent runs.
 //
 // It owns the bundle format, selector precedence, the per-sensor pipeline,
 // alert states and the action queue. It must not know where readings come
