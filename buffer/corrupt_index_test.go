@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,14 +67,7 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 				appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
 			}
 			closeT(t, b)
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Update(func(tx *bolt.Tx) error { return tc.damage(tx.Bucket(idxBuckets[wire.LaneTelemetry])) }); err != nil {
-				t.Fatal(err)
-			}
-			_ = db.Close()
+			damageT(t, path, func(tx *bolt.Tx) error { return tc.damage(tx.Bucket(idxBuckets[wire.LaneTelemetry])) })
 
 			var logs lockedWriter
 			m := NewMetrics(nil)
@@ -102,7 +96,7 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 					want = append(want, s)
 				}
 			}
-			if !equalSeqs(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("delivered %v, want %v", got, want)
 			}
 			// Appends still commit after the drain, with the age pass.
@@ -145,16 +139,9 @@ func TestCorruptIndexEntryUnderCap(t *testing.T) {
 		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
 	}
 	closeT(t, b)
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	damageT(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(idxBuckets[wire.LaneTelemetry]).Put(seqKey(1), []byte("garbage"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	})
 
 	b = openT(t, path, &Options{FlushInterval: 0, MaxBytes: 256 << 10})
 	defer closeT(t, b)
@@ -193,21 +180,14 @@ func TestHoleBehindExpiredFront(t *testing.T) {
 		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
 	}
 	closeT(t, b)
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	damageT(t, path, func(tx *bolt.Tx) error {
 		idx := tx.Bucket(idxBuckets[wire.LaneTelemetry])
 		v := append([]byte(nil), idx.Get(seqKey(11))...)
 		if err := idx.Delete(seqKey(11)); err != nil {
 			return err
 		}
 		return idx.Put([]byte{0, 0, 0, 11}, v)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	})
 
 	m := NewMetrics(nil)
 	o.Metrics = m
@@ -224,16 +204,4 @@ func TestHoleBehindExpiredFront(t *testing.T) {
 	}
 	batch, _ := oldestT(t, b, wire.LaneTelemetry, 100)
 	checkBatch(t, batch, 21, 20, 20)
-}
-
-func equalSeqs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -125,16 +125,9 @@ func TestCorruptSegmentDropped(t *testing.T) {
 		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
 	}
 	closeT(t, b)
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	damageT(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(segBuckets[wire.LaneTelemetry]).Put(seqKey(1), []byte{0xF1, 0x11, 1, 2, 3})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	})
 
 	var logs lockedWriter
 	m := NewMetrics(nil)

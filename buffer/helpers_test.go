@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/protocols/wire"
+	bolt "go.etcd.io/bbolt"
 )
 
 // readings makes n realistic readings: sensors sensor ids cycling, 1 Hz, 0.1
@@ -110,5 +111,19 @@ func checkBatch(t testing.TB, batch wire.Batch, firstSeq uint64, firstTag, n int
 		if r.Seq != firstSeq+uint64(i) || tag(r) != firstTag+i {
 			t.Fatalf("reading %d: seq %d tag %d, want seq %d tag %d", i, r.Seq, tag(r), firstSeq+uint64(i), firstTag+i)
 		}
+	}
+}
+
+// damageT changes a closed buffer file behind the buffer's back, in one
+// bbolt transaction: what a bad sector or a bug would leave.
+func damageT(t *testing.T, path string, damage func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(damage); err != nil {
+		t.Fatal(err)
 	}
 }

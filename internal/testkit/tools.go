@@ -22,3 +22,15 @@ func Missing(t testing.TB, format string, args ...any) {
 	}
 	t.Skip(msg)
 }
+
+// Optional is for a part of a test that needs a tool which is not
+// installed while the rest can still run: it logs the message, or fails
+// with it under FL_REQUIRE_TOOLS=1.
+func Optional(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv(RequireToolsEnv) == "1" {
+		t.Fatalf("%s (%s=1: every tool must be installed)", msg, RequireToolsEnv)
+	}
+	t.Log(msg)
+}
