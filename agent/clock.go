@@ -3,7 +3,9 @@ package agent
 import (
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -57,11 +59,12 @@ type clockGuard struct {
 	wall0 int64
 	mono0 time.Duration
 
-	mu       sync.Mutex
-	sawEarly bool  // some reading was stamped before the floor
-	synced   bool  // the wall clock is past the floor
-	step     int64 // ns to add to unsynced readings; valid when known
-	known    bool
+	mu sync.Mutex
+	// synced: the wall clock is past the floor. Written under mu; stamp
+	// reads it without the lock on every batch.
+	synced atomic.Bool
+	step   int64 // ns to add to unsynced readings; valid when known
+	known  bool
 	// [wall0, stampedTo] is the span of the unsynced clock this run stamped
 	// readings with: only timestamps inside it are corrected (a device's
 	// own timestamp before the floor is flagged but left alone).
@@ -109,8 +112,8 @@ func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Dura
 	g := &clockGuard{floor: floor.UnixNano(), wall: wall, mono: mono, log: log, m: m}
 	g.wall0, g.mono0 = wall().UnixNano(), mono()
 	g.lastWall, g.lastMono = g.wall0, g.mono0
-	g.synced = g.wall0 >= g.floor
-	if g.synced {
+	g.synced.Store(g.wall0 >= g.floor)
+	if g.synced.Load() {
 		m.ClockSynced.Set(1)
 	} else {
 		m.ClockSynced.Set(0)
@@ -151,30 +154,26 @@ func monotonic() func() time.Duration {
 // stamp flags readings taken before the floor and notices when the clock
 // has been stepped past it.
 func (g *clockGuard) stamp(rs []wire.Reading) {
-	early := false
 	for i := range rs {
 		if rs[i].TimeNs < g.floor {
 			rs[i].Flags |= wire.FlagClockUnsynced
-			early = true
 		}
+	}
+	if g.synced.Load() {
+		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if early {
-		g.sawEarly = true
-	}
-	if !g.synced {
-		g.noticeSync(g.wall().UnixNano(), g.mono())
-	}
+	g.noticeSync(g.wall().UnixNano(), g.mono())
 }
 
 // noticeSync measures the step once the wall clock, reading now at
 // monotonic time mono, is past the floor. g.mu is held.
 func (g *clockGuard) noticeSync(now int64, mono time.Duration) {
-	if g.synced || now < g.floor {
+	if g.synced.Load() || now < g.floor {
 		return
 	}
-	g.synced = true
+	g.synced.Store(true)
 	elapsed := int64(mono - g.mono0)
 	g.step = (now - g.wall0) - elapsed
 	g.stampedTo = g.wall0 + elapsed
@@ -224,11 +223,7 @@ func (g *clockGuard) correction() (step, from, to int64, ok bool) {
 }
 
 // Synced reports whether the wall clock is past the floor.
-func (g *clockGuard) Synced() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.synced
-}
+func (g *clockGuard) Synced() bool { return g.synced.Load() }
 
 // correct applies the measured step to the unsynced readings of b whose seq
 // is at least from (the first seq this run appended to the lane) and
@@ -254,7 +249,7 @@ func (g *clockGuard) correct(b *wire.Batch, from uint64) bool {
 // since 1970 and fire it at once. Until then the rules take them as they
 // are, in the clock they still run on.
 func (g *clockGuard) correctNew(rs []wire.Reading) {
-	if !g.rulesMoved {
+	if !g.rulesMoved || !slices.ContainsFunc(rs, uncorrected) {
 		return
 	}
 	step, lo, hi, ok := g.correction()
@@ -310,10 +305,15 @@ func (g *clockGuard) logFuture(r *wire.Reading, now time.Time) {
 		"ahead", time.Duration(r.TimeNs-now.UnixNano()), "max_future", MaxFuture, "not_logged_since_last", skipped)
 }
 
+// uncorrected reports whether r is flagged unsynced and not corrected yet.
+func uncorrected(r wire.Reading) bool {
+	return r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0
+}
+
 // correctOne adds step to r when it is flagged unsynced, not corrected yet,
 // and stamped in [lo, hi].
 func correctOne(r *wire.Reading, step, lo, hi int64) bool {
-	if r.Flags&wire.FlagClockUnsynced == 0 || r.Flags&wire.FlagClockCorrected != 0 || r.TimeNs < lo || r.TimeNs > hi {
+	if !uncorrected(*r) || r.TimeNs < lo || r.TimeNs > hi {
 		return false
 	}
 	r.TimeNs += step
