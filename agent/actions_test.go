@@ -22,18 +22,7 @@ import (
 // by name in periph's registry) and publishes to the local MQTT broker, with
 // no bridge and no Kafka anywhere — the gateway acts on its own.
 func TestRuleActionsWithoutCloud(t *testing.T) {
-	cfg, err := gpiosim.LoadConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := gpiosim.New(cfg, gpiosim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Unregister)
+	sim := startGPIOSim(t)
 	broker, err := mqttsim.StartBroker(mqttsim.BrokerOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +121,25 @@ sources:
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// startGPIOSim registers the simulated GPIO pins (SIM_PUMP and the others
+// of gpiosim's default config) in periph's registry until the test ends.
+func startGPIOSim(t *testing.T) *gpiosim.Sim {
+	t.Helper()
+	cfg, err := gpiosim.LoadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := gpiosim.New(cfg, gpiosim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Register(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Unregister)
+	return sim
 }
 
 func dialMQTT(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }

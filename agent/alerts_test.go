@@ -176,7 +176,7 @@ func TestAlertFrom1970ClockIsCorrected(t *testing.T) {
 	if err := os.WriteFile(bundle, []byte("version: t\nname: b\nrules:\n  - match: boiler.temp\n    alerts:\n      - {name: hot, above: 90, clear_below: 80}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	clk := newJumpClock()
+	clk := newGatewayClock(epoch)
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
 	src := &stepSource{values: make(chan float64), sensor: "boiler.temp", now: clk.wall}
@@ -190,7 +190,7 @@ http: {listen: off}
 	src.values <- 95 // fires, in 1970
 	waitFor(t, 10*time.Second, "the alert committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneAlert].NextSeq > 1 })
 	jumpAt := time.Now()
-	clk.jumped.Store(true)
+	clk.set(time.Now())
 	src.values <- 96 // the first reading after the clock was set: the guard learns the step
 	waitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
 	agentrun.StartBridge(t, ns.URL(), k) // the network comes only now

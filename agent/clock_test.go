@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,25 +21,6 @@ import (
 )
 
 var epoch = time.Unix(0, 0).UTC()
-
-// jumpClock is a gateway without a real-time clock: its wall clock starts at
-// 1970 + uptime until jump, when NTP sets it to the real time. mono is the
-// monotonic clock since start.
-type jumpClock struct {
-	start  time.Time
-	jumped atomic.Bool
-}
-
-func newJumpClock() *jumpClock { return &jumpClock{start: time.Now()} }
-
-func (c *jumpClock) mono() time.Duration { return time.Since(c.start) }
-
-func (c *jumpClock) wall() time.Time {
-	if c.jumped.Load() {
-		return time.Now()
-	}
-	return epoch.Add(time.Since(c.start))
-}
 
 // TestBufferClock checks the clock the buffer gets: the wall clock for a run
 // that starts synced; for one that starts in 1970, the later of the file's
@@ -163,7 +143,7 @@ func TestClockFrom1970JumpsMidRun(t *testing.T) {
 	sim := agentrun.StartModbusSim(t, agentrun.SimRegisters(regs))
 	nats := testkit.NATS(t)
 	k := testkit.StartKafka(t)
-	clk := newJumpClock()
+	clk := newGatewayClock(epoch)
 	a := startAgent(t, fmt.Sprintf(`
 agent: {id: gw-clock, data_dir: %s}
 buffer: {max_age: 1h}
@@ -179,7 +159,7 @@ http: {listen: "127.0.0.1:0"}
 		t.Fatal("clock reported synced in 1970")
 	}
 	beforeJump := telemetry().NextSeq - 1 // committed, so stamped in 1970
-	clk.jumped.Store(true)
+	clk.set(time.Now())
 	jumpAt := time.Now()
 	waitFor(t, 30*time.Second, "the agent notices the clock was set", a.clock.Synced)
 	atSync := telemetry().NextSeq

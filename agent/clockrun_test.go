@@ -35,14 +35,14 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 	}
 
 	// Run 1: 1970, no bridge; the clock is set; then a restart.
-	clk := newJumpClock()
+	clk := newGatewayClock(epoch)
 	var jumpAt time.Time
 	var run1Last uint64
 	src1 := &fleet.Source{ID: "r1", Sensors: 5, Interval: 10 * time.Millisecond, Now: clk.wall}
 	run(Options{Wall: clk.wall, Mono: clk.mono, Sources: []Source{src1}}, func(a *Agent) {
 		tl := func() uint64 { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq }
 		waitFor(t, 30*time.Second, "200 readings committed in 1970", func() bool { return tl() > 200 })
-		clk.jumped.Store(true)
+		clk.set(time.Now())
 		jumpAt = time.Now()
 		waitFor(t, 30*time.Second, "the clock noticed", a.clock.Synced)
 		at := tl()
