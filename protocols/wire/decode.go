@@ -190,15 +190,32 @@ func checkColumn(c *wirepb.Column) error {
 
 // fillReadings writes column c into the readings at(0..count-1). c has been
 // checked.
+// runs walks run-length pairs (value, count): next returns the value of
+// the next reading. The pairs were checked (checkRuns) to cover the column.
+type runs struct {
+	r       []uint32
+	i       int
+	v, left uint32
+}
+
+func (d *runs) next() uint32 {
+	for len(d.r) > 0 && d.left == 0 {
+		d.v, d.left = d.r[d.i], d.r[d.i+1]
+		d.i += 2
+	}
+	if d.left > 0 {
+		d.left--
+	}
+	return d.v
+}
+
 func fillReadings(c *wirepb.Column, at func(i int) *Reading) {
 	n := int(c.Count)
 	var t, d int64
 	var digit int64
 	exp := int(c.Exponent)
 	exc := 0
-	qi, qLeft := 0, uint32(0)
-	fi, fLeft := 0, uint32(0)
-	q, fl := uint32(0), uint32(0)
+	quality, flags := runs{r: c.QualityRuns}, runs{r: c.FlagRuns}
 	for i := 0; i < n; i++ {
 		r := at(i)
 		switch i {
@@ -225,22 +242,8 @@ func fillReadings(c *wirepb.Column, at func(i int) *Reading) {
 				r.Value = fromDigit(digit, exp)
 			}
 		}
-		for len(c.QualityRuns) > 0 && qLeft == 0 {
-			q, qLeft = c.QualityRuns[qi], c.QualityRuns[qi+1]
-			qi += 2
-		}
-		if qLeft > 0 {
-			qLeft--
-		}
-		r.Quality = Quality(q)
-		for len(c.FlagRuns) > 0 && fLeft == 0 {
-			fl, fLeft = c.FlagRuns[fi], c.FlagRuns[fi+1]
-			fi += 2
-		}
-		if fLeft > 0 {
-			fLeft--
-		}
-		r.Flags = Flags(fl)
+		r.Quality = Quality(quality.next())
+		r.Flags = Flags(flags.next())
 		if len(c.Text) > 0 {
 			r.Text = c.Text[i]
 		} else {
