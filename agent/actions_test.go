@@ -98,13 +98,7 @@ sources:
 	case <-ctx.Done():
 		t.Fatal("no publish from the firing alert")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for pump.Read() != gpio.High {
-		if time.Now().After(deadline) {
-			t.Fatal("the pump output was not set by the firing alert")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "the firing alert sets the pump output", func() bool { return pump.Read() == gpio.High })
 	src.values <- 25 // above 20: resolved → pump off again
 	select {
 	case msg := <-got:
@@ -114,13 +108,7 @@ sources:
 	case <-ctx.Done():
 		t.Fatal("no publish from the resolved alert")
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for pump.Read() != gpio.Low {
-		if time.Now().After(deadline) {
-			t.Fatal("the pump output was not reset when the alert resolved")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "the resolved alert resets the pump output", func() bool { return pump.Read() == gpio.Low })
 }
 
 // startGPIOSim registers the simulated GPIO pins (SIM_PUMP and the others

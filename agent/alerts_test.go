@@ -84,17 +84,10 @@ http: {listen: off}
 			src.values <- v
 		}
 		// Stop once everything taken is acknowledged.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		waitFor(t, 30*time.Second, "every reading taken and acknowledged", func() bool {
 			st := a.Status()
-			if st.Depth() == 0 && st.ReadingsIn == uint64(len(values)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("not drained: %+v", st)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return st.Depth() == 0 && st.ReadingsIn == uint64(len(values))
+		})
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}

@@ -135,16 +135,22 @@ func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[wire.Lane]int,
 // runUntilEmpty runs the forwarder until the buffer has nothing unacked.
 func (r *forwarderRig) runUntilEmpty(t *testing.T) {
 	t.Helper()
+	r.runUntil(t, func() int64 { return r.buf.Stats().DepthReadings })
+}
+
+// runUntil runs the forwarder until left reports 0 readings left.
+func (r *forwarderRig) runUntil(t *testing.T, left func() int64) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.fwd.Run(ctx) }()
 	deadline := time.Now().Add(30 * time.Second)
-	for r.buf.Stats().DepthReadings > 0 {
+	for left() > 0 {
 		if time.Now().After(deadline) {
 			cancel()
 			<-done
 			reqs := r.sb.requests()
-			t.Fatalf("buffer not drained: %d readings left after %d requests; first %+v", r.buf.Stats().DepthReadings, len(reqs), reqs[:min(12, len(reqs))])
+			t.Fatalf("not drained: %d readings left after %d requests; first %+v", left(), len(reqs), reqs[:min(12, len(reqs))])
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -327,20 +333,7 @@ func TestForwarderSkipsAnUnreadableLane(t *testing.T) {
 		map[wire.Lane]int{wire.LaneTelemetry: 3000, wire.LaneAlert: 3},
 		func(int, *wire.Batch) *wirepb.Ack { return ok() })
 	r.fwd = NewForwarder(unreadableLane{bufferQueue{r.buf}, wire.LaneAlert}, r.fwd.tr, r.fwd.cfg, nil, r.m)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.fwd.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for r.buf.Stats().Lanes[wire.LaneTelemetry].DepthReadings > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("telemetry not drained behind an unreadable alert lane: %d left", r.buf.Stats().Lanes[wire.LaneTelemetry].DepthReadings)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	r.runUntil(t, func() int64 { return r.buf.Stats().Lanes[wire.LaneTelemetry].DepthReadings }) // behind the unreadable alert lane
 	coveredOnce(t, r.sb.requests(), wire.LaneTelemetry, 3000)
 	if n := testutil.ToFloat64(r.m.ForwardErrors.WithLabelValues("buffer")); n < 3 {
 		t.Fatalf("%v buffer read errors counted, want one per batch taken (≥ 3)", n)

@@ -58,13 +58,7 @@ func TestBrokenRulesFileAtStart(t *testing.T) {
 	}
 	drained := func(a *Agent) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for st := a.Status(); st.Depth() > 0; st = a.Status() {
-			if time.Now().After(deadline) {
-				t.Fatalf("buffer not drained: %+v", st.Lanes)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitFor(t, 60*time.Second, "the buffer drained", func() bool { st := a.Status(); return st.Depth() == 0 })
 	}
 
 	gw := filepath.Join(dir, "gw")
