@@ -137,13 +137,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.log.Info("bridge stopping: no new batches, finishing those held")
 	// Drain: no new batches, but those already delivered to this bridge
 	// are handled; then wait for the workers.
+	closed := sub.StatusChanged(nats.SubscriptionClosed) // closed with the subscription
 	if err := sub.Drain(); err != nil {
 		_ = sub.Unsubscribe()
 	}
-	deadline := time.Now().Add(2 * b.cfg.AckTimeout)
-	for sub.IsValid() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	drainWait := time.NewTimer(2 * b.cfg.AckTimeout)
+	select {
+	case <-closed:
+	case <-drainWait.C:
 	}
+	drainWait.Stop()
 	mu.Lock()
 	stopping = true
 	mu.Unlock()
@@ -286,13 +289,23 @@ func (b *Bridge) produce(kc *kgo.Client, batch *wire.Batch) error {
 		b.m.InFlight.Inc()
 		b.startFlight(kc, batch, key, f)
 	}
+	if err := b.waitAck(f.done, fmt.Sprintf("%d records", len(batch.Readings))); err != nil {
+		return err
+	}
+	return f.err
+}
+
+// waitAck waits up to AckTimeout for done, closed when Kafka answered for
+// what; the records themselves are never cancelled (that would fail every
+// record buffered for their partitions, other agents' too).
+func (b *Bridge) waitAck(done <-chan struct{}, what string) error {
 	timer := time.NewTimer(b.cfg.AckTimeout)
 	defer timer.Stop()
 	select {
-	case <-f.done:
-		return f.err
+	case <-done:
+		return nil
 	case <-timer.C:
-		return fmt.Errorf("kafka did not acknowledge %d records within %s", len(batch.Readings), b.cfg.AckTimeout)
+		return fmt.Errorf("kafka did not acknowledge %s within %s", what, b.cfg.AckTimeout)
 	}
 }
 
@@ -391,17 +404,12 @@ func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code
 		headers = append(headers, kgo.RecordHeader{Key: "fl-truncated", Value: []byte("true")})
 	}
 	rec := &kgo.Record{Topic: b.cfg.Kafka.DeadletterTopic, Key: []byte(agent), Value: value, Headers: headers}
-	// As for readings: never cancel the record (that would fail every
-	// record buffered for its partition); stop waiting after AckTimeout.
-	done := make(chan error, 1)
-	kc.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) { done <- err })
-	timer := time.NewTimer(b.cfg.AckTimeout)
-	defer timer.Stop()
-	var err error
-	select {
-	case err = <-done:
-	case <-timer.C:
-		err = fmt.Errorf("kafka did not acknowledge within %s", b.cfg.AckTimeout)
+	done := make(chan struct{})
+	var produceErr error
+	kc.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) { produceErr = err; close(done) })
+	err := b.waitAck(done, "the dead letter")
+	if err == nil {
+		err = produceErr
 	}
 	if err != nil {
 		b.m.Batches.WithLabelValues("retry").Inc()
