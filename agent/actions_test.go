@@ -15,6 +15,7 @@ import (
 
 	"github.com/fieldline/fieldline/firmware-sim/gpiosim"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
+	"github.com/fieldline/fieldline/internal/testkit"
 )
 
 // TestRuleActionsWithoutCloud runs an alert's local actions through the
@@ -98,7 +99,7 @@ sources:
 	case <-ctx.Done():
 		t.Fatal("no publish from the firing alert")
 	}
-	waitFor(t, 10*time.Second, "the firing alert sets the pump output", func() bool { return pump.Read() == gpio.High })
+	testkit.WaitFor(t, 10*time.Second, "the firing alert sets the pump output", func() bool { return pump.Read() == gpio.High })
 	src.values <- 25 // above 20: resolved → pump off again
 	select {
 	case msg := <-got:
@@ -108,7 +109,7 @@ sources:
 	case <-ctx.Done():
 		t.Fatal("no publish from the resolved alert")
 	}
-	waitFor(t, 10*time.Second, "the resolved alert resets the pump output", func() bool { return pump.Read() == gpio.Low })
+	testkit.WaitFor(t, 10*time.Second, "the resolved alert resets the pump output", func() bool { return pump.Read() == gpio.Low })
 }
 
 // startGPIOSim registers the simulated GPIO pins (SIM_PUMP and the others

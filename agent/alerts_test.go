@@ -84,7 +84,7 @@ http: {listen: off}
 			src.values <- v
 		}
 		// Stop once everything taken is acknowledged.
-		waitFor(t, 30*time.Second, "every reading taken and acknowledged", func() bool {
+		testkit.WaitFor(t, 30*time.Second, "every reading taken and acknowledged", func() bool {
 			st := a.Status()
 			return st.Depth() == 0 && st.ReadingsIn == uint64(len(values))
 		})
@@ -181,11 +181,11 @@ http: {listen: off}
 `, dir, ns.URL(), bundle), Options{Sources: []Source{src}, Wall: clk.wall, Mono: clk.mono})
 	src.values <- 70
 	src.values <- 95 // fires, in 1970
-	waitFor(t, 10*time.Second, "the alert committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneAlert].NextSeq > 1 })
+	testkit.WaitFor(t, 10*time.Second, "the alert committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneAlert].NextSeq > 1 })
 	jumpAt := time.Now()
 	clk.set(time.Now())
 	src.values <- 96 // the first reading after the clock was set: the guard learns the step
-	waitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
+	testkit.WaitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
 	agentrun.StartBridge(t, ns.URL(), k) // the network comes only now
 
 	var alert *wirepb.Reading

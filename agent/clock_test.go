@@ -115,18 +115,6 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestClockFrom1970JumpsMidRun runs the agent on a gateway that boots in
 // 1970 and gets its time from NTP a while later, with the real parts around
 // it: the Modbus simulator, NATS, the bridge and Kafka. The bridge comes up
@@ -154,16 +142,16 @@ http: {listen: "127.0.0.1:0"}
 	telemetry := func() buffer.LaneStats { return a.Buffer().Stats().Lanes[wire.LaneTelemetry] }
 
 	// Booted in 1970: readings are flagged, committed, and wait (no bridge).
-	waitFor(t, 30*time.Second, "300 readings committed before the clock is set", func() bool { return telemetry().NextSeq > 300 })
+	testkit.WaitFor(t, 30*time.Second, "300 readings committed before the clock is set", func() bool { return telemetry().NextSeq > 300 })
 	if a.clock.Synced() {
 		t.Fatal("clock reported synced in 1970")
 	}
 	beforeJump := telemetry().NextSeq - 1 // committed, so stamped in 1970
 	clk.set(time.Now())
 	jumpAt := time.Now()
-	waitFor(t, 30*time.Second, "the agent notices the clock was set", a.clock.Synced)
+	testkit.WaitFor(t, 30*time.Second, "the agent notices the clock was set", a.clock.Synced)
 	atSync := telemetry().NextSeq
-	waitFor(t, 30*time.Second, "300 more readings after the clock was set", func() bool { return telemetry().NextSeq > atSync+300 })
+	testkit.WaitFor(t, 30*time.Second, "300 more readings after the clock was set", func() bool { return telemetry().NextSeq > atSync+300 })
 	if st := telemetry(); st.Expired != 0 || st.OldestUnackedAge > time.Hour || st.OldestUnackedAge <= 0 {
 		t.Fatalf("after the 56-year step: expired %d, oldest unsent age %s (want 0 expired, an age of seconds)", st.Expired, st.OldestUnackedAge)
 	}

@@ -41,12 +41,12 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 	src1 := &fleet.Source{ID: "r1", Sensors: 5, Interval: 10 * time.Millisecond, Now: clk.wall}
 	run(Options{Wall: clk.wall, Mono: clk.mono, Sources: []Source{src1}}, func(a *Agent) {
 		tl := func() uint64 { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq }
-		waitFor(t, 30*time.Second, "200 readings committed in 1970", func() bool { return tl() > 200 })
+		testkit.WaitFor(t, 30*time.Second, "200 readings committed in 1970", func() bool { return tl() > 200 })
 		clk.set(time.Now())
 		jumpAt = time.Now()
-		waitFor(t, 30*time.Second, "the clock noticed", a.clock.Synced)
+		testkit.WaitFor(t, 30*time.Second, "the clock noticed", a.clock.Synced)
 		at := tl()
-		waitFor(t, 30*time.Second, "more readings after the clock was set", func() bool { return tl() > at+100 })
+		testkit.WaitFor(t, 30*time.Second, "more readings after the clock was set", func() bool { return tl() > at+100 })
 	})
 
 	// Run 2: the clock is right from boot; the bridge is there.

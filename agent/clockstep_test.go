@@ -102,13 +102,13 @@ sources:
 	// The relay's output reports its state once at start: a telemetry
 	// reading of its own before the first value.
 	tele := func() uint64 { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq - 1 }
-	waitFor(t, 10*time.Second, "the relay's first state report", func() bool { return tele() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the relay's first state report", func() bool { return tele() == 1 })
 	sent := tele()
 	send := func(v float64) {
 		t.Helper()
 		src.values <- v
 		sent++
-		waitFor(t, 10*time.Second, fmt.Sprintf("reading %d committed", sent), func() bool { return tele() >= sent })
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("reading %d committed", sent), func() bool { return tele() >= sent })
 	}
 	onlyPending := func(when string) {
 		t.Helper()
@@ -128,7 +128,7 @@ sources:
 
 	real := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	clk.set(real)
-	waitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
+	testkit.WaitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
 	send(96)
 	onlyPending("after NTP set the clock")
 	clk.pass(6 * time.Minute)
@@ -136,7 +136,7 @@ sources:
 	onlyPending("9 minutes pending")
 
 	clk.pass(time.Minute)
-	waitFor(t, 10*time.Second, "the alert fires once 10 minutes have passed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the alert fires once 10 minutes have passed", func() bool {
 		got, _ := alerts()
 		return len(got) == 2
 	})
@@ -144,7 +144,7 @@ sources:
 	if !slices.Equal(got, []string{"pending", "firing"}) || firedAt.Before(real.Add(7*time.Minute)) {
 		t.Fatalf("alert lane %v, fired at %s; want firing at or after %s (3 of the 10 minutes passed before the clock was set)", got, firedAt.UTC(), real.Add(7*time.Minute))
 	}
-	waitFor(t, 10*time.Second, "the relay switched on", func() bool { return relay.Read() == gpio.High })
+	testkit.WaitFor(t, 10*time.Second, "the relay switched on", func() bool { return relay.Read() == gpio.High })
 }
 
 // TestClockGuardStepAt checks which changes of the wall clock against the

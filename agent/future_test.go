@@ -65,7 +65,7 @@ uplink: {nats: {url: %s, request_timeout: 1s}, retry_min: 20ms, retry_max: 200ms
 http: {listen: off}
 `, dir, ns.URL()), Options{Sources: []Source{src}})
 	<-src.emitted
-	waitFor(t, 10*time.Second, "the poll committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq > 2 })
+	testkit.WaitFor(t, 10*time.Second, "the poll committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq > 2 })
 	after := time.Now()
 	agentrun.StartBridge(t, ns.URL(), k)
 

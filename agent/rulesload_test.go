@@ -58,7 +58,7 @@ func TestBrokenRulesFileAtStart(t *testing.T) {
 	}
 	drained := func(a *Agent) {
 		t.Helper()
-		waitFor(t, 60*time.Second, "the buffer drained", func() bool { st := a.Status(); return st.Depth() == 0 })
+		testkit.WaitFor(t, 60*time.Second, "the buffer drained", func() bool { st := a.Status(); return st.Depth() == 0 })
 	}
 
 	gw := filepath.Join(dir, "gw")

@@ -24,7 +24,7 @@ http: {listen: off}
 `, t.TempDir(), ns.URL()))
 	src := &fleet.Source{ID: "s", Sensors: 5, Interval: 10 * time.Millisecond, Limit: 50}
 	a, stop := launchAgent(t, c, Options{Sources: []Source{src}, ShutdownGrace: time.Hour}, nil)
-	waitFor(t, 10*time.Second, "a failed send", func() bool { return sumCounterVec(a.m.ForwardErrors) > 0 })
+	testkit.WaitFor(t, 10*time.Second, "a failed send", func() bool { return sumCounterVec(a.m.ForwardErrors) > 0 })
 	done := make(chan error, 1)
 	go func() { done <- stop() }()
 	select {

@@ -182,14 +182,14 @@ func TestFaults(t *testing.T) {
 			set(1, Fault{})
 			// Over TCP the held request is answered late once the fault
 			// clears; the unit is healthy again within a few requests.
-			waitFor(t, 5*time.Second, "unit 1 to answer again", func() bool { return read(1) == nil })
+			testkit.WaitFor(t, 5*time.Second, "unit 1 to answer again", func() bool { return read(1) == nil })
 
 			set(1, Fault{Delay: 2 * time.Second})
 			if err := read(1); !errors.Is(err, modbus.ErrRequestTimedOut) {
 				t.Errorf("slow unit: %v", err)
 			}
 			set(1, Fault{})
-			waitFor(t, 5*time.Second, "unit 1 to answer again", func() bool { return read(1) == nil })
+			testkit.WaitFor(t, 5*time.Second, "unit 1 to answer again", func() bool { return read(1) == nil })
 			// An RTU line has no transaction ids: late answers to the
 			// timed-out requests may still wait in the line. A master
 			// flushes its input, as reopening the client does.

@@ -66,7 +66,7 @@ type agentProc struct {
 
 func (a *agentProc) start(t *testing.T) {
 	a.p = start(t, "agent-"+a.id, a.dir, "fieldline-agent", "run", "--config", a.cfg, "--grace", "5s")
-	waitFor(t, 60*time.Second, a.id+" /healthz", func() bool { return healthy(a.http) })
+	testkit.WaitFor(t, 60*time.Second, a.id+" /healthz", func() bool { return healthy(a.http) })
 }
 
 func (a *agentProc) depth(t *testing.T) int64 {
@@ -92,7 +92,7 @@ log: {level: info}
 		t.Fatal(err)
 	}
 	p := start(t, name, dir, "fieldline-cloud", "bridge", "--config", cfg)
-	waitFor(t, 60*time.Second, name+" ready", func() bool { return healthy(httpAddr) })
+	testkit.WaitFor(t, 60*time.Second, name+" ready", func() bool { return healthy(httpAddr) })
 	return p
 }
 
@@ -167,7 +167,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 	progressed := func(what string) {
 		t.Helper()
 		want := col.total() + step
-		waitFor(t, 120*time.Second, fmt.Sprintf("%d readings in Kafka after %s", want, what), func() bool { return col.total() >= want })
+		testkit.WaitFor(t, 120*time.Second, fmt.Sprintf("%d readings in Kafka after %s", want, what), func() bool { return col.total() >= want })
 		t.Logf("%s: %d readings in Kafka", what, col.total())
 	}
 	// An outage lasts until 4 s of readings piled up: longer than the
@@ -175,7 +175,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 	minBacklog := int64(registers) * int64(4*time.Second/interval)
 	backlog := func(what string) {
 		t.Helper()
-		waitFor(t, 60*time.Second, "a backlog while "+what, func() bool { return agents[0].depth(t) >= minBacklog })
+		testkit.WaitFor(t, 60*time.Second, "a backlog while "+what, func() bool { return agents[0].depth(t) >= minBacklog })
 	}
 
 	progressed("start")
@@ -206,13 +206,13 @@ func TestNothingLostThroughFaults(t *testing.T) {
 	agents[1].start(t)
 	progressed("agent SIGKILL and restart")
 
-	waitFor(t, 180*time.Second, fmt.Sprintf("%d readings in Kafka", target), func() bool { return col.total() >= target })
+	testkit.WaitFor(t, 180*time.Second, fmt.Sprintf("%d readings in Kafka", target), func() bool { return col.total() >= target })
 
 	// Stop the readings at their source, let the agents drain, stop them
 	// cleanly and read the last committed seq from their buffer files.
 	sim.kill()
 	for _, a := range agents {
-		waitFor(t, 120*time.Second, a.id+" to drain its buffer", func() bool { return a.depth(t) == 0 })
+		testkit.WaitFor(t, 120*time.Second, a.id+" to drain its buffer", func() bool { return a.depth(t) == 0 })
 		a.p.stop(t)
 	}
 	br.stop(t)
@@ -228,7 +228,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 		}
 		// Wait for the tail of the stream (records acked just before the
 		// agent drained) to be read.
-		waitFor(t, 30*time.Second, a.id+" records up to seq "+fmt.Sprint(last), func() bool {
+		testkit.WaitFor(t, 30*time.Second, a.id+" records up to seq "+fmt.Sprint(last), func() bool {
 			return col.count(a.id) >= int(last)
 		})
 		v := checkDelivery(t, col.snapshot(), a.id, uint32(wire.LaneTelemetry), last, drains[a.id] == "oldest-first")

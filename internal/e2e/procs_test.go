@@ -161,18 +161,6 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 var httpClient = &http.Client{Timeout: 2 * time.Second}
 
 func agentStatus(addr string) (*agent.Status, error) {

@@ -100,3 +100,16 @@ func StartKafka(t testing.TB) *Kafka {
 	t.Cleanup(c.Close)
 	return &Kafka{Brokers: c.ListenAddrs(), Fake: c}
 }
+
+// WaitFor polls cond every 10ms until it holds, and fails the test naming
+// what it waited for when within passes first.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -16,11 +16,7 @@ const RequireToolsEnv = "FL_REQUIRE_TOOLS"
 // or fails with it under FL_REQUIRE_TOOLS=1.
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(RequireToolsEnv) == "1" {
-		t.Fatalf("%s (%s=1: every tool must be installed)", msg, RequireToolsEnv)
-	}
-	t.Skip(msg)
+	t.Skip(unlessRequired(t, format, args...))
 }
 
 // Optional is for a part of a test that needs a tool which is not
@@ -28,9 +24,16 @@ func Missing(t testing.TB, format string, args ...any) {
 // with it under FL_REQUIRE_TOOLS=1.
 func Optional(t testing.TB, format string, args ...any) {
 	t.Helper()
+	t.Log(unlessRequired(t, format, args...))
+}
+
+// unlessRequired returns the message, after failing the test with it when
+// every tool is required.
+func unlessRequired(t testing.TB, format string, args ...any) string {
+	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv(RequireToolsEnv) == "1" {
 		t.Fatalf("%s (%s=1: every tool must be installed)", msg, RequireToolsEnv)
 	}
-	t.Log(msg)
+	return msg
 }
