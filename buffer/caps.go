@@ -52,23 +52,10 @@ func (b *Buffer) commitWithRetry(in *cycleIn) (cycleOut, error) {
 			return cycleOut{}, err
 		}
 		// The drops are durable: carry their results into the next attempt.
-		b.cst = dout.st
-		b.mu.Lock()
-		b.countBad(&dout)
-		for l := range wire.NumLanes {
-			ackedMax := max(b.lanes[l].st.ackedMax, dout.st[l].ackedMax)
-			b.lanes[l].st = dout.st[l]
-			b.lanes[l].st.ackedMax = ackedMax
-			b.lanes[l].acked.dropBelow(dout.st[l].lowSeq)
+		b.adopt(in, &dout, func(l int) {
 			in.acked[l].dropBelow(dout.st[l].lowSeq)
-			b.lanes[l].droppedEarly -= in.earlyTaken[l]
 			in.dirty[l], in.early[l], in.earlyTaken[l] = false, 0, 0
-		}
-		b.mu.Unlock()
-		for l := range wire.NumLanes {
-			b.lm[l].dropped.Add(float64(dout.dropped[l]))
-			b.lm[l].expired.Add(float64(dout.expired[l]))
-		}
+		})
 	}
 }
 

@@ -401,7 +401,11 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 
 // publish makes a successful commit visible: lane states, waiters, hooks,
 // metrics and the Committed channel.
-func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time.Duration) {
+// adopt makes a committed transaction's lane states the buffer's: the
+// committer's copy, the in-memory lanes (keeping the acks that came
+// meanwhile), the drop and expiry metrics. also runs for each lane under
+// b.mu; the commit and the drop-only pass of commitWithRetry both use it.
+func (b *Buffer) adopt(in *cycleIn, out *cycleOut, also func(l int)) {
 	b.cst = out.st
 	b.mu.Lock()
 	b.countBad(out)
@@ -412,18 +416,26 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 		lm.st.ackedMax = ackedMax
 		lm.droppedEarly -= in.earlyTaken[l] // now in lm.st.dropped
 		lm.acked.dropBelow(lm.st.lowSeq)
+		also(l)
+	}
+	b.mu.Unlock()
+	for l := range wire.NumLanes {
+		b.lm[l].dropped.Add(float64(out.dropped[l]))
+		b.lm[l].expired.Add(float64(out.expired[l]))
+	}
+}
+
+func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time.Duration) {
+	b.adopt(in, out, func(l int) {
 		if b.spare[l] == nil && in.takes[l] != nil {
 			clear(in.takes[l]) // drop string references
 			b.spare[l] = in.takes[l][:0]
 		}
-	}
-	b.mu.Unlock()
+	})
 	b.m.Commits.Inc()
 	b.m.CommitLatency.Observe(lat.Seconds())
 	for l := range wire.NumLanes {
 		lm := b.lm[l]
-		lm.dropped.Add(float64(out.dropped[l]))
-		lm.expired.Add(float64(out.expired[l]))
 		if len(in.takes[l]) == 0 || out.rejected[l] {
 			continue
 		}
