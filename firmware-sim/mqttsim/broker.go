@@ -23,7 +23,7 @@ type Broker struct {
 	log  *slog.Logger
 	tls  *tls.Config
 	srv  *mochi.Server
-	ln   net.Listener
+	ln   *gateListener
 }
 
 // BrokerOptions configure StartBroker.
@@ -60,20 +60,21 @@ func (b *Broker) start() error {
 	if b.tls != nil {
 		ln = tls.NewListener(ln, b.tls)
 	}
+	gate := &gateListener{Listener: ln}
 	srv := mochi.New(&mochi.Options{Logger: b.log})
 	if err := srv.AddHook(new(allowAll), nil); err != nil {
 		ln.Close()
 		return fmt.Errorf("starting embedded mqtt broker: %w", err)
 	}
-	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+	if err := srv.AddListener(listeners.NewNet("tcp", gate)); err != nil {
 		ln.Close()
 		return fmt.Errorf("starting embedded mqtt broker: %w", err)
 	}
 	if err := srv.Serve(); err != nil {
-		closeServer(srv, ln)
+		closeServer(srv, gate)
 		return fmt.Errorf("starting embedded mqtt broker on %s: %w", b.addr, err)
 	}
-	b.srv, b.ln = srv, ln
+	b.srv, b.ln = srv, gate
 	return nil
 }
 
@@ -109,12 +110,13 @@ func (b *Broker) Stop() {
 // connecting or leaving in between deadlocks the broker for good
 // (mochi-mqtt/server issue 488; it hung a CI run when a test stopped the
 // broker while a client reconnected). So the socket is closed first (no new
-// client), and a sweeper disconnects the clients, reading the list once per
+// client, and no accepted one still to register: see gateListener), and a
+// sweeper disconnects the clients, reading the list once per
 // sweep, until the server is closed and a few sweeps found none: a client
 // accepted just before the socket closed may still be joining. Close then
 // finds the listener closed and skips the deadlocking path.
-func closeServer(srv *mochi.Server, ln net.Listener) {
-	_ = ln.Close()
+func closeServer(srv *mochi.Server, ln *gateListener) {
+	ln.shut()
 	closed := make(chan struct{})
 	swept := make(chan struct{})
 	go func() {
