@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/protocols/uplink"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/rules"
 )
 
@@ -42,7 +42,7 @@ type Options struct {
 	// ShutdownGrace bounds the soft phase of shutdown. Default 10s.
 	ShutdownGrace time.Duration
 	// OnAttempt is passed to the forwarder (tests).
-	OnAttempt func(b *wire.Batch, attempt int)
+	OnAttempt func(b *fieldline.Batch, attempt int)
 }
 
 // Agent is the edge daemon: sources → rules → buffer → forwarder.
@@ -67,7 +67,7 @@ type Agent struct {
 	started    time.Time
 	// firstSeq is NextSeq per lane when this run started: unsynced readings
 	// from there on were stamped by this run's clock.
-	firstSeq [wire.NumLanes]uint64
+	firstSeq [fieldline.NumLanes]uint64
 	// prevCorr are the clock steps earlier runs measured (read at New);
 	// stepKept is set once this run's step is stored (forwarder goroutine,
 	// then shutdown).
@@ -333,7 +333,7 @@ func (a *Agent) saveRulesState(ctx context.Context) {
 	state, err := a.engine.MarshalState()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, _, err = a.buf.AppendSyncWithState(ctx, wire.LaneAlert, nil, state)
+		_, _, err = a.buf.AppendSyncWithState(ctx, fieldline.LaneAlert, nil, state)
 		cancel()
 	}
 	if err != nil {

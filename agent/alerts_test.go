@@ -12,9 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 	"github.com/fieldline/fieldline/rules"
 )
@@ -29,7 +29,7 @@ type stepSource struct {
 
 func (s *stepSource) Name() string { return "test/step" }
 
-func (s *stepSource) Run(ctx context.Context, emit func([]wire.Reading)) error {
+func (s *stepSource) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -43,7 +43,7 @@ func (s *stepSource) Run(ctx context.Context, emit func([]wire.Reading)) error {
 			if s.now != nil {
 				now = s.now
 			}
-			emit([]wire.Reading{{TimeNs: now().UnixNano(), Value: v, SensorID: id}})
+			emit([]fieldline.Reading{{TimeNs: now().UnixNano(), Value: v, SensorID: id}})
 		}
 	}
 }
@@ -103,8 +103,8 @@ http: {listen: off}
 		if err := proto.Unmarshal(rec.Value, &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Lane == uint32(wire.LaneAlert) {
-			ev, err := rules.ParseAlertEvent(wire.Reading{Kind: wire.Kind(r.Kind), Text: r.Text, Value: r.Value, SensorID: r.SensorId})
+		if r.Lane == uint32(fieldline.LaneAlert) {
+			ev, err := rules.ParseAlertEvent(fieldline.Reading{Kind: fieldline.Kind(r.Kind), Text: r.Text, Value: r.Value, SensorID: r.SensorId})
 			if err != nil {
 				t.Fatalf("alert record: %v", err)
 			}
@@ -115,7 +115,7 @@ http: {listen: off}
 	// Wait a little longer for a duplicate that should not come.
 	cons.Until(2*time.Second, func(rec *kgo.Record) bool {
 		var r wirepb.Reading
-		if proto.Unmarshal(rec.Value, &r) == nil && r.Lane == uint32(wire.LaneAlert) {
+		if proto.Unmarshal(rec.Value, &r) == nil && r.Lane == uint32(fieldline.LaneAlert) {
 			states = append(states, fmt.Sprintf("extra seq %d", r.Seq))
 		}
 		return false
@@ -181,7 +181,7 @@ http: {listen: off}
 `, dir, ns.URL(), bundle), Options{Sources: []Source{src}, Wall: clk.wall, Mono: clk.mono})
 	src.values <- 70
 	src.values <- 95 // fires, in 1970
-	testkit.WaitFor(t, 10*time.Second, "the alert committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneAlert].NextSeq > 1 })
+	testkit.WaitFor(t, 10*time.Second, "the alert committed", func() bool { return a.Buffer().Stats().Lanes[fieldline.LaneAlert].NextSeq > 1 })
 	jumpAt := time.Now()
 	clk.set(time.Now())
 	src.values <- 96 // the first reading after the clock was set: the guard learns the step
@@ -194,7 +194,7 @@ http: {listen: off}
 		if err := proto.Unmarshal(rec.Value, &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Lane == uint32(wire.LaneAlert) {
+		if r.Lane == uint32(fieldline.LaneAlert) {
 			alert = &r
 		}
 		return alert != nil
@@ -203,7 +203,7 @@ http: {listen: off}
 		dl := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.deadletter")).Drain(time.Second)
 		t.Fatalf("no alert in Kafka; %d dead letters", len(dl))
 	}
-	want := uint32(wire.FlagClockUnsynced | wire.FlagClockCorrected)
+	want := uint32(fieldline.FlagClockUnsynced | fieldline.FlagClockCorrected)
 	ts := time.Unix(0, alert.TimestampNs)
 	if alert.Flags != want || ts.Before(clk.start.Add(-2*time.Second)) || ts.After(jumpAt.Add(2*time.Second)) {
 		t.Fatalf("alert flags %b stamped %s; want flags %b and a time between %s and %s", alert.Flags, ts.UTC(), want, clk.start.UTC(), jumpAt.UTC())

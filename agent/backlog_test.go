@@ -9,11 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -109,11 +109,11 @@ func prefill(t *testing.T, path string, sensors int, d time.Duration) int {
 	}
 	src := &fleet.Source{Sensors: sensors, Prefix: "sensor"}
 	start := time.Now().Add(-d).Truncate(time.Second)
-	var rs []wire.Reading
+	var rs []fieldline.Reading
 	n := 0
 	for s := time.Duration(0); s < d; s += time.Second {
 		rs = src.Readings(rs, start.Add(s))
-		if err := b.Append(wire.LaneTelemetry, rs); err != nil {
+		if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
 			t.Fatal(err)
 		}
 		n += len(rs)

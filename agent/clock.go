@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/rules"
 )
 
@@ -153,10 +153,10 @@ func monotonic() func() time.Duration {
 
 // stamp flags readings taken before the floor and notices when the clock
 // has been stepped past it.
-func (g *clockGuard) stamp(rs []wire.Reading) {
+func (g *clockGuard) stamp(rs []fieldline.Reading) {
 	for i := range rs {
 		if rs[i].TimeNs < g.floor {
-			rs[i].Flags |= wire.FlagClockUnsynced
+			rs[i].Flags |= fieldline.FlagClockUnsynced
 		}
 	}
 	if g.synced.Load() {
@@ -228,7 +228,7 @@ func (g *clockGuard) Synced() bool { return g.synced.Load() }
 // correct applies the measured step to the unsynced readings of b whose seq
 // is at least from (the first seq this run appended to the lane) and
 // reports whether it changed any.
-func (g *clockGuard) correct(b *wire.Batch, from uint64) bool {
+func (g *clockGuard) correct(b *fieldline.Batch, from uint64) bool {
 	step, lo, hi, ok := g.correction()
 	if !ok {
 		return false
@@ -248,7 +248,7 @@ func (g *clockGuard) correct(b *wire.Batch, from uint64) bool {
 // rules.Engine.ShiftTime): a 1970 time would then make an alert pending
 // since 1970 and fire it at once. Until then the rules take them as they
 // are, in the clock they still run on.
-func (g *clockGuard) correctNew(rs []wire.Reading) {
+func (g *clockGuard) correctNew(rs []fieldline.Reading) {
 	if !g.rulesMoved || !slices.ContainsFunc(rs, uncorrected) {
 		return
 	}
@@ -264,7 +264,7 @@ func (g *clockGuard) correctNew(rs []wire.Reading) {
 // limitFuture gives readings stamped more than MaxFuture after now the
 // agent's time (see MaxFuture), while the agent's clock is past the floor:
 // before it, a device's own time is likelier right than the agent's.
-func (g *clockGuard) limitFuture(rs []wire.Reading, now time.Time) {
+func (g *clockGuard) limitFuture(rs []fieldline.Reading, now time.Time) {
 	t := now.UnixNano()
 	if t < g.floor {
 		return
@@ -278,13 +278,13 @@ func (g *clockGuard) limitFuture(rs []wire.Reading, now time.Time) {
 		g.m.FutureReadings.Inc()
 		g.logFuture(r, now)
 		r.TimeNs = t
-		r.Flags |= wire.FlagClockCorrected
+		r.Flags |= fieldline.FlagClockCorrected
 	}
 }
 
 // logFuture logs r, stamped in the future, unless its sensor was named
 // less than futureLogEvery ago; the next line counts what it left out.
-func (g *clockGuard) logFuture(r *wire.Reading, now time.Time) {
+func (g *clockGuard) logFuture(r *fieldline.Reading, now time.Time) {
 	mono := g.mono()
 	l := g.future[r.SensorID]
 	switch {
@@ -306,17 +306,17 @@ func (g *clockGuard) logFuture(r *wire.Reading, now time.Time) {
 }
 
 // uncorrected reports whether r is flagged unsynced and not corrected yet.
-func uncorrected(r wire.Reading) bool {
-	return r.Flags&wire.FlagClockUnsynced != 0 && r.Flags&wire.FlagClockCorrected == 0
+func uncorrected(r fieldline.Reading) bool {
+	return r.Flags&fieldline.FlagClockUnsynced != 0 && r.Flags&fieldline.FlagClockCorrected == 0
 }
 
 // correctOne adds step to r when it is flagged unsynced, not corrected yet,
 // and stamped in [lo, hi].
-func correctOne(r *wire.Reading, step, lo, hi int64) bool {
+func correctOne(r *fieldline.Reading, step, lo, hi int64) bool {
 	if !uncorrected(*r) || r.TimeNs < lo || r.TimeNs > hi {
 		return false
 	}
 	r.TimeNs += step
-	r.Flags |= wire.FlagClockCorrected
+	r.Flags |= fieldline.FlagClockCorrected
 	return true
 }

@@ -13,10 +13,10 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -75,9 +75,9 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), m)
 
 	mono, wall = 3*time.Second, epoch.Add(3*time.Second)
-	rs := []wire.Reading{{SensorID: "a", TimeNs: wall.UnixNano(), Seq: 10}}
+	rs := []fieldline.Reading{{SensorID: "a", TimeNs: wall.UnixNano(), Seq: 10}}
 	g.stamp(rs)
-	if rs[0].Flags != wire.FlagClockUnsynced || g.Synced() {
+	if rs[0].Flags != fieldline.FlagClockUnsynced || g.Synced() {
 		t.Fatalf("reading before the floor: flags %b, synced %v", rs[0].Flags, g.Synced())
 	}
 	if _, _, _, ok := g.correction(); ok {
@@ -85,7 +85,7 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	}
 	// NTP sets the clock 5 s after boot.
 	mono, wall = 5*time.Second, start.Add(5*time.Second)
-	later := []wire.Reading{{SensorID: "a", TimeNs: wall.UnixNano(), Seq: 11}}
+	later := []fieldline.Reading{{SensorID: "a", TimeNs: wall.UnixNano(), Seq: 11}}
 	g.stamp(later)
 	if later[0].Flags != 0 || !g.Synced() {
 		t.Fatalf("reading after the clock was set: flags %b, synced %v", later[0].Flags, g.Synced())
@@ -98,16 +98,16 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	}
 	// A device's own timestamp before the floor (an MQTT payload time) is
 	// flagged but not moved: it was not stamped by this run's clock.
-	device := wire.Reading{SensorID: "dev", TimeNs: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Seq: 12, Flags: wire.FlagClockUnsynced}
-	b := &wire.Batch{Readings: []wire.Reading{
-		{SensorID: "old-run", TimeNs: epoch.Add(time.Second).UnixNano(), Seq: 9, Flags: wire.FlagClockUnsynced},
+	device := fieldline.Reading{SensorID: "dev", TimeNs: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Seq: 12, Flags: fieldline.FlagClockUnsynced}
+	b := &fieldline.Batch{Readings: []fieldline.Reading{
+		{SensorID: "old-run", TimeNs: epoch.Add(time.Second).UnixNano(), Seq: 9, Flags: fieldline.FlagClockUnsynced},
 		rs[0], later[0], device,
 	}}
 	g.correct(b, 10)
 	g.correct(b, 10) // a re-sent batch is not corrected twice
-	want := []wire.Reading{
-		{SensorID: "old-run", TimeNs: epoch.Add(time.Second).UnixNano(), Seq: 9, Flags: wire.FlagClockUnsynced},
-		{SensorID: "a", TimeNs: start.Add(3 * time.Second).UnixNano(), Seq: 10, Flags: wire.FlagClockUnsynced | wire.FlagClockCorrected},
+	want := []fieldline.Reading{
+		{SensorID: "old-run", TimeNs: epoch.Add(time.Second).UnixNano(), Seq: 9, Flags: fieldline.FlagClockUnsynced},
+		{SensorID: "a", TimeNs: start.Add(3 * time.Second).UnixNano(), Seq: 10, Flags: fieldline.FlagClockUnsynced | fieldline.FlagClockCorrected},
 		later[0], device,
 	}
 	if !slices.Equal(b.Readings, want) {
@@ -139,7 +139,7 @@ uplink: {nats: {url: %s, request_timeout: 1s}, retry_min: 20ms, retry_max: 200ms
 http: {listen: "127.0.0.1:0"}
 %s`, filepath.Join(t.TempDir(), "state"), nats.URL(), agentrun.ModbusSourceYAML(sim, regs, interval)),
 		Options{Wall: clk.wall, Mono: clk.mono})
-	telemetry := func() buffer.LaneStats { return a.Buffer().Stats().Lanes[wire.LaneTelemetry] }
+	telemetry := func() buffer.LaneStats { return a.Buffer().Stats().Lanes[fieldline.LaneTelemetry] }
 
 	// Booted in 1970: readings are flagged, committed, and wait (no bridge).
 	testkit.WaitFor(t, 30*time.Second, "300 readings committed before the clock is set", func() bool { return telemetry().NextSeq > 300 })
@@ -166,7 +166,7 @@ http: {listen: "127.0.0.1:0"}
 		if err := proto.Unmarshal(rec.Value, &r); err != nil {
 			t.Fatalf("record: %v", err)
 		}
-		if r.Lane == uint32(wire.LaneTelemetry) {
+		if r.Lane == uint32(fieldline.LaneTelemetry) {
 			if _, dup := got[r.Seq]; !dup {
 				got[r.Seq] = &r
 			}
@@ -189,7 +189,7 @@ http: {listen: "127.0.0.1:0"}
 			t.Fatalf("seq %d: agent %q", seq, r.AgentId)
 		}
 		ts := time.Unix(0, r.TimestampNs)
-		unsync, corr := r.Flags&uint32(wire.FlagClockUnsynced) != 0, r.Flags&uint32(wire.FlagClockCorrected) != 0
+		unsync, corr := r.Flags&uint32(fieldline.FlagClockUnsynced) != 0, r.Flags&uint32(fieldline.FlagClockCorrected) != 0
 		if seq <= beforeJump && !unsync {
 			t.Fatalf("seq %d was committed before the clock was set, yet arrived unflagged at %s", seq, ts.UTC())
 		}

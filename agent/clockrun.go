@@ -3,7 +3,7 @@ package agent
 import (
 	"encoding/json"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // clockBlob names the buffer blob that keeps the clock steps measured by
@@ -19,13 +19,13 @@ const maxRunCorrections = 16
 // seqs First[lane] ≤ seq < End[lane], stamped in [From, To], get Step added
 // when they are sent.
 type runCorrection struct {
-	Step  int64                 `json:"step_ns"`
-	From  int64                 `json:"from_ns"`
-	To    int64                 `json:"to_ns"`
-	First [wire.NumLanes]uint64 `json:"first_seq"`
+	Step  int64                      `json:"step_ns"`
+	From  int64                      `json:"from_ns"`
+	To    int64                      `json:"to_ns"`
+	First [fieldline.NumLanes]uint64 `json:"first_seq"`
 	// End is the first seq of the next run (exclusive); all zero while the
 	// run that measured the step goes on.
-	End [wire.NumLanes]uint64 `json:"end_seq"`
+	End [fieldline.NumLanes]uint64 `json:"end_seq"`
 }
 
 // loadRunCorrections reads the steps earlier runs measured and closes the
@@ -44,7 +44,7 @@ func (a *Agent) loadRunCorrections() {
 		return
 	}
 	for i := range cs {
-		if cs[i].End == ([wire.NumLanes]uint64{}) {
+		if cs[i].End == ([fieldline.NumLanes]uint64{}) {
 			cs[i].End = a.firstSeq
 		}
 	}
@@ -84,7 +84,7 @@ func (a *Agent) keepStep() {
 
 // fixBatch applies this run's clock step and the steps earlier runs kept to
 // b's unsynced readings, and reports whether it changed any.
-func (a *Agent) fixBatch(b *wire.Batch) bool {
+func (a *Agent) fixBatch(b *fieldline.Batch) bool {
 	a.keepStep()
 	changed := a.clock.correct(b, a.firstSeq[b.Lane])
 	for _, c := range a.prevCorr {

@@ -9,10 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -40,7 +40,7 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 	var run1Last uint64
 	src1 := &fleet.Source{ID: "r1", Sensors: 5, Interval: 10 * time.Millisecond, Now: clk.wall}
 	run(Options{Wall: clk.wall, Mono: clk.mono, Sources: []Source{src1}}, func(a *Agent) {
-		tl := func() uint64 { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq }
+		tl := func() uint64 { return a.Buffer().Stats().Lanes[fieldline.LaneTelemetry].NextSeq }
 		testkit.WaitFor(t, 30*time.Second, "200 readings committed in 1970", func() bool { return tl() > 200 })
 		clk.set(time.Now())
 		jumpAt = time.Now()
@@ -55,8 +55,8 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 	got := map[uint64]*wirepb.Reading{}
 	run(Options{}, func(a *Agent) {
-		run1Last = a.firstSeq[wire.LaneTelemetry] - 1
-		if len(a.prevCorr) != 1 || a.prevCorr[0].End != a.firstSeq || a.prevCorr[0].First != [wire.NumLanes]uint64{1, 1, 1} {
+		run1Last = a.firstSeq[fieldline.LaneTelemetry] - 1
+		if len(a.prevCorr) != 1 || a.prevCorr[0].End != a.firstSeq || a.prevCorr[0].First != [fieldline.NumLanes]uint64{1, 1, 1} {
 			t.Fatalf("earlier corrections %+v, want one for seqs 1 up to this run's first %v", a.prevCorr, a.firstSeq)
 		}
 		if !cons.Until(60*time.Second, func(rec *kgo.Record) bool {
@@ -64,7 +64,7 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 			if err := proto.Unmarshal(rec.Value, &r); err != nil {
 				t.Fatal(err)
 			}
-			if r.Lane == uint32(wire.LaneTelemetry) && got[r.Seq] == nil {
+			if r.Lane == uint32(fieldline.LaneTelemetry) && got[r.Seq] == nil {
 				got[r.Seq] = &r
 			}
 			return len(got) >= int(run1Last)
@@ -83,8 +83,8 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 		if r.TimestampNs < DefaultClockFloor.UnixNano() {
 			t.Fatalf("seq %d reached Kafka stamped %s (flags %b): run 1's step was not applied after the restart", seq, ts.UTC(), r.Flags)
 		}
-		if r.Flags&uint32(wire.FlagClockUnsynced) != 0 {
-			if r.Flags&uint32(wire.FlagClockCorrected) == 0 || ts.Before(clk.start.Add(-tol)) || ts.After(jumpAt.Add(tol)) {
+		if r.Flags&uint32(fieldline.FlagClockUnsynced) != 0 {
+			if r.Flags&uint32(fieldline.FlagClockCorrected) == 0 || ts.Before(clk.start.Add(-tol)) || ts.After(jumpAt.Add(tol)) {
 				t.Fatalf("seq %d: flags %b, stamped %s; it was read between %s and %s", seq, r.Flags, ts.UTC(), clk.start.UTC(), jumpAt.UTC())
 			}
 			corrected++

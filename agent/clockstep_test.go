@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/rules"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -84,7 +84,7 @@ sources:
 	// of the last.
 	alerts := func() (states []string, last time.Time) {
 		t.Helper()
-		b, ok, err := a.Buffer().Oldest(wire.LaneAlert, 100)
+		b, ok, err := a.Buffer().Oldest(fieldline.LaneAlert, 100)
 		if err != nil || !ok {
 			return nil, time.Time{}
 		}
@@ -101,7 +101,7 @@ sources:
 	// with it any transition it caused.
 	// The relay's output reports its state once at start: a telemetry
 	// reading of its own before the first value.
-	tele := func() uint64 { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq - 1 }
+	tele := func() uint64 { return a.Buffer().Stats().Lanes[fieldline.LaneTelemetry].NextSeq - 1 }
 	testkit.WaitFor(t, 10*time.Second, "the relay's first state report", func() bool { return tele() == 1 })
 	sent := tele()
 	send := func(v float64) {
@@ -220,7 +220,7 @@ func TestClockGuardCorrectNew(t *testing.T) {
 	g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil))
 
 	mono, wall = 3*time.Second, epoch.Add(3*time.Second)
-	queued := []wire.Reading{
+	queued := []fieldline.Reading{
 		{SensorID: "ours", TimeNs: wall.UnixNano()},                                                 // this run, 1970
 		{SensorID: "device", TimeNs: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano()},        // a device's own time before the floor
 		{SensorID: "synced-device", TimeNs: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano()}, // a device's right time
@@ -239,9 +239,9 @@ func TestClockGuardCorrectNew(t *testing.T) {
 		t.Fatal("no step out of 1970")
 	}
 	g.correctNew(queued)
-	want := []wire.Reading{
-		{SensorID: "ours", TimeNs: real.Add(-2 * time.Second).UnixNano(), Flags: wire.FlagClockUnsynced | wire.FlagClockCorrected},
-		{SensorID: "device", TimeNs: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Flags: wire.FlagClockUnsynced},
+	want := []fieldline.Reading{
+		{SensorID: "ours", TimeNs: real.Add(-2 * time.Second).UnixNano(), Flags: fieldline.FlagClockUnsynced | fieldline.FlagClockCorrected},
+		{SensorID: "device", TimeNs: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Flags: fieldline.FlagClockUnsynced},
 		{SensorID: "synced-device", TimeNs: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano()},
 	}
 	if !slices.Equal(queued, want) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
@@ -16,12 +17,12 @@ import (
 
 // Queue is what the forwarder needs of the buffer.
 type Queue interface {
-	Oldest(lane wire.Lane, max int) (wire.Batch, bool, error)
-	Newest(lane wire.Lane, max int) (wire.Batch, bool, error)
-	Ack(lane wire.Lane, first, last uint64) error
+	Oldest(lane fieldline.Lane, max int) (fieldline.Batch, bool, error)
+	Newest(lane fieldline.Lane, max int) (fieldline.Batch, bool, error)
+	Ack(lane fieldline.Lane, first, last uint64) error
 	Committed() <-chan struct{}
 	// Depths is the number of unacked readings per lane.
-	Depths() [wire.NumLanes]uint64
+	Depths() [fieldline.NumLanes]uint64
 }
 
 // Transport sends one encoded batch and returns the bridge's Ack; see
@@ -67,10 +68,10 @@ type Forwarder struct {
 	log *slog.Logger
 	m   *Metrics
 
-	liveHigh [wire.NumLanes]uint64
-	liveTurn [wire.NumLanes]bool
+	liveHigh [fieldline.NumLanes]uint64
+	liveTurn [fieldline.NumLanes]bool
 	// ackedHigh is the highest seq acknowledged per lane.
-	ackedHigh [wire.NumLanes]uint64
+	ackedHigh [fieldline.NumLanes]uint64
 	enc       []byte
 	// capReadings and capBytes, once the bridge rejected a batch as too
 	// large, are the smaller batch size the forwarder keeps to for the rest
@@ -81,7 +82,7 @@ type Forwarder struct {
 	// Fix, when set, may change a batch before each attempt and reports
 	// whether it did (the clock guard corrects timestamps with it once the
 	// clock step is known, which may happen while a batch is retried).
-	Fix func(b *wire.Batch) bool
+	Fix func(b *fieldline.Batch) bool
 
 	stopping atomic.Bool
 	wake     chan struct{}
@@ -89,7 +90,7 @@ type Forwarder struct {
 	// OnAttempt, when set, is called before every send with the batch and
 	// the attempt number (1 for the first); tests use it to know which
 	// ranges were re-sent.
-	OnAttempt func(b *wire.Batch, attempt int)
+	OnAttempt func(b *fieldline.Batch, attempt int)
 }
 
 // NewForwarder returns a forwarder; Run starts it.
@@ -160,10 +161,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // a backlog, live-first alternates the newest readings with the oldest. A
 // lane that cannot be read is skipped (the error is returned with the next
 // lane's batch), so one damaged lane does not hold up the others.
-func (f *Forwarder) next() (wire.Batch, bool, error) {
+func (f *Forwarder) next() (fieldline.Batch, bool, error) {
 	depths := f.q.Depths()
 	var errs error
-	for lane := wire.Lane(0); lane < wire.NumLanes; lane++ {
+	for lane := fieldline.Lane(0); lane < fieldline.NumLanes; lane++ {
 		if depths[lane] == 0 {
 			continue
 		}
@@ -176,11 +177,11 @@ func (f *Forwarder) next() (wire.Batch, bool, error) {
 			return b, true, errs
 		}
 	}
-	return wire.Batch{}, false, errs
+	return fieldline.Batch{}, false, errs
 }
 
 // nextOf picks the batch to send from one lane holding depth readings.
-func (f *Forwarder) nextOf(lane wire.Lane, depth uint64) (wire.Batch, bool, error) {
+func (f *Forwarder) nextOf(lane fieldline.Lane, depth uint64) (fieldline.Batch, bool, error) {
 	if f.cfg.Drain == DrainLiveFirst && depth > uint64(f.cfg.MaxBatchReadings) {
 		f.liveTurn[lane] = !f.liveTurn[lane]
 		if f.liveTurn[lane] {
@@ -207,7 +208,7 @@ func (f *Forwarder) nextOf(lane wire.Lane, depth uint64) (wire.Batch, bool, erro
 }
 
 // deliver sends b until it is acknowledged or rejected, or ctx ends.
-func (f *Forwarder) deliver(ctx context.Context, b *wire.Batch) {
+func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 	delay := f.cfg.RetryMin
 	encoded := false
 	for attempt := 1; ctx.Err() == nil; attempt++ {
@@ -323,7 +324,7 @@ func (f *Forwarder) maxReadings(n int) int {
 // shrink cuts b to its first half after the bridge rejected it as too
 // large, and caps later batches at that size in readings and bytes (the
 // rest stays in the queue for the next batch).
-func (f *Forwarder) shrink(b *wire.Batch) {
+func (f *Forwarder) shrink(b *fieldline.Batch) {
 	f.halve(b)
 	f.capReadings = len(b.Readings)
 	// Which of the bridge's limits was hit is not known: cap the bytes just
@@ -336,7 +337,7 @@ func (f *Forwarder) shrink(b *wire.Batch) {
 
 // halve cuts b to its first half; under a size learned from the bridge,
 // later batches take no more readings than that either.
-func (f *Forwarder) halve(b *wire.Batch) {
+func (f *Forwarder) halve(b *fieldline.Batch) {
 	b.Readings = b.Readings[:len(b.Readings)/2]
 	if f.capReadings > len(b.Readings) {
 		f.capReadings = len(b.Readings)
@@ -346,7 +347,7 @@ func (f *Forwarder) halve(b *wire.Batch) {
 // encode codes b into f.enc, cutting b to its first half until it fits
 // under the limit (the rest stays in the buffer for the next batch). fits
 // is false for a single reading that does not fit.
-func (f *Forwarder) encode(b *wire.Batch) (fits bool, err error) {
+func (f *Forwarder) encode(b *fieldline.Batch) (fits bool, err error) {
 	for {
 		if f.enc, err = wire.Encode(f.enc[:0], b); err != nil {
 			return false, err
@@ -373,7 +374,7 @@ func (f *Forwarder) backoff(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (f *Forwarder) acked(b *wire.Batch, result string) {
+func (f *Forwarder) acked(b *fieldline.Batch, result string) {
 	if err := f.q.Ack(b.Lane, b.FirstSeq, b.LastSeq()); err != nil {
 		// The batch may be sent again after a restart: a duplicate, not a loss.
 		f.log.Error("acking batch in buffer", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)

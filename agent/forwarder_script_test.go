@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
@@ -21,7 +22,7 @@ import (
 
 // sent is one request a scripted bridge received.
 type sent struct {
-	lane        wire.Lane
+	lane        fieldline.Lane
 	first, last uint64
 	n           int
 	reply       *wirepb.Ack
@@ -37,11 +38,11 @@ type scriptedBridge struct {
 	got      []sent
 	inflight atomic.Int32
 	overlap  atomic.Bool
-	script   func(i int, b *wire.Batch) *wirepb.Ack
+	script   func(i int, b *fieldline.Batch) *wirepb.Ack
 	wg       sync.WaitGroup
 }
 
-func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(i int, b *wire.Batch) *wirepb.Ack) *scriptedBridge {
+func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(i int, b *fieldline.Batch) *wirepb.Ack) *scriptedBridge {
 	t.Helper()
 	sb := &scriptedBridge{script: script}
 	sub, err := nc.Subscribe(uplink.Subject(agent), func(m *nats.Msg) {
@@ -94,7 +95,7 @@ type forwarderRig struct {
 	m   *Metrics
 }
 
-func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[wire.Lane]int, script func(i int, b *wire.Batch) *wirepb.Ack) *forwarderRig {
+func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[fieldline.Lane]int, script func(i int, b *fieldline.Batch) *wirepb.Ack) *forwarderRig {
 	t.Helper()
 	const agent = "gw-fwd"
 	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), &buffer.Options{AgentID: agent, FlushInterval: 0})
@@ -103,10 +104,10 @@ func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[wire.Lane]int,
 	}
 	t.Cleanup(func() { _ = buf.Close() })
 	t0 := time.Now().Add(-time.Hour)
-	for _, lane := range []wire.Lane{wire.LaneTelemetry, wire.LaneEvent, wire.LaneAlert} {
-		rs := make([]wire.Reading, lanes[lane])
+	for _, lane := range []fieldline.Lane{fieldline.LaneTelemetry, fieldline.LaneEvent, fieldline.LaneAlert} {
+		rs := make([]fieldline.Reading, lanes[lane])
 		for i := range rs {
-			rs[i] = wire.Reading{SensorID: fmt.Sprintf("s%d", i%7), TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Value: float64(i)}
+			rs[i] = fieldline.Reading{SensorID: fmt.Sprintf("s%d", i%7), TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Value: float64(i)}
 		}
 		if len(rs) > 0 {
 			if err := buf.Append(lane, rs); err != nil {
@@ -165,7 +166,7 @@ func (r *forwarderRig) runUntil(t *testing.T, left func() int64) {
 
 // coveredOnce checks that the OK'd requests of lane cover 1..n exactly once,
 // in order.
-func coveredOnce(t *testing.T, reqs []sent, lane wire.Lane, n int) {
+func coveredOnce(t *testing.T, reqs []sent, lane fieldline.Lane, n int) {
 	t.Helper()
 	next := uint64(1)
 	for _, r := range reqs {
@@ -190,8 +191,8 @@ func ok() *wirepb.Ack { return &wirepb.Ack{Ok: true} }
 // size; every reading is OK'd once and none counts as dead-lettered.
 func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 	const n = 5000
-	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 2000}, map[wire.Lane]int{wire.LaneTelemetry: n},
-		func(_ int, b *wire.Batch) *wirepb.Ack {
+	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 2000}, map[fieldline.Lane]int{fieldline.LaneTelemetry: n},
+		func(_ int, b *fieldline.Batch) *wirepb.Ack {
 			if len(b.Readings) > 300 {
 				return &wirepb.Ack{Code: uplink.CodeTooLarge, Error: fmt.Sprintf("%d readings exceed max_batch_readings 300", len(b.Readings))}
 			}
@@ -199,7 +200,7 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 		})
 	r.runUntilEmpty(t)
 	reqs := r.sb.requests()
-	coveredOnce(t, reqs, wire.LaneTelemetry, n)
+	coveredOnce(t, reqs, fieldline.LaneTelemetry, n)
 	// Halving from 2000 takes two or three rejections (the byte cap may
 	// cut a half further); after the first OK the forwarder keeps to the
 	// size it learned and is never rejected again.
@@ -228,8 +229,8 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 // range, until it is OK'd.
 func TestForwarderRejectedAndRetried(t *testing.T) {
 	const n = 3000
-	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000}, map[wire.Lane]int{wire.LaneTelemetry: n},
-		func(i int, b *wire.Batch) *wirepb.Ack {
+	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000}, map[fieldline.Lane]int{fieldline.LaneTelemetry: n},
+		func(i int, b *fieldline.Batch) *wirepb.Ack {
 			switch {
 			case b.FirstSeq == 1:
 				return &wirepb.Ack{Code: uplink.CodeDecode, Error: "decoding batch: bad magic"}
@@ -276,8 +277,8 @@ func TestForwarderOrder(t *testing.T) {
 	} {
 		t.Run(tc.drain, func(t *testing.T) {
 			r := newForwarderRig(t, ForwarderConfig{Drain: tc.drain, MaxBatchReadings: 1000, LiveBatchReadings: 100},
-				map[wire.Lane]int{wire.LaneTelemetry: 3000, wire.LaneEvent: 2, wire.LaneAlert: 5},
-				func(int, *wire.Batch) *wirepb.Ack { return ok() })
+				map[fieldline.Lane]int{fieldline.LaneTelemetry: 3000, fieldline.LaneEvent: 2, fieldline.LaneAlert: 5},
+				func(int, *fieldline.Batch) *wirepb.Ack { return ok() })
 			r.runUntilEmpty(t)
 			var got []string
 			for _, q := range r.sb.requests() {
@@ -316,12 +317,12 @@ func TestJitterAndBackoff(t *testing.T) {
 // lane only).
 type unreadableLane struct {
 	Queue
-	lane wire.Lane
+	lane fieldline.Lane
 }
 
-func (q unreadableLane) Oldest(lane wire.Lane, max int) (wire.Batch, bool, error) {
+func (q unreadableLane) Oldest(lane fieldline.Lane, max int) (fieldline.Batch, bool, error) {
 	if lane == q.lane {
-		return wire.Batch{}, false, fmt.Errorf("reading lane %s: %w", lane, buffer.ErrCorrupt)
+		return fieldline.Batch{}, false, fmt.Errorf("reading lane %s: %w", lane, buffer.ErrCorrupt)
 	}
 	return q.Queue.Oldest(lane, max)
 }
@@ -330,11 +331,11 @@ func (q unreadableLane) Oldest(lane wire.Lane, max int) (wire.Batch, bool, error
 // cannot be read; telemetry still drains, and the failure is counted.
 func TestForwarderSkipsAnUnreadableLane(t *testing.T) {
 	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000},
-		map[wire.Lane]int{wire.LaneTelemetry: 3000, wire.LaneAlert: 3},
-		func(int, *wire.Batch) *wirepb.Ack { return ok() })
-	r.fwd = NewForwarder(unreadableLane{bufferQueue{r.buf}, wire.LaneAlert}, r.fwd.tr, r.fwd.cfg, nil, r.m)
-	r.runUntil(t, func() int64 { return r.buf.Stats().Lanes[wire.LaneTelemetry].DepthReadings }) // behind the unreadable alert lane
-	coveredOnce(t, r.sb.requests(), wire.LaneTelemetry, 3000)
+		map[fieldline.Lane]int{fieldline.LaneTelemetry: 3000, fieldline.LaneAlert: 3},
+		func(int, *fieldline.Batch) *wirepb.Ack { return ok() })
+	r.fwd = NewForwarder(unreadableLane{bufferQueue{r.buf}, fieldline.LaneAlert}, r.fwd.tr, r.fwd.cfg, nil, r.m)
+	r.runUntil(t, func() int64 { return r.buf.Stats().Lanes[fieldline.LaneTelemetry].DepthReadings }) // behind the unreadable alert lane
+	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 3000)
 	if n := testutil.ToFloat64(r.m.ForwardErrors.WithLabelValues("buffer")); n < 3 {
 		t.Fatalf("%v buffer read errors counted, want one per batch taken (≥ 3)", n)
 	}

@@ -12,11 +12,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -32,12 +32,12 @@ func TestBatchesFitTheServersPayloadLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
-	rs := make([]wire.Reading, n)
+	rs := make([]fieldline.Reading, n)
 	t0 := time.Now().Add(-time.Hour)
 	for i := range rs {
-		rs[i] = wire.Reading{TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Value: math.Float64frombits(rng.Uint64() >> 2), SensorID: "noise"}
+		rs[i] = fieldline.Reading{TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Value: math.Float64frombits(rng.Uint64() >> 2), SensorID: "noise"}
 	}
-	if err := b.Append(wire.LaneTelemetry, rs); err != nil {
+	if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(); err != nil {

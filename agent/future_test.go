@@ -14,9 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -30,10 +30,10 @@ type pollSource struct {
 
 func (s *pollSource) Name() string { return "test/poll" }
 
-func (s *pollSource) Run(ctx context.Context, emit func([]wire.Reading)) error {
-	var rs []wire.Reading
+func (s *pollSource) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
+	var rs []fieldline.Reading
 	for i, id := range s.sensors {
-		rs = append(rs, wire.Reading{SensorID: id, TimeNs: s.clocks[i]().UnixNano(), Value: float64(i + 1)})
+		rs = append(rs, fieldline.Reading{SensorID: id, TimeNs: s.clocks[i]().UnixNano(), Value: float64(i + 1)})
 	}
 	emit(rs)
 	close(s.emitted)
@@ -65,7 +65,7 @@ uplink: {nats: {url: %s, request_timeout: 1s}, retry_min: 20ms, retry_max: 200ms
 http: {listen: off}
 `, dir, ns.URL()), Options{Sources: []Source{src}})
 	<-src.emitted
-	testkit.WaitFor(t, 10*time.Second, "the poll committed", func() bool { return a.Buffer().Stats().Lanes[wire.LaneTelemetry].NextSeq > 2 })
+	testkit.WaitFor(t, 10*time.Second, "the poll committed", func() bool { return a.Buffer().Stats().Lanes[fieldline.LaneTelemetry].NextSeq > 2 })
 	after := time.Now()
 	agentrun.StartBridge(t, ns.URL(), k)
 
@@ -87,7 +87,7 @@ http: {listen: off}
 	}
 	r := got["dev.local-time"]
 	ts := time.Unix(0, r.TimestampNs)
-	if r.Flags != uint32(wire.FlagClockCorrected) || r.Value != 2 || r.Quality != uint32(wire.QualityGood) || ts.Before(before) || ts.After(after) {
+	if r.Flags != uint32(fieldline.FlagClockCorrected) || r.Value != 2 || r.Quality != uint32(fieldline.QualityGood) || ts.Before(before) || ts.After(after) {
 		t.Errorf("the reading stamped an hour ahead: %+v at %s; want flag clock-corrected and the agent's time, between %s and %s", r, ts.UTC(), before.UTC(), after.UTC())
 	}
 }
@@ -97,18 +97,20 @@ func TestClockGuardLimitFuture(t *testing.T) {
 	floor := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	real := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	y2200 := time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC)
-	corrected := func(r wire.Reading, at time.Time) wire.Reading {
-		r.TimeNs, r.Flags = at.UnixNano(), r.Flags|wire.FlagClockCorrected
+	corrected := func(r fieldline.Reading, at time.Time) fieldline.Reading {
+		r.TimeNs, r.Flags = at.UnixNano(), r.Flags|fieldline.FlagClockCorrected
 		return r
 	}
-	at := func(ts time.Time) wire.Reading { return wire.Reading{SensorID: "s", TimeNs: ts.UnixNano(), Value: 1} }
+	at := func(ts time.Time) fieldline.Reading {
+		return fieldline.Reading{SensorID: "s", TimeNs: ts.UnixNano(), Value: 1}
+	}
 	bad := at(real.Add(time.Hour))
-	bad.Quality = wire.QualityBad
+	bad.Quality = fieldline.QualityBad
 	for _, tc := range []struct {
 		name string
 		now  time.Time // the agent's clock
-		in   wire.Reading
-		want wire.Reading
+		in   fieldline.Reading
+		want fieldline.Reading
 	}{
 		{"now", real, at(real), at(real)},
 		{"in the past", real, at(real.Add(-time.Hour)), at(real.Add(-time.Hour))},
@@ -122,7 +124,7 @@ func TestClockGuardLimitFuture(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMetrics(nil)
 			g := newClockGuard(floor, func() time.Time { return tc.now }, func() time.Duration { return 0 }, slog.New(slog.DiscardHandler), m)
-			rs := []wire.Reading{tc.in}
+			rs := []fieldline.Reading{tc.in}
 			g.limitFuture(rs, tc.now)
 			if rs[0] != tc.want {
 				t.Errorf("got %+v\nwant %+v", rs[0], tc.want)
@@ -155,7 +157,7 @@ func TestClockGuardFutureLogRateLimit(t *testing.T) {
 		}})), NewMetrics(nil))
 	ahead := func(ids ...string) {
 		for _, id := range ids {
-			g.limitFuture([]wire.Reading{{SensorID: id, TimeNs: real.Add(time.Hour).UnixNano()}}, real)
+			g.limitFuture([]fieldline.Reading{{SensorID: id, TimeNs: real.Add(time.Hour).UnixNano()}}, real)
 		}
 	}
 	ahead("a", "a", "b", "a")

@@ -4,26 +4,27 @@ import (
 	"errors"
 
 	"context"
-	"github.com/fieldline/fieldline/buffer"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/buffer"
+
 	"github.com/fieldline/fieldline/rules"
 )
 
 // Appender is what the pipeline needs of the buffer.
 type Appender interface {
-	Append(lane wire.Lane, rs []wire.Reading) error
-	AppendSyncWithState(ctx context.Context, lane wire.Lane, rs []wire.Reading, state []byte) (first, last uint64, err error)
+	Append(lane fieldline.Lane, rs []fieldline.Reading) error
+	AppendSyncWithState(ctx context.Context, lane fieldline.Lane, rs []fieldline.Reading, state []byte) (first, last uint64, err error)
 }
 
 // pipeline takes readings from every source, stamps clock flags, runs the
 // rules and appends to the buffer, on one goroutine: the rule engine's state
 // needs no lock and the buffer sees one writer.
 type pipeline struct {
-	in     chan *[]wire.Reading
+	in     chan *[]fieldline.Reading
 	pool   sync.Pool
 	engine *rules.Engine
 	buf    Appender
@@ -36,20 +37,20 @@ type pipeline struct {
 }
 
 func newPipeline(engine *rules.Engine, buf Appender, clock *clockGuard, log *slog.Logger, m *Metrics, now func() time.Time) *pipeline {
-	p := &pipeline{in: make(chan *[]wire.Reading, 1024), engine: engine, buf: buf, clock: clock, log: log, m: m, tick: 250 * time.Millisecond, now: now}
-	p.pool.New = func() any { s := make([]wire.Reading, 0, 64); return &s }
+	p := &pipeline{in: make(chan *[]fieldline.Reading, 1024), engine: engine, buf: buf, clock: clock, log: log, m: m, tick: 250 * time.Millisecond, now: now}
+	p.pool.New = func() any { s := make([]fieldline.Reading, 0, 64); return &s }
 	return p
 }
 
 // emit copies rs and queues it; it blocks only while the pipeline is more
 // than 1024 deliveries behind, which the rules and an in-memory append never
 // are for long.
-func (p *pipeline) emit(source string, rs []wire.Reading) {
+func (p *pipeline) emit(source string, rs []fieldline.Reading) {
 	if len(rs) == 0 {
 		return
 	}
 	p.m.ReadingsIn.WithLabelValues(source).Add(float64(len(rs)))
-	s := p.pool.Get().(*[]wire.Reading)
+	s := p.pool.Get().(*[]fieldline.Reading)
 	*s = append((*s)[:0], rs...)
 	p.in <- s
 }
@@ -84,7 +85,7 @@ func (p *pipeline) run(stopped <-chan struct{}) {
 	}
 }
 
-func (p *pipeline) process(rs []wire.Reading) {
+func (p *pipeline) process(rs []fieldline.Reading) {
 	p.clock.stamp(rs)
 	p.out.Telemetry, p.out.Alerts = p.out.Telemetry[:0], p.out.Alerts[:0]
 	now := p.now()
@@ -120,7 +121,7 @@ func (p *pipeline) flush() {
 			p.log.Error("marshalling rule state", "err", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, _, err = p.buf.AppendSyncWithState(ctx, wire.LaneAlert, p.out.Alerts, state)
+		_, _, err = p.buf.AppendSyncWithState(ctx, fieldline.LaneAlert, p.out.Alerts, state)
 		cancel()
 		switch {
 		case err == nil:
@@ -134,11 +135,11 @@ func (p *pipeline) flush() {
 		}
 	}
 	if len(p.out.Telemetry) > 0 {
-		p.append(wire.LaneTelemetry, p.out.Telemetry)
+		p.append(fieldline.LaneTelemetry, p.out.Telemetry)
 	}
 }
 
-func (p *pipeline) append(lane wire.Lane, rs []wire.Reading) {
+func (p *pipeline) append(lane fieldline.Lane, rs []fieldline.Reading) {
 	err := p.buf.Append(lane, rs)
 	switch {
 	case err == nil:

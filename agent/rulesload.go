@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/rules"
 )
 
@@ -108,9 +108,9 @@ func (a *Agent) rulesEvent(ev RulesEvent) {
 	if ev.Event == "applied" {
 		v = 1
 	}
-	rs := []wire.Reading{{TimeNs: a.now().UnixNano(), Value: v, SensorID: RulesEventSensor, Text: string(text), Kind: wire.KindEvent}}
+	rs := []fieldline.Reading{{TimeNs: a.now().UnixNano(), Value: v, SensorID: RulesEventSensor, Text: string(text), Kind: fieldline.KindEvent}}
 	a.clock.stamp(rs)
-	if err := a.buf.Append(wire.LaneEvent, rs); err != nil {
+	if err := a.buf.Append(fieldline.LaneEvent, rs); err != nil {
 		a.log.Error("appending rule-status event", "event", ev.Event, "err", err)
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -43,11 +43,11 @@ func TestBrokenRulesFileAtStart(t *testing.T) {
 		t.Helper()
 		cfg := mustConfig(t, fmt.Sprintf("agent: {id: gw-rules, data_dir: %s}\nuplink: {nats: {url: %s}}\nrules: {file: %s}\nhttp: {listen: off}\n", dataDir, ns.URL(), bundle))
 		a, stop := launchAgent(t, cfg, Options{}, func(a *Agent) {
-			rs := make([]wire.Reading, n)
+			rs := make([]fieldline.Reading, n)
 			for i := range rs {
-				rs[i] = wire.Reading{SensorID: "x.backlog", TimeNs: time.Now().Add(-time.Hour).UnixNano() + int64(i), Value: float64(i)}
+				rs[i] = fieldline.Reading{SensorID: "x.backlog", TimeNs: time.Now().Add(-time.Hour).UnixNano() + int64(i), Value: float64(i)}
 			}
-			if _, _, err := a.buf.AppendSync(context.Background(), wire.LaneTelemetry, rs); err != nil {
+			if _, _, err := a.buf.AppendSync(context.Background(), fieldline.LaneTelemetry, rs); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -104,7 +104,7 @@ func TestBrokenRulesFileAtStart(t *testing.T) {
 			telemetry++
 			return false
 		}
-		if r.Lane != uint32(wire.LaneEvent) || r.Kind != uint32(wire.KindEvent) {
+		if r.Lane != uint32(fieldline.LaneEvent) || r.Kind != uint32(fieldline.KindEvent) {
 			t.Fatalf("rule event on lane %d kind %d", r.Lane, r.Kind)
 		}
 		var e RulesEvent

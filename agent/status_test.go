@@ -17,12 +17,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -58,15 +58,15 @@ http: {listen: "127.0.0.1:0"}
 	// Wait for a heartbeat that shows all 500 readings acknowledged.
 	deadline := time.After(60 * time.Second)
 	var last *wirepb.AgentStatus
-	for last == nil || last.Lanes[wire.LaneTelemetry].AckedSeq < 500 {
+	for last == nil || last.Lanes[fieldline.LaneTelemetry].AckedSeq < 500 {
 		select {
 		case last = <-beats:
 		case <-deadline:
 			t.Fatalf("no heartbeat with acked seq 500; last %v", last)
 		}
 	}
-	tl := last.Lanes[wire.LaneTelemetry]
-	if last.AgentId != "gw-hb" || last.Version != "test-1" || len(last.Lanes) != wire.NumLanes || tl.NextSeq != 501 || tl.DepthReadings != 0 || last.ReadingsIn != 500 || !last.ClockSynced {
+	tl := last.Lanes[fieldline.LaneTelemetry]
+	if last.AgentId != "gw-hb" || last.Version != "test-1" || len(last.Lanes) != fieldline.NumLanes || tl.NextSeq != 501 || tl.DepthReadings != 0 || last.ReadingsIn != 500 || !last.ClockSynced {
 		t.Fatalf("heartbeat %v", last)
 	}
 
@@ -89,7 +89,7 @@ http: {listen: "127.0.0.1:0"}
 		t.Fatalf("/healthz: %+v %v", health, err)
 	}
 	var st Status
-	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != wire.NumLanes || st.Lanes[wire.LaneTelemetry].AckedSeq != 500 || st.Lanes[wire.LaneTelemetry].Lane != "telemetry" {
+	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != fieldline.NumLanes || st.Lanes[fieldline.LaneTelemetry].AckedSeq != 500 || st.Lanes[fieldline.LaneTelemetry].Lane != "telemetry" {
 		t.Fatalf("/status: %s", body)
 	}
 	metrics := get("/metrics")
@@ -125,13 +125,13 @@ func TestHeartbeatReportsTrouble(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
-	rs := make([]wire.Reading, 40_000)
+	rs := make([]fieldline.Reading, 40_000)
 	t0 := time.Now().Add(-time.Minute)
 	for i := range rs {
-		rs[i] = wire.Reading{SensorID: "noise", TimeNs: t0.Add(time.Duration(i) * time.Microsecond).UnixNano(), Value: math.Float64frombits(rng.Uint64() >> 2)}
+		rs[i] = fieldline.Reading{SensorID: "noise", TimeNs: t0.Add(time.Duration(i) * time.Microsecond).UnixNano(), Value: math.Float64frombits(rng.Uint64() >> 2)}
 	}
 	for i := 0; i < len(rs); i += 1000 {
-		if err := b.Append(wire.LaneTelemetry, rs[i:i+1000]); err != nil {
+		if err := b.Append(fieldline.LaneTelemetry, rs[i:i+1000]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,12 +190,12 @@ sources:
 		case <-deadline:
 			t.Fatalf("no heartbeat showed every trouble; last %v", last)
 		}
-		tl := last.Lanes[wire.LaneTelemetry]
+		tl := last.Lanes[fieldline.LaneTelemetry]
 		if last.SourceErrors > 0 && tl.Dropped > 0 && tl.Expired > 0 && tl.OldestUnsentAgeMs > 0 && tl.DepthReadings > 0 {
 			break
 		}
 	}
-	tl := last.Lanes[wire.LaneTelemetry]
+	tl := last.Lanes[fieldline.LaneTelemetry]
 	if last.RulesVersion != "" || !strings.Contains(last.RulesError, "rules[0].deadband.absolute") {
 		t.Errorf("rules in the heartbeat: version %q error %q", last.RulesVersion, last.RulesError)
 	}
@@ -205,7 +205,7 @@ sources:
 	if tl.DepthBytes > 256<<10 {
 		t.Errorf("depth %d bytes over the 256KiB cap", tl.DepthBytes)
 	}
-	if ev := last.Lanes[wire.LaneEvent]; ev.DepthReadings != 1 {
+	if ev := last.Lanes[fieldline.LaneEvent]; ev.DepthReadings != 1 {
 		t.Errorf("event lane depth %d, want the one rule-rejected event", ev.DepthReadings)
 	}
 }

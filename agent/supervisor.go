@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // Source is what the agent expects of every sensor source (each protocol
@@ -17,13 +17,13 @@ type Source interface {
 	// Run delivers readings to emit until ctx ends, then returns nil. An
 	// error before ctx ends means the source failed as a whole; the
 	// supervisor waits with backoff and calls Run again.
-	Run(ctx context.Context, emit func([]wire.Reading)) error
+	Run(ctx context.Context, emit func([]fieldline.Reading)) error
 }
 
 // supervise runs every source in its own goroutine, restarting a failed one
 // with exponential backoff (1 s doubling to 1 min, reset after a minute of
 // good running), and returns once ctx ended and every source returned.
-func supervise(ctx context.Context, sources []Source, emit func(string, []wire.Reading), log *slog.Logger, m *Metrics) {
+func supervise(ctx context.Context, sources []Source, emit func(string, []fieldline.Reading), log *slog.Logger, m *Metrics) {
 	var wg sync.WaitGroup
 	for _, s := range sources {
 		wg.Add(1)
@@ -35,11 +35,11 @@ func supervise(ctx context.Context, sources []Source, emit func(string, []wire.R
 	wg.Wait()
 }
 
-func runSource(ctx context.Context, s Source, emit func(string, []wire.Reading), log *slog.Logger, m *Metrics) {
+func runSource(ctx context.Context, s Source, emit func(string, []fieldline.Reading), log *slog.Logger, m *Metrics) {
 	name := s.Name()
 	const minDelay, maxDelay = time.Second, time.Minute
 	delay := minDelay
-	out := func(rs []wire.Reading) { emit(name, rs) }
+	out := func(rs []fieldline.Reading) { emit(name, rs) }
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			m.SourceRestarts.WithLabelValues(name).Inc()

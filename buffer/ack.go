@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // Ack marks first..last of a lane as delivered. It returns at once: the ack
@@ -12,8 +12,8 @@ import (
 // deleted once all of its readings are acked. Acking a range twice, or one
 // that was partly dropped, is not an error; a range that reaches past the
 // newest committed seq is (ErrRange).
-func (b *Buffer) Ack(lane wire.Lane, first, last uint64) error {
-	if lane >= wire.NumLanes {
+func (b *Buffer) Ack(lane fieldline.Lane, first, last uint64) error {
+	if lane >= fieldline.NumLanes {
 		return fmt.Errorf("acking lane %d: %w", lane, ErrLane)
 	}
 	if first == 0 || first > last {

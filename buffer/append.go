@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // Append copies rs into the lane's pending segment (their Seq fields are
@@ -13,7 +13,7 @@ import (
 // is 0: then it returns once the readings are durable. It never blocks for
 // long when the buffer is full: readings over the caps are dropped, counted,
 // and reported with an error wrapping ErrDropped.
-func (b *Buffer) Append(lane wire.Lane, rs []wire.Reading) error {
+func (b *Buffer) Append(lane fieldline.Lane, rs []fieldline.Reading) error {
 	if b.opts.FlushInterval == 0 {
 		_, _, err := b.AppendSync(context.Background(), lane, rs)
 		return err
@@ -26,7 +26,7 @@ func (b *Buffer) Append(lane wire.Lane, rs []wire.Reading) error {
 // range assigned to them. An error other than ctx's means they may not be
 // stored: ErrDropped when the buffer dropped them, a commit error otherwise
 // (the readings then stay queued and a later commit may store them).
-func (b *Buffer) AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Reading) (first, last uint64, err error) {
+func (b *Buffer) AppendSync(ctx context.Context, lane fieldline.Lane, rs []fieldline.Reading) (first, last uint64, err error) {
 	w, err := b.add(lane, rs, true)
 	return w.wait(ctx, err)
 }
@@ -36,7 +36,7 @@ func (b *Buffer) AppendSync(ctx context.Context, lane wire.Lane, rs []wire.Readi
 // both are on disk or neither. The agent keeps its rule engine's alert
 // states this way, so that an alert transition is never lost nor emitted
 // twice across a restart. AppState returns the latest state.
-func (b *Buffer) AppendSyncWithState(ctx context.Context, lane wire.Lane, rs []wire.Reading, state []byte) (first, last uint64, err error) {
+func (b *Buffer) AppendSyncWithState(ctx context.Context, lane fieldline.Lane, rs []fieldline.Reading, state []byte) (first, last uint64, err error) {
 	w, err := b.addWithState(lane, rs, true, state, true)
 	return w.wait(ctx, err)
 }
@@ -64,12 +64,12 @@ func (b *Buffer) AppState() []byte {
 	return append([]byte(nil), b.appState...)
 }
 
-func (b *Buffer) add(lane wire.Lane, rs []wire.Reading, sync bool) (*waiter, error) {
+func (b *Buffer) add(lane fieldline.Lane, rs []fieldline.Reading, sync bool) (*waiter, error) {
 	return b.addWithState(lane, rs, sync, nil, false)
 }
 
-func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, state []byte, withState bool) (*waiter, error) {
-	if lane >= wire.NumLanes {
+func (b *Buffer) addWithState(lane fieldline.Lane, rs []fieldline.Reading, sync bool, state []byte, withState bool) (*waiter, error) {
+	if lane >= fieldline.NumLanes {
 		return nil, fmt.Errorf("appending to lane %d: %w", lane, ErrLane)
 	}
 	if len(rs) == 0 && !sync {
@@ -88,7 +88,7 @@ func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, stat
 	}
 	// Alerts and events are rare and matter: only telemetry is refused
 	// when commits fall behind.
-	if lane == wire.LaneTelemetry && b.pendingN+len(rs) > b.opts.MaxPendingReadings {
+	if lane == fieldline.LaneTelemetry && b.pendingN+len(rs) > b.opts.MaxPendingReadings {
 		b.mu.Unlock()
 		b.lm[lane].dropped.Add(float64(len(rs)))
 		b.droppedPending(lane, len(rs))
@@ -123,7 +123,7 @@ func (b *Buffer) addWithState(lane wire.Lane, rs []wire.Reading, sync bool, stat
 
 // oversized returns the index of the first reading that would not fit in
 // a segment even alone (see segmentLen), or -1.
-func oversized(rs []wire.Reading) int {
+func oversized(rs []fieldline.Reading) int {
 	limit := segmentBytes() - rawPerReading
 	for i := range rs {
 		if len(rs[i].SensorID)+len(rs[i].Text) > limit {
@@ -135,7 +135,7 @@ func oversized(rs []wire.Reading) int {
 
 // droppedPending counts readings refused before they got a seq; they are
 // added to the lane's persisted dropped total at the next commit.
-func (b *Buffer) droppedPending(lane wire.Lane, n int) {
+func (b *Buffer) droppedPending(lane fieldline.Lane, n int) {
 	b.mu.Lock()
 	b.lanes[lane].droppedEarly += uint64(n)
 	b.mu.Unlock()

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // TestAppStateCommitsWithReadings checks that the caller's state is stored
@@ -17,12 +17,12 @@ func TestAppStateCommitsWithReadings(t *testing.T) {
 	if got := b.AppState(); got != nil {
 		t.Fatalf("fresh buffer has state %q", got)
 	}
-	first, last, err := b.AppendSyncWithState(context.Background(), wire.LaneAlert, readings(2, 1, 0), []byte("firing"))
+	first, last, err := b.AppendSyncWithState(context.Background(), fieldline.LaneAlert, readings(2, 1, 0), []byte("firing"))
 	if err != nil || first != 1 || last != 2 {
 		t.Fatalf("append: %d..%d %v", first, last, err)
 	}
 	// A state with no readings is committed too.
-	if _, _, err := b.AppendSyncWithState(context.Background(), wire.LaneAlert, nil, []byte("resolved")); err != nil {
+	if _, _, err := b.AppendSyncWithState(context.Background(), fieldline.LaneAlert, nil, []byte("resolved")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(); err != nil {
@@ -33,8 +33,8 @@ func TestAppStateCommitsWithReadings(t *testing.T) {
 	if got := b.AppState(); !bytes.Equal(got, []byte("resolved")) {
 		t.Fatalf("state after reopen %q, want resolved", got)
 	}
-	if st := b.Stats(); st.Lanes[wire.LaneAlert].NextSeq != 3 {
-		t.Fatalf("alert lane next seq %d", st.Lanes[wire.LaneAlert].NextSeq)
+	if st := b.Stats(); st.Lanes[fieldline.LaneAlert].NextSeq != 3 {
+		t.Fatalf("alert lane next seq %d", st.Lanes[fieldline.LaneAlert].NextSeq)
 	}
 }
 
@@ -44,18 +44,18 @@ func TestAppStateCommitsWithReadings(t *testing.T) {
 func TestAppStateNotStoredWithoutItsReadings(t *testing.T) {
 	path := tempPath(t)
 	b := openT(t, path, &Options{FlushInterval: 0, MaxBytes: 256 << 10, DropPolicy: DropNewest})
-	if _, _, err := b.AppendSyncWithState(t.Context(), wire.LaneAlert, readings(1, 1, 0), []byte("pending")); err != nil {
+	if _, _, err := b.AppendSyncWithState(t.Context(), fieldline.LaneAlert, readings(1, 1, 0), []byte("pending")); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ { // fill it
-		_, _, err := b.AppendSync(t.Context(), wire.LaneTelemetry, noisy(500, i*500))
+		_, _, err := b.AppendSync(t.Context(), fieldline.LaneTelemetry, noisy(500, i*500))
 		if errors.Is(err, ErrDropped) {
 			break
 		} else if err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, _, err := b.AppendSyncWithState(t.Context(), wire.LaneAlert, noisy(2000, 0), []byte("firing"))
+	_, _, err := b.AppendSyncWithState(t.Context(), fieldline.LaneAlert, noisy(2000, 0), []byte("firing"))
 	if !errors.Is(err, ErrDropped) {
 		t.Fatalf("alert append into a full buffer: %v, want ErrDropped", err)
 	}

@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Realistic load: 500 sensors polled at 1 Hz with 0.1 resolution, from the
 // firmware simulator's signal generators. One tick is 500 readings.
 const benchSensors = 500
 
-var benchTicks = sync.OnceValue(func() [][]wire.Reading {
+var benchTicks = sync.OnceValue(func() [][]fieldline.Reading {
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sigs := make([]*signal.Signal, benchSensors)
 	ids := make([]string, benchSensors)
@@ -31,22 +31,22 @@ var benchTicks = sync.OnceValue(func() [][]wire.Reading {
 			Amplitude: 5, Noise: 0.2, Rate: 0.5, Resolution: 0.1, Seed: uint64(i), Period: 10 * time.Minute}, epoch)
 		ids[i] = fmt.Sprintf("site.plant%02d.sensor%03d", i/50, i)
 	}
-	ticks := make([][]wire.Reading, 600)
+	ticks := make([][]fieldline.Reading, 600)
 	for t := range ticks {
 		at := epoch.Add(time.Duration(t) * time.Second)
-		rs := make([]wire.Reading, 0, benchSensors)
+		rs := make([]fieldline.Reading, 0, benchSensors)
 		for i, s := range sigs {
 			ts := at.Add(time.Duration(i) * time.Millisecond) // polled one after another
 			v, ok := s.At(ts)
-			q := wire.QualityGood
+			q := fieldline.QualityGood
 			if !ok {
-				q = wire.QualityBad
+				q = fieldline.QualityBad
 			}
-			k := wire.KindFloat
+			k := fieldline.KindFloat
 			if i%4 == 3 {
-				k = wire.KindBool
+				k = fieldline.KindBool
 			}
-			rs = append(rs, wire.Reading{TimeNs: ts.UnixNano(), Value: v, SensorID: ids[i], Quality: q, Kind: k})
+			rs = append(rs, fieldline.Reading{TimeNs: ts.UnixNano(), Value: v, SensorID: ids[i], Quality: q, Kind: k})
 		}
 		ticks[t] = rs
 	}
@@ -132,7 +132,7 @@ func BenchmarkDrain(b *testing.B) {
 	total := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		batch, ok, err := buf.Oldest(wire.LaneTelemetry, 4096)
+		batch, ok, err := buf.Oldest(fieldline.LaneTelemetry, 4096)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func BenchmarkDrain(b *testing.B) {
 			i--
 			continue
 		}
-		if err := buf.Ack(wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq()); err != nil {
+		if err := buf.Ack(fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq()); err != nil {
 			b.Fatal(err)
 		}
 		total += len(batch.Readings)
@@ -156,8 +156,8 @@ func BenchmarkDrain(b *testing.B) {
 // appendBacklogged appends and reports true when the readings were refused
 // because commits fell behind (the caller retries: the benchmark measures
 // what the commit path sustains).
-func appendBacklogged(b *testing.B, buf *Buffer, rs []wire.Reading) bool {
-	err := buf.Append(wire.LaneTelemetry, rs)
+func appendBacklogged(b *testing.B, buf *Buffer, rs []fieldline.Reading) bool {
+	err := buf.Append(fieldline.LaneTelemetry, rs)
 	if errors.Is(err, ErrDropped) {
 		time.Sleep(50 * time.Microsecond)
 		return true
@@ -182,7 +182,7 @@ var bench10M = sync.OnceValues(func() (string, error) {
 	}
 	for i := range 10_000_000 / benchSensors {
 		for {
-			err := b.Append(wire.LaneTelemetry, ticks[i%len(ticks)])
+			err := b.Append(fieldline.LaneTelemetry, ticks[i%len(ticks)])
 			if err == nil {
 				break
 			}

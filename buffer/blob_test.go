@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // TestBlobSurvivesReopen: a blob put is there after a reopen, next to the
@@ -18,7 +18,7 @@ func TestBlobSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Append(wire.LaneTelemetry, []wire.Reading{{SensorID: "s", TimeNs: 1e18, Value: 1}}); err != nil {
+	if err := b.Append(fieldline.LaneTelemetry, []fieldline.Reading{{SensorID: "s", TimeNs: 1e18, Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := b.Blob("rules"); err != nil || v != nil {

@@ -10,15 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // noisy makes readings that compress like real ones with some noise:
 // about 2–4 stored bytes each.
-func noisy(n, start int) []wire.Reading {
+func noisy(n, start int) []fieldline.Reading {
 	rs := readings(n, 50, start)
 	for i := range rs {
 		k := uint64(start + i)
@@ -37,13 +36,13 @@ func TestCapDropOldestAccounting(t *testing.T) {
 	const per = 500
 	// The first segment is half acked before the cap is reached: its acked
 	// readings are not counted as dropped when it goes.
-	appendT(t, b, wire.LaneTelemetry, noisy(per, 0))
-	ackT(t, b, wire.LaneTelemetry, 1, 200)
+	appendT(t, b, fieldline.LaneTelemetry, noisy(per, 0))
+	ackT(t, b, fieldline.LaneTelemetry, 1, 200)
 	// An alert stays: telemetry is dropped first.
-	appendT(t, b, wire.LaneAlert, readings(3, 1, 0))
+	appendT(t, b, fieldline.LaneAlert, readings(3, 1, 0))
 	appended := per
-	for i := 1; b.Stats().Lanes[wire.LaneTelemetry].Dropped < 20*per; i++ {
-		appendT(t, b, wire.LaneTelemetry, noisy(per, i*per))
+	for i := 1; b.Stats().Lanes[fieldline.LaneTelemetry].Dropped < 20*per; i++ {
+		appendT(t, b, fieldline.LaneTelemetry, noisy(per, i*per))
 		appended += per
 		if i > 10000 {
 			t.Fatal("cap never reached")
@@ -51,7 +50,7 @@ func TestCapDropOldestAccounting(t *testing.T) {
 	}
 	flushT(t, b)
 	s := b.Stats()
-	ls := s.Lanes[wire.LaneTelemetry]
+	ls := s.Lanes[fieldline.LaneTelemetry]
 	if want := uint64(appended) - uint64(ls.DepthReadings) - 200; ls.Dropped != want {
 		t.Fatalf("dropped %d, want appended %d - depth %d - acked 200 = %d", ls.Dropped, appended, ls.DepthReadings, want)
 	}
@@ -62,11 +61,11 @@ func TestCapDropOldestAccounting(t *testing.T) {
 		t.Fatalf("dropped %d: not whole segments after the half-acked one", ls.Dropped)
 	}
 	// What is left is the newest readings, contiguous up to the last.
-	batch, _ := oldestT(t, b, wire.LaneTelemetry, 1<<20)
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 1<<20)
 	if batch.FirstSeq != ls.Dropped+201 || batch.LastSeq() != uint64(appended) {
 		t.Fatalf("stored %d..%d after dropping %d of %d", batch.FirstSeq, batch.LastSeq(), ls.Dropped, appended)
 	}
-	if a := s.Lanes[wire.LaneAlert]; a.DepthReadings != 3 || a.Dropped != 0 {
+	if a := s.Lanes[fieldline.LaneAlert]; a.DepthReadings != 3 || a.Dropped != 0 {
 		t.Fatalf("alert lane %+v lost readings while telemetry was stored", a)
 	}
 	if fi, _ := os.Stat(p); fi.Size() > capB {
@@ -82,7 +81,7 @@ func TestCapDropNewestAccounting(t *testing.T) {
 	const per = 500
 	accepted, rejected := 0, 0
 	for i := 0; rejected < 10*per; i++ {
-		_, _, err := b.AppendSync(t.Context(), wire.LaneTelemetry, noisy(per, i*per))
+		_, _, err := b.AppendSync(t.Context(), fieldline.LaneTelemetry, noisy(per, i*per))
 		switch {
 		case err == nil:
 			if rejected > 0 {
@@ -95,14 +94,14 @@ func TestCapDropNewestAccounting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := b.Stats().Lanes[wire.LaneTelemetry]
+	s := b.Stats().Lanes[fieldline.LaneTelemetry]
 	if s.Dropped != uint64(rejected) || s.DepthReadings != int64(accepted) || s.NextSeq != uint64(accepted)+1 {
 		t.Fatalf("stats %+v, want dropped %d depth %d next %d", s, rejected, accepted, accepted+1)
 	}
 	if got := testutil.ToFloat64(m.Dropped.WithLabelValues("telemetry")); got != float64(rejected) {
 		t.Fatalf("dropped metric %v, want %d", got, rejected)
 	}
-	batch, _ := oldestT(t, b, wire.LaneTelemetry, 1<<20)
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 1<<20)
 	want := noisy(accepted, 0)
 	for i, r := range batch.Readings {
 		if r.Seq != uint64(i+1) || r.Value != want[i].Value || r.TimeNs != want[i].TimeNs {
@@ -113,9 +112,9 @@ func TestCapDropNewestAccounting(t *testing.T) {
 		t.Fatalf("stored %d readings, accepted %d", len(batch.Readings), accepted)
 	}
 	// Once delivered, new readings fit again and continue the seqs.
-	ackT(t, b, wire.LaneTelemetry, 1, uint64(accepted))
+	ackT(t, b, fieldline.LaneTelemetry, 1, uint64(accepted))
 	flushT(t, b)
-	f, _ := appendT(t, b, wire.LaneTelemetry, noisy(per, 0))
+	f, _ := appendT(t, b, fieldline.LaneTelemetry, noisy(per, 0))
 	if f != uint64(accepted)+1 {
 		t.Fatalf("after draining, append got seq %d, want %d", f, accepted+1)
 	}
@@ -147,10 +146,10 @@ func TestFileStaysUnderCap(t *testing.T) {
 	fillDrain := func(n int, skip bool) (minFull, maxFile int64) {
 		minFull = capB
 		for c := range n {
-			before := b.Stats().Lanes[wire.LaneTelemetry].Dropped
-			for b.Stats().Lanes[wire.LaneTelemetry].Dropped < before+2000 {
+			before := b.Stats().Lanes[fieldline.LaneTelemetry].Dropped
+			for b.Stats().Lanes[fieldline.LaneTelemetry].Dropped < before+2000 {
 				n := 200 + (k/200)%7*300 // segments of varied size
-				appendT(t, b, wire.LaneTelemetry, noisy(n, k))
+				appendT(t, b, fieldline.LaneTelemetry, noisy(n, k))
 				k += n
 			}
 			s := b.Stats()
@@ -166,11 +165,11 @@ func TestFileStaysUnderCap(t *testing.T) {
 			}
 			maxFile = max(maxFile, fi.Size())
 			for range 3 {
-				if batch, ok := oldestT(t, b, wire.LaneTelemetry, 700); ok {
-					ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+				if batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 700); ok {
+					ackT(t, b, fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
 				}
-				if batch, ok := newestT(t, b, wire.LaneTelemetry, 300); ok {
-					ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+				if batch, ok := newestT(t, b, fieldline.LaneTelemetry, 300); ok {
+					ackT(t, b, fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
 				}
 			}
 		}
@@ -186,11 +185,11 @@ func TestFileStaysUnderCap(t *testing.T) {
 
 	// Empty the buffer, then fill 60% of the cap with other data.
 	for {
-		batch, ok := oldestT(t, b, wire.LaneTelemetry, 1<<20)
+		batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 1<<20)
 		if !ok {
 			break
 		}
-		ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+		ackT(t, b, fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
 	}
 	flushT(t, b)
 	other := []byte("test.other")
@@ -252,16 +251,16 @@ func TestDroppedWhileInFlight(t *testing.T) {
 	b := openT(t, tempPath(t), &Options{FlushInterval: 0, MaxBytes: 256 << 10, Metrics: m})
 	defer closeT(t, b)
 	const per = 500
-	appendT(t, b, wire.LaneTelemetry, noisy(per, 0))
-	inFlight, _ := oldestT(t, b, wire.LaneTelemetry, per)
+	appendT(t, b, fieldline.LaneTelemetry, noisy(per, 0))
+	inFlight, _ := oldestT(t, b, fieldline.LaneTelemetry, per)
 	appended := per
-	for b.Stats().Lanes[wire.LaneTelemetry].Dropped < per {
-		appendT(t, b, wire.LaneTelemetry, noisy(per, appended))
+	for b.Stats().Lanes[fieldline.LaneTelemetry].Dropped < per {
+		appendT(t, b, fieldline.LaneTelemetry, noisy(per, appended))
 		appended += per
 	}
-	ackT(t, b, wire.LaneTelemetry, inFlight.FirstSeq, inFlight.LastSeq())
+	ackT(t, b, fieldline.LaneTelemetry, inFlight.FirstSeq, inFlight.LastSeq())
 	flushT(t, b)
-	s := b.Stats().Lanes[wire.LaneTelemetry]
+	s := b.Stats().Lanes[fieldline.LaneTelemetry]
 	acked := testutil.ToFloat64(m.Acked.WithLabelValues("telemetry"))
 	if s.Dropped%per != 0 || acked != 0 || s.Dropped+uint64(s.DepthReadings) != uint64(appended) {
 		t.Fatalf("dropped %d, acked %v, depth %d of %d appended", s.Dropped, acked, s.DepthReadings, appended)
@@ -279,18 +278,18 @@ func TestMaxAgeExpiry(t *testing.T) {
 	m := NewMetrics(nil)
 	b := openT(t, tempPath(t), &Options{MaxAge: time.Hour, Now: clk.now, Metrics: m})
 	defer closeT(t, b)
-	appendT(t, b, wire.LaneTelemetry, readings(10, 2, 0)) // t0
-	appendT(t, b, wire.LaneEvent, readings(4, 2, 0))      // t0
-	ackT(t, b, wire.LaneTelemetry, 1, 3)
+	appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, 0)) // t0
+	appendT(t, b, fieldline.LaneEvent, readings(4, 2, 0))      // t0
+	ackT(t, b, fieldline.LaneTelemetry, 1, 3)
 	clk.advance(30 * time.Minute)
-	appendT(t, b, wire.LaneTelemetry, readings(5, 2, 10)) // t0+30m
-	if age := b.Stats().Lanes[wire.LaneTelemetry].OldestUnackedAge; age != 30*time.Minute {
+	appendT(t, b, fieldline.LaneTelemetry, readings(5, 2, 10)) // t0+30m
+	if age := b.Stats().Lanes[fieldline.LaneTelemetry].OldestUnackedAge; age != 30*time.Minute {
 		t.Fatalf("oldest unacked age %s, want 30m", age)
 	}
 	clk.advance(31 * time.Minute)
 	flushT(t, b)
 	s := b.Stats()
-	tl, ev := s.Lanes[wire.LaneTelemetry], s.Lanes[wire.LaneEvent]
+	tl, ev := s.Lanes[fieldline.LaneTelemetry], s.Lanes[fieldline.LaneEvent]
 	if tl.Expired != 7 || tl.DepthReadings != 5 || ev.Expired != 4 || ev.DepthReadings != 0 || s.Expired != 11 {
 		t.Fatalf("after 61m: telemetry %+v event %+v", tl, ev)
 	}
@@ -300,7 +299,7 @@ func TestMaxAgeExpiry(t *testing.T) {
 	if got := testutil.ToFloat64(m.Expired.WithLabelValues("telemetry")); got != 7 {
 		t.Fatalf("expired metric %v", got)
 	}
-	batch, _ := oldestT(t, b, wire.LaneTelemetry, 100)
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 100)
 	checkBatch(t, batch, 11, 10, 5)
 }
 

@@ -6,9 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Buffer is a durable, bounded store-and-forward queue of readings on one
@@ -19,11 +18,11 @@ type Buffer struct {
 	db       *bolt.DB
 	log      *slog.Logger
 	m        *Metrics
-	lm       [wire.NumLanes]laneMetrics
+	lm       [fieldline.NumLanes]laneMetrics
 	pageSize int
 
 	mu       sync.Mutex
-	lanes    [wire.NumLanes]laneMem
+	lanes    [fieldline.NumLanes]laneMem
 	pendingN int
 	firstAt  time.Time // when the oldest waiting reading arrived (real clock)
 	ackAt    time.Time // when the oldest unwritten ack arrived (real clock)
@@ -34,7 +33,7 @@ type Buffer struct {
 	// is written by the next commit when appDirty.
 	appState []byte
 	appDirty bool
-	appLane  wire.Lane // the lane of the readings appState goes with
+	appLane  fieldline.Lane // the lane of the readings appState goes with
 
 	wake      chan struct{} // to the committer, cap 1
 	committed chan struct{} // to the forwarder, cap 1
@@ -46,28 +45,28 @@ type Buffer struct {
 	cache segCache
 
 	// Owned by the committer goroutine.
-	cst        [wire.NumLanes]laneState
-	marks      [wire.NumLanes]uint64 // seq sidecar marks
-	encBuf     [wire.NumLanes][]byte
-	spare      [wire.NumLanes][]wire.Reading
+	cst        [fieldline.NumLanes]laneState
+	marks      [fieldline.NumLanes]uint64 // seq sidecar marks
+	encBuf     [fieldline.NumLanes][]byte
+	spare      [fieldline.NumLanes][]fieldline.Reading
 	maxSegCost uint64
 	budgetCut  uint64
 }
 
 // laneMem is a lane's in-memory state, guarded by Buffer.mu.
 type laneMem struct {
-	pending      []wire.Reading // waiting for a commit, seqs not yet assigned
-	st           laneState      // as of the last commit
-	acked        spanSet        // acked (or gone) seqs ≥ st.lowSeq, ahead of disk
-	ackedDirty   bool           // acked changed since the last commit took it
-	droppedEarly uint64         // readings refused before a seq, not yet persisted
-	badKeys      [][]byte       // undecodable index entries for the next commit to delete
+	pending      []fieldline.Reading // waiting for a commit, seqs not yet assigned
+	st           laneState           // as of the last commit
+	acked        spanSet             // acked (or gone) seqs ≥ st.lowSeq, ahead of disk
+	ackedDirty   bool                // acked changed since the last commit took it
+	droppedEarly uint64              // readings refused before a seq, not yet persisted
+	badKeys      [][]byte            // undecodable index entries for the next commit to delete
 }
 
 // waiter is an Append or Flush call waiting for the commit that takes its
 // readings.
 type waiter struct {
-	lane        wire.Lane
+	lane        fieldline.Lane
 	off, n      int // position of its readings in the lane's pending slice
 	first, last uint64
 	err         error

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -35,13 +34,13 @@ func TestMain(m *testing.M) {
 // op is one step of a scripted scenario.
 type op struct {
 	do   string // append, oldest, newest, ack, reopen
-	lane wire.Lane
+	lane fieldline.Lane
 	n    int    // append: readings; oldest/newest: max
 	a, z uint64 // ack range; oldest/newest: expected seq range (0,0: none)
 }
 
 func TestScenarios(t *testing.T) {
-	T, A, E := wire.LaneTelemetry, wire.LaneAlert, wire.LaneEvent
+	T, A, E := fieldline.LaneTelemetry, fieldline.LaneAlert, fieldline.LaneEvent
 	cases := []struct {
 		name string
 		ops  []op
@@ -115,7 +114,7 @@ func TestScenarios(t *testing.T) {
 					}
 					next += o.n
 				case "oldest", "newest":
-					var batch wire.Batch
+					var batch fieldline.Batch
 					var ok bool
 					if o.do == "oldest" {
 						batch, ok = oldestT(t, b, o.lane, o.n)
@@ -150,26 +149,26 @@ func TestScenarios(t *testing.T) {
 func TestAckErrors(t *testing.T) {
 	b := openT(t, tempPath(t), nil)
 	defer closeT(t, b)
-	appendT(t, b, wire.LaneTelemetry, readings(10, 2, 0))
+	appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, 0))
 	cases := []struct {
-		lane        wire.Lane
+		lane        fieldline.Lane
 		first, last uint64
 		want        error
 	}{
-		{wire.LaneTelemetry, 0, 3, ErrRange},
-		{wire.LaneTelemetry, 5, 4, ErrRange},
-		{wire.LaneTelemetry, 5, 11, ErrRange},
-		{wire.LaneAlert, 1, 1, ErrRange},
-		{wire.Lane(7), 1, 1, ErrLane},
-		{wire.LaneTelemetry, 1, 10, nil},
-		{wire.LaneTelemetry, 1, 10, nil},
+		{fieldline.LaneTelemetry, 0, 3, ErrRange},
+		{fieldline.LaneTelemetry, 5, 4, ErrRange},
+		{fieldline.LaneTelemetry, 5, 11, ErrRange},
+		{fieldline.LaneAlert, 1, 1, ErrRange},
+		{fieldline.Lane(7), 1, 1, ErrLane},
+		{fieldline.LaneTelemetry, 1, 10, nil},
+		{fieldline.LaneTelemetry, 1, 10, nil},
 	}
 	for _, c := range cases {
 		if err := b.Ack(c.lane, c.first, c.last); !errors.Is(err, c.want) {
 			t.Errorf("Ack(%s, %d, %d) = %v, want %v", c.lane, c.first, c.last, err, c.want)
 		}
 	}
-	if _, _, err := b.Oldest(wire.LaneTelemetry, 0); !errors.Is(err, ErrRange) {
+	if _, _, err := b.Oldest(fieldline.LaneTelemetry, 0); !errors.Is(err, ErrRange) {
 		t.Errorf("Oldest(max 0) = %v, want ErrRange", err)
 	}
 }
@@ -184,7 +183,7 @@ func TestAppendSyncAssignsContiguousSeqs(t *testing.T) {
 	for w := range workers {
 		go func() {
 			for i := range calls {
-				f, l, err := b.AppendSync(context.Background(), wire.LaneEvent, readings(per, 1, (w*calls+i)*per))
+				f, l, err := b.AppendSync(context.Background(), fieldline.LaneEvent, readings(per, 1, (w*calls+i)*per))
 				if err != nil {
 					errc <- err
 					return
@@ -218,7 +217,7 @@ func TestAppendSyncAssignsContiguousSeqs(t *testing.T) {
 		}
 	}
 	// Each call's readings are stored contiguously under the seqs it got.
-	batch, _ := oldestT(t, b, wire.LaneEvent, 10000)
+	batch, _ := oldestT(t, b, fieldline.LaneEvent, 10000)
 	for i := 0; i < len(batch.Readings); i += per {
 		if k := tag(batch.Readings[i]); k%per != 0 || tag(batch.Readings[i+per-1]) != k+per-1 {
 			t.Fatalf("readings of one call split at seq %d", batch.Readings[i].Seq)
@@ -232,7 +231,7 @@ func TestFlushMaxReadingsCommitsEarly(t *testing.T) {
 		OnCommit: func(c CommitInfo) { commits <- c }})
 	defer closeT(t, b)
 	for i := range 5 {
-		if err := b.Append(wire.LaneTelemetry, readings(50, 5, i*50)); err != nil {
+		if err := b.Append(fieldline.LaneTelemetry, readings(50, 5, i*50)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -250,11 +249,11 @@ func TestFlushMaxReadingsCommitsEarly(t *testing.T) {
 			t.Fatalf("only %d readings committed", last)
 		}
 	}
-	if s := b.Stats(); s.Lanes[wire.LaneTelemetry].NextSeq != last+1 {
-		t.Fatalf("NextSeq %d after commits up to %d", s.Lanes[wire.LaneTelemetry].NextSeq, last)
+	if s := b.Stats(); s.Lanes[fieldline.LaneTelemetry].NextSeq != last+1 {
+		t.Fatalf("NextSeq %d after commits up to %d", s.Lanes[fieldline.LaneTelemetry].NextSeq, last)
 	}
 	// Committed data is readable; what waits is not.
-	batch, _ := oldestT(t, b, wire.LaneTelemetry, 1000)
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 1000)
 	if batch.LastSeq() != last {
 		t.Fatalf("Oldest returned up to %d, committed %d", batch.LastSeq(), last)
 	}
@@ -268,13 +267,13 @@ func TestFlushMaxReadingsCommitsEarly(t *testing.T) {
 func TestAppendAfterClose(t *testing.T) {
 	b := openT(t, tempPath(t), nil)
 	closeT(t, b)
-	if err := b.Append(wire.LaneTelemetry, readings(1, 1, 0)); !errors.Is(err, ErrClosed) {
+	if err := b.Append(fieldline.LaneTelemetry, readings(1, 1, 0)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Append after Close = %v", err)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatalf("second Close = %v", err)
 	}
-	if err := b.Ack(wire.LaneTelemetry, 1, 1); !errors.Is(err, ErrClosed) {
+	if err := b.Ack(fieldline.LaneTelemetry, 1, 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Ack after Close = %v", err)
 	}
 }
@@ -282,13 +281,13 @@ func TestAppendAfterClose(t *testing.T) {
 func TestCloseCommitsPending(t *testing.T) {
 	p := tempPath(t)
 	b := openT(t, p, &Options{FlushInterval: time.Hour})
-	if err := b.Append(wire.LaneAlert, readings(3, 1, 0)); err != nil {
+	if err := b.Append(fieldline.LaneAlert, readings(3, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	closeT(t, b)
 	b = openT(t, p, nil)
 	defer closeT(t, b)
-	batch, _ := oldestT(t, b, wire.LaneAlert, 10)
+	batch, _ := oldestT(t, b, fieldline.LaneAlert, 10)
 	checkBatch(t, batch, 1, 0, 3)
 }
 
@@ -318,9 +317,9 @@ func TestMetricsMatchStats(t *testing.T) {
 	m := NewMetrics(nil)
 	b := openT(t, tempPath(t), &Options{Metrics: m})
 	defer closeT(t, b)
-	appendT(t, b, wire.LaneTelemetry, readings(40, 4, 0))
-	appendT(t, b, wire.LaneAlert, readings(2, 1, 0))
-	ackT(t, b, wire.LaneTelemetry, 1, 10)
+	appendT(t, b, fieldline.LaneTelemetry, readings(40, 4, 0))
+	appendT(t, b, fieldline.LaneAlert, readings(2, 1, 0))
+	ackT(t, b, fieldline.LaneTelemetry, 1, 10)
 	flushT(t, b)
 	if got := testutil.ToFloat64(m.Appended.WithLabelValues("telemetry")); got != 40 {
 		t.Errorf("appended telemetry = %v", got)
@@ -338,7 +337,7 @@ func TestMetricsMatchStats(t *testing.T) {
 		t.Errorf("commits = %v", got)
 	}
 	s := b.Stats()
-	if s.DepthReadings != 32 || s.Lanes[wire.LaneTelemetry].AckedSeq != 10 || s.Lanes[wire.LaneTelemetry].NextSeq != 41 {
+	if s.DepthReadings != 32 || s.Lanes[fieldline.LaneTelemetry].AckedSeq != 10 || s.Lanes[fieldline.LaneTelemetry].NextSeq != 41 {
 		t.Errorf("stats %+v", s)
 	}
 }

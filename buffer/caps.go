@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // commitWithRetry runs the transaction; when bbolt refuses to grow the file
@@ -90,7 +89,7 @@ func (b *Buffer) relaxCut() {
 
 // refuseOneLane drops the readings this cycle took for the first lane in
 // drop order that has any, counting them, and reports which lane.
-func (b *Buffer) refuseOneLane(in *cycleIn) (wire.Lane, bool) {
+func (b *Buffer) refuseOneLane(in *cycleIn) (fieldline.Lane, bool) {
 	for _, l := range dropOrder {
 		if len(in.takes[l]) == 0 {
 			continue
@@ -118,7 +117,7 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 		incoming += c
 	}
 	total := func() (t uint64) {
-		for l := range wire.NumLanes {
+		for l := range fieldline.NumLanes {
 			t += out.st[l].liveCost
 		}
 		return t
@@ -166,11 +165,11 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 
 // dropOrder is the order in which lanes lose data when the buffer is full:
 // telemetry first, alerts last.
-var dropOrder = []wire.Lane{wire.LaneTelemetry, wire.LaneEvent, wire.LaneAlert}
+var dropOrder = []fieldline.Lane{fieldline.LaneTelemetry, fieldline.LaneEvent, fieldline.LaneAlert}
 
 // deleteAcked deletes the lane's segments that lie wholly inside acked
 // ranges and returns how many it deleted.
-func deleteAcked(tx *bolt.Tx, lane wire.Lane, acked *spanSet, st *laneState) (int, error) {
+func deleteAcked(tx *bolt.Tx, lane fieldline.Lane, acked *spanSet, st *laneState) (int, error) {
 	idx := tx.Bucket(idxBuckets[lane])
 	var del []indexEntry
 	for _, s := range acked.s {
@@ -197,13 +196,13 @@ func deleteAcked(tx *bolt.Tx, lane wire.Lane, acked *spanSet, st *laneState) (in
 }
 
 // deleteFront deletes the oldest segment of a lane, e, found by firstEntry.
-func (b *Buffer) deleteFront(tx *bolt.Tx, lane wire.Lane, e indexEntry, out *cycleOut) error {
+func (b *Buffer) deleteFront(tx *bolt.Tx, lane fieldline.Lane, e indexEntry, out *cycleOut) error {
 	out.front[lane] = max(out.front[lane], e.last+1)
 	out.lowChanged[lane] = true
 	return deleteSegmentTx(tx, lane, e, &out.st[lane], b.cost(int(e.bytes)))
 }
 
-func deleteSegmentTx(tx *bolt.Tx, lane wire.Lane, e indexEntry, st *laneState, cost uint64) error {
+func deleteSegmentTx(tx *bolt.Tx, lane fieldline.Lane, e indexEntry, st *laneState, cost uint64) error {
 	k := seqKey(e.first)
 	if err := tx.Bucket(segBuckets[lane]).Delete(k); err != nil {
 		return fmt.Errorf("deleting segment: %w", err)
@@ -221,7 +220,7 @@ func deleteSegmentTx(tx *bolt.Tx, lane wire.Lane, e indexEntry, st *laneState, c
 
 // firstEntry returns the oldest decodable index entry of a lane, deleting
 // the undecodable ones in front of it (see dropBad).
-func (b *Buffer) firstEntry(tx *bolt.Tx, lane wire.Lane, out *cycleOut) (indexEntry, bool, error) {
+func (b *Buffer) firstEntry(tx *bolt.Tx, lane fieldline.Lane, out *cycleOut) (indexEntry, bool, error) {
 	for {
 		k, v := tx.Bucket(idxBuckets[lane]).Cursor().First()
 		if k == nil {

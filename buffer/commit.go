@@ -5,9 +5,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // maintenanceEvery is how often an idle committer refreshes the gauges and
@@ -109,7 +108,7 @@ func (b *Buffer) maintain() {
 		cutoff := b.opts.Now().Add(-b.opts.MaxAge).UnixNano()
 		expired := false
 		_ = b.view(func(tx *bolt.Tx) error {
-			for l := range wire.NumLanes {
+			for l := range fieldline.NumLanes {
 				k, v := tx.Bucket(idxBuckets[l]).Cursor().First()
 				if k != nil {
 					// An undecodable entry is deleted by the commit's age pass.
@@ -131,37 +130,37 @@ func (b *Buffer) maintain() {
 // cycleIn is what one commit takes from memory.
 type cycleIn struct {
 	now   time.Time
-	takes [wire.NumLanes][]wire.Reading
-	segs  [wire.NumLanes][]segment // takes cut into segments, in seq order
-	cost  [wire.NumLanes]uint64    // of the lane's segments together
-	acked [wire.NumLanes]spanSet
-	dirty [wire.NumLanes]bool
-	early [wire.NumLanes]uint64 // dropped before a seq, to persist
+	takes [fieldline.NumLanes][]fieldline.Reading
+	segs  [fieldline.NumLanes][]segment // takes cut into segments, in seq order
+	cost  [fieldline.NumLanes]uint64    // of the lane's segments together
+	acked [fieldline.NumLanes]spanSet
+	dirty [fieldline.NumLanes]bool
+	early [fieldline.NumLanes]uint64 // dropped before a seq, to persist
 	// earlyTaken is the part of early still in laneMem.droppedEarly (which
 	// Stats reports), taken off only when the commit is published.
-	earlyTaken [wire.NumLanes]uint64
-	ackedMax   [wire.NumLanes]uint64
+	earlyTaken [fieldline.NumLanes]uint64
+	ackedMax   [fieldline.NumLanes]uint64
 	withheld   bool   // write no segment (a drop-only transaction)
 	appState   []byte // the caller's state to write, when appDirty
 	appDirty   bool
-	appLane    wire.Lane           // the lane of the readings the state goes with
-	refused    [wire.NumLanes]bool // takes dropped because no file could hold them
-	badKeys    [wire.NumLanes][][]byte
+	appLane    fieldline.Lane           // the lane of the readings the state goes with
+	refused    [fieldline.NumLanes]bool // takes dropped because no file could hold them
+	badKeys    [fieldline.NumLanes][][]byte
 }
 
 // cycleOut is what the transaction changed.
 type cycleOut struct {
-	st       [wire.NumLanes]laneState
-	first    [wire.NumLanes]uint64
-	rejected [wire.NumLanes]bool
-	dropped  [wire.NumLanes]uint64
-	expired  [wire.NumLanes]uint64
+	st       [fieldline.NumLanes]laneState
+	first    [fieldline.NumLanes]uint64
+	rejected [fieldline.NumLanes]bool
+	dropped  [fieldline.NumLanes]uint64
+	expired  [fieldline.NumLanes]uint64
 	wrote    bool
 	// front is the first seq after the segments deleted from the front of
 	// a lane so far; lowChanged says that lowSeq must be looked up again.
-	front      [wire.NumLanes]uint64
-	lowChanged [wire.NumLanes]bool
-	bad        [wire.NumLanes][]badEntry // undecodable entries deleted
+	front      [fieldline.NumLanes]uint64
+	lowChanged [fieldline.NumLanes]bool
+	bad        [fieldline.NumLanes][]badEntry // undecodable entries deleted
 }
 
 // cycle takes what waits, commits it in one bbolt transaction and publishes
@@ -223,7 +222,7 @@ func (b *Buffer) cycle() error {
 func (b *Buffer) reserve(in *cycleIn) error {
 	marks := b.marks
 	raise := false
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		if end := b.cst[l].nextSeq + uint64(len(in.takes[l])); end > marks[l] {
 			marks[l] = end + seqBlock
 			raise = true
@@ -249,7 +248,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		}
 	}()
 	out.st = b.cst
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		out.front[l] = out.st[l].lowSeq
 	}
 	err = b.db.Update(func(tx *bolt.Tx) error {
@@ -257,11 +256,11 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		if err := b.dropBadKeys(tx, in, &out); err != nil {
 			return err
 		}
-		for l := range wire.NumLanes {
+		for l := range fieldline.NumLanes {
 			out.st[l].dropped += in.early[l] // already in the metric
 			out.st[l].ackedMax = max(out.st[l].ackedMax, in.ackedMax[l])
 			if in.dirty[l] {
-				n, err := deleteAcked(tx, wire.Lane(l), &in.acked[l], &out.st[l])
+				n, err := deleteAcked(tx, fieldline.Lane(l), &in.acked[l], &out.st[l])
 				if err != nil {
 					return err
 				}
@@ -270,9 +269,9 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		}
 		if b.opts.MaxAge > 0 {
 			cutoff := in.now.Add(-b.opts.MaxAge).UnixNano()
-			for l := range wire.NumLanes {
+			for l := range fieldline.NumLanes {
 				for {
-					e, ok, err := b.firstEntry(tx, wire.Lane(l), &out)
+					e, ok, err := b.firstEntry(tx, fieldline.Lane(l), &out)
 					if err != nil {
 						return err
 					}
@@ -280,7 +279,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 						break
 					}
 					n := e.count() - in.acked[l].count(e.first, e.last)
-					if err := b.deleteFront(tx, wire.Lane(l), e, &out); err != nil {
+					if err := b.deleteFront(tx, fieldline.Lane(l), e, &out); err != nil {
 						return err
 					}
 					out.st[l].expired += n
@@ -293,7 +292,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			return err
 		}
 		if !in.withheld {
-			for l := range wire.NumLanes {
+			for l := range fieldline.NumLanes {
 				if len(in.takes[l]) == 0 || out.rejected[l] {
 					continue
 				}
@@ -329,10 +328,10 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				return fmt.Errorf("storing the caller's state: %w", err)
 			}
 		}
-		for l := range wire.NumLanes {
+		for l := range fieldline.NumLanes {
 			st := &out.st[l]
 			if lowChanged[l] {
-				e, ok, err := b.firstEntry(tx, wire.Lane(l), &out)
+				e, ok, err := b.firstEntry(tx, fieldline.Lane(l), &out)
 				if err != nil {
 					return err
 				}
@@ -419,7 +418,7 @@ func (b *Buffer) adopt(in *cycleIn, out *cycleOut, also func(l int)) {
 		also(l)
 	}
 	b.mu.Unlock()
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		b.lm[l].dropped.Add(float64(out.dropped[l]))
 		b.lm[l].expired.Add(float64(out.expired[l]))
 	}
@@ -434,7 +433,7 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 	})
 	b.m.Commits.Inc()
 	b.m.CommitLatency.Observe(lat.Seconds())
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		lm := b.lm[l]
 		if len(in.takes[l]) == 0 || out.rejected[l] {
 			continue
@@ -446,7 +445,7 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 		lm.appended.Add(float64(n))
 		b.m.CommittedBytes.Add(float64(bytes))
 		if b.opts.OnCommit != nil {
-			b.opts.OnCommit(CommitInfo{Lane: wire.Lane(l), FirstSeq: out.first[l],
+			b.opts.OnCommit(CommitInfo{Lane: fieldline.Lane(l), FirstSeq: out.first[l],
 				LastSeq: out.first[l] + uint64(n) - 1, Bytes: bytes, Latency: lat})
 		}
 	}

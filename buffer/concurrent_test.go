@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // TestConcurrentHistory appends from two goroutines while a third takes
@@ -48,7 +48,7 @@ func TestConcurrentHistory(t *testing.T) {
 			for range calls {
 				n := 1 + rng.IntN(50)
 				start := int(nextTag.Add(int64(n))) - n
-				first, last, err := b.AppendSync(context.Background(), wire.LaneTelemetry, readings(n, 9, start))
+				first, last, err := b.AppendSync(context.Background(), fieldline.LaneTelemetry, readings(n, 9, start))
 				if err != nil {
 					errs <- err
 					return
@@ -73,13 +73,13 @@ func TestConcurrentHistory(t *testing.T) {
 		}
 	})
 	forward := func(rng *rand.Rand) (bool, error) {
-		var batch wire.Batch
+		var batch fieldline.Batch
 		var ok bool
 		var err error
 		if rng.IntN(2) == 0 {
-			batch, ok, err = b.Oldest(wire.LaneTelemetry, 1+rng.IntN(120))
+			batch, ok, err = b.Oldest(fieldline.LaneTelemetry, 1+rng.IntN(120))
 		} else {
-			batch, ok, err = b.Newest(wire.LaneTelemetry, 1+rng.IntN(120))
+			batch, ok, err = b.Newest(fieldline.LaneTelemetry, 1+rng.IntN(120))
 		}
 		if err != nil || !ok {
 			return false, err
@@ -94,7 +94,7 @@ func TestConcurrentHistory(t *testing.T) {
 			delivered[r.Seq] = tag(r)
 		}
 		mu.Unlock()
-		return true, b.Ack(wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+		return true, b.Ack(fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
 	}
 	readers.Go(func() {
 		rng := rand.New(rand.NewPCG(3, 3))
@@ -145,7 +145,7 @@ func TestConcurrentHistory(t *testing.T) {
 	// After a restart nothing acked comes back.
 	b = openT(t, path, nil)
 	defer closeT(t, b)
-	if batch, ok := oldestT(t, b, wire.LaneTelemetry, 10); ok {
+	if batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 10); ok {
 		t.Fatalf("after restart Oldest returned acked seqs %d..%d", batch.FirstSeq, batch.LastSeq())
 	}
 	failed = t.Failed()

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // TestCorruptIndexEntryDropped: an index entry that does not decode (its
@@ -64,21 +63,21 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 			}
 			b := openT(t, path, opts(nil, nil))
 			for i := range 4 {
-				appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
+				appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, i*10))
 			}
 			closeT(t, b)
-			damageT(t, path, func(tx *bolt.Tx) error { return tc.damage(tx.Bucket(idxBuckets[wire.LaneTelemetry])) })
+			damageT(t, path, func(tx *bolt.Tx) error { return tc.damage(tx.Bucket(idxBuckets[fieldline.LaneTelemetry])) })
 
 			var logs lockedWriter
 			m := NewMetrics(nil)
 			b = openT(t, path, opts(m, &logs))
 			// Commits go on before any read found the damage.
-			if f, _ := appendT(t, b, wire.LaneAlert, readings(2, 1, 0)); f != 1 {
+			if f, _ := appendT(t, b, fieldline.LaneAlert, readings(2, 1, 0)); f != 1 {
 				t.Fatalf("alert got seq %d", f)
 			}
 			var got []uint64
 			for range 100 {
-				batch, ok := oldestT(t, b, wire.LaneTelemetry, 7)
+				batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 7)
 				if !ok {
 					break
 				}
@@ -88,7 +87,7 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 					}
 					got = append(got, r.Seq)
 				}
-				ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+				ackT(t, b, fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
 			}
 			var want []uint64
 			for s := uint64(1); s <= 40; s++ {
@@ -101,9 +100,9 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 			}
 			// Appends still commit after the drain, with the age pass.
 			clk.advance(2 * time.Hour)
-			appendT(t, b, wire.LaneTelemetry, readings(5, 2, 40))
+			appendT(t, b, fieldline.LaneTelemetry, readings(5, 2, 40))
 			flushT(t, b)
-			s := b.Stats().Lanes[wire.LaneTelemetry]
+			s := b.Stats().Lanes[fieldline.LaneTelemetry]
 			if s.Dropped != 10 || s.DepthReadings != 5 || s.NextSeq != 46 {
 				t.Fatalf("after the drain: %+v, want 10 dropped, 5 deep, next 46", s)
 			}
@@ -122,7 +121,7 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 			if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 0 {
 				t.Fatalf("file moved aside on reopen: %v", aside)
 			}
-			if es := indexEntries(t, b, wire.LaneTelemetry); len(es) != 1 || es[0].first != 41 {
+			if es := indexEntries(t, b, fieldline.LaneTelemetry); len(es) != 1 || es[0].first != 41 {
 				t.Fatalf("index after reopen: %+v, want the one new segment", es)
 			}
 		})
@@ -136,29 +135,29 @@ func TestCorruptIndexEntryUnderCap(t *testing.T) {
 	path := tempPath(t)
 	b := openT(t, path, nil)
 	for i := range 4 {
-		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
+		appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, i*10))
 	}
 	closeT(t, b)
 	damageT(t, path, func(tx *bolt.Tx) error {
-		return tx.Bucket(idxBuckets[wire.LaneTelemetry]).Put(seqKey(1), []byte("garbage"))
+		return tx.Bucket(idxBuckets[fieldline.LaneTelemetry]).Put(seqKey(1), []byte("garbage"))
 	})
 
 	b = openT(t, path, &Options{FlushInterval: 0, MaxBytes: 256 << 10})
 	defer closeT(t, b)
 	appended := 40
-	for b.Stats().Lanes[wire.LaneTelemetry].Dropped < 2000 {
-		appendT(t, b, wire.LaneTelemetry, noisy(500, appended))
+	for b.Stats().Lanes[fieldline.LaneTelemetry].Dropped < 2000 {
+		appendT(t, b, fieldline.LaneTelemetry, noisy(500, appended))
 		appended += 500
 		if appended > 1e6 {
 			t.Fatal("cap never reached")
 		}
 	}
 	flushT(t, b)
-	s := b.Stats().Lanes[wire.LaneTelemetry]
+	s := b.Stats().Lanes[fieldline.LaneTelemetry]
 	if s.Dropped+uint64(s.DepthReadings) != uint64(appended) {
 		t.Fatalf("dropped %d + depth %d != appended %d", s.Dropped, s.DepthReadings, appended)
 	}
-	batch, _ := oldestT(t, b, wire.LaneTelemetry, 1<<20)
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 1<<20)
 	if batch.FirstSeq != s.Dropped+1 || batch.LastSeq() != uint64(appended) {
 		t.Fatalf("stored %d..%d after dropping %d of %d", batch.FirstSeq, batch.LastSeq(), s.Dropped, appended)
 	}
@@ -174,14 +173,14 @@ func TestHoleBehindExpiredFront(t *testing.T) {
 	path := tempPath(t)
 	o := &Options{FlushInterval: 0, MaxAge: time.Hour, Now: clk.now}
 	b := openT(t, path, o)
-	appendT(t, b, wire.LaneTelemetry, readings(10, 2, 0))
+	appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, 0))
 	clk.advance(30 * time.Minute)
 	for i := 1; i < 4; i++ {
-		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
+		appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, i*10))
 	}
 	closeT(t, b)
 	damageT(t, path, func(tx *bolt.Tx) error {
-		idx := tx.Bucket(idxBuckets[wire.LaneTelemetry])
+		idx := tx.Bucket(idxBuckets[fieldline.LaneTelemetry])
 		v := append([]byte(nil), idx.Get(seqKey(11))...)
 		if err := idx.Delete(seqKey(11)); err != nil {
 			return err
@@ -195,13 +194,13 @@ func TestHoleBehindExpiredFront(t *testing.T) {
 	defer closeT(t, b)
 	clk.advance(31 * time.Minute) // the first segment is 61 minutes old
 	flushT(t, b)
-	s := b.Stats().Lanes[wire.LaneTelemetry]
+	s := b.Stats().Lanes[fieldline.LaneTelemetry]
 	if s.Expired != 10 || s.Dropped != 10 || s.DepthReadings != 20 {
 		t.Fatalf("stats %+v, want 10 expired, 10 dropped, 20 deep", s)
 	}
 	if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("index")); got != 1 {
 		t.Fatalf("corrupt index metric %v, want 1", got)
 	}
-	batch, _ := oldestT(t, b, wire.LaneTelemetry, 100)
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 100)
 	checkBatch(t, batch, 21, 20, 20)
 }

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestCorruptFileMovedAside(t *testing.T) {
@@ -67,13 +66,13 @@ func TestCorruptFileMovedAside(t *testing.T) {
 				path := tempPath(t)
 				b := openT(t, path, &Options{Now: clk.now})
 				for i := range 40 { // a file of several pages
-					appendT(t, b, wire.LaneTelemetry, noisy(500, i*500))
+					appendT(t, b, fieldline.LaneTelemetry, noisy(500, i*500))
 				}
-				appendT(t, b, wire.LaneAlert, readings(2, 1, 0))
+				appendT(t, b, fieldline.LaneAlert, readings(2, 1, 0))
 				closeT(t, b)
 				hurt(t, path)
 				marks, ok, err := readSidecar(path)
-				if err != nil || !ok || marks[wire.LaneTelemetry] < 20001 {
+				if err != nil || !ok || marks[fieldline.LaneTelemetry] < 20001 {
 					t.Fatalf("sidecar %v %v %v", marks, ok, err)
 				}
 
@@ -103,12 +102,12 @@ func TestCorruptFileMovedAside(t *testing.T) {
 				for l, ls := range s.Lanes {
 					wantMin := max(marks[l], uint64(clk.now().UnixMicro())) // above sidecar and clock floor
 					if ls.NextSeq != wantMin {
-						t.Fatalf("lane %s starts at seq %d, want ≥ %d", wire.Lane(l), ls.NextSeq, wantMin)
+						t.Fatalf("lane %s starts at seq %d, want ≥ %d", fieldline.Lane(l), ls.NextSeq, wantMin)
 					}
 				}
-				f, _ := appendT(t, b, wire.LaneTelemetry, readings(3, 1, 0))
-				if f != s.Lanes[wire.LaneTelemetry].NextSeq {
-					t.Fatalf("first append got seq %d, stats said %d", f, s.Lanes[wire.LaneTelemetry].NextSeq)
+				f, _ := appendT(t, b, fieldline.LaneTelemetry, readings(3, 1, 0))
+				if f != s.Lanes[fieldline.LaneTelemetry].NextSeq {
+					t.Fatalf("first append got seq %d, stats said %d", f, s.Lanes[fieldline.LaneTelemetry].NextSeq)
 				}
 			})
 		}
@@ -122,24 +121,24 @@ func TestCorruptSegmentDropped(t *testing.T) {
 	path := tempPath(t)
 	b := openT(t, path, nil)
 	for i := range 3 {
-		appendT(t, b, wire.LaneTelemetry, readings(10, 2, i*10))
+		appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, i*10))
 	}
 	closeT(t, b)
 	damageT(t, path, func(tx *bolt.Tx) error {
-		return tx.Bucket(segBuckets[wire.LaneTelemetry]).Put(seqKey(1), []byte{0xF1, 0x11, 1, 2, 3})
+		return tx.Bucket(segBuckets[fieldline.LaneTelemetry]).Put(seqKey(1), []byte{0xF1, 0x11, 1, 2, 3})
 	})
 
 	var logs lockedWriter
 	m := NewMetrics(nil)
 	b = openT(t, path, &Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	defer closeT(t, b)
-	batch, ok := oldestT(t, b, wire.LaneTelemetry, 100)
+	batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 100)
 	if !ok {
 		t.Fatal("nothing served after a corrupt segment")
 	}
 	checkBatch(t, batch, 11, 10, 20)
 	flushT(t, b)
-	s := b.Stats().Lanes[wire.LaneTelemetry]
+	s := b.Stats().Lanes[fieldline.LaneTelemetry]
 	if s.Dropped != 10 || s.DepthReadings != 20 {
 		t.Fatalf("after corrupt segment: %+v", s)
 	}
@@ -150,8 +149,8 @@ func TestCorruptSegmentDropped(t *testing.T) {
 		t.Fatalf("log: %s", logs.String())
 	}
 	// Newest never returns it either.
-	ackT(t, b, wire.LaneTelemetry, 11, 30)
-	if batch, ok := newestT(t, b, wire.LaneTelemetry, 100); ok {
+	ackT(t, b, fieldline.LaneTelemetry, 11, 30)
+	if batch, ok := newestT(t, b, fieldline.LaneTelemetry, 100); ok {
 		t.Fatalf("Newest returned %d..%d", batch.FirstSeq, batch.LastSeq())
 	}
 }

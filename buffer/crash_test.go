@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // The crash tests re-execute the test binary as a child that appends as
@@ -56,21 +56,21 @@ func crashChild() {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(1)
 	}
-	next := int(b.Stats().Lanes[wire.LaneTelemetry].NextSeq) - 1 // tag of the next reading
+	next := int(b.Stats().Lanes[fieldline.LaneTelemetry].NextSeq) - 1 // tag of the next reading
 	say("R %d", next)
 	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
 	for {
 		n := 1 + rng.IntN(40)
 		rs := readings(n, 13, next)
 		if mode == "sync" {
-			_, last, err := b.AppendSync(context.Background(), wire.LaneTelemetry, rs)
+			_, last, err := b.AppendSync(context.Background(), fieldline.LaneTelemetry, rs)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "append:", err)
 				os.Exit(1)
 			}
 			say("A %d", last)
 		} else {
-			if err := b.Append(wire.LaneTelemetry, rs); errors.Is(err, ErrDropped) {
+			if err := b.Append(fieldline.LaneTelemetry, rs); errors.Is(err, ErrDropped) {
 				continue // not stored, no seq used: try the same readings again
 			} else if err != nil {
 				fmt.Fprintln(os.Stderr, "append:", err)
@@ -155,12 +155,12 @@ func verifyTail(t *testing.T, path string, from uint64) uint64 {
 	t.Helper()
 	b := openT(t, path, &Options{AgentID: "gw-crash", FlushInterval: 0})
 	defer closeT(t, b)
-	s := b.Stats().Lanes[wire.LaneTelemetry]
+	s := b.Stats().Lanes[fieldline.LaneTelemetry]
 	top := s.NextSeq - 1
 	if s.DepthReadings != int64(top) {
 		t.Fatalf("depth %d, newest seq %d: readings missing", s.DepthReadings, top)
 	}
-	first, ok := oldestT(t, b, wire.LaneTelemetry, 1)
+	first, ok := oldestT(t, b, fieldline.LaneTelemetry, 1)
 	if top > 0 && (!ok || first.FirstSeq != 1) {
 		t.Fatalf("oldest stored seq %d, want 1", first.FirstSeq)
 	}
@@ -169,7 +169,7 @@ func verifyTail(t *testing.T, path string, from uint64) uint64 {
 	if top == 0 {
 		return 0
 	}
-	all, _ := oldestT(t, b, wire.LaneTelemetry, 1<<30)
+	all, _ := oldestT(t, b, fieldline.LaneTelemetry, 1<<30)
 	if all.LastSeq() != top || uint64(len(all.Readings)) != top {
 		t.Fatalf("stored seqs %d..%d, want 1..%d", all.FirstSeq, all.LastSeq(), top)
 	}

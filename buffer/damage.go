@@ -4,9 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Damage inside a healthy file: an index entry whose key or value does not
@@ -65,7 +64,7 @@ func decodableAround(idx *bolt.Bucket, k []byte) around {
 // under the same key, in a commit's transaction. The seqs between the
 // decodable entries around it (at least out.front[lane], below nextSeq) are
 // recorded in out.bad, to be counted when the commit is published.
-func (b *Buffer) dropBad(tx *bolt.Tx, lane wire.Lane, k []byte, out *cycleOut) error {
+func (b *Buffer) dropBad(tx *bolt.Tx, lane fieldline.Lane, k []byte, out *cycleOut) error {
 	idx, seg := tx.Bucket(idxBuckets[lane]), tx.Bucket(segBuckets[lane])
 	st := &out.st[lane]
 	ar := decodableAround(idx, k)
@@ -95,7 +94,7 @@ func (b *Buffer) dropBad(tx *bolt.Tx, lane wire.Lane, k []byte, out *cycleOut) e
 // dropBadKeys deletes the entries readers found undecodable, if they still
 // are.
 func (b *Buffer) dropBadKeys(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		idx := tx.Bucket(idxBuckets[l])
 		for _, k := range in.badKeys[l] {
 			v := idx.Get(k)
@@ -105,7 +104,7 @@ func (b *Buffer) dropBadKeys(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 			if _, err := decodeIndexEntry(k, v); err == nil {
 				continue
 			}
-			if err := b.dropBad(tx, wire.Lane(l), k, out); err != nil {
+			if err := b.dropBad(tx, fieldline.Lane(l), k, out); err != nil {
 				return err
 			}
 		}
@@ -117,7 +116,7 @@ func (b *Buffer) dropBadKeys(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 // counted yet, and logs them. b.mu is held, before the lane states of the
 // commit are published.
 func (b *Buffer) countBad(out *cycleOut) {
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		lm := &b.lanes[l]
 		for _, be := range out.bad[l] {
 			var n uint64
@@ -129,7 +128,7 @@ func (b *Buffer) countBad(out *cycleOut) {
 				lm.ackedDirty = true // the next commit persists them as gone
 			}
 			b.lm[l].dropped.Add(float64(n))
-			lane, key := wire.Lane(l).String(), hex.EncodeToString(be.key)
+			lane, key := fieldline.Lane(l).String(), hex.EncodeToString(be.key)
 			switch {
 			case n == 0 && be.key != nil:
 				b.log.Debug("buffer deleted a corrupt index entry", "lane", lane, "key", key)
@@ -151,7 +150,7 @@ func (b *Buffer) countBad(out *cycleOut) {
 // unacked by the lane state persisted in the same transaction, but covered
 // by no decodable index entry. It returns the hole, bounded by the
 // decodable entries around it, and the undecodable keys inside it.
-func holeAt(tx *bolt.Tx, lane wire.Lane, seq uint64) (span, [][]byte, bool, error) {
+func holeAt(tx *bolt.Tx, lane fieldline.Lane, seq uint64) (span, [][]byte, bool, error) {
 	state := tx.Bucket(bucketState)
 	st, err := decodeLaneState(state.Get(laneKeys[lane]))
 	if err != nil {
@@ -182,7 +181,7 @@ func holeAt(tx *bolt.Tx, lane wire.Lane, seq uint64) (span, [][]byte, bool, erro
 // its unacked seqs as dropped and logging them with the undecodable keys
 // inside it, and queues the undecodable entries the reader met (in the hole
 // or elsewhere) for deletion by the next commit.
-func (b *Buffer) markHole(lane wire.Lane, hole span, isHole bool, inHole, badKeys [][]byte) {
+func (b *Buffer) markHole(lane fieldline.Lane, hole span, isHole bool, inHole, badKeys [][]byte) {
 	b.mu.Lock()
 	lm := &b.lanes[lane]
 	var n uint64

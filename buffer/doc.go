@@ -2,14 +2,14 @@
 // from the sources are appended, committed to a bbolt file in compressed
 // segments, read back in contiguous seq ranges by the forwarder and deleted
 // once the cloud has acknowledged them. It knows nothing of sensors or
-// networks: it stores wire.Readings and hands out wire.Batches.
+// networks: it stores fieldline.Readings and hands out fieldline.Batches.
 //
 // # Basics
 //
 // Open a file with Open(path, opts). Append copies readings into the lane's
 // pending segment; a committer goroutine writes what waits in one
 // transaction, each lane's readings as segments (wire.Encode of a
-// wire.Batch, key = big-endian first seq, one bbolt bucket per lane, plus a
+// fieldline.Batch, key = big-endian first seq, one bbolt bucket per lane, plus a
 // 20-byte index entry per segment) of at most FlushMaxReadings readings and
 // within wire.DefaultLimits, so that every stored segment decodes again,
 // every FlushInterval (100ms by default) or as soon as FlushMaxReadings

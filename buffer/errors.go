@@ -20,7 +20,7 @@ var (
 	ErrDropped = errors.New("readings dropped: buffer full")
 	// ErrRange means an Ack named an empty range or seqs not yet committed.
 	ErrRange = errors.New("invalid seq range")
-	// ErrLane means a lane outside wire.NumLanes.
+	// ErrLane means a lane outside fieldline.NumLanes.
 	ErrLane = errors.New("unknown lane")
 	// ErrOptions means Options failed validation.
 	ErrOptions = errors.New("invalid buffer options")

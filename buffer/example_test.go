@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // fill makes a stopped agent's buffer file with three telemetry readings
@@ -18,19 +18,19 @@ func fill(dir string) string {
 	if err != nil {
 		panic(err)
 	}
-	rs := []wire.Reading{
+	rs := []fieldline.Reading{
 		{TimeNs: 1_764_000_000e9, Value: 21.5, SensorID: "boiler.temp"},
 		{TimeNs: 1_764_000_001e9, Value: 21.6, SensorID: "boiler.temp"},
 		{TimeNs: 1_764_000_002e9, Value: 21.4, SensorID: "boiler.temp"},
 	}
-	if _, _, err := b.AppendSync(context.Background(), wire.LaneTelemetry, rs); err != nil {
+	if _, _, err := b.AppendSync(context.Background(), fieldline.LaneTelemetry, rs); err != nil {
 		panic(err)
 	}
-	alert := []wire.Reading{{TimeNs: 1_764_000_002e9, Value: 1, SensorID: "boiler.overheat", Kind: wire.KindEvent, Text: "firing"}}
-	if _, _, err := b.AppendSync(context.Background(), wire.LaneAlert, alert); err != nil {
+	alert := []fieldline.Reading{{TimeNs: 1_764_000_002e9, Value: 1, SensorID: "boiler.overheat", Kind: fieldline.KindEvent, Text: "firing"}}
+	if _, _, err := b.AppendSync(context.Background(), fieldline.LaneAlert, alert); err != nil {
 		panic(err)
 	}
-	if err := b.Ack(wire.LaneTelemetry, 1, 1); err != nil {
+	if err := b.Ack(fieldline.LaneTelemetry, 1, 1); err != nil {
 		panic(err)
 	}
 	if err := b.Close(); err != nil {

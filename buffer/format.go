@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -26,13 +27,13 @@ var (
 	keyAgent    = []byte("agent")
 )
 
-var segBuckets, idxBuckets, laneKeys, ackKeys [wire.NumLanes][]byte
+var segBuckets, idxBuckets, laneKeys, ackKeys [fieldline.NumLanes][]byte
 
 // keyAppState holds the caller's opaque state in the state bucket.
 var keyAppState = []byte("app")
 
 func init() {
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		segBuckets[l] = fmt.Appendf(nil, "seg.%d", l)
 		idxBuckets[l] = fmt.Appendf(nil, "idx.%d", l)
 		laneKeys[l] = fmt.Appendf(nil, "lane.%d", l)
@@ -153,7 +154,7 @@ func decodeSpans(v []byte) (spanSet, error) {
 
 // decodeSegment decodes a stored segment and checks it against its index
 // entry and lane. It never panics on corrupt input.
-func decodeSegment(into *wire.Batch, lane wire.Lane, e indexEntry, v []byte) error {
+func decodeSegment(into *fieldline.Batch, lane fieldline.Lane, e indexEntry, v []byte) error {
 	if err := wire.DecodeInto(into, v, wire.Limits{}); err != nil {
 		return fmt.Errorf("decoding segment %d..%d of lane %s: %w: %w", e.first, e.last, lane, ErrCorrupt, err)
 	}

@@ -3,6 +3,7 @@ package buffer
 import (
 	"testing"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -11,7 +12,7 @@ import (
 // and bbolt's meta page. None may panic; a segment that decodes must match
 // its index entry.
 func FuzzDecodeStored(f *testing.F) {
-	seg, _ := wire.Encode(nil, &wire.Batch{AgentID: "gw", Lane: wire.LaneTelemetry, FirstSeq: 5, Readings: readings(3, 2, 0)})
+	seg, _ := wire.Encode(nil, &fieldline.Batch{AgentID: "gw", Lane: fieldline.LaneTelemetry, FirstSeq: 5, Readings: readings(3, 2, 0)})
 	e := indexEntry{first: 5, last: 7, unixNs: 1, bytes: uint32(len(seg))}
 	st := laneState{nextSeq: 8, lowSeq: 5, liveBytes: 10, liveCost: 100}
 	ss := spanSet{s: []span{{1, 2}, {5, 9}}}
@@ -19,8 +20,8 @@ func FuzzDecodeStored(f *testing.F) {
 	f.Add([]byte{1}, []byte{}, []byte{0xF1, 0x11}, []byte{1}, []byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte("x"))
 	f.Fuzz(func(t *testing.T, key, idx, segment, state, acks, sidecar []byte) {
 		if e, err := decodeIndexEntry(key, idx); err == nil {
-			var b wire.Batch
-			if err := decodeSegment(&b, wire.LaneTelemetry, e, segment); err == nil {
+			var b fieldline.Batch
+			if err := decodeSegment(&b, fieldline.LaneTelemetry, e, segment); err == nil {
 				if b.FirstSeq != e.first || uint64(len(b.Readings)) != e.count() {
 					t.Fatalf("segment %d+%d accepted for entry %d..%d", b.FirstSeq, len(b.Readings), e.first, e.last)
 				}

@@ -7,18 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
 )
 
 // readings makes n realistic readings: sensors sensor ids cycling, 1 Hz, 0.1
 // resolution; tag is stored in Value's integer part so tests can tell
 // readings apart.
-func readings(n, sensors int, start int) []wire.Reading {
-	rs := make([]wire.Reading, n)
+func readings(n, sensors int, start int) []fieldline.Reading {
+	rs := make([]fieldline.Reading, n)
 	for i := range rs {
 		k := start + i
-		rs[i] = wire.Reading{
+		rs[i] = fieldline.Reading{
 			TimeNs:   int64(1_764_000_000+k/sensors) * 1e9,
 			Value:    float64(k) / 10,
 			SensorID: fmt.Sprintf("plant.s%03d", k%sensors),
@@ -28,7 +28,7 @@ func readings(n, sensors int, start int) []wire.Reading {
 }
 
 // tag recovers the k a reading was made with.
-func tag(r wire.Reading) int { return int(r.Value*10 + 0.5) }
+func tag(r fieldline.Reading) int { return int(r.Value*10 + 0.5) }
 
 func openT(t testing.TB, path string, o *Options) *Buffer {
 	t.Helper()
@@ -56,7 +56,7 @@ func flushT(t testing.TB, b *Buffer) {
 	}
 }
 
-func appendT(t testing.TB, b *Buffer, lane wire.Lane, rs []wire.Reading) (uint64, uint64) {
+func appendT(t testing.TB, b *Buffer, lane fieldline.Lane, rs []fieldline.Reading) (uint64, uint64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -69,7 +69,7 @@ func appendT(t testing.TB, b *Buffer, lane wire.Lane, rs []wire.Reading) (uint64
 
 // drainAll reads every unacked reading of a lane with Oldest, without
 // acking, by walking ranges: it returns them in seq order.
-func oldestT(t testing.TB, b *Buffer, lane wire.Lane, max int) (wire.Batch, bool) {
+func oldestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.Batch, bool) {
 	t.Helper()
 	batch, ok, err := b.Oldest(lane, max)
 	if err != nil {
@@ -78,7 +78,7 @@ func oldestT(t testing.TB, b *Buffer, lane wire.Lane, max int) (wire.Batch, bool
 	return batch, ok
 }
 
-func newestT(t testing.TB, b *Buffer, lane wire.Lane, max int) (wire.Batch, bool) {
+func newestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.Batch, bool) {
 	t.Helper()
 	batch, ok, err := b.Newest(lane, max)
 	if err != nil {
@@ -87,7 +87,7 @@ func newestT(t testing.TB, b *Buffer, lane wire.Lane, max int) (wire.Batch, bool
 	return batch, ok
 }
 
-func ackT(t testing.TB, b *Buffer, lane wire.Lane, first, last uint64) {
+func ackT(t testing.TB, b *Buffer, lane fieldline.Lane, first, last uint64) {
 	t.Helper()
 	if err := b.Ack(lane, first, last); err != nil {
 		t.Fatalf("Ack(%s, %d, %d): %v", lane, first, last, err)
@@ -102,7 +102,7 @@ func closeT(t testing.TB, b *Buffer) {
 }
 
 // checkBatch verifies seq numbering and the tags of a batch.
-func checkBatch(t testing.TB, batch wire.Batch, firstSeq uint64, firstTag, n int) {
+func checkBatch(t testing.TB, batch fieldline.Batch, firstSeq uint64, firstTag, n int) {
 	t.Helper()
 	if batch.FirstSeq != firstSeq || len(batch.Readings) != n {
 		t.Fatalf("batch seqs %d+%d, want %d+%d", batch.FirstSeq, len(batch.Readings), firstSeq, n)

@@ -10,10 +10,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // The functions in this file serve `fieldline-agent buffer stats|dump|compact`
@@ -41,25 +40,25 @@ func openReadOnly(path string) (db *bolt.DB, err error) {
 }
 
 // readState loads the lane states and acked ranges of an open file.
-func readState(tx *bolt.Tx) (st [wire.NumLanes]laneState, acks [wire.NumLanes]spanSet, err error) {
+func readState(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, err error) {
 	state := tx.Bucket(bucketState)
 	if state == nil || tx.Bucket(bucketMeta) == nil {
 		return st, acks, fmt.Errorf("not a buffer file (no state bucket): %w", ErrCorrupt)
 	}
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		v := state.Get(laneKeys[l])
 		if v == nil {
 			st[l] = laneState{nextSeq: 1, lowSeq: 1}
 			continue
 		}
 		if st[l], err = decodeLaneState(v); err != nil {
-			return st, acks, fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+			return st, acks, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 		}
 		if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
-			return st, acks, fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+			return st, acks, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 		}
 		if tx.Bucket(idxBuckets[l]) == nil || tx.Bucket(segBuckets[l]) == nil {
-			return st, acks, fmt.Errorf("lane %s buckets missing: %w", wire.Lane(l), ErrCorrupt)
+			return st, acks, fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
 		}
 	}
 	return st, acks, nil
@@ -84,9 +83,9 @@ func Inspect(path string) (s Stats, err error) {
 		if err != nil {
 			return err
 		}
-		var oldest [wire.NumLanes]int64
-		for l := range wire.NumLanes {
-			oldest[l] = oldestUnacked(tx, wire.Lane(l), &st[l], &acks[l])
+		var oldest [fieldline.NumLanes]int64
+		for l := range fieldline.NumLanes {
+			oldest[l] = oldestUnacked(tx, fieldline.Lane(l), &st[l], &acks[l])
 		}
 		s = summarize(st, acks, oldest, time.Now())
 		s.FileBytes = tx.Size()
@@ -100,9 +99,9 @@ func Inspect(path string) (s Stats, err error) {
 
 // DumpOptions select what Dump writes.
 type DumpOptions struct {
-	Lanes []wire.Lane // nil: every lane
-	From  uint64      // first seq (0: from the oldest)
-	To    uint64      // last seq (0: to the newest)
+	Lanes []fieldline.Lane // nil: every lane
+	From  uint64           // first seq (0: from the oldest)
+	To    uint64           // last seq (0: to the newest)
 	// Acked includes readings already acked but still stored (in segments
 	// not yet wholly acked).
 	Acked bool
@@ -142,7 +141,7 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 	}()
 	lanes := opts.Lanes
 	if lanes == nil {
-		lanes = []wire.Lane{wire.LaneAlert, wire.LaneEvent, wire.LaneTelemetry}
+		lanes = []fieldline.Lane{fieldline.LaneAlert, fieldline.LaneEvent, fieldline.LaneTelemetry}
 	}
 	enc := json.NewEncoder(w)
 	var bad []error
@@ -153,7 +152,7 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 			return err
 		}
 		for _, lane := range lanes {
-			if lane >= wire.NumLanes {
+			if lane >= fieldline.NumLanes {
 				return fmt.Errorf("dumping lane %d: %w", lane, ErrLane)
 			}
 			idx, seg := tx.Bucket(idxBuckets[lane]), tx.Bucket(segBuckets[lane])
@@ -166,7 +165,7 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 					k, v = c.First()
 				}
 			}
-			var batch wire.Batch
+			var batch fieldline.Batch
 			for ; k != nil; k, v = c.Next() {
 				e, err := decodeIndexEntry(k, v)
 				if err != nil {

@@ -1,9 +1,8 @@
 package buffer
 
 import (
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Metrics are the buffer's Prometheus collectors. Gauges and counters carry a
@@ -71,7 +70,7 @@ type laneMetrics struct {
 	appended, acked, dropped, expired    prometheus.Counter
 }
 
-func (m *Metrics) lane(l wire.Lane) laneMetrics {
+func (m *Metrics) lane(l fieldline.Lane) laneMetrics {
 	n := l.String()
 	return laneMetrics{
 		depthReadings: m.DepthReadings.WithLabelValues(n),

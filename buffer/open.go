@@ -10,10 +10,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Open opens or creates the buffer file at path. nil opts means
@@ -39,8 +38,8 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		committed: make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
-	for l := range wire.NumLanes {
-		b.lm[l] = b.m.lane(wire.Lane(l))
+	for l := range fieldline.NumLanes {
+		b.lm[l] = b.m.lane(fieldline.Lane(l))
 	}
 
 	marks, haveMarks, err := readSidecar(path)
@@ -65,14 +64,14 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		return nil, err
 	}
 	b.cst = st
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		b.lanes[l].st = st[l]
 		b.lanes[l].acked = acks[l]
 		b.marks[l] = marks[l]
 	}
 	// Make sure the sidecar covers what the database has used.
 	raise := false
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		if b.marks[l] < st[l].nextSeq {
 			b.marks[l] = st[l].nextSeq + seqBlock
 			raise = true
@@ -92,7 +91,7 @@ func Open(path string, opts *Options) (*Buffer, error) {
 // openDB opens bbolt and loads the lane states. Corruption is reported as
 // an error wrapping ErrCorrupt; bbolt panics and memory faults while reading
 // a damaged file are turned into such errors.
-func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLanes]laneState, acks [wire.NumLanes]spanSet, err error) {
+func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, err error) {
 	if err := checkFileLength(b.path); err != nil {
 		return st, acks, err
 	}
@@ -148,9 +147,9 @@ func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLan
 			if state != nil {
 				b.appState = append([]byte(nil), state.Get(keyAppState)...)
 			}
-			for l := range wire.NumLanes {
+			for l := range fieldline.NumLanes {
 				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil || state == nil {
-					return fmt.Errorf("lane %s buckets missing: %w", wire.Lane(l), ErrCorrupt)
+					return fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
 				}
 				v := state.Get(laneKeys[l])
 				if v == nil {
@@ -166,12 +165,12 @@ func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLan
 				}
 				s, err := decodeLaneState(v)
 				if err != nil {
-					return fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+					return fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 				}
 				if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
-					return fmt.Errorf("lane %s: %w", wire.Lane(l), err)
+					return fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 				}
-				if err := checkLane(tx, wire.Lane(l), s); err != nil {
+				if err := checkLane(tx, fieldline.Lane(l), s); err != nil {
 					return err
 				}
 				st[l] = s
@@ -191,7 +190,7 @@ func (b *Buffer) openDB(lost bool, marks [wire.NumLanes]uint64) (st [wire.NumLan
 // entries: no entry may lie below lowSeq or reach nextSeq. Undecodable
 // entries are skipped (readers and commits treat them as gone), and so are
 // holes at either end (readers find them and count them as dropped).
-func checkLane(tx *bolt.Tx, lane wire.Lane, s laneState) error {
+func checkLane(tx *bolt.Tx, lane fieldline.Lane, s laneState) error {
 	var first, last []byte // keys of the first and last entries with a seq key
 	cur := tx.Bucket(idxBuckets[lane]).Cursor()
 	for k, _ := cur.First(); k != nil && first == nil; k, _ = cur.Next() {
@@ -233,7 +232,7 @@ func initDB(tx *bolt.Tx, agent string) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketState); err != nil {
 		return err
 	}
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		if _, err := tx.CreateBucketIfNotExists(segBuckets[l]); err != nil {
 			return err
 		}

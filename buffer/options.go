@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -44,7 +45,7 @@ func ParseDropPolicy(s string) (DropPolicy, error) {
 // CommitInfo describes what one commit stored in one lane: the seqs
 // FirstSeq..LastSeq, in one or more segments.
 type CommitInfo struct {
-	Lane     wire.Lane
+	Lane     fieldline.Lane
 	FirstSeq uint64
 	LastSeq  uint64
 	Bytes    int           // stored (encoded) size of the segments

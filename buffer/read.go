@@ -5,61 +5,60 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Oldest returns the oldest unacked readings of a lane: a contiguous seq
 // range of at most max readings that stops before an acked range or a gap.
 // ok is false when the lane holds no unacked reading. Only committed readings
 // are returned; the batch belongs to the caller.
-func (b *Buffer) Oldest(lane wire.Lane, max int) (wire.Batch, bool, error) {
+func (b *Buffer) Oldest(lane fieldline.Lane, max int) (fieldline.Batch, bool, error) {
 	return b.take(lane, max, false)
 }
 
 // Newest returns the at most max unacked readings that end at the newest
 // committed unacked seq of a lane, contiguous: it stops (going back) at an
 // acked range or a gap.
-func (b *Buffer) Newest(lane wire.Lane, max int) (wire.Batch, bool, error) {
+func (b *Buffer) Newest(lane fieldline.Lane, max int) (fieldline.Batch, bool, error) {
 	return b.take(lane, max, true)
 }
 
-func (b *Buffer) take(lane wire.Lane, max int, newest bool) (wire.Batch, bool, error) {
-	if lane >= wire.NumLanes {
-		return wire.Batch{}, false, fmt.Errorf("reading lane %d: %w", lane, ErrLane)
+func (b *Buffer) take(lane fieldline.Lane, max int, newest bool) (fieldline.Batch, bool, error) {
+	if lane >= fieldline.NumLanes {
+		return fieldline.Batch{}, false, fmt.Errorf("reading lane %d: %w", lane, ErrLane)
 	}
 	if max <= 0 {
-		return wire.Batch{}, false, fmt.Errorf("reading at most %d readings: %w", max, ErrRange)
+		return fieldline.Batch{}, false, fmt.Errorf("reading at most %d readings: %w", max, ErrRange)
 	}
 	for attempt := 0; ; attempt++ {
 		b.mu.Lock()
 		if b.closing {
 			b.mu.Unlock()
-			return wire.Batch{}, false, ErrClosed
+			return fieldline.Batch{}, false, ErrClosed
 		}
 		lo, hi, ok := b.unackedRange(lane, max, newest)
 		b.mu.Unlock()
 		if !ok {
-			return wire.Batch{}, false, nil
+			return fieldline.Batch{}, false, nil
 		}
 		rs, err := b.read(lane, lo, hi, newest)
 		if err != nil {
-			return wire.Batch{}, false, err
+			return fieldline.Batch{}, false, err
 		}
 		if len(rs) > 0 {
-			return wire.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: rs[0].Seq, Readings: rs}, true, nil
+			return fieldline.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: rs[0].Seq, Readings: rs}, true, nil
 		}
 		// The segment was dropped between the snapshot and the read; the
 		// next snapshot sees the new low seq.
 		if attempt == 100 {
-			return wire.Batch{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, lo, hi)
+			return fieldline.Batch{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, lo, hi)
 		}
 	}
 }
 
 // unackedRange picks the seq range to return. b.mu is held.
-func (b *Buffer) unackedRange(lane wire.Lane, max int, newest bool) (lo, hi uint64, ok bool) {
+func (b *Buffer) unackedRange(lane fieldline.Lane, max int, newest bool) (lo, hi uint64, ok bool) {
 	lm := &b.lanes[lane]
 	low, top := lm.st.lowSeq, lm.st.nextSeq-1
 	if lm.st.nextSeq == lm.st.lowSeq {
@@ -98,7 +97,7 @@ func (b *Buffer) unackedRange(lane wire.Lane, max int, newest bool) (lo, hi uint
 // contiguous run: from lo upwards, or when newest, ending at hi. Segments
 // found corrupt, undecodable index entries and holes in the index are
 // reported (markGone, markHole) and treated as gone.
-func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Reading, err error) {
+func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fieldline.Reading, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -163,7 +162,7 @@ func (b *Buffer) read(lane wire.Lane, lo, hi uint64, newest bool) (rs []wire.Rea
 			}
 		}
 		from, to := max(lo, segs[0].first), min(hi, segs[len(segs)-1].last)
-		rs = make([]wire.Reading, 0, to-from+1)
+		rs = make([]fieldline.Reading, 0, to-from+1)
 		for i, e := range segs {
 			dec, err := b.cache.get(lane, e, func() ([]byte, error) {
 				v := seg.Get(seqKey(e.first))
@@ -207,7 +206,7 @@ func keyOf(k []byte) uint64 {
 
 // markGone treats corrupt segments as acked: they are never returned again,
 // counted as dropped, and deleted by the next commit.
-func (b *Buffer) markGone(lane wire.Lane, bad []indexEntry) {
+func (b *Buffer) markGone(lane fieldline.Lane, bad []indexEntry) {
 	b.mu.Lock()
 	var n uint64
 	for _, e := range bad {
@@ -239,12 +238,12 @@ type segCache struct {
 }
 
 type cacheEntry struct {
-	lane  wire.Lane
+	lane  fieldline.Lane
 	first uint64
-	rs    []wire.Reading
+	rs    []fieldline.Reading
 }
 
-func (c *segCache) get(lane wire.Lane, e indexEntry, load func() ([]byte, error)) ([]wire.Reading, error) {
+func (c *segCache) get(lane fieldline.Lane, e indexEntry, load func() ([]byte, error)) ([]fieldline.Reading, error) {
 	c.mu.Lock()
 	for i := range c.entries {
 		if ce := &c.entries[i]; ce.rs != nil && ce.lane == lane && ce.first == e.first {
@@ -258,7 +257,7 @@ func (c *segCache) get(lane wire.Lane, e indexEntry, load func() ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	var batch wire.Batch
+	var batch fieldline.Batch
 	if err := decodeSegment(&batch, lane, e, v); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ package buffer
 import (
 	"fmt"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -19,16 +20,16 @@ type segment struct {
 // decode again (see segmentLen) and encodes them, all into the lane's one
 // scratch buffer.
 func (b *Buffer) encode(in *cycleIn) error {
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		rs := in.takes[l]
 		buf := b.encBuf[l][:0]
 		var ends []int
 		for off := 0; off < len(rs); {
 			n := segmentLen(rs[off:], b.opts.FlushMaxReadings)
-			batch := wire.Batch{AgentID: b.opts.AgentID, Lane: wire.Lane(l), FirstSeq: b.cst[l].nextSeq + uint64(off), Readings: rs[off : off+n]}
+			batch := fieldline.Batch{AgentID: b.opts.AgentID, Lane: fieldline.Lane(l), FirstSeq: b.cst[l].nextSeq + uint64(off), Readings: rs[off : off+n]}
 			var err error
 			if buf, err = wire.Encode(buf, &batch); err != nil {
-				return fmt.Errorf("encoding segment of lane %s: %w", wire.Lane(l), err)
+				return fmt.Errorf("encoding segment of lane %s: %w", fieldline.Lane(l), err)
 			}
 			in.segs[l] = append(in.segs[l], segment{n: n})
 			ends = append(ends, len(buf))
@@ -65,7 +66,7 @@ func segmentBytes() int {
 // segmentLen returns how many of rs (at least one) go into the next
 // segment: at most flushMax, the wire limit of readings, and segmentBytes
 // of body by the rawPerReading bound.
-func segmentLen(rs []wire.Reading, flushMax int) int {
+func segmentLen(rs []fieldline.Reading, flushMax int) int {
 	n := min(len(rs), max(flushMax, 1), wire.DefaultLimits.MaxReadings)
 	size, limit := 0, segmentBytes()
 	for i := range n {

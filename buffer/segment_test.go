@@ -8,27 +8,28 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // cheap makes n small readings of one sensor sharing one SensorID string,
 // so that a test can hold a million of them; Value carries the tag.
-func cheap(n, start int) []wire.Reading {
-	rs := make([]wire.Reading, n)
+func cheap(n, start int) []fieldline.Reading {
+	rs := make([]fieldline.Reading, n)
 	for i := range rs {
 		k := start + i
-		rs[i] = wire.Reading{TimeNs: int64(1_764_000_000+k) * 1e9, Value: float64(k) / 10, SensorID: "plant.s000"}
+		rs[i] = fieldline.Reading{TimeNs: int64(1_764_000_000+k) * 1e9, Value: float64(k) / 10, SensorID: "plant.s000"}
 	}
 	return rs
 }
 
 // wordy makes n event readings that all carry one text of size bytes.
-func wordy(size int) func(n, start int) []wire.Reading {
+func wordy(size int) func(n, start int) []fieldline.Reading {
 	text := strings.Repeat("x", size)
-	return func(n, start int) []wire.Reading {
+	return func(n, start int) []fieldline.Reading {
 		rs := cheap(n, start)
 		for i := range rs {
-			rs[i].Kind, rs[i].Text = wire.KindEvent, text
+			rs[i].Kind, rs[i].Text = fieldline.KindEvent, text
 		}
 		return rs
 	}
@@ -42,7 +43,7 @@ func TestLargeAppendIsSplit(t *testing.T) {
 	cases := []struct {
 		name     string
 		flushMax int
-		make     func(n, start int) []wire.Reading
+		make     func(n, start int) []fieldline.Reading
 		n        int
 		segMax   int // readings
 	}{
@@ -55,12 +56,12 @@ func TestLargeAppendIsSplit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tempPath(t)
 			b := openT(t, path, &Options{FlushInterval: 0, FlushMaxReadings: tc.flushMax, NoSync: true})
-			first, last := appendT(t, b, wire.LaneTelemetry, tc.make(tc.n, 0))
+			first, last := appendT(t, b, fieldline.LaneTelemetry, tc.make(tc.n, 0))
 			if first != 1 || last != uint64(tc.n) {
 				t.Fatalf("AppendSync got seqs %d..%d, want 1..%d", first, last, tc.n)
 			}
 			next := uint64(1)
-			for _, e := range indexEntries(t, b, wire.LaneTelemetry) {
+			for _, e := range indexEntries(t, b, fieldline.LaneTelemetry) {
 				if e.first != next || e.count() > uint64(tc.segMax) {
 					t.Fatalf("segment %d..%d (%d readings): want first %d and at most %d", e.first, e.last, e.count(), next, tc.segMax)
 				}
@@ -80,7 +81,7 @@ func TestLargeAppendIsSplit(t *testing.T) {
 			if k = drainT(t, b, k, tc.n); k != tc.n {
 				t.Fatalf("drained %d readings, appended %d", k, tc.n)
 			}
-			if s := b.Stats().Lanes[wire.LaneTelemetry]; s.DepthReadings != 0 || s.Dropped != 0 || s.NextSeq != last+1 {
+			if s := b.Stats().Lanes[fieldline.LaneTelemetry]; s.DepthReadings != 0 || s.Dropped != 0 || s.NextSeq != last+1 {
 				t.Fatalf("after draining: %+v", s)
 			}
 		})
@@ -89,7 +90,7 @@ func TestLargeAppendIsSplit(t *testing.T) {
 
 // indexEntries returns a lane's index entries, failing on one that does
 // not decode.
-func indexEntries(t *testing.T, b *Buffer, lane wire.Lane) []indexEntry {
+func indexEntries(t *testing.T, b *Buffer, lane fieldline.Lane) []indexEntry {
 	t.Helper()
 	var es []indexEntry
 	err := b.view(func(tx *bolt.Tx) error {
@@ -111,7 +112,7 @@ func indexEntries(t *testing.T, b *Buffer, lane wire.Lane) []indexEntry {
 func drainT(t *testing.T, b *Buffer, k, upto int) int {
 	t.Helper()
 	for k < upto {
-		batch, ok := oldestT(t, b, wire.LaneTelemetry, 1<<16)
+		batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 1<<16)
 		if !ok {
 			break
 		}
@@ -121,7 +122,7 @@ func drainT(t *testing.T, b *Buffer, k, upto int) int {
 			}
 			k++
 		}
-		ackT(t, b, wire.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+		ackT(t, b, fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
 	}
 	return k
 }
@@ -160,16 +161,16 @@ func TestOversizedReadingRefused(t *testing.T) {
 	b := openT(t, tempPath(t), &Options{FlushInterval: 0, NoSync: true})
 	defer closeT(t, b)
 	rs := cheap(3, 0)
-	rs[1].Kind, rs[1].Text = wire.KindEvent, strings.Repeat("x", segmentBytes())
-	if _, _, err := b.AppendSync(t.Context(), wire.LaneEvent, rs); !errors.Is(err, ErrDropped) {
+	rs[1].Kind, rs[1].Text = fieldline.KindEvent, strings.Repeat("x", segmentBytes())
+	if _, _, err := b.AppendSync(t.Context(), fieldline.LaneEvent, rs); !errors.Is(err, ErrDropped) {
 		t.Fatalf("AppendSync of an oversized reading: %v, want ErrDropped", err)
 	}
 	rs[1].Text = strings.Repeat("x", segmentBytes()-rawPerReading-len(rs[1].SensorID))
-	first, _ := appendT(t, b, wire.LaneEvent, rs)
-	if s := b.Stats().Lanes[wire.LaneEvent]; s.Dropped != 3 || first != 1 {
+	first, _ := appendT(t, b, fieldline.LaneEvent, rs)
+	if s := b.Stats().Lanes[fieldline.LaneEvent]; s.Dropped != 3 || first != 1 {
 		t.Fatalf("first seq %d, stats %+v; want 1 and 3 dropped", first, s)
 	}
-	batch, _ := oldestT(t, b, wire.LaneEvent, 10)
+	batch, _ := oldestT(t, b, fieldline.LaneEvent, 10)
 	if len(batch.Readings) != 3 || batch.Readings[1].Text != rs[1].Text {
 		t.Fatalf("read back %d readings", len(batch.Readings))
 	}

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // The seq sidecar (<path>.seq) records, per lane, a seq below which every
@@ -25,7 +25,7 @@ func sidecarPath(path string) string { return path + ".seq" }
 
 // readSidecar returns the reserved marks; ok is false when the file does not
 // exist. A sidecar that does not parse is an error wrapping ErrCorrupt.
-func readSidecar(path string) (marks [wire.NumLanes]uint64, ok bool, err error) {
+func readSidecar(path string) (marks [fieldline.NumLanes]uint64, ok bool, err error) {
 	data, err := os.ReadFile(sidecarPath(path))
 	if os.IsNotExist(err) {
 		return marks, false, nil
@@ -40,7 +40,7 @@ func readSidecar(path string) (marks [wire.NumLanes]uint64, ok bool, err error) 
 	return marks, true, nil
 }
 
-func parseSidecar(data []byte) (marks [wire.NumLanes]uint64, err error) {
+func parseSidecar(data []byte) (marks [fieldline.NumLanes]uint64, err error) {
 	body, sum, found := bytes.Cut(bytes.TrimRight(data, "\n"), []byte("\ncrc32 "))
 	if !found {
 		return marks, fmt.Errorf("no checksum line: %w", ErrCorrupt)
@@ -50,13 +50,13 @@ func parseSidecar(data []byte) (marks [wire.NumLanes]uint64, err error) {
 		return marks, fmt.Errorf("checksum mismatch: %w", ErrCorrupt)
 	}
 	lines := strings.Split(string(body), "\n")
-	if len(lines) != 1+wire.NumLanes || lines[0] != sidecarMagic {
+	if len(lines) != 1+fieldline.NumLanes || lines[0] != sidecarMagic {
 		return marks, fmt.Errorf("unexpected layout: %w", ErrCorrupt)
 	}
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		name, v, _ := strings.Cut(lines[1+l], " ")
 		n, perr := strconv.ParseUint(v, 10, 64)
-		if name != wire.Lane(l).String() || perr != nil {
+		if name != fieldline.Lane(l).String() || perr != nil {
 			return marks, fmt.Errorf("line %q: %w", lines[1+l], ErrCorrupt)
 		}
 		marks[l] = n
@@ -64,11 +64,11 @@ func parseSidecar(data []byte) (marks [wire.NumLanes]uint64, err error) {
 	return marks, nil
 }
 
-func formatSidecar(marks [wire.NumLanes]uint64) []byte {
+func formatSidecar(marks [fieldline.NumLanes]uint64) []byte {
 	var b bytes.Buffer
 	b.WriteString(sidecarMagic)
 	for l, m := range marks {
-		fmt.Fprintf(&b, "\n%s %d", wire.Lane(l), m)
+		fmt.Fprintf(&b, "\n%s %d", fieldline.Lane(l), m)
 	}
 	sum := crc32.ChecksumIEEE(b.Bytes())
 	fmt.Fprintf(&b, "\ncrc32 %08x\n", sum)
@@ -77,7 +77,7 @@ func formatSidecar(marks [wire.NumLanes]uint64) []byte {
 
 // writeSidecar replaces the sidecar atomically and durably: write a
 // temporary file, fsync it, rename it over the old one, fsync the directory.
-func writeSidecar(path string, marks [wire.NumLanes]uint64, noSync bool) error {
+func writeSidecar(path string, marks [fieldline.NumLanes]uint64, noSync bool) error {
 	final := sidecarPath(path)
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)

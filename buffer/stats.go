@@ -6,14 +6,13 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // LaneStats describe one lane.
 type LaneStats struct {
-	Lane             wire.Lane
+	Lane             fieldline.Lane
 	DepthReadings    int64         // committed, not acked
 	DepthBytes       int64         // stored bytes of segments not yet wholly acked
 	OldestUnackedAge time.Duration // since the commit of the oldest unacked reading; 0 when none
@@ -25,7 +24,7 @@ type LaneStats struct {
 
 // Stats describe the buffer: per lane, and totals.
 type Stats struct {
-	Lanes            [wire.NumLanes]LaneStats
+	Lanes            [fieldline.NumLanes]LaneStats
 	DepthReadings    int64
 	DepthBytes       int64
 	OldestUnackedAge time.Duration // the largest of the lanes'
@@ -38,18 +37,18 @@ type Stats struct {
 // dropped and expired counts after the commit that drops.
 func (b *Buffer) Stats() Stats {
 	b.mu.Lock()
-	var st [wire.NumLanes]laneState
-	var acked [wire.NumLanes]spanSet
+	var st [fieldline.NumLanes]laneState
+	var acked [fieldline.NumLanes]spanSet
 	for l := range b.lanes {
 		st[l] = b.lanes[l].st
 		st[l].dropped += b.lanes[l].droppedEarly
 		acked[l] = b.lanes[l].acked.clone()
 	}
 	b.mu.Unlock()
-	var oldest [wire.NumLanes]int64
+	var oldest [fieldline.NumLanes]int64
 	_ = b.view(func(tx *bolt.Tx) error {
-		for l := range wire.NumLanes {
-			oldest[l] = oldestUnacked(tx, wire.Lane(l), &st[l], &acked[l])
+		for l := range fieldline.NumLanes {
+			oldest[l] = oldestUnacked(tx, fieldline.Lane(l), &st[l], &acked[l])
 		}
 		return nil
 	})
@@ -60,11 +59,11 @@ func (b *Buffer) Stats() Stats {
 	return s
 }
 
-func summarize(st [wire.NumLanes]laneState, acked [wire.NumLanes]spanSet, oldest [wire.NumLanes]int64, now time.Time) Stats {
+func summarize(st [fieldline.NumLanes]laneState, acked [fieldline.NumLanes]spanSet, oldest [fieldline.NumLanes]int64, now time.Time) Stats {
 	var s Stats
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		ls := LaneStats{
-			Lane:       wire.Lane(l),
+			Lane:       fieldline.Lane(l),
 			DepthBytes: int64(st[l].liveBytes),
 			NextSeq:    st[l].nextSeq,
 			AckedSeq:   st[l].ackedMax,
@@ -89,7 +88,7 @@ func summarize(st [wire.NumLanes]laneState, acked [wire.NumLanes]spanSet, oldest
 
 // oldestUnacked returns the commit time (unix ns) of the segment holding a
 // lane's oldest unacked seq, or 0.
-func oldestUnacked(tx *bolt.Tx, lane wire.Lane, st *laneState, acked *spanSet) int64 {
+func oldestUnacked(tx *bolt.Tx, lane fieldline.Lane, st *laneState, acked *spanSet) int64 {
 	u := acked.firstFree(st.lowSeq)
 	if u >= st.nextSeq {
 		return 0
@@ -126,7 +125,7 @@ func (b *Buffer) view(fn func(tx *bolt.Tx) error) (err error) {
 // updateGauges publishes depth and age.
 func (b *Buffer) updateGauges() {
 	s := b.Stats()
-	for l := range wire.NumLanes {
+	for l := range fieldline.NumLanes {
 		ls := s.Lanes[l]
 		b.lm[l].depthReadings.Set(float64(ls.DepthReadings))
 		b.lm[l].depthBytes.Set(float64(ls.DepthBytes))

@@ -11,14 +11,13 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/fieldline/fieldline"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // edgeActions is the small adapter the agent writes: named periph output
@@ -251,9 +250,9 @@ func TestActionQueueFullAndHardClose(t *testing.T) {
 `))
 	e := NewEngine(p, Options{Metrics: m, Actions: &edgeActions{pins: outs}, ActionQueue: 1, ActionBackoff: time.Hour})
 	var out Output
-	e.Process([]wire.Reading{rd("s", 0, 1.5)}, &out) // a1 fires; its action fails and waits an hour to retry
+	e.Process([]fieldline.Reading{rd("s", 0, 1.5)}, &out) // a1 fires; its action fails and waits an hour to retry
 	eventually(t, "the first attempt", func() bool { return testutil.ToFloat64(m.Retries) == 1 })
-	e.Process([]wire.Reading{rd("s", 1, 5)}, &out) // a2's action fills the queue, a3's is dropped
+	e.Process([]fieldline.Reading{rd("s", 1, 5)}, &out) // a2's action fills the queue, a3's is dropped
 	checkActions(t, m, map[[2]string]float64{{"set_output", "dropped"}: 1})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -271,7 +270,7 @@ func TestActionQueueFullAndHardClose(t *testing.T) {
 	}
 	// Transitions after Close still come out; their actions are dropped.
 	out.Reset()
-	e.Process([]wire.Reading{rd("s", 2, 0)}, &out)
+	e.Process([]fieldline.Reading{rd("s", 2, 0)}, &out)
 	if len(out.Alerts) != 3 {
 		t.Errorf("%d transitions after Close, want 3", len(out.Alerts))
 	}

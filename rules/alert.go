@@ -10,8 +10,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // State is an alert's state, and the Value of its transition readings.
@@ -77,9 +77,9 @@ type AlertEvent struct {
 }
 
 // ParseAlertEvent decodes a transition reading made by an Engine.
-func ParseAlertEvent(r wire.Reading) (AlertEvent, error) {
+func ParseAlertEvent(r fieldline.Reading) (AlertEvent, error) {
 	var ev AlertEvent
-	if r.Kind != wire.KindEvent {
+	if r.Kind != fieldline.KindEvent {
 		return ev, fmt.Errorf("reading of sensor %q is a %s, not an event: %w", r.SensorID, r.Kind, ErrNotAlert)
 	}
 	if err := json.Unmarshal([]byte(r.Text), &ev); err != nil {

@@ -4,9 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 type alertCase struct {
@@ -50,7 +49,7 @@ func TestAlertHysteresis(t *testing.T) {
 			[]step{values("s", 0, 1, 6, 5, 4.9)},
 			[]string{"s hot firing@0 6", "s hot resolved@2 4.9"}},
 		{"bad quality neither triggers nor clears", overheat,
-			[]step{feed(rdq("s", 0, 99, wire.QualityBad), rd("s", 1, 99), rdq("s", 2, 0, wire.QualityBad), rdq("s", 3, 0, wire.QualityUncertain))},
+			[]step{feed(rdq("s", 0, 99, fieldline.QualityBad), rd("s", 1, 99), rdq("s", 2, 0, fieldline.QualityBad), rdq("s", 3, 0, fieldline.QualityUncertain))},
 			[]string{"s hot firing@1 99", "s hot resolved@3 0"}},
 		{"NaN changes nothing, +Inf triggers", overheat,
 			[]step{values("s", 0, 1, nan(), inf(), nan(), 0)},
@@ -139,7 +138,7 @@ func TestAlertEventText(t *testing.T) {
 		if r.Text != want[i] {
 			t.Errorf("transition %d text\n got %s\nwant %s", i, r.Text, want[i])
 		}
-		if r.Kind != wire.KindEvent || r.SensorID != "s" || r.Quality != wire.QualityGood || r.Seq != 0 {
+		if r.Kind != fieldline.KindEvent || r.SensorID != "s" || r.Quality != fieldline.QualityGood || r.Seq != 0 {
 			t.Errorf("transition %d: %+v", i, r)
 		}
 	}

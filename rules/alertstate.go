@@ -3,7 +3,7 @@ package rules
 import (
 	"bytes"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // alertState is one alert of one sensor.
@@ -50,15 +50,15 @@ func (e *Engine) evalAlert(st *sensorState, i int, a *alert, v float64, ts int64
 
 // transition records ev for one alert: the reading for the alert lane, the
 // metric, the actions.
-func (e *Engine) transition(st *sensorState, a *alert, as *alertState, ev event, value float64, ts int64, reason string, dst *[]wire.Reading) {
+func (e *Engine) transition(st *sensorState, a *alert, as *alertState, ev event, value float64, ts int64, reason string, dst *[]fieldline.Reading) {
 	as.state = ev.state()
 	text := a.text(ev, value, reason)
-	*dst = append(*dst, wire.Reading{
+	*dst = append(*dst, fieldline.Reading{
 		TimeNs:   ts,
 		Value:    float64(as.state),
 		SensorID: st.id,
 		Text:     text,
-		Kind:     wire.KindEvent,
+		Kind:     fieldline.KindEvent,
 	})
 	e.m.transitions[ev].Inc()
 	for i := range a.actions {

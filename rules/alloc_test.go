@@ -3,7 +3,7 @@ package rules
 import (
 	"testing"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // TestTypicalPipelineDoesNotAllocate holds the promise of the package
@@ -18,12 +18,12 @@ func TestTypicalPipelineDoesNotAllocate(t *testing.T) {
 	ring := pipelineRing(t, 32)
 	for _, tc := range []struct {
 		name string
-		in   []wire.Reading
+		in   []fieldline.Reading
 	}{
 		{"simulated boilers", ring[:256]},
-		{"repeats dropped by the deadband", []wire.Reading{rd("boiler.1.temp", 0, 600), rd("boiler.1.temp", 1, 600)}},
-		{"changes sent", []wire.Reading{rd("boiler.1.temp", 0, 600), rd("boiler.1.temp", 1, 610)}},
-		{"bad quality", []wire.Reading{rdq("boiler.1.temp", 0, 600, wire.QualityBad)}},
+		{"repeats dropped by the deadband", []fieldline.Reading{rd("boiler.1.temp", 0, 600), rd("boiler.1.temp", 1, 600)}},
+		{"changes sent", []fieldline.Reading{rd("boiler.1.temp", 0, 600), rd("boiler.1.temp", 1, 610)}},
+		{"bad quality", []fieldline.Reading{rdq("boiler.1.temp", 0, 600, fieldline.QualityBad)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t, mustLoad(t, typicalPipeline), Options{})

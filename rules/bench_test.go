@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // boilerTemp is the simulator's boiler temperature (fieldline-sim modbus,
@@ -21,27 +21,27 @@ func boilerTemp(seed uint64) signal.Config {
 // series samples cfg at 1 Hz for n seconds from t0, as a sensor polled
 // every second would report it (dropouts give no reading). raw maps the
 // value to what the device sends.
-func series(tb testing.TB, id string, cfg signal.Config, n int, raw func(float64) float64) []wire.Reading {
+func series(tb testing.TB, id string, cfg signal.Config, n int, raw func(float64) float64) []fieldline.Reading {
 	tb.Helper()
 	sig, err := signal.New(cfg, t0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := make([]wire.Reading, 0, n)
+	out := make([]fieldline.Reading, 0, n)
 	for i := 0; i < n; i++ {
 		ts := t0.Add(time.Duration(i) * time.Second)
 		v, ok := sig.At(ts)
 		if !ok {
 			continue
 		}
-		out = append(out, wire.Reading{SensorID: id, TimeNs: ts.UnixNano(), Value: raw(v)})
+		out = append(out, fieldline.Reading{SensorID: id, TimeNs: ts.UnixNano(), Value: raw(v)})
 	}
 	return out
 }
 
 // interleave merges per-sensor series in time order (they share seconds).
-func interleave(all [][]wire.Reading) []wire.Reading {
-	var out []wire.Reading
+func interleave(all [][]fieldline.Reading) []fieldline.Reading {
+	var out []fieldline.Reading
 	for i := 0; ; i++ {
 		done := true
 		for _, s := range all {
@@ -71,7 +71,7 @@ rules:
 // benchProcess feeds ring to e in batches of batch readings, round and
 // round, and reports readings/s (one goroutine: per core) and the share of
 // readings kept.
-func benchProcess(b *testing.B, e *Engine, ring []wire.Reading, batch int) {
+func benchProcess(b *testing.B, e *Engine, ring []fieldline.Reading, batch int) {
 	var out Output
 	for i := 0; i+batch <= len(ring); i += batch { // warm up: every sensor known, out at capacity
 		out.Reset()
@@ -96,8 +96,8 @@ func benchProcess(b *testing.B, e *Engine, ring []wire.Reading, batch int) {
 	b.ReportMetric(float64(kept)/n, "kept-ratio")
 }
 
-func pipelineRing(b testing.TB, sensors int) []wire.Reading {
-	var all [][]wire.Reading
+func pipelineRing(b testing.TB, sensors int) []fieldline.Reading {
+	var all [][]fieldline.Reading
 	for s := 0; s < sensors; s++ {
 		// The device sends tenths of a degree above -40 °C.
 		all = append(all, series(b, fmt.Sprintf("boiler.%d.temp", s), boilerTemp(uint64(s+1)), 3600,
@@ -151,7 +151,7 @@ rules:
 	e := NewEngine(p, Options{})
 	var out Output
 	for s := 0; s < 1000; s++ {
-		e.Process([]wire.Reading{rd(fmt.Sprintf("s.%d", s), 0, 20)}, &out)
+		e.Process([]fieldline.Reading{rd(fmt.Sprintf("s.%d", s), 0, 20)}, &out)
 	}
 	now := at(10)
 	b.ReportAllocs()

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // rdBoot is a reading stamped by boot's clock.
-func rdBoot(sensor string, sec, v float64) wire.Reading {
-	return wire.Reading{SensorID: sensor, TimeNs: boot(sec).UnixNano(), Value: v}
+func rdBoot(sensor string, sec, v float64) fieldline.Reading {
+	return fieldline.Reading{SensorID: sensor, TimeNs: boot(sec).UnixNano(), Value: v}
 }
 
 func tickTime(t time.Time) step { return step{at: &t} }

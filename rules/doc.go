@@ -121,7 +121,7 @@
 // alert stays firing until a reading clears it.
 //
 // Each transition is one reading on the alert lane, emitted exactly once:
-// Kind wire.KindEvent, SensorID the sensor, TimeNs the reading's or the
+// Kind fieldline.KindEvent, SensorID the sensor, TimeNs the reading's or the
 // Tick's time, Value the new state (0 ok/resolved, 1 pending, 2 firing) and
 // Text a compact JSON object (see AlertEvent and ParseAlertEvent):
 //

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // Actions is what alert actions act on. The agent adapts its GPIO outputs
@@ -47,11 +47,11 @@ type Options struct {
 // it; the caller resets it (Reset) and reuses it, so that the hot path does
 // not allocate.
 type Output struct {
-	// Telemetry goes to wire.LaneTelemetry.
-	Telemetry []wire.Reading
-	// Alerts are alert transitions (Kind wire.KindEvent) for
-	// wire.LaneAlert.
-	Alerts []wire.Reading
+	// Telemetry goes to fieldline.LaneTelemetry.
+	Telemetry []fieldline.Reading
+	// Alerts are alert transitions (Kind fieldline.KindEvent) for
+	// fieldline.LaneAlert.
+	Alerts []fieldline.Reading
 }
 
 // Reset empties o, keeping its capacity.
@@ -74,8 +74,8 @@ type Engine struct {
 
 	// Made outside Process and Tick (Swap, RestoreState); emitted by the
 	// next Process or Tick.
-	heldAlerts    []wire.Reading
-	heldTelemetry []wire.Reading
+	heldAlerts    []fieldline.Reading
+	heldTelemetry []fieldline.Reading
 
 	run    exprRunner
 	c      counts
@@ -132,7 +132,7 @@ func (e *Engine) Program() *Program {
 
 // Process runs every reading of in through its sensor's rule and appends
 // what leaves to out. It does not retain in.
-func (e *Engine) Process(in []wire.Reading, out *Output) {
+func (e *Engine) Process(in []fieldline.Reading, out *Output) {
 	e.mu.Lock()
 	e.flushHeld(out)
 	if e.prog == nil || len(e.prog.rules) == 0 {

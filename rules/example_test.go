@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/rules"
 )
 
@@ -47,9 +47,9 @@ rules:
 	}
 	eng := rules.NewEngine(prog, rules.Options{})
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	var in []wire.Reading
+	var in []fieldline.Reading
 	for i, raw := range []float64{900, 902, 960, 958, 899} {
-		in = append(in, wire.Reading{SensorID: "boiler.1.temp", TimeNs: t0.Add(time.Duration(i) * time.Second).UnixNano(), Value: raw})
+		in = append(in, fieldline.Reading{SensorID: "boiler.1.temp", TimeNs: t0.Add(time.Duration(i) * time.Second).UnixNano(), Value: raw})
 	}
 	var out rules.Output
 	eng.Process(in, &out)

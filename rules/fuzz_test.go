@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // lineRef is how a problem without a path names its place.
@@ -65,10 +65,10 @@ func runAnything(t *testing.T, p *Program) {
 	ids := []string{"a", "a.b", "boiler.1.temp", "s", ""}
 	vals := []float64{0, 1, -1, 96, math.NaN(), math.Inf(1), -1e308, 1e-300}
 	times := []int64{0, 1, -1, math.MaxInt64, math.MinInt64, t0.UnixNano()}
-	var in []wire.Reading
+	var in []fieldline.Reading
 	for i, id := range ids {
 		for j, v := range vals {
-			in = append(in, wire.Reading{SensorID: id, Value: v, TimeNs: times[(i+j)%len(times)], Quality: wire.Quality(j % 4)})
+			in = append(in, fieldline.Reading{SensorID: id, Value: v, TimeNs: times[(i+j)%len(times)], Quality: fieldline.Quality(j % 4)})
 		}
 	}
 	e.Process(in, &out)
@@ -132,8 +132,8 @@ func FuzzExpr(f *testing.F) {
 			}
 			e := NewEngine(p, Options{})
 			var out Output
-			e.Process([]wire.Reading{
-				{SensorID: "s", Value: prev, TimeNs: 1e18, Quality: wire.Quality(uint8(q) % 3)},
+			e.Process([]fieldline.Reading{
+				{SensorID: "s", Value: prev, TimeNs: 1e18, Quality: fieldline.Quality(uint8(q) % 3)},
 				{SensorID: "s", Value: v, TimeNs: 1e18 + 1e9},
 			}, &out)
 		}
@@ -149,7 +149,7 @@ func FuzzRestoreState(f *testing.F) {
 	}
 	e := NewEngine(p, Options{Now: func() time.Time { return t0 }})
 	var out Output
-	e.Process([]wire.Reading{rd("boiler.1.temp", 0, 1400), rd("boiler.1.temp", 1, math.NaN()), rd("meter.1.power", 0, 5)}, &out)
+	e.Process([]fieldline.Reading{rd("boiler.1.temp", 0, 1400), rd("boiler.1.temp", 1, math.NaN()), rd("meter.1.power", 0, 5)}, &out)
 	seed, _ := e.MarshalState()
 	f.Add(seed)
 	f.Add([]byte(`{"format":1,"sensors":[]}`))
@@ -163,7 +163,7 @@ func FuzzRestoreState(f *testing.F) {
 			return
 		}
 		var out Output
-		e.Process([]wire.Reading{rd("boiler.1.temp", 2, 1500)}, &out)
+		e.Process([]fieldline.Reading{rd("boiler.1.temp", 2, 1500)}, &out)
 		e.Tick(at(100), &out)
 		again, err := e.MarshalState()
 		if err != nil {

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"go.uber.org/goleak"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -23,11 +22,11 @@ var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 // at is t0 plus sec seconds.
 func at(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.Second))) }
 
-func rd(sensor string, sec, v float64) wire.Reading {
-	return wire.Reading{SensorID: sensor, TimeNs: at(sec).UnixNano(), Value: v}
+func rd(sensor string, sec, v float64) fieldline.Reading {
+	return fieldline.Reading{SensorID: sensor, TimeNs: at(sec).UnixNano(), Value: v}
 }
 
-func rdq(sensor string, sec, v float64, q wire.Quality) wire.Reading {
+func rdq(sensor string, sec, v float64, q fieldline.Quality) fieldline.Reading {
 	r := rd(sensor, sec, v)
 	r.Quality = q
 	return r
@@ -79,11 +78,11 @@ func secs(ns int64) string {
 }
 
 // fmtTel prints telemetry as "sensor@sec=value" (plus "/q" when not good).
-func fmtTel(rs []wire.Reading) []string {
+func fmtTel(rs []fieldline.Reading) []string {
 	out := []string{}
 	for _, r := range rs {
 		s := fmt.Sprintf("%s@%s=%g", r.SensorID, secs(r.TimeNs), r.Value)
-		if r.Quality != wire.QualityGood {
+		if r.Quality != fieldline.QualityGood {
 			s += "/" + r.Quality.String()
 		}
 		out = append(out, s)
@@ -93,7 +92,7 @@ func fmtTel(rs []wire.Reading) []string {
 
 // fmtAlerts prints transitions as "sensor alert state@sec value" from the
 // parsed event text, checking that Value agrees with the state.
-func fmtAlerts(t testing.TB, rs []wire.Reading) []string {
+func fmtAlerts(t testing.TB, rs []fieldline.Reading) []string {
 	t.Helper()
 	out := []string{}
 	for _, r := range rs {
@@ -132,15 +131,15 @@ func diff(got, want []string) string {
 
 // step is one thing a scripted test does to an engine.
 type step struct {
-	in    []wire.Reading // Process these...
-	shift *ClockStep     // ...or ShiftTime...
-	tick  float64        // ...or, when neither, Tick at this second
-	at    *time.Time     // (Tick at this time instead)
+	in    []fieldline.Reading // Process these...
+	shift *ClockStep          // ...or ShiftTime...
+	tick  float64             // ...or, when neither, Tick at this second
+	at    *time.Time          // (Tick at this time instead)
 }
 
-func tickAt(sec float64) step      { return step{tick: sec} }
-func feed(rs ...wire.Reading) step { return step{in: rs} }
-func feedOne(r wire.Reading) step  { return step{in: []wire.Reading{r}} }
+func tickAt(sec float64) step           { return step{tick: sec} }
+func feed(rs ...fieldline.Reading) step { return step{in: rs} }
+func feedOne(r fieldline.Reading) step  { return step{in: []fieldline.Reading{r}} }
 func values(sensor string, start, every float64, vs ...float64) step {
 	s := step{}
 	for i, v := range vs {

@@ -3,7 +3,7 @@ package rules
 import (
 	"math"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // sensorState is what the engine remembers of one sensor.
@@ -19,14 +19,14 @@ type sensorState struct {
 	// The last reading sent: the deadband reference and the rate clock.
 	hasSent bool
 	sentVal float64
-	sentQ   wire.Quality
+	sentQ   fieldline.Quality
 	sentTs  int64
 
 	// The latest reading suppressed since the last one sent; a heartbeat
 	// sends it. heldTs is its time for the rate clock: heldR.TimeNs, moved
 	// by ShiftTime (the reading keeps its own).
 	held   bool
-	heldR  wire.Reading
+	heldR  fieldline.Reading
 	heldTs int64
 
 	win window
@@ -46,9 +46,9 @@ type window struct {
 	min, max   float64
 	last       float64
 	lastBad    float64
-	q          wire.Quality // worst quality folded
-	kind       wire.Kind
-	flags      wire.Flags
+	q          fieldline.Quality // worst quality folded
+	kind       fieldline.Kind
+	flags      fieldline.Flags
 }
 
 // setRule installs r and resets everything kept for the previous rule.
@@ -61,7 +61,7 @@ func (st *sensorState) setRule(r *rule) {
 }
 
 // process runs one reading through its sensor's rule.
-func (e *Engine) process(r wire.Reading, out *Output) {
+func (e *Engine) process(r fieldline.Reading, out *Output) {
 	e.c.in++
 	st := e.sensors[r.SensorID]
 	if st == nil {
@@ -112,7 +112,7 @@ func (e *Engine) process(r wire.Reading, out *Output) {
 	}
 	st.hasPrev, st.prev, st.prevRaw, st.prevTs = true, v, raw, r.TimeNs
 	r.Value = v
-	if r.Quality != wire.QualityBad {
+	if r.Quality != fieldline.QualityBad {
 		for i, a := range ru.alerts {
 			e.evalAlert(st, i, a, v, r.TimeNs, out)
 		}
@@ -124,7 +124,7 @@ func (e *Engine) process(r wire.Reading, out *Output) {
 	e.report(st, r, out)
 }
 
-func (e *Engine) fillEnv(st *sensorState, r *wire.Reading) {
+func (e *Engine) fillEnv(st *sensorState, r *fieldline.Reading) {
 	env := &e.run.env
 	env.Value, env.Raw = r.Value, r.Value
 	env.Quality, env.Sensor, env.TS = int(r.Quality), r.SensorID, r.TimeNs
@@ -149,7 +149,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // report applies max_interval, min_interval and the deadband to a value on
 // its way out.
-func (e *Engine) report(st *sensorState, r wire.Reading, out *Output) {
+func (e *Engine) report(st *sensorState, r fieldline.Reading, out *Output) {
 	ru := st.rule
 	if st.hasSent {
 		el := r.TimeNs - st.sentTs
@@ -173,15 +173,15 @@ func (e *Engine) report(st *sensorState, r wire.Reading, out *Output) {
 	e.send(st, r, out)
 }
 
-func (st *sensorState) hold(r wire.Reading) {
+func (st *sensorState) hold(r fieldline.Reading) {
 	st.held, st.heldR, st.heldTs = true, r, r.TimeNs
 }
 
-func (e *Engine) send(st *sensorState, r wire.Reading, out *Output) {
+func (e *Engine) send(st *sensorState, r fieldline.Reading, out *Output) {
 	out.Telemetry = append(out.Telemetry, r)
 	e.c.out++
 	st.hasSent, st.sentVal, st.sentQ, st.sentTs = true, r.Value, r.Quality, r.TimeNs
-	st.held, st.heldR, st.heldTs = false, wire.Reading{}, 0
+	st.held, st.heldR, st.heldTs = false, fieldline.Reading{}, 0
 }
 
 // within reports whether v is inside the deadband around last:
@@ -211,7 +211,7 @@ func (ru *rule) within(v, last float64) bool {
 
 // aggregate folds r into its window, closing the open one first when r
 // belongs to a later window.
-func (e *Engine) aggregate(st *sensorState, r wire.Reading, out *Output) {
+func (e *Engine) aggregate(st *sensorState, r fieldline.Reading, out *Output) {
 	ru := st.rule
 	w := &st.win
 	start := floorMultiple(r.TimeNs, ru.aggWin)
@@ -238,14 +238,14 @@ func floorMultiple(t, d int64) int64 {
 	return t - m
 }
 
-func (w *window) begin(start int64, r wire.Reading) {
+func (w *window) begin(start int64, r fieldline.Reading) {
 	lc, ca := w.lastClosed, w.closedAny
 	*w = window{open: true, start: start, lastClosed: lc, closedAny: ca, kind: r.Kind}
 }
 
-func (w *window) fold(r wire.Reading) {
+func (w *window) fold(r fieldline.Reading) {
 	w.flags |= r.Flags
-	if r.Quality == wire.QualityBad {
+	if r.Quality == fieldline.QualityBad {
 		w.bad++
 		w.lastBad = r.Value
 		return
@@ -266,11 +266,11 @@ func (w *window) fold(r wire.Reading) {
 // close ends the window and returns its reading, stamped with the window's
 // start. Bad readings are not folded into the value; they make the result
 // uncertain, or bad (with the last bad value) when nothing else came.
-func (w *window) close(id string, fn AggFn) wire.Reading {
-	r := wire.Reading{SensorID: id, TimeNs: w.start, Kind: w.kind, Flags: w.flags, Quality: w.q}
+func (w *window) close(id string, fn AggFn) fieldline.Reading {
+	r := fieldline.Reading{SensorID: id, TimeNs: w.start, Kind: w.kind, Flags: w.flags, Quality: w.q}
 	switch {
 	case w.n == 0:
-		r.Value, r.Quality = w.lastBad, wire.QualityBad
+		r.Value, r.Quality = w.lastBad, fieldline.QualityBad
 	case fn == AggMean:
 		r.Value = w.sum / float64(w.n)
 	case fn == AggMin:
@@ -280,8 +280,8 @@ func (w *window) close(id string, fn AggFn) wire.Reading {
 	default:
 		r.Value = w.last
 	}
-	if w.bad > 0 && r.Quality == wire.QualityGood {
-		r.Quality = wire.QualityUncertain
+	if w.bad > 0 && r.Quality == fieldline.QualityGood {
+		r.Quality = fieldline.QualityUncertain
 	}
 	w.open, w.lastClosed, w.closedAny = false, w.start, true
 	return r

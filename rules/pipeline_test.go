@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // pipelineCase runs rule YAML over steps and compares the telemetry.
@@ -66,7 +65,7 @@ func TestDropIf(t *testing.T) {
 		{"on the transformed value", "    transform: {scale: 0.1, offset: -40}\n    drop_if: \"value < -50\"\n",
 			[]step{values("s", 0, 1, 0, -110, -90)}, []string{"s@0=-40", "s@2=-49"}},
 		{"on quality", "    drop_if: \"quality == 2\"\n",
-			[]step{feed(rd("s", 0, 1), rdq("s", 1, 2, wire.QualityBad), rdq("s", 2, 3, wire.QualityUncertain))},
+			[]step{feed(rd("s", 0, 1), rdq("s", 1, 2, fieldline.QualityBad), rdq("s", 2, 3, fieldline.QualityUncertain))},
 			[]string{"s@0=1", "s@2=3/uncertain"}},
 		{"spike filter: prev is the last kept value", "    drop_if: \"!first && abs(value - prev) > 50\"\n",
 			[]step{values("s", 0, 1, 20, 100, 21, 22)}, []string{"s@0=20", "s@2=21", "s@3=22"}},
@@ -99,7 +98,7 @@ func TestDeadband(t *testing.T) {
 		{"negative values use |last|", "    deadband: {percent: 10}\n",
 			[]step{values("s", 0, 1, -100, -91, -89)}, []string{"s@0=-100", "s@2=-89"}},
 		{"a quality change is always sent", "    deadband: {absolute: 10}\n",
-			[]step{feed(rd("s", 0, 5), rdq("s", 1, 5, wire.QualityBad), rdq("s", 2, 5, wire.QualityBad), rd("s", 3, 5))},
+			[]step{feed(rd("s", 0, 5), rdq("s", 1, 5, fieldline.QualityBad), rdq("s", 2, 5, fieldline.QualityBad), rd("s", 3, 5))},
 			[]string{"s@0=5", "s@1=5/bad", "s@3=5"}},
 		{"NaN: sent once, then repeats dropped, then a number sent", "    deadband: {absolute: 1}\n",
 			[]step{values("s", 0, 1, 1, math.NaN(), math.NaN(), 1)}, []string{"s@0=1", "s@1=NaN", "s@3=1"}},
@@ -155,11 +154,11 @@ func TestAggregate(t *testing.T) {
 		{"gap of several windows", "    aggregate: {window: 10s, fn: mean}\n",
 			[]step{values("s", 0, 1, 1), values("s", 45, 1, 5), tickAt(60)}, []string{"s@0=1", "s@40=5"}},
 		{"bad readings left out and make it uncertain", "    aggregate: {window: 10s, fn: mean}\n",
-			[]step{feed(rd("s", 0, 2), rdq("s", 1, 999, wire.QualityBad), rd("s", 2, 4)), tickAt(20)}, []string{"s@0=3/uncertain"}},
+			[]step{feed(rd("s", 0, 2), rdq("s", 1, 999, fieldline.QualityBad), rd("s", 2, 4)), tickAt(20)}, []string{"s@0=3/uncertain"}},
 		{"only bad readings give a bad reading with the last value", "    aggregate: {window: 10s, fn: mean}\n",
-			[]step{feed(rdq("s", 0, 7, wire.QualityBad), rdq("s", 1, 8, wire.QualityBad)), tickAt(20)}, []string{"s@0=8/bad"}},
+			[]step{feed(rdq("s", 0, 7, fieldline.QualityBad), rdq("s", 1, 8, fieldline.QualityBad)), tickAt(20)}, []string{"s@0=8/bad"}},
 		{"uncertain is kept as the worst quality", "    aggregate: {window: 10s, fn: max}\n",
-			[]step{feed(rd("s", 0, 2), rdq("s", 1, 3, wire.QualityUncertain)), tickAt(20)}, []string{"s@0=3/uncertain"}},
+			[]step{feed(rd("s", 0, 2), rdq("s", 1, 3, fieldline.QualityUncertain)), tickAt(20)}, []string{"s@0=3/uncertain"}},
 		{"aggregate then deadband", "    aggregate: {window: 10s, fn: mean}\n    deadband: {absolute: 1}\n",
 			[]step{values("s", 0, 5, 10, 10, 10.2, 10.4, 12, 12, 12.1, 14.5), tickAt(60)}, []string{"s@0=10", "s@20=12", "s@30=13.3"}},
 		{"aggregate with heartbeat via Tick", "    aggregate: {window: 10s, fn: mean}\n    deadband: {absolute: 100}\n    max_interval: 30s\n",
@@ -170,7 +169,7 @@ func TestAggregate(t *testing.T) {
 func TestPassThrough(t *testing.T) {
 	p := mustLoad(t, bundle("  - match: s\n    transform: {scale: 2}\n"))
 	e := newEngine(t, p, Options{})
-	in := []wire.Reading{rd("other", 0, 1), rd("s", 0, 1), {SensorID: "x", TimeNs: at(3).UnixNano(), Text: "keep", Kind: wire.KindEvent, Flags: wire.FlagClockUnsynced, Seq: 9}}
+	in := []fieldline.Reading{rd("other", 0, 1), rd("s", 0, 1), {SensorID: "x", TimeNs: at(3).UnixNano(), Text: "keep", Kind: fieldline.KindEvent, Flags: fieldline.FlagClockUnsynced, Seq: 9}}
 	var out Output
 	e.Process(in, &out)
 	if got, want := fmtTel(out.Telemetry), []string{"other@0=1", "s@0=2", "x@3=0"}; !same(got, want) {
@@ -198,8 +197,8 @@ func TestCombinedPipeline(t *testing.T) {
 		{"sample boiler rule", "    transform: {scale: 0.1, offset: -40}\n    drop_if: \"value < -50 || quality == 2\"\n" +
 			"    deadband: {absolute: 0.5}\n    min_interval: 5s\n    max_interval: 1m\n",
 			[]step{
-				values("s", 0, 1, 600, 601, 603, 606, 610, 611, 612),      // 20, 20.1, 20.3, 20.6, 21, 21.1, 21.2
-				feed(rdq("s", 7, 700, wire.QualityBad), rd("s", 8, -200)), // dropped by the filter
+				values("s", 0, 1, 600, 601, 603, 606, 610, 611, 612),           // 20, 20.1, 20.3, 20.6, 21, 21.1, 21.2
+				feed(rdq("s", 7, 700, fieldline.QualityBad), rd("s", 8, -200)), // dropped by the filter
 				values("s", 9, 1, 612, 612),
 				tickAt(64.9), tickAt(65), tickAt(66),
 			},
@@ -246,7 +245,7 @@ func TestExprRuntimeError(t *testing.T) {
 	m := NewMetrics(nil)
 	p := mustLoad(t, bundle("  - match: s\n    drop_if: \"[0, 1, 2][quality] > 0\"\n"))
 	e := newEngine(t, p, Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	got := fmtTel(script(e, feed(rd("s", 0, 1), rdq("s", 1, 2, 7), rdq("s", 2, 3, 9), rdq("s", 3, 4, wire.QualityBad))).Telemetry)
+	got := fmtTel(script(e, feed(rd("s", 0, 1), rdq("s", 1, 2, 7), rdq("s", 2, 3, 9), rdq("s", 3, 4, fieldline.QualityBad))).Telemetry)
 	if want := []string{"s@0=1"}; !same(got, want) {
 		t.Fatal(diff(got, want))
 	}

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 // stateFormat is the version of the MarshalState encoding.
@@ -40,14 +40,14 @@ type savedPrev struct {
 }
 
 type savedReading struct {
-	Lane    wire.Lane `json:"lane,omitempty"`
-	Sensor  string    `json:"sensor,omitempty"`
-	TS      int64     `json:"ts"`
-	Value   jfloat    `json:"v"`
-	Quality uint8     `json:"q,omitempty"`
-	Kind    uint8     `json:"kind,omitempty"`
-	Flags   uint8     `json:"flags,omitempty"`
-	Text    string    `json:"text,omitempty"`
+	Lane    fieldline.Lane `json:"lane,omitempty"`
+	Sensor  string         `json:"sensor,omitempty"`
+	TS      int64          `json:"ts"`
+	Value   jfloat         `json:"v"`
+	Quality uint8          `json:"q,omitempty"`
+	Kind    uint8          `json:"kind,omitempty"`
+	Flags   uint8          `json:"flags,omitempty"`
+	Text    string         `json:"text,omitempty"`
 }
 
 type savedWindow struct {
@@ -131,10 +131,10 @@ func (e *Engine) MarshalState() ([]byte, error) {
 		s.Sensors = append(s.Sensors, st.save())
 	}
 	for _, r := range e.heldAlerts {
-		s.Held = append(s.Held, saveReading(wire.LaneAlert, r))
+		s.Held = append(s.Held, saveReading(fieldline.LaneAlert, r))
 	}
 	for _, r := range e.heldTelemetry {
-		s.Held = append(s.Held, saveReading(wire.LaneTelemetry, r))
+		s.Held = append(s.Held, saveReading(fieldline.LaneTelemetry, r))
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -143,14 +143,14 @@ func (e *Engine) MarshalState() ([]byte, error) {
 	return data, nil
 }
 
-func saveReading(lane wire.Lane, r wire.Reading) savedReading {
+func saveReading(lane fieldline.Lane, r fieldline.Reading) savedReading {
 	return savedReading{Lane: lane, Sensor: r.SensorID, TS: r.TimeNs, Value: jfloat(r.Value),
 		Quality: uint8(r.Quality), Kind: uint8(r.Kind), Flags: uint8(r.Flags), Text: r.Text}
 }
 
-func (s savedReading) reading() wire.Reading {
-	return wire.Reading{SensorID: s.Sensor, TimeNs: s.TS, Value: float64(s.Value),
-		Quality: wire.Quality(s.Quality), Kind: wire.Kind(s.Kind), Flags: wire.Flags(s.Flags), Text: s.Text}
+func (s savedReading) reading() fieldline.Reading {
+	return fieldline.Reading{SensorID: s.Sensor, TimeNs: s.TS, Value: float64(s.Value),
+		Quality: fieldline.Quality(s.Quality), Kind: fieldline.Kind(s.Kind), Flags: fieldline.Flags(s.Flags), Text: s.Text}
 }
 
 func (st *sensorState) save() savedSensor {
@@ -162,7 +162,7 @@ func (st *sensorState) save() savedSensor {
 		s.Sent = &savedReading{TS: st.sentTs, Value: jfloat(st.sentVal), Quality: uint8(st.sentQ)}
 	}
 	if st.held {
-		h := saveReading(wire.LaneTelemetry, st.heldR)
+		h := saveReading(fieldline.LaneTelemetry, st.heldR)
 		h.Sensor = ""
 		s.Held = &h
 		if st.heldTs != st.heldR.TimeNs {
@@ -207,7 +207,7 @@ func (e *Engine) RestoreState(data []byte) error {
 		e.restoreSensor(&s.Sensors[i], now)
 	}
 	for _, h := range s.Held {
-		if h.Lane == wire.LaneAlert {
+		if h.Lane == fieldline.LaneAlert {
 			e.heldAlerts = append(e.heldAlerts, h.reading())
 		} else {
 			e.heldTelemetry = append(e.heldTelemetry, h.reading())
@@ -236,7 +236,7 @@ func (s *savedState) check() error {
 		}
 	}
 	for i, h := range s.Held {
-		if h.Lane >= wire.NumLanes {
+		if h.Lane >= fieldline.NumLanes {
 			return fmt.Errorf("held[%d]: lane %d unknown", i, h.Lane)
 		}
 	}
@@ -252,7 +252,7 @@ func (e *Engine) restoreSensor(ss *savedSensor, now int64) {
 			st.hasPrev, st.prev, st.prevRaw, st.prevTs = true, float64(p.Value), float64(p.Raw), p.TS
 		}
 		if p := ss.Sent; p != nil {
-			st.hasSent, st.sentVal, st.sentQ, st.sentTs = true, float64(p.Value), wire.Quality(p.Quality), p.TS
+			st.hasSent, st.sentVal, st.sentQ, st.sentTs = true, float64(p.Value), fieldline.Quality(p.Quality), p.TS
 		}
 		if h := ss.Held; h != nil {
 			st.held, st.heldR = true, h.reading()
@@ -265,8 +265,8 @@ func (e *Engine) restoreSensor(ss *savedSensor, now int64) {
 		if w := ss.Window; w != nil && ru.agg {
 			st.win = window{open: w.Open, start: w.Start, lastClosed: w.LastClosed, closedAny: w.ClosedAny,
 				n: w.N, bad: w.Bad, sum: float64(w.Sum), min: float64(w.Min), max: float64(w.Max),
-				last: float64(w.Last), lastBad: float64(w.LastBad), q: wire.Quality(w.Quality),
-				kind: wire.Kind(w.Kind), flags: wire.Flags(w.Flags)}
+				last: float64(w.Last), lastBad: float64(w.LastBad), q: fieldline.Quality(w.Quality),
+				kind: fieldline.Kind(w.Kind), flags: fieldline.Flags(w.Flags)}
 		}
 	}
 	for _, sa := range ss.Alerts {

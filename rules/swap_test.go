@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 const swapBase = `  - match: s
@@ -133,7 +132,7 @@ func TestSwapConcurrent(t *testing.T) {
 	p2 := mustLoad(t, bundle("  - match: \"**\"\n    transform: {scale: 2}\n"))
 	p3 := mustLoad(t, "version: v3\nname: test\nrules:\n  - match: \"**\"\n    transform: {scale: 3}\n")
 	e := newEngine(t, p2, Options{})
-	in := make([]wire.Reading, 64)
+	in := make([]fieldline.Reading, 64)
 	for i := range in {
 		in[i] = rd("s"+string(rune('a'+i%8)), float64(i), 1)
 	}

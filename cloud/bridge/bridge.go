@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -204,7 +205,7 @@ func (b *Bridge) process(kc *kgo.Client, subject string, data []byte) *wirepb.Ac
 
 // check decodes and validates a batch. It returns a rejection code and a
 // sentence, or an empty code and the batch.
-func (b *Bridge) check(subject string, data []byte) (batch *wire.Batch, agent, code, why string) {
+func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, agent, code, why string) {
 	agent = uplink.AgentFromSubject(subject)
 	if agent == "" {
 		return nil, "", uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject)
@@ -232,14 +233,14 @@ func (b *Bridge) check(subject string, data []byte) (batch *wire.Batch, agent, c
 // earliest is the oldest timestamp accepted from a synced clock.
 var earliest = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
-func (b *Bridge) checkTimes(batch *wire.Batch) string {
+func (b *Bridge) checkTimes(batch *fieldline.Batch) string {
 	if b.cfg.MaxFuture <= 0 {
 		return ""
 	}
 	limit := b.now().Add(b.cfg.MaxFuture).UnixNano()
 	for i := range batch.Readings {
 		r := &batch.Readings[i]
-		if r.Flags&wire.FlagClockUnsynced != 0 {
+		if r.Flags&fieldline.FlagClockUnsynced != 0 {
 			continue
 		}
 		if r.TimeNs > limit {
@@ -258,7 +259,7 @@ func (b *Bridge) checkTimes(batch *wire.Batch) string {
 // readings, whoever sends it.
 type flightKey struct {
 	agent       string
-	lane        wire.Lane
+	lane        fieldline.Lane
 	first, last uint64
 }
 
@@ -274,7 +275,7 @@ type flight struct {
 // them all, up to AckTimeout; the records are never cancelled, so a batch
 // that times out may still land later, and a copy of it sent meanwhile joins
 // the same flight.
-func (b *Bridge) produce(kc *kgo.Client, batch *wire.Batch) error {
+func (b *Bridge) produce(kc *kgo.Client, batch *fieldline.Batch) error {
 	key := flightKey{batch.AgentID, batch.Lane, batch.FirstSeq, batch.LastSeq()}
 	b.mu.Lock()
 	f, joined := b.flights[key]
@@ -309,7 +310,7 @@ func (b *Bridge) waitAck(done <-chan struct{}, what string) error {
 	}
 }
 
-func (b *Bridge) startFlight(kc *kgo.Client, batch *wire.Batch, key flightKey, f *flight) {
+func (b *Bridge) startFlight(kc *kgo.Client, batch *fieldline.Batch, key flightKey, f *flight) {
 	n := len(batch.Readings)
 	recs := make([]kgo.Record, n)
 	headers := []kgo.RecordHeader{
@@ -356,7 +357,7 @@ func (b *Bridge) startFlight(kc *kgo.Client, batch *wire.Batch, key flightKey, f
 		r.Value = buf[offs[i]:offs[i+1]:offs[i+1]]
 		r.Headers = headers
 		r.Timestamp = time.Unix(0, batch.Readings[i].TimeNs)
-		if fl := batch.Readings[i].Flags; fl&wire.FlagClockUnsynced != 0 && fl&wire.FlagClockCorrected == 0 {
+		if fl := batch.Readings[i].Flags; fl&fieldline.FlagClockUnsynced != 0 && fl&fieldline.FlagClockCorrected == 0 {
 			// A 1970 record time would fall foul of time-based retention;
 			// the reading's own time is in the value.
 			r.Timestamp = start
@@ -384,7 +385,7 @@ func (b *Bridge) startFlight(kc *kgo.Client, batch *wire.Batch, key flightKey, f
 // reject writes the raw batch to the dead-letter topic and returns the
 // negative reply. If the dead-letter write fails the agent is asked to retry,
 // so that nothing is lost.
-func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code, why string, batch *wire.Batch) *wirepb.Ack {
+func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code, why string, batch *fieldline.Batch) *wirepb.Ack {
 	ack := &wirepb.Ack{AgentId: agent, Code: code, Error: why}
 	if batch != nil {
 		ack.Lane, ack.FirstSeq, ack.LastSeq = uint32(batch.Lane), batch.FirstSeq, batch.LastSeq()

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
@@ -89,18 +90,18 @@ func (e *env) client(t *testing.T, agent string) *uplink.NATSClient {
 	return c
 }
 
-func readings(first uint64, n int, t0 time.Time) []wire.Reading {
-	rs := make([]wire.Reading, n)
+func readings(first uint64, n int, t0 time.Time) []fieldline.Reading {
+	rs := make([]fieldline.Reading, n)
 	for i := range rs {
-		rs[i] = wire.Reading{
+		rs[i] = fieldline.Reading{
 			Seq: first + uint64(i), TimeNs: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(),
-			Value: float64(i%1000) / 10, SensorID: fmt.Sprintf("s%d", i%7), Kind: wire.Kind(i % 3),
+			Value: float64(i%1000) / 10, SensorID: fmt.Sprintf("s%d", i%7), Kind: fieldline.Kind(i % 3),
 		}
 	}
 	return rs
 }
 
-func encode(t testing.TB, b *wire.Batch) []byte {
+func encode(t testing.TB, b *fieldline.Batch) []byte {
 	t.Helper()
 	data, err := wire.Encode(nil, b)
 	if err != nil {
@@ -115,9 +116,9 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 			e := startBridge(t, func(c *Config) { c.Kafka.Format = format })
 			cl := e.client(t, "gw-1")
 			now := time.Now()
-			var want []wire.Reading
+			var want []fieldline.Reading
 			for i := 0; i < 3; i++ {
-				b := &wire.Batch{AgentID: "gw-1", Lane: wire.LaneTelemetry, FirstSeq: uint64(1 + 1000*i), Readings: readings(uint64(1+1000*i), 1000, now)}
+				b := &fieldline.Batch{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: uint64(1 + 1000*i), Readings: readings(uint64(1+1000*i), 1000, now)}
 				ack, err := cl.Send(context.Background(), encode(t, b))
 				if err != nil {
 					t.Fatal(err)
@@ -137,7 +138,7 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 				}
 				got := decodeRecord(t, format, rec.Value)
 				w := want[i]
-				if got.Seq != w.Seq || got.SensorId != w.SensorID || got.TimestampNs != w.TimeNs || got.Value != w.Value || got.Kind != uint32(w.Kind) || got.AgentId != "gw-1" || got.Lane != uint32(wire.LaneTelemetry) {
+				if got.Seq != w.Seq || got.SensorId != w.SensorID || got.TimestampNs != w.TimeNs || got.Value != w.Value || got.Kind != uint32(w.Kind) || got.AgentId != "gw-1" || got.Lane != uint32(fieldline.LaneTelemetry) {
 					t.Fatalf("record %d: got %+v, want %+v", i, got, w)
 				}
 				if h := header(rec, "fl-agent"); h != "gw-1" {
@@ -190,9 +191,9 @@ func header(r *kgo.Record, k string) string {
 func TestBridgeRejectsBadBatches(t *testing.T) {
 	e := startBridge(t, func(c *Config) { c.MaxBatchBytes = 64 << 10 })
 	now := time.Now()
-	big := make([]wire.Reading, 40000)
+	big := make([]fieldline.Reading, 40000)
 	for i := range big {
-		big[i] = wire.Reading{TimeNs: now.UnixNano(), Value: math.Float64frombits(uint64(i) * 0x9e3779b97f4a7c15), SensorID: "noise"}
+		big[i] = fieldline.Reading{TimeNs: now.UnixNano(), Value: math.Float64frombits(uint64(i) * 0x9e3779b97f4a7c15), SensorID: "noise"}
 	}
 	cases := []struct {
 		name  string
@@ -201,11 +202,11 @@ func TestBridgeRejectsBadBatches(t *testing.T) {
 		inErr string
 	}{
 		{"garbage", []byte("definitely not a batch"), uplink.CodeDecode, "bad magic"},
-		{"truncated", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, now)})[:20], uplink.CodeDecode, "corrupt"},
-		{"forged agent id", encode(t, &wire.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 10, now)}), uplink.CodeAgentID, `names agent "gw-2" but was sent on fl.up.gw-1`},
-		{"oversized", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: big}), uplink.CodeTooLarge, "exceeds max_batch_bytes"},
-		{"future timestamps", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now.Add(24*time.Hour))}), uplink.CodeTimestamp, "ahead of the bridge's clock"},
-		{"1970 clock unflagged", encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, time.Unix(100, 0))}), uplink.CodeTimestamp, "before 2001"},
+		{"truncated", encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, now)})[:20], uplink.CodeDecode, "corrupt"},
+		{"forged agent id", encode(t, &fieldline.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 10, now)}), uplink.CodeAgentID, `names agent "gw-2" but was sent on fl.up.gw-1`},
+		{"oversized", encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: big}), uplink.CodeTooLarge, "exceeds max_batch_bytes"},
+		{"future timestamps", encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now.Add(24*time.Hour))}), uplink.CodeTimestamp, "ahead of the bridge's clock"},
+		{"1970 clock unflagged", encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, time.Unix(100, 0))}), uplink.CodeTimestamp, "before 2001"},
 	}
 	cl := e.client(t, "gw-1")
 	for _, tc := range cases {
@@ -233,16 +234,16 @@ func TestBridgeRejectsBadBatches(t *testing.T) {
 		t.Errorf("rejected{timestamp} = %v, want 2", got)
 	}
 	// A good batch still goes through: bad input stops nothing.
-	ack, err := cl.Send(context.Background(), encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now)}))
+	ack, err := cl.Send(context.Background(), encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now)}))
 	if err != nil || !ack.Ok {
 		t.Fatalf("good batch after bad ones: %v %+v", err, ack)
 	}
 	// Unflagged readings from an unsynced clock are accepted when flagged.
 	rs := readings(11, 5, time.Unix(100, 0))
 	for i := range rs {
-		rs[i].Flags = wire.FlagClockUnsynced
+		rs[i].Flags = fieldline.FlagClockUnsynced
 	}
-	if ack, err := cl.Send(context.Background(), encode(t, &wire.Batch{AgentID: "gw-1", FirstSeq: 11, Readings: rs})); err != nil || !ack.Ok {
+	if ack, err := cl.Send(context.Background(), encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 11, Readings: rs})); err != nil || !ack.Ok {
 		t.Fatalf("flagged unsynced batch: %v %+v", err, ack)
 	}
 }
@@ -254,7 +255,7 @@ func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
 	e := startBridge(t, func(c *Config) { c.AckTimeout = 2 * time.Second })
 	restore := e.kafka.FailProduce()
 	cl := e.client(t, "gw-1")
-	b := &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, time.Now())}
+	b := &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 100, time.Now())}
 	ack, err := cl.Send(context.Background(), encode(t, b))
 	if !errors.Is(err, uplink.ErrNotAcked) || !ack.Retry || ack.Code != uplink.CodeKafka {
 		t.Fatalf("while kafka fails: %v %+v", err, ack)
@@ -284,22 +285,22 @@ func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
 }
 
 func TestRecordEncodingMatchesSchema(t *testing.T) {
-	rs := []wire.Reading{
-		{Seq: 7, TimeNs: 1_700_000_000_123_456_789, Value: 21.3, SensorID: "boiler.temp", Quality: wire.QualityUncertain, Kind: wire.KindCounter, Flags: wire.FlagClockCorrected, Text: "x\"y\n\u00e9"},
+	rs := []fieldline.Reading{
+		{Seq: 7, TimeNs: 1_700_000_000_123_456_789, Value: 21.3, SensorID: "boiler.temp", Quality: fieldline.QualityUncertain, Kind: fieldline.KindCounter, Flags: fieldline.FlagClockCorrected, Text: "x\"y\n\u00e9"},
 		{},
 		{Value: math.NaN(), SensorID: "n"},
 		{Value: math.Inf(-1), SensorID: "i", TimeNs: -5},
 	}
 	for i, r := range rs {
 		var got wirepb.Reading
-		if err := proto.Unmarshal(appendProto(nil, "gw-9", wire.LaneAlert, &r), &got); err != nil {
+		if err := proto.Unmarshal(appendProto(nil, "gw-9", fieldline.LaneAlert, &r), &got); err != nil {
 			t.Fatal(err)
 		}
-		want := &wirepb.Reading{AgentId: "gw-9", SensorId: r.SensorID, TimestampNs: r.TimeNs, Value: r.Value, Quality: uint32(r.Quality), Seq: r.Seq, Lane: uint32(wire.LaneAlert), Kind: uint32(r.Kind), Flags: uint32(r.Flags), Text: r.Text}
+		want := &wirepb.Reading{AgentId: "gw-9", SensorId: r.SensorID, TimestampNs: r.TimeNs, Value: r.Value, Quality: uint32(r.Quality), Seq: r.Seq, Lane: uint32(fieldline.LaneAlert), Kind: uint32(r.Kind), Flags: uint32(r.Flags), Text: r.Text}
 		if !proto.Equal(&got, want) && !(math.IsNaN(r.Value) && math.IsNaN(got.Value)) {
 			t.Errorf("reading %d: got %v, want %v", i, &got, want)
 		}
-		j := appendJSON(nil, "gw-9", wire.LaneAlert, &r)
+		j := appendJSON(nil, "gw-9", fieldline.LaneAlert, &r)
 		var m map[string]any
 		if err := json.Unmarshal(j, &m); err != nil {
 			t.Errorf("reading %d: invalid JSON %s: %v", i, j, err)
@@ -311,8 +312,8 @@ func TestRecordEncodingMatchesSchema(t *testing.T) {
 // it must reject with a code or accept a batch for the subject's agent.
 func FuzzCheck(f *testing.F) {
 	now := time.Unix(1_764_000_000, 0)
-	f.Add(encode(f, &wire.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 20, now)}))
-	f.Add(encode(f, &wire.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 2, now)}))
+	f.Add(encode(f, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 20, now)}))
+	f.Add(encode(f, &fieldline.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 2, now)}))
 	f.Add([]byte("garbage"))
 	b, err := New(Config{MaxBatchBytes: 1 << 20}, Options{Now: func() time.Time { return now }})
 	if err != nil {
@@ -358,7 +359,7 @@ func TestBridgesShareLoad(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < batches; i++ {
 				first := uint64(1 + i*per)
-				b := &wire.Batch{AgentID: fmt.Sprintf("gw-%d", a), FirstSeq: first, Readings: readings(first, per, time.Now())}
+				b := &fieldline.Batch{AgentID: fmt.Sprintf("gw-%d", a), FirstSeq: first, Readings: readings(first, per, time.Now())}
 				if ack, err := cl.Send(context.Background(), encode(t, b)); err != nil || !ack.Ok {
 					t.Errorf("agent %d batch %d: %v", a, i, err)
 					return
@@ -405,7 +406,7 @@ func TestBusyBridgeAnswersEveryBatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ack, err := cl.Send(context.Background(), encode(t, &wire.Batch{AgentID: fmt.Sprintf("gw-%d", i), FirstSeq: 1, Readings: readings(1, 10, time.Now())}))
+			ack, err := cl.Send(context.Background(), encode(t, &fieldline.Batch{AgentID: fmt.Sprintf("gw-%d", i), FirstSeq: 1, Readings: readings(1, 10, time.Now())}))
 			if !errors.Is(err, uplink.ErrNotAcked) || ack == nil || !ack.Retry {
 				errs <- fmt.Errorf("batch %d: %v", i, err)
 			}

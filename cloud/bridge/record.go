@@ -5,9 +5,8 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/fieldline/fieldline"
 	"google.golang.org/protobuf/encoding/protowire"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Field numbers of fieldline.v1.Reading (protocols/wire/wirepb). A test
@@ -27,7 +26,7 @@ const (
 
 // appendProto appends the protobuf encoding of one reading. It is written by
 // hand so that a batch costs one buffer, not one allocation per record.
-func appendProto(dst []byte, agent string, lane wire.Lane, r *wire.Reading) []byte {
+func appendProto(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Reading) []byte {
 	dst = protowire.AppendTag(dst, fAgentID, protowire.BytesType)
 	dst = protowire.AppendString(dst, agent)
 	if r.SensorID != "" {
@@ -71,7 +70,7 @@ func appendProto(dst []byte, agent string, lane wire.Lane, r *wire.Reading) []by
 
 // appendJSON appends one reading as a JSON object. Values that JSON cannot
 // hold (NaN, ±Inf) are written as strings "NaN", "+Inf", "-Inf".
-func appendJSON(dst []byte, agent string, lane wire.Lane, r *wire.Reading) []byte {
+func appendJSON(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Reading) []byte {
 	dst = append(dst, `{"agent_id":`...)
 	dst = appendJSONString(dst, agent)
 	dst = append(dst, `,"sensor_id":`...)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Source emits Sensors readings every Interval until its context ends or
@@ -59,22 +59,22 @@ func (s *Source) init() {
 
 // Readings fills rs with one reading per sensor at t (for prefilling
 // buffers).
-func (s *Source) Readings(rs []wire.Reading, t time.Time) []wire.Reading {
+func (s *Source) Readings(rs []fieldline.Reading, t time.Time) []fieldline.Reading {
 	s.init()
 	rs = rs[:0]
 	for i, sig := range s.sigs {
 		v, _ := sig.At(t)
-		rs = append(rs, wire.Reading{TimeNs: t.UnixNano(), Value: v, SensorID: s.ids[i]})
+		rs = append(rs, fieldline.Reading{TimeNs: t.UnixNano(), Value: v, SensorID: s.ids[i]})
 	}
 	return rs
 }
 
 // Run implements the source contract.
-func (s *Source) Run(ctx context.Context, emit func([]wire.Reading)) error {
+func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
 	s.init()
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
-	rs := make([]wire.Reading, 0, s.Sensors)
+	rs := make([]fieldline.Reading, 0, s.Sensors)
 	for {
 		if s.Limit > 0 && s.sent >= s.Limit {
 			<-ctx.Done()

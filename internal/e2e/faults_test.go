@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // simConfig serves n holding registers on unit 1, each a drifting
@@ -222,7 +222,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		last := st.Lanes[wire.LaneTelemetry].NextSeq - 1
+		last := st.Lanes[fieldline.LaneTelemetry].NextSeq - 1
 		if st.Dropped != 0 || st.Expired != 0 {
 			t.Fatalf("%s dropped %d and expired %d readings: the test's buffer should never fill", a.id, st.Dropped, st.Expired)
 		}
@@ -231,7 +231,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 		testkit.WaitFor(t, 30*time.Second, a.id+" records up to seq "+fmt.Sprint(last), func() bool {
 			return col.count(a.id) >= int(last)
 		})
-		v := checkDelivery(t, col.snapshot(), a.id, uint32(wire.LaneTelemetry), last, drains[a.id] == "oldest-first")
+		v := checkDelivery(t, col.snapshot(), a.id, uint32(fieldline.LaneTelemetry), last, drains[a.id] == "oldest-first")
 		checkValues(t, col.snapshot(), a.id, registers)
 		t.Logf("%s: %d readings committed, %d records in Kafka, %d duplicates from %d re-sent batches", a.id, last, v.records, v.duplicates, v.resentBatches)
 		totalUnique += v.unique
@@ -248,7 +248,7 @@ func checkValues(t *testing.T, all []rec, agent string, registers int) {
 	t.Helper()
 	first := map[uint64]rec{}
 	for _, r := range all {
-		if r.agent != agent || r.lane != uint32(wire.LaneTelemetry) {
+		if r.agent != agent || r.lane != uint32(fieldline.LaneTelemetry) {
 			continue
 		}
 		var i int

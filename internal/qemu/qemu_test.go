@@ -21,11 +21,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
@@ -215,7 +215,7 @@ http: {listen: "127.0.0.1:0"}
 		if r.AgentId != "gw-qemu-arm64" {
 			t.Fatalf("record %d: agent %q", i, r.AgentId)
 		}
-		if r.Seq != uint64(i+1) || r.Lane != uint32(wire.LaneTelemetry) {
+		if r.Seq != uint64(i+1) || r.Lane != uint32(fieldline.LaneTelemetry) {
 			t.Fatalf("record %d: lane %d seq %d: missing, duplicated or out of order", i, r.Lane, r.Seq)
 		}
 		w, ok := expected[r.SensorId]
@@ -237,12 +237,12 @@ http: {listen: "127.0.0.1:0"}
 	if err != nil {
 		t.Fatalf("the arm64 agent's buffer file on the host: %v", err)
 	}
-	if next := st.Lanes[wire.LaneTelemetry].NextSeq; next <= want {
+	if next := st.Lanes[fieldline.LaneTelemetry].NextSeq; next <= want {
 		t.Fatalf("buffer next seq %d after %d readings in Kafka", next, want)
 	}
 	var dump bytes.Buffer
 	if err := buffer.Dump(filepath.Join(dir, "buffer.db"), &dump, buffer.DumpOptions{}); err != nil {
 		t.Fatalf("dumping the arm64 agent's buffer: %v", err)
 	}
-	t.Logf("arm64 agent: %d readings committed, %d left in its buffer", st.Lanes[wire.LaneTelemetry].NextSeq-1, st.DepthReadings)
+	t.Logf("arm64 agent: %d readings committed, %d left in its buffer", st.Lanes[fieldline.LaneTelemetry].NextSeq-1, st.DepthReadings)
 }

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"periph.io/x/conn/v3/gpio"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // BenchmarkCounterPulses measures how many pulses a counter handles per
@@ -23,7 +22,7 @@ func BenchmarkCounterPulses(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- src.Run(ctx, func([]wire.Reading) {}) }()
+	go func() { done <- src.Run(ctx, func([]fieldline.Reading) {}) }()
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {

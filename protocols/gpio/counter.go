@@ -4,9 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"periph.io/x/conn/v3/gpio"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // runCounter counts pulses on edges and reports, every ReportInterval, the
@@ -19,7 +18,7 @@ import (
 // so a contact bouncing on release is not a pulse. The count lives in the
 // Source and carries over to the next Run; it starts at 0 when the process
 // starts.
-func (in *input) runCounter(ctx context.Context, emit func([]wire.Reading)) {
+func (in *input) runCounter(ctx context.Context, emit func([]fieldline.Reading)) {
 	now := in.s.now()
 	in.samples = append(in.samples[:0], sample{t: now, pulses: in.pulses})
 	next := now.Add(in.cfg.ReportInterval)
@@ -62,14 +61,14 @@ func (in *input) runCounter(ctx context.Context, emit func([]wire.Reading)) {
 
 // reportCount emits the count and, when there is an earlier sample inside
 // the rate window, the rate.
-func (in *input) reportCount(now time.Time, emit func([]wire.Reading)) {
+func (in *input) reportCount(now time.Time, emit func([]fieldline.Reading)) {
 	ppu := in.cfg.PulsesPerUnit
-	in.buf[0] = wire.Reading{
+	in.buf[0] = fieldline.Reading{
 		TimeNs:   now.UnixNano(),
 		Value:    float64(in.pulses) / ppu,
 		SensorID: in.cfg.Sensor,
-		Quality:  wire.QualityGood,
-		Kind:     wire.KindCounter,
+		Quality:  fieldline.QualityGood,
+		Kind:     fieldline.KindCounter,
 	}
 	out := in.buf[:1]
 	// Drop samples that fell out of the window; the oldest one left is
@@ -83,12 +82,12 @@ func (in *input) reportCount(now time.Time, emit func([]wire.Reading)) {
 	if len(in.samples) > 0 {
 		base := in.samples[0]
 		if dt := now.Sub(base.t).Seconds(); dt > 0 {
-			in.buf[1] = wire.Reading{
+			in.buf[1] = fieldline.Reading{
 				TimeNs:   now.UnixNano(),
 				Value:    float64(in.pulses-base.pulses) / ppu / dt,
 				SensorID: in.cfg.RateSensor,
-				Quality:  wire.QualityGood,
-				Kind:     wire.KindFloat,
+				Quality:  fieldline.QualityGood,
+				Kind:     fieldline.KindFloat,
 			}
 			out = in.buf[:2]
 		}

@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestCounterCountAndRate(t *testing.T) {
@@ -38,10 +37,10 @@ func TestCounterCountAndRate(t *testing.T) {
 		c := s.of("flow")[n]
 		rates := s.of("flow.rate")
 		r := rates[len(rates)-1]
-		if c.Kind != wire.KindCounter || c.Quality != wire.QualityGood || c.TimeNs != clk.Now().UnixNano() {
+		if c.Kind != fieldline.KindCounter || c.Quality != fieldline.QualityGood || c.TimeNs != clk.Now().UnixNano() {
 			t.Errorf("count reading %+v", c)
 		}
-		if r.Kind != wire.KindFloat || r.TimeNs != c.TimeNs {
+		if r.Kind != fieldline.KindFloat || r.TimeNs != c.TimeNs {
 			t.Errorf("rate reading %+v", r)
 		}
 		if math.Abs(c.Value-wantCount) > 1e-9 || math.Abs(r.Value-wantRate) > 1e-9 {
@@ -128,7 +127,7 @@ func TestCounterEdges(t *testing.T) {
 			}
 			clk.Advance(time.Hour)
 			eventually(t, "a report", func() bool { return len(s.of("e")) == 1 })
-			if c := s.of("e")[0]; c.Value != tc.want || c.Kind != wire.KindCounter {
+			if c := s.of("e")[0]; c.Value != tc.want || c.Kind != fieldline.KindCounter {
 				t.Errorf("count reading %+v, want %g", c, tc.want)
 			}
 		})

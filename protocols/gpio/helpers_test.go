@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,24 +41,24 @@ func (c *clock) Advance(d time.Duration) {
 // sink collects what a source emits.
 type sink struct {
 	mu sync.Mutex
-	rs []wire.Reading
+	rs []fieldline.Reading
 }
 
-func (s *sink) emit(rs []wire.Reading) {
+func (s *sink) emit(rs []fieldline.Reading) {
 	s.mu.Lock()
 	s.rs = append(s.rs, rs...)
 	s.mu.Unlock()
 }
 
-func (s *sink) all() []wire.Reading {
+func (s *sink) all() []fieldline.Reading {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.rs)
 }
 
 // of returns the readings of one sensor.
-func (s *sink) of(sensor string) []wire.Reading {
-	var out []wire.Reading
+func (s *sink) of(sensor string) []fieldline.Reading {
+	var out []fieldline.Reading
 	for _, r := range s.all() {
 		if r.SensorID == sensor {
 			out = append(out, r)
@@ -146,7 +145,7 @@ func mustNew(t *testing.T, cfg Config, pins PinMap, clk *clock) (*Source, *Metri
 	return src, m
 }
 
-func fmtValues(rs []wire.Reading) string {
+func fmtValues(rs []fieldline.Reading) string {
 	s := ""
 	for _, r := range rs {
 		s += fmt.Sprintf("%s=%g(%s) ", r.SensorID, r.Value, r.Kind)

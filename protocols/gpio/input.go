@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus"
 	"periph.io/x/conn/v3/gpio"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // input is one input or counter pin and the state that outlives a Run.
@@ -26,7 +25,7 @@ type input struct {
 	samples []sample
 
 	edges, bounces, pulseCount prometheus.Counter
-	buf                        [2]wire.Reading
+	buf                        [2]fieldline.Reading
 }
 
 type sample struct {
@@ -46,7 +45,7 @@ func newInput(s *Source, pc Pin, pin gpio.PinIn) (*input, error) {
 	}, nil
 }
 
-func (in *input) run(ctx context.Context, emit func([]wire.Reading)) {
+func (in *input) run(ctx context.Context, emit func([]fieldline.Reading)) {
 	switch {
 	case in.cfg.Mode == ModeCounter:
 		in.runCounter(ctx, emit)
@@ -58,22 +57,22 @@ func (in *input) run(ctx context.Context, emit func([]wire.Reading)) {
 }
 
 // report emits the logical state of electrical level l, stamped t.
-func (in *input) report(t time.Time, l gpio.Level, emit func([]wire.Reading)) {
+func (in *input) report(t time.Time, l gpio.Level, emit func([]fieldline.Reading)) {
 	in.level = l
 	in.lastEmit = in.s.now()
-	in.buf[0] = wire.Reading{
+	in.buf[0] = fieldline.Reading{
 		TimeNs:   t.UnixNano(),
 		Value:    boolValue(bool(l) != in.cfg.Invert),
 		SensorID: in.cfg.Sensor,
-		Quality:  wire.QualityGood,
-		Kind:     wire.KindBool,
+		Quality:  fieldline.QualityGood,
+		Kind:     fieldline.KindBool,
 	}
 	emit(in.buf[:1])
 }
 
 // heartbeat re-reports the current level when the source's heartbeat is due,
 // and returns how long until the next one (or maxWait when there is none).
-func (in *input) heartbeat(emit func([]wire.Reading)) time.Duration {
+func (in *input) heartbeat(emit func([]fieldline.Reading)) time.Duration {
 	hb := in.s.cfg.Heartbeat
 	if hb <= 0 {
 		return in.s.maxWait
@@ -111,7 +110,7 @@ func (in *input) settle(ctx context.Context) (extra int) {
 // (no edge for the debounce time), the level is read and reported when it
 // matches the configured edge. The reading is stamped with the burst's
 // first edge, when the contact actually moved.
-func (in *input) runEdges(ctx context.Context, emit func([]wire.Reading)) {
+func (in *input) runEdges(ctx context.Context, emit func([]fieldline.Reading)) {
 	in.report(in.s.now(), in.pin.Read(), emit)
 	for ctx.Err() == nil {
 		wait := in.heartbeat(emit)
@@ -145,7 +144,7 @@ func (in *input) runEdges(ctx context.Context, emit func([]wire.Reading)) {
 // runPoll reads a polled input every PollInterval. A new level is reported
 // once it has been seen for the debounce time, stamped with when it was
 // first seen; one that goes back sooner counts as a bounce.
-func (in *input) runPoll(ctx context.Context, emit func([]wire.Reading)) {
+func (in *input) runPoll(ctx context.Context, emit func([]fieldline.Reading)) {
 	in.report(in.s.now(), in.pin.Read(), emit)
 	t := time.NewTicker(in.cfg.PollInterval)
 	defer t.Stop()

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestEdgeDebounceBurstIsOneReading(t *testing.T) {
@@ -40,7 +39,7 @@ func TestEdgeDebounceBurstIsOneReading(t *testing.T) {
 		t.Fatalf("values %v, want %v", s.values("door"), want)
 	}
 	r := got[1]
-	if r.Kind != wire.KindBool || r.Quality != wire.QualityGood || r.Seq != 0 {
+	if r.Kind != fieldline.KindBool || r.Quality != fieldline.QualityGood || r.Seq != 0 {
 		t.Errorf("reading %+v: want KindBool, good, seq 0", r)
 	}
 	if r.TimeNs != burstAt.UnixNano() {
@@ -167,7 +166,7 @@ func TestPolling(t *testing.T) {
 	clk.Advance(time.Second)
 	eventually(t, "debounced high", func() bool { return len(s.of("float")) == 2 })
 	r := s.of("float")[1]
-	if r.Value != 1 || r.Kind != wire.KindBool || r.TimeNs != seen.UnixNano() {
+	if r.Value != 1 || r.Kind != fieldline.KindBool || r.TimeNs != seen.UnixNano() {
 		t.Fatalf("reading %+v, want 1 at %v", r, seen)
 	}
 }

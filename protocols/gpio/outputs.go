@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"periph.io/x/conn/v3/gpio"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // maxPendingReports bounds the state reports Outputs keeps while Run is not
@@ -26,7 +25,7 @@ type Outputs struct {
 	mu      sync.Mutex
 	byName  map[string]*output
 	order   []*output
-	pending []wire.Reading
+	pending []fieldline.Reading
 	notify  chan struct{}
 }
 
@@ -112,24 +111,24 @@ func (o *Outputs) State(name string) (on bool, err error) {
 	return out.on, nil
 }
 
-func (out *output) reading(t time.Time) wire.Reading {
-	return wire.Reading{
+func (out *output) reading(t time.Time) fieldline.Reading {
+	return fieldline.Reading{
 		TimeNs:   t.UnixNano(),
 		Value:    boolValue(out.on),
 		SensorID: out.cfg.Sensor,
-		Quality:  wire.QualityGood,
-		Kind:     wire.KindBool,
+		Quality:  fieldline.QualityGood,
+		Kind:     fieldline.KindBool,
 	}
 }
 
 // run emits the state of every output at start (which supersedes reports
 // queued while Run was not running), then each change as it happens and,
 // with a heartbeat, every output's state again each heartbeat.
-func (o *Outputs) run(ctx context.Context, emit func([]wire.Reading)) {
+func (o *Outputs) run(ctx context.Context, emit func([]fieldline.Reading)) {
 	if len(o.order) == 0 {
 		return
 	}
-	var buf []wire.Reading
+	var buf []fieldline.Reading
 	all := func() {
 		o.mu.Lock()
 		now := o.s.now()

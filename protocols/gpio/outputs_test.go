@@ -7,10 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldline/fieldline"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
-
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestOutputs(t *testing.T) {
@@ -64,7 +63,7 @@ func TestOutputs(t *testing.T) {
 		t.Fatalf("changes %s", got)
 	}
 	for _, r := range rs {
-		if r.Kind != wire.KindBool || r.Quality != wire.QualityGood || r.TimeNs == 0 {
+		if r.Kind != fieldline.KindBool || r.Quality != fieldline.QualityGood || r.TimeNs == 0 {
 			t.Errorf("reading %+v", r)
 		}
 	}

@@ -7,10 +7,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/gpiosim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // The agent's GPIO source reads the simulator's pins by name through
@@ -66,7 +66,7 @@ func TestAgainstSimulator(t *testing.T) {
 	clk.Advance(4 * time.Second)
 	eventually(t, "a counter report", func() bool { return len(s.of("flow")) == 1 })
 	c, r := s.of("flow")[0], s.of("flow.rate")[0]
-	if c.Value != 2 || c.Kind != wire.KindCounter || math.Abs(r.Value-0.5) > 1e-12 {
+	if c.Value != 2 || c.Kind != fieldline.KindCounter || math.Abs(r.Value-0.5) > 1e-12 {
 		t.Errorf("flow %g L (%s), rate %g L/s; want 2 L and 0.5 L/s", c.Value, c.Kind, r.Value)
 	}
 	if v := s.values("door"); v[1] != 0 {

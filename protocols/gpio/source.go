@@ -11,8 +11,8 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Options are what New needs besides the config. The zero value is usable
@@ -127,13 +127,13 @@ func (s *Source) Outputs() *Outputs { return s.outputs }
 // then returns nil once every pin loop has stopped. It first emits the
 // current state of every input and output. Run may be called again after it
 // returned (counts carry over) but not twice at once.
-func (s *Source) Run(ctx context.Context, emit func([]wire.Reading)) error {
+func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("gpio source %s: Run is already running", s.cfg.Name)
 	}
 	defer s.running.Store(false)
 	count := s.m.Readings.WithLabelValues(s.name)
-	counted := func(rs []wire.Reading) {
+	counted := func(rs []fieldline.Reading) {
 		count.Add(float64(len(rs)))
 		emit(rs)
 	}

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 const benchRegisters = 1000
@@ -100,10 +100,10 @@ func benchPoll(b *testing.B, interval time.Duration) {
 	var firstAt atomic.Int64 // when the first poll's readings arrived
 	want := int64(b.N) * benchRegisters
 	done := make(chan struct{})
-	emit := func(rs []wire.Reading) {
+	emit := func(rs []fieldline.Reading) {
 		firstAt.CompareAndSwap(0, time.Now().UnixNano())
 		for _, r := range rs {
-			if r.Quality == wire.QualityGood {
+			if r.Quality == fieldline.QualityGood {
 				good.Add(1)
 			} else {
 				bad.Add(1)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestSampleConfig(t *testing.T) {
@@ -22,11 +22,11 @@ func TestSampleConfig(t *testing.T) {
 	if s.Name() != "modbus/boiler" {
 		t.Errorf("name %q", s.Name())
 	}
-	kinds := map[string]wire.Kind{}
+	kinds := map[string]fieldline.Kind{}
 	for _, si := range s.Sensors() {
 		kinds[si.ID] = si.Kind
 	}
-	for id, want := range map[string]wire.Kind{"boiler.temp": wire.KindFloat, "boiler.pump": wire.KindBool, "boiler.energy": wire.KindCounter, "meter.frequency": wire.KindFloat} {
+	for id, want := range map[string]fieldline.Kind{"boiler.temp": fieldline.KindFloat, "boiler.pump": fieldline.KindBool, "boiler.energy": fieldline.KindCounter, "meter.frequency": fieldline.KindFloat} {
 		if kinds[id] != want {
 			t.Errorf("%s: kind %v, want %v", id, kinds[id], want)
 		}

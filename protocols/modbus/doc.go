@@ -1,6 +1,6 @@
 // Package modbus is the agent's Modbus source: it polls the registers of
 // Modbus devices over TCP, RTU on a serial line, or RTU over TCP (through
-// github.com/simonvetter/modbus) and emits one wire.Reading per configured
+// github.com/simonvetter/modbus) and emits one fieldline.Reading per configured
 // value and poll.
 //
 // # Basics

@@ -14,9 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func meterGroups(missing RegisterConfig) []GroupConfig {
@@ -47,16 +47,16 @@ func TestExceptionsYieldBadReadingsAndCounts(t *testing.T) {
 			})
 			stop()
 			good, excs := len(c.readings("voltage")), errorsOf(m, "meter", "2", "illegal_data_address")
-			if c.count("voltage", wire.QualityGood) != good {
+			if c.count("voltage", fieldline.QualityGood) != good {
 				t.Errorf("voltage has bad readings: %+v", c.readings("voltage"))
 			}
 			missing := c.readings("missing")
 			if onErr == OnErrorBad {
-				if len(missing) != excs || c.count("missing", wire.QualityBad) != excs {
-					t.Errorf("%d exceptions but %d readings of the missing register (%d bad)", excs, len(missing), c.count("missing", wire.QualityBad))
+				if len(missing) != excs || c.count("missing", fieldline.QualityBad) != excs {
+					t.Errorf("%d exceptions but %d readings of the missing register (%d bad)", excs, len(missing), c.count("missing", fieldline.QualityBad))
 				}
 				for _, r := range missing {
-					if !math.IsNaN(r.Value) || r.TimeNs != frozen.UnixNano() || r.Kind != wire.KindFloat {
+					if !math.IsNaN(r.Value) || r.TimeNs != frozen.UnixNano() || r.Kind != fieldline.KindFloat {
 						t.Errorf("bad reading %+v: want value NaN, time stamped, kind float", r)
 					}
 				}
@@ -87,9 +87,9 @@ func TestRetriedExceptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, stop := runSourceStop(t, src)
-	c.waitUntil(t, 10*time.Second, "3 bad readings", func() bool { return c.count("t", wire.QualityBad) >= 3 })
+	c.waitUntil(t, 10*time.Second, "3 bad readings", func() bool { return c.count("t", fieldline.QualityBad) >= 3 })
 	stop()
-	bad := c.count("t", wire.QualityBad)
+	bad := c.count("t", fieldline.QualityBad)
 	if e := errorsOf(m, "busy", "1", "server_device_busy"); e != bad {
 		t.Errorf("%d busy errors for %d bad readings", e, bad)
 	}
@@ -130,17 +130,17 @@ func TestDeadUnitBackedOffThenPickedUp(t *testing.T) {
 	if req != timeouts+1 && req != timeouts+2 {
 		t.Errorf("%d requests for %d timeouts: want one retry for the first timeout only", req, timeouts)
 	}
-	if n := c.count("t", wire.QualityGood); n != 0 {
+	if n := c.count("t", fieldline.QualityGood); n != 0 {
 		t.Fatalf("%d good readings from a dead unit", n)
 	}
-	badBefore := c.count("t", wire.QualityBad)
+	badBefore := c.count("t", fieldline.QualityBad)
 	must(t, s.SetFault(1, modbussim.Fault{}))
-	c.waitUntil(t, 20*time.Second, "a good reading after the unit came back", func() bool { return c.count("t", wire.QualityGood) >= 3 })
+	c.waitUntil(t, 20*time.Second, "a good reading after the unit came back", func() bool { return c.count("t", fieldline.QualityGood) >= 3 })
 	stop()
 
 	want, _, _ := s.Expected(1, "temperature", frozen)
 	rs := c.readings("t")
-	if last := rs[len(rs)-1]; last.Value != want || last.Quality != wire.QualityGood {
+	if last := rs[len(rs)-1]; last.Value != want || last.Quality != fieldline.QualityGood {
 		t.Errorf("after coming back: %+v, want %v", last, want)
 	}
 	if badBefore < 3 {
@@ -171,22 +171,22 @@ func TestDeviceGoesAwayAndComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := runSource(t, src)
-	c.waitUntil(t, 10*time.Second, "3 good readings", func() bool { return c.count("p", wire.QualityGood) >= 3 })
+	c.waitUntil(t, 10*time.Second, "3 good readings", func() bool { return c.count("p", fieldline.QualityGood) >= 3 })
 	stopServer()
 	c.waitUntil(t, 10*time.Second, "bad readings and connect errors", func() bool {
-		return c.count("p", wire.QualityBad) >= 3 && errorsOf(m, "away", "1", "connect") >= 2
+		return c.count("p", fieldline.QualityBad) >= 3 && errorsOf(m, "away", "1", "connect") >= 2
 	})
 	if g := testutil.ToFloat64(m.Connected.WithLabelValues("modbus/away")); g != 0 {
 		t.Errorf("connected gauge %v while the device is away", g)
 	}
-	goodBefore := c.count("p", wire.QualityGood)
+	goodBefore := c.count("p", fieldline.QualityGood)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	if _, err := s.ListenTCP(ctx2, addr.String()); err != nil {
 		t.Fatalf("listening again on %s: %v", addr, err)
 	}
 	c.waitUntil(t, 10*time.Second, "good readings after the device came back", func() bool {
-		return c.count("p", wire.QualityGood) >= goodBefore+3
+		return c.count("p", fieldline.QualityGood) >= goodBefore+3
 	})
 	if g := testutil.ToFloat64(m.Connected.WithLabelValues("modbus/away")); g != 1 {
 		t.Errorf("connected gauge %v after reconnecting", g)
@@ -225,7 +225,7 @@ func TestDeadAndSlowDevicesDoNotDelayOthers(t *testing.T) {
 	if n := len(slow.readings("")); n != 0 {
 		t.Errorf("the slow device (10 s per answer) answered %d polls while the healthy one answered 25", n)
 	}
-	if n := healthy.count("healthy", wire.QualityGood); n < 25 {
+	if n := healthy.count("healthy", fieldline.QualityGood); n < 25 {
 		t.Errorf("healthy: %d good of %d", n, len(healthy.readings("")))
 	}
 }
@@ -266,7 +266,7 @@ func TestDeadUnitOnASharedRTUBus(t *testing.T) {
 	})
 	for _, id := range []string{"level1", "level3"} {
 		for _, r := range c.readings(id) {
-			if r.Quality != wire.QualityGood || r.Value != map[string]float64{"level1": 100, "level3": 300}[id] {
+			if r.Quality != fieldline.QualityGood || r.Value != map[string]float64{"level1": 100, "level3": 300}[id] {
 				t.Fatalf("%s beside a dead unit: %+v; errors %s", id, r, dumpErrors(m))
 			}
 		}
@@ -280,12 +280,12 @@ func TestDeadUnitOnASharedRTUBus(t *testing.T) {
 	if req := requestsOf(m, "bus", "2"); req != timeouts+1 && req != timeouts+2 {
 		t.Errorf("dead unit: %d requests for %d timeouts, want one retry for the first only", req, timeouts)
 	}
-	if n, bad := len(c.readings("level2")), c.count("level2", wire.QualityBad); n != bad || n < skipped {
+	if n, bad := len(c.readings("level2")), c.count("level2", fieldline.QualityBad); n != bad || n < skipped {
 		t.Errorf("dead unit: %d readings, %d bad, %d skipped polls", n, bad, skipped)
 	}
 
 	must(t, s.SetFault(2, modbussim.Fault{}))
-	c.waitUntil(t, 30*time.Second, "unit 2 read again", func() bool { return c.count("level2", wire.QualityGood) >= 1 })
+	c.waitUntil(t, 30*time.Second, "unit 2 read again", func() bool { return c.count("level2", fieldline.QualityGood) >= 1 })
 	stop()
 	rs := c.readings("level2")
 	if last := rs[len(rs)-1]; last.Value != 200 {

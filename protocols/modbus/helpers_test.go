@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,13 +30,13 @@ func frozenNow() time.Time { return frozen }
 // the source to reuse its slice.
 type collector struct {
 	mu   sync.Mutex
-	all  []wire.Reading
+	all  []fieldline.Reading
 	cond chan struct{} // closed and replaced on every emit
 }
 
 func newCollector() *collector { return &collector{cond: make(chan struct{})} }
 
-func (c *collector) emit(rs []wire.Reading) {
+func (c *collector) emit(rs []fieldline.Reading) {
 	c.mu.Lock()
 	c.all = append(c.all, rs...)
 	close(c.cond)
@@ -44,10 +44,10 @@ func (c *collector) emit(rs []wire.Reading) {
 	c.mu.Unlock()
 }
 
-func (c *collector) readings(sensor string) []wire.Reading {
+func (c *collector) readings(sensor string) []fieldline.Reading {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []wire.Reading
+	var out []fieldline.Reading
 	for _, r := range c.all {
 		if sensor == "" || r.SensorID == sensor {
 			out = append(out, r)
@@ -56,7 +56,7 @@ func (c *collector) readings(sensor string) []wire.Reading {
 	return out
 }
 
-func (c *collector) count(sensor string, q wire.Quality) int {
+func (c *collector) count(sensor string, q fieldline.Quality) int {
 	n := 0
 	for _, r := range c.readings(sensor) {
 		if r.Quality == q {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // TestValuesFromTheSimulator reads every register of the simulator's sample
@@ -64,14 +64,14 @@ func TestValuesFromTheSimulator(t *testing.T) {
 						t.Fatalf("%s: expected %v %v", id, ok, err)
 					}
 					got := c.readings(id)[0]
-					wantKind := wire.KindFloat
+					wantKind := fieldline.KindFloat
 					switch {
 					case r.Type == modbussim.Bool:
-						wantKind = wire.KindBool
+						wantKind = fieldline.KindBool
 					case r.Signal.Shape == "counter":
-						wantKind = wire.KindCounter
+						wantKind = fieldline.KindCounter
 					}
-					if got.Value != want || got.Quality != wire.QualityGood || got.Kind != wantKind || got.TimeNs != frozen.UnixNano() || got.Seq != 0 {
+					if got.Value != want || got.Quality != fieldline.QualityGood || got.Kind != wantKind || got.TimeNs != frozen.UnixNano() || got.Seq != 0 {
 						t.Errorf("%s (%s %s %s/%s): got %+v, want value %v kind %v", id, r.Table, r.Type, r.ByteOrder, r.WordOrder, got, want, wantKind)
 					}
 					checked++
@@ -102,7 +102,7 @@ func TestRealClockCounter(t *testing.T) {
 		at := time.Unix(0, r.TimeNs)
 		lo, _, _ := s.Expected(1, "energy", at.Add(-time.Second))
 		hi, _, _ := s.Expected(1, "energy", at)
-		if r.Value < lo || r.Value > hi || r.Value < prev || r.Kind != wire.KindCounter {
+		if r.Value < lo || r.Value > hi || r.Value < prev || r.Kind != fieldline.KindCounter {
 			t.Errorf("counter %v at %s, want within [%v, %v] and ≥ %v", r.Value, at, lo, hi, prev)
 		}
 		prev = r.Value
@@ -146,11 +146,11 @@ func TestSetRegistersDecode(t *testing.T) {
 	c.waitUntil(t, 10*time.Second, "a poll", func() bool { return len(c.readings("d42")) > 0 })
 	want := map[string]float64{"abcd": 21.5, "cdab": 21.5, "badc": 21.5, "dcba": 21.5, "i32": -5, "scaled": 607, "i64": -2, "f64": -0.5, "d40": 1, "d41": 0, "d42": 1}
 	for id, v := range want {
-		if r := c.readings(id)[0]; r.Value != v || r.Quality != wire.QualityGood {
+		if r := c.readings(id)[0]; r.Value != v || r.Quality != fieldline.QualityGood {
 			t.Errorf("%s: %+v, want %v good", id, r, v)
 		}
 	}
-	if r := c.readings("nan")[0]; r.Quality != wire.QualityBad || !math.IsNaN(r.Value) {
+	if r := c.readings("nan")[0]; r.Quality != fieldline.QualityBad || !math.IsNaN(r.Value) {
 		t.Errorf("NaN register: %+v, want quality bad, value NaN", r)
 	}
 	if n := errorsOf(m, "set", "1", "decode"); n < 1 {

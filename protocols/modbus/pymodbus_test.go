@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 const python = "/usr/bin/python3"
@@ -133,22 +133,22 @@ func TestPymodbusServer(t *testing.T) {
 	})
 	want := map[string]struct {
 		v    float64
-		kind wire.Kind
+		kind fieldline.Kind
 	}{
-		"i16": {-12.3, wire.KindFloat}, "u16": {51, wire.KindFloat}, "u32": {123456789, wire.KindCounter},
-		"f32abcd": {21.5, wire.KindFloat}, "f32cdab": {21.5, wire.KindFloat}, "f64": {-273.15, wire.KindFloat},
-		"i32cdab": {-100000, wire.KindFloat}, "f32dcba": {21.5, wire.KindFloat}, "u64": {9876543210, wire.KindFloat},
-		"c0": {1, wire.KindBool}, "c1": {0, wire.KindBool}, "c2": {1, wire.KindBool}, "d0": {1, wire.KindBool},
-		"unit2": {42, wire.KindFloat},
+		"i16": {-12.3, fieldline.KindFloat}, "u16": {51, fieldline.KindFloat}, "u32": {123456789, fieldline.KindCounter},
+		"f32abcd": {21.5, fieldline.KindFloat}, "f32cdab": {21.5, fieldline.KindFloat}, "f64": {-273.15, fieldline.KindFloat},
+		"i32cdab": {-100000, fieldline.KindFloat}, "f32dcba": {21.5, fieldline.KindFloat}, "u64": {9876543210, fieldline.KindFloat},
+		"c0": {1, fieldline.KindBool}, "c1": {0, fieldline.KindBool}, "c2": {1, fieldline.KindBool}, "d0": {1, fieldline.KindBool},
+		"unit2": {42, fieldline.KindFloat},
 	}
 	for id, w := range want {
 		r := c.readings(id)[0]
 		// -123 × 0.1 is not exactly -12.3 in binary floating point.
-		if r.Quality != wire.QualityGood || r.Kind != w.kind || math.Abs(r.Value-w.v) > 1e-12 {
+		if r.Quality != fieldline.QualityGood || r.Kind != w.kind || math.Abs(r.Value-w.v) > 1e-12 {
 			t.Errorf("%s: %+v, want %v (%v)", id, r, w.v, w.kind)
 		}
 	}
-	if r := c.readings("missing")[0]; r.Quality != wire.QualityBad {
+	if r := c.readings("missing")[0]; r.Quality != fieldline.QualityBad {
 		t.Errorf("address past pymodbus's block: %+v, want quality bad", r)
 	}
 	if n := errorsOf(m, "pymodbus", "1", "illegal_data_address"); n < 1 {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Options are a Source's injectable parts. The zero value is usable.
@@ -24,7 +24,7 @@ type Options struct {
 // SensorInfo describes one configured value.
 type SensorInfo struct {
 	ID   string
-	Kind wire.Kind
+	Kind fieldline.Kind
 	Unit string
 }
 
@@ -67,7 +67,7 @@ type plannedRequest struct {
 
 type plannedPoint struct {
 	sensor string
-	kind   wire.Kind
+	kind   fieldline.Kind
 	offset int // registers (or bits) from the request's address
 	layout Layout
 }
@@ -107,12 +107,12 @@ func New(cfg Config, opts Options) (*Source, error) {
 					n = r.Type.Words()
 				}
 				spans[i] = Span{Table: r.Table, Address: uint16(r.Address), Count: uint16(n)}
-				kind := wire.KindFloat
+				kind := fieldline.KindFloat
 				switch {
 				case r.Type == Bool:
-					kind = wire.KindBool
+					kind = fieldline.KindBool
 				case r.Counter:
-					kind = wire.KindCounter
+					kind = fieldline.KindCounter
 				}
 				s.sensors = append(s.sensors, SensorInfo{ID: r.Sensor, Kind: kind, Unit: r.Unit})
 			}
@@ -203,7 +203,7 @@ type run struct {
 	reconnectAt time.Time
 	reconnectBo time.Duration
 	failing     []bool // per request: last attempt failed (for log transitions)
-	buf         []wire.Reading
+	buf         []fieldline.Reading
 }
 
 // Run polls until ctx ends, then closes the connection and returns nil. It
@@ -213,7 +213,7 @@ type run struct {
 // comes back is polled again without restarting anything; Run does not
 // return an error for it. A request in flight when ctx ends completes (or
 // times out) first: shutdown takes at most one Timeout.
-func (s *Source) Run(ctx context.Context, emit func([]wire.Reading)) error {
+func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
 	r := &run{conn: newConn(&s.cfg, s.log), failing: make([]bool, s.nreq)}
 	defer func() {
 		r.conn.close()
@@ -260,7 +260,7 @@ func (s *Source) Run(ctx context.Context, emit func([]wire.Reading)) error {
 }
 
 // poll reads one group once and emits its readings together.
-func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Reading)) {
+func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]fieldline.Reading)) {
 	u, g := j.unit, j.group
 	r.buf = r.buf[:0]
 	skipped := ""
@@ -296,7 +296,7 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Read
 		}
 		at := s.now().UnixNano()
 		for _, p := range req.points {
-			rd := wire.Reading{TimeNs: at, SensorID: p.sensor, Kind: p.kind}
+			rd := fieldline.Reading{TimeNs: at, SensorID: p.sensor, Kind: p.kind}
 			if bits != nil {
 				if bits[p.offset] {
 					rd.Value = 1
@@ -307,7 +307,7 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Read
 				if s.cfg.OnError == OnErrorSkip {
 					continue
 				}
-				rd.Value, rd.Quality = math.NaN(), wire.QualityBad
+				rd.Value, rd.Quality = math.NaN(), fieldline.QualityBad
 			} else {
 				rd.Value = v
 			}
@@ -320,7 +320,7 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]wire.Read
 	if len(r.buf) > 0 {
 		good := 0
 		for _, rd := range r.buf {
-			if rd.Quality == wire.QualityGood {
+			if rd.Quality == fieldline.QualityGood {
 				good++
 			}
 		}
@@ -341,7 +341,7 @@ func (s *Source) bad(r *run, req *plannedRequest) {
 	}
 	at := s.now().UnixNano()
 	for _, p := range req.points {
-		r.buf = append(r.buf, wire.Reading{TimeNs: at, SensorID: p.sensor, Value: math.NaN(), Kind: p.kind, Quality: wire.QualityBad})
+		r.buf = append(r.buf, fieldline.Reading{TimeNs: at, SensorID: p.sensor, Value: math.NaN(), Kind: p.kind, Quality: fieldline.QualityBad})
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 func benchParse(b *testing.B, sub Subscription, topic, payload string) {
@@ -16,7 +16,7 @@ func benchParse(b *testing.B, sub Subscription, topic, payload string) {
 	}
 	pl := []byte(payload)
 	var wild []string
-	var buf []wire.Reading
+	var buf []fieldline.Reading
 	n := 0
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -62,7 +62,7 @@ func BenchmarkSourceThroughput(b *testing.B) {
 	got := make(chan int, 1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, func(rs []wire.Reading) { got <- len(rs) }) }()
+	go func() { done <- src.Run(ctx, func(rs []fieldline.Reading) { got <- len(rs) }) }()
 	for !src.Connected() {
 		time.Sleep(time.Millisecond) // polling interval
 	}

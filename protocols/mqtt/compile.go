@@ -1,8 +1,8 @@
 package mqtt
 
 import (
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // compileSub checks one subscription (defaults applied) and compiles it,
@@ -32,7 +32,7 @@ func compileSub(s *Subscription, q *confkit.Problems) (*Parser, bool) {
 	if p.kind, ok = kindOf(s.Kind); !ok {
 		q.Add("kind", "unknown kind %q (want float, bool or counter)", s.Kind)
 	}
-	if p.kind == wire.KindBool && (s.Scale != 0 || s.Offset != 0) {
+	if p.kind == fieldline.KindBool && (s.Scale != 0 || s.Offset != 0) {
 		q.Add("scale", "a bool sensor cannot be scaled or offset")
 	}
 	switch s.Format {
@@ -79,7 +79,7 @@ func compileSub(s *Subscription, q *confkit.Problems) (*Parser, bool) {
 					vq.Add("kind", "unknown kind %q (want float, bool or counter)", v.Kind)
 				}
 			}
-			if vp.kind == wire.KindBool && (v.Scale != 0 || v.Offset != 0) {
+			if vp.kind == fieldline.KindBool && (v.Scale != 0 || v.Offset != 0) {
 				vq.Add("scale", "a bool sensor cannot be scaled or offset")
 			}
 			p.values = append(p.values, vp)
@@ -111,16 +111,16 @@ func scaleOf(s float64) float64 {
 	return s
 }
 
-func kindOf(k Kind) (wire.Kind, bool) {
+func kindOf(k Kind) (fieldline.Kind, bool) {
 	switch k {
 	case KindFloat, "":
-		return wire.KindFloat, true
+		return fieldline.KindFloat, true
 	case KindBool:
-		return wire.KindBool, true
+		return fieldline.KindBool, true
 	case KindCounter:
-		return wire.KindCounter, true
+		return fieldline.KindCounter, true
 	}
-	return wire.KindFloat, false
+	return fieldline.KindFloat, false
 }
 
 // String describes the reason for a message.

@@ -85,7 +85,7 @@ const (
 	FormatJSON Format = "json"
 )
 
-// Kind is the kind of the readings, as in wire.Kind.
+// Kind is the kind of the readings, as in fieldline.Kind.
 type Kind string
 
 const (

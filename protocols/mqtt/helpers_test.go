@@ -18,9 +18,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,19 +28,19 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // sink collects what a source emits.
 type sink struct {
 	mu sync.Mutex
-	rs []wire.Reading
+	rs []fieldline.Reading
 }
 
-func (s *sink) emit(rs []wire.Reading) {
+func (s *sink) emit(rs []fieldline.Reading) {
 	s.mu.Lock()
 	s.rs = append(s.rs, rs...)
 	s.mu.Unlock()
 }
 
-func (s *sink) of(sensor string) []wire.Reading {
+func (s *sink) of(sensor string) []fieldline.Reading {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []wire.Reading
+	var out []fieldline.Reading
 	for _, r := range s.rs {
 		if r.SensorID == sensor {
 			out = append(out, r)

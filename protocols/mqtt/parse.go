@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Reason classifies a malformed payload; it is the reason label of
@@ -54,7 +54,7 @@ type Parser struct {
 	sub        Subscription
 	filter     filter
 	sensor     template
-	kind       wire.Kind
+	kind       fieldline.Kind
 	scale      float64
 	offset     float64
 	values     []valueParser
@@ -66,7 +66,7 @@ type valueParser struct {
 	raw      string
 	path     []pathSeg
 	sensor   template
-	kind     wire.Kind
+	kind     fieldline.Kind
 	scale    float64
 	offset   float64
 	optional bool
@@ -122,7 +122,7 @@ func (p *Parser) Match(topic string, wild []string) (Match, bool) {
 // not a malformed payload). JSON format: numbers, strings holding any of the
 // above, booleans, and null (quality bad) are values; objects and arrays
 // are not.
-func (p *Parser) Parse(m Match, payload []byte, now time.Time, dst []wire.Reading) ([]wire.Reading, error) {
+func (p *Parser) Parse(m Match, payload []byte, now time.Time, dst []fieldline.Reading) ([]fieldline.Reading, error) {
 	perr := func(path string, r Reason, format string, args ...any) error {
 		return &PayloadError{Topic: m.Topic, Path: path, Reason: r, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -171,7 +171,7 @@ func (p *Parser) Parse(m Match, payload []byte, now time.Time, dst []wire.Readin
 		}
 		v, q, err := jsonValue(raw)
 		if err == nil {
-			var r wire.Reading
+			var r fieldline.Reading
 			if r, err = p.reading(vp.sensor.expand(m.Wild), vp.kind, v, q, vp.scale, vp.offset, now); err == nil {
 				dst = append(dst, r)
 				continue
@@ -188,42 +188,42 @@ func (p *Parser) Parse(m Match, payload []byte, now time.Time, dst []wire.Readin
 	return dst, first
 }
 
-func (p *Parser) reading(sensor string, kind wire.Kind, v float64, q wire.Quality, scale, offset float64, t time.Time) (wire.Reading, error) {
-	if kind == wire.KindBool && q == wire.QualityGood && v != 0 && v != 1 {
-		return wire.Reading{}, fmt.Errorf("%g is not a boolean (0 or 1)", v)
+func (p *Parser) reading(sensor string, kind fieldline.Kind, v float64, q fieldline.Quality, scale, offset float64, t time.Time) (fieldline.Reading, error) {
+	if kind == fieldline.KindBool && q == fieldline.QualityGood && v != 0 && v != 1 {
+		return fieldline.Reading{}, fmt.Errorf("%g is not a boolean (0 or 1)", v)
 	}
-	if q == wire.QualityGood {
+	if q == fieldline.QualityGood {
 		v = v*scale + offset
 		if math.IsInf(v, 0) || math.IsNaN(v) {
-			v, q = math.NaN(), wire.QualityBad // scaled out of range
+			v, q = math.NaN(), fieldline.QualityBad // scaled out of range
 		}
 	}
-	return wire.Reading{TimeNs: t.UnixNano(), Value: v, SensorID: sensor, Quality: q, Kind: kind}, nil
+	return fieldline.Reading{TimeNs: t.UnixNano(), Value: v, SensorID: sensor, Quality: q, Kind: kind}, nil
 }
 
 var errNotNumber = errors.New("not a number")
 
 // parseScalar reads a plain value; ok is false when s is none.
-func parseScalar(s string) (v float64, q wire.Quality, ok bool) {
+func parseScalar(s string) (v float64, q fieldline.Quality, ok bool) {
 	s = strings.TrimSpace(s)
 	switch {
 	case strings.EqualFold(s, "true"), strings.EqualFold(s, "on"):
-		return 1, wire.QualityGood, true
+		return 1, fieldline.QualityGood, true
 	case strings.EqualFold(s, "false"), strings.EqualFold(s, "off"):
-		return 0, wire.QualityGood, true
+		return 0, fieldline.QualityGood, true
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, 0, false
 	}
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return math.NaN(), wire.QualityBad, true
+		return math.NaN(), fieldline.QualityBad, true
 	}
-	return f, wire.QualityGood, true
+	return f, fieldline.QualityGood, true
 }
 
 // jsonValue turns a decoded JSON value into a reading value.
-func jsonValue(raw any) (float64, wire.Quality, error) {
+func jsonValue(raw any) (float64, fieldline.Quality, error) {
 	switch x := raw.(type) {
 	case json.Number:
 		v, q, ok := parseScalar(string(x))
@@ -239,11 +239,11 @@ func jsonValue(raw any) (float64, wire.Quality, error) {
 		return v, q, nil
 	case bool:
 		if x {
-			return 1, wire.QualityGood, nil
+			return 1, fieldline.QualityGood, nil
 		}
-		return 0, wire.QualityGood, nil
+		return 0, fieldline.QualityGood, nil
 	case nil:
-		return math.NaN(), wire.QualityBad, nil
+		return math.NaN(), fieldline.QualityBad, nil
 	case map[string]any:
 		return 0, 0, fmt.Errorf("an object, not a value")
 	case []any:

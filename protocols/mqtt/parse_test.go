@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/fieldline/fieldline"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -15,8 +15,8 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 type want struct {
 	sensor  string
 	value   float64 // NaN matches NaN
-	kind    wire.Kind
-	quality wire.Quality
+	kind    fieldline.Kind
+	quality fieldline.Quality
 	t       time.Time // zero means t0
 }
 
@@ -36,8 +36,8 @@ func TestParsePayload(t *testing.T) {
 	}}
 	root := Subscription{Topic: "r", Format: FormatJSON, Sensor: "r", Values: []Value{{Path: "."}}}
 	nan := math.NaN()
-	G, B := wire.QualityGood, wire.QualityBad
-	F, Bo, C := wire.KindFloat, wire.KindBool, wire.KindCounter
+	G, B := fieldline.QualityGood, fieldline.QualityBad
+	F, Bo, C := fieldline.KindFloat, fieldline.KindBool, fieldline.KindCounter
 
 	cases := []struct {
 		name    string

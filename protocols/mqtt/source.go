@@ -13,8 +13,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // Source subscribes to a broker and turns messages into readings. It
@@ -33,7 +33,7 @@ type Source struct {
 	connected atomic.Bool
 
 	mu   sync.Mutex // held while handling a message
-	buf  []wire.Reading
+	buf  []fieldline.Reading
 	wild []string
 
 	messages, readings, unmatched prometheus.Counter
@@ -82,7 +82,7 @@ func (s *Source) Connected() bool { return s.connected.Load() }
 // client has stopped. An unreachable broker is retried, not returned: the
 // source keeps trying and reports it in fieldline_mqtt_connected and the
 // log. Run must not be called twice at once.
-func (s *Source) Run(ctx context.Context, emit func([]wire.Reading)) error {
+func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("mqtt source %s: Run is already running", s.cfg.Name)
 	}
@@ -161,7 +161,7 @@ func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) 
 
 // handle turns one message into readings: the first subscription (in
 // config order) whose filter matches parses it.
-func (s *Source) handle(p *paho.Publish, emit func([]wire.Reading)) {
+func (s *Source) handle(p *paho.Publish, emit func([]fieldline.Reading)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.messages.Inc()

@@ -12,9 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // plantConfig subscribes the way a plant gateway would.
@@ -58,18 +58,18 @@ func checkEndToEnd(t *testing.T, broker string) {
 	type w struct {
 		sensor string
 		v      float64
-		k      wire.Kind
+		k      fieldline.Kind
 		tns    int64
 	}
 	now := t0.UnixNano()
 	ts := time.UnixMilli(1767225600250).UnixNano()
 	for _, want := range []w{
-		{"plant.boiler.temp", 65.5, wire.KindFloat, now},
-		{"plant.sump.level_high", 1, wire.KindBool, now},
-		{"plant.pump.bar", 1.8, wire.KindFloat, now},
-		{"plant.line1.temp", 21.3, wire.KindFloat, ts},
-		{"plant.line1.humidity", 45, wire.KindFloat, ts},
-		{"plant.line1.kwh", 1.2345, wire.KindCounter, ts},
+		{"plant.boiler.temp", 65.5, fieldline.KindFloat, now},
+		{"plant.sump.level_high", 1, fieldline.KindBool, now},
+		{"plant.pump.bar", 1.8, fieldline.KindFloat, now},
+		{"plant.line1.temp", 21.3, fieldline.KindFloat, ts},
+		{"plant.line1.humidity", 45, fieldline.KindFloat, ts},
+		{"plant.line1.kwh", 1.2345, fieldline.KindCounter, ts},
 	} {
 		rs := s.of(want.sensor)
 		if len(rs) != 1 {
@@ -77,7 +77,7 @@ func checkEndToEnd(t *testing.T, broker string) {
 			continue
 		}
 		r := rs[0]
-		if math.Abs(r.Value-want.v) > 1e-9 || r.Kind != want.k || r.TimeNs != want.tns || r.Quality != wire.QualityGood || r.Seq != 0 {
+		if math.Abs(r.Value-want.v) > 1e-9 || r.Kind != want.k || r.TimeNs != want.tns || r.Quality != fieldline.QualityGood || r.Seq != 0 {
 			t.Errorf("%s: got %+v, want %g %s at %d", want.sensor, r, want.v, want.k, want.tns)
 		}
 	}

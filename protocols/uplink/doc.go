@@ -5,7 +5,7 @@
 //
 // # Basics
 //
-// An agent sends one encoded wire.Batch as a NATS request on
+// An agent sends one encoded fieldline.Batch as a NATS request on
 // fl.up.<agent_id>; a bridge in queue group fl-bridge replies with an
 // encoded wirepb.Ack once Kafka has acknowledged every record, or with a
 // rejection. NATSClient.Send does one round trip; the agent's forwarder owns

@@ -5,13 +5,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fieldline/fieldline"
 )
 
 // slowSensor is a 1 Hz sensor with 0.1 resolution that drifts slowly, like a
 // room or boiler temperature: sensors readings cycle in seq order.
-func slowSensor(n, sensors int, jitterNs int64) []Reading {
+func slowSensor(n, sensors int, jitterNs int64) []fieldline.Reading {
 	rng := rand.New(rand.NewPCG(7, 7))
-	rs := make([]Reading, n)
+	rs := make([]fieldline.Reading, n)
 	ids := make([]string, sensors)
 	level := make([]float64, sensors)
 	for i := range ids {
@@ -29,24 +31,24 @@ func slowSensor(n, sensors int, jitterNs int64) []Reading {
 		if jitterNs > 0 {
 			t += rng.Int64N(jitterNs)
 		}
-		rs[i] = Reading{Seq: uint64(i + 1), TimeNs: t, Value: level[s] / 10, SensorID: ids[s]}
+		rs[i] = fieldline.Reading{Seq: uint64(i + 1), TimeNs: t, Value: level[s] / 10, SensorID: ids[s]}
 	}
 	return rs
 }
 
-func randomValues(n int) []Reading {
+func randomValues(n int) []fieldline.Reading {
 	rng := rand.New(rand.NewPCG(9, 9))
-	rs := make([]Reading, n)
+	rs := make([]fieldline.Reading, n)
 	t0 := int64(1_764_000_000_000_000_000)
 	for i := range rs {
-		rs[i] = Reading{Seq: uint64(i + 1), TimeNs: t0 + int64(i)*1e9, Value: rng.Float64() * math.Pow(10, float64(rng.IntN(10))), SensorID: "noise"}
+		rs[i] = fieldline.Reading{Seq: uint64(i + 1), TimeNs: t0 + int64(i)*1e9, Value: rng.Float64() * math.Pow(10, float64(rng.IntN(10))), SensorID: "noise"}
 	}
 	return rs
 }
 
 var benchCases = []struct {
 	name string
-	rs   []Reading
+	rs   []fieldline.Reading
 }{
 	{"slow-1Hz-1sensor", slowSensor(3600, 1, 0)},
 	{"slow-1Hz-50sensors", slowSensor(50*72, 50, 0)},
@@ -58,7 +60,7 @@ var benchCases = []struct {
 func BenchmarkEncode(b *testing.B) {
 	for _, bc := range benchCases {
 		b.Run(bc.name, func(b *testing.B) {
-			batch := &Batch{AgentID: "gw-0001", Lane: LaneTelemetry, FirstSeq: 1, Readings: bc.rs}
+			batch := &fieldline.Batch{AgentID: "gw-0001", Lane: fieldline.LaneTelemetry, FirstSeq: 1, Readings: bc.rs}
 			var buf []byte
 			var err error
 			b.ReportAllocs()
@@ -77,11 +79,11 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	for _, bc := range benchCases {
 		b.Run(bc.name, func(b *testing.B) {
-			enc, err := Encode(nil, &Batch{AgentID: "gw-0001", Lane: LaneTelemetry, FirstSeq: 1, Readings: bc.rs})
+			enc, err := Encode(nil, &fieldline.Batch{AgentID: "gw-0001", Lane: fieldline.LaneTelemetry, FirstSeq: 1, Readings: bc.rs})
 			if err != nil {
 				b.Fatal(err)
 			}
-			var out Batch
+			var out fieldline.Batch
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := DecodeInto(&out, enc, Limits{}); err != nil {

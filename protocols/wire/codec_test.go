@@ -5,9 +5,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fieldline/fieldline"
 )
 
-func sameReadings(t *testing.T, want, got []Reading) {
+func sameReadings(t *testing.T, want, got []fieldline.Reading) {
 	t.Helper()
 	if len(want) != len(got) {
 		t.Fatalf("got %d readings, want %d", len(got), len(want))
@@ -24,7 +26,7 @@ func sameReadings(t *testing.T, want, got []Reading) {
 	}
 }
 
-func withSeq(first uint64, rs []Reading) []Reading {
+func withSeq(first uint64, rs []fieldline.Reading) []fieldline.Reading {
 	for i := range rs {
 		rs[i].Seq = first + uint64(i)
 	}
@@ -35,11 +37,11 @@ func TestRoundTrip(t *testing.T) {
 	t0 := int64(1_700_000_000_000_000_000)
 	cases := []struct {
 		name string
-		rs   []Reading
+		rs   []fieldline.Reading
 	}{
 		{"empty", nil},
-		{"one", []Reading{{TimeNs: t0, Value: 21.3, SensorID: "boiler.temp"}}},
-		{"special floats", []Reading{
+		{"one", []fieldline.Reading{{TimeNs: t0, Value: 21.3, SensorID: "boiler.temp"}}},
+		{"special floats", []fieldline.Reading{
 			{TimeNs: t0, Value: math.NaN(), SensorID: "x"},
 			{TimeNs: t0 + 1, Value: math.Float64frombits(0x7ff8dead_beef0001), SensorID: "x"},
 			{TimeNs: t0 + 2, Value: math.Inf(1), SensorID: "x"},
@@ -52,22 +54,22 @@ func TestRoundTrip(t *testing.T) {
 			{TimeNs: t0 + 9, Value: 0.1, SensorID: "x"},
 			{TimeNs: t0 + 10, Value: 9007199254740993, SensorID: "x"},
 		}},
-		{"decimals with exceptions", []Reading{
+		{"decimals with exceptions", []fieldline.Reading{
 			{TimeNs: t0, Value: 21.3, SensorID: "t"},
 			{TimeNs: t0 + 1e9, Value: 21.4, SensorID: "t"},
 			{TimeNs: t0 + 2e9, Value: math.Pi, SensorID: "t"},
 			{TimeNs: t0 + 3e9, Value: -21.5, SensorID: "t"},
 			{TimeNs: t0 + 4e9, Value: 1013.25, SensorID: "t"},
 		}},
-		{"kinds quality flags text", []Reading{
-			{TimeNs: t0, Value: 1, SensorID: "door", Kind: KindBool},
-			{TimeNs: t0, Value: 1, SensorID: "door", Kind: KindFloat, Quality: QualityBad},
-			{TimeNs: t0 + 5, Value: 12345, SensorID: "energy", Kind: KindCounter, Flags: FlagClockUnsynced},
-			{TimeNs: t0 + 9, Value: 2, SensorID: "alert.hot", Kind: KindEvent, Text: `{"state":"firing"}`, Quality: QualityUncertain},
-			{TimeNs: t0 + 9, Value: 0, SensorID: "alert.hot", Kind: KindEvent, Text: ``},
-			{TimeNs: t0 - 100, Value: 0, SensorID: "door", Kind: KindBool, Flags: FlagClockUnsynced | FlagClockCorrected},
+		{"kinds quality flags text", []fieldline.Reading{
+			{TimeNs: t0, Value: 1, SensorID: "door", Kind: fieldline.KindBool},
+			{TimeNs: t0, Value: 1, SensorID: "door", Kind: fieldline.KindFloat, Quality: fieldline.QualityBad},
+			{TimeNs: t0 + 5, Value: 12345, SensorID: "energy", Kind: fieldline.KindCounter, Flags: fieldline.FlagClockUnsynced},
+			{TimeNs: t0 + 9, Value: 2, SensorID: "alert.hot", Kind: fieldline.KindEvent, Text: `{"state":"firing"}`, Quality: fieldline.QualityUncertain},
+			{TimeNs: t0 + 9, Value: 0, SensorID: "alert.hot", Kind: fieldline.KindEvent, Text: ``},
+			{TimeNs: t0 - 100, Value: 0, SensorID: "door", Kind: fieldline.KindBool, Flags: fieldline.FlagClockUnsynced | fieldline.FlagClockCorrected},
 		}},
-		{"timestamps that wrap", []Reading{
+		{"timestamps that wrap", []fieldline.Reading{
 			{TimeNs: math.MaxInt64, SensorID: "a"},
 			{TimeNs: math.MinInt64, SensorID: "a"},
 			{TimeNs: 0, SensorID: "a"},
@@ -76,7 +78,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := &Batch{AgentID: "gw-1", Lane: LaneTelemetry, FirstSeq: 42, Readings: withSeq(42, tc.rs)}
+			in := &fieldline.Batch{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: 42, Readings: withSeq(42, tc.rs)}
 			enc, err := Encode(nil, in)
 			if err != nil {
 				t.Fatal(err)
@@ -98,7 +100,7 @@ func TestRoundTripRandom(t *testing.T) {
 	sensors := []string{"a", "b", "c", "d.e.f", ""}
 	for iter := 0; iter < 300; iter++ {
 		n := rng.IntN(400)
-		rs := make([]Reading, n)
+		rs := make([]fieldline.Reading, n)
 		for i := range rs {
 			r := &rs[i]
 			r.SensorID = sensors[rng.IntN(len(sensors))]
@@ -113,14 +115,14 @@ func TestRoundTripRandom(t *testing.T) {
 			default:
 				r.Value = float64(rng.IntN(3))
 			}
-			r.Kind = Kind(rng.IntN(4))
-			r.Quality = Quality(rng.IntN(3))
-			r.Flags = Flags(rng.IntN(4))
+			r.Kind = fieldline.Kind(rng.IntN(4))
+			r.Quality = fieldline.Quality(rng.IntN(3))
+			r.Flags = fieldline.Flags(rng.IntN(4))
 			if rng.IntN(5) == 0 {
 				r.Text = "t"
 			}
 		}
-		in := &Batch{AgentID: "x", Lane: Lane(rng.IntN(NumLanes)), FirstSeq: rng.Uint64N(1 << 60), Readings: nil}
+		in := &fieldline.Batch{AgentID: "x", Lane: fieldline.Lane(rng.IntN(fieldline.NumLanes)), FirstSeq: rng.Uint64N(1 << 60), Readings: nil}
 		in.Readings = withSeq(in.FirstSeq, rs)
 		enc, err := Encode(nil, in)
 		if err != nil {
@@ -135,7 +137,7 @@ func TestRoundTripRandom(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
-	good, err := Encode(nil, &Batch{AgentID: "a", FirstSeq: 1, Readings: withSeq(1, make([]Reading, 10))})
+	good, err := Encode(nil, &fieldline.Batch{AgentID: "a", FirstSeq: 1, Readings: withSeq(1, make([]fieldline.Reading, 10))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestEncodeSeqOverflow(t *testing.T) {
-	_, err := Encode(nil, &Batch{FirstSeq: math.MaxUint64, Readings: make([]Reading, 2)})
+	_, err := Encode(nil, &fieldline.Batch{FirstSeq: math.MaxUint64, Readings: make([]fieldline.Reading, 2)})
 	if !errors.Is(err, ErrSeqOverflow) {
 		t.Fatalf("got %v", err)
 	}

@@ -7,14 +7,15 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // Decode parses an encoded batch, checking it against lim (zero means
 // DefaultLimits). Every error wraps one of the sentinel errors of this
 // package.
-func Decode(src []byte, lim Limits) (*Batch, error) {
-	b := &Batch{}
+func Decode(src []byte, lim Limits) (*fieldline.Batch, error) {
+	b := &fieldline.Batch{}
 	if err := DecodeInto(b, src, lim); err != nil {
 		return nil, err
 	}
@@ -24,7 +25,7 @@ func Decode(src []byte, lim Limits) (*Batch, error) {
 var rawPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // DecodeInto is Decode that reuses b.Readings.
-func DecodeInto(b *Batch, src []byte, lim Limits) error {
+func DecodeInto(b *fieldline.Batch, src []byte, lim Limits) error {
 	lim = lim.orDefault()
 	if len(src) > lim.MaxEncodedBytes {
 		return fmt.Errorf("batch of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
@@ -61,12 +62,12 @@ func DecodeInto(b *Batch, src []byte, lim Limits) error {
 	return fromProto(b, &msg, lim)
 }
 
-func fromProto(b *Batch, m *wirepb.Batch, lim Limits) error {
+func fromProto(b *fieldline.Batch, m *wirepb.Batch, lim Limits) error {
 	n := int(m.Count)
 	if n > lim.MaxReadings {
 		return fmt.Errorf("batch of %d readings, limit %d: %w", n, lim.MaxReadings, ErrTooLarge)
 	}
-	if m.Lane >= NumLanes {
+	if m.Lane >= fieldline.NumLanes {
 		return fmt.Errorf("lane %d: %w", m.Lane, ErrCorrupt)
 	}
 	if m.FirstSeq+uint64(n) < m.FirstSeq {
@@ -92,16 +93,16 @@ func fromProto(b *Batch, m *wirepb.Batch, lim Limits) error {
 		return fmt.Errorf("columns hold %d readings, batch says %d: %w", total, n, ErrCorrupt)
 	}
 	b.AgentID = m.AgentId
-	b.Lane = Lane(m.Lane)
+	b.Lane = fieldline.Lane(m.Lane)
 	b.FirstSeq = m.FirstSeq
 	if cap(b.Readings) >= n {
 		b.Readings = b.Readings[:n]
 	} else {
-		b.Readings = make([]Reading, n)
+		b.Readings = make([]fieldline.Reading, n)
 	}
 	rs := b.Readings
 	if len(m.Columns) == 1 {
-		fillReadings(m.Columns[0], func(i int) *Reading { return &rs[i] })
+		fillReadings(m.Columns[0], func(i int) *fieldline.Reading { return &rs[i] })
 	} else {
 		// Position of each column's i-th reading.
 		pos := make([][]int32, len(m.Columns))
@@ -116,7 +117,7 @@ func fromProto(b *Batch, m *wirepb.Batch, lim Limits) error {
 				return fmt.Errorf("column %d has %d readings, order names it %d times: %w", ci, c.Count, len(pos[ci]), ErrCorrupt)
 			}
 			p := pos[ci]
-			fillReadings(c, func(i int) *Reading { return &rs[p[i]] })
+			fillReadings(c, func(i int) *fieldline.Reading { return &rs[p[i]] })
 		}
 	}
 	for i := range rs {
@@ -147,7 +148,7 @@ func checkRuns(runs []uint32, n int, max uint32, what string) error {
 
 func checkColumn(c *wirepb.Column) error {
 	n := int(c.Count)
-	if c.Kind > uint32(KindEvent) {
+	if c.Kind > uint32(fieldline.KindEvent) {
 		return fmt.Errorf("kind %d: %w", c.Kind, ErrCorrupt)
 	}
 	if len(c.Ts) != n {
@@ -176,7 +177,7 @@ func checkColumn(c *wirepb.Column) error {
 	default:
 		return fmt.Errorf("value coding %d: %w", c.ValueCoding, ErrCorrupt)
 	}
-	if err := checkRuns(c.QualityRuns, n, uint32(QualityBad), "quality"); err != nil {
+	if err := checkRuns(c.QualityRuns, n, uint32(fieldline.QualityBad), "quality"); err != nil {
 		return err
 	}
 	if err := checkRuns(c.FlagRuns, n, math.MaxUint8, "flag"); err != nil {
@@ -209,7 +210,7 @@ func (d *runs) next() uint32 {
 	return d.v
 }
 
-func fillReadings(c *wirepb.Column, at func(i int) *Reading) {
+func fillReadings(c *wirepb.Column, at func(i int) *fieldline.Reading) {
 	n := int(c.Count)
 	var t, d int64
 	var digit int64
@@ -230,7 +231,7 @@ func fillReadings(c *wirepb.Column, at func(i int) *Reading) {
 		}
 		r.TimeNs = t
 		r.SensorID = c.SensorId
-		r.Kind = Kind(c.Kind)
+		r.Kind = fieldline.Kind(c.Kind)
 		if c.ValueCoding == uint32(wirepb.ValueCoding_VALUE_CODING_RAW) {
 			r.Value = c.Raw[i]
 		} else {
@@ -242,8 +243,8 @@ func fillReadings(c *wirepb.Column, at func(i int) *Reading) {
 				r.Value = fromDigit(digit, exp)
 			}
 		}
-		r.Quality = Quality(quality.next())
-		r.Flags = Flags(flags.next())
+		r.Quality = fieldline.Quality(quality.next())
+		r.Flags = fieldline.Flags(flags.next())
 		if len(c.Text) > 0 {
 			r.Text = c.Text[i]
 		} else {

@@ -1,6 +1,6 @@
-// Package wire owns the Fieldline data model and its encoding on the wire and
-// on disk: the Reading, the Batch (a contiguous seq range of one lane of one
-// agent) and the codec that turns a Batch into bytes and back.
+// Package wire owns the bytes of every Fieldline message: the codec that turns
+// a fieldline.Batch (the data model lives in the module's root package) into
+// bytes and back, on the wire and in the buffer's segments.
 //
 // # Basics
 //
@@ -18,6 +18,6 @@
 //
 // # Caveats
 //
-// The package knows nothing of sensors, buffers or networks; it must not
-// import any other Fieldline package.
+// The package knows nothing of sensors, buffers or networks; the only
+// Fieldline package it imports is the data model (package fieldline).
 package wire

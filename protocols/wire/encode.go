@@ -7,12 +7,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 type colKey struct {
 	id   string
-	kind Kind
+	kind fieldline.Kind
 }
 
 // encoder holds scratch space reused between Encode calls.
@@ -31,7 +32,7 @@ type encoder struct {
 var encoders = sync.Pool{New: func() any { return &encoder{index: make(map[colKey]int32)} }}
 
 // Encode appends the coded form of b to dst and returns it.
-func Encode(dst []byte, b *Batch) ([]byte, error) {
+func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) {
 	if uint64(len(b.Readings)) > math.MaxUint32 {
 		return dst, fmt.Errorf("encoding batch of %d readings: %w", len(b.Readings), ErrTooLarge)
 	}
@@ -65,7 +66,7 @@ func (e *encoder) column(i int) *wirepb.Column {
 	return c
 }
 
-func (e *encoder) build(b *Batch) {
+func (e *encoder) build(b *fieldline.Batch) {
 	rs := b.Readings
 	clear(e.index)
 	e.colOf = e.colOf[:0]
@@ -137,8 +138,8 @@ func (e *encoder) build(b *Batch) {
 
 // fillColumn codes the readings rs[idx[0]], rs[idx[1]], ... into col; a nil
 // idx means all of rs.
-func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []Reading) {
-	each := func(f func(r *Reading)) {
+func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []fieldline.Reading) {
+	each := func(f func(r *fieldline.Reading)) {
 		if idx == nil {
 			for i := range rs {
 				f(&rs[i])
@@ -155,7 +156,7 @@ func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []Reading) {
 	var q, fl uint32
 	var qRun, fRun uint32
 	hasText := false
-	each(func(r *Reading) {
+	each(func(r *fieldline.Reading) {
 		switch n {
 		case 0:
 			col.Ts = append(col.Ts, r.TimeNs)
@@ -194,7 +195,7 @@ func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []Reading) {
 		col.FlagRuns = append(col.FlagRuns, fl, fRun)
 	}
 	if hasText {
-		each(func(r *Reading) { col.Text = append(col.Text, r.Text) })
+		each(func(r *fieldline.Reading) { col.Text = append(col.Text, r.Text) })
 	}
 
 	// Choose the exponent from a sample, as ALP does; when the sample was
@@ -212,13 +213,13 @@ func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []Reading) {
 	if exc*2 > n {
 		col.ValueCoding = uint32(wirepb.ValueCoding_VALUE_CODING_RAW)
 		col.Exponent, col.Digits, col.ExceptionIndex, col.ExceptionValue = 0, col.Digits[:0], col.ExceptionIndex[:0], col.ExceptionValue[:0]
-		each(func(r *Reading) { col.Raw = append(col.Raw, r.Value) })
+		each(func(r *fieldline.Reading) { col.Raw = append(col.Raw, r.Value) })
 	}
 }
 
 // sampleExponent picks the exponent for a column of n values from up to k of
 // them, evenly spaced.
-func (e *encoder) sampleExponent(idx []int32, rs []Reading, n, k int) (exp, exceptions int) {
+func (e *encoder) sampleExponent(idx []int32, rs []fieldline.Reading, n, k int) (exp, exceptions int) {
 	if k > n {
 		k = n
 	}
@@ -239,13 +240,13 @@ func (e *encoder) sampleExponent(idx []int32, rs []Reading, n, k int) (exp, exce
 
 // codeDecimal fills col's decimal fields at exponent exp and returns the
 // number of exceptions.
-func (e *encoder) codeDecimal(col *wirepb.Column, exp int, each func(func(*Reading))) int {
+func (e *encoder) codeDecimal(col *wirepb.Column, exp int, each func(func(*fieldline.Reading))) int {
 	col.ValueCoding = uint32(wirepb.ValueCoding_VALUE_CODING_DECIMAL)
 	col.Exponent = int32(exp)
 	col.Digits, col.ExceptionIndex, col.ExceptionValue = col.Digits[:0], col.ExceptionIndex[:0], col.ExceptionValue[:0]
 	var prevDigit int64
 	i := 0
-	each(func(r *Reading) {
+	each(func(r *fieldline.Reading) {
 		d, ok := toDigit(r.Value, exp)
 		if !ok {
 			col.ExceptionIndex = append(col.ExceptionIndex, uint32(i))

@@ -5,15 +5,17 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/fieldline/fieldline"
 )
 
 // FuzzDecode feeds arbitrary bytes to the decoder: it must return a batch or
 // one of the package's errors, never panic, and whatever it returns must
 // encode and decode to the same readings.
 func FuzzDecode(f *testing.F) {
-	seed := []*Batch{
-		{AgentID: "gw-1", Lane: LaneTelemetry, FirstSeq: 1, Readings: withSeq(1, []Reading{{TimeNs: 1e18, Value: 21.3, SensorID: "t"}, {TimeNs: 1e18 + 1e9, Value: 21.4, SensorID: "t"}})},
-		{AgentID: "gw-2", Lane: LaneAlert, FirstSeq: 7, Readings: withSeq(7, []Reading{{Value: math.NaN(), SensorID: "a", Kind: KindEvent, Text: "firing"}, {Value: 1, SensorID: "b", Kind: KindBool, Quality: QualityBad}})},
+	seed := []*fieldline.Batch{
+		{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: 1, Readings: withSeq(1, []fieldline.Reading{{TimeNs: 1e18, Value: 21.3, SensorID: "t"}, {TimeNs: 1e18 + 1e9, Value: 21.4, SensorID: "t"}})},
+		{AgentID: "gw-2", Lane: fieldline.LaneAlert, FirstSeq: 7, Readings: withSeq(7, []fieldline.Reading{{Value: math.NaN(), SensorID: "a", Kind: fieldline.KindEvent, Text: "firing"}, {Value: 1, SensorID: "b", Kind: fieldline.KindBool, Quality: fieldline.QualityBad}})},
 	}
 	for _, b := range seed {
 		enc, err := Encode(nil, b)
@@ -52,19 +54,19 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("0123456789abcdef0123456789abcdef"), uint64(1))
 	f.Add(make([]byte, 200), uint64(math.MaxUint64-100))
 	f.Fuzz(func(t *testing.T, data []byte, first uint64) {
-		var rs []Reading
+		var rs []fieldline.Reading
 		for len(data) >= 18 {
-			rs = append(rs, Reading{
+			rs = append(rs, fieldline.Reading{
 				TimeNs:   int64(binary.LittleEndian.Uint64(data)),
 				Value:    math.Float64frombits(binary.LittleEndian.Uint64(data[8:])),
 				SensorID: string('a' + data[16]%4),
-				Kind:     Kind(data[17] % 4),
-				Quality:  Quality(data[17] >> 2 % 3),
-				Flags:    Flags(data[17] >> 4),
+				Kind:     fieldline.Kind(data[17] % 4),
+				Quality:  fieldline.Quality(data[17] >> 2 % 3),
+				Flags:    fieldline.Flags(data[17] >> 4),
 			})
 			data = data[18:]
 		}
-		in := &Batch{AgentID: "f", FirstSeq: first, Readings: withSeq(first, rs)}
+		in := &fieldline.Batch{AgentID: "f", FirstSeq: first, Readings: withSeq(first, rs)}
 		enc, err := Encode(nil, in)
 		if first+uint64(len(rs)) < first {
 			if !errors.Is(err, ErrSeqOverflow) {

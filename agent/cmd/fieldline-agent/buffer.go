@@ -7,9 +7,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/cli"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func cmdBuffer(_ context.Context, stdout, stderr io.Writer, args []string) error {
@@ -67,11 +67,11 @@ agent runs).
 		}
 		opts := buffer.DumpOptions{From: *from, To: *to, Limit: *limit, Acked: *acked}
 		if *lane != "" {
-			l, ok := map[string]wire.Lane{"alert": wire.LaneAlert, "event": wire.LaneEvent, "telemetry": wire.LaneTelemetry}[strings.ToLower(*lane)]
+			l, ok := map[string]fieldline.Lane{"alert": fieldline.LaneAlert, "event": fieldline.LaneEvent, "telemetry": fieldline.LaneTelemetry}[strings.ToLower(*lane)]
 			if !ok {
 				return fmt.Errorf("unknown lane %q (want alert, event or telemetry)", *lane)
 			}
-			opts.Lanes = []wire.Lane{l}
+			opts.Lanes = []fieldline.Lane{l}
 		}
 		return buffer.Dump(fs.Arg(0), stdout, opts)
 	case "compact":

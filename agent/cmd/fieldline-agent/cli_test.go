@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -32,17 +32,17 @@ func TestBufferCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	var rs []wire.Reading
+	var rs []fieldline.Reading
 	for i := 0; i < 100; i++ {
-		rs = append(rs, wire.Reading{TimeNs: t0.Add(time.Duration(i) * time.Second).UnixNano(), Value: float64(i) / 10, SensorID: "boiler.temp"})
+		rs = append(rs, fieldline.Reading{TimeNs: t0.Add(time.Duration(i) * time.Second).UnixNano(), Value: float64(i) / 10, SensorID: "boiler.temp"})
 	}
-	if err := b.Append(wire.LaneTelemetry, rs); err != nil {
+	if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Append(wire.LaneAlert, []wire.Reading{{TimeNs: t0.UnixNano(), Value: 2, SensorID: "boiler.temp", Kind: wire.KindEvent, Text: `{"alert":"hot","state":"firing"}`}}); err != nil {
+	if err := b.Append(fieldline.LaneAlert, []fieldline.Reading{{TimeNs: t0.UnixNano(), Value: 2, SensorID: "boiler.temp", Kind: fieldline.KindEvent, Text: `{"alert":"hot","state":"firing"}`}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Ack(wire.LaneTelemetry, 1, 40); err != nil {
+	if err := b.Ack(fieldline.LaneTelemetry, 1, 40); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(); err != nil {
@@ -101,7 +101,7 @@ func TestBufferCommands(t *testing.T) {
 		t.Fatalf("compact: exit %d %s %s", code, out, errs)
 	}
 	st, err := buffer.Inspect(dst)
-	if err != nil || st.Lanes[wire.LaneTelemetry].DepthReadings != 60 || st.Lanes[wire.LaneAlert].DepthReadings != 1 {
+	if err != nil || st.Lanes[fieldline.LaneTelemetry].DepthReadings != 60 || st.Lanes[fieldline.LaneAlert].DepthReadings != 1 {
 		t.Fatalf("compacted file: %+v %v", st, err)
 	}
 	if code, _, _ = runCLI(t, "buffer"); code != 2 {

@@ -14,11 +14,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // fillBuffer appends readings of poorly compressible values to a new buffer
@@ -35,17 +35,17 @@ func fillBuffer(t *testing.T, path, agentID string, maxBytes int64) {
 		}
 	}()
 	rng := rand.New(rand.NewPCG(1, 2))
-	rs := make([]wire.Reading, 1000)
+	rs := make([]fieldline.Reading, 1000)
 	for i := 0; b.Stats().Dropped == 0; i++ {
 		if i > 1000 {
 			t.Fatalf("%d readings appended and the buffer capped at %d bytes is not full", i*len(rs), maxBytes)
 		}
 		now := time.Now().UnixNano()
 		for j := range rs {
-			rs[j] = wire.Reading{SensorID: "backlog." + strconv.Itoa(j%50), TimeNs: now + int64(j), Value: rng.Float64() * 1000}
+			rs[j] = fieldline.Reading{SensorID: "backlog." + strconv.Itoa(j%50), TimeNs: now + int64(j), Value: rng.Float64() * 1000}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, _, err := b.AppendSync(ctx, wire.LaneTelemetry, rs)
+		_, _, err := b.AppendSync(ctx, fieldline.LaneTelemetry, rs)
 		cancel()
 		if err != nil {
 			t.Fatal(err)

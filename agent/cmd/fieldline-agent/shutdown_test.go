@@ -13,10 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // fileState is what a stopped agent's buffer file holds.
@@ -55,10 +55,10 @@ func openCleanly(t *testing.T, path, agentID string) fileState {
 		}
 	}
 	var out bytes.Buffer
-	if err := buffer.Dump(path, &out, buffer.DumpOptions{Lanes: []wire.Lane{wire.LaneTelemetry}}); err != nil {
+	if err := buffer.Dump(path, &out, buffer.DumpOptions{Lanes: []fieldline.Lane{fieldline.LaneTelemetry}}); err != nil {
 		t.Fatalf("dumping the buffer: %v", err)
 	}
-	fs := fileState{stats: st, unacked: map[uint64]bool{}, nextSeq: st.Lanes[wire.LaneTelemetry].NextSeq, dropped: st.Dropped, fileSize: st.FileBytes}
+	fs := fileState{stats: st, unacked: map[uint64]bool{}, nextSeq: st.Lanes[fieldline.LaneTelemetry].NextSeq, dropped: st.Dropped, fileSize: st.FileBytes}
 	dec := json.NewDecoder(&out)
 	for dec.More() {
 		var r buffer.DumpedReading
@@ -67,8 +67,8 @@ func openCleanly(t *testing.T, path, agentID string) fileState {
 		}
 		fs.unacked[r.Seq] = true
 	}
-	if int64(len(fs.unacked)) != st.Lanes[wire.LaneTelemetry].DepthReadings {
-		t.Fatalf("dump has %d unacked readings, stats say depth %d", len(fs.unacked), st.Lanes[wire.LaneTelemetry].DepthReadings)
+	if int64(len(fs.unacked)) != st.Lanes[fieldline.LaneTelemetry].DepthReadings {
+		t.Fatalf("dump has %d unacked readings, stats say depth %d", len(fs.unacked), st.Lanes[fieldline.LaneTelemetry].DepthReadings)
 	}
 	return fs
 }

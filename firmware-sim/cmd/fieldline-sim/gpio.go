@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/gpiosim"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/gpio"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func init() {
@@ -100,7 +100,7 @@ Flags:
 	var simErr error
 	wg.Go(func() { simErr = sim.Run(ctx, *tick) })
 	var mu sync.Mutex
-	err = src.Run(ctx, func(rs []wire.Reading) {
+	err = src.Run(ctx, func(rs []fieldline.Reading) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range rs {

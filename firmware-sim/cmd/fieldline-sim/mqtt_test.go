@@ -12,10 +12,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/mqtt"
-	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // lockedBuffer is an io.Writer the command and the test share.
@@ -103,7 +103,7 @@ func TestMQTTCommandEmbeddedBroker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- src.Run(ctx, func(rs []wire.Reading) {
+		done <- src.Run(ctx, func(rs []fieldline.Reading) {
 			mu.Lock()
 			for _, r := range rs {
 				seen[r.SensorID]++
