@@ -36,6 +36,9 @@ type Bridge struct {
 	m    *Metrics
 	now  func() time.Time
 	kopt []kgo.Opt
+	// schema is the fl-schema header of every record (wire.SchemaProto or
+	// wire.SchemaJSON), after cfg.Kafka.Format.
+	schema string
 
 	ready   chan struct{}
 	handled atomic.Uint64
@@ -61,6 +64,10 @@ func New(cfg Config, opts Options) (*Bridge, error) {
 	}
 	if b.now == nil {
 		b.now = time.Now
+	}
+	b.schema = wire.SchemaProto
+	if cfg.Kafka.Format == FormatJSON {
+		b.schema = wire.SchemaJSON
 	}
 	return b, nil
 }
@@ -314,7 +321,7 @@ func (b *Bridge) startFlight(kc *kgo.Client, batch *fieldline.Batch, key flightK
 	n := len(batch.Readings)
 	recs := make([]kgo.Record, n)
 	headers := []kgo.RecordHeader{
-		{Key: "fl-schema", Value: []byte("fieldline.v1.Reading+" + b.cfg.Kafka.Format)},
+		{Key: "fl-schema", Value: []byte(b.schema)},
 		{Key: "fl-agent", Value: []byte(batch.AgentID)},
 		{Key: "fl-lane", Value: []byte(batch.Lane.String())},
 		{Key: "fl-batch", Value: []byte(strconv.FormatUint(batch.FirstSeq, 10) + "-" + strconv.FormatUint(batch.LastSeq(), 10))},
@@ -324,9 +331,9 @@ func (b *Bridge) startFlight(kc *kgo.Client, batch *fieldline.Batch, key flightK
 	offs := make([]int, n+1)
 	for i := range batch.Readings {
 		if b.cfg.Kafka.Format == FormatJSON {
-			buf = appendJSON(buf, batch.AgentID, batch.Lane, &batch.Readings[i])
+			buf = wire.AppendRecordJSON(buf, batch.AgentID, batch.Lane, &batch.Readings[i])
 		} else {
-			buf = appendProto(buf, batch.AgentID, batch.Lane, &batch.Readings[i])
+			buf = wire.AppendRecordProto(buf, batch.AgentID, batch.Lane, &batch.Readings[i])
 		}
 		offs[i+1] = len(buf)
 	}

@@ -1,4 +1,4 @@
-package bridge
+package wire
 
 import (
 	"math"
@@ -8,6 +8,25 @@ import (
 	"github.com/fieldline/fieldline"
 	"google.golang.org/protobuf/encoding/protowire"
 )
+
+// A Kafka record of fl.readings carries one reading, in one of two formats
+// named by the record's fl-schema header.
+const (
+	// SchemaProto is the fl-schema header of a record whose value is a
+	// fieldline.v1.Reading protobuf.
+	SchemaProto = "fieldline.v1.Reading+protobuf"
+	// SchemaJSON is the fl-schema header of a record whose value is the JSON
+	// object AppendRecordJSON writes.
+	SchemaJSON = "fieldline.v1.Reading+json"
+)
+
+// Record is one reading as it stands in a Kafka record of fl.readings: the
+// reading with the agent and lane that the batch carried.
+type Record struct {
+	AgentID string
+	Lane    fieldline.Lane
+	fieldline.Reading
+}
 
 // Field numbers of fieldline.v1.Reading (protocols/wire/wirepb). A test
 // checks the hand-written encoding against the generated code.
@@ -24,9 +43,10 @@ const (
 	fText      = 10
 )
 
-// appendProto appends the protobuf encoding of one reading. It is written by
-// hand so that a batch costs one buffer, not one allocation per record.
-func appendProto(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Reading) []byte {
+// AppendRecordProto appends the protobuf encoding (SchemaProto) of one
+// reading. It is written by hand so that a batch costs one buffer, not one
+// allocation per record.
+func AppendRecordProto(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Reading) []byte {
 	dst = protowire.AppendTag(dst, fAgentID, protowire.BytesType)
 	dst = protowire.AppendString(dst, agent)
 	if r.SensorID != "" {
@@ -68,9 +88,9 @@ func appendProto(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Rea
 	return dst
 }
 
-// appendJSON appends one reading as a JSON object. Values that JSON cannot
+// AppendRecordJSON appends one reading as a JSON object (SchemaJSON). Values that JSON cannot
 // hold (NaN, ±Inf) are written as strings "NaN", "+Inf", "-Inf".
-func appendJSON(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Reading) []byte {
+func AppendRecordJSON(dst []byte, agent string, lane fieldline.Lane, r *fieldline.Reading) []byte {
 	dst = append(dst, `{"agent_id":`...)
 	dst = appendJSONString(dst, agent)
 	dst = append(dst, `,"sensor_id":`...)
