@@ -108,3 +108,33 @@ type Batch struct {
 
 // LastSeq is the seq of the last reading, or FirstSeq-1 for an empty batch.
 func (b *Batch) LastSeq() uint64 { return b.FirstSeq + uint64(len(b.Readings)) - 1 }
+
+// ParseQuality is the inverse of Quality.String for the named qualities.
+func ParseQuality(s string) (Quality, bool) {
+	for q := QualityGood; q <= QualityBad; q++ {
+		if q.String() == s {
+			return q, true
+		}
+	}
+	return 0, false
+}
+
+// ParseKind is the inverse of Kind.String for the named kinds.
+func ParseKind(s string) (Kind, bool) {
+	for k := KindFloat; k <= KindEvent; k++ {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// ParseLane is the inverse of Lane.String for the named lanes.
+func ParseLane(s string) (Lane, bool) {
+	for l := Lane(0); l < NumLanes; l++ {
+		if l.String() == s {
+			return l, true
+		}
+	}
+	return 0, false
+}

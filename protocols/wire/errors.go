@@ -18,3 +18,13 @@ var (
 	// ErrSeqOverflow means FirstSeq plus the reading count wraps.
 	ErrSeqOverflow = errors.New("seq range overflows")
 )
+
+// Errors returned by DecodeRecord.
+var (
+	// ErrSchema means a record's fl-schema header names no format this code
+	// reads.
+	ErrSchema = errors.New("unknown record schema")
+	// ErrRecord means a record's value does not parse in its schema, or holds
+	// a quality, lane or kind out of range.
+	ErrRecord = errors.New("malformed record")
+)
