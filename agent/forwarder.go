@@ -12,7 +12,6 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // Queue is what the forwarder needs of the buffer.
@@ -28,7 +27,7 @@ type Queue interface {
 // Transport sends one encoded batch and returns the bridge's Ack; see
 // uplink.NATSClient.Send for the meaning of its errors.
 type Transport interface {
-	Send(ctx context.Context, payload []byte) (*wirepb.Ack, error)
+	Send(ctx context.Context, payload []byte) (*fieldline.Ack, error)
 	// MaxPayload is the largest payload the transport carries (0: not
 	// known yet).
 	MaxPayload() int
@@ -253,7 +252,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		ack, err := f.tr.Send(ctx, f.enc)
 		switch {
 		case err == nil:
-			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != uint32(b.Lane) {
+			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != b.Lane {
 				err = fmt.Errorf("%w: ack for lane %d %d..%d, sent lane %d %d..%d", uplink.ErrBadAck, ack.Lane, ack.FirstSeq, ack.LastSeq, b.Lane, b.FirstSeq, b.LastSeq())
 				break
 			}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // handle replies to one batch.
@@ -20,21 +20,21 @@ func (b *Bridge) handle(kc *kgo.Client, m *nats.Msg) {
 	if m.Reply == "" {
 		return
 	}
-	if err := m.Respond(uplink.EncodeAck(ack)); err != nil {
+	if err := m.Respond(wire.EncodeAck(ack)); err != nil {
 		b.log.Warn("replying to batch", "subject", m.Subject, "err", err)
 	}
 }
 
 // process checks and produces one batch and returns the reply to send.
-func (b *Bridge) process(kc *kgo.Client, subject string, data []byte) *wirepb.Ack {
+func (b *Bridge) process(kc *kgo.Client, subject string, data []byte) *fieldline.Ack {
 	b.m.BatchBytes.Observe(float64(len(data)))
 	batch, agent, code, why := b.check(subject, data)
 	if code != "" {
 		return b.reject(kc, subject, agent, data, code, why, batch)
 	}
-	ack := &wirepb.Ack{AgentId: agent, Lane: uint32(batch.Lane), FirstSeq: batch.FirstSeq, LastSeq: batch.LastSeq()}
+	ack := &fieldline.Ack{AgentID: agent, Lane: batch.Lane, FirstSeq: batch.FirstSeq, LastSeq: batch.LastSeq()}
 	if len(batch.Readings) == 0 {
-		ack.Ok = true
+		ack.OK = true
 		b.m.Batches.WithLabelValues("ok").Inc()
 		return ack
 	}
@@ -46,17 +46,17 @@ func (b *Bridge) process(kc *kgo.Client, subject string, data []byte) *wirepb.Ac
 	}
 	b.m.Batches.WithLabelValues("ok").Inc()
 	b.m.Readings.Add(float64(len(batch.Readings)))
-	ack.Ok = true
+	ack.OK = true
 	return ack
 }
 
 // reject writes the raw batch to the dead-letter topic and returns the
 // negative reply. If the dead-letter write fails the agent is asked to retry,
 // so that nothing is lost.
-func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code, why string, batch *fieldline.Batch) *wirepb.Ack {
-	ack := &wirepb.Ack{AgentId: agent, Code: code, Error: why}
+func (b *Bridge) reject(kc *kgo.Client, subject, agent string, data []byte, code, why string, batch *fieldline.Batch) *fieldline.Ack {
+	ack := &fieldline.Ack{AgentID: agent, Code: code, Error: why}
 	if batch != nil {
-		ack.Lane, ack.FirstSeq, ack.LastSeq = uint32(batch.Lane), batch.FirstSeq, batch.LastSeq()
+		ack.Lane, ack.FirstSeq, ack.LastSeq = batch.Lane, batch.FirstSeq, batch.LastSeq()
 	}
 	value, headers := data, []kgo.RecordHeader{
 		{Key: "fl-reason", Value: []byte(code)},
