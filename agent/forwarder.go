@@ -236,7 +236,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 				// the lane would be blocked for good.
 				f.log.Error("a single reading is larger than the uplink's payload limit; dropped", "lane", b.Lane, "seq", b.FirstSeq, "bytes", len(f.enc), "limit", f.limit())
 				f.m.ForwardErrors.WithLabelValues("oversize").Inc()
-				f.m.NotDelivered.WithLabelValues(b.Lane.String(), "oversize").Add(float64(len(b.Readings)))
+				f.m.counts.notDeliveredOf(b.Lane, reasonOversize, len(b.Readings))
 				f.acked(b, "undeliverable")
 				return
 			}
@@ -275,7 +275,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 			// The bridge kept the raw batch on fl.deadletter: sending it
 			// again would only be rejected again.
 			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
-			f.m.NotDelivered.WithLabelValues(b.Lane.String(), "deadletter").Add(float64(len(b.Readings)))
+			f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, len(b.Readings))
 			f.acked(b, "rejected")
 			return
 		}
@@ -379,7 +379,7 @@ func (f *Forwarder) acked(b *fieldline.Batch, result string) {
 		f.log.Error("acking batch in buffer", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
 		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
 	}
-	f.m.BatchesAcked.WithLabelValues(result).Inc()
+	f.m.counts.batchAcked(result)
 	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
 	if b.LastSeq() > f.ackedHigh[b.Lane] {
 		f.ackedHigh[b.Lane] = b.LastSeq()

@@ -217,7 +217,7 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 	if rejected < 2 || rejected > 3 {
 		t.Fatalf("%d too-large rejections, want 2 or 3 (halving 2000 to ≤ 300)", rejected)
 	}
-	if got := testutil.ToFloat64(r.m.NotDelivered.WithLabelValues("telemetry", "deadletter")); got != 0 {
+	if got := r.m.counts.notDelivered[fieldline.LaneTelemetry][reasonDeadletter].Load(); got != 0 {
 		t.Fatalf("%v readings counted as dead-lettered; the halves were delivered", got)
 	}
 }
@@ -252,8 +252,11 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("requests:\n got %q\nwant %q", got, want)
 	}
-	if v := testutil.ToFloat64(r.m.NotDelivered.WithLabelValues("telemetry", "deadletter")); v != 1000 {
+	if v := r.m.counts.notDelivered[fieldline.LaneTelemetry][reasonDeadletter].Load(); v != 1000 {
 		t.Fatalf("%v readings counted as dead-lettered, want 1000", v)
+	}
+	if ok, rejected := r.m.counts.acked[0].Load(), r.m.counts.acked[1].Load(); ok != 2 || rejected != 1 {
+		t.Fatalf("batches acked: %d ok, %d rejected; want 2 and 1", ok, rejected)
 	}
 	if v := testutil.ToFloat64(r.m.Resends); v != 3 {
 		t.Fatalf("%v resends counted, want 3", v)

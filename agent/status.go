@@ -6,8 +6,6 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/protocols/wire"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Status returns what the agent reports about itself: the heartbeat on
@@ -15,15 +13,17 @@ import (
 func (a *Agent) Status() fieldline.AgentStatus { return a.status(a.buf.Stats()) }
 
 func (a *Agent) status(st buffer.Stats) fieldline.AgentStatus {
+	c := a.m.counts
+	readingsIn, sourceFailures, batchesAcked := c.totals()
 	s := fieldline.AgentStatus{
 		AgentID:      a.cfg.Agent.ID,
 		Time:         a.now(),
 		Version:      a.opts.Version,
 		ClockSynced:  a.clock.Synced(),
 		UptimeS:      int64(time.Since(a.started).Seconds()),
-		SourceErrors: uint64(sumCounterVec(a.m.SourceErrors)) + a.protocolErrors(),
-		ReadingsIn:   uint64(sumCounterVec(a.m.ReadingsIn)),
-		BatchesAcked: uint64(sumCounterVec(a.m.BatchesAcked)),
+		SourceErrors: sourceFailures + a.protocolErrors(),
+		ReadingsIn:   readingsIn,
+		BatchesAcked: batchesAcked,
 	}
 	if p := a.engine.Program(); p != nil {
 		s.RulesVersion = p.Version()
@@ -41,8 +41,8 @@ func (a *Agent) status(st buffer.Stats) fieldline.AgentStatus {
 			Expired:           l.Expired,
 			AckedSeq:          l.AckedSeq,
 			NextSeq:           l.NextSeq,
-			DeadLettered:      uint64(counterValue(a.m.NotDelivered, l.Lane.String(), "deadletter")),
-			Undeliverable:     uint64(counterValue(a.m.NotDelivered, l.Lane.String(), "oversize")),
+			DeadLettered:      c.notDelivered[l.Lane][reasonDeadletter].Load(),
+			Undeliverable:     c.notDelivered[l.Lane][reasonOversize].Load(),
 		})
 	}
 	return s
@@ -58,19 +58,13 @@ func (a *Agent) publishStatus() {
 	}
 }
 
-// counterValue is the value of one child of a counter vector.
-func counterValue(c *prometheus.CounterVec, labels ...string) float64 {
-	var d dto.Metric
-	if c.WithLabelValues(labels...).Write(&d) != nil || d.Counter == nil {
-		return 0
-	}
-	return d.Counter.GetValue()
-}
-
 // protocolErrors sums the protocols' counters of failed reads and
 // connections: source_errors in the status counts them with the sources
 // that failed as a whole, so a dead meter shows in the heartbeat, not only
-// in the metrics.
+// in the metrics. It is the one number the status still reads out of
+// Prometheus counters, because the protocols (modbus.Metrics.Errors, the
+// mqtt error counters) count their failures there alone; once sources are
+// components whose failures the runtime sees, they belong in counts.
 func (a *Agent) protocolErrors() uint64 {
 	var n float64
 	for _, c := range a.sourceErrs {
