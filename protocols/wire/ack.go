@@ -11,8 +11,8 @@ import (
 )
 
 // EncodeAck marshals a as the fieldline.v1.Ack protobuf the bridge replies
-// with. Bytes of its strings that are not UTF-8 (which protobuf refuses)
-// are sent as U+FFFD.
+// with. A run of bytes in its strings that are not UTF-8 (which protobuf
+// refuses) is sent as one U+FFFD.
 func EncodeAck(a *fieldline.Ack) []byte {
 	b, _ := proto.Marshal(&wirepb.Ack{
 		AgentId: validUTF8(a.AgentID), Lane: uint32(a.Lane), FirstSeq: a.FirstSeq, LastSeq: a.LastSeq,

@@ -11,8 +11,8 @@ import (
 )
 
 // EncodeStatus marshals s as the fieldline.v1.AgentStatus protobuf of the
-// heartbeat on fl.status.<agent_id>. A zero Time is sent as time_ns 0;
-// bytes of its strings that are not UTF-8 are sent as U+FFFD.
+// heartbeat on fl.status.<agent_id>. A zero Time is sent as time_ns 0; a
+// run of bytes in its strings that are not UTF-8 is sent as one U+FFFD.
 func EncodeStatus(s *fieldline.AgentStatus) []byte {
 	m := &wirepb.AgentStatus{
 		AgentId: validUTF8(s.AgentID), Version: validUTF8(s.Version), RulesVersion: validUTF8(s.RulesVersion), RulesError: validUTF8(s.RulesError),
