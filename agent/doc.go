@@ -9,8 +9,11 @@
 // fails before anything runs. Run then starts, each with an owner that waits
 // for it:
 //
-//   - a supervisor per source, which restarts a failed source with backoff
-//     (the runtime owns reconnects; see Source);
+//   - the source runtime (protocols/source.Run) per source, which
+//     connects it again with backoff when it loses its peer and restarts
+//     it when it fails as a whole; no protocol retries on its own. The
+//     sources are built through a protocol registry (modbus, mqtt, gpio,
+//     each registered by name);
 //   - the pipeline, one goroutine that flags readings stamped by an unsynced
 //     clock, runs the rules and appends telemetry and alert transitions to
 //     their buffer lanes;
@@ -28,5 +31,5 @@
 //
 // The agent links no broker and no Kafka client (a test checks the binary's
 // dependencies). It must not know how a protocol talks to its devices: that
-// is each protocol package's business; the agent only supervises Sources.
+// is each protocol package's business; the agent only runs Sources.
 package agent
