@@ -19,7 +19,10 @@
 //     their buffer lanes;
 //   - the forwarder, which keeps exactly one batch in flight and acks the
 //     buffer only on the bridge's OK, alternating newest and oldest batches
-//     during a backlog (drain: live-first);
+//     during a backlog (drain: live-first). Data goes one way through it:
+//     it asks the buffer for depths (Buffer.Depths) and batches, has its
+//     own Fixer (clockFix) correct readings an unsynced clock stamped, and
+//     sends; it calls nothing of the agent;
 //   - the heartbeat on fl.status.<id> and the HTTP endpoint (/metrics,
 //     /healthz, /status).
 //
