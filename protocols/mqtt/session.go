@@ -102,6 +102,8 @@ func (s *Source) dial(ctx context.Context) (*session, error) {
 		}
 	}
 	ac.OnConnectionDown = func() bool {
+		s.connected.Store(false)
+		s.m.Connected.WithLabelValues(s.name).Set(0)
 		c.lost(errNoCause)
 		return false // the runtime reconnects
 	}
@@ -134,6 +136,6 @@ func (s *Source) dial(ctx context.Context) (*session, error) {
 			n = len(errs)
 		}
 	}
-	_ = c.close(context.Background()) // a failed round waits out its backoff: stops at once
+	_ = c.close(context.Background()) // the round is over, the manager waits for a next: stop it
 	return nil, errors.Join(errs...)
 }

@@ -118,7 +118,7 @@ func (s *Source) Connect(ctx context.Context) error {
 		if !s.cur.isDown() {
 			return nil
 		}
-		s.cur.close(ctx)
+		_ = s.cur.close(ctx) // down already: only waits for the old client to stop
 		s.cur = nil
 	}
 	c, err := s.dial(ctx)
@@ -129,7 +129,7 @@ func (s *Source) Connect(ctx context.Context) error {
 	err = s.subscribe(sctx, c.cm)
 	cancel()
 	if err != nil {
-		c.close(ctx)
+		_ = c.close(ctx) // the subscribe's error says what went wrong
 		return fmt.Errorf("mqtt source %s: %w", s.cfg.Name, err)
 	}
 	s.cur, s.resume = c, true
@@ -169,8 +169,6 @@ func (s *Source) Read(ctx context.Context, emit func([]fieldline.Reading)) error
 	case <-ctx.Done():
 		return nil
 	case <-c.down:
-		s.connected.Store(false)
-		s.m.Connected.WithLabelValues(s.name).Set(0)
 		return fmt.Errorf("mqtt source %s: connection lost: %w: %w", s.cfg.Name, source.ErrNotConnected, c.cause())
 	}
 }
