@@ -16,8 +16,8 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/source"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // pollSource emits one batch from several sensors, as a poll of a bus
