@@ -14,7 +14,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"

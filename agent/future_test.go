@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/agentrun"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 

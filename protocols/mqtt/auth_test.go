@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 func TestTLS(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 

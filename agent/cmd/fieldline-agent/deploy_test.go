@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/agent"
-	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestPiConfigCheck")
