@@ -90,6 +90,13 @@ func TestPiConfigCheck(t *testing.T) {
 			{"retry_max: 60s", "retry_max: 10ms"},
 			{"status_interval: 30s", "status_interval: 100ms"},
 		}},
+		{name: "tls", code: 1, edits: [][2]string{
+			// The NATS section in the spelling it had before every tls
+			// section shared one; an MQTT broker with a CA file that is
+			// not there and a certificate without its key.
+			{"creds: /etc/fieldline/agent.creds\n", "creds: /etc/fieldline/agent.creds\n    tls: {ca: /etc/fieldline/ca.pem, cert: /etc/fieldline/agent.pem, key: /etc/fieldline/agent.key}\n"},
+			{"brokers: [mqtt://127.0.0.1:1883]", "brokers: [mqtts://127.0.0.1:8883]\n      tls: {ca_file: /etc/fieldline/mqtt-ca.pem, cert_file: /etc/fieldline/agent.pem}"},
+		}},
 		{name: "sources", code: 1, edits: [][2]string{
 			{"serial: {baud: 9600, data_bits: 8, parity: none, stop_bits: 1}", "serial: {baud: 9600, data_bits: 9, parity: eve, stop_bits: 3}"},
 			{"address: 52, type: float32", "address: 52, type: float33"},
