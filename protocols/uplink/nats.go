@@ -29,11 +29,20 @@ type NATSConfig struct {
 	// TLS of the connection: ca_file, cert_file, key_file, server_name,
 	// insecure_skip_verify (the keys of every tls section).
 	TLS tlsconf.Config `yaml:"tls"`
-	// RequestTimeout bounds one batch round trip. Default 30s.
+	// RequestTimeout bounds one batch round trip. Default
+	// DefaultRequestTimeout.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
-	// ReconnectWait is the base delay between reconnect attempts. Default 1s.
+	// ReconnectWait is the base delay between reconnect attempts. Default
+	// DefaultReconnectWait.
 	ReconnectWait time.Duration `yaml:"reconnect_wait"`
 }
+
+// Defaults of NATSConfig (SetDefaults) and NewNATSClient. The URL's is
+// nats.DefaultURL.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultReconnectWait  = time.Second
+)
 
 // SetDefaults fills in zero fields.
 func (c *NATSConfig) SetDefaults() {
@@ -41,10 +50,10 @@ func (c *NATSConfig) SetDefaults() {
 		c.URL = nats.DefaultURL
 	}
 	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.ReconnectWait == 0 {
-		c.ReconnectWait = time.Second
+		c.ReconnectWait = DefaultReconnectWait
 	}
 }
 
@@ -155,7 +164,7 @@ func NewNATSClient(nc *nats.Conn, agentID string, requestTimeout time.Duration) 
 		return nil, err
 	}
 	if requestTimeout <= 0 {
-		requestTimeout = 30 * time.Second
+		requestTimeout = DefaultRequestTimeout
 	}
 	return &NATSClient{nc: nc, agentID: agentID, timeout: requestTimeout}, nil
 }
