@@ -116,6 +116,9 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				if st.lowSeq > out.front[l] {
 					out.bad[l] = append(out.bad[l], badEntry{a: out.front[l], z: st.lowSeq - 1})
 				}
+				if err := b.dropOrphans(tx, fieldline.Lane(l), st); err != nil {
+					return err
+				}
 			}
 			if in.dirty[l] || lowChanged[l] {
 				in.acked[l].dropBelow(st.lowSeq)

@@ -30,6 +30,9 @@ func readings(n, sensors int, start int) []fieldline.Reading {
 // tag recovers the k a reading was made with.
 func tag(r fieldline.Reading) int { return int(r.Value*10 + 0.5) }
 
+// openT opens a buffer (nil options: commit every append) and, when the
+// test ends, closes it if the test did not and checks the file
+// (checkAtEnd).
 func openT(t testing.TB, path string, o *Options) *Buffer {
 	t.Helper()
 	if o == nil {
@@ -38,10 +41,12 @@ func openT(t testing.TB, path string, o *Options) *Buffer {
 	if o.AgentID == "" {
 		o.AgentID = "gw-test"
 	}
+	checkAtEnd(t, path)
 	b, err := Open(path, o)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
+	t.Cleanup(func() { _ = b.Close() }) // idempotent; the test checks Close's error where it matters
 	return b
 }
 
