@@ -12,7 +12,9 @@ import (
 // applies MaxAge.
 const maintenanceEvery = time.Second
 
-// run is the committer: the only goroutine that writes to bbolt.
+// run is the committer: the only goroutine that writes readings, index
+// entries, lane states and acked ranges to bbolt. (PutBlob writes blobs in
+// transactions of its own on its caller's goroutine; see DESIGN.md.)
 func (b *Buffer) run() {
 	defer close(b.done)
 	timer := time.NewTimer(maintenanceEvery)

@@ -72,8 +72,8 @@ func appendT(t testing.TB, b *Buffer, lane fieldline.Lane, rs []fieldline.Readin
 	return first, last
 }
 
-// drainAll reads every unacked reading of a lane with Oldest, without
-// acking, by walking ranges: it returns them in seq order.
+// oldestT is Oldest, failing the test on an error: the oldest unacked
+// committed range of a lane, at most max readings, and whether there is one.
 func oldestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.Batch, bool) {
 	t.Helper()
 	batch, ok, err := b.Oldest(lane, max)
@@ -83,6 +83,7 @@ func oldestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.B
 	return batch, ok
 }
 
+// newestT is Newest, failing the test on an error.
 func newestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.Batch, bool) {
 	t.Helper()
 	batch, ok, err := b.Newest(lane, max)
