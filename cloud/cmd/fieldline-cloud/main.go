@@ -1,5 +1,3 @@
-// Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
-// NATS to Kafka, and a demo that runs the whole system on one machine.
 package main
 
 import (
