@@ -1,6 +1,9 @@
 package window
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/seqset"
 )
@@ -64,9 +67,17 @@ func (e *Engine) agent(id string) *agent {
 		return a
 	}
 	a := newAgent(id)
-	e.agents[id] = a
-	e.order = append(e.order, a)
+	e.insert(a)
 	return a
+}
+
+// insert adds a to the engine, keeping e.order sorted by agent id so that
+// scans over all agents (Tick, Dirty) run in the same order whichever way
+// the agents came, restored or new.
+func (e *Engine) insert(a *agent) {
+	e.agents[a.id] = a
+	i, _ := slices.BinarySearchFunc(e.order, a.id, func(o *agent, id string) int { return strings.Compare(o.id, id) })
+	e.order = slices.Insert(e.order, i, a)
 }
 
 func newAgent(id string) *agent {

@@ -91,7 +91,7 @@ type Engine struct {
 
 	nowNs  int64
 	agents map[string]*agent
-	order  []*agent // in order of first reading, for deterministic scans
+	order  []*agent // sorted by id, for deterministic scans
 	last   *agent
 
 	emitted []fieldline.Aggregate

@@ -193,20 +193,20 @@ func TestRecordedStream(t *testing.T) {
 		{"gw-a#67", "gw-a", "temp", m, 0, 1, w},
 		{"gw-a#67", "gw-a", "flow", s, 10, 1, w}, // quiet flow closes on temp's time
 		{"gw-a#67", "gw-a", "flow", m, 0, 1, w},
-		{"gw-a#72", "gw-a", "temp", s, 60, 1, w},   // live part of the seam window
-		{"gw-a#32", "gw-a", "temp", s, 20, 1, bf},  // backlog, by the backlog watermark
-		{"gw-a#42", "gw-a", "temp", s, 30, 1, bf},  //
-		{"gw-a#52", "gw-a", "temp", s, 40, 1, bf},  //
-		{"gw-a#62", "gw-a", "temp", s, 50, 1, bf},  //
-		{"gw-a#62", "gw-a", "temp", m, 0, 2, bf},   // the minute, now with its backlog
-		{"gw-a#66", "gw-a", "temp", s, 60, 2, bf},  // the seam, complete once the gap is filled
-		{"gw-a#82", "gw-a", "temp", s, 70, 1, w},   //
-		{"tick", "gw-a", "temp", s, 80, 1, id},     //
-		{"tick", "gw-a", "temp", m, 60, 1, id},     //
-		{"tick", "gw-b", "temp", s, -170, 1, id},   //
-		{"tick", "gw-b", "temp", m, -180, 1, id},   //
-		{"tick", "gw-c", "temp", s, 0, 1, id},      //
-		{"tick", "gw-c", "temp", m, 0, 1, id},      //
+		{"gw-a#72", "gw-a", "temp", s, 60, 1, w},  // live part of the seam window
+		{"gw-a#32", "gw-a", "temp", s, 20, 1, bf}, // backlog, by the backlog watermark
+		{"gw-a#42", "gw-a", "temp", s, 30, 1, bf}, //
+		{"gw-a#52", "gw-a", "temp", s, 40, 1, bf}, //
+		{"gw-a#62", "gw-a", "temp", s, 50, 1, bf}, //
+		{"gw-a#62", "gw-a", "temp", m, 0, 2, bf},  // the minute, now with its backlog
+		{"gw-a#66", "gw-a", "temp", s, 60, 2, bf}, // the seam, complete once the gap is filled
+		{"gw-a#82", "gw-a", "temp", s, 70, 1, w},  //
+		{"tick", "gw-a", "temp", s, 80, 1, id},    //
+		{"tick", "gw-a", "temp", m, 60, 1, id},    //
+		{"tick", "gw-b", "temp", s, -170, 1, id},  //
+		{"tick", "gw-b", "temp", m, -180, 1, id},  //
+		{"tick", "gw-c", "temp", s, 0, 1, id},     //
+		{"tick", "gw-c", "temp", m, 0, 1, id},     //
 	}
 	var gotKeys, wantKeys []string
 	for _, g := range got {

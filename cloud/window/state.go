@@ -23,7 +23,7 @@ const (
 )
 
 // Dirty calls fn with the encoded state of every agent whose state changed
-// since the last call, in order of the agents' first reading, and marks
+// since the last call, in order of agent id, and marks
 // them clean. The bytes are only valid during the call.
 func (e *Engine) Dirty(fn func(agentID string, state []byte) error) error {
 	var buf []byte
@@ -149,8 +149,7 @@ func (e *Engine) Restore(agentID string, state []byte) error {
 		return fmt.Errorf("restoring agent %q: %w: state names agent %q", agentID, ErrState, a.id)
 	}
 	a.lastWall = e.nowNs
-	e.agents[a.id] = a
-	e.order = append(e.order, a)
+	e.insert(a)
 	for _, s := range a.sensors {
 		for i, ws := range s.wins {
 			for _, w := range ws {

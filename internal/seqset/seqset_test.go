@@ -32,7 +32,7 @@ func TestAddInOrderAndOutOfOrder(t *testing.T) {
 		want               []Range
 	}{
 		{1, 10, 10, []Range{{1, 10}}},
-		{11, 20, 10, []Range{{1, 20}}},         // in order: extends
+		{11, 20, 10, []Range{{1, 20}}},           // in order: extends
 		{31, 40, 10, []Range{{1, 20}, {31, 40}}}, // a jump leaves a gap
 		{25, 26, 2, []Range{{1, 20}, {25, 26}, {31, 40}}},
 		{15, 27, 5, []Range{{1, 27}, {31, 40}}}, // overlaps: only new seqs count
