@@ -136,3 +136,40 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRecordJSONFast: whatever the JSON scanner accepts, encoding/json reads
+// as the same record; and whatever AppendRecordJSON writes, the scanner
+// accepts.
+func FuzzRecordJSONFast(f *testing.F) {
+	for _, r := range recordSamples() {
+		f.Add(AppendRecordJSON(nil, "gw-1", fieldline.LaneTelemetry, &r))
+	}
+	f.Add([]byte(`{"agent_id":"a","sensor_id":"s","timestamp_ns":1,"value":01,"quality":"good","seq":1,"lane":"alert","kind":"float"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var d RecordDecoder
+		var fast Record
+		if !d.decodeJSONFast(data, &fast) {
+			return
+		}
+		var slow Record
+		if err := decodeRecordJSON(data, &slow); err != nil {
+			t.Fatalf("scanner took %q, encoding/json says %v", data, err)
+		}
+		if !sameRecord(fast, slow) {
+			t.Fatalf("scanner %+v, encoding/json %+v", fast, slow)
+		}
+	})
+}
+
+func TestRecordJSONFastTakesWhatTheBridgeWrites(t *testing.T) {
+	var d RecordDecoder
+	for i, r := range recordSamples() {
+		if r.Text != "" {
+			r.Text = "plain text" // escapes and non-ASCII go to encoding/json
+		}
+		var got Record
+		if !d.decodeJSONFast(AppendRecordJSON(nil, "gw-1", fieldline.LaneEvent, &r), &got) {
+			t.Errorf("reading %d: scanner refused the bridge's JSON", i)
+		}
+	}
+}
