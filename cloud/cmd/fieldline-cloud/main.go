@@ -1,5 +1,5 @@
 // Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
-// NATS to Kafka, and a demo that runs the whole system on one machine.
+// NATS to Kafka, the stream processor, and a demo that runs the whole system on one machine.
 package main
 
 import (
@@ -23,6 +23,7 @@ var app = &cli.App{Name: "fieldline-cloud", Intro: "fieldline-cloud runs the clo
 func init() {
 	app.Commands = map[string]cli.Command{
 		"bridge":      {Summary: "take agents' batches from NATS and write them to Kafka", Run: cmdBridge},
+		"process":     {Summary: "windowed aggregates from fl.readings, exactly once (a Kafka consumer group)", Run: cmdProcess},
 		"bench":       {Summary: "end-to-end load run: readings/s into Kafka and sensor-to-Kafka latency", Run: cmdBench},
 		"demo":        {Summary: "run NATS, Kafka, a simulator, agents and the bridge on this machine", Run: cmdDemo},
 		"check-rules": {Summary: "validate a rule bundle as the agents will (every problem listed)", Run: cmdCheckRules},
