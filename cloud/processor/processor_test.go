@@ -38,16 +38,37 @@ func value(a, s, sec int) float64 { return float64((a*7919+s*104729+sec*31)%1000
 
 // liveStream is agents × sensors at 1 Hz for seconds, one batch per agent
 // and second; agent 0 resends one batch at once and one much later.
-func liveStream(agents, sensors, seconds int) *stream {
+func liveStream(agents, sensors, seconds int) *stream { return genStream(agents, sensors, seconds, false) }
+
+// genStream is liveStream; with outages, every fourth agent loses its link
+// for the seconds [seconds/4, seconds/2) and then drains live-first: for
+// each second of the next quarter, the newest batch (marked older-unsent
+// while its backlog lasts) and one second of backlog.
+func genStream(agents, sensors, seconds int, outages bool) *stream {
 	s := &stream{}
 	t0 := base()
+	held := map[int][]int{} // agent -> seconds held back
+	batch := func(a, sec int, marked bool) {
+		first := uint64(sec*sensors + 1)
+		s.batch(fmt.Sprintf("gw-%03d", a), first, first+uint64(sensors)-1, marked, func(seq uint64) fieldline.Reading {
+			i := int(seq-first) % sensors
+			return fieldline.Reading{SensorID: fmt.Sprintf("s%02d", i), TimeNs: t0.Add(time.Duration(sec)*time.Second + time.Duration(i)*time.Millisecond).UnixNano(), Value: value(a, i, sec)}
+		})
+	}
 	for sec := 0; sec < seconds; sec++ {
 		for a := 0; a < agents; a++ {
-			first := uint64(sec*sensors + 1)
-			s.batch(fmt.Sprintf("gw-%03d", a), first, first+uint64(sensors)-1, false, func(seq uint64) fieldline.Reading {
-				i := int(seq-first) % sensors
-				return fieldline.Reading{SensorID: fmt.Sprintf("s%02d", i), TimeNs: t0.Add(time.Duration(sec)*time.Second + time.Duration(i)*time.Millisecond).UnixNano(), Value: value(a, i, sec)}
-			})
+			out := outages && a%4 == 0
+			switch {
+			case out && sec >= seconds/4 && sec < seconds/2:
+				held[a] = append(held[a], sec)
+				continue
+			case out && len(held[a]) > 0:
+				batch(a, sec, true)
+				batch(a, held[a][0], false)
+				held[a] = held[a][1:]
+			default:
+				batch(a, sec, false)
+			}
 			if a == 0 && (sec == 5 || sec == seconds-1) {
 				// A re-sent copy: the same batch again.
 				n := len(s.recs)
