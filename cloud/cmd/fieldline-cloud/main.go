@@ -1,3 +1,5 @@
+// Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
+// NATS to Kafka, the stream processor, and a demo that runs the whole system on one machine.
 package main
 
 import (
@@ -24,8 +26,10 @@ var version = "dev"
 // here.
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
+	newProcessCmd,
 	newDemoCmd,
 	newBenchCmd,
+	newProcessBenchCmd,
 	newCheckRulesCmd,
 	newVersionCmd,
 }
