@@ -120,6 +120,32 @@ func TestPiConfigCheck(t *testing.T) {
 			{"flush_interval: 1s", "flush_intervall: 1s"},
 			{"heartbeat: 300s", "heartbeat: 300s\n      hearbeat: 300s"},
 		}},
+		{name: "yaml-and-values", code: 1, edits: [][2]string{
+			// Mistakes YAML itself catches (unknown keys, a duration
+			// without its unit, a word for a number, a list for a
+			// value) beside mistakes in the values, in the config and
+			// in its rule bundle: every one is listed, each with its
+			// line and path, not the first YAML error alone.
+			{"  data_dir: /var/lib/fieldline", "  colour: blue\n  data_dir: /var/lib/fieldline"},
+			{"id: pi-pumphouse-01 ", "id: pi.pumphouse 01 "},
+			{"flush_interval: 1s", "flush_interval: 1"},
+			{"max_bytes: 256MiB", "max_bytes: 100KiB"},
+			{"drain: live-first", "drain: newest-first"},
+			{"retry_max: 60s", "retry_max: soon"},
+			{"status_interval: 30s", "status_interval: 100ms"},
+			{"timeout: 500ms", "timeout: [500ms]"},
+			{"address: 52, type: float32", "address: fifty-two, type: float33"},
+			{"address: 70, type: float32", "address: -70, type: float32"},
+			{"mode: counter", "mode: counting"},
+			{"pulses_per_unit: 100 ", "pulses_per_unit: lots "},
+			{"brokers: [mqtt://127.0.0.1:1883]", "brokers: mqtt://127.0.0.1:1883"},
+			{"topic: zigbee2mqtt/+", "topic: zigbee2mqtt/#/x"},
+		}, ruleEdits: [][2]string{
+			{"deadband: {absolute: 1}", "deadband: {absolute: -1, percnt: 2}"},
+			{"for: 30s", "for: banana"},
+			{"clear_above: 5", "clear_above: 2"},
+			{"severity: critical", "severity: urgent"},
+		}},
 		{name: "yaml-syntax", code: 1, edits: [][2]string{
 			{"  level: info", "\tlevel: info"},
 		}},
