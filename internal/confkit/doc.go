@@ -23,7 +23,7 @@
 // 30s, 5m or 1h30m, got "banana"`; `line 4: agent.colour: unknown key`),
 // and everything valid is decoded, so that Check still runs and its
 // problems come in the same list. What Check says about a field that did
-// not decode is dropped, as a repeat. Decode and Load do all of it;
+// not decode, or about the mapping right above it, is dropped as a repeat. Decode and Load do all of it;
 // Problems.ErrIn adds to each problem of Check the line of its field
 // (Locate) and lists them in line order. A config whose defaults must come
 // between decoding and checking (the agent's) calls Unmarshal, its

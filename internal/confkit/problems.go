@@ -86,15 +86,30 @@ func (p *Problems) markBad(path string) {
 	p.st.bad = append(p.st.bad, path)
 }
 
+// isBad reports whether path itself did not decode.
+func (p *Problems) isBad(path string) bool {
+	return p.st != nil && slices.Contains(p.st.bad, path)
+}
+
 // undecoded reports whether path is, or is under, a field that did not
-// decode.
+// decode, or is the mapping or list right above one: what a check says
+// there ("set above or below") is about the value that did not decode.
 func (p *Problems) undecoded(path string) bool {
 	for _, b := range p.st.bad {
-		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") || path == parent(b) {
 			return true
 		}
 	}
 	return false
+}
+
+// parent is the path of the mapping or list that holds path's last part
+// ("a.b[2]" for "a.b[2].c", "a.b" for "a.b[2]", "" for "a").
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
 }
 
 // In returns a Problems for the nested field.

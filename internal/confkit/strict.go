@@ -21,9 +21,12 @@ import (
 // of the wrong type (`for: banana`). It does not stop at the first: every
 // value that is valid is decoded, so that the semantic checks can run on
 // the rest, and p then drops what they say about a field that did not
-// decode (it would only repeat the problem: `interval: banana` is not also
-// "interval: must be > 0"). When the document does not parse at all,
-// nothing is decoded and p drops every later problem.
+// decode, or about the mapping right above it (it would only repeat the
+// problem: `interval: banana` is not also "interval: must be > 0", nor
+// `below: cold` "set above or below"). A pointer or a map entry whose value
+// does not decode is left out, as if it were not written. When the document
+// does not parse at all, nothing is decoded and p drops every later
+// problem.
 //
 // A type that decodes itself (yaml.Unmarshaler, encoding.TextUnmarshaler,
 // such as ByteSize and time.Time) gets its node whole, and so does a
@@ -112,10 +115,17 @@ func (w *walker) value(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(t.Elem()))
+		if !v.IsNil() {
+			w.value(n, v.Elem(), path)
+			return
 		}
-		w.value(n, v.Elem(), path)
+		// A pointer is set only when its value decodes, even in part: a
+		// field that does not decode stays nil, as if it were left out.
+		nv := reflect.New(t.Elem())
+		w.value(n, nv.Elem(), path)
+		if !w.p.isBad(path) {
+			v.Set(nv)
+		}
 	case reflect.Struct:
 		w.structure(n, v, path)
 	case reflect.Map:
@@ -199,7 +209,9 @@ func (w *walker) mapEntry(k, val *yaml.Node, m reflect.Value, kpath string) {
 		elem.Set(old)
 	}
 	w.value(val, elem, kpath)
-	m.SetMapIndex(key.Elem(), elem)
+	if !w.p.isBad(kpath) {
+		m.SetMapIndex(key.Elem(), elem)
+	}
 }
 
 // pairs calls fn for every key and value of the mapping n, those merged

@@ -148,6 +148,14 @@ func TestUnmarshalDropsRepeats(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// A pointer or a map entry whose value does not decode is left out,
+	// as if it were not written; a struct beside it decodes.
+	c = plant{}
+	p = Problems{}
+	Unmarshal([]byte("pumps: [{name: a, gain: lots}, {name: b, gain: 2}]\nlimits: {a: x, b: 1}\nsite: {city: [x], lat: 1}\n"), &c, &p)
+	if len(p.List()) != 3 || c.Pumps[0].Gain != nil || *c.Pumps[1].Gain != 2 || len(c.Limits) != 1 || c.Limits["b"] != 1 || c.Site == nil || c.Site.Lat != 1 {
+		t.Errorf("decoded %+v, %v", c, p.List())
+	}
 	p = Problems{}
 	Unmarshal([]byte("name: [x\n"), &c, &p)
 	c.Check(&p)
