@@ -31,6 +31,7 @@ var commands = []func() *cobra.Command{
 	newBenchCmd,
 	newProcessBenchCmd,
 	newCheckRulesCmd,
+	newTailCmd,
 	newVersionCmd,
 }
 
@@ -75,9 +76,10 @@ func newRootCmd() *cobra.Command {
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
 Kafka, a demo of the whole system on this machine, the end-to-end load run,
-and the rule bundle check.`,
+the rule bundle check, and tail, which prints the records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
+  fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
   fieldline-cloud completion bash > /etc/bash_completion.d/fieldline-cloud`,
 	})
 	for _, c := range commands {
