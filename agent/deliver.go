@@ -111,6 +111,7 @@ func (f *Forwarder) acked(b *fieldline.Batch, result string) {
 		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
 	}
 	f.m.counts.batchAcked(result)
+	f.since.Store(int64(f.clock()))
 	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
 	if b.LastSeq() > f.ackedHigh[b.Lane] {
 		f.ackedHigh[b.Lane] = b.LastSeq()

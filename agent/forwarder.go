@@ -111,6 +111,14 @@ type Forwarder struct {
 
 	stopping atomic.Bool
 	wake     chan struct{}
+
+	// Progress, for /healthz: whether readings wait, and since when none
+	// was delivered (the later of the last batch answered for good and
+	// the moment readings began to wait), on the forwarder's monotonic
+	// clock (time since origin).
+	origin  time.Time
+	waiting atomic.Bool
+	since   atomic.Int64
 }
 
 // NewForwarder returns a forwarder; Run starts it.
@@ -126,7 +134,7 @@ func NewForwarder(q Queue, tr Transport, cfg ForwarderConfig, o ForwarderOptions
 		cfg.RetryMax = max(d.RetryMax, cfg.RetryMin)
 	}
 	orDefault(&cfg.MaxBatchBytes, int(d.MaxBatchBytes))
-	f := &Forwarder{q: q, tr: tr, cfg: cfg, o: o, log: o.Logger, m: o.Metrics, wake: make(chan struct{}, 1),
+	f := &Forwarder{q: q, tr: tr, cfg: cfg, o: o, log: o.Logger, m: o.Metrics, wake: make(chan struct{}, 1), origin: time.Now(),
 		retries:   retry.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax, Jitter: true},
 		bufErrLog: lograte.New(time.Minute, nil),
 	}
@@ -162,7 +170,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if err != nil {
 			f.logBufferError(err)
 		}
+		if ok && !f.waiting.Load() {
+			f.since.Store(int64(f.clock()))
+			f.waiting.Store(true)
+		}
 		if !ok {
+			f.waiting.Store(false)
 			idle.Reset(time.Second)
 			select {
 			case <-ctx.Done():
@@ -175,6 +188,18 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.deliver(ctx, &b)
 	}
 	return nil
+}
+
+// clock is the forwarder's monotonic clock.
+func (f *Forwarder) clock() time.Duration { return time.Since(f.origin) }
+
+// progress reports whether readings wait to be sent and, when they do,
+// since when none was delivered (on clock).
+func (f *Forwarder) progress() (waiting bool, since time.Duration) {
+	if !f.waiting.Load() {
+		return false, 0
+	}
+	return true, time.Duration(f.since.Load())
 }
 
 // logBufferError reports a failed buffer read: counted each time, logged at
