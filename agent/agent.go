@@ -237,6 +237,12 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	if err != nil {
 		return err
 	}
+	// The forwarder tries again at once when a bridge says hello or the
+	// connection is made again, rather than after its backoff.
+	if err := a.client.Watch(); err != nil {
+		return err
+	}
+	defer a.client.Close()
 	a.uplinkClient.Store(a.client)
 
 	// HTTP.

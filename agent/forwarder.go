@@ -32,6 +32,16 @@ type Transport interface {
 	MaxPayload() int
 }
 
+// Waker is implemented by a transport that can tell when a send that failed
+// may succeed before its backoff ends (uplink.NATSClient, after Watch: a
+// bridge said hello, or the connection to the server was made again). The forwarder then tries at once instead of waiting out a
+// backoff of up to retry_max, so live data returns as soon as the bridge
+// does, and it still waits its backoff during a long outage, so it does
+// not hammer the server.
+type Waker interface {
+	Wake() <-chan struct{}
+}
+
 // Drain policies: what the forwarder sends when a backlog has built up.
 const (
 	// DrainLiveFirst alternates the newest readings with the oldest, so
@@ -96,8 +106,17 @@ type Forwarder struct {
 	// [d/2, d] so that gateways that lost the same link do not retry in
 	// step.
 	retries retry.Policy
-	// bufErrLog lets a failing buffer read log once a minute.
-	bufErrLog *lograte.Limiter
+	// bufErrLog lets a failing buffer read log once a minute, sendLog a
+	// failed send once a minute per error class.
+	bufErrLog, sendLog *lograte.Limiter
+	// woken receives when a failed send is worth trying again at once
+	// (tr is a Waker), nil otherwise.
+	woken <-chan struct{}
+	// failingSince is when the sends began failing (zero while they
+	// succeed), failedSends how many failed since: for the line that says
+	// delivery resumed.
+	failingSince time.Time
+	failedSends  int
 
 	liveHigh [fieldline.NumLanes]uint64
 	liveTurn [fieldline.NumLanes]bool
@@ -137,6 +156,10 @@ func NewForwarder(q Queue, tr Transport, cfg ForwarderConfig, o ForwarderOptions
 	f := &Forwarder{q: q, tr: tr, cfg: cfg, o: o, log: o.Logger, m: o.Metrics, wake: make(chan struct{}, 1), origin: time.Now(),
 		retries:   retry.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax, Jitter: true},
 		bufErrLog: lograte.New(time.Minute, nil),
+		sendLog:   lograte.New(time.Minute, nil),
+	}
+	if w, ok := tr.(Waker); ok {
+		f.woken = w.Wake()
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
