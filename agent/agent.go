@@ -38,6 +38,10 @@ type Options struct {
 	// Wall and Mono are the clocks (tests inject a 1970 wall clock).
 	Wall func() time.Time
 	Mono func() time.Duration
+	// ClockSync tells whether the kernel says the clock is synchronised,
+	// with agent.clock_sync: kernel; nil is KernelClockSync (tests inject
+	// the kernel's answers).
+	ClockSync func() ClockSync
 	// Version is reported in heartbeats.
 	Version string
 	// ShutdownGrace bounds the soft phase of shutdown. Default 10s.
@@ -120,7 +124,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 		return 0
 	}))
-	a.clock = newClockGuard(cfg.Agent.ClockFloor, opts.Wall, opts.Mono, a.log, a.m)
+	a.clock = newClockGuard(cfg.Agent.ClockFloor, opts.Wall, opts.Mono, a.log, a.m, clockSync(cfg.Agent.ClockSync, opts.ClockSync))
 
 	policy, _ := buffer.ParseDropPolicy(cfg.Buffer.DropPolicy)
 	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {

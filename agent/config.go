@@ -38,6 +38,10 @@ type AgentSection struct {
 	// Default DefaultClockFloor: the day the binary was built (2025-01-01
 	// for a plain go build).
 	ClockFloor time.Time `yaml:"clock_floor"`
+	// ClockSync says how the agent tells that the clock is set, besides
+	// the floor: kernel (ClockSyncKernel: the kernel says a time daemon
+	// synchronised it) or floor (ClockSyncFloor: the floor alone).
+	ClockSync string `yaml:"clock_sync"`
 }
 
 // BufferSection configures the durable buffer.
@@ -118,6 +122,7 @@ func (c *Config) SetDefaults() {
 	if c.Agent.ClockFloor.IsZero() {
 		c.Agent.ClockFloor = d.Agent.ClockFloor
 	}
+	orDefault(&c.Agent.ClockSync, d.Agent.ClockSync)
 	b := &c.Buffer
 	if b.Path == "" {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
@@ -155,6 +160,11 @@ func (c *Config) SetDefaults() {
 func (c *Config) Check(p *confkit.Problems) {
 	if err := uplink.CheckAgentID(c.Agent.ID); err != nil {
 		p.Add("agent.id", "%v", err)
+	}
+	switch c.Agent.ClockSync {
+	case ClockSyncKernel, ClockSyncFloor:
+	default:
+		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
 	}
 	b := c.Buffer
 	if b.FlushInterval != nil && *b.FlushInterval < 0 {

@@ -28,6 +28,7 @@ func Defaults() Config {
 		Agent: AgentSection{
 			DataDir:    "/var/lib/fieldline", // the systemd unit's StateDirectory
 			ClockFloor: DefaultClockFloor,    // raised to the build day by the binary
+			ClockSync:  ClockSyncKernel,
 		},
 		Buffer: BufferSection{
 			FlushInterval:    &flush,
