@@ -20,7 +20,9 @@ const Protocol = "modbus"
 
 // Options are a Source's injectable parts. The zero value is usable.
 type Options struct {
-	Logger  *slog.Logger     // nil discards
+	// Logger gets the source's lines; nil discards. The source adds
+	// source=modbus/<name> to it: do not add it again.
+	Logger  *slog.Logger
 	Metrics *Metrics         // nil is NewMetrics(nil)
 	Now     func() time.Time // stamps readings; nil is time.Now
 }
