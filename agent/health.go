@@ -69,8 +69,9 @@ type SourceHealth struct {
 // Health checks the agent now; see Health for when it is not OK.
 func (a *Agent) Health() Health {
 	now := a.opts.Mono()
+	c := a.uplinkClient.Load()
 	h := Health{
-		NATS:        a.client != nil && a.client.Connected(),
+		NATS:        c != nil && c.Connected(),
 		ClockSynced: a.clock.Synced(),
 	}
 	// Buffer.

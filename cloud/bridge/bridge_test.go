@@ -414,7 +414,10 @@ func TestBusyBridgeAnswersEveryBatch(t *testing.T) {
 // message limit is dead-lettered truncated, with its size in a header, and
 // the agent is told not to retry it.
 func TestOversizedDeadLetterIsTruncated(t *testing.T) {
-	e := startBridge(t, nil)
+	// Above the default 1MiB, so that the batch is read (and refused as
+	// undecodable) before it is dead-lettered; the test's NATS server
+	// takes 8MiB.
+	e := startBridge(t, func(c *Config) { c.MaxBatchBytes = 4 << 20 })
 	cl := e.client(t, "gw-1")
 	junk := make([]byte, 2<<20)
 	for i := range junk {

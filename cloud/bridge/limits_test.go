@@ -2,12 +2,12 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fieldline/fieldline"
@@ -61,8 +61,8 @@ func TestBridgeTakesTheServersPayloadLimit(t *testing.T) {
 			ack, err := cl.Send(context.Background(), over)
 			switch {
 			case int64(len(over)) > maxPayload:
-				if err == nil || !strings.Contains(err.Error(), nats.ErrMaxPayload.Error()) {
-					t.Fatalf("a batch over the server's max_payload: %v, want the server's refusal", err)
+				if !errors.Is(err, uplink.ErrOverMaxPayload) {
+					t.Fatalf("a batch over the server's max_payload: %v, want ErrOverMaxPayload", err)
 				}
 			case ack == nil || ack.Code != uplink.CodeTooLarge:
 				t.Fatalf("a batch of %d bytes over max_batch_bytes: %v %+v, want a too-large rejection", len(over), err, ack)

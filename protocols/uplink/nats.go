@@ -207,7 +207,12 @@ func (c *NATSClient) Send(ctx context.Context, payload []byte) (*fieldline.Ack, 
 	c.inflight.Store(&lose)
 	defer func() { c.inflight.Store(nil); lose(nil) }()
 	if !c.nc.IsConnected() {
-		return nil, fmt.Errorf("sending batch on %s: %w (%s)", Subject(c.agentID), ErrNoConnection, strings.ToLower(c.nc.Status().String()))
+		why := strings.ToLower(c.nc.Status().String())
+		if last := c.nc.LastError(); last != nil {
+			// An authorization failure closes the connection for good.
+			why += ", server: " + last.Error()
+		}
+		return nil, fmt.Errorf("sending batch on %s: %w (%s)", Subject(c.agentID), ErrNoConnection, why)
 	}
 	msg, err := c.nc.RequestWithContext(ctx, Subject(c.agentID), payload)
 	switch {
