@@ -114,11 +114,6 @@ const MaxFuture = 5 * time.Minute
 // come stamped in the future.
 const futureLogEvery = time.Minute
 
-// syncAskEvery is how often the guard asks the kernel, at most, while it
-// does not believe the clock (the question is a system call; readings
-// come far more often).
-const syncAskEvery = 100 * time.Millisecond
-
 // clockStepMin is the least change of the wall clock against the monotonic
 // clock between two looks (every pipeline tick, 250 ms) that the agent
 // takes for a step and carries the rule engine's state across. NTP slews
@@ -150,19 +145,6 @@ func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Dura
 			"now", time.Unix(0, g.wall0).UTC(), "floor", floor.UTC())
 	}
 	return g
-}
-
-// ask returns the kernel's word on the clock at monotonic time mono,
-// asking it again when the last answer is older than syncAskEvery. g.mu is
-// held, or g is not shared yet.
-func (g *clockGuard) ask(mono time.Duration) ClockSync {
-	if g.sync == nil {
-		return ClockSyncUnknown
-	}
-	if g.askedAt == 0 || mono-g.askedAt >= syncAskEvery {
-		g.lastSync, g.askedAt = g.sync(), max(mono, 1)
-	}
-	return g.lastSync
 }
 
 // bufferClock is the clock the buffer stamps its commits with and measures

@@ -57,6 +57,24 @@ func clockSync(way string, reader func() ClockSync) func() ClockSync {
 	return KernelClockSync
 }
 
+// syncAskEvery is how often the guard asks the kernel, at most, while it
+// does not believe the clock (the question is a system call; readings
+// come far more often).
+const syncAskEvery = 100 * time.Millisecond
+
+// ask returns the kernel's word on the clock at monotonic time mono,
+// asking it again when the last answer is older than syncAskEvery. g.mu is
+// held, or g is not shared yet.
+func (g *clockGuard) ask(mono time.Duration) ClockSync {
+	if g.sync == nil {
+		return ClockSyncUnknown
+	}
+	if g.askedAt == 0 || mono-g.askedAt >= syncAskEvery {
+		g.lastSync, g.askedAt = g.sync(), max(mono, 1)
+	}
+	return g.lastSync
+}
+
 // kernelMaxErrorSynced is the kernel's maximum error below which the
 // clock counts as synchronised: 16 s, the kernel's NTP_PHASE_LIMIT. The
 // kernel sets the maximum error to it (and STA_UNSYNC) at boot and when no
