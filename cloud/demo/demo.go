@@ -198,8 +198,13 @@ func startAgent(o Options, id, natsURL, simAddr, httpAddr string) (*child, error
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
+	// clock_sync: floor: the demo's agents trust this machine's clock as it
+	// is. A machine without a time daemon (a container, a laptop offline)
+	// has a kernel that calls its clock unsynchronised, and the agents
+	// would flag every reading (the processor keeps flagged readings out of
+	// the windows).
 	cfg := fmt.Sprintf(`# written by fieldline-cloud demo
-agent: {id: %s, data_dir: %s}
+agent: {id: %s, data_dir: %s, clock_sync: floor}
 uplink: {nats: {url: "%s"}, status_interval: 1s}
 http: {listen: "%s"}
 sources:
