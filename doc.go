@@ -1,7 +1,8 @@
 // Package fieldline is the data model every part of Fieldline shares: the
 // Reading, the Batch (a contiguous seq range of one lane of one agent), and
-// their Lane, Quality, Kind and Flags. The cloud's types (Aggregate,
-// AlertEvent, AgentStatus) live here too.
+// their Lane, Quality, Kind and Flags; the Ack the bridge answers a batch
+// with; the AgentStatus an agent reports (its heartbeat and /status). The
+// cloud's types (Aggregate, AlertEvent) belong here too.
 //
 // # Basics
 //
@@ -13,6 +14,8 @@
 // # Caveats
 //
 // This package imports nothing of Fieldline, and nothing of protobuf: the
-// bytes of these types belong to protocols/wire alone. Every other package may
-// import it; keep it to plain types and their small methods.
+// bytes of these types belong to protocols/wire alone (TestImports checks
+// both with go list). Every other package may import it; keep it to plain
+// types and their small methods. AgentStatus carries JSON tags because
+// /status shows it as JSON; its lanes are written by name.
 package fieldline

@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/rules"
 )
 
@@ -99,12 +98,9 @@ http: {listen: off}
 	var states []string
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 	cons.Until(30*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Lane == uint32(fieldline.LaneAlert) {
-			ev, err := rules.ParseAlertEvent(fieldline.Reading{Kind: fieldline.Kind(r.Kind), Text: r.Text, Value: r.Value, SensorID: r.SensorId})
+		r := agentrun.ReadRecord(t, rec)
+		if r.Lane == fieldline.LaneAlert {
+			ev, err := rules.ParseAlertEvent(fieldline.Reading{Kind: fieldline.Kind(r.Kind), Text: r.Text, Value: r.Value, SensorID: r.SensorID})
 			if err != nil {
 				t.Fatalf("alert record: %v", err)
 			}
@@ -114,8 +110,7 @@ http: {listen: off}
 	})
 	// Wait a little longer for a duplicate that should not come.
 	cons.Until(2*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if proto.Unmarshal(rec.Value, &r) == nil && r.Lane == uint32(fieldline.LaneAlert) {
+		if r := agentrun.ReadRecord(t, rec); r.Lane == fieldline.LaneAlert {
 			states = append(states, fmt.Sprintf("extra seq %d", r.Seq))
 		}
 		return false
@@ -188,13 +183,10 @@ http: {listen: off}
 	testkit.WaitFor(t, 10*time.Second, "the agent notices the clock was set", a.clock.Synced)
 	agentrun.StartBridge(t, ns.URL(), k) // the network comes only now
 
-	var alert *wirepb.Reading
+	var alert *wire.Record
 	testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings")).Until(30*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Lane == uint32(fieldline.LaneAlert) {
+		r := agentrun.ReadRecord(t, rec)
+		if r.Lane == fieldline.LaneAlert {
 			alert = &r
 		}
 		return alert != nil
@@ -203,8 +195,8 @@ http: {listen: off}
 		dl := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.deadletter")).Drain(time.Second)
 		t.Fatalf("no alert in Kafka; %d dead letters", len(dl))
 	}
-	want := uint32(fieldline.FlagClockUnsynced | fieldline.FlagClockCorrected)
-	ts := time.Unix(0, alert.TimestampNs)
+	want := fieldline.FlagClockUnsynced | fieldline.FlagClockCorrected
+	ts := time.Unix(0, alert.TimeNs)
 	if alert.Flags != want || ts.Before(clk.start.Add(-2*time.Second)) || ts.After(jumpAt.Add(2*time.Second)) {
 		t.Fatalf("alert flags %b stamped %s; want flags %b and a time between %s and %s", alert.Flags, ts.UTC(), want, clk.start.UTC(), jumpAt.UTC())
 	}

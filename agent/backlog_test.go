@@ -7,14 +7,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // TestBacklogDoesNotStarveLiveData reconnects an agent that holds an hour of
@@ -50,11 +48,8 @@ http: {listen: off}
 			seen := make(map[uint64]bool, backlog)
 			cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 			ok := cons.Until(5*time.Minute, func(rec *kgo.Record) bool {
-				var r wirepb.Reading
-				if err := proto.Unmarshal(rec.Value, &r); err != nil {
-					t.Fatal(err)
-				}
-				if r.TimestampNs >= reconnect.UnixNano() {
+				r := agentrun.ReadRecord(t, rec)
+				if r.TimeNs >= reconnect.UnixNano() {
 					if firstLive == 0 {
 						firstLive = time.Since(reconnect)
 						liveBeforeBacklogDone = backlogLeft > 0

@@ -11,13 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 var epoch = time.Unix(0, 0).UTC()
@@ -160,13 +159,10 @@ http: {listen: "127.0.0.1:0"}
 	agentrun.StartBridge(t, nats.URL(), k)
 	target := telemetry().NextSeq - 1
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
-	got := map[uint64]*wirepb.Reading{}
+	got := map[uint64]*wire.Record{}
 	if !cons.Until(60*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatalf("record: %v", err)
-		}
-		if r.Lane == uint32(fieldline.LaneTelemetry) {
+		r := agentrun.ReadRecord(t, rec)
+		if r.Lane == fieldline.LaneTelemetry {
 			if _, dup := got[r.Seq]; !dup {
 				got[r.Seq] = &r
 			}
@@ -185,42 +181,42 @@ http: {listen: "127.0.0.1:0"}
 		if r == nil {
 			t.Fatalf("seq %d missing from Kafka (have %d of %d)", seq, len(got), target)
 		}
-		if r.AgentId != "gw-clock" {
-			t.Fatalf("seq %d: agent %q", seq, r.AgentId)
+		if r.AgentID != "gw-clock" {
+			t.Fatalf("seq %d: agent %q", seq, r.AgentID)
 		}
-		ts := time.Unix(0, r.TimestampNs)
-		unsync, corr := r.Flags&uint32(fieldline.FlagClockUnsynced) != 0, r.Flags&uint32(fieldline.FlagClockCorrected) != 0
+		ts := time.Unix(0, r.TimeNs)
+		unsync, corr := r.Flags&fieldline.FlagClockUnsynced != 0, r.Flags&fieldline.FlagClockCorrected != 0
 		if seq <= beforeJump && !unsync {
 			t.Fatalf("seq %d was committed before the clock was set, yet arrived unflagged at %s", seq, ts.UTC())
 		}
 		switch {
-		case r.TimestampNs < floor && !unsync:
-			t.Fatalf("seq %d (%s): unflagged reading stamped %s reached Kafka", seq, r.SensorId, ts.UTC())
+		case r.TimeNs < floor && !unsync:
+			t.Fatalf("seq %d (%s): unflagged reading stamped %s reached Kafka", seq, r.SensorID, ts.UTC())
 		case unsync && !corr:
 			// Sent while the clock was still unset: flagged, 1970.
-			if r.TimestampNs >= floor {
+			if r.TimeNs >= floor {
 				t.Fatalf("seq %d: unsynced, uncorrected, but stamped %s", seq, ts.UTC())
 			}
 			uncorrected++
 			continue
 		case unsync && corr:
 			if ts.Before(clk.start.Add(-tol)) || ts.After(jumpAt.Add(tol)) {
-				t.Fatalf("seq %d (%s): corrected to %s, but it was read between %s and %s", seq, r.SensorId, ts.UTC(), clk.start.UTC(), jumpAt.UTC())
+				t.Fatalf("seq %d (%s): corrected to %s, but it was read between %s and %s", seq, r.SensorID, ts.UTC(), clk.start.UTC(), jumpAt.UTC())
 			}
 			corrected++
 		case corr:
 			t.Fatalf("seq %d: corrected but not unsynced (flags %b)", seq, r.Flags)
 		default:
 			if ts.Before(jumpAt.Add(-tol)) {
-				t.Fatalf("seq %d (%s): unflagged, stamped %s before the clock was set at %s", seq, r.SensorId, ts.UTC(), jumpAt.UTC())
+				t.Fatalf("seq %d (%s): unflagged, stamped %s before the clock was set at %s", seq, r.SensorID, ts.UTC(), jumpAt.UTC())
 			}
 			synced++
 		}
 		// Within a sensor, corrected and real times run on without a jump.
-		if prev, ok := last[r.SensorId]; ok && (r.TimestampNs < prev-int64(time.Millisecond) || r.TimestampNs > prev+int64(tol)) {
-			t.Fatalf("seq %d (%s): stamped %s after %s: a step in the sensor's time", seq, r.SensorId, ts.UTC(), time.Unix(0, prev).UTC())
+		if prev, ok := last[r.SensorID]; ok && (r.TimeNs < prev-int64(time.Millisecond) || r.TimeNs > prev+int64(tol)) {
+			t.Fatalf("seq %d (%s): stamped %s after %s: a step in the sensor's time", seq, r.SensorID, ts.UTC(), time.Unix(0, prev).UTC())
 		}
-		last[r.SensorId] = r.TimestampNs
+		last[r.SensorID] = r.TimeNs
 	}
 	if corrected == 0 || synced == 0 {
 		t.Fatalf("corrected %d, synced %d, uncorrected %d: the test did not exercise the step", corrected, synced, uncorrected)

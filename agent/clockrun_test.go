@@ -7,13 +7,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // TestClockStepKeptAcrossRestart: a gateway boots in 1970 with no uplink,
@@ -53,18 +52,15 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 	k := testkit.StartKafka(t)
 	agentrun.StartBridge(t, ns.URL(), k)
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
-	got := map[uint64]*wirepb.Reading{}
+	got := map[uint64]*wire.Record{}
 	run(Options{}, func(a *Agent) {
 		run1Last = a.firstSeq[fieldline.LaneTelemetry] - 1
 		if len(a.prevCorr) != 1 || a.prevCorr[0].End != a.firstSeq || a.prevCorr[0].First != [fieldline.NumLanes]uint64{1, 1, 1} {
 			t.Fatalf("earlier corrections %+v, want one for seqs 1 up to this run's first %v", a.prevCorr, a.firstSeq)
 		}
 		if !cons.Until(60*time.Second, func(rec *kgo.Record) bool {
-			var r wirepb.Reading
-			if err := proto.Unmarshal(rec.Value, &r); err != nil {
-				t.Fatal(err)
-			}
-			if r.Lane == uint32(fieldline.LaneTelemetry) && got[r.Seq] == nil {
+			r := agentrun.ReadRecord(t, rec)
+			if r.Lane == fieldline.LaneTelemetry && got[r.Seq] == nil {
 				got[r.Seq] = &r
 			}
 			return len(got) >= int(run1Last)
@@ -79,12 +75,12 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 		if r == nil {
 			t.Fatalf("seq %d missing", seq)
 		}
-		ts := time.Unix(0, r.TimestampNs)
-		if r.TimestampNs < DefaultClockFloor.UnixNano() {
+		ts := time.Unix(0, r.TimeNs)
+		if r.TimeNs < DefaultClockFloor.UnixNano() {
 			t.Fatalf("seq %d reached Kafka stamped %s (flags %b): run 1's step was not applied after the restart", seq, ts.UTC(), r.Flags)
 		}
-		if r.Flags&uint32(fieldline.FlagClockUnsynced) != 0 {
-			if r.Flags&uint32(fieldline.FlagClockCorrected) == 0 || ts.Before(clk.start.Add(-tol)) || ts.After(jumpAt.Add(tol)) {
+		if r.Flags&fieldline.FlagClockUnsynced != 0 {
+			if r.Flags&fieldline.FlagClockCorrected == 0 || ts.Before(clk.start.Add(-tol)) || ts.After(jumpAt.Add(tol)) {
 				t.Fatalf("seq %d: flags %b, stamped %s; it was read between %s and %s", seq, r.Flags, ts.UTC(), clk.start.UTC(), jumpAt.UTC())
 			}
 			corrected++

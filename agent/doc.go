@@ -17,8 +17,13 @@
 //   - the forwarder, which keeps exactly one batch in flight and acks the
 //     buffer only on the bridge's OK, alternating newest and oldest batches
 //     during a backlog (drain: live-first);
-//   - the heartbeat on fl.status.<id> and the HTTP endpoint (/metrics,
-//     /healthz, /status).
+//   - the heartbeat on fl.status.<id> (a fieldline.AgentStatus, encoded by
+//     protocols/wire) and the HTTP endpoint (/metrics, /healthz, /status).
+//
+// The numbers the status reports are plain atomic counts kept by the part
+// that counts them (counts.go); the Prometheus collectors read the same
+// counts, so the status never reads a number back out of a metric (the
+// protocols' failure counters aside, which only the protocols keep).
 //
 // Shutdown is soft, then hard: sources stop, the pipeline drains into the
 // buffer, the buffer commits, the forwarder gets a grace period for its

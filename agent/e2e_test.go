@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // startAgent runs an agent from YAML until the test ends.
@@ -119,12 +118,9 @@ sources:
 
 	const n = 1000
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
-	var got []*wirepb.Reading
+	var got []*wire.Record
 	ok := cons.Until(60*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatalf("record value: %v", err)
-		}
+		r := agentrun.ReadRecord(t, rec)
 		got = append(got, &r)
 		return len(got) >= n
 	})
@@ -132,21 +128,21 @@ sources:
 		t.Fatalf("only %d of %d readings reached Kafka in 60s; buffer %+v", len(got), n, a.Buffer().Stats())
 	}
 	for i, r := range got {
-		if r.AgentId != "gw-e2e" {
-			t.Fatalf("record %d: agent %q", i, r.AgentId)
+		if r.AgentID != "gw-e2e" {
+			t.Fatalf("record %d: agent %q", i, r.AgentID)
 		}
 		if r.Seq != uint64(i+1) {
 			t.Fatalf("record %d has seq %d: readings missing, duplicated or out of order", i, r.Seq)
 		}
-		w, known := expected[r.SensorId]
+		w, known := expected[r.SensorID]
 		if !known {
-			t.Fatalf("record %d: unexpected sensor %q", i, r.SensorId)
+			t.Fatalf("record %d: unexpected sensor %q", i, r.SensorID)
 		}
 		if math.Abs(r.Value-w) > 1e-9*math.Max(1, math.Abs(w)) || r.Quality != 0 {
-			t.Fatalf("record %d (%s): value %v quality %d, simulator held %v", i, r.SensorId, r.Value, r.Quality, w)
+			t.Fatalf("record %d (%s): value %v quality %d, simulator held %v", i, r.SensorID, r.Value, r.Quality, w)
 		}
-		if i > 0 && r.TimestampNs < got[i-1].TimestampNs && r.SensorId == got[i-1].SensorId {
-			t.Fatalf("record %d: time went backwards within %s", i, r.SensorId)
+		if i > 0 && r.TimeNs < got[i-1].TimeNs && r.SensorID == got[i-1].SensorID {
+			t.Fatalf("record %d: time went backwards within %s", i, r.SensorID)
 		}
 	}
 }

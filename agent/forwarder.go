@@ -12,7 +12,6 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // Queue is what the forwarder needs of the buffer.
@@ -28,7 +27,7 @@ type Queue interface {
 // Transport sends one encoded batch and returns the bridge's Ack; see
 // uplink.NATSClient.Send for the meaning of its errors.
 type Transport interface {
-	Send(ctx context.Context, payload []byte) (*wirepb.Ack, error)
+	Send(ctx context.Context, payload []byte) (*fieldline.Ack, error)
 	// MaxPayload is the largest payload the transport carries (0: not
 	// known yet).
 	MaxPayload() int
@@ -237,7 +236,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 				// the lane would be blocked for good.
 				f.log.Error("a single reading is larger than the uplink's payload limit; dropped", "lane", b.Lane, "seq", b.FirstSeq, "bytes", len(f.enc), "limit", f.limit())
 				f.m.ForwardErrors.WithLabelValues("oversize").Inc()
-				f.m.NotDelivered.WithLabelValues(b.Lane.String(), "oversize").Add(float64(len(b.Readings)))
+				f.m.counts.notDeliveredOf(b.Lane, reasonOversize, len(b.Readings))
 				f.acked(b, "undeliverable")
 				return
 			}
@@ -253,7 +252,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		ack, err := f.tr.Send(ctx, f.enc)
 		switch {
 		case err == nil:
-			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != uint32(b.Lane) {
+			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != b.Lane {
 				err = fmt.Errorf("%w: ack for lane %d %d..%d, sent lane %d %d..%d", uplink.ErrBadAck, ack.Lane, ack.FirstSeq, ack.LastSeq, b.Lane, b.FirstSeq, b.LastSeq())
 				break
 			}
@@ -276,7 +275,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 			// The bridge kept the raw batch on fl.deadletter: sending it
 			// again would only be rejected again.
 			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
-			f.m.NotDelivered.WithLabelValues(b.Lane.String(), "deadletter").Add(float64(len(b.Readings)))
+			f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, len(b.Readings))
 			f.acked(b, "rejected")
 			return
 		}
@@ -380,7 +379,7 @@ func (f *Forwarder) acked(b *fieldline.Batch, result string) {
 		f.log.Error("acking batch in buffer", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
 		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
 	}
-	f.m.BatchesAcked.WithLabelValues(result).Inc()
+	f.m.counts.batchAcked(result)
 	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
 	if b.LastSeq() > f.ackedHigh[b.Lane] {
 		f.ackedHigh[b.Lane] = b.LastSeq()

@@ -17,7 +17,6 @@ import (
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // sent is one request a scripted bridge received.
@@ -25,7 +24,7 @@ type sent struct {
 	lane        fieldline.Lane
 	first, last uint64
 	n           int
-	reply       *wirepb.Ack
+	reply       *fieldline.Ack
 }
 
 // scriptedBridge answers fl.up.<agent> on a real NATS server the way script
@@ -38,11 +37,11 @@ type scriptedBridge struct {
 	got      []sent
 	inflight atomic.Int32
 	overlap  atomic.Bool
-	script   func(i int, b *fieldline.Batch) *wirepb.Ack
+	script   func(i int, b *fieldline.Batch) *fieldline.Ack
 	wg       sync.WaitGroup
 }
 
-func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(i int, b *fieldline.Batch) *wirepb.Ack) *scriptedBridge {
+func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(i int, b *fieldline.Batch) *fieldline.Ack) *scriptedBridge {
 	t.Helper()
 	sb := &scriptedBridge{script: script}
 	sub, err := nc.Subscribe(uplink.Subject(agent), func(m *nats.Msg) {
@@ -57,8 +56,8 @@ func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(
 		sb.mu.Lock()
 		i := len(sb.got)
 		ack := sb.script(i, b)
-		if ack.Ok || ack.Code != "" {
-			ack.AgentId, ack.Lane, ack.FirstSeq, ack.LastSeq = agent, uint32(b.Lane), b.FirstSeq, b.LastSeq()
+		if ack.OK || ack.Code != "" {
+			ack.AgentID, ack.Lane, ack.FirstSeq, ack.LastSeq = agent, b.Lane, b.FirstSeq, b.LastSeq()
 		}
 		sb.got = append(sb.got, sent{b.Lane, b.FirstSeq, b.LastSeq(), len(b.Readings), ack})
 		sb.mu.Unlock()
@@ -67,7 +66,7 @@ func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(
 			defer sb.wg.Done()
 			time.Sleep(time.Millisecond) // hold the batch in flight a moment (not a synchronisation)
 			sb.inflight.Add(-1)
-			_ = m.Respond(uplink.EncodeAck(ack))
+			_ = m.Respond(wire.EncodeAck(ack))
 		}()
 	})
 	if err != nil {
@@ -95,7 +94,7 @@ type forwarderRig struct {
 	m   *Metrics
 }
 
-func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[fieldline.Lane]int, script func(i int, b *fieldline.Batch) *wirepb.Ack) *forwarderRig {
+func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[fieldline.Lane]int, script func(i int, b *fieldline.Batch) *fieldline.Ack) *forwarderRig {
 	t.Helper()
 	const agent = "gw-fwd"
 	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), &buffer.Options{AgentID: agent, FlushInterval: 0})
@@ -170,7 +169,7 @@ func coveredOnce(t *testing.T, reqs []sent, lane fieldline.Lane, n int) {
 	t.Helper()
 	next := uint64(1)
 	for _, r := range reqs {
-		if r.lane != lane || !r.reply.Ok {
+		if r.lane != lane || !r.reply.OK {
 			continue
 		}
 		if r.first != next {
@@ -183,7 +182,7 @@ func coveredOnce(t *testing.T, reqs []sent, lane fieldline.Lane, n int) {
 	}
 }
 
-func ok() *wirepb.Ack { return &wirepb.Ack{Ok: true} }
+func ok() *fieldline.Ack { return &fieldline.Ack{OK: true} }
 
 // TestForwarderLearnsTheBridgesBatchLimit: a bridge that takes at most 300
 // readings a batch (its max_batch_readings lower than the agent's) rejects
@@ -192,9 +191,9 @@ func ok() *wirepb.Ack { return &wirepb.Ack{Ok: true} }
 func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 	const n = 5000
 	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 2000}, map[fieldline.Lane]int{fieldline.LaneTelemetry: n},
-		func(_ int, b *fieldline.Batch) *wirepb.Ack {
+		func(_ int, b *fieldline.Batch) *fieldline.Ack {
 			if len(b.Readings) > 300 {
-				return &wirepb.Ack{Code: uplink.CodeTooLarge, Error: fmt.Sprintf("%d readings exceed max_batch_readings 300", len(b.Readings))}
+				return &fieldline.Ack{Code: uplink.CodeTooLarge, Error: fmt.Sprintf("%d readings exceed max_batch_readings 300", len(b.Readings))}
 			}
 			return ok()
 		})
@@ -207,7 +206,7 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 	rejected, okSeen := 0, false
 	for _, q := range reqs {
 		switch {
-		case q.reply.Ok:
+		case q.reply.OK:
 			okSeen = true
 		case okSeen:
 			t.Fatalf("batch %d..%d (%d readings) rejected after the forwarder had learned the limit", q.first, q.last, q.n)
@@ -218,7 +217,7 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 	if rejected < 2 || rejected > 3 {
 		t.Fatalf("%d too-large rejections, want 2 or 3 (halving 2000 to ≤ 300)", rejected)
 	}
-	if got := testutil.ToFloat64(r.m.NotDelivered.WithLabelValues("telemetry", "deadletter")); got != 0 {
+	if got := r.m.counts.notDelivered[fieldline.LaneTelemetry][reasonDeadletter].Load(); got != 0 {
 		t.Fatalf("%v readings counted as dead-lettered; the halves were delivered", got)
 	}
 }
@@ -230,12 +229,12 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 func TestForwarderRejectedAndRetried(t *testing.T) {
 	const n = 3000
 	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000}, map[fieldline.Lane]int{fieldline.LaneTelemetry: n},
-		func(i int, b *fieldline.Batch) *wirepb.Ack {
+		func(i int, b *fieldline.Batch) *fieldline.Ack {
 			switch {
 			case b.FirstSeq == 1:
-				return &wirepb.Ack{Code: uplink.CodeDecode, Error: "decoding batch: bad magic"}
+				return &fieldline.Ack{Code: uplink.CodeDecode, Error: "decoding batch: bad magic"}
 			case b.FirstSeq == 1001 && i < 4: // requests 1, 2, 3
-				return &wirepb.Ack{Code: uplink.CodeKafka, Retry: true, Error: "kafka did not acknowledge"}
+				return &fieldline.Ack{Code: uplink.CodeKafka, Retry: true, Error: "kafka did not acknowledge"}
 			}
 			return ok()
 		})
@@ -245,7 +244,7 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 	var got []string
 	for _, q := range reqs {
 		res := q.reply.Code
-		if q.reply.Ok {
+		if q.reply.OK {
 			res = "ok"
 		}
 		got = append(got, fmt.Sprintf("%d-%d %s", q.first, q.last, res))
@@ -253,8 +252,11 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("requests:\n got %q\nwant %q", got, want)
 	}
-	if v := testutil.ToFloat64(r.m.NotDelivered.WithLabelValues("telemetry", "deadletter")); v != 1000 {
+	if v := r.m.counts.notDelivered[fieldline.LaneTelemetry][reasonDeadletter].Load(); v != 1000 {
 		t.Fatalf("%v readings counted as dead-lettered, want 1000", v)
+	}
+	if ok, rejected := r.m.counts.acked[0].Load(), r.m.counts.acked[1].Load(); ok != 2 || rejected != 1 {
+		t.Fatalf("batches acked: %d ok, %d rejected; want 2 and 1", ok, rejected)
 	}
 	if v := testutil.ToFloat64(r.m.Resends); v != 3 {
 		t.Fatalf("%v resends counted, want 3", v)
@@ -278,7 +280,7 @@ func TestForwarderOrder(t *testing.T) {
 		t.Run(tc.drain, func(t *testing.T) {
 			r := newForwarderRig(t, ForwarderConfig{Drain: tc.drain, MaxBatchReadings: 1000, LiveBatchReadings: 100},
 				map[fieldline.Lane]int{fieldline.LaneTelemetry: 3000, fieldline.LaneEvent: 2, fieldline.LaneAlert: 5},
-				func(int, *fieldline.Batch) *wirepb.Ack { return ok() })
+				func(int, *fieldline.Batch) *fieldline.Ack { return ok() })
 			r.runUntilEmpty(t)
 			var got []string
 			for _, q := range r.sb.requests() {
@@ -332,7 +334,7 @@ func (q unreadableLane) Oldest(lane fieldline.Lane, max int) (fieldline.Batch, b
 func TestForwarderSkipsAnUnreadableLane(t *testing.T) {
 	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000},
 		map[fieldline.Lane]int{fieldline.LaneTelemetry: 3000, fieldline.LaneAlert: 3},
-		func(int, *fieldline.Batch) *wirepb.Ack { return ok() })
+		func(int, *fieldline.Batch) *fieldline.Ack { return ok() })
 	r.fwd = NewForwarder(unreadableLane{bufferQueue{r.buf}, fieldline.LaneAlert}, r.fwd.tr, r.fwd.cfg, nil, r.m)
 	r.runUntil(t, func() int64 { return r.buf.Stats().Lanes[fieldline.LaneTelemetry].DepthReadings }) // behind the unreadable alert lane
 	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 3000)

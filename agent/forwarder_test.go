@@ -10,14 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // TestBatchesFitTheServersPayloadLimit: a NATS server that takes at most
@@ -56,10 +54,7 @@ func TestBatchesFitTheServersPayloadLimit(t *testing.T) {
 	seen := make(map[uint64]bool, n)
 	last := uint64(0)
 	ok := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings")).Until(60*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatal(err)
-		}
+		r := agentrun.ReadRecord(t, rec)
 		if seen[r.Seq] || r.Seq != last+1 {
 			t.Fatalf("seq %d after %d (oldest-first backlog, no faults: expect 1, 2, 3, ...)", r.Seq, last)
 		}

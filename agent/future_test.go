@@ -12,12 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // pollSource emits one batch from several sensors, as a poll of a bus
@@ -69,13 +68,10 @@ http: {listen: off}
 	after := time.Now()
 	agentrun.StartBridge(t, ns.URL(), k)
 
-	got := map[string]*wirepb.Reading{}
+	got := map[string]*wire.Record{}
 	testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings")).Until(30*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatal(err)
-		}
-		got[r.SensorId] = &r
+		r := agentrun.ReadRecord(t, rec)
+		got[r.SensorID] = &r
 		return len(got) == 2
 	})
 	if len(got) != 2 {
@@ -86,8 +82,8 @@ http: {listen: off}
 		t.Errorf("the right reading was changed: %+v", r)
 	}
 	r := got["dev.local-time"]
-	ts := time.Unix(0, r.TimestampNs)
-	if r.Flags != uint32(fieldline.FlagClockCorrected) || r.Value != 2 || r.Quality != uint32(fieldline.QualityGood) || ts.Before(before) || ts.After(after) {
+	ts := time.Unix(0, r.TimeNs)
+	if r.Flags != fieldline.FlagClockCorrected || r.Value != 2 || r.Quality != fieldline.QualityGood || ts.Before(before) || ts.After(after) {
 		t.Errorf("the reading stamped an hour ahead: %+v at %s; want flag clock-corrected and the agent's time, between %s and %s", r, ts.UTC(), before.UTC(), after.UTC())
 	}
 }

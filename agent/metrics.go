@@ -3,13 +3,12 @@ package agent
 import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics of the agent runtime (the buffer, rules and each protocol have
-// their own).
+// their own). The numbers the status reports are plain counts (see counts),
+// which Prometheus collects too.
 type Metrics struct {
-	ReadingsIn     *prometheus.CounterVec // by source
-	SourceErrors   *prometheus.CounterVec // by source
+	counts         *counts
 	SourceRestarts *prometheus.CounterVec // by source
 	BatchesTaken   *prometheus.CounterVec // by end: oldest, newest
-	BatchesAcked   *prometheus.CounterVec // by result: ok, rejected
 	ReadingsAcked  *prometheus.CounterVec // by lane
 	AckedSeq       *prometheus.GaugeVec   // by lane
 	Resends        prometheus.Counter
@@ -19,28 +18,19 @@ type Metrics struct {
 	ClockStep      prometheus.Gauge
 	FutureReadings prometheus.Counter
 	AppendErrors   prometheus.Counter
-	NotDelivered   *prometheus.CounterVec // by lane, reason: deadletter, oversize
 }
 
 // NewMetrics creates the collectors and registers them with reg when it is
 // not nil.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		ReadingsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_agent_source_readings_total", Help: "Readings delivered by each source.",
-		}, []string{"source"}),
-		SourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_agent_source_failures_total", Help: "Times a source failed as a whole and was restarted.",
-		}, []string{"source"}),
+		counts: newCounts(),
 		SourceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldline_agent_source_restarts_total", Help: "Times a source was started again after a failure.",
 		}, []string{"source"}),
 		BatchesTaken: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldline_agent_batches_taken_total", Help: "Batches taken from the buffer, by end (oldest, newest).",
 		}, []string{"end"}),
-		BatchesAcked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_agent_batches_acked_total", Help: "Batches the bridge answered for good, by result (ok, rejected).",
-		}, []string{"result"}),
 		ReadingsAcked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldline_agent_readings_acked_total", Help: "Readings acknowledged by the cloud, by lane.",
 		}, []string{"lane"}),
@@ -69,14 +59,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AppendErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fieldline_agent_append_errors_total", Help: "Readings the buffer refused (closed or failing).",
 		}),
-		NotDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_agent_readings_not_delivered_total",
-			Help: "Readings acked in the buffer without reaching fl.readings, by lane and reason: deadletter (the bridge rejected the batch; its raw bytes are on fl.deadletter) or oversize (one reading larger than the uplink carries; lost).",
-		}, []string{"lane", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ReadingsIn, m.SourceErrors, m.SourceRestarts, m.BatchesTaken, m.BatchesAcked, m.ReadingsAcked,
-			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors, m.NotDelivered)
+		reg.MustRegister(m.counts, m.SourceRestarts, m.BatchesTaken, m.ReadingsAcked,
+			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors)
 	}
 	return m
 }

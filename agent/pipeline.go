@@ -49,7 +49,7 @@ func (p *pipeline) emit(source string, rs []fieldline.Reading) {
 	if len(rs) == 0 {
 		return
 	}
-	p.m.ReadingsIn.WithLabelValues(source).Add(float64(len(rs)))
+	p.m.counts.source(source).readings.Add(uint64(len(rs)))
 	s := p.pool.Get().(*[]fieldline.Reading)
 	*s = append((*s)[:0], rs...)
 	p.in <- s

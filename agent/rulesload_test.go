@@ -11,12 +11,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // TestBrokenRulesFileAtStart: a gateway whose rule file is broken on disk
@@ -96,15 +94,12 @@ func TestBrokenRulesFileAtStart(t *testing.T) {
 	telemetry := 0
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 	ok := cons.Until(60*time.Second, func(rec *kgo.Record) bool {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatal(err)
-		}
-		if r.SensorId != RulesEventSensor {
+		r := agentrun.ReadRecord(t, rec)
+		if r.SensorID != RulesEventSensor {
 			telemetry++
 			return false
 		}
-		if r.Lane != uint32(fieldline.LaneEvent) || r.Kind != uint32(fieldline.KindEvent) {
+		if r.Lane != fieldline.LaneEvent || r.Kind != fieldline.KindEvent {
 			t.Fatalf("rule event on lane %d kind %d", r.Lane, r.Kind)
 		}
 		var e RulesEvent

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
@@ -23,7 +22,7 @@ import (
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // TestHeartbeatAndHTTP checks what an operator sees of a running agent: the
@@ -38,10 +37,10 @@ func TestHeartbeatAndHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	beats := make(chan *wirepb.AgentStatus, 64)
+	beats := make(chan *fieldline.AgentStatus, 64)
 	if _, err := sub.Subscribe(uplink.StatusSubject("gw-hb"), func(m *nats.Msg) {
-		var s wirepb.AgentStatus
-		if proto.Unmarshal(m.Data, &s) == nil {
+		var s fieldline.AgentStatus
+		if wire.DecodeStatus(m.Data, &s) == nil {
 			beats <- &s
 		}
 	}); err != nil {
@@ -57,7 +56,7 @@ http: {listen: "127.0.0.1:0"}
 
 	// Wait for a heartbeat that shows all 500 readings acknowledged.
 	deadline := time.After(60 * time.Second)
-	var last *wirepb.AgentStatus
+	var last *fieldline.AgentStatus
 	for last == nil || last.Lanes[fieldline.LaneTelemetry].AckedSeq < 500 {
 		select {
 		case last = <-beats:
@@ -66,7 +65,7 @@ http: {listen: "127.0.0.1:0"}
 		}
 	}
 	tl := last.Lanes[fieldline.LaneTelemetry]
-	if last.AgentId != "gw-hb" || last.Version != "test-1" || len(last.Lanes) != fieldline.NumLanes || tl.NextSeq != 501 || tl.DepthReadings != 0 || last.ReadingsIn != 500 || !last.ClockSynced {
+	if last.AgentID != "gw-hb" || last.Version != "test-1" || len(last.Lanes) != fieldline.NumLanes || tl.NextSeq != 501 || tl.DepthReadings != 0 || last.ReadingsIn != 500 || !last.ClockSynced {
 		t.Fatalf("heartbeat %v", last)
 	}
 
@@ -88,8 +87,9 @@ http: {listen: "127.0.0.1:0"}
 	if err := json.Unmarshal([]byte(get("/healthz")), &health); err != nil || !health.OK || !health.NATS {
 		t.Fatalf("/healthz: %+v %v", health, err)
 	}
-	var st Status
-	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != fieldline.NumLanes || st.Lanes[fieldline.LaneTelemetry].AckedSeq != 500 || st.Lanes[fieldline.LaneTelemetry].Lane != "telemetry" {
+	var st fieldline.AgentStatus
+	if body := get("/status"); json.Unmarshal([]byte(body), &st) != nil || st.AgentID != "gw-hb" || len(st.Lanes) != fieldline.NumLanes || st.Lanes[fieldline.LaneTelemetry].AckedSeq != 500 ||
+		st.Lanes[fieldline.LaneTelemetry].Lane != fieldline.LaneTelemetry || !strings.Contains(body, `"lane": "telemetry"`) {
 		t.Fatalf("/status: %s", body)
 	}
 	metrics := get("/metrics")
@@ -154,10 +154,10 @@ func TestHeartbeatReportsTrouble(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	beats := make(chan *wirepb.AgentStatus, 64)
+	beats := make(chan *fieldline.AgentStatus, 64)
 	if _, err := sub.Subscribe(uplink.StatusSubject("gw-trouble"), func(m *nats.Msg) {
-		var s wirepb.AgentStatus
-		if proto.Unmarshal(m.Data, &s) == nil {
+		var s fieldline.AgentStatus
+		if wire.DecodeStatus(m.Data, &s) == nil {
 			select {
 			case beats <- &s:
 			default:
@@ -183,7 +183,7 @@ sources:
 `, dir, ns.URL(), bundle, dead.Addr()), Options{Sources: []Source{src}})
 
 	deadline := time.After(60 * time.Second)
-	var last *wirepb.AgentStatus
+	var last *fieldline.AgentStatus
 	for {
 		select {
 		case last = <-beats:

@@ -37,6 +37,7 @@ func supervise(ctx context.Context, sources []Source, emit func(string, []fieldl
 
 func runSource(ctx context.Context, s Source, emit func(string, []fieldline.Reading), log *slog.Logger, m *Metrics) {
 	name := s.Name()
+	counts := m.counts.source(name) // its series show from the start, at 0
 	const minDelay, maxDelay = time.Second, time.Minute
 	delay := minDelay
 	out := func(rs []fieldline.Reading) { emit(name, rs) }
@@ -52,7 +53,7 @@ func runSource(ctx context.Context, s Source, emit func(string, []fieldline.Read
 		if time.Since(start) > maxDelay {
 			delay = minDelay
 		}
-		m.SourceErrors.WithLabelValues(name).Inc()
+		counts.failures.Add(1)
 		if err == nil {
 			log.Warn("source stopped on its own; restarting", "source", name, "retry_in", delay)
 		} else {

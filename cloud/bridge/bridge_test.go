@@ -16,14 +16,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 func TestMain(m *testing.M) {
@@ -123,7 +121,7 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !ack.Ok || ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() {
+				if !ack.OK || ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() {
 					t.Fatalf("ack %+v", ack)
 				}
 				want = append(want, b.Readings...)
@@ -136,9 +134,9 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 				if string(rec.Key) != "gw-1" || rec.Partition != recs[0].Partition {
 					t.Fatalf("record %d: key %q partition %d", i, rec.Key, rec.Partition)
 				}
-				got := decodeRecord(t, format, rec.Value)
+				got := decodeRecord(t, format, rec)
 				w := want[i]
-				if got.Seq != w.Seq || got.SensorId != w.SensorID || got.TimestampNs != w.TimeNs || got.Value != w.Value || got.Kind != uint32(w.Kind) || got.AgentId != "gw-1" || got.Lane != uint32(fieldline.LaneTelemetry) {
+				if got.Seq != w.Seq || got.SensorID != w.SensorID || got.TimeNs != w.TimeNs || got.Value != w.Value || got.Kind != w.Kind || got.AgentID != "gw-1" || got.Lane != fieldline.LaneTelemetry {
 					t.Fatalf("record %d: got %+v, want %+v", i, got, w)
 				}
 				if h := header(rec, "fl-agent"); h != "gw-1" {
@@ -152,14 +150,23 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 	}
 }
 
-func decodeRecord(t *testing.T, format string, v []byte) *wirepb.Reading {
+// decodeRecord reads a record of fl.readings: protobuf with the codec
+// (protocols/wire checks it against the generated code), JSON on its own,
+// independently of the codec.
+func decodeRecord(t *testing.T, format string, rec *kgo.Record) wire.Record {
 	t.Helper()
-	var r wirepb.Reading
 	if format == FormatProtobuf {
-		if err := proto.Unmarshal(v, &r); err != nil {
+		if h := header(rec, "fl-schema"); h != wire.SchemaProto {
+			t.Fatalf("fl-schema header %q in format %s", h, format)
+		}
+		var r wire.Record
+		if err := wire.DecodeRecord(wire.SchemaProto, rec.Value, &r); err != nil {
 			t.Fatal(err)
 		}
-		return &r
+		return r
+	}
+	if h := header(rec, "fl-schema"); h != wire.SchemaJSON {
+		t.Fatalf("fl-schema header %q in format %s", h, format)
 	}
 	var j struct {
 		Agent   string  `json:"agent_id"`
@@ -171,12 +178,12 @@ func decodeRecord(t *testing.T, format string, v []byte) *wirepb.Reading {
 		Lane    string  `json:"lane"`
 		Kind    string  `json:"kind"`
 	}
-	if err := json.Unmarshal(v, &j); err != nil {
-		t.Fatalf("record %s: %v", v, err)
+	if err := json.Unmarshal(rec.Value, &j); err != nil {
+		t.Fatalf("record %s: %v", rec.Value, err)
 	}
-	kinds := map[string]uint32{"float": 0, "bool": 1, "counter": 2, "event": 3}
-	lanes := map[string]uint32{"alert": 0, "event": 1, "telemetry": 2}
-	return &wirepb.Reading{AgentId: j.Agent, SensorId: j.Sensor, TimestampNs: j.TS, Value: j.Value, Seq: j.Seq, Kind: kinds[j.Kind], Lane: lanes[j.Lane]}
+	kinds := map[string]fieldline.Kind{"float": 0, "bool": 1, "counter": 2, "event": 3}
+	lanes := map[string]fieldline.Lane{"alert": 0, "event": 1, "telemetry": 2}
+	return wire.Record{AgentID: j.Agent, Lane: lanes[j.Lane], Reading: fieldline.Reading{SensorID: j.Sensor, TimeNs: j.TS, Value: j.Value, Seq: j.Seq, Kind: kinds[j.Kind]}}
 }
 
 func header(r *kgo.Record, k string) string {
@@ -235,7 +242,7 @@ func TestBridgeRejectsBadBatches(t *testing.T) {
 	}
 	// A good batch still goes through: bad input stops nothing.
 	ack, err := cl.Send(context.Background(), encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 10, now)}))
-	if err != nil || !ack.Ok {
+	if err != nil || !ack.OK {
 		t.Fatalf("good batch after bad ones: %v %+v", err, ack)
 	}
 	// Unflagged readings from an unsynced clock are accepted when flagged.
@@ -243,7 +250,7 @@ func TestBridgeRejectsBadBatches(t *testing.T) {
 	for i := range rs {
 		rs[i].Flags = fieldline.FlagClockUnsynced
 	}
-	if ack, err := cl.Send(context.Background(), encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 11, Readings: rs})); err != nil || !ack.Ok {
+	if ack, err := cl.Send(context.Background(), encode(t, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 11, Readings: rs})); err != nil || !ack.OK {
 		t.Fatalf("flagged unsynced batch: %v %+v", err, ack)
 	}
 }
@@ -265,7 +272,7 @@ func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ack, err = cl.Send(context.Background(), encode(t, b))
-		if err == nil && ack.Ok {
+		if err == nil && ack.OK {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -275,7 +282,7 @@ func TestBridgeAsksForRetryWhileKafkaFails(t *testing.T) {
 	recs := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.ReadingsTopic).Drain(2 * time.Second)
 	seen := map[uint64]int{}
 	for _, r := range recs {
-		seen[decodeRecord(t, FormatProtobuf, r.Value).Seq]++
+		seen[decodeRecord(t, FormatProtobuf, r).Seq]++
 	}
 	for s := uint64(1); s <= 100; s++ {
 		if seen[s] < 1 {
@@ -336,7 +343,7 @@ func TestBridgesShareLoad(t *testing.T) {
 			for i := 0; i < batches; i++ {
 				first := uint64(1 + i*per)
 				b := &fieldline.Batch{AgentID: fmt.Sprintf("gw-%d", a), FirstSeq: first, Readings: readings(first, per, time.Now())}
-				if ack, err := cl.Send(context.Background(), encode(t, b)); err != nil || !ack.Ok {
+				if ack, err := cl.Send(context.Background(), encode(t, b)); err != nil || !ack.OK {
 					t.Errorf("agent %d batch %d: %v", a, i, err)
 					return
 				}
@@ -353,7 +360,7 @@ func TestBridgesShareLoad(t *testing.T) {
 	recs := testkit.NewConsumer(t, e.kafka.Brokers, e.cfg.Kafka.ReadingsTopic).N(agents*batches*per, 30*time.Second)
 	seen := map[string]bool{}
 	for _, r := range recs {
-		k := fmt.Sprintf("%s/%d", r.Key, decodeRecord(t, FormatProtobuf, r.Value).Seq)
+		k := fmt.Sprintf("%s/%d", r.Key, decodeRecord(t, FormatProtobuf, r).Seq)
 		if seen[k] {
 			t.Fatalf("reading %s twice", k)
 		}

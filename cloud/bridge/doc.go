@@ -23,9 +23,16 @@
 // re-sent after a bridge died or a flight failed, which downstream removes
 // by (agent, lane, seq).
 //
+// One idea per file: the Bridge and New (bridge.go), the subscription, its
+// workers and the drain at shutdown (run.go), validation (check.go),
+// producing a batch's records and the flights that join copies of it
+// (produce.go), the reply and the dead-letter write (reply.go). Replies
+// (fieldline.Ack) and record values are encoded by protocols/wire.
+//
 // # Caveats
 //
 // The bridge holds nothing on disk: a batch is either acknowledged (it is in
-// Kafka) or still in the agent's buffer. It knows the wire format, NATS and
-// Kafka, nothing of sensors or rules.
+// Kafka) or still in the agent's buffer. It knows NATS and Kafka, and uses
+// protocols/wire for every byte of a batch, reply and record; nothing of
+// sensors or rules.
 package bridge

@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/fieldline/fieldline/agent"
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/protocols/uplink"
@@ -310,13 +310,13 @@ func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, c
 	}
 }
 
-func fetchStatus(c *http.Client, addr string) (*agent.Status, error) {
+func fetchStatus(c *http.Client, addr string) (*fieldline.AgentStatus, error) {
 	resp, err := c.Get("http://" + addr + "/status")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var st agent.Status
+	var st fieldline.AgentStatus
 	return &st, json.NewDecoder(resp.Body).Decode(&st)
 }
 

@@ -16,7 +16,8 @@
 // "agent running" line and the HTTP address in it, Wait for the exit status.
 // StartBridge runs a bridge in the test process; SimRegisters and
 // ModbusSourceYAML describe n simulated holding registers and the agent's
-// source polling them; ReadReadings decodes what reached Kafka.
+// source polling them; ReadRecord and ReadReadings decode what reached
+// Kafka with the codec (wire.DecodeRecord).
 //
 // # Caveats
 //

@@ -12,14 +12,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // StartBridge runs a bridge in the test process, from NATS at natsURL to
@@ -110,18 +109,32 @@ func FreeAddr(t testing.TB) string {
 	return addr
 }
 
-// ReadReadings decodes the records of fl.readings.
-func ReadReadings(t testing.TB, recs []*kgo.Record) []*wirepb.Reading {
+// ReadReadings decodes the records of fl.readings (ReadRecord).
+func ReadReadings(t testing.TB, recs []*kgo.Record) []wire.Record {
 	t.Helper()
-	out := make([]*wirepb.Reading, 0, len(recs))
+	out := make([]wire.Record, 0, len(recs))
 	for _, rec := range recs {
-		var r wirepb.Reading
-		if err := proto.Unmarshal(rec.Value, &r); err != nil {
-			t.Fatalf("record at offset %d: %v", rec.Offset, err)
-		}
-		out = append(out, &r)
+		out = append(out, ReadRecord(t, rec))
 	}
 	return out
+}
+
+// ReadRecord decodes one record of fl.readings in the schema its fl-schema
+// header names, with the codec the processor uses (wire.DecodeRecord); a
+// record that does not decode fails the test.
+func ReadRecord(t testing.TB, rec *kgo.Record) wire.Record {
+	t.Helper()
+	schema := ""
+	for _, h := range rec.Headers {
+		if h.Key == "fl-schema" {
+			schema = string(h.Value)
+		}
+	}
+	var r wire.Record
+	if err := wire.DecodeRecord(schema, rec.Value, &r); err != nil {
+		t.Fatalf("record %d/%d: %v", rec.Partition, rec.Offset, err)
+	}
+	return r
 }
 
 // Get fetches http://addr/path and returns the status code and body.

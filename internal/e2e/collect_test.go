@@ -11,20 +11,20 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // rec is one record of fl.readings as the tests need it.
 type rec struct {
 	agent      string
-	lane       uint32
+	lane       fieldline.Lane
 	seq        uint64
 	sensor     string
 	tsNs       int64
 	value      float64
-	quality    uint32
+	quality    fieldline.Quality
 	batchFirst uint64
 	batchLast  uint64
 	partition  int32
@@ -56,14 +56,20 @@ func collect(t *testing.T, brokers []string, topic string) *collector {
 			fs := cl.PollFetches(ctx)
 			now := time.Now()
 			fs.EachRecord(func(r *kgo.Record) {
-				var pb wirepb.Reading
-				if err := proto.Unmarshal(r.Value, &pb); err != nil {
+				schema := ""
+				for _, h := range r.Headers {
+					if h.Key == "fl-schema" {
+						schema = string(h.Value)
+					}
+				}
+				var pr wire.Record
+				if err := wire.DecodeRecord(schema, r.Value, &pr); err != nil {
 					c.mu.Lock()
-					c.err = fmt.Errorf("record %d/%d: %v", r.Partition, r.Offset, err)
+					c.err = fmt.Errorf("record %d/%d: %w", r.Partition, r.Offset, err)
 					c.mu.Unlock()
 					return
 				}
-				x := rec{agent: pb.AgentId, lane: pb.Lane, seq: pb.Seq, sensor: pb.SensorId, tsNs: pb.TimestampNs, value: pb.Value, quality: pb.Quality, partition: r.Partition, offset: r.Offset, seenAt: now}
+				x := rec{agent: pr.AgentID, lane: pr.Lane, seq: pr.Seq, sensor: pr.SensorID, tsNs: pr.TimeNs, value: pr.Value, quality: pr.Quality, partition: r.Partition, offset: r.Offset, seenAt: now}
 				for _, h := range r.Headers {
 					if h.Key == "fl-batch" {
 						a, b, _ := strings.Cut(string(h.Value), "-")
@@ -113,7 +119,7 @@ type verdict struct {
 // With ordered (an oldest-first agent), every seq's first appearance comes
 // after every lower seq's: re-sent copies aside, readings reach Kafka in seq
 // order.
-func checkDelivery(t *testing.T, all []rec, agent string, lane uint32, last uint64, ordered bool) verdict {
+func checkDelivery(t *testing.T, all []rec, agent string, lane fieldline.Lane, last uint64, ordered bool) verdict {
 	t.Helper()
 	var rs []rec
 	for _, r := range all {

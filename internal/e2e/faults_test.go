@@ -231,7 +231,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 		testkit.WaitFor(t, 30*time.Second, a.id+" records up to seq "+fmt.Sprint(last), func() bool {
 			return col.count(a.id) >= int(last)
 		})
-		v := checkDelivery(t, col.snapshot(), a.id, uint32(fieldline.LaneTelemetry), last, drains[a.id] == "oldest-first")
+		v := checkDelivery(t, col.snapshot(), a.id, fieldline.LaneTelemetry, last, drains[a.id] == "oldest-first")
 		checkValues(t, col.snapshot(), a.id, registers)
 		t.Logf("%s: %d readings committed, %d records in Kafka, %d duplicates from %d re-sent batches", a.id, last, v.records, v.duplicates, v.resentBatches)
 		totalUnique += v.unique
@@ -248,7 +248,7 @@ func checkValues(t *testing.T, all []rec, agent string, registers int) {
 	t.Helper()
 	first := map[uint64]rec{}
 	for _, r := range all {
-		if r.agent != agent || r.lane != uint32(fieldline.LaneTelemetry) {
+		if r.agent != agent || r.lane != fieldline.LaneTelemetry {
 			continue
 		}
 		var i int

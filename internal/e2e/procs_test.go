@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/agent"
+	"github.com/fieldline/fieldline"
 )
 
 // bin is where TestMain built the binaries.
@@ -163,13 +163,13 @@ func freeAddr(t *testing.T) string {
 
 var httpClient = &http.Client{Timeout: 2 * time.Second}
 
-func agentStatus(addr string) (*agent.Status, error) {
+func agentStatus(addr string) (*fieldline.AgentStatus, error) {
 	resp, err := httpClient.Get("http://" + addr + "/status")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var st agent.Status
+	var st fieldline.AgentStatus
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -204,7 +204,7 @@ http: {listen: "127.0.0.1:0"}
 
 	const want = 1000
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
-	var got []*wirepb.Reading
+	var got []wire.Record
 	if !cons.Until(2*time.Minute, func(rec *kgo.Record) bool {
 		got = append(got, agentrun.ReadReadings(t, []*kgo.Record{rec})...)
 		return len(got) >= want
@@ -212,18 +212,18 @@ http: {listen: "127.0.0.1:0"}
 		t.Fatalf("only %d of %d readings of the arm64 agent reached Kafka", len(got), want)
 	}
 	for i, r := range got[:want] {
-		if r.AgentId != "gw-qemu-arm64" {
-			t.Fatalf("record %d: agent %q", i, r.AgentId)
+		if r.AgentID != "gw-qemu-arm64" {
+			t.Fatalf("record %d: agent %q", i, r.AgentID)
 		}
-		if r.Seq != uint64(i+1) || r.Lane != uint32(fieldline.LaneTelemetry) {
+		if r.Seq != uint64(i+1) || r.Lane != fieldline.LaneTelemetry {
 			t.Fatalf("record %d: lane %d seq %d: missing, duplicated or out of order", i, r.Lane, r.Seq)
 		}
-		w, ok := expected[r.SensorId]
+		w, ok := expected[r.SensorID]
 		if !ok {
-			t.Fatalf("record %d: unknown sensor %q", i, r.SensorId)
+			t.Fatalf("record %d: unknown sensor %q", i, r.SensorID)
 		}
 		if math.Abs(r.Value-w) > 1e-9 || r.Quality != 0 || r.Flags != 0 {
-			t.Fatalf("record %d (%s): value %v quality %d flags %b, the simulator held %v", i, r.SensorId, r.Value, r.Quality, r.Flags, w)
+			t.Fatalf("record %d (%s): value %v quality %d flags %b, the simulator held %v", i, r.SensorID, r.Value, r.Quality, r.Flags, w)
 		}
 	}
 

@@ -3,12 +3,11 @@ package uplink
 import (
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
-// Rejection codes in Ack.code. A rejected batch went to fl.deadletter.
+// Rejection codes in Ack.Code. A rejected batch went to fl.deadletter.
 const (
 	CodeDecode    = "decode"     // the bytes are not a batch
 	CodeAgentID   = "agent-id"   // the batch names another agent than the subject
@@ -19,20 +18,15 @@ const (
 	CodeDeadOnly  = "deadletter" // not rejected: the dead-letter write failed; retry
 )
 
-// EncodeAck marshals an Ack.
-func EncodeAck(a *wirepb.Ack) []byte {
-	b, _ := proto.Marshal(a) // cannot fail for this message
-	return b
-}
-
-// DecodeAck parses a reply and turns a negative one into an error wrapping
-// ErrRejected or ErrNotAcked.
-func DecodeAck(data []byte) (*wirepb.Ack, error) {
-	var a wirepb.Ack
-	if err := proto.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadAck, err)
+// DecodeAck parses a reply (wire.DecodeAck) and turns a negative one into
+// an error wrapping ErrRejected or ErrNotAcked, returned with the Ack; a
+// reply that does not parse gives ErrBadAck and no Ack.
+func DecodeAck(data []byte) (*fieldline.Ack, error) {
+	var a fieldline.Ack
+	if err := wire.DecodeAck(data, &a); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadAck, err)
 	}
-	if a.Ok {
+	if a.OK {
 		return &a, nil
 	}
 	if a.Retry {

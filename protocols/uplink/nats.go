@@ -13,8 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // NATSConfig configures a NATS connection, for the agent and the bridge.
@@ -199,7 +199,7 @@ func NewNATSClient(nc *nats.Conn, agentID string, requestTimeout time.Duration) 
 // Ack. A negative Ack comes back as an error wrapping ErrRejected (do not
 // send again) or ErrNotAcked (send again later); transport failures are
 // returned as they are (send again later).
-func (c *NATSClient) Send(ctx context.Context, payload []byte) (*wirepb.Ack, error) {
+func (c *NATSClient) Send(ctx context.Context, payload []byte) (*fieldline.Ack, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(ctx, Subject(c.agentID), payload)

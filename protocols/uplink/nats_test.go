@@ -16,9 +16,10 @@ import (
 	"github.com/nats-io/nkeys"
 	"go.uber.org/goleak"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/internal/testkit"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +52,7 @@ func answer(t *testing.T, s *server.Server, opts ...nats.Option) {
 	}
 	t.Cleanup(nc.Close)
 	_, err = nc.QueueSubscribe(SubjectPrefix+"*", QueueGroup, func(m *nats.Msg) {
-		_ = m.Respond(EncodeAck(&wirepb.Ack{AgentId: AgentFromSubject(m.Subject), Ok: true}))
+		_ = m.Respond(wire.EncodeAck(&fieldline.Ack{AgentID: AgentFromSubject(m.Subject), OK: true}))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func sendOnce(t *testing.T, cfg NATSConfig, agent string) error {
 	for {
 		ack, err := c.Send(ctx, []byte("batch"))
 		if err == nil {
-			if !ack.Ok || ack.AgentId != agent {
+			if !ack.OK || ack.AgentID != agent {
 				return errors.New("bad ack")
 			}
 			return nil
@@ -196,14 +197,36 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// TestDecodeAck: what each reply means to the agent.
 func TestDecodeAck(t *testing.T) {
-	if _, err := DecodeAck([]byte{0xff, 0xff}); !errors.Is(err, ErrBadAck) {
-		t.Errorf("garbage: %v", err)
-	}
-	if _, err := DecodeAck(EncodeAck(&wirepb.Ack{Code: CodeKafka, Retry: true})); !errors.Is(err, ErrNotAcked) {
-		t.Errorf("retry: %v", err)
-	}
-	if _, err := DecodeAck(EncodeAck(&wirepb.Ack{Code: CodeDecode, Error: "bad magic"})); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "bad magic") {
-		t.Errorf("rejected: %v", err)
+	ok := fieldline.Ack{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: 1, LastSeq: 9, OK: true}
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		want    error  // nil: no error
+		wantMsg string // in the error
+		ack     bool   // an Ack comes back
+	}{
+		{"ok", wire.EncodeAck(&ok), nil, "", true},
+		{"garbage", []byte{0xff, 0xff}, ErrBadAck, "malformed ack", false},
+		{"lane out of range", []byte{0x10, 0x09}, ErrBadAck, "lane 9", false},
+		{"retry", wire.EncodeAck(&fieldline.Ack{Code: CodeKafka, Retry: true, Error: "kafka down"}), ErrNotAcked, "kafka: kafka down", true},
+		{"rejected", wire.EncodeAck(&fieldline.Ack{Code: CodeDecode, Error: "bad magic"}), ErrRejected, "decode: bad magic", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := DecodeAck(tc.data)
+			if tc.want == nil {
+				if err != nil || a == nil || *a != ok {
+					t.Fatalf("got %+v, %v; want %+v", a, err, ok)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("got %v, want %v with %q", err, tc.want, tc.wantMsg)
+			}
+			if (a != nil) != tc.ack {
+				t.Fatalf("ack %+v returned with %v", a, err)
+			}
+		})
 	}
 }

@@ -1,6 +1,15 @@
-// Package wire owns the bytes of every Fieldline message: the codec that turns
-// a fieldline.Batch (the data model lives in the module's root package) into
-// bytes and back, on the wire and in the buffer's segments.
+// Package wire owns the bytes of every Fieldline message: it turns the data
+// model (the module's root package fieldline) into bytes and back. No other
+// package touches protobuf.
+//
+//   - Batch: Encode and Decode, on the wire (fl.up.<agent_id>) and in the
+//     buffer's segments;
+//   - Ack, the bridge's reply to a batch: EncodeAck and DecodeAck;
+//   - AgentStatus, the heartbeat on fl.status.<agent_id>: EncodeStatus and
+//     DecodeStatus;
+//   - the Kafka record of fl.readings, one reading with its agent and lane
+//     (Record): AppendRecordProto, AppendRecordJSON and DecodeRecord, named
+//     by the record's fl-schema header (SchemaProto, SchemaJSON).
 //
 // # Basics
 //
@@ -21,6 +30,13 @@
 //
 // The codec is lossless: every float64, including NaN payloads, -0 and the
 // infinities, comes back with the same bits.
+//
+// Ack and AgentStatus go through the generated code of wirepb
+// (fieldline.proto); the record is written by hand with protowire, one
+// buffer per batch, and a test checks it against the generated code.
+// TestAckBytes and TestStatusBytes pin the bytes of Ack and AgentStatus in
+// testdata/golden. Every decoder is fuzzed and returns one of the errors in
+// errors.go, never a panic.
 //
 // # Caveats
 //

@@ -28,3 +28,13 @@ var (
 	// a quality, lane or kind out of range.
 	ErrRecord = errors.New("malformed record")
 )
+
+// Errors returned by DecodeAck and DecodeStatus.
+var (
+	// ErrAck means a reply does not parse as an Ack, or names a lane out of
+	// range.
+	ErrAck = errors.New("malformed ack")
+	// ErrStatus means a heartbeat does not parse as an AgentStatus, or names
+	// a lane out of range.
+	ErrStatus = errors.New("malformed agent status")
+)

@@ -106,8 +106,8 @@ func TestSIGTERMDuringHeavyAppends(t *testing.T) {
 	inKafka := map[uint64]bool{}
 	collect := func(idle time.Duration) {
 		for _, r := range agentrun.ReadReadings(t, cons.Drain(idle)) {
-			if r.AgentId != "gw-term" {
-				t.Fatalf("record of agent %q", r.AgentId)
+			if r.AgentID != "gw-term" {
+				t.Fatalf("record of agent %q", r.AgentID)
 			}
 			inKafka[r.Seq] = true
 		}

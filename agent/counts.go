@@ -1,0 +1,141 @@
+package agent
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldline/fieldline"
+)
+
+// counts are the numbers the agent's status reports, kept as plain atomics
+// by the parts that count them: the pipeline counts the readings each
+// source delivers, the supervisor the sources that failed, the forwarder
+// the batches answered for good and the readings acked without reaching
+// fl.readings. The status reads them, and so does Prometheus: counts is the
+// collector of their four metric families, so no number is read back out
+// of a Prometheus counter.
+type counts struct {
+	mu      sync.RWMutex
+	sources map[string]*sourceCounts
+
+	acked        [len(ackResults)]atomic.Uint64
+	notDelivered [fieldline.NumLanes][len(notDeliveredReasons)]atomic.Uint64
+}
+
+// sourceCounts are the counts of one source.
+type sourceCounts struct {
+	readings atomic.Uint64 // delivered
+	failures atomic.Uint64 // times it failed as a whole and was restarted
+}
+
+// Results of a batch answered for good (fieldline_agent_batches_acked_total):
+// the bridge took it, rejected it (it is on fl.deadletter), or one of its
+// readings is larger than anything the uplink carries.
+var ackResults = [...]string{"ok", "rejected", "undeliverable"}
+
+// Reasons for readings acked without reaching fl.readings
+// (fieldline_agent_readings_not_delivered_total).
+const (
+	reasonDeadletter = 0
+	reasonOversize   = 1
+)
+
+var notDeliveredReasons = [...]string{reasonDeadletter: "deadletter", reasonOversize: "oversize"}
+
+var (
+	readingsInDesc = prometheus.NewDesc("fieldline_agent_source_readings_total",
+		"Readings delivered by each source.", []string{"source"}, nil)
+	sourceFailuresDesc = prometheus.NewDesc("fieldline_agent_source_failures_total",
+		"Times a source failed as a whole and was restarted.", []string{"source"}, nil)
+	batchesAckedDesc = prometheus.NewDesc("fieldline_agent_batches_acked_total",
+		"Batches answered for good, by result: ok, rejected (by the bridge), undeliverable (a single reading larger than the uplink carries).", []string{"result"}, nil)
+	notDeliveredDesc = prometheus.NewDesc("fieldline_agent_readings_not_delivered_total",
+		"Readings acked in the buffer without reaching fl.readings, by lane and reason: deadletter (the bridge rejected the batch; its raw bytes are on fl.deadletter) or oversize (one reading larger than the uplink carries; lost).", []string{"lane", "reason"}, nil)
+)
+
+var _ prometheus.Collector = (*counts)(nil)
+
+func newCounts() *counts { return &counts{sources: map[string]*sourceCounts{}} }
+
+// source returns the counts of the source named name, made on first use.
+func (c *counts) source(name string) *sourceCounts {
+	c.mu.RLock()
+	s := c.sources[name]
+	c.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s = c.sources[name]; s == nil {
+		s = &sourceCounts{}
+		c.sources[name] = s
+	}
+	return s
+}
+
+// batchAcked counts a batch answered for good with result, one of
+// ackResults.
+func (c *counts) batchAcked(result string) {
+	for i, r := range ackResults {
+		if r == result {
+			c.acked[i].Add(1)
+			return
+		}
+	}
+	panic(fmt.Sprintf("agent: unknown ack result %q", result))
+}
+
+// notDeliveredOf counts n readings of lane acked without reaching
+// fl.readings for reason (reasonDeadletter, reasonOversize).
+func (c *counts) notDeliveredOf(lane fieldline.Lane, reason, n int) {
+	c.notDelivered[lane][reason].Add(uint64(n))
+}
+
+// totals are the sums the status reports.
+func (c *counts) totals() (readingsIn, sourceFailures, batchesAcked uint64) {
+	c.mu.RLock()
+	for _, s := range c.sources {
+		readingsIn += s.readings.Load()
+		sourceFailures += s.failures.Load()
+	}
+	c.mu.RUnlock()
+	for i := range c.acked {
+		batchesAcked += c.acked[i].Load()
+	}
+	return readingsIn, sourceFailures, batchesAcked
+}
+
+// Describe is part of prometheus.Collector.
+func (c *counts) Describe(ch chan<- *prometheus.Desc) {
+	ch <- readingsInDesc
+	ch <- sourceFailuresDesc
+	ch <- batchesAckedDesc
+	ch <- notDeliveredDesc
+}
+
+// Collect is part of prometheus.Collector: every count as it is now. The
+// series of a source appear once it started; those of results and reasons
+// are there from the start, at 0.
+func (c *counts) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	c.mu.RLock()
+	for name, s := range c.sources {
+		counter(readingsInDesc, s.readings.Load(), name)
+		counter(sourceFailuresDesc, s.failures.Load(), name)
+	}
+	c.mu.RUnlock()
+	for i, r := range ackResults {
+		counter(batchesAckedDesc, c.acked[i].Load(), r)
+	}
+	for lane := range c.notDelivered {
+		for reason, r := range notDeliveredReasons {
+			counter(notDeliveredDesc, c.notDelivered[lane][reason].Load(), fieldline.Lane(lane).String(), r)
+		}
+	}
+}

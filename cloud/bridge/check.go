@@ -1,0 +1,63 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// check decodes and validates a batch. It returns a rejection code and a
+// sentence, or an empty code and the batch.
+func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, agent, code, why string) {
+	agent = uplink.AgentFromSubject(subject)
+	if agent == "" {
+		return nil, "", uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject)
+	}
+	if len(data) > int(b.cfg.MaxBatchBytes) {
+		return nil, agent, uplink.CodeTooLarge, fmt.Sprintf("batch of %d bytes exceeds max_batch_bytes %d", len(data), b.cfg.MaxBatchBytes)
+	}
+	batch, err := wire.Decode(data, wire.Limits{MaxEncodedBytes: int(b.cfg.MaxBatchBytes), MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * int(b.cfg.MaxBatchBytes)})
+	if err != nil {
+		code := uplink.CodeDecode
+		if errors.Is(err, wire.ErrTooLarge) {
+			code = uplink.CodeTooLarge
+		}
+		return nil, agent, code, "decoding batch: " + err.Error()
+	}
+	if batch.AgentID != agent {
+		return batch, agent, uplink.CodeAgentID, fmt.Sprintf("batch names agent %q but was sent on %s", batch.AgentID, subject)
+	}
+	if msg := b.checkTimes(batch); msg != "" {
+		return batch, agent, uplink.CodeTimestamp, msg
+	}
+	return batch, agent, "", ""
+}
+
+// earliest is the oldest timestamp accepted from a synced clock.
+var earliest = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+func (b *Bridge) checkTimes(batch *fieldline.Batch) string {
+	if b.cfg.MaxFuture <= 0 {
+		return ""
+	}
+	limit := b.now().Add(b.cfg.MaxFuture).UnixNano()
+	for i := range batch.Readings {
+		r := &batch.Readings[i]
+		if r.Flags&fieldline.FlagClockUnsynced != 0 {
+			continue
+		}
+		if r.TimeNs > limit {
+			return fmt.Sprintf("reading seq %d of %s is stamped %s, more than max_future %s ahead of the bridge's clock",
+				r.Seq, r.SensorID, time.Unix(0, r.TimeNs).UTC().Format(time.RFC3339Nano), b.cfg.MaxFuture)
+		}
+		if r.TimeNs < earliest {
+			return fmt.Sprintf("reading seq %d of %s is stamped %s, before 2001, and not flagged clock-unsynced",
+				r.Seq, r.SensorID, time.Unix(0, r.TimeNs).UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return ""
+}

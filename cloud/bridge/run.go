@@ -1,0 +1,109 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fieldline/fieldline/protocols/uplink"
+)
+
+// Run connects to NATS and Kafka and handles batches until ctx ends. Then it
+// stops taking new batches, finishes those it holds (waiting for Kafka up to
+// AckTimeout), flushes the producer and returns.
+func (b *Bridge) Run(ctx context.Context) error {
+	kc, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(b.cfg.Kafka.Brokers...),
+		kgo.ClientID(b.cfg.Kafka.ClientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(500_000),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	}, b.kopt...)...)
+	if err != nil {
+		return fmt.Errorf("creating kafka producer: %w", err)
+	}
+	defer kc.Close()
+
+	nc, err := uplink.DialNATS(b.cfg.NATS, "fieldline-bridge", b.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	// A callback subscription: while every worker is busy the callback
+	// waits, and nats.go keeps the batches that arrive meanwhile in the
+	// subscription's pending queue (bounded below) instead of dropping
+	// them, as a channel subscription would.
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex // orders wg.Add before wg.Wait
+		stopping bool
+	)
+	slots := make(chan struct{}, b.cfg.Workers)
+	sub, err := nc.QueueSubscribe(uplink.SubjectPrefix+"*", uplink.QueueGroup, func(m *nats.Msg) {
+		mu.Lock()
+		if stopping {
+			// Past the drain deadline: no reply, the agent sends the
+			// batch again to another bridge.
+			mu.Unlock()
+			return
+		}
+		wg.Add(1)
+		mu.Unlock()
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			b.handle(kc, m)
+		}()
+	})
+	if err != nil {
+		return fmt.Errorf("subscribing to %s*: %w", uplink.SubjectPrefix, err)
+	}
+	if err := sub.SetPendingLimits(pendingMsgs, pendingBytes); err != nil {
+		return fmt.Errorf("setting pending limits: %w", err)
+	}
+	if err := nc.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
+		b.log.Warn("nats flush after subscribe", "err", err)
+	}
+	b.log.Info("bridge ready", "nats", b.cfg.NATS.URL, "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers)
+	close(b.ready)
+
+	<-ctx.Done()
+	b.log.Info("bridge stopping: no new batches, finishing those held")
+	// Drain: no new batches, but those already delivered to this bridge
+	// are handled; then wait for the workers.
+	closed := sub.StatusChanged(nats.SubscriptionClosed) // closed with the subscription
+	if err := sub.Drain(); err != nil {
+		_ = sub.Unsubscribe()
+	}
+	drainWait := time.NewTimer(2 * b.cfg.AckTimeout)
+	select {
+	case <-closed:
+	case <-drainWait.C:
+	}
+	drainWait.Stop()
+	mu.Lock()
+	stopping = true
+	mu.Unlock()
+	_ = sub.Unsubscribe()
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
+	defer cancel()
+	_ = kc.Flush(fctx)
+	_ = nc.Flush()
+	return nil
+}
+
+// Bounds of the batches a bridge holds while its workers are busy.
+const (
+	pendingMsgs  = 100_000
+	pendingBytes = 512 << 20
+)

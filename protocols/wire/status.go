@@ -1,0 +1,70 @@
+package wire
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire/wirepb"
+)
+
+// EncodeStatus marshals s as the fieldline.v1.AgentStatus protobuf of the
+// heartbeat on fl.status.<agent_id>. A zero Time is sent as time_ns 0; a
+// run of bytes in its strings that are not UTF-8 is sent as one U+FFFD.
+func EncodeStatus(s *fieldline.AgentStatus) []byte {
+	m := &wirepb.AgentStatus{
+		AgentId: validUTF8(s.AgentID), Version: validUTF8(s.Version), RulesVersion: validUTF8(s.RulesVersion), RulesError: validUTF8(s.RulesError),
+		SourceErrors: s.SourceErrors, ReadingsIn: s.ReadingsIn, BatchesAcked: s.BatchesAcked,
+		ClockSynced: s.ClockSynced, UptimeS: s.UptimeS,
+		Lanes: make([]*wirepb.LaneStatus, len(s.Lanes)),
+	}
+	if !s.Time.IsZero() {
+		m.TimeNs = s.Time.UnixNano()
+	}
+	for i := range s.Lanes {
+		l := &s.Lanes[i]
+		m.Lanes[i] = &wirepb.LaneStatus{
+			Lane: uint32(l.Lane), DepthReadings: l.DepthReadings, DepthBytes: l.DepthBytes, OldestUnsentAgeMs: l.OldestUnsentAgeMs,
+			Dropped: l.Dropped, Expired: l.Expired, AckedSeq: l.AckedSeq, NextSeq: l.NextSeq,
+			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable,
+		}
+	}
+	b, _ := proto.Marshal(m) // cannot fail: every string is UTF-8
+	return b
+}
+
+// DecodeStatus parses a fieldline.v1.AgentStatus into s. Bytes that do not
+// parse, and a lane out of range, give ErrStatus wrapped with detail.
+// time_ns 0 gives a zero Time, any other the instant in UTC.
+func DecodeStatus(data []byte, s *fieldline.AgentStatus) error {
+	*s = fieldline.AgentStatus{}
+	var m wirepb.AgentStatus
+	if err := proto.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%w: %v", ErrStatus, err)
+	}
+	out := fieldline.AgentStatus{
+		AgentID: m.AgentId, Version: m.Version, RulesVersion: m.RulesVersion, RulesError: m.RulesError,
+		SourceErrors: m.SourceErrors, ReadingsIn: m.ReadingsIn, BatchesAcked: m.BatchesAcked,
+		ClockSynced: m.ClockSynced, UptimeS: m.UptimeS,
+	}
+	if m.TimeNs != 0 {
+		out.Time = time.Unix(0, m.TimeNs).UTC()
+	}
+	if len(m.Lanes) > 0 {
+		out.Lanes = make([]fieldline.LaneStatus, len(m.Lanes))
+	}
+	for i, l := range m.Lanes {
+		if l.Lane >= fieldline.NumLanes {
+			return fmt.Errorf("%w: lanes[%d]: lane %d", ErrStatus, i, l.Lane)
+		}
+		out.Lanes[i] = fieldline.LaneStatus{
+			Lane: fieldline.Lane(l.Lane), DepthReadings: l.DepthReadings, DepthBytes: l.DepthBytes, OldestUnsentAgeMs: l.OldestUnsentAgeMs,
+			Dropped: l.Dropped, Expired: l.Expired, AckedSeq: l.AckedSeq, NextSeq: l.NextSeq,
+			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable,
+		}
+	}
+	*s = out
+	return nil
+}
