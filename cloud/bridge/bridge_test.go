@@ -116,7 +116,7 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 			now := time.Now()
 			var want []fieldline.Reading
 			for i := 0; i < 3; i++ {
-				b := &fieldline.Batch{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: uint64(1 + 1000*i), Readings: readings(uint64(1+1000*i), 1000, now)}
+				b := &fieldline.Batch{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: uint64(1 + 1000*i), Readings: readings(uint64(1+1000*i), 1000, now), OlderUnsent: i == 1}
 				ack, err := cl.Send(context.Background(), encode(t, b))
 				if err != nil {
 					t.Fatal(err)
@@ -141,6 +141,9 @@ func TestBridgeWritesEveryReadingInOrder(t *testing.T) {
 				}
 				if h := header(rec, "fl-agent"); h != "gw-1" {
 					t.Fatalf("fl-agent header %q", h)
+				}
+				if h, want := header(rec, "fl-older-unsent"), map[bool]string{true: "true"}[i/1000 == 1]; h != want {
+					t.Fatalf("record %d: fl-older-unsent header %q, want %q", i, h, want)
 				}
 			}
 			if got := testutil.ToFloat64(e.m.Readings); got != 3000 {

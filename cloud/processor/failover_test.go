@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testkit"
 )
 
 // buildCloud builds fieldline-cloud into dir.
@@ -81,10 +83,32 @@ func TestFailover(t *testing.T) {
 		}
 		procs = append(procs, agentrun.Start(t, bin, []string{"process", "--config", path}, agentrun.Options{}))
 	}
+	owned := 0.0
 	for i, p := range procs {
-		if _, _, err := p.WaitLine(time.Minute, "partitions restored"); err != nil {
+		line, _, err := p.WaitLine(time.Minute, "processor http")
+		if err != nil {
 			t.Fatalf("processor %d: %v", i, err)
 		}
+		addr := strings.TrimPrefix(agentrun.Field(line, "http"), "http://")
+		testkit.WaitFor(t, time.Minute, "processor /readyz", func() bool {
+			code, _, err := agentrun.Get(addr, "/readyz")
+			return err == nil && code == 200
+		})
+		if code, _, err := agentrun.Get(addr, "/healthz"); err != nil || code != 200 {
+			t.Fatalf("processor %d /healthz: %d %v", i, code, err)
+		}
+		_, exp, err := agentrun.Get(addr, "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, ok := agentrun.Metric(exp, "fieldline_processor_partitions")
+		if !ok {
+			t.Fatalf("processor %d /metrics has no fieldline_processor_partitions", i)
+		}
+		owned += n
+	}
+	if owned > 6 {
+		t.Fatalf("the processors own %g partitions of 6", owned)
 	}
 	// The reference: one processor, no failure, its own group and outputs.
 	runProcessor(t, c.config("reference"))

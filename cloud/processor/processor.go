@@ -60,6 +60,9 @@ type Processor struct {
 	state atomic.Int32 // runState
 }
 
+// restoreRetry is the wait before a failed restore is tried again.
+const restoreRetry = time.Second
+
 type runState int32
 
 const (
@@ -200,7 +203,20 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 			if ctx.Err() != nil {
 				break
 			}
-			return err
+			// Nothing of the polled records is processed: the client goes
+			// back to the committed offsets and the restore is tried again.
+			p.log.Warn("restoring partitions failed; retrying", "err", err, "retry_in", restoreRetry)
+			p.restoreAll = true
+			if _, err := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); err != nil {
+				return fmt.Errorf("ending transaction: %w", err)
+			}
+			t := time.NewTimer(restoreRetry)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
 		}
 		did, err := p.transaction(ctx, sess, fs)
 		if err != nil {

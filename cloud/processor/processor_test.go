@@ -38,7 +38,9 @@ func value(a, s, sec int) float64 { return float64((a*7919+s*104729+sec*31)%1000
 
 // liveStream is agents × sensors at 1 Hz for seconds, one batch per agent
 // and second; agent 0 resends one batch at once and one much later.
-func liveStream(agents, sensors, seconds int) *stream { return genStream(agents, sensors, seconds, false) }
+func liveStream(agents, sensors, seconds int) *stream {
+	return genStream(agents, sensors, seconds, false)
+}
 
 // genStream is liveStream; with outages, every fourth agent loses its link
 // for the seconds [seconds/4, seconds/2) and then drains live-first: for

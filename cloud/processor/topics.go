@@ -35,6 +35,7 @@ func (p *Processor) ensureTopics(ctx context.Context) (int32, error) {
 		return 0, fmt.Errorf("%w: %s (%v)", ErrNoReadingsTopic, k.ReadingsTopic, rd.Err)
 	}
 	n := int32(len(rd.Partitions))
+	var created []string
 	for _, t := range []struct {
 		name    string
 		configs map[string]*string
@@ -55,6 +56,28 @@ func (p *Processor) ensureTopics(ctx context.Context) (int32, error) {
 			return 0, fmt.Errorf("creating topic %s: %w", t.name, err)
 		}
 		p.log.Info("created topic", "topic", t.name, "partitions", n)
+		created = append(created, t.name)
+	}
+	// A topic just created is not known to every broker at once; wait
+	// until its partitions are listed.
+	for len(created) > 0 {
+		topics, err := adm.ListTopics(tctx, created...)
+		if err != nil {
+			return 0, fmt.Errorf("listing topics: %w", err)
+		}
+		var missing []string
+		for _, name := range created {
+			if d, ok := topics[name]; !ok || d.Err != nil || int32(len(d.Partitions)) != n {
+				missing = append(missing, name)
+			}
+		}
+		if created = missing; len(missing) > 0 {
+			select {
+			case <-tctx.Done():
+				return 0, fmt.Errorf("topics %v not listed after creation: %w", missing, tctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 	return n, nil
 }

@@ -86,7 +86,11 @@ type Batch struct {
 	Columns  []*Column              `protobuf:"bytes,5,rep,name=columns,proto3" json:"columns,omitempty"`
 	// Column index of every reading in seq order. Empty when there is a single
 	// column (every reading belongs to column 0).
-	Order         []uint32 `protobuf:"varint,6,rep,packed,name=order,proto3" json:"order,omitempty"`
+	Order []uint32 `protobuf:"varint,6,rep,packed,name=order,proto3" json:"order,omitempty"`
+	// The agent sent this batch from the newest end of its queue while older
+	// readings of the lane wait (fieldline.Batch.OlderUnsent); the bridge
+	// copies it into the records' fl-older-unsent header.
+	OlderUnsent   bool `protobuf:"varint,7,opt,name=older_unsent,json=olderUnsent,proto3" json:"older_unsent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +165,13 @@ func (x *Batch) GetOrder() []uint32 {
 		return x.Order
 	}
 	return nil
+}
+
+func (x *Batch) GetOlderUnsent() bool {
+	if x != nil {
+		return x.OlderUnsent
+	}
+	return false
 }
 
 // Column holds the readings of one sensor within a batch, in seq order.
@@ -1007,14 +1018,15 @@ var File_fieldline_proto protoreflect.FileDescriptor
 
 const file_fieldline_proto_rawDesc = "" +
 	"\n" +
-	"\x0ffieldline.proto\x12\ffieldline.v1\"\xaf\x01\n" +
+	"\x0ffieldline.proto\x12\ffieldline.v1\"\xd2\x01\n" +
 	"\x05Batch\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
 	"\x04lane\x18\x02 \x01(\rR\x04lane\x12\x1b\n" +
 	"\tfirst_seq\x18\x03 \x01(\x04R\bfirstSeq\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\rR\x05count\x12.\n" +
 	"\acolumns\x18\x05 \x03(\v2\x14.fieldline.v1.ColumnR\acolumns\x12\x14\n" +
-	"\x05order\x18\x06 \x03(\rR\x05order\"\xee\x02\n" +
+	"\x05order\x18\x06 \x03(\rR\x05order\x12!\n" +
+	"\folder_unsent\x18\a \x01(\bR\volderUnsent\"\xee\x02\n" +
 	"\x06Column\x12\x1b\n" +
 	"\tsensor_id\x18\x01 \x01(\tR\bsensorId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\rR\x04kind\x12\x14\n" +
