@@ -65,14 +65,9 @@ type Agent struct {
 	sourceErrs []prometheus.Collector
 	closers    []func() error
 	started    time.Time
-	// firstSeq is NextSeq per lane when this run started: unsynced readings
-	// from there on were stamped by this run's clock.
-	firstSeq [fieldline.NumLanes]uint64
-	// prevCorr are the clock steps earlier runs measured (read at New);
-	// stepKept is set once this run's step is stored (forwarder goroutine,
-	// then shutdown).
-	prevCorr []runCorrection
-	stepKept bool
+	// fix corrects unsynced readings on their way out; built at New, it
+	// is the forwarder's once Run starts.
+	fix *clockFix
 
 	reloadMu sync.Mutex // one ReloadRules at a time
 	mu       sync.Mutex
@@ -136,10 +131,11 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	a.buf = buf
 	st := buf.Stats()
+	var firstSeq [fieldline.NumLanes]uint64
 	for l := range st.Lanes {
-		a.firstSeq[l] = st.Lanes[l].NextSeq
+		firstSeq[l] = st.Lanes[l].NextSeq
 	}
-	a.loadRunCorrections()
+	a.fix = newClockFix(a.clock, buf, firstSeq, a.log.With("component", "clock"))
 
 	prog := a.startupRules()
 	built, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
@@ -239,12 +235,10 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	// Forwarder.
 	fwdCtx, stopFwd := context.WithCancel(context.Background())
 	defer stopFwd()
-	fwd := NewForwarder(bufferQueue{a.buf}, a.client, ForwarderConfig{
+	fwd := NewForwarder(a.buf, a.client, ForwarderConfig{
 		Drain: a.cfg.Uplink.Drain, MaxBatchReadings: a.cfg.Uplink.MaxBatchReadings, LiveBatchReadings: a.cfg.Uplink.LiveBatchReadings,
 		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax, MaxBatchBytes: int(a.cfg.Uplink.MaxBatchBytes),
-	}, a.log.With("component", "forwarder"), a.m)
-	fwd.OnAttempt = a.opts.OnAttempt
-	fwd.Fix = a.fixBatch
+	}, ForwarderOptions{Logger: a.log.With("component", "forwarder"), Metrics: a.m, Fixer: a.fix, OnAttempt: a.opts.OnAttempt})
 	fwdDone := make(chan struct{})
 	go func() { defer close(fwdDone); _ = fwd.Run(fwdCtx) }()
 
@@ -315,8 +309,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		a.log.Warn("second signal: not waiting for the batch in flight; it stays in the buffer")
 	}
 	stopFwd()
-	<-fwdDone
-	a.keepStep() // the clock may have been set after the last batch went
+	<-fwdDone // the forwarder's fixer stored the clock step, if known
 	stopHB()
 	wg.Wait()
 	if srv != nil {

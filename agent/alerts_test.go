@@ -14,6 +14,7 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/source"
 	"github.com/fieldline/fieldline/protocols/wire"
 	"github.com/fieldline/fieldline/rules"
 )
@@ -21,6 +22,7 @@ import (
 // stepSource emits the values it is given on one sensor (default
 // boiler.temp).
 type stepSource struct {
+	source.Local
 	values chan float64
 	sensor string
 	now    func() time.Time // default time.Now
@@ -28,7 +30,7 @@ type stepSource struct {
 
 func (s *stepSource) Name() string { return "test/step" }
 
-func (s *stepSource) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
+func (s *stepSource) Read(ctx context.Context, emit func([]fieldline.Reading)) error {
 	for {
 		select {
 		case <-ctx.Done():

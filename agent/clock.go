@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/lograte"
 	"github.com/fieldline/fieldline/rules"
 )
 
@@ -75,9 +76,9 @@ type clockGuard struct {
 	lastWall   int64
 	lastMono   time.Duration
 	rulesMoved bool
-	// Per sensor, the last line about readings stamped in the future;
-	// owned by the pipeline goroutine.
-	future map[string]*futureLog
+	// Lets a line about a sensor's readings stamped in the future through
+	// once per futureLogEvery, on the monotonic clock.
+	future *lograte.Limiter
 }
 
 // MaxFuture is how far ahead of the agent's clock, once it is past the
@@ -95,12 +96,6 @@ const MaxFuture = 5 * time.Minute
 // come stamped in the future.
 const futureLogEvery = time.Minute
 
-// futureLog is what was logged of one sensor's future readings.
-type futureLog struct {
-	at         time.Duration // monotonic time of the last line
-	suppressed int           // readings since, not logged
-}
-
 // clockStepMin is the least change of the wall clock against the monotonic
 // clock between two looks (every pipeline tick, 250 ms) that the agent
 // takes for a step and carries the rule engine's state across. NTP slews
@@ -112,6 +107,7 @@ func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Dura
 	g := &clockGuard{floor: floor.UnixNano(), wall: wall, mono: mono, log: log, m: m}
 	g.wall0, g.mono0 = wall().UnixNano(), mono()
 	g.lastWall, g.lastMono = g.wall0, g.mono0
+	g.future = lograte.New(futureLogEvery, func() time.Time { return time.Unix(0, int64(g.mono())) })
 	g.synced.Store(g.wall0 >= g.floor)
 	if g.synced.Load() {
 		m.ClockSynced.Set(1)
@@ -285,21 +281,10 @@ func (g *clockGuard) limitFuture(rs []fieldline.Reading, now time.Time) {
 // logFuture logs r, stamped in the future, unless its sensor was named
 // less than futureLogEvery ago; the next line counts what it left out.
 func (g *clockGuard) logFuture(r *fieldline.Reading, now time.Time) {
-	mono := g.mono()
-	l := g.future[r.SensorID]
-	switch {
-	case l == nil:
-		if g.future == nil {
-			g.future = make(map[string]*futureLog)
-		}
-		l = &futureLog{}
-		g.future[r.SensorID] = l
-	case mono-l.at < futureLogEvery:
-		l.suppressed++
+	ok, skipped := g.future.Allow(r.SensorID)
+	if !ok {
 		return
 	}
-	skipped := l.suppressed
-	l.at, l.suppressed = mono, 0
 	g.log.Warn("reading stamped in the future; it takes the agent's time, flagged clock-corrected",
 		"sensor", r.SensorID, "stamped", time.Unix(0, r.TimeNs).UTC(), "now", now.UTC(),
 		"ahead", time.Duration(r.TimeNs-now.UnixNano()), "max_future", MaxFuture, "not_logged_since_last", skipped)

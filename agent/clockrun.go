@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"log/slog"
 
 	"github.com/fieldline/fieldline"
 )
@@ -28,72 +29,100 @@ type runCorrection struct {
 	End [fieldline.NumLanes]uint64 `json:"end_seq"`
 }
 
-// loadRunCorrections reads the steps earlier runs measured and closes the
-// open one (the run before this one) at this run's first seqs.
-func (a *Agent) loadRunCorrections() {
-	data, err := a.buf.Blob(clockBlob)
+// blobStore is where clockFix keeps the steps: the buffer's blobs.
+type blobStore interface {
+	Blob(name string) ([]byte, error)
+	PutBlob(name string, data []byte) error
+}
+
+// clockFix corrects, as batches leave, the readings this run and earlier
+// runs stamped with an unsynced clock (see clockGuard), and keeps the step
+// this run measured in the buffer for the runs after it. The agent builds
+// it at start and hands it to the forwarder, whose goroutine alone uses it
+// (Fix before each attempt, Done when it stops): the correction is applied
+// on the way out, and nothing on that way calls back into the agent.
+type clockFix struct {
+	clock *clockGuard
+	blobs blobStore
+	log   *slog.Logger
+	// firstSeq is NextSeq per lane when this run started: unsynced
+	// readings from there on were stamped by this run's clock.
+	firstSeq [fieldline.NumLanes]uint64
+	// prev are the clock steps earlier runs measured; kept is set once
+	// this run's step is stored.
+	prev []runCorrection
+	kept bool
+}
+
+// newClockFix reads the steps earlier runs measured and closes the open one
+// (the run before this one) at this run's first seqs.
+func newClockFix(clock *clockGuard, blobs blobStore, firstSeq [fieldline.NumLanes]uint64, log *slog.Logger) *clockFix {
+	c := &clockFix{clock: clock, blobs: blobs, log: log, firstSeq: firstSeq}
+	data, err := blobs.Blob(clockBlob)
 	if err != nil || len(data) == 0 {
 		if err != nil {
-			a.log.Warn("reading earlier clock corrections", "err", err)
+			log.Warn("reading earlier clock corrections", "err", err)
 		}
-		return
+		return c
 	}
 	var cs []runCorrection
 	if err := json.Unmarshal(data, &cs); err != nil {
-		a.log.Warn("earlier clock corrections unreadable; their unsynced readings stay as stamped", "err", err)
-		return
+		log.Warn("earlier clock corrections unreadable; their unsynced readings stay as stamped", "err", err)
+		return c
 	}
 	for i := range cs {
 		if cs[i].End == ([fieldline.NumLanes]uint64{}) {
-			cs[i].End = a.firstSeq
+			cs[i].End = firstSeq
 		}
 	}
 	if len(cs) > maxRunCorrections {
 		cs = cs[len(cs)-maxRunCorrections:]
 	}
-	a.prevCorr = cs
-	a.saveRunCorrections(nil)
+	c.prev = cs
+	c.save(nil)
+	return c
 }
 
-// saveRunCorrections stores the earlier runs' steps and, when cur is not
-// nil, this run's.
-func (a *Agent) saveRunCorrections(cur *runCorrection) {
-	cs := a.prevCorr
+// save stores the earlier runs' steps and, when cur is not nil, this
+// run's.
+func (c *clockFix) save(cur *runCorrection) {
+	cs := c.prev
 	if cur != nil {
 		cs = append(cs[:len(cs):len(cs)], *cur)
 	}
 	data, _ := json.Marshal(cs)
-	if err := a.buf.PutBlob(clockBlob, data); err != nil {
-		a.log.Error("storing the clock step; a restart before the backlog is sent would leave this run's unsynced readings uncorrected", "err", err)
+	if err := c.blobs.PutBlob(clockBlob, data); err != nil {
+		c.log.Error("storing the clock step; a restart before the backlog is sent would leave this run's unsynced readings uncorrected", "err", err)
 	}
 }
 
-// keepStep stores this run's clock step once it is known (called by the
-// forwarder before each attempt, and at shutdown; one goroutine at a time).
-func (a *Agent) keepStep() {
-	if a.stepKept {
+// Done stores this run's clock step once it is known: the forwarder calls
+// it when it stops, since the clock may have been set after the last batch
+// went.
+func (c *clockFix) Done() {
+	if c.kept {
 		return
 	}
-	step, from, to, ok := a.clock.correction()
+	step, from, to, ok := c.clock.correction()
 	if !ok {
 		return
 	}
-	a.stepKept = true
-	a.saveRunCorrections(&runCorrection{Step: step, From: from, To: to, First: a.firstSeq})
+	c.kept = true
+	c.save(&runCorrection{Step: step, From: from, To: to, First: c.firstSeq})
 }
 
-// fixBatch applies this run's clock step and the steps earlier runs kept to
+// Fix applies this run's clock step and the steps earlier runs kept to
 // b's unsynced readings, and reports whether it changed any.
-func (a *Agent) fixBatch(b *fieldline.Batch) bool {
-	a.keepStep()
-	changed := a.clock.correct(b, a.firstSeq[b.Lane])
-	for _, c := range a.prevCorr {
-		lo, hi := c.First[b.Lane], c.End[b.Lane]
+func (c *clockFix) Fix(b *fieldline.Batch) bool {
+	c.Done()
+	changed := c.clock.correct(b, c.firstSeq[b.Lane])
+	for _, p := range c.prev {
+		lo, hi := p.First[b.Lane], p.End[b.Lane]
 		if b.FirstSeq >= hi || b.LastSeq() < lo {
 			continue
 		}
 		for i := range b.Readings {
-			if r := &b.Readings[i]; r.Seq >= lo && r.Seq < hi && correctOne(r, c.Step, c.From, c.To) {
+			if r := &b.Readings[i]; r.Seq >= lo && r.Seq < hi && correctOne(r, p.Step, p.From, p.To) {
 				changed = true
 			}
 		}

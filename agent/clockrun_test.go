@@ -54,9 +54,9 @@ func TestClockStepKeptAcrossRestart(t *testing.T) {
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 	got := map[uint64]*wire.Record{}
 	run(Options{}, func(a *Agent) {
-		run1Last = a.firstSeq[fieldline.LaneTelemetry] - 1
-		if len(a.prevCorr) != 1 || a.prevCorr[0].End != a.firstSeq || a.prevCorr[0].First != [fieldline.NumLanes]uint64{1, 1, 1} {
-			t.Fatalf("earlier corrections %+v, want one for seqs 1 up to this run's first %v", a.prevCorr, a.firstSeq)
+		run1Last = a.fix.firstSeq[fieldline.LaneTelemetry] - 1
+		if len(a.fix.prev) != 1 || a.fix.prev[0].End != a.fix.firstSeq || a.fix.prev[0].First != [fieldline.NumLanes]uint64{1, 1, 1} {
+			t.Fatalf("earlier corrections %+v, want one for seqs 1 up to this run's first %v", a.fix.prev, a.fix.firstSeq)
 		}
 		if !cons.Until(60*time.Second, func(rec *kgo.Record) bool {
 			r := agentrun.ReadRecord(t, rec)

@@ -9,14 +9,20 @@
 // fails before anything runs. Run then starts, each with an owner that waits
 // for it:
 //
-//   - a supervisor per source, which restarts a failed source with backoff
-//     (the runtime owns reconnects; see Source);
+//   - the source runtime (protocols/source.Run) per source, which
+//     connects it again with backoff when it loses its peer and restarts
+//     it when it fails as a whole; no protocol retries on its own. The
+//     sources are built through a protocol registry (modbus, mqtt, gpio,
+//     each registered by name);
 //   - the pipeline, one goroutine that flags readings stamped by an unsynced
 //     clock, runs the rules and appends telemetry and alert transitions to
 //     their buffer lanes;
 //   - the forwarder, which keeps exactly one batch in flight and acks the
 //     buffer only on the bridge's OK, alternating newest and oldest batches
-//     during a backlog (drain: live-first);
+//     during a backlog (drain: live-first). Data goes one way through it:
+//     it asks the buffer for depths (Buffer.Depths) and batches, has its
+//     own Fixer (clockFix) correct readings an unsynced clock stamped, and
+//     sends; it calls nothing of the agent;
 //   - the heartbeat on fl.status.<id> (a fieldline.AgentStatus, encoded by
 //     protocols/wire) and the HTTP endpoint (/metrics, /healthz, /status).
 //
@@ -33,5 +39,5 @@
 //
 // The agent links no broker and no Kafka client (a test checks the binary's
 // dependencies). It must not know how a protocol talks to its devices: that
-// is each protocol package's business; the agent only supervises Sources.
+// is each protocol package's business; the agent only runs Sources.
 package agent

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/retry"
 	"github.com/fieldline/fieldline/internal/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -130,7 +131,7 @@ func newForwarderRig(t *testing.T, cfg ForwarderConfig, lanes map[fieldline.Lane
 	if cfg.RetryMin == 0 {
 		cfg.RetryMin, cfg.RetryMax = time.Millisecond, 4*time.Millisecond
 	}
-	return &forwarderRig{buf: buf, fwd: NewForwarder(bufferQueue{buf}, client, cfg, nil, m), sb: sb, m: m}
+	return &forwarderRig{buf: buf, fwd: NewForwarder(buf, client, cfg, ForwarderOptions{Metrics: m}), sb: sb, m: m}
 }
 
 // runUntilEmpty runs the forwarder until the buffer has nothing unacked.
@@ -297,23 +298,21 @@ func TestForwarderOrder(t *testing.T) {
 }
 
 // TestJitterAndBackoff: a retry waits between half and all of the current
-// delay, and the delay doubles up to RetryMax.
+// delay, and the delay doubles from RetryMin up to RetryMax (the waits are
+// internal/retry's, tested there too).
 func TestJitterAndBackoff(t *testing.T) {
-	for _, d := range []time.Duration{time.Millisecond, 100 * time.Millisecond, 30 * time.Second} {
-		for range 1000 {
-			if j := jitter(d); j < d/2 || j > d {
-				t.Fatalf("jitter(%s) = %s, outside [%s, %s]", d, j, d/2, d)
-			}
-		}
-	}
-	f := NewForwarder(nil, nil, ForwarderConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second}, nil, nil)
-	var got []time.Duration
-	for d := f.cfg.RetryMin; len(got) < 6; d = f.nextDelay(d) {
-		got = append(got, d)
+	f := NewForwarder(nil, nil, ForwarderConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second}, ForwarderOptions{})
+	if p := (retry.Policy{Min: 100 * time.Millisecond, Max: time.Second, Jitter: true}); f.retries != p {
+		t.Fatalf("retry policy %+v, want %+v", f.retries, p)
 	}
 	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("delays %v, want %v", got, want)
+	for range 1000 {
+		bo := f.retries.Start()
+		for _, d := range want {
+			if j := bo.Next(); j < d/2 || j > d {
+				t.Fatalf("wait %s, outside [%s, %s] (delays %v)", j, d/2, d, want)
+			}
+		}
 	}
 }
 
@@ -338,7 +337,7 @@ func TestForwarderSkipsAnUnreadableLane(t *testing.T) {
 	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000},
 		map[fieldline.Lane]int{fieldline.LaneTelemetry: 3000, fieldline.LaneAlert: 3},
 		func(int, *fieldline.Batch) *fieldline.Ack { return ok() })
-	r.fwd = NewForwarder(unreadableLane{bufferQueue{r.buf}, fieldline.LaneAlert}, r.fwd.tr, r.fwd.cfg, nil, r.m)
+	r.fwd = NewForwarder(unreadableLane{r.buf, fieldline.LaneAlert}, r.fwd.tr, r.fwd.cfg, ForwarderOptions{Metrics: r.m})
 	r.runUntil(t, func() int64 { return r.buf.Stats().Lanes[fieldline.LaneTelemetry].DepthReadings }) // behind the unreadable alert lane
 	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 3000)
 	if n := testutil.ToFloat64(r.m.ForwardErrors.WithLabelValues("buffer")); n < 3 {

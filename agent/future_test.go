@@ -16,12 +16,14 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/source"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // pollSource emits one batch from several sensors, as a poll of a bus
 // does, each reading stamped by its own clock.
 type pollSource struct {
+	source.Local
 	sensors []string
 	clocks  []func() time.Time
 	emitted chan struct{}
@@ -29,7 +31,7 @@ type pollSource struct {
 
 func (s *pollSource) Name() string { return "test/poll" }
 
-func (s *pollSource) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
+func (s *pollSource) Read(ctx context.Context, emit func([]fieldline.Reading)) error {
 	var rs []fieldline.Reading
 	for i, id := range s.sensors {
 		rs = append(rs, fieldline.Reading{SensorID: id, TimeNs: s.clocks[i]().UnixNano(), Value: float64(i + 1)})

@@ -13,6 +13,7 @@ import (
 	"github.com/fieldline/fieldline/protocols/gpio"
 	"github.com/fieldline/fieldline/protocols/modbus"
 	"github.com/fieldline/fieldline/protocols/mqtt"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 // builtSources are the config's sources as running parts: one Source per
@@ -27,66 +28,70 @@ type builtSources struct {
 	closers []func() error
 }
 
-// buildSources builds the config's sources (see builtSources).
-func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*builtSources, error) {
-	var (
-		out     []Source
-		closers []func() error
-		errs    []prometheus.Collector
-		acts    = &localActions{}
+// protocols registers every protocol the agent builds sources of, by name,
+// with its metrics in reg: the config's sections name them.
+func protocols(log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*source.Registry, *mqtt.Metrics, []prometheus.Collector, error) {
+	var r source.Registry
+	mb, mq, gp := modbus.NewMetrics(reg), mqtt.NewMetrics(reg), gpio.NewMetrics(reg)
+	err := errors.Join(
+		modbus.Register(&r, modbus.Options{Logger: log, Metrics: mb, Now: now}),
+		mqtt.Register(&r, mqtt.Options{Logger: log, Metrics: mq, Now: now}),
+		gpio.Register(&r, gpio.Options{Logger: log, Metrics: gp, Now: now}),
 	)
+	return &r, mq, []prometheus.Collector{mb.Errors, mq.PayloadErrors, mq.ConnectErrors, mq.SubscribeErrs}, err
+}
+
+// buildSources builds the config's sources (see builtSources) through the
+// protocol registry.
+func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*builtSources, error) {
+	r, mq, errs, err := protocols(log, reg, now)
+	if err != nil {
+		return nil, err
+	}
+	out := &builtSources{actions: &localActions{}, errors: errs}
 	fail := func(err error) (*builtSources, error) {
-		for _, c := range closers {
+		for _, c := range out.closers {
 			_ = c()
 		}
 		return nil, err
 	}
-	if len(cfg.Modbus) > 0 {
-		m := modbus.NewMetrics(reg)
-		errs = append(errs, m.Errors)
-		for i, c := range cfg.Modbus {
-			s, err := modbus.New(c, modbus.Options{Logger: log.With("source", "modbus/"+c.Name), Metrics: m, Now: now})
-			if err != nil {
-				return fail(fmt.Errorf("sources.modbus[%d] (%s): %w", i, c.Name, err))
-			}
-			out = append(out, s)
+	for i, c := range cfg.Modbus {
+		s, err := source.Build(r, modbus.Protocol, c)
+		if err != nil {
+			return fail(fmt.Errorf("sources.modbus[%d] (%s): %w", i, c.Name, err))
 		}
+		out.sources = append(out.sources, s)
+	}
+	for i, c := range cfg.MQTT {
+		s, err := source.Build(r, mqtt.Protocol, c)
+		if err != nil {
+			return fail(fmt.Errorf("sources.mqtt[%d] (%s): %w", i, c.Name, err))
+		}
+		out.sources = append(out.sources, s)
 	}
 	if len(cfg.MQTT) > 0 {
-		m := mqtt.NewMetrics(reg)
-		errs = append(errs, m.PayloadErrors, m.ConnectErrors, m.SubscribeErrs)
-		for i, c := range cfg.MQTT {
-			s, err := mqtt.New(c, mqtt.Options{Logger: log.With("source", "mqtt/"+c.Name), Metrics: m, Now: now})
-			if err != nil {
-				return fail(fmt.Errorf("sources.mqtt[%d] (%s): %w", i, c.Name, err))
-			}
-			out = append(out, s)
-		}
 		// Rule actions publish through the first MQTT source's broker, on a
 		// connection of their own.
-		pub, err := mqtt.NewPublisher(cfg.MQTT[0], mqtt.Options{Logger: log.With("component", "mqtt-publisher"), Metrics: m, Now: now})
+		pub, err := mqtt.NewPublisher(cfg.MQTT[0], mqtt.Options{Logger: log.With("component", "mqtt-publisher"), Metrics: mq, Now: now})
 		if err != nil {
 			return fail(fmt.Errorf("sources.mqtt[0] (%s) publisher: %w", cfg.MQTT[0].Name, err))
 		}
-		acts.pub = pub
-		closers = append(closers, func() error {
+		out.actions.pub = pub
+		out.closers = append(out.closers, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			return pub.Close(ctx)
 		})
 	}
-	if len(cfg.GPIO) > 0 {
-		m := gpio.NewMetrics(reg)
-		for i, c := range cfg.GPIO {
-			s, err := gpio.New(c, gpio.Options{Logger: log.With("source", "gpio/"+c.Name), Metrics: m, Now: now})
-			if err != nil {
-				return fail(fmt.Errorf("sources.gpio[%d] (%s): %w", i, c.Name, err))
-			}
-			out = append(out, s)
-			acts.outputs = append(acts.outputs, s.Outputs())
+	for i, c := range cfg.GPIO {
+		s, err := source.Build(r, gpio.Protocol, c)
+		if err != nil {
+			return fail(fmt.Errorf("sources.gpio[%d] (%s): %w", i, c.Name, err))
 		}
+		out.sources = append(out.sources, s)
+		out.actions.outputs = append(out.actions.outputs, s.(*gpio.Source).Outputs())
 	}
-	return &builtSources{sources: out, actions: acts, errors: errs, closers: closers}, nil
+	return out, nil
 }
 
 // localActions carries out rule actions on this gateway, with no cloud:

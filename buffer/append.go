@@ -18,7 +18,7 @@ func (b *Buffer) Append(lane fieldline.Lane, rs []fieldline.Reading) error {
 		_, _, err := b.AppendSync(context.Background(), lane, rs)
 		return err
 	}
-	_, err := b.add(lane, rs, false)
+	_, err := b.add(appendReq{lane: lane, rs: rs})
 	return err
 }
 
@@ -27,7 +27,7 @@ func (b *Buffer) Append(lane fieldline.Lane, rs []fieldline.Reading) error {
 // stored: ErrDropped when the buffer dropped them, a commit error otherwise
 // (the readings then stay queued and a later commit may store them).
 func (b *Buffer) AppendSync(ctx context.Context, lane fieldline.Lane, rs []fieldline.Reading) (first, last uint64, err error) {
-	w, err := b.add(lane, rs, true)
+	w, err := b.add(appendReq{lane: lane, rs: rs, sync: true})
 	return w.wait(ctx, err)
 }
 
@@ -37,7 +37,7 @@ func (b *Buffer) AppendSync(ctx context.Context, lane fieldline.Lane, rs []field
 // states this way, so that an alert transition is never lost nor emitted
 // twice across a restart. AppState returns the latest state.
 func (b *Buffer) AppendSyncWithState(ctx context.Context, lane fieldline.Lane, rs []fieldline.Reading, state []byte) (first, last uint64, err error) {
-	w, err := b.addWithState(lane, rs, true, state, true)
+	w, err := b.add(appendReq{lane: lane, rs: rs, sync: true, state: state, withState: true})
 	return w.wait(ctx, err)
 }
 
@@ -64,15 +64,25 @@ func (b *Buffer) AppState() []byte {
 	return append([]byte(nil), b.appState...)
 }
 
-func (b *Buffer) add(lane fieldline.Lane, rs []fieldline.Reading, sync bool) (*waiter, error) {
-	return b.addWithState(lane, rs, sync, nil, false)
+// appendReq is one call of Append, AppendSync or AppendSyncWithState.
+type appendReq struct {
+	lane fieldline.Lane
+	rs   []fieldline.Reading
+	// sync: the caller waits for the commit (add returns its waiter, and
+	// the commit is made at once).
+	sync bool
+	// state, when withState, is stored in the commit that stores rs.
+	state     []byte
+	withState bool
 }
 
-func (b *Buffer) addWithState(lane fieldline.Lane, rs []fieldline.Reading, sync bool, state []byte, withState bool) (*waiter, error) {
+// add queues r's readings for the next commit.
+func (b *Buffer) add(r appendReq) (*waiter, error) {
+	lane, rs := r.lane, r.rs
 	if lane >= fieldline.NumLanes {
 		return nil, fmt.Errorf("appending to lane %d: %w", lane, ErrLane)
 	}
-	if len(rs) == 0 && !sync {
+	if len(rs) == 0 && !r.sync {
 		return nil, nil
 	}
 	if i := oversized(rs); i >= 0 {
@@ -94,12 +104,12 @@ func (b *Buffer) addWithState(lane fieldline.Lane, rs []fieldline.Reading, sync 
 		b.droppedPending(lane, len(rs))
 		return nil, fmt.Errorf("%d readings wait for a commit (max_pending_readings): %w", b.opts.MaxPendingReadings, ErrDropped)
 	}
-	if withState {
-		b.appState, b.appDirty, b.appLane = append([]byte(nil), state...), true, lane
+	if r.withState {
+		b.appState, b.appDirty, b.appLane = append([]byte(nil), r.state...), true, lane
 	}
 	lm := &b.lanes[lane]
 	var w *waiter
-	if sync {
+	if r.sync {
 		w = &waiter{lane: lane, off: len(lm.pending), n: len(rs), done: make(chan struct{})}
 		b.waiters = append(b.waiters, w)
 		b.urgent = true

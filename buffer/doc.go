@@ -35,7 +35,8 @@
 // its budget, or with DropNewest refuses the new readings. MaxAge drops
 // segments committed longer ago. Every reading dropped or expired is counted
 // in Stats and the metrics. Stats, Inspect, Dump and Compact report on a
-// running buffer or on a stopped agent's file.
+// running buffer or on a stopped agent's file; Depths is the depth per lane
+// alone, from memory, for a forwarder that asks before every batch.
 //
 // # Caveats
 //

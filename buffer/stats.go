@@ -59,6 +59,21 @@ func (b *Buffer) Stats() Stats {
 	return s
 }
 
+// Depths is the number of committed, unacked readings per lane: the
+// DepthReadings of Stats without the rest, which reads the file. It is
+// cheap enough to call before every batch.
+func (b *Buffer) Depths() (d [fieldline.NumLanes]uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for l := range b.lanes {
+		st := &b.lanes[l].st
+		if st.nextSeq > st.lowSeq {
+			d[l] = st.nextSeq - st.lowSeq - b.lanes[l].acked.count(st.lowSeq, st.nextSeq-1)
+		}
+	}
+	return d
+}
+
 func summarize(st [fieldline.NumLanes]laneState, acked [fieldline.NumLanes]spanSet, oldest [fieldline.NumLanes]int64, now time.Time) Stats {
 	var s Stats
 	for l := range fieldline.NumLanes {

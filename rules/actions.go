@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/fieldline/fieldline/internal/retry"
 )
 
 // Action kinds, the kind label of fieldline_rules_actions_total.
@@ -96,7 +98,8 @@ func (r *actionRunner) loop() {
 
 // do runs one job, retrying a failure with doubling backoff.
 func (r *actionRunner) do(job actionJob) {
-	wait := r.backoff
+	// The backoff, then twice that, and so on: attempts bound the count.
+	wait := retry.Policy{Min: r.backoff, Max: 1<<63 - 1}.Start()
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 		var err error
@@ -117,17 +120,12 @@ func (r *actionRunner) do(job actionJob) {
 			return
 		}
 		r.m.Retries.Inc()
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-r.ctx.Done():
-			t.Stop()
+		if !retry.Sleep(r.ctx, wait.Next()) {
 			r.m.Actions.WithLabelValues(job.kind, "failed").Inc()
 			r.log.Warn("alert action abandoned at shutdown", "kind", job.kind, "alert", job.alert,
 				"sensor", job.sensor, "attempts", attempt, "err", err)
 			return
 		}
-		wait *= 2
 	}
 }
 

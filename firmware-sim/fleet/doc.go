@@ -4,9 +4,11 @@
 //
 // # Basics
 //
-// A Source implements the agent's source contract (Name, Run). Every tick it
-// emits one reading per sensor, values following firmware-sim/signal so that
-// the wire codec sees realistic data, timestamps from its clock.
+// A Source is a protocols/source component with no peer to lose
+// (source.Local: Connect and Close do nothing), driven by source.Run. Every
+// tick its Read emits one reading per sensor, values following
+// firmware-sim/signal so that the wire codec sees realistic data,
+// timestamps from its clock.
 //
 // # Caveats
 //

@@ -7,11 +7,14 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 // Source emits Sensors readings every Interval until its context ends or
-// Limit readings were emitted.
+// Limit readings were emitted. It is a source.Source with no peer to lose.
 type Source struct {
+	source.Local
+
 	// ID names the source ("fleet/<ID>").
 	ID string
 	// Sensors per tick; sensor ids are "<Prefix>.<i>".
@@ -33,7 +36,7 @@ type Source struct {
 // Name implements the source contract.
 func (s *Source) Name() string { return "fleet/" + s.ID }
 
-// Sent is the number of readings emitted so far (read it after Run returned).
+// Sent is the number of readings emitted so far (read it after Read returned).
 func (s *Source) Sent() int { return s.sent }
 
 func (s *Source) init() {
@@ -69,8 +72,8 @@ func (s *Source) Readings(rs []fieldline.Reading, t time.Time) []fieldline.Readi
 	return rs
 }
 
-// Run implements the source contract.
-func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
+// Read implements source.Source.
+func (s *Source) Read(ctx context.Context, emit func([]fieldline.Reading)) error {
 	s.init()
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()

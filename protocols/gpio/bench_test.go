@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/source"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkCounterPulses(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- src.Run(ctx, func([]fieldline.Reading) {}) }()
+	go func() { done <- source.Run(ctx, src, func([]fieldline.Reading) {}, source.Options{}) }()
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {

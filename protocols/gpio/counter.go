@@ -16,7 +16,7 @@ import (
 // debounce a burst of edges counts once, when the level it settles at
 // matches the edge (high for rising, low for falling, a change for both),
 // so a contact bouncing on release is not a pulse. The count lives in the
-// Source and carries over to the next Run; it starts at 0 when the process
+// Source and carries over to the next Read; it starts at 0 when the process
 // starts.
 func (in *input) runCounter(ctx context.Context, emit func([]fieldline.Reading)) {
 	now := in.s.now()

@@ -7,7 +7,10 @@
 // # Basics
 //
 // New takes a Config (see SampleConfig) and Options, finds every pin by the
-// name periph gives it ("GPIO17") and sets it up. Run emits:
+// name periph gives it ("GPIO17") and sets it up. The Source is a
+// protocols/source component (Register adds it to a source.Registry as
+// "gpio") with no peer to lose: Connect and Close do nothing, and Read,
+// driven by source.Run, emits:
 //
 //   - for an input, a KindBool reading (0/1, inverted when configured) with
 //     the level at start, on every settled change and, with a heartbeat,
@@ -42,7 +45,7 @@
 // the simulator (the simulator registers pins in gpioreg instead).
 //
 // A counter's total starts at 0 when the process starts (it carries over
-// when Run is restarted); downstream treats it as a counter that may reset.
+// when Read is called again); downstream treats it as a counter that may reset.
 // Without debounce a counter counts the edge events the driver reports,
 // trusting it to report only the configured edge, as the Linux GPIO
 // character device does; a driver that reports every edge (periph's
@@ -50,6 +53,8 @@
 // does. The kernel may merge edges that come faster than the loop handles
 // them (thousands per second on a Raspberry Pi class CPU).
 //
-// WaitForEdge cannot be interrupted, so Run returns up to Options.MaxWait
-// after ctx ends.
+// WaitForEdge cannot be interrupted, so Read returns up to Options.MaxWait
+// after ctx ends. A pin that disappears (a USB GPIO expander unplugged) is
+// not noticed: periph's pins report no such failure, so Read never returns
+// source.ErrNotConnected.
 package gpio

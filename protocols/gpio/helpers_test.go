@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/source"
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
@@ -106,13 +107,13 @@ func edge(t *testing.T, p *gpiotest.Pin, l gpio.Level) {
 	}
 }
 
-// running starts src.Run and returns a stop function that ends it and
-// checks it returned nil.
+// running runs src under the source runtime (source.Run) and returns a
+// stop function that ends it and checks it returned nil.
 func running(t *testing.T, src *Source, s *sink) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, s.emit) }()
+	go func() { done <- source.Run(ctx, src, s.emit, source.Options{}) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

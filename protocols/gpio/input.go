@@ -10,8 +10,8 @@ import (
 	"periph.io/x/conn/v3/gpio"
 )
 
-// input is one input or counter pin and the state that outlives a Run.
-// Only the pin's own loop touches it while Run runs.
+// input is one input or counter pin and the state that outlives a Read.
+// Only the pin's own loop touches it while Read runs.
 type input struct {
 	s   *Source
 	cfg Pin

@@ -189,17 +189,17 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
-func TestRunIsNotReentrant(t *testing.T) {
+func TestReadIsNotReentrant(t *testing.T) {
 	p := newPin("GPIO9")
 	src, _ := mustNew(t, Config{Pins: []Pin{{Pin: "GPIO9", Sensor: "in"}}}, PinMap{"GPIO9": p}, nil)
 	var s sink
 	stop := running(t, src, &s)
 	eventually(t, "running", func() bool { return len(s.all()) > 0 })
-	if err := src.Run(t.Context(), s.emit); err == nil {
-		t.Fatal("second concurrent Run returned nil")
+	if err := src.Read(t.Context(), s.emit); err == nil {
+		t.Fatal("second concurrent Read returned nil")
 	}
 	stop()
-	// After the first Run returned, Run may be called again.
+	// After the first Read returned, Read may be called again.
 	var s2 sink
 	running(t, src, &s2)
 	eventually(t, "second run's initial state", func() bool { return len(s2.all()) > 0 })

@@ -14,7 +14,7 @@ type Metrics struct {
 	Readings *prometheus.CounterVec // fieldline_gpio_readings_total{source}
 	// OutputSets counts Outputs.Set calls by result (ok, error, unknown).
 	OutputSets *prometheus.CounterVec // fieldline_gpio_output_sets_total{source,output,result}
-	// OutputReportsDropped counts output state reports dropped because Run
+	// OutputReportsDropped counts output state reports dropped because Read
 	// was not running to emit them and the queue was full.
 	OutputReportsDropped *prometheus.CounterVec // fieldline_gpio_output_reports_dropped_total{source}
 }

@@ -12,13 +12,13 @@ import (
 	"periph.io/x/conn/v3/gpio"
 )
 
-// maxPendingReports bounds the state reports Outputs keeps while Run is not
+// maxPendingReports bounds the state reports Outputs keeps while Read is not
 // running; the oldest go first and are counted.
 const maxPendingReports = 1024
 
 // Outputs sets the source's digital outputs for rule actions and reports
 // every change of state as a KindBool reading (emitted by the source's
-// Run). It is safe for concurrent use.
+// Read). It is safe for concurrent use.
 type Outputs struct {
 	s *Source
 
@@ -122,7 +122,7 @@ func (out *output) reading(t time.Time) fieldline.Reading {
 }
 
 // run emits the state of every output at start (which supersedes reports
-// queued while Run was not running), then each change as it happens and,
+// queued while Read was not running), then each change as it happens and,
 // with a heartbeat, every output's state again each heartbeat.
 func (o *Outputs) run(ctx context.Context, emit func([]fieldline.Reading)) {
 	if len(o.order) == 0 {

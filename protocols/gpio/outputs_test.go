@@ -30,7 +30,7 @@ func TestOutputs(t *testing.T) {
 		t.Fatalf("names %v", got)
 	}
 
-	// Set works before Run; Run then reports the current state of all.
+	// Set works before Read; Read then reports the current state of all.
 	if err := out.Set(ctx, "pump", true); err != nil {
 		t.Fatal(err)
 	}

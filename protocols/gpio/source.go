@@ -13,7 +13,21 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/source"
 )
+
+// Protocol is the name the package registers under.
+const Protocol = "gpio"
+
+// Register adds the GPIO protocol to r under Protocol: source.Build(r,
+// "gpio", cfg) then makes a Source of a Config with o, whose Metrics every
+// source it builds shares.
+func Register(r *source.Registry, o Options) error {
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	return source.Add(r, Protocol, func(cfg Config) (source.Source, error) { return New(cfg, o) })
+}
 
 // Options are what New needs besides the config. The zero value is usable
 // on a machine with GPIO.
@@ -34,8 +48,12 @@ type Options struct {
 }
 
 // Source reads the configured inputs and counters and reports the state of
-// the outputs. It implements the agent's source contract (Name, Run).
+// the outputs. It is a source.Source with no peer to lose: the pins are set
+// up by New, Connect and Close do nothing, and Read never reports
+// source.ErrNotConnected.
 type Source struct {
+	source.Local
+
 	name    string
 	cfg     Config
 	log     *slog.Logger
@@ -61,7 +79,7 @@ func New(cfg Config, o Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{
-		name:    "gpio/" + cfg.Name,
+		name:    Protocol + "/" + cfg.Name,
 		cfg:     cfg,
 		log:     o.Logger,
 		m:       o.Metrics,
@@ -120,16 +138,16 @@ func New(cfg Config, o Options) (*Source, error) {
 func (s *Source) Name() string { return s.name }
 
 // Outputs is the handle rule actions set outputs through. It works whether
-// or not Run is running; state reports are emitted by Run.
+// or not Read is running; state reports are emitted by Read.
 func (s *Source) Outputs() *Outputs { return s.outputs }
 
-// Run watches every input and counter and emits readings until ctx ends,
+// Read watches every input and counter and emits readings until ctx ends,
 // then returns nil once every pin loop has stopped. It first emits the
-// current state of every input and output. Run may be called again after it
-// returned (counts carry over) but not twice at once.
-func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
+// current state of every input and output. Read may be called again after
+// it returned (counts carry over) but not twice at once.
+func (s *Source) Read(ctx context.Context, emit func([]fieldline.Reading)) error {
 	if !s.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("gpio source %s: Run is already running", s.cfg.Name)
+		return fmt.Errorf("gpio source %s: Read is already running", s.cfg.Name)
 	}
 	defer s.running.Store(false)
 	count := s.m.Readings.WithLabelValues(s.name)

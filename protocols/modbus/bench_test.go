@@ -16,6 +16,7 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 const benchRegisters = 1000
@@ -121,7 +122,7 @@ func benchPoll(b *testing.B, interval time.Duration) {
 	runDone := make(chan error, 1)
 	b.ResetTimer()
 	cpu0, t0 := cpuTime(), time.Now()
-	go func() { runDone <- src.Run(ctx, emit) }()
+	go func() { runDone <- source.Run(ctx, src, emit, source.Options{}) }()
 	<-done
 	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
 	b.StopTimer()

@@ -50,7 +50,8 @@ type Config struct {
 	// touching the line. Defaults 1s and 1m.
 	UnitBackoff Backoff `yaml:"unit_backoff"`
 	// ReconnectBackoff spaces connection attempts when the device refuses
-	// or drops the connection. Defaults 500ms and 30s.
+	// or drops the connection: the source runtime waits Min, doubling up
+	// to Max, each wait spread over its upper half. Defaults 500ms and 30s.
 	ReconnectBackoff Backoff `yaml:"reconnect_backoff"`
 	// OnError is bad (default) or skip.
 	OnError OnError `yaml:"on_error"`

@@ -15,14 +15,18 @@
 // commented example.
 //
 //	src, err := modbus.New(cfg, modbus.Options{Logger: log, Metrics: m})
-//	err = src.Run(ctx, emit) // until ctx ends
+//	err = source.Run(ctx, src, emit, source.Options{}) // until ctx ends
+//
+// The Source is a protocols/source component (Register adds it to a
+// source.Registry as "modbus"): Connect opens the line, Read polls, Close
+// closes the line; source.Run, the runtime, reconnects it.
 //
 // New coalesces the values of each group into the fewest read requests
 // (Coalesce: at most 125 registers or 2000 bits, never across tables or
 // units, bridging gaps of up to max_gap unconfigured addresses) and
 // DecodeRegister turns registers into values; both are pure functions.
 //
-// Run is one loop on the caller's goroutine: the connection is one line,
+// Read is one loop on the caller's goroutine: the connection is one line,
 // so requests go one at a time, which is also how several units on one
 // serial bus must be read. Group polls are staggered over their interval
 // (spread) so that they do not burst. A poll that starts more than an
@@ -40,27 +44,32 @@
 //     timeout per backoff period. It is read again as soon as it answers.
 //   - A broken line (code io or protocol) closes the connection, and so
 //     does a timeout (an RTU line may still carry the late answer; a TCP
-//     connection may be half-open); the next request reopens it. A refused
-//     connection (code connect) is retried with reconnect_backoff. Run
-//     handles this itself and never returns an error for it, so a device
-//     that comes back is polled again without restarting anything.
+//     connection may be half-open); the next request reopens it, once. A
+//     line that cannot be opened (code connect) is down: Read returns
+//     source.ErrNotConnected and the runtime calls Connect again with
+//     reconnect_backoff, while the polls in between yield bad readings
+//     (skipped polls, reason disconnected) without touching the line. A
+//     device that comes back is polled again without restarting anything;
+//     the schedule and the units' state carry over.
 //
 // Every failed read yields, per on_error, either a reading with Quality
-// bad, or nothing. A bad reading's Value is 0 and carries no information:
-// the source never makes a value up (neither the last good one nor NaN).
-// Readings carry Seq 0, TimeNs from Options.Now taken when the answer
+// bad, or nothing. A bad reading's Value is NaN and carries no
+// information: the source never makes a value up (not the last good one
+// either). Readings carry Seq 0, TimeNs from Options.Now taken when the answer
 // arrived, the configured sensor id, and Kind bool (coils, discrete inputs,
 // type bool), counter (counter: true) or float.
 //
 // # Caveats
 //
 // Give every TCP device its own Config, hence its own Source: the agent
-// runs sources independently, so a dead device never delays another.
+// runs each source under its own source.Run, so a dead device never delays
+// another.
 // Within one Source the line is shared and backoff is the only defence.
 //
 // The library's calls take no context: a request in flight when ctx ends
-// completes or times out first, so Run returns within one timeout (TCP
-// connects are bounded by the library at 5 s).
+// completes or times out first, so Read returns within one timeout (TCP
+// connects, in Connect or before a request, are bounded by the library at
+// 5 s).
 //
 // RTU has no transaction ids: an answer that arrives after its timeout
 // could be taken for the next request's. Reopening the line after a timeout

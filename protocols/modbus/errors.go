@@ -22,7 +22,4 @@ var (
 	// ErrUnitDown means the request was not sent because its unit failed
 	// recently and is being backed off.
 	ErrUnitDown = errors.New("unit is backed off after failing")
-	// ErrNotConnected means the request was not sent because the connection
-	// is down and its reconnect backoff has not expired.
-	ErrNotConnected = errors.New("not connected")
 )

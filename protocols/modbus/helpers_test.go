@@ -16,6 +16,7 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -87,20 +88,21 @@ func (c *collector) waitUntil(t *testing.T, d time.Duration, what string, cond f
 	}
 }
 
-// runSource runs src until the test ends and checks that Run returns nil.
+// runSource runs src under the source runtime (source.Run) until the test
+// ends and checks that it returns nil.
 func runSource(t *testing.T, src *Source) *collector {
 	c, _ := runSourceStop(t, src)
 	return c
 }
 
-// runSourceStop is runSource with a stop function that ends Run and waits
-// for it (so that counts are final); the test's end calls it too.
+// runSourceStop is runSource with a stop function that ends the run and
+// waits for it (so that counts are final); the test's end calls it too.
 func runSourceStop(t *testing.T, src *Source) (*collector, func()) {
 	t.Helper()
 	c := newCollector()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, c.emit) }()
+	go func() { done <- source.Run(ctx, src, c.emit, source.Options{}) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -55,7 +55,7 @@ func TestTLS(t *testing.T) {
 	}
 	ctx, cancel := contextWithCancel()
 	done := make(chan error, 1)
-	go func() { done <- src2.Run(ctx, s.emit) }()
+	go func() { done <- run(ctx, src2, &s) }()
 	eventually(t, "connect errors", func() bool {
 		return testutil.ToFloat64(m.ConnectErrors.WithLabelValues("mqtt/untrusting")) >= 2
 	})
@@ -66,7 +66,7 @@ func TestTLS(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := l.lines("mqtt connect failed"); len(got) != 1 || !strings.Contains(got[0], "certificate") {
+	if got := l.lines("source cannot connect"); len(got) != 1 || !strings.Contains(got[0], "certificate") {
 		t.Errorf("connect failures logged %d times (want once a minute): %q", len(got), got)
 	}
 
@@ -92,7 +92,7 @@ func TestMosquittoPassword(t *testing.T) {
 	ctx, cancel := contextWithCancel()
 	done := make(chan error, 1)
 	var s sink
-	go func() { done <- src.Run(ctx, s.emit) }()
+	go func() { done <- run(ctx, src, &s) }()
 	eventually(t, "refused connections", func() bool {
 		return testutil.ToFloat64(m.ConnectErrors.WithLabelValues("mqtt/wrong")) >= 2
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 func benchParse(b *testing.B, sub Subscription, topic, payload string) {
@@ -62,7 +63,9 @@ func BenchmarkSourceThroughput(b *testing.B) {
 	got := make(chan int, 1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, func(rs []fieldline.Reading) { got <- len(rs) }) }()
+	go func() {
+		done <- source.Run(ctx, src, func(rs []fieldline.Reading) { got <- len(rs) }, source.Options{})
+	}()
 	for !src.Connected() {
 		time.Sleep(time.Millisecond) // polling interval
 	}

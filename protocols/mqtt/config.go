@@ -37,7 +37,8 @@ type Config struct {
 	KeepAlive time.Duration `yaml:"keepalive"`
 	// ConnectTimeout bounds each connection attempt; default 10s.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// Reconnect is the backoff between connection attempts.
+	// Reconnect is the backoff between connection attempts: the source
+	// runtime's for a Source, autopaho's for a Publisher.
 	Reconnect Backoff `yaml:"reconnect"`
 	// SessionExpiry asks the broker to keep the session (subscriptions and
 	// QoS 1 messages) this long after a disconnect. 0 (default) means the

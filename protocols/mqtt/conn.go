@@ -13,6 +13,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/retry"
 )
 
 // Options are what New and NewPublisher need besides the config.
@@ -82,16 +83,17 @@ func newConn(cfg *Config) (*conn, error) {
 }
 
 // clientConfig is the autopaho config for one connection with this client
-// id; callbacks are the caller's to add.
+// id; callbacks are the caller's to add. Its ReconnectBackoff waits the
+// config's reconnect backoff (for the Publisher; a Source makes one round
+// of attempts and leaves reconnecting to the source runtime).
 func (c *conn) clientConfig(clientID string) autopaho.ClientConfig {
-	lo, hi := c.cfg.Reconnect.Min, c.cfg.Reconnect.Max
 	return autopaho.ClientConfig{
 		ServerUrls:                    c.urls,
 		TlsCfg:                        c.tls,
 		KeepAlive:                     uint16(c.cfg.KeepAlive / time.Second),
 		CleanStartOnInitialConnection: true,
 		SessionExpiryInterval:         uint32(c.cfg.SessionExpiry / time.Second),
-		ReconnectBackoff:              autopaho.NewExponentialBackoff(lo, hi, min(2*lo, hi), 2),
+		ReconnectBackoff:              reconnectWaits(retry.Policy{Min: c.cfg.Reconnect.Min, Max: c.cfg.Reconnect.Max, Jitter: true}),
 		ConnectTimeout:                c.cfg.ConnectTimeout,
 		ConnectUsername:               c.username,
 		ConnectPassword:               c.password,
@@ -99,12 +101,33 @@ func (c *conn) clientConfig(clientID string) autopaho.ClientConfig {
 	}
 }
 
-// checked applies defaults to a copy of cfg and checks it: all of it for a
-// source, the connection part for a publisher.
-func checked(cfg Config, what string, full bool) (Config, error) {
+// reconnectWaits turns p into autopaho's backoff: nothing before the first
+// attempt of a round (attempt 0), then p's waits. autopaho calls it from
+// one goroutine.
+func reconnectWaits(p retry.Policy) func(attempt int) time.Duration {
+	bo := p.Start()
+	return func(attempt int) time.Duration {
+		if attempt <= 0 {
+			bo.Reset()
+			return 0
+		}
+		return bo.Next()
+	}
+}
+
+// checkScope is how much of a config checked looks at.
+type checkScope int
+
+const (
+	checkAll      checkScope = iota // a source: connection and subscriptions
+	checkConnOnly                   // a publisher: the connection part
+)
+
+// checked applies defaults to a copy of cfg and checks the part scope says.
+func checked(cfg Config, what string, scope checkScope) (Config, error) {
 	d := cfg.withDefaults()
 	var p confkit.Problems
-	if full {
+	if scope == checkAll {
 		d.Check(&p)
 	} else {
 		d.checkConn(&p)

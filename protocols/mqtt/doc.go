@@ -18,17 +18,24 @@
 //     "readings[0].v") with its own sensor id, kind, scale and offset; the
 //     readings' time may come from a path in the message too.
 //
-// Run connects with autopaho, which reconnects with exponential backoff and
-// jitter; every connection (the first and each reconnection) subscribes to
-// all filters again in OnConnectionUp, so a broker that restarted and lost
-// its sessions delivers again. Messages are acknowledged (QoS 1) after
-// their readings were handed to emit.
+// The Source is a protocols/source component (Register adds it to a
+// source.Registry as "mqtt"), driven by source.Run. Connect makes one
+// round of attempts through autopaho, one per broker in turn, with no
+// reconnection of its own: when the connection drops, Read returns
+// source.ErrNotConnected and the runtime connects again with the config's
+// reconnect backoff, subscribing to every filter on each connection, so a
+// broker that restarted and lost its sessions delivers again. The session
+// is resumed on reconnection (clean start only the first time), as the
+// broker keeps it when session_expiry is set. Messages are acknowledged
+// (QoS 1) after their readings were handed to emit; a message that arrives
+// while no Read runs waits for the next one.
 //
 // The payload parser (Parser.Match and Parser.Parse) is a pure function of
 // the topic, the payload and the time, fuzzed by FuzzParsePayload. A
 // malformed payload yields a *PayloadError (wrapping ErrPayload) with a
 // Reason; the source counts it in fieldline_mqtt_payload_errors_total
-// {source,reason}, logs it at most once per topic per minute, and goes on.
+// {source,reason}, logs it at most once per topic per minute
+// (internal/lograte), and goes on.
 // Values that can be read from a partly broken JSON message are still
 // emitted.
 //
@@ -39,7 +46,9 @@
 // device) owns a connection of its own, with client id "<client_id>-pub":
 // actions work while a source restarts, and a source never waits on an
 // action. Publish waits for the connection as long as its ctx allows and,
-// at QoS 1, for the broker's acknowledgement.
+// at QoS 1, for the broker's acknowledgement. It is not a source: autopaho
+// keeps its connection up, waiting the config's reconnect backoff
+// (internal/retry) between attempts.
 //
 // # Caveats
 //
@@ -55,8 +64,8 @@
 // arrived. A wildcard turns every topic that matches into a sensor id:
 // publishers on the local broker are trusted to keep that set bounded.
 // JSON paths cannot address keys that contain a "." or "[". A SUBSCRIBE
-// that gets no answer at all is not retried until the next reconnection;
-// fieldline_mqtt_connected stays 0 meanwhile and the failure is logged.
+// that gets no answer within connect_timeout fails the Connect (counted in
+// fieldline_mqtt_subscribe_errors_total); the runtime connects again.
 //
 // Handed to emit is not yet committed: a QoS 1 message is acknowledged to
 // the broker before the agent's buffer commits its readings, so an agent

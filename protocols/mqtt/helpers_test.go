@@ -21,6 +21,7 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -113,13 +114,44 @@ func startBroker(t *testing.T) *mqttsim.Broker {
 // fastReconnect is a backoff short enough for tests.
 var fastReconnect = Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}
 
-// running starts src.Run, waits until it has subscribed, and returns a
-// stop function that ends it and checks it returned nil.
+// clock is a fake clock the test moves by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// runOptions are the source runtime's options for src in tests: it logs
+// to the source's logger, so that a test reads the runtime's lines (a
+// lost connection, a failed connect) where it reads the source's.
+func runOptions(src *Source) source.Options { return source.Options{Logger: src.log} }
+
+// run runs src under the source runtime until ctx ends.
+func run(ctx context.Context, src *Source, s *sink) error {
+	return source.Run(ctx, src, s.emit, runOptions(src))
+}
+
+// running runs src under the source runtime, waits until it has
+// subscribed, and returns a stop function that ends it and checks it
+// returned nil.
 func running(t *testing.T, src *Source, s *sink) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, s.emit) }()
+	go func() { done <- run(ctx, src, s) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -11,6 +11,8 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldline/fieldline/internal/lograte"
 )
 
 // Publisher publishes messages for rule actions ("publish 1 to
@@ -33,7 +35,7 @@ type Publisher struct {
 // config's backoff until Close. Messages go out with the config's QoS.
 func NewPublisher(cfg Config, o Options) (*Publisher, error) {
 	o.fill()
-	d, err := checked(cfg, "mqtt publisher", false)
+	d, err := checked(cfg, "mqtt publisher", checkConnOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +49,7 @@ func NewPublisher(cfg Config, o Options) (*Publisher, error) {
 		published: o.Metrics.Published.WithLabelValues(name),
 		failed:    o.Metrics.PublishErrors.WithLabelValues(name),
 	}
-	limiter := newLogLimiter(o.Now, time.Minute)
+	limiter := lograte.New(time.Minute, o.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	ac := c.clientConfig(c.clientID + "-pub")
 	ac.OnConnectionUp = func(*autopaho.ConnectionManager, *paho.Connack) {
@@ -55,7 +57,7 @@ func NewPublisher(cfg Config, o Options) (*Publisher, error) {
 	}
 	ac.OnConnectError = func(err error) {
 		o.Metrics.ConnectErrors.WithLabelValues(name).Inc()
-		if ok, n := limiter.allow("connect"); ok && ctx.Err() == nil {
+		if ok, n := limiter.Allow("connect"); ok && ctx.Err() == nil {
 			p.log.Warn("mqtt publisher connect failed; retrying with backoff", "source", name, "err", err, "suppressed", n)
 		}
 	}

@@ -2,23 +2,36 @@ package mqtt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session/state"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/lograte"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
-// Source subscribes to a broker and turns messages into readings. It
-// implements the agent's source contract (Name, Run).
+// Protocol is the name the package registers under.
+const Protocol = "mqtt"
+
+// Register adds the MQTT protocol to r under Protocol: source.Build(r,
+// "mqtt", cfg) then makes a Source of a Config with o, whose Metrics every
+// source it builds shares.
+func Register(r *source.Registry, o Options) error {
+	o.fill()
+	return source.Add(r, Protocol, func(cfg Config) (source.Source, error) { return New(cfg, o) })
+}
+
+// Source subscribes to a broker and turns messages into readings. It is a
+// source.Source: Connect opens a broker session and subscribes, Read hands
+// each message's readings to emit, Close disconnects (see the package doc).
 type Source struct {
 	name    string
 	cfg     Config
@@ -27,24 +40,33 @@ type Source struct {
 	m       *Metrics
 	now     func() time.Time
 	parsers []*Parser
-	limiter *logLimiter
+	limiter *lograte.Limiter
+	// session is the client's MQTT session state, kept across
+	// connections as autopaho keeps it across its reconnections; resume
+	// is set once a connection was made, so that later ones ask the
+	// broker to resume the session (it does when session_expiry > 0).
+	session *state.State
+	resume  bool
 
+	cur       *session // the connection; nil before Connect and after Close
 	running   atomic.Bool
 	connected atomic.Bool
 
-	mu   sync.Mutex // held while handling a message
-	buf  []fieldline.Reading
-	wild []string
+	mu      sync.Mutex // held while handling a message
+	emit    func([]fieldline.Reading)
+	reading chan struct{} // closed while a Read runs
+	buf     []fieldline.Reading
+	wild    []string
 
 	messages, readings, unmatched prometheus.Counter
 }
 
 // New checks cfg (every problem listed), resolves the broker URLs, TLS
 // files and password, and compiles the subscriptions. It does not connect:
-// Run does.
+// Connect does.
 func New(cfg Config, o Options) (*Source, error) {
 	o.fill()
-	d, err := checked(cfg, "mqtt", true)
+	d, err := checked(cfg, "mqtt", checkAll)
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +75,11 @@ func New(cfg Config, o Options) (*Source, error) {
 		return nil, fmt.Errorf("mqtt source %s: %w", d.Name, err)
 	}
 	s := &Source{
-		name: "mqtt/" + d.Name, cfg: d, conn: c,
+		name: Protocol + "/" + d.Name, cfg: d, conn: c,
 		log: o.Logger, m: o.Metrics, now: o.Now,
-		limiter: newLogLimiter(o.Now, time.Minute),
+		limiter: lograte.New(time.Minute, o.Now),
+		session: state.NewInMemory(),
+		reading: make(chan struct{}),
 	}
 	for i := range d.Subscriptions {
 		var p confkit.Problems // already checked: no problem left
@@ -72,133 +96,115 @@ func New(cfg Config, o Options) (*Source, error) {
 // Name identifies the source in logs and metrics: "mqtt/<name>".
 func (s *Source) Name() string { return s.name }
 
+// ReconnectBackoff is the config's reconnect: how long the source runtime
+// waits between connection attempts.
+func (s *Source) ReconnectBackoff() source.Backoff {
+	return source.Backoff{Min: s.cfg.Reconnect.Min, Max: s.cfg.Reconnect.Max}
+}
+
 // Connected reports whether the source is connected to a broker and has
 // made its subscriptions on that connection.
 func (s *Source) Connected() bool { return s.connected.Load() }
 
-// Run connects (retrying with backoff), subscribes to every filter on each
-// connection, including reconnections, and emits the readings of each
-// message until ctx ends; then it disconnects and returns nil once the
-// client has stopped. An unreachable broker is retried, not returned: the
-// source keeps trying and reports it in fieldline_mqtt_connected and the
-// log. Run must not be called twice at once.
-func (s *Source) Run(ctx context.Context, emit func([]fieldline.Reading)) error {
-	if !s.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("mqtt source %s: Run is already running", s.cfg.Name)
-	}
-	defer s.running.Store(false)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	ac := s.conn.clientConfig(s.conn.clientID)
-	ac.OnConnectionUp = func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-		s.m.Connections.WithLabelValues(s.name).Inc()
-		s.log.Info("mqtt connected", "source", s.name, "brokers", s.cfg.Brokers, "client_id", s.conn.clientID)
-		s.subscribe(ctx, cm)
-		s.connected.Store(true)
-		s.m.Connected.WithLabelValues(s.name).Set(1)
-	}
-	ac.OnConnectionDown = func() bool {
-		s.connected.Store(false)
-		s.m.Connected.WithLabelValues(s.name).Set(0)
-		if ctx.Err() == nil {
-			s.log.Warn("mqtt connection lost; reconnecting", "source", s.name)
+// Connect makes one attempt at a broker session: it tries each broker in
+// turn (each within connect_timeout) until one accepts, then subscribes to
+// every filter (within connect_timeout too). It returns the brokers'
+// errors when none accepted, or the subscribe's when it got no answer; the
+// source runtime tries again with the config's reconnect backoff. Every
+// failed attempt at a broker is counted in
+// fieldline_mqtt_connect_errors_total.
+func (s *Source) Connect(ctx context.Context) error {
+	if s.cur != nil {
+		if !s.cur.isDown() {
+			return nil
 		}
-		return true
+		_ = s.cur.close(ctx) // down already: only waits for the old client to stop
+		s.cur = nil
 	}
-	ac.OnConnectError = func(err error) {
-		s.m.ConnectErrors.WithLabelValues(s.name).Inc()
-		if ok, n := s.limiter.allow("\x00connect"); ok && ctx.Err() == nil {
-			s.log.Warn("mqtt connect failed; retrying with backoff", "source", s.name,
-				"brokers", s.cfg.Brokers, "err", err, "suppressed", n)
-		}
-	}
-	ac.OnPublishReceived = []func(paho.PublishReceived) (bool, error){
-		func(pr paho.PublishReceived) (bool, error) {
-			if ctx.Err() == nil {
-				s.handle(pr.Packet, emit)
-			}
-			return true, nil
-		},
-	}
-	cm, err := autopaho.NewConnection(ctx, ac)
+	c, err := s.dial(ctx)
 	if err != nil {
+		return fmt.Errorf("mqtt source %s: connecting to %v: %w", s.cfg.Name, s.cfg.Brokers, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	err = s.subscribe(sctx, c.cm)
+	cancel()
+	if err != nil {
+		_ = c.close(ctx) // the subscribe's error says what went wrong
 		return fmt.Errorf("mqtt source %s: %w", s.cfg.Name, err)
 	}
-	<-ctx.Done()
-	<-cm.Done() // autopaho disconnects when ctx ends and waits for its client
-	s.connected.Store(false)
-	s.m.Connected.WithLabelValues(s.name).Set(0)
+	s.cur, s.resume = c, true
+	s.m.Connections.WithLabelValues(s.name).Inc()
+	s.log.Info("mqtt connected", "source", s.name, "brokers", s.cfg.Brokers, "client_id", s.conn.clientID)
+	s.connected.Store(true)
+	s.m.Connected.WithLabelValues(s.name).Set(1)
 	return nil
 }
 
-// subscribe makes every subscription in one SUBSCRIBE and reports the
-// filters the broker refused. It runs on each connection.
-func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) {
-	opts := make([]paho.SubscribeOptions, len(s.parsers))
-	for i, p := range s.parsers {
-		opts[i] = paho.SubscribeOptions{Topic: p.sub.Topic, QoS: byte(*p.sub.QoS)}
-		if !p.sub.Retained {
-			opts[i].RetainHandling = 2 // do not send retained messages
-		}
+// Read hands the readings of each message to emit until ctx ends (then it
+// returns nil) or the connection is lost (then it returns an error
+// wrapping source.ErrNotConnected with the cause). A QoS 1 message is
+// acknowledged once emit returned. Messages that arrive while no Read runs
+// wait for the next (the broker's flow control holds the rest). Read must
+// not run twice at once.
+func (s *Source) Read(ctx context.Context, emit func([]fieldline.Reading)) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("mqtt source %s: Read is already running", s.cfg.Name)
 	}
-	sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts})
-	if sa == nil {
-		if err != nil && ctx.Err() == nil {
-			s.m.SubscribeErrs.WithLabelValues(s.name).Add(float64(len(opts)))
-			s.log.Warn("mqtt subscribe failed; will subscribe again on reconnect", "source", s.name, "err", err)
-		}
-		return
+	defer s.running.Store(false)
+	c := s.cur
+	if c == nil || c.isDown() {
+		return fmt.Errorf("mqtt source %s: %w", s.cfg.Name, source.ErrNotConnected)
 	}
-	for i, code := range sa.Reasons {
-		if code >= 0x80 && i < len(opts) {
-			s.m.SubscribeErrs.WithLabelValues(s.name).Inc()
-			s.log.Error("mqtt broker refused a subscription", "source", s.name, "topic", opts[i].Topic,
-				"reason_code", fmt.Sprintf("0x%02x", code))
-		}
-	}
-}
-
-// handle turns one message into readings: the first subscription (in
-// config order) whose filter matches parses it.
-func (s *Source) handle(p *paho.Publish, emit func([]fieldline.Reading)) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.messages.Inc()
-	for _, parser := range s.parsers {
-		m, ok := parser.Match(p.Topic, s.wild)
-		s.wild = m.Wild
-		if !ok {
-			continue
-		}
-		if p.Retain && !parser.sub.Retained {
-			return // a broker that ignored retain handling
-		}
-		rs, err := parser.Parse(m, p.Payload, s.now(), s.buf[:0])
-		s.buf = rs
-		if len(rs) > 0 {
-			s.readings.Add(float64(len(rs)))
-			emit(rs)
-		}
-		if err != nil {
-			s.payloadError(p.Topic, err)
-		}
-		return
+	s.emit = emit
+	close(s.reading)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock() // no message is being handled once it is held
+		s.emit = nil
+		s.reading = make(chan struct{})
+		s.mu.Unlock()
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-c.down:
+		return fmt.Errorf("mqtt source %s: connection lost: %w: %w", s.cfg.Name, source.ErrNotConnected, c.cause())
 	}
-	s.unmatched.Inc()
 }
 
-// payloadError counts a malformed payload and logs it at most once per topic
-// per minute.
-func (s *Source) payloadError(topic string, err error) {
-	reason := "other"
-	var pe *PayloadError
-	if errors.As(err, &pe) {
-		reason = string(pe.Reason)
+// Close disconnects and waits until the client stopped or ctx ends.
+func (s *Source) Close(ctx context.Context) error {
+	s.connected.Store(false)
+	s.m.Connected.WithLabelValues(s.name).Set(0)
+	if s.cur == nil {
+		return nil
 	}
-	s.m.PayloadErrors.WithLabelValues(s.name, reason).Inc()
-	if ok, n := s.limiter.allow(topic); ok {
-		s.log.Warn("mqtt payload dropped", "source", s.name, "topic", topic, "reason", reason,
-			"err", err, "suppressed_since_last", n)
+	c := s.cur
+	s.cur = nil
+	if err := c.close(ctx); err != nil {
+		return fmt.Errorf("closing mqtt source %s: %w", s.cfg.Name, err)
+	}
+	return nil
+}
+
+// deliver hands one message to the running Read, waiting for one while
+// none runs; when connection c goes down first, the message is dropped
+// (unacknowledged, as the connection it came on is gone).
+func (s *Source) deliver(c *session, p *paho.Publish) {
+	for {
+		s.mu.Lock()
+		if s.emit != nil {
+			s.handle(p, s.emit)
+			s.mu.Unlock()
+			return
+		}
+		wait := s.reading
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-c.down:
+			return
+		}
 	}
 }

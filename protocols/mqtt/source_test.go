@@ -205,7 +205,7 @@ func checkRestart(t *testing.T, broker string, stop func(), restart func()) {
 	if got := s.values("r.a"); !slices.Equal(got, []float64{1, 2}) {
 		t.Errorf("r.a %v", got)
 	}
-	if len(l.lines("mqtt connection lost; reconnecting")) == 0 {
+	if len(l.lines("source disconnected; reconnecting")) == 0 {
 		t.Error("the lost connection was not logged")
 	}
 }
@@ -302,7 +302,7 @@ func TestPublisherErrors(t *testing.T) {
 	publish(t, pub, "a/b", "1") // waits for the reconnection
 }
 
-func TestSourceRunNotReentrant(t *testing.T) {
+func TestSourceReadNotReentrant(t *testing.T) {
 	b := startBroker(t)
 	src, err := New(Config{Brokers: []string{b.URL()}, Reconnect: fastReconnect,
 		Subscriptions: []Subscription{{Topic: "x"}}}, Options{})
@@ -311,7 +311,7 @@ func TestSourceRunNotReentrant(t *testing.T) {
 	}
 	var s sink
 	running(t, src, &s)
-	if err := src.Run(t.Context(), s.emit); err == nil || !strings.Contains(err.Error(), "already running") {
-		t.Fatalf("second Run: %v", err)
+	if err := src.Read(t.Context(), s.emit); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second Read: %v", err)
 	}
 }

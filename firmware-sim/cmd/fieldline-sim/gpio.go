@@ -11,6 +11,7 @@ import (
 	"github.com/fieldline/fieldline/firmware-sim/gpiosim"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/gpio"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 func init() {
@@ -100,13 +101,13 @@ Flags:
 	var simErr error
 	wg.Go(func() { simErr = sim.Run(ctx, *tick) })
 	var mu sync.Mutex
-	err = src.Run(ctx, func(rs []fieldline.Reading) {
+	err = source.Run(ctx, src, func(rs []fieldline.Reading) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range rs {
 			fmt.Fprintf(e.stdout, "%s %s %g %s\n", time.Unix(0, r.TimeNs).UTC().Format(time.RFC3339Nano), r.SensorID, r.Value, r.Kind)
 		}
-	})
+	}, source.Options{Logger: e.log})
 	wg.Wait()
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/mqtt"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 // lockedBuffer is an io.Writer the command and the test share.
@@ -103,13 +104,13 @@ func TestMQTTCommandEmbeddedBroker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- src.Run(ctx, func(rs []fieldline.Reading) {
+		done <- source.Run(ctx, src, func(rs []fieldline.Reading) {
 			mu.Lock()
 			for _, r := range rs {
 				seen[r.SensorID]++
 			}
 			mu.Unlock()
-		})
+		}, source.Options{})
 	}()
 	want := []string{"plant.boiler.temp", "plant.pump.pressure_bar", "plant.line1.temp", "plant.line1.humidity",
 		"plant.meter.energy_kwh", "plant.sump.level_high", "plant.lab.temp"}

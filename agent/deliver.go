@@ -1,0 +1,131 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/uplink"
+)
+
+// deliver sends b until it is acknowledged or rejected, or ctx ends.
+func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
+	bo := f.retries.Start()
+	encoded := false
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		if attempt > 1 && f.stopping.Load() {
+			// Soft shutdown: the batch stays in the buffer for the next
+			// start rather than waiting out the grace period offline.
+			return
+		}
+		if f.o.Fixer != nil && f.o.Fixer.Fix(b) {
+			encoded = false
+		}
+		if !encoded {
+			fits, err := f.encode(b)
+			if err != nil {
+				// Cannot happen for data the buffer decoded; should it, the
+				// batch stays in the buffer and is tried again, loudly.
+				f.log.Error("encoding batch; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+				f.m.ForwardErrors.WithLabelValues("encode").Inc()
+				f.wait(ctx, bo.Next())
+				continue
+			}
+			if !fits {
+				// One reading larger than anything the uplink carries: it
+				// can never be delivered. Say so loudly and move on, or
+				// the lane would be blocked for good.
+				f.log.Error("a single reading is larger than the uplink's payload limit; dropped", "lane", b.Lane, "seq", b.FirstSeq, "bytes", len(f.enc), "limit", f.limit())
+				f.m.ForwardErrors.WithLabelValues("oversize").Inc()
+				f.m.counts.notDeliveredOf(b.Lane, reasonOversize, len(b.Readings))
+				f.acked(b, "undeliverable")
+				return
+			}
+			encoded = true
+		}
+		if f.o.OnAttempt != nil {
+			f.o.OnAttempt(b, attempt)
+		}
+		if attempt > 1 {
+			f.m.Resends.Inc()
+		}
+		start := time.Now()
+		ack, err := f.tr.Send(ctx, f.enc)
+		switch {
+		case err == nil:
+			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != b.Lane {
+				err = fmt.Errorf("%w: ack for lane %d %d..%d, sent lane %d %d..%d", uplink.ErrBadAck, ack.Lane, ack.FirstSeq, ack.LastSeq, b.Lane, b.FirstSeq, b.LastSeq())
+				break
+			}
+			f.m.SendLatency.Observe(time.Since(start).Seconds())
+			f.acked(b, "ok")
+			return
+		case errors.Is(err, uplink.ErrRejected) && ack != nil && ack.Code == uplink.CodeTooLarge && len(b.Readings) > 1:
+			// The bridge takes smaller batches than this agent is set up
+			// to send (its max_batch_bytes or max_batch_readings): send
+			// half, and keep to that size from now on. The readings are
+			// delivered; the rejected copy on fl.deadletter only records
+			// the mismatch.
+			f.shrink(b)
+			encoded = false
+			f.m.ForwardErrors.WithLabelValues("too-large").Inc()
+			f.log.Warn("bridge rejected a batch as too large; sending smaller batches (align uplink.max_batch_bytes and max_batch_readings with the bridge)",
+				"lane", b.Lane, "readings", len(b.Readings), "max_readings", f.capReadings, "max_bytes", f.capBytes, "err", err)
+			continue
+		case errors.Is(err, uplink.ErrRejected):
+			// The bridge kept the raw batch on fl.deadletter: sending it
+			// again would only be rejected again.
+			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
+			f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, len(b.Readings))
+			f.acked(b, "rejected")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		f.m.ForwardErrors.WithLabelValues(errorClass(err)).Inc()
+		d := bo.Next()
+		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings), "attempt", attempt, "retry_in", d, "err", err)
+		f.wait(ctx, d)
+	}
+}
+
+// wait waits d between attempts, or less when ctx ends or a soft stop
+// begins.
+func (f *Forwarder) wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-f.wake: // only stopAfterBatch wakes
+	}
+}
+
+func (f *Forwarder) acked(b *fieldline.Batch, result string) {
+	if err := f.q.Ack(b.Lane, b.FirstSeq, b.LastSeq()); err != nil {
+		// The batch may be sent again after a restart: a duplicate, not a loss.
+		f.log.Error("acking batch in buffer", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
+		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
+	}
+	f.m.counts.batchAcked(result)
+	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
+	if b.LastSeq() > f.ackedHigh[b.Lane] {
+		f.ackedHigh[b.Lane] = b.LastSeq()
+		f.m.AckedSeq.WithLabelValues(b.Lane.String()).Set(float64(b.LastSeq()))
+	}
+}
+
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, uplink.ErrNotAcked):
+		return "not-acked"
+	case errors.Is(err, uplink.ErrBadAck):
+		return "bad-ack"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "transport"
+}

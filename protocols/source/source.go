@@ -1,0 +1,63 @@
+package source
+
+import (
+	"context"
+	"time"
+
+	"github.com/fieldline/fieldline"
+)
+
+// Source is one sensor source as the runtime drives it: a Modbus
+// connection, an MQTT broker session, a group of GPIO pins. Run calls its
+// methods from one goroutine, one at a time.
+type Source interface {
+	// Name identifies the source in logs and metrics, e.g.
+	// "modbus/boiler".
+	Name() string
+	// Connect opens what the source reads from. An error means this
+	// attempt failed: the runtime tries again after a backoff, and may call
+	// Read meanwhile (see Read). Connect on a connected source does
+	// nothing.
+	Connect(ctx context.Context) error
+	// Read hands readings to emit as they come until ctx ends, then
+	// returns nil. The slice passed to emit is the source's to reuse once
+	// emit returns, and emit is never called after Read returned.
+	//
+	// When the source loses its peer, Read returns an error wrapping
+	// ErrNotConnected, and the runtime connects it again. Until that
+	// succeeds, the runtime still calls Read, with a ctx that ends when
+	// the next attempt is due: a source with something to report while
+	// its peer is away (a Modbus poll yields bad readings) reports it; one
+	// with nothing returns ErrNotConnected at once. Any other error, or a
+	// nil before ctx ended, means the source failed as a whole: the
+	// runtime closes it and starts it again after a backoff.
+	Read(ctx context.Context, emit func([]fieldline.Reading)) error
+	// Close releases what Connect opened; once it returns, none of the
+	// source's goroutines runs. A closed source may be connected again.
+	Close(ctx context.Context) error
+}
+
+// Backoff is how long the runtime waits between a source's connection
+// attempts: Min first, doubling up to Max, each wait spread over its upper
+// half.
+type Backoff struct {
+	Min, Max time.Duration
+}
+
+// Reconnector is implemented by a source whose config says how it is
+// reconnected (Modbus reconnect_backoff, MQTT reconnect); Run uses it
+// instead of Options.Backoff.
+type Reconnector interface {
+	ReconnectBackoff() Backoff
+}
+
+// Local gives a source that has no peer to lose (GPIO pins, a generator
+// in the same process) the Connect and Close of the lifecycle: both do
+// nothing. Embed it.
+type Local struct{}
+
+// Connect does nothing.
+func (Local) Connect(context.Context) error { return nil }
+
+// Close does nothing.
+func (Local) Close(context.Context) error { return nil }
