@@ -54,6 +54,7 @@ type Processor struct {
 	restoreAll bool
 	dec        wire.RecordDecoder
 	tx         *txn
+	begun      bool // a transaction is open
 
 	ready atomic.Bool
 	alive atomic.Int64 // wall clock of the loop's last turn, unix ns
@@ -166,6 +167,11 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		kgo.RequireStableFetchOffsets(),
 		kgo.SessionTimeout(k.SessionTimeout),
 		kgo.RecordPartitioner(partitioner{changelog: k.ChangelogTopic, keyed: kgo.StickyKeyPartitioner(nil)}),
+		// Fetches of a few MB: franz-go decodes a whole fetch into records
+		// at once, and 50 MB fetches (its default) of small JSON records
+		// held 300 MB of memory.
+		kgo.FetchMaxBytes(1 << 20),
+		kgo.FetchMaxPartitionBytes(256 << 10),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.OnPartitionsAssigned(p.onAssigned),
@@ -179,51 +185,10 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	defer sess.Close()
 	p.log.Info("processor started", "group", k.Group, "transactional_id", p.txnID, "readings", k.ReadingsTopic, "partitions", nparts, "changelog", k.ChangelogTopic)
 
-	var lastEnd time.Time
 	for ctx.Err() == nil {
 		p.alive.Store(time.Now().UnixNano())
-		if wait := p.cfg.CommitInterval - time.Since(lastEnd); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		pctx, cancel := context.WithTimeout(ctx, p.cfg.IdleTick)
-		fs := sess.PollRecords(pctx, p.cfg.MaxPollRecords)
-		cancel()
-		if ctx.Err() != nil {
-			break // what was polled is not committed: it is read again
-		}
-		if err := p.fetchErrors(fs); err != nil {
+		if err := p.cycle(ctx, sess); err != nil {
 			return err
-		}
-		if err := p.applyAssignments(ctx, sess.Client(), fs); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			// Nothing of the polled records is processed: the client goes
-			// back to the committed offsets and the restore is tried again.
-			p.log.Warn("restoring partitions failed; retrying", "err", err, "retry_in", restoreRetry)
-			p.restoreAll = true
-			if _, err := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); err != nil {
-				return fmt.Errorf("ending transaction: %w", err)
-			}
-			t := time.NewTimer(restoreRetry)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-			continue
-		}
-		did, err := p.transaction(ctx, sess, fs)
-		if err != nil {
-			return err
-		}
-		if did {
-			lastEnd = time.Now()
 		}
 	}
 	p.log.Info("processor stopping: leaving the group")
@@ -250,6 +215,72 @@ func (p *Processor) ensureTopicsRetrying(ctx context.Context) (int32, error) {
 		p.alive.Store(time.Now().UnixNano())
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// pollChunk bounds the records of one poll: a transaction takes several,
+// so that the records held at once stay few (memory) while transactions
+// stay large (throughput).
+const pollChunk = 5000
+
+// cycle runs one transaction: it polls and processes records until
+// commit_interval has passed since the first of them (or max_poll_records
+// were taken), then writes the outputs, the changelog and the offsets, and
+// commits. A turn with no records still closes idle windows.
+func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) error {
+	p.tx.reset()
+	p.begun = false
+	var first time.Time
+	taken := 0
+	for {
+		timeout := p.cfg.IdleTick
+		if !first.IsZero() {
+			if timeout = p.cfg.CommitInterval - time.Since(first); timeout <= 0 {
+				break
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		fs := sess.PollRecords(pctx, min(pollChunk, p.cfg.MaxPollRecords-taken))
+		cancel()
+		if ctx.Err() != nil {
+			break // commit what was processed; what was polled now is read again
+		}
+		if err := p.fetchErrors(fs); err != nil {
+			return err
+		}
+		if err := p.applyAssignments(ctx, sess.Client(), fs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// The records of this transaction are dropped: the client goes
+			// back to the committed offsets and the restore is tried again.
+			p.log.Warn("restoring partitions failed; retrying", "err", err, "retry_in", restoreRetry)
+			p.restoreAll = true
+			if _, err := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); err != nil {
+				return fmt.Errorf("ending transaction: %w", err)
+			}
+			t := time.NewTimer(restoreRetry)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			return nil
+		}
+		n, err := p.process(sess, fs)
+		if err != nil {
+			return err
+		}
+		if n == 0 && first.IsZero() {
+			break // an idle turn
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if taken += n; taken >= p.cfg.MaxPollRecords {
+			break
+		}
+	}
+	return p.finish(ctx, sess)
 }
 
 // fetchErrors logs the errors of a poll and returns those that end the run.

@@ -93,49 +93,55 @@ func (t *txn) failed(err error) {
 	t.mu.Unlock()
 }
 
-// transaction processes the polled records and, when there is anything to
-// write, writes it with the offsets in one Kafka transaction. It reports
-// whether a transaction ran.
-func (p *Processor) transaction(ctx context.Context, sess *kgo.GroupTransactSession, fs kgo.Fetches) (bool, error) {
-	now := p.now()
-	tx := p.tx
-	tx.reset()
-	begun := false
-	begin := func() error {
-		if begun {
-			return nil
-		}
-		begun = true
-		if err := sess.Begin(); err != nil {
-			return fmt.Errorf("beginning transaction: %w", err)
-		}
+// begin opens the cycle's transaction when it is not open yet.
+func (p *Processor) begin(sess *kgo.GroupTransactSession) error {
+	if p.begun {
 		return nil
 	}
+	if err := sess.Begin(); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	p.begun = true
+	return nil
+}
+
+// process runs the polled records through their partitions' engines,
+// within the cycle's transaction, and returns how many there were.
+func (p *Processor) process(sess *kgo.GroupTransactSession, fs kgo.Fetches) (int, error) {
+	now := p.now()
 	for _, pt := range p.parts {
 		pt.eng.SetNow(now)
 	}
+	n := 0
 	var err error
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		pt := p.parts[ftp.Partition]
 		if err != nil || pt == nil || len(ftp.Records) == 0 {
 			return
 		}
-		if err = begin(); err != nil {
+		if err = p.begin(sess); err != nil {
 			return
 		}
 		pt.hw = ftp.LastStableOffset
 		for _, r := range ftp.Records {
-			p.handle(sess, tx, pt, r)
+			p.handle(sess, p.tx, pt, r)
 			pt.next = r.Offset + 1
 		}
+		n += len(ftp.Records)
 	})
-	if err != nil {
-		return begun, err
-	}
+	return n, err
+}
+
+// finish closes idle windows, writes what the engines emitted and the
+// changelog of every agent that changed, and ends the transaction.
+func (p *Processor) finish(ctx context.Context, sess *kgo.GroupTransactSession) error {
+	tx := p.tx
+	now := p.now()
 	// Idle close, for partitions read to their end only: an agent whose
 	// records wait unread is not idle.
 	for _, pt := range p.parts {
 		if pt.hw >= 0 && pt.next >= pt.hw {
+			pt.eng.SetNow(now)
 			pt.eng.Tick()
 		}
 	}
@@ -143,13 +149,13 @@ func (p *Processor) transaction(ctx context.Context, sess *kgo.GroupTransactSess
 		if len(pt.eng.Emitted()) == 0 {
 			continue
 		}
-		if err := begin(); err != nil {
-			return true, err
+		if err := p.begin(sess); err != nil {
+			return err
 		}
 		p.writeAggregates(sess, tx, pt)
 	}
-	if !begun {
-		return false, nil
+	if !p.begun {
+		return nil
 	}
 	for _, pt := range p.parts {
 		p.writeChangelog(sess, tx, pt)
@@ -166,8 +172,9 @@ func (p *Processor) transaction(ctx context.Context, sess *kgo.GroupTransactSess
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.Kafka.TransactionTimeout)
 	committed, err := sess.End(ectx, try)
 	cancel()
+	p.begun = false
 	if err != nil {
-		return true, fmt.Errorf("ending transaction: %w", err)
+		return fmt.Errorf("ending transaction: %w", err)
 	}
 	if !committed {
 		// A rebalance (or a failed write) aborted it: the client went back
@@ -176,13 +183,12 @@ func (p *Processor) transaction(ctx context.Context, sess *kgo.GroupTransactSess
 		p.m.Transactions.WithLabelValues("aborted").Inc()
 		p.log.Info("transaction aborted; restoring the committed state")
 		p.restoreAll = true
-		return true, nil
+		return nil
 	}
-	took := time.Since(start)
 	p.m.Transactions.WithLabelValues("committed").Inc()
-	p.m.TxnSeconds.Observe(took.Seconds())
+	p.m.TxnSeconds.Observe(time.Since(start).Seconds())
 	p.committed(tx)
-	return true, nil
+	return nil
 }
 
 // committed moves the transaction's counts into the metrics.
@@ -226,7 +232,7 @@ func (p *Processor) handle(sess *kgo.GroupTransactSession, tx *txn, pt *part, r 
 	for _, h := range r.Headers {
 		switch h.Key {
 		case hSchema:
-			schema = string(h.Value)
+			schema = schemaName(h.Value)
 		case hBatch:
 			batch = unsafeString(h.Value)
 		case hOlderUnsent:
@@ -363,3 +369,15 @@ func (p *Processor) writeChangelog(sess *kgo.GroupTransactSession, tx *txn, pt *
 
 // unsafeString views b as a string for a use that does not keep it.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// schemaName returns the fl-schema header as a string, without allocating
+// for the names the bridge writes.
+func schemaName(b []byte) string {
+	switch string(b) {
+	case wire.SchemaJSON:
+		return wire.SchemaJSON
+	case wire.SchemaProto:
+		return wire.SchemaProto
+	}
+	return string(b)
+}

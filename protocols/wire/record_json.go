@@ -182,8 +182,49 @@ func (p *jsonScan) float() (float64, bool) {
 	if len(n) == 0 || n[0] == '+' || !validJSONNumber(n) {
 		return 0, false
 	}
+	if v, ok := exactDecimal(n); ok {
+		return v, true
+	}
 	v, err := strconv.ParseFloat(unsafeString(n), 64)
 	return v, err == nil
+}
+
+// exactDecimal reads a valid JSON number without exponent and with at most
+// 15 digits (what sensors send: 21.37) as its digits divided by a power of
+// ten (pow10, decimal.go): both exact in a float64, so the one rounded division gives the
+// correctly rounded value, the same bits as strconv.ParseFloat (which takes
+// this path too, after more work).
+func exactDecimal(n []byte) (float64, bool) {
+	neg := n[0] == '-'
+	if neg {
+		n = n[1:]
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for _, c := range n {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			if digits++; frac >= 0 {
+				frac++
+			}
+		case c == '.':
+			frac = 0
+		default:
+			return 0, false // an exponent
+		}
+	}
+	if digits > 15 {
+		return 0, false
+	}
+	v := float64(mant)
+	if frac > 0 {
+		v /= pow10[frac]
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // validJSONNumber rejects what ParseFloat takes and JSON does not (leading

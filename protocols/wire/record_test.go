@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -170,6 +172,29 @@ func TestRecordJSONFastTakesWhatTheBridgeWrites(t *testing.T) {
 		var got Record
 		if !d.decodeJSONFast(AppendRecordJSON(nil, "gw-1", fieldline.LaneEvent, &r), &got) {
 			t.Errorf("reading %d: scanner refused the bridge's JSON", i)
+		}
+	}
+}
+
+// TestExactDecimalMatchesParseFloat: the scanner's short-cut for decimals
+// gives ParseFloat's bits, over a million random decimals of up to 15
+// digits.
+func TestExactDecimalMatchesParseFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 1_000_000; i++ {
+		digits := 1 + rng.IntN(15)
+		mant := rng.Uint64N(uint64(math.Pow10(digits)))
+		s := strconv.FormatUint(mant, 10)
+		if frac := rng.IntN(len(s) + 1); frac > 0 && frac < len(s) {
+			s = s[:len(s)-frac] + "." + s[len(s)-frac:]
+		}
+		if rng.IntN(2) == 0 {
+			s = "-" + s
+		}
+		got, ok := exactDecimal([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if !ok || err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%s: %v (%v), ParseFloat %v (%v)", s, got, ok, want, err)
 		}
 	}
 }

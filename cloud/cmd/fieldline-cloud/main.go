@@ -22,12 +22,13 @@ var app = &cli.App{Name: "fieldline-cloud", Intro: "fieldline-cloud runs the clo
 
 func init() {
 	app.Commands = map[string]cli.Command{
-		"bridge":       {Summary: "take agents' batches from NATS and write them to Kafka", Run: cmdBridge},
-		"process":      {Summary: "windowed aggregates from fl.readings, exactly once (a Kafka consumer group)", Run: cmdProcess},
-		"bench":        {Summary: "end-to-end load run: readings/s into Kafka and sensor-to-Kafka latency", Run: cmdBench},
-		"demo":         {Summary: "run NATS, Kafka, a simulator, agents and the bridge on this machine", Run: cmdDemo},
-		"check-rules":  {Summary: "validate a rule bundle as the agents will (every problem listed)", Run: cmdCheckRules},
-		"check-alerts": {Summary: "validate an alert rules file as the processor will (every problem, with its line)", Run: cmdCheckAlerts},
+		"bridge":        {Summary: "take agents' batches from NATS and write them to Kafka", Run: cmdBridge},
+		"process":       {Summary: "windowed aggregates from fl.readings, exactly once (a Kafka consumer group)", Run: cmdProcess},
+		"process-bench": {Summary: "measure the processor end to end: readings/s, CPU µs/reading, peak RSS, window-end latency", Run: cmdProcessBench},
+		"bench":         {Summary: "end-to-end load run: readings/s into Kafka and sensor-to-Kafka latency", Run: cmdBench},
+		"demo":          {Summary: "run NATS, Kafka, a simulator, agents and the bridge on this machine", Run: cmdDemo},
+		"check-rules":   {Summary: "validate a rule bundle as the agents will (every problem listed)", Run: cmdCheckRules},
+		"check-alerts":  {Summary: "validate an alert rules file as the processor will (every problem, with its line)", Run: cmdCheckAlerts},
 		"version": {Summary: "print the version", Run: func(_ context.Context, w, _ io.Writer, _ []string) error {
 			fmt.Fprintf(w, "fieldline-cloud %s\n", version)
 			return nil

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -62,8 +65,29 @@ reason. 'process sample-config' prints the config file with its defaults.`, stde
 	cfgPath := fs.String("config", "", "config file (YAML, key 'processor:'; see 'process sample-config')")
 	brokers := fs.String("kafka", "", "Kafka bootstrap brokers, comma-separated")
 	listen := fs.String("http", "", "address for /metrics, /healthz and /readyz (default 127.0.0.1:9273)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this file at exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	var file processFile
 	if *cfgPath != "" {
@@ -104,6 +128,8 @@ reason. 'process sample-config' prints the config file with its defaults.`, stde
 	}
 	mux.HandleFunc("/healthz", probe(p.Healthy, "healthy"))
 	mux.HandleFunc("/readyz", probe(p.Ready, "ready"))
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
