@@ -45,7 +45,7 @@ type KafkaConfig struct {
 	DeadletterTopic string `yaml:"deadletter_topic"`
 	// ReplicationFactor of the topics the notifier creates (-1: the
 	// broker's default).
-	ReplicationFactor int `yaml:"replication_factor"`
+	ReplicationFactor int    `yaml:"replication_factor"`
 	ClientID          string `yaml:"client_id"`
 }
 

@@ -188,7 +188,9 @@ func AlertmanagerBody(events []fieldline.AlertEvent) []byte {
 		}
 		out = append(out, a)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Labels[fieldline.LabelAlertName] < out[j].Labels[fieldline.LabelAlertName] })
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].Labels[fieldline.LabelAlertName] < out[j].Labels[fieldline.LabelAlertName]
+	})
 	b, _ := json.Marshal(out)
 	return b
 }
