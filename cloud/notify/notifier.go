@@ -127,8 +127,16 @@ func (n *Notifier) Ready() bool { return n.ready.Load() }
 // read again by the next notifier of the group.
 func (n *Notifier) Run(ctx context.Context) error {
 	k := n.cfg.Kafka
-	if err := n.ensureTopics(ctx); err != nil {
-		return err
+	bo := retry.Policy{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
+	for {
+		err := n.ensureTopics(ctx)
+		if err == nil {
+			break
+		}
+		n.log.Warn("kafka not ready; retrying", "err", err)
+		if !retry.Sleep(ctx, bo.Next()) {
+			return nil
+		}
 	}
 	// The alerts active now, for Alertmanager's re-sends.
 	cur, err := Current(ctx, k.Brokers, k.StateTopic, false, n.kopt...)

@@ -29,6 +29,8 @@ func init() {
 		"demo":          {Summary: "run NATS, Kafka, a simulator, agents and the bridge on this machine", Run: cmdDemo},
 		"check-rules":   {Summary: "validate a rule bundle as the agents will (every problem listed)", Run: cmdCheckRules},
 		"check-alerts":  {Summary: "validate an alert rules file as the processor will (every problem, with its line)", Run: cmdCheckAlerts},
+		"notify":        {Summary: "send the committed alert transitions to webhooks and Alertmanager (a Kafka consumer group)", Run: cmdNotify},
+		"alerts":        {Summary: "list, history, silence and unsilence alerts", Run: cmdAlerts},
 		"version": {Summary: "print the version", Run: func(_ context.Context, w, _ io.Writer, _ []string) error {
 			fmt.Fprintf(w, "fieldline-cloud %s\n", version)
 			return nil
