@@ -168,14 +168,21 @@ func yamlMessage(err error) string {
 // withLines returns the problems as a *confkit.Error whose every problem
 // starts with the line of the node its path names.
 func withLines(name string, root *yaml.Node, list []confkit.Problem) error {
+	lines := make([]int, len(list))
+	order := make([]int, len(list))
+	for i, pr := range list {
+		lines[i], order[i] = lineOf(root, pr.Field), i
+	}
+	// In the file's order, as an editor walks them.
+	sort.SliceStable(order, func(a, b int) bool { return lines[order[a]] < lines[order[b]] })
 	var p confkit.Problems
-	for _, pr := range list {
-		line := lineOf(root, pr.Field)
+	for _, i := range order {
+		pr := list[i]
 		if pr.Field == "" {
-			p.Add("", "line %d: %s", line, pr.Why)
+			p.Add("", "line %d: %s", lines[i], pr.Why)
 			continue
 		}
-		p.Add("", "line %d: %s: %s", line, pr.Field, pr.Why)
+		p.Add("", "line %d: %s: %s", lines[i], pr.Field, pr.Why)
 	}
 	return p.Err(name)
 }
