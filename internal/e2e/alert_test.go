@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/fieldline/fieldline/cloud/notify"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/agentrun"
@@ -31,8 +33,11 @@ import (
 // the notifier, and a webhook receiver (net/http's real server) that
 // records each delivered transition once.
 type alertPipeline struct {
-	sim  *modbussim.Sim
-	hook *hookReceiver
+	sim      *modbussim.Sim
+	hook     *hookReceiver
+	k        *testkit.Kafka
+	silences string // the silences topic
+	notify   string // the notifier's HTTP address
 }
 
 const hookSecret = "e2e-secret"
@@ -224,6 +229,7 @@ http: {listen: "%s"}
 http: {listen: "%s"}
 `, brokers, k.Topic("e2e-processor"), k.Topic("fl.readings"), k.Topic("e2e.aggregates"), k.Topic("e2e.late"), k.Topic("e2e.deadletter"),
 		k.Topic("e2e.changelog"), rules, k.Topic("e2e.alerts"), k.Topic("e2e.alerts.state"), freePort(tb))))
+	notifyHTTP := freePort(tb)
 	runBin(tb, "notifier started", "fieldline-cloud", "notify", "--config", writeFile(tb, dir, "notify.yaml", fmt.Sprintf(`notify:
   kafka:
     brokers: [%s]
@@ -238,13 +244,13 @@ http: {listen: "%s"}
     - {name: e2e, url: "%s", secret: %s, backoff_min: 50ms, backoff_max: 200ms}
 http: {listen: "%s"}
 `, brokers, k.Topic("e2e-notify"), k.Topic("e2e.alerts"), k.Topic("e2e.alerts.state"), k.Topic("e2e.alerts.silences"),
-		k.Topic("e2e.alerts.deadletter"), srv.URL, hookSecret, freePort(tb))))
+		k.Topic("e2e.alerts.deadletter"), srv.URL, hookSecret, notifyHTTP)))
 	// The device's readings flow when the agent reports acked batches.
 	testkit.WaitFor(tb, 60*time.Second, "the agent's readings acked", func() bool {
 		st, err := agentStatus(agentHTTP)
 		return err == nil && st.BatchesAcked >= 3
 	})
-	return &alertPipeline{sim: sim, hook: hook}
+	return &alertPipeline{sim: sim, hook: hook, k: k, silences: k.Topic("e2e.alerts.silences"), notify: notifyHTTP}
 }
 
 // cycle injects one anomaly (the device's temperature jumps from 20 to 99)
@@ -273,16 +279,59 @@ func (p *alertPipeline) cycle(tb testing.TB, n int) time.Duration {
 	return took
 }
 
+// silenced is how many transitions the notifier muted.
+func (p *alertPipeline) silenced(tb testing.TB) float64 {
+	_, body, err := agentrun.Get(p.notify, "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, _ := agentrun.Metric(body, `fieldline_notify_events_total{fate="silenced"}`)
+	return n
+}
+
 // TestAnomalyReachesWebhook: an anomaly injected into a simulated device
 // travels agent → NATS → bridge → Kafka → processor (1 s window, alert
 // rule) → fl.alerts → notifier → the webhook, signed, each transition
-// delivered once, firing then resolved, three times over.
+// delivered once, firing then resolved, three times over. Then a silence
+// on the agent (written as `alerts silence` does) mutes the next anomaly's
+// firing and resolve, and once removed the one after is delivered again.
 func TestAnomalyReachesWebhook(t *testing.T) {
 	p := startAlertPipeline(t)
 	for i := range 3 {
 		took := p.cycle(t, i)
 		t.Logf("anomaly %d: webhook called after %s", i+1, took.Round(time.Millisecond))
 	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.k.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	now := time.Now()
+	sil := notify.Silence{ID: notify.NewSilenceID(), Matchers: []notify.Matcher{{Name: "agent", Value: "gw-*"}}, StartsAt: now.Add(-time.Second), EndsAt: now.Add(time.Hour)}
+	if err := notify.PutSilence(context.Background(), cl, p.silences, sil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the notifier follows the silences topic; a second is plenty on loopback
+	if err := p.sim.SetRegisters(1, modbussim.Holding, 0, 990); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the firing transition silenced", func() bool { return p.silenced(t) >= 1 })
+	if err := p.sim.SetRegisters(1, modbussim.Holding, 0, 200); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the resolve silenced", func() bool { return p.silenced(t) >= 2 })
+	if err := notify.DeleteSilence(context.Background(), cl, p.silences, sil.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // as above
+	p.hook.mu.Lock()
+	calls := len(p.hook.got)
+	p.hook.mu.Unlock()
+	if calls != 6 {
+		t.Fatalf("%d transitions delivered, want the 6 before the silence", calls)
+	}
+	took := p.cycle(t, 3)
+	t.Logf("anomaly 5 (after the silence): webhook called after %s", took.Round(time.Millisecond))
 }
 
 // BenchmarkAnomalyToWebhook measures device anomaly → webhook call (the
