@@ -212,8 +212,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 	return nil
 }
 
-// ensureTopics creates the silences (compacted) and dead-letter topics
-// when missing.
+// ensureTopics creates the silences (compacted), dead-letter and state
+// topics when missing.
 func (n *Notifier) ensureTopics(ctx context.Context) error {
 	k := n.cfg.Kafka
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(k.Brokers...)}, n.kopt...)...)
@@ -228,6 +228,9 @@ func (n *Notifier) ensureTopics(ctx context.Context) error {
 	}{
 		{k.SilencesTopic, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}},
 		{k.DeadletterTopic, nil},
+		// The processor's, created here too when the notifier starts
+		// first: compacted, keyed by fingerprint, any partition count.
+		{k.StateTopic, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}},
 	} {
 		_, err := adm.CreateTopic(ctx, 1, int16(k.ReplicationFactor), t.configs, t.name)
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
