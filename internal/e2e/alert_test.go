@@ -52,8 +52,8 @@ type hookReceiver struct {
 }
 
 type hookEvent struct {
-	to, key string
-	at      time.Time
+	rule, to, key string
+	at            time.Time
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +68,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var b struct {
 		Alerts []struct {
+			Rule           string `json:"rule"`
 			To             string `json:"to"`
 			IdempotencyKey string `json:"idempotency_key"`
 		} `json:"alerts"`
@@ -81,7 +82,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.keys[a.IdempotencyKey] > 1 {
 			h.bad = append(h.bad, "transition "+a.IdempotencyKey+" delivered twice")
 		}
-		h.got = append(h.got, hookEvent{to: a.To, key: a.IdempotencyKey, at: at})
+		h.got = append(h.got, hookEvent{rule: a.Rule, to: a.To, key: a.IdempotencyKey, at: at})
 	}
 	select {
 	case h.wake <- struct{}{}:
@@ -89,8 +90,9 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// next waits for the next delivered transition after the first n.
-func (h *hookReceiver) next(tb testing.TB, n int, within time.Duration) hookEvent {
+// wait waits for a delivered transition of rule to state to, at index
+// from or later, and returns it with its index.
+func (h *hookReceiver) wait(tb testing.TB, from int, rule, to string, within time.Duration) (hookEvent, int) {
 	tb.Helper()
 	deadline := time.After(within)
 	for {
@@ -99,18 +101,25 @@ func (h *hookReceiver) next(tb testing.TB, n int, within time.Duration) hookEven
 			h.mu.Unlock()
 			tb.Fatalf("webhook: %v", h.bad)
 		}
-		if len(h.got) > n {
-			ev := h.got[n]
-			h.mu.Unlock()
-			return ev
+		for i := from; i < len(h.got); i++ {
+			if ev := h.got[i]; ev.rule == rule && ev.to == to {
+				h.mu.Unlock()
+				return ev, i
+			}
 		}
 		h.mu.Unlock()
 		select {
 		case <-h.wake:
 		case <-deadline:
-			tb.Fatalf("no webhook call %d within %s", n+1, within)
+			tb.Fatalf("no %s %s on the webhook within %s", rule, to, within)
 		}
 	}
+}
+
+func (h *hookReceiver) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.got)
 }
 
 func freePort(tb testing.TB) string {
@@ -210,6 +219,10 @@ http: {listen: "%s"}
     condition: max > 50
     severity: critical
     annotations: {summary: "{{.Agent}} {{.Sensor}} max {{.Value}} over {{.Window}}"}
+  - name: device-hot-raw
+    match: {sensor: device.temp}
+    condition: value > 50
+    severity: critical
 `)
 	runBin(tb, "partitions restored", "fieldline-cloud", "process", "--config", writeFile(tb, dir, "process.yaml", fmt.Sprintf(`processor:
   kafka:
@@ -255,28 +268,30 @@ http: {listen: "%s"}
 
 // cycle injects one anomaly (the device's temperature jumps from 20 to 99)
 // and returns how long it took until the webhook was called with the
-// firing transition; then it clears it and waits for the resolve.
-func (p *alertPipeline) cycle(tb testing.TB, n int) time.Duration {
+// firing transition of the window rule and of the raw-reading rule; then
+// it clears it and waits for both resolves. Each anomaly makes exactly
+// these four transitions.
+func (p *alertPipeline) cycle(tb testing.TB) (window, raw time.Duration) {
 	tb.Helper()
 	// At a random phase of the agent's 1 s polling: the wait for the next
 	// poll is part of what a user sees.
 	time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
+	from := p.hook.len()
 	start := time.Now()
 	if err := p.sim.SetRegisters(1, modbussim.Holding, 0, 990); err != nil {
 		tb.Fatal(err)
 	}
-	fire := p.hook.next(tb, 2*n, 30*time.Second)
-	if fire.to != "firing" {
-		tb.Fatalf("webhook call %d is %q, want firing", 2*n+1, fire.to)
-	}
-	took := fire.at.Sub(start)
+	w, _ := p.hook.wait(tb, from, "device-hot", "firing", 30*time.Second)
+	r, _ := p.hook.wait(tb, from, "device-hot-raw", "firing", 30*time.Second)
 	if err := p.sim.SetRegisters(1, modbussim.Holding, 0, 200); err != nil {
 		tb.Fatal(err)
 	}
-	if res := p.hook.next(tb, 2*n+1, 30*time.Second); res.to != "resolved" {
-		tb.Fatalf("webhook call %d is %q, want resolved", 2*n+2, res.to)
+	p.hook.wait(tb, from, "device-hot", "resolved", 30*time.Second)
+	p.hook.wait(tb, from, "device-hot-raw", "resolved", 30*time.Second)
+	if n := p.hook.len() - from; n != 4 {
+		tb.Fatalf("%d transitions for one anomaly, want 4", n)
 	}
-	return took
+	return w.at.Sub(start), r.at.Sub(start)
 }
 
 // silenced is how many transitions the notifier muted.
@@ -298,8 +313,8 @@ func (p *alertPipeline) silenced(tb testing.TB) float64 {
 func TestAnomalyReachesWebhook(t *testing.T) {
 	p := startAlertPipeline(t)
 	for i := range 3 {
-		took := p.cycle(t, i)
-		t.Logf("anomaly %d: webhook called after %s", i+1, took.Round(time.Millisecond))
+		w, r := p.cycle(t)
+		t.Logf("anomaly %d: webhook called after %s (1 s window rule), %s (raw rule)", i+1, w.Round(time.Millisecond), r.Round(time.Millisecond))
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.k.Brokers...))
 	if err != nil {
@@ -315,11 +330,11 @@ func TestAnomalyReachesWebhook(t *testing.T) {
 	if err := p.sim.SetRegisters(1, modbussim.Holding, 0, 990); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 30*time.Second, "the firing transition silenced", func() bool { return p.silenced(t) >= 1 })
+	testkit.WaitFor(t, 30*time.Second, "the firing transitions silenced", func() bool { return p.silenced(t) >= 2 })
 	if err := p.sim.SetRegisters(1, modbussim.Holding, 0, 200); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 30*time.Second, "the resolve silenced", func() bool { return p.silenced(t) >= 2 })
+	testkit.WaitFor(t, 30*time.Second, "the resolves silenced", func() bool { return p.silenced(t) >= 4 })
 	if err := notify.DeleteSilence(context.Background(), cl, p.silences, sil.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -327,29 +342,35 @@ func TestAnomalyReachesWebhook(t *testing.T) {
 	p.hook.mu.Lock()
 	calls := len(p.hook.got)
 	p.hook.mu.Unlock()
-	if calls != 6 {
-		t.Fatalf("%d transitions delivered, want the 6 before the silence", calls)
+	if calls != 12 {
+		t.Fatalf("%d transitions delivered, want the 12 before the silence", calls)
 	}
-	took := p.cycle(t, 3)
-	t.Logf("anomaly 5 (after the silence): webhook called after %s", took.Round(time.Millisecond))
+	w, r := p.cycle(t)
+	t.Logf("anomaly 5 (after the silence): webhook called after %s and %s", w.Round(time.Millisecond), r.Round(time.Millisecond))
 }
 
 // BenchmarkAnomalyToWebhook measures device anomaly → webhook call (the
-// firing transition), with 1 s polling and a 1 s window: each op is one
-// anomaly and its resolve; p50 and p99 over the ops.
+// firing transition), with 1 s polling, for a rule on a 1 s window's max
+// (window-) and for one on each raw reading (raw-): each op is one anomaly
+// and its resolve; p50 and p99 over the ops.
 func BenchmarkAnomalyToWebhook(b *testing.B) {
 	p := startAlertPipeline(b)
-	var lat []time.Duration
+	var win, raw []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		lat = append(lat, p.cycle(b, i))
+		w, r := p.cycle(b)
+		win, raw = append(win, w), append(raw, r)
 	}
 	b.StopTimer()
-	slices.Sort(lat)
-	q := func(f float64) float64 {
-		return float64(lat[min(len(lat)-1, int(f*float64(len(lat))))].Microseconds()) / 1000
+	for _, m := range []struct {
+		name string
+		lat  []time.Duration
+	}{{"window", win}, {"raw", raw}} {
+		slices.Sort(m.lat)
+		q := func(f float64) float64 {
+			return float64(m.lat[min(len(m.lat)-1, int(f*float64(len(m.lat))))].Microseconds()) / 1000
+		}
+		b.ReportMetric(q(0.5), m.name+"-ms-p50")
+		b.ReportMetric(q(0.99), m.name+"-ms-p99")
 	}
-	b.ReportMetric(q(0.5), "ms-p50")
-	b.ReportMetric(q(0.99), "ms-p99")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "ms-max")
 }
