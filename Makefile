@@ -91,6 +91,7 @@ demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
+	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
 
 # Every decoder and parser has a fuzz target; its seed corpus is in the
 # package's testdata/fuzz/ and runs as a plain test under `make test`.

@@ -45,10 +45,11 @@ type Processor struct {
 
 	// The group's callbacks record assignment changes here; the loop
 	// applies them between transactions.
-	mu      sync.Mutex
-	joined  bool
-	gained  map[int32]bool
-	dropped map[int32]bool
+	mu       sync.Mutex
+	joined   bool
+	assigned map[int32]bool // what the group gave this processor now
+	gained   map[int32]bool
+	dropped  map[int32]bool
 
 	// Loop-owned.
 	parts      map[int32]*part
@@ -102,7 +103,7 @@ func New(cfg Config, opts Options) (*Processor, error) {
 	}
 	pr := &Processor{
 		cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: opts.KafkaOpts,
-		gained: map[int32]bool{}, dropped: map[int32]bool{}, parts: map[int32]*part{},
+		assigned: map[int32]bool{}, gained: map[int32]bool{}, dropped: map[int32]bool{}, parts: map[int32]*part{},
 		aggSchema: wire.SchemaAggregateProto, tx: &txn{deadletters: map[string]int{}},
 	}
 	if cfg.Kafka.Format == FormatJSON {
@@ -312,6 +313,7 @@ func (p *Processor) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]
 	p.joined = true
 	for _, id := range m[p.cfg.Kafka.ReadingsTopic] {
 		p.gained[id] = true
+		p.assigned[id] = true
 	}
 	p.ready.Store(false)
 }
@@ -322,6 +324,7 @@ func (p *Processor) onDropped(_ context.Context, _ *kgo.Client, m map[string][]i
 	for _, id := range m[p.cfg.Kafka.ReadingsTopic] {
 		p.dropped[id] = true
 		delete(p.gained, id)
+		delete(p.assigned, id)
 	}
 }
 

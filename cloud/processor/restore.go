@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -23,6 +24,7 @@ func (p *Processor) applyAssignments(ctx context.Context, cl *kgo.Client, fs kgo
 	p.mu.Lock()
 	dropped, gained, joined := p.dropped, p.gained, p.joined
 	p.dropped, p.gained = map[int32]bool{}, map[int32]bool{}
+	assigned := maps.Clone(p.assigned)
 	p.mu.Unlock()
 	for id := range dropped {
 		if _, ok := p.parts[id]; ok {
@@ -35,8 +37,11 @@ func (p *Processor) applyAssignments(ctx context.Context, cl *kgo.Client, fs kgo
 	for id := range gained {
 		todo = append(todo, id)
 	}
+	// Records of a partition the group gave but no callback announced
+	// yet are restored for too; records of one it took away (polled
+	// before the revocation) are not: the transaction aborts anyway.
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
-		if _, ok := p.parts[ftp.Partition]; !ok && len(ftp.Records) > 0 && !gained[ftp.Partition] {
+		if _, ok := p.parts[ftp.Partition]; !ok && len(ftp.Records) > 0 && !gained[ftp.Partition] && assigned[ftp.Partition] {
 			todo = append(todo, ftp.Partition)
 		}
 	})
