@@ -12,7 +12,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # AGENT_TAGS: nethttpomithttp2 leaves HTTP/2 out of net/http (the agent serves
 # /metrics over HTTP/1.1 on loopback and dials no HTTP/2 server); it is a
 # third of a megabyte of the arm64 binary (docs/benchmarks.md).
-# internal/agentrun.Tags must match.
+# internal/testbed/agentrun.Tags must match.
 AGENT_TAGS    := nethttpomithttp2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
@@ -48,7 +48,7 @@ test-kafka:
 	@set -e; out=$$(scripts/kafka/kafka.sh start); echo "$$out"; \
 	export $$(echo "$$out" | tail -1); export FL_KAFKA_CTL=$(CURDIR)/scripts/kafka/kafka.sh; \
 	trap 'scripts/kafka/kafka.sh stop' EXIT; \
-	$(GO) test -race -count=1 -timeout 20m ./cloud/... ./agent/... ./internal/e2e/...
+	$(GO) test -race -count=1 -timeout 20m ./cloud/... ./agent/... ./internal/testbed/e2e/...
 
 # The agent for the gateways.
 CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
@@ -66,9 +66,9 @@ cross:
 	done
 	@ls -l $(DIST)/fieldline-agent-linux-*
 	@echo "== the cross builds run (version stamps) and the arm64 agent end to end under qemu-aarch64-static"
-	$(GO) vet -tags qemu ./internal/qemu/
+	$(GO) vet -tags qemu ./internal/testbed/qemu/
 	FL_DIST=$(CURDIR)/$(DIST) FL_VERSION=$(VERSION) FL_BUILD_DATE=$(BUILD) \
-		$(GO) test -tags qemu -count=1 -timeout 15m ./internal/qemu/
+		$(GO) test -tags qemu -count=1 -timeout 15m ./internal/testbed/qemu/
 	@$(MAKE) --no-print-directory footprint-rss
 	@# Last, so that an over-budget binary still gets the runs above.
 	@$(MAKE) --no-print-directory footprint
@@ -81,9 +81,9 @@ footprint:
 # Resident memory of the real amd64 agent polling RSS_SENSORS simulated
 # Modbus registers at 1 Hz for RSS_DURATION each; fails over 30 MB steady.
 footprint-rss:
-	$(GO) vet -tags footprint ./internal/footprint/
+	$(GO) vet -tags footprint ./internal/testbed/footprint/
 	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
-		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/footprint/
+		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/testbed/footprint/
 
 demo: build
 	$(BIN)/fieldline-cloud demo --bin $(BIN)

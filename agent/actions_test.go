@@ -15,7 +15,7 @@ import (
 
 	"github.com/fieldline/fieldline/firmware-sim/gpiosim"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // TestRuleActionsWithoutCloud runs an alert's local actions through the

@@ -11,8 +11,8 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
-	"github.com/fieldline/fieldline/internal/agentrun"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // TestBacklogDoesNotStarveLiveData reconnects an agent that holds an hour of

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/rules"
 	"periph.io/x/conn/v3/gpio"
 )

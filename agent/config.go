@@ -14,7 +14,8 @@ import (
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
-// Config is the agent's YAML file. See agent/sample.yaml for every key.
+// Config is the agent's YAML file. See agent/sample.yaml for every key and
+// Defaults for every default.
 type Config struct {
 	Agent   AgentSection   `yaml:"agent"`
 	Buffer  BufferSection  `yaml:"buffer"`
@@ -29,8 +30,8 @@ type Config struct {
 type AgentSection struct {
 	// ID is the agent id: letters, digits, - and _, at most 64.
 	ID string `yaml:"id"`
-	// DataDir holds the buffer file. Default /var/lib/fieldline (the
-	// systemd unit's StateDirectory).
+	// DataDir holds the buffer file. Its default is the systemd unit's
+	// StateDirectory.
 	DataDir string `yaml:"data_dir"`
 	// ClockFloor: readings stamped before it are flagged clock-unsynced.
 	// Default DefaultClockFloor: the day the binary was built (2025-01-01
@@ -43,29 +44,30 @@ type BufferSection struct {
 	// Path of the bbolt file. Default <data_dir>/buffer.db.
 	Path string `yaml:"path"`
 	// FlushInterval: at most this much of the newest readings can be lost on
-	// power loss. 0 commits (fsyncs) every append. Default 100ms.
+	// power loss. 0 commits (fsyncs) every append; nil (absent) means the
+	// default. Every default of this file is in Defaults.
 	FlushInterval    *time.Duration   `yaml:"flush_interval"`
 	FlushMaxReadings int              `yaml:"flush_max_readings"`
 	MaxBytes         confkit.ByteSize `yaml:"max_bytes"`
 	MaxAge           time.Duration    `yaml:"max_age"`
-	// DropPolicy when full: oldest (default) or newest.
+	// DropPolicy when full: oldest or newest.
 	DropPolicy string `yaml:"drop_policy"`
 }
 
 // UplinkSection configures the way to the cloud.
 type UplinkSection struct {
 	NATS uplink.NATSConfig `yaml:"nats"`
-	// Drain: live-first (default) or oldest-first.
+	// Drain: live-first or oldest-first.
 	Drain            string `yaml:"drain"`
 	MaxBatchReadings int    `yaml:"max_batch_readings"`
 	// MaxBatchBytes caps an encoded batch; keep it at or below the
 	// bridge's max_batch_bytes. The NATS server's max_payload lowers it
-	// further when smaller. Default 1MiB.
+	// further when smaller.
 	MaxBatchBytes     confkit.ByteSize `yaml:"max_batch_bytes"`
 	LiveBatchReadings int              `yaml:"live_batch_readings"`
 	RetryMin          time.Duration    `yaml:"retry_min"`
 	RetryMax          time.Duration    `yaml:"retry_max"`
-	// StatusInterval between heartbeats on fl.status.<id>. Default 10s.
+	// StatusInterval between heartbeats on fl.status.<id>.
 	StatusInterval time.Duration `yaml:"status_interval"`
 }
 
@@ -86,70 +88,45 @@ type SourcesSection struct {
 // HTTPSection configures the local HTTP endpoint (/metrics, /healthz,
 // /status).
 type HTTPSection struct {
-	// Listen address; empty disables it. Default 127.0.0.1:9271.
+	// Listen address, or "off" to disable it. Empty (or absent) means the
+	// default, loopback only.
 	Listen string `yaml:"listen"`
 }
 
 // LogSection configures logging.
 type LogSection struct {
-	Level  string `yaml:"level"`  // debug, info (default), warn, error
-	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
 }
 
-// SetDefaults fills in zero fields.
+// SetDefaults fills in zero fields from Defaults, and the sources' from
+// their own SetDefaults.
 func (c *Config) SetDefaults() {
-	if c.Agent.DataDir == "" {
-		c.Agent.DataDir = "/var/lib/fieldline"
-	}
+	d := Defaults()
+	orDefault(&c.Agent.DataDir, d.Agent.DataDir)
 	if c.Agent.ClockFloor.IsZero() {
-		c.Agent.ClockFloor = DefaultClockFloor
+		c.Agent.ClockFloor = d.Agent.ClockFloor
 	}
 	b := &c.Buffer
 	if b.Path == "" {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
 	}
-	if b.FlushInterval == nil {
-		d := 100 * time.Millisecond
-		b.FlushInterval = &d
-	}
-	if b.FlushMaxReadings == 0 {
-		b.FlushMaxReadings = 65536
-	}
-	if b.MaxBytes == 0 {
-		b.MaxBytes = 256 << 20
-	}
+	orDefault(&b.FlushInterval, d.Buffer.FlushInterval)
+	orDefault(&b.FlushMaxReadings, d.Buffer.FlushMaxReadings)
+	orDefault(&b.MaxBytes, d.Buffer.MaxBytes)
+	orDefault(&b.DropPolicy, d.Buffer.DropPolicy)
 	u := &c.Uplink
 	u.NATS.SetDefaults()
-	if u.Drain == "" {
-		u.Drain = DrainLiveFirst
-	}
-	if u.MaxBatchReadings == 0 {
-		u.MaxBatchReadings = 5000
-	}
-	if u.LiveBatchReadings == 0 {
-		u.LiveBatchReadings = 1000
-	}
-	if u.MaxBatchBytes == 0 {
-		u.MaxBatchBytes = 1 << 20
-	}
-	if u.RetryMin == 0 {
-		u.RetryMin = 100 * time.Millisecond
-	}
-	if u.RetryMax == 0 {
-		u.RetryMax = 30 * time.Second
-	}
-	if u.StatusInterval == 0 {
-		u.StatusInterval = 10 * time.Second
-	}
-	if c.HTTP.Listen == "" {
-		c.HTTP.Listen = "127.0.0.1:9271"
-	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
-	if c.Log.Format == "" {
-		c.Log.Format = "text"
-	}
+	orDefault(&u.Drain, d.Uplink.Drain)
+	orDefault(&u.MaxBatchReadings, d.Uplink.MaxBatchReadings)
+	orDefault(&u.LiveBatchReadings, d.Uplink.LiveBatchReadings)
+	orDefault(&u.MaxBatchBytes, d.Uplink.MaxBatchBytes)
+	orDefault(&u.RetryMin, d.Uplink.RetryMin)
+	orDefault(&u.RetryMax, d.Uplink.RetryMax)
+	orDefault(&u.StatusInterval, d.Uplink.StatusInterval)
+	orDefault(&c.HTTP.Listen, d.HTTP.Listen)
+	orDefault(&c.Log.Level, d.Log.Level)
+	orDefault(&c.Log.Format, d.Log.Format)
 	for i := range c.Sources.Modbus {
 		c.Sources.Modbus[i].SetDefaults()
 	}

@@ -115,24 +115,17 @@ type Forwarder struct {
 
 // NewForwarder returns a forwarder; Run starts it.
 func NewForwarder(q Queue, tr Transport, cfg ForwarderConfig, o ForwarderOptions) *Forwarder {
-	if cfg.Drain == "" {
-		cfg.Drain = DrainLiveFirst
-	}
-	if cfg.MaxBatchReadings <= 0 {
-		cfg.MaxBatchReadings = 5000
-	}
-	if cfg.LiveBatchReadings <= 0 {
-		cfg.LiveBatchReadings = 1000
-	}
-	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = 100 * time.Millisecond
-	}
+	// Zero fields take the agent's defaults (agent.Defaults, the one place
+	// they are written).
+	d := Defaults().Uplink
+	orDefault(&cfg.Drain, d.Drain)
+	orDefault(&cfg.MaxBatchReadings, d.MaxBatchReadings)
+	orDefault(&cfg.LiveBatchReadings, d.LiveBatchReadings)
+	orDefault(&cfg.RetryMin, d.RetryMin)
 	if cfg.RetryMax < cfg.RetryMin {
-		cfg.RetryMax = 30 * time.Second
+		cfg.RetryMax = max(d.RetryMax, cfg.RetryMin)
 	}
-	if cfg.MaxBatchBytes <= 0 {
-		cfg.MaxBatchBytes = 1 << 20
-	}
+	orDefault(&cfg.MaxBatchBytes, int(d.MaxBatchBytes))
 	f := &Forwarder{q: q, tr: tr, cfg: cfg, o: o, log: o.Logger, m: o.Metrics, wake: make(chan struct{}, 1),
 		retries:   retry.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax, Jitter: true},
 		bufErrLog: lograte.New(time.Minute, nil),

@@ -13,9 +13,9 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
-	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/embedded"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // TestBatchesFitTheServersPayloadLimit: a NATS server that takes at most

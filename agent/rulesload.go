@@ -37,7 +37,7 @@ func compileRulesFile(file string) (*rules.Program, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading rule bundle: %w", err)
 	}
-	prog, err := rules.Load(file, data)
+	prog, err := rules.Compile(file, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,7 +65,7 @@ func (a *Agent) startupRules() *rules.Program {
 		a.log.Error("reading the last good rule bundle", "err", berr)
 	}
 	if len(good) > 0 {
-		if prog, lerr := rules.Load("last good bundle", good); lerr == nil {
+		if prog, lerr := rules.Compile("last good bundle", good); lerr == nil {
 			a.log.Error("rule bundle rejected at start; running the last good bundle", "file", file, "name", prog.Name(), "version", prog.Version(), "err", err)
 			a.rulesEvent(RulesEvent{Event: "applied", Source: "last-good", Name: prog.Name(), Version: prog.Version()})
 			return prog

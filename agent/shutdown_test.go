@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // TestSoftStopEndsRetries: with the network up but no bridge, the forwarder

@@ -14,6 +14,7 @@ import (
 // says so.
 func TestBlobSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.db")
+	checkAtEnd(t, path)
 	b, err := Open(path, &Options{AgentID: "gw", FlushInterval: 0})
 	if err != nil {
 		t.Fatal(err)

@@ -152,7 +152,7 @@ func TestConcurrentHistory(t *testing.T) {
 }
 
 // saveFile keeps the data file of a failed test for a post-mortem.
-func saveFile(t *testing.T, path string) {
+func saveFile(t testing.TB, path string) {
 	dst := filepath.Join(os.TempDir(), "fieldline-buffer-"+filepath.Base(t.Name())+".db")
 	src, err := os.Open(path)
 	if err != nil {

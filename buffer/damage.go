@@ -91,6 +91,42 @@ func (b *Buffer) dropBad(tx *bolt.Tx, lane fieldline.Lane, k []byte, out *cycleO
 	return nil
 }
 
+// dropOrphans deletes the lane's segments below its low seq. No index entry
+// points to them: they are the segments of entries lost to damage (a key
+// that no longer decodes, an entry deleted), whose seqs went as a hole once
+// the front moved past them. Left alone they would stay in the file, and
+// counted against the cap, for its whole life. Segments are keyed by first
+// seq, so the scan stops at the first one at or above the low seq: on an
+// undamaged file it looks at one key.
+func (b *Buffer) dropOrphans(tx *bolt.Tx, lane fieldline.Lane, st *laneState) error {
+	seg := tx.Bucket(segBuckets[lane])
+	type orphan struct {
+		key []byte
+		n   int
+	}
+	var del []orphan
+	c := seg.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		seq, err := keySeq(k)
+		if err != nil {
+			continue // not a key the buffer writes; it sorts anywhere
+		}
+		if seq >= st.lowSeq {
+			break
+		}
+		del = append(del, orphan{append([]byte(nil), k...), len(v)})
+	}
+	for _, o := range del {
+		if err := seg.Delete(o.key); err != nil {
+			return fmt.Errorf("deleting a segment left without index entry: %w", err)
+		}
+		st.liveBytes -= min(st.liveBytes, uint64(o.n))
+		st.liveCost -= min(st.liveCost, costFor(o.n, b.pageSize))
+		b.log.Debug("buffer deleted a segment left without index entry", "lane", lane.String(), "key", hex.EncodeToString(o.key))
+	}
+	return nil
+}
+
 // dropBadKeys deletes the entries readers found undecodable, if they still
 // are.
 func (b *Buffer) dropBadKeys(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {

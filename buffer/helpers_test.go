@@ -30,6 +30,9 @@ func readings(n, sensors int, start int) []fieldline.Reading {
 // tag recovers the k a reading was made with.
 func tag(r fieldline.Reading) int { return int(r.Value*10 + 0.5) }
 
+// openT opens a buffer (nil options: commit every append) and, when the
+// test ends, closes it if the test did not and checks the file
+// (checkAtEnd).
 func openT(t testing.TB, path string, o *Options) *Buffer {
 	t.Helper()
 	if o == nil {
@@ -38,10 +41,12 @@ func openT(t testing.TB, path string, o *Options) *Buffer {
 	if o.AgentID == "" {
 		o.AgentID = "gw-test"
 	}
+	checkAtEnd(t, path)
 	b, err := Open(path, o)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
+	t.Cleanup(func() { _ = b.Close() }) // idempotent; the test checks Close's error where it matters
 	return b
 }
 
@@ -67,8 +72,8 @@ func appendT(t testing.TB, b *Buffer, lane fieldline.Lane, rs []fieldline.Readin
 	return first, last
 }
 
-// drainAll reads every unacked reading of a lane with Oldest, without
-// acking, by walking ranges: it returns them in seq order.
+// oldestT is Oldest, failing the test on an error: the oldest unacked
+// committed range of a lane, at most max readings, and whether there is one.
 func oldestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.Batch, bool) {
 	t.Helper()
 	batch, ok, err := b.Oldest(lane, max)
@@ -78,6 +83,7 @@ func oldestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.B
 	return batch, ok
 }
 
+// newestT is Newest, failing the test on an error.
 func newestT(t testing.TB, b *Buffer, lane fieldline.Lane, max int) (fieldline.Batch, bool) {
 	t.Helper()
 	batch, ok, err := b.Newest(lane, max)

@@ -59,10 +59,10 @@ type Options struct {
 	AgentID string
 	// FlushInterval is the longest a reading waits in memory before it is
 	// committed. 0 commits on every Append call (one fsync per call, or per
-	// group of concurrent calls). DefaultOptions: 100ms.
+	// group of concurrent calls). DefaultOptions: DefaultFlushInterval.
 	FlushInterval time.Duration
 	// FlushMaxReadings commits early once this many readings wait.
-	// Default 65536.
+	// Default DefaultFlushMaxReadings.
 	FlushMaxReadings int
 	// MaxPendingReadings bounds the readings waiting in memory when commits
 	// fall behind (a slow or failing disk); beyond it, telemetry appends are
@@ -71,7 +71,8 @@ type Options struct {
 	// largest batches, about 128 MiB of readings); the default is clamped
 	// to that.
 	MaxPendingReadings int
-	// MaxBytes caps the file size. 0 means no cap. DefaultOptions: 256 MiB.
+	// MaxBytes caps the file size. 0 means no cap. DefaultOptions:
+	// DefaultMaxBytes.
 	// Must be 0 or at least 256 KiB.
 	MaxBytes int64
 	// MaxAge drops readings committed longer ago than this. 0 means none.
@@ -91,12 +92,20 @@ type Options struct {
 	Now     func() time.Time // nil: time.Now; commit times and ages use it
 }
 
+// The defaults of DefaultOptions; the agent's config takes its own from
+// them.
+const (
+	DefaultFlushInterval    = 100 * time.Millisecond
+	DefaultFlushMaxReadings = 65536
+	DefaultMaxBytes         = 256 << 20
+)
+
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() *Options {
 	return &Options{
-		FlushInterval:    100 * time.Millisecond,
-		FlushMaxReadings: 65536,
-		MaxBytes:         256 << 20,
+		FlushInterval:    DefaultFlushInterval,
+		FlushMaxReadings: DefaultFlushMaxReadings,
+		MaxBytes:         DefaultMaxBytes,
 	}
 }
 
@@ -110,7 +119,7 @@ const maxPendingLimit = 2 << 20
 func (o *Options) withDefaults() (Options, error) {
 	c := *o
 	if c.FlushMaxReadings == 0 {
-		c.FlushMaxReadings = 65536
+		c.FlushMaxReadings = DefaultFlushMaxReadings
 	}
 	if c.MaxPendingReadings == 0 {
 		c.MaxPendingReadings = max(min(8*c.FlushMaxReadings, maxPendingLimit), c.FlushMaxReadings)

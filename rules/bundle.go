@@ -14,8 +14,8 @@ import (
 	"github.com/fieldline/fieldline/internal/confkit"
 )
 
-// Bundle is a rule bundle as written in YAML. Parse fills it; Compile checks
-// it and turns it into a Program.
+// Bundle is a rule bundle as written in YAML: the schema Compile reads and
+// checks before it turns it into a Program.
 type Bundle struct {
 	// Version identifies the bundle for humans and for the agent's status
 	// report, e.g. "2026-11-25.1". Required.
@@ -121,13 +121,9 @@ type Publish struct {
 	States  []string `yaml:"states"`
 }
 
-// Parse decodes a bundle strictly: unknown keys, a wrong type or a second
-// YAML document are errors (a *confkit.Error naming "bundle"). It does not
-// check values; Compile does.
-func Parse(data []byte) (*Bundle, error) {
-	return parse("bundle", data)
-}
-
+// parse decodes a bundle strictly: unknown keys, a wrong type or a second
+// YAML document are errors (a *confkit.Error naming name). It does not
+// check values; compile does.
 func parse(name string, data []byte) (*Bundle, error) {
 	var p confkit.Problems
 	b := new(Bundle)

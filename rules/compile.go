@@ -6,14 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/fieldline/fieldline/internal/confkit"
 )
 
-// Program is a compiled, checked bundle. It is immutable and may be shared
-// by several engines.
+// Program is a compiled, checked bundle (Compile). It is immutable and may
+// be shared by several engines.
 type Program struct {
 	name    string
 	version string
@@ -85,44 +87,47 @@ func (p *Program) resolve(sensorID string) *rule {
 	return nil
 }
 
-// Compile checks b and compiles its expressions. Every problem is listed,
-// each with its path in the bundle (`rules[3].deadband.absolute: must be ≥
-// 0, got -1`); the error is a *confkit.Error.
-func Compile(b *Bundle) (*Program, error) {
-	return compile("bundle", b)
-}
-
-// Load is Parse then Compile; name (a file name, a KV key) is used in
-// messages.
-func Load(name string, data []byte) (*Program, error) {
+// Compile reads the bundle in data (YAML) and compiles it. It is the one
+// way a bundle becomes a Program: the agent (its rules.file and the last
+// good bundle it keeps), `check-rules`, `check-config` and the cloud before
+// it pushes a bundle all call it, so a bundle the cloud accepts is one the
+// agent runs.
+//
+// It returns the Program, or nil and a *confkit.Error that lists every
+// problem found, each with its line and, when it is about a value, its path
+// in the bundle (`line 8: rules[3].deadband.absolute: must be ≥ 0, got
+// -0.5`; `line 5: field deadbnd not found in type rules.Rule`). A required
+// key left out has no line (`version: is required`). name (a file name, a
+// KV key) is the error's File.
+func Compile(name string, data []byte) (*Program, error) {
 	b, err := parse(name, data)
-	if err != nil {
-		return nil, err
-	}
-	return compile(name, b)
-}
-
-// Validate lists every problem of the bundle in data, or nothing when it
-// compiles (Check without the program).
-func Validate(name string, data []byte) []confkit.Problem {
-	_, problems := Check(name, data)
-	return problems
-}
-
-// Check compiles the bundle in data and returns the program, or every
-// problem found with its path in the bundle. `fieldline-agent check-rules`,
-// `check-config` and the cloud's bundle validation all use it, so a bundle
-// the cloud accepts is one the agent runs.
-func Check(name string, data []byte) (*Program, []confkit.Problem) {
-	prog, err := Load(name, data)
 	if err == nil {
-		return prog, nil
+		var prog *Program
+		if prog, err = compile(name, b); err == nil {
+			return prog, nil
+		}
 	}
 	var ce *confkit.Error
 	if errors.As(err, &ce) {
-		return nil, ce.Problems
+		for i := range ce.Problems {
+			splitLine(&ce.Problems[i])
+		}
+		confkit.Locate(ce.Problems, data)
 	}
-	return nil, []confkit.Problem{{Why: err.Error()}}
+	return nil, err
+}
+
+// splitLine moves the "line N: " that starts a YAML error's message into
+// the problem's Line.
+func splitLine(p *confkit.Problem) {
+	rest, ok := strings.CutPrefix(p.Why, "line ")
+	if !ok || p.Field != "" || p.Line != 0 {
+		return
+	}
+	num, why, ok := strings.Cut(rest, ": ")
+	if n, err := strconv.Atoi(num); ok && err == nil && n > 0 {
+		p.Line, p.Why = n, why
+	}
 }
 
 func compile(name string, b *Bundle) (*Program, error) {

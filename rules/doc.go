@@ -2,8 +2,8 @@
 // bundle), its compiler and validator, and the evaluator that runs on every
 // reading on the agent. It decides what leaves the gateway: most sensor data
 // is boring and cellular bytes cost money. The cloud uses the same code
-// (Check, or Validate for the problems only) to check a bundle before it
-// pushes it, so a bundle the cloud accepts is one the agent runs.
+// (Compile) to check a bundle before it pushes it, so a bundle the cloud
+// accepts is one the agent runs.
 //
 // It owns the bundle format, selector precedence, the per-sensor pipeline,
 // alert states and the action queue. It must not know where readings come
@@ -13,16 +13,18 @@
 //
 // # Basics
 //
-// Load (Parse then Compile) turns a bundle into a Program, listing every
-// problem with its path (`rules[3].deadband.absolute: must be ≥ 0, got -1`)
-// or, for what YAML itself rejects, its line (`line 4: found unexpected end
-// of stream`), in one *confkit.Error. NewEngine runs a Program; the agent's pipeline
-// goroutine calls Process with each batch of readings and Tick every 100 ms
-// to 1 s, and sends Output.Telemetry to the telemetry lane and Output.Alerts
-// to the alert lane. Swap installs a new Program between two readings.
+// Compile is the one way in: it turns a bundle (YAML bytes) into a Program,
+// or lists every problem in one *confkit.Error, each with its line and path
+// (`line 8: rules[3].deadband.absolute: must be ≥ 0, got -1`) or, for what
+// YAML itself rejects, its line (`line 4: found unexpected end of stream`).
+// The agent, check-rules, check-config and the cloud all call it. NewEngine
+// runs a Program; the agent's pipeline goroutine calls Process with each
+// batch of readings and Tick every 100 ms to 1 s, and sends
+// Output.Telemetry to the telemetry lane and Output.Alerts to the alert
+// lane. Swap installs a new Program between two readings.
 // ShiftTime tells the engine that the clock was stepped (see Clock steps).
 //
-//	prog, err := rules.Load("boiler.yaml", data)
+//	prog, err := rules.Compile("boiler.yaml", data)
 //	eng := rules.NewEngine(prog, rules.Options{Actions: myActions})
 //	defer eng.Close(ctx)
 //	var out rules.Output

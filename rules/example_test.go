@@ -1,16 +1,18 @@
 package rules_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/rules"
 )
 
-// Validate lists every problem of a bundle with its path, as
+// Compile lists every problem of a bundle with its line and path, as
 // `fieldline-agent check-rules` and the cloud print them.
-func ExampleValidate() {
+func ExampleCompile() {
 	bundle := []byte(`version: "1"
 name: plant
 rules:
@@ -20,19 +22,23 @@ rules:
     alerts:
       - {name: hot, above: 95, clear_below: 99}
 `)
-	for _, p := range rules.Validate("plant.yaml", bundle) {
-		fmt.Println(p)
+	_, err := rules.Compile("plant.yaml", bundle)
+	var ce *confkit.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			fmt.Println(p)
+		}
 	}
 	// Output:
-	// rules[0].transform.expr: unknown name valu (column 1)
-	// rules[0].deadband.absolute: must be ≥ 0, got -0.5
-	// rules[0].alerts[0].clear_below: must be ≤ above (95), got 99
+	// line 5: rules[0].transform.expr: unknown name valu (column 1)
+	// line 6: rules[0].deadband.absolute: must be ≥ 0, got -0.5
+	// line 8: rules[0].alerts[0].clear_below: must be ≤ above (95), got 99
 }
 
 // An engine scales a raw temperature, keeps changes beyond the deadband
 // and raises an alert with hysteresis.
 func ExampleEngine() {
-	prog, err := rules.Load("boiler.yaml", []byte(`version: "1"
+	prog, err := rules.Compile("boiler.yaml", []byte(`version: "1"
 name: boiler
 rules:
   - match: "boiler.*.temp"

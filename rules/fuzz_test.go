@@ -1,9 +1,9 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"math"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,14 +12,11 @@ import (
 	"github.com/fieldline/fieldline/internal/confkit"
 )
 
-// lineRef is how a problem without a path names its place.
-var lineRef = regexp.MustCompile(`^line [1-9][0-9]*: `)
-
-// FuzzLoad feeds arbitrary bytes to the bundle loader. It must never panic;
+// FuzzCompile feeds arbitrary bytes to Compile. It must never panic;
 // a rejected bundle gives a *confkit.Error whose problems are one line
 // each; an accepted one runs readings, ticks and a state round trip
 // without panicking.
-func FuzzLoad(f *testing.F) {
+func FuzzCompile(f *testing.F) {
 	f.Add(SampleBundle)
 	f.Add([]byte(bundle("  - match: \"a.*\"\n    deadband: {absolute: -1}\n")))
 	f.Add([]byte(bundle("  - match: \"**\"\n    aggregate: {window: 1ms, fn: last, grace: 0s}\n    min_interval: 1ns\n    max_interval: 2ns\n")))
@@ -35,7 +32,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("version: 1\nname: \x01\n"))
 	f.Add([]byte("a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Load("fuzz.yaml", data)
+		p, err := Compile("fuzz.yaml", data)
 		if err != nil {
 			var ce *confkit.Error
 			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
@@ -47,9 +44,13 @@ func FuzzLoad(f *testing.F) {
 				}
 				// Every problem names its place: a path into the
 				// bundle, or, for what YAML itself rejects (syntax,
-				// types, unknown keys), a line.
-				if pr.Field == "" && !lineRef.MatchString(pr.Why) {
+				// types, unknown keys), a line; a line within the
+				// document, and only in Line.
+				if pr.Field == "" && pr.Line == 0 {
 					t.Fatalf("problem %q names neither a path nor a line", pr)
+				}
+				if pr.Line < 0 || pr.Line > 1+bytes.Count(data, []byte("\n")) || strings.HasPrefix(pr.Why, "line ") {
+					t.Fatalf("problem %+v: line out of the document, or left in the message", pr)
 				}
 			}
 			return
@@ -118,7 +119,7 @@ func FuzzExpr(f *testing.F) {
 			} else {
 				r.Transform = &Transform{Expr: src}
 			}
-			p, err := Compile(&Bundle{Version: "1", Name: "fuzz", Rules: []Rule{r}})
+			p, err := compile("fuzz", &Bundle{Version: "1", Name: "fuzz", Rules: []Rule{r}})
 			if err != nil {
 				var ce *confkit.Error
 				if !errors.As(err, &ce) || len(ce.Problems) != 1 {
@@ -143,7 +144,7 @@ func FuzzExpr(f *testing.F) {
 // FuzzRestoreState feeds arbitrary bytes to RestoreState: an error wraps
 // ErrState; accepted state survives a second round trip.
 func FuzzRestoreState(f *testing.F) {
-	p, err := Load("sample.yaml", SampleBundle)
+	p, err := Compile("sample.yaml", SampleBundle)
 	if err != nil {
 		f.Fatal(err)
 	}

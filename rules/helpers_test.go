@@ -34,7 +34,7 @@ func rdq(sensor string, sec, v float64, q fieldline.Quality) fieldline.Reading {
 
 func mustLoad(t testing.TB, yaml string) *Program {
 	t.Helper()
-	p, err := Load("test.yaml", []byte(yaml))
+	p, err := Compile("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("loading bundle: %v", err)
 	}

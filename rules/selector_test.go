@@ -90,15 +90,12 @@ func TestPrecedence(t *testing.T) {
 }
 
 func TestSampleBundle(t *testing.T) {
-	p, err := Load("sample.yaml", SampleBundle)
+	p, err := Compile("sample.yaml", SampleBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Name() != "boiler-room" || p.Version() != "2026-11-25.1" {
 		t.Errorf("name %q version %q", p.Name(), p.Version())
-	}
-	if probs := Validate("sample.yaml", SampleBundle); probs != nil {
-		t.Errorf("Validate: %v", probs)
 	}
 	for sensor, want := range map[string]int{
 		"boiler.1.temp":     0,
@@ -113,14 +110,14 @@ func TestSampleBundle(t *testing.T) {
 			t.Errorf("RuleFor(%q) = %d, want %d", sensor, got, want)
 		}
 	}
-	b, err := Parse(SampleBundle)
+	b, err := parse("sample.yaml", SampleBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b.Rules) != 5 || len(b.Rules[0].Alerts) != 2 || len(b.Rules[0].Alerts[0].Actions) != 2 {
 		t.Errorf("parsed %d rules", len(b.Rules))
 	}
-	if _, err := Compile(b); err != nil {
-		t.Errorf("Compile(Parse(sample)): %v", err)
+	if _, err := compile("sample.yaml", b); err != nil {
+		t.Errorf("compile(parse(sample)): %v", err)
 	}
 }

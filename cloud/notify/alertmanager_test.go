@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/agentrun"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // startAlertmanager runs Debian's prometheus-alertmanager on a random

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 

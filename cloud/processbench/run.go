@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/processor"
 	"github.com/fieldline/fieldline/cloud/window"
+	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -101,7 +101,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	brokers := o.Brokers
 	if len(brokers) == 0 {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		c, err := embedded.StartKafka(embedded.KafkaOptions{})
 		if err != nil {
 			return Result{}, fmt.Errorf("starting kfake: %w", err)
 		}

@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 )
 
 // killRules: a raw threshold whose every transition depends on event time

@@ -18,7 +18,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/window"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fieldline/fieldline/internal/agentrun"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // buildCloud builds fieldline-cloud into dir.

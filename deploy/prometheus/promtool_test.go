@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 func promtool(t *testing.T) string {

@@ -13,7 +13,7 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 func client(t *testing.T, url string, timeout time.Duration) *modbus.ModbusClient {

@@ -1,6 +1,7 @@
-// Package cli is the small command framework the three Fieldline binaries
-// share: a table of subcommands, a usage text, per-command flag sets whose
-// --help explains the command, and exit codes.
+// Package cli is the small command framework of fieldline-agent and
+// fieldline-sim: a table of subcommands, a usage text, per-command flag sets
+// whose --help explains the command, and exit codes. (fieldline-cloud,
+// whose commands nest, uses cobra; the agent does not, for its size.)
 //
 // # Caveats
 //

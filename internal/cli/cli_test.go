@@ -73,9 +73,13 @@ func TestCheckRules(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Code != 1 {
 		t.Fatalf("bad: %v", err)
 	}
-	for _, want := range []string{"rules[0].deadband.absolute", "rules[1].min_interval"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
+	want := bad + ": line 4: rules[0].deadband.absolute: must be ≥ 0, got -1\n" +
+		bad + ": line 5: rules[1].min_interval: must be ≥ 0, got -1s\n"
+	if out.String() != want {
+		t.Errorf("output\n got: %q\nwant: %q", out.String(), want)
+	}
+	out.Reset()
+	if err := CheckRules(&out, filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) || out.Len() > 0 {
+		t.Errorf("missing file: %v, output %q", err, out.String())
 	}
 }

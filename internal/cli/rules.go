@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,38 +10,34 @@ import (
 	"github.com/fieldline/fieldline/rules"
 )
 
-// CheckRules compiles the bundle at path as the agents do and prints every
-// problem, or a line saying it is good. It returns ExitError{1} when there
-// is a problem.
+// CheckRules compiles the bundle at path with rules.Compile, as the agents
+// do, and prints every problem, or a line saying it is good. It returns
+// ExitError{1} when there is a problem, and the error itself when the file
+// cannot be read.
 func CheckRules(stdout io.Writer, path string) error {
-	prog, problems, err := CompileRules(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	if len(problems) > 0 {
-		PrintProblems(stdout, path, problems)
+	prog, err := rules.Compile(path, data)
+	if err != nil {
+		PrintProblems(stdout, path, err)
 		return ExitError{1}
 	}
 	fmt.Fprintf(stdout, "%s: ok (bundle %q version %s)\n", path, prog.Name(), prog.Version())
 	return nil
 }
 
-// CompileRules reads and compiles the bundle at path as the agents do: the
-// program, or every problem found, each with its path in the bundle; err
-// only when the file cannot be read.
-func CompileRules(path string) (*rules.Program, []confkit.Problem, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
+// PrintProblems prints the problems of a bundle, as rules.Compile lists
+// them in a *confkit.Error, one line each ("path: line 8: rules[3]...: why"),
+// as check-rules and check-config do. Any other error is one line.
+func PrintProblems(w io.Writer, path string, err error) {
+	var ce *confkit.Error
+	if !errors.As(err, &ce) {
+		fmt.Fprintf(w, "%s: %v\n", path, err)
+		return
 	}
-	prog, problems := rules.Check(path, data)
-	return prog, problems, nil
-}
-
-// PrintProblems prints a bundle's problems, one line each, as check-rules
-// does.
-func PrintProblems(w io.Writer, path string, problems []confkit.Problem) {
-	for _, p := range problems {
+	for _, p := range ce.Problems {
 		fmt.Fprintf(w, "%s: %s\n", path, p)
 	}
 }

@@ -89,3 +89,53 @@ func TestByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestLocate finds the line of each field path in a document: keys, list
+// elements, keys holding dots, aliases, and the deepest part present when
+// the path goes on past the document.
+func TestLocate(t *testing.T) {
+	doc := `version: "1"
+rules:
+  - match: a
+    deadband:
+      absolute: -1
+  - match: b
+    labels: {site.name: x, "1st": y}
+    alerts:
+      - &hot
+        name: hot
+  - match: c
+    alerts: [*hot]
+`
+	for _, tc := range []struct {
+		field string
+		line  int
+	}{
+		{"version", 1},
+		{"rules", 2},
+		{"rules[0]", 3},
+		{"rules[0].deadband.absolute", 5},
+		{"rules[1].labels.site.name", 7},
+		{"rules[1].labels.1st", 7},
+		{"rules[1].alerts[0].name", 10},
+		{"rules[2].alerts[0].name", 10},  // through the alias, to the anchor's key
+		{"rules[0].deadband.percent", 4}, // left out: its parent
+		{"rules[7].match", 2},            // no such element: the list
+		{"name", 0},                      // a top-level key left out
+		{"", 0},
+	} {
+		ps := []Problem{{Field: tc.field, Why: "x"}}
+		Locate(ps, []byte(doc))
+		if ps[0].Line != tc.line {
+			t.Errorf("%q: line %d, want %d", tc.field, ps[0].Line, tc.line)
+		}
+	}
+	ps := []Problem{{Field: "version", Why: "x", Line: 40}, {Field: "version", Why: "is required"}}
+	Locate(ps, []byte("{{{"))
+	if ps[0].Line != 40 || ps[1].Line != 0 {
+		t.Errorf("a line already known, or a document that does not parse: %+v", ps)
+	}
+	if got := (Problem{Line: 8, Field: "a.b", Why: "must be ≥ 0"}).String(); got != "line 8: a.b: must be ≥ 0" {
+		t.Errorf("String() = %q", got)
+	}
+}

@@ -14,7 +14,8 @@
 //	}
 //
 // Problems.Err returns nil or an error that lists every problem, one per
-// line, prefixed by the file name.
+// line, prefixed by the file name. Locate adds to each problem the line of
+// its field in the YAML document (rules.Compile uses it for bundles).
 //
 // Sizes ("64MiB") and durations ("250ms") decode with ByteSize and
 // time.Duration.

@@ -2,20 +2,29 @@ package confkit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // Problem is one mistake in a config: where and why.
 type Problem struct {
+	// Line is the line of the field in the file, when known (Locate).
+	Line  int
 	Field string // path such as "sources.modbus[2].registers[0].address"
 	Why   string
 }
 
+// String is "line 8: rules[3].deadband.absolute: must be ≥ 0", leaving out
+// what is not known.
 func (p Problem) String() string {
-	if p.Field == "" {
-		return p.Why
+	s := p.Why
+	if p.Field != "" {
+		s = p.Field + ": " + s
 	}
-	return p.Field + ": " + p.Why
+	if p.Line > 0 {
+		s = "line " + strconv.Itoa(p.Line) + ": " + s
+	}
+	return s
 }
 
 // Problems collects problems under a path prefix. The zero value is ready to

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 const python = "/usr/bin/python3"

@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
+	"github.com/fieldline/fieldline/internal/tlsconf"
 )
 
 func TestTLS(t *testing.T) {
@@ -25,7 +26,7 @@ func TestTLS(t *testing.T) {
 	}
 
 	// Trusting the broker's CA: readings flow.
-	cfg := Config{Name: "tls", Brokers: []string{b.URL()}, Reconnect: fastReconnect, TLS: TLSConfig{CAFile: ca},
+	cfg := Config{Name: "tls", Brokers: []string{b.URL()}, Reconnect: fastReconnect, TLS: tlsconf.Config{CAFile: ca},
 		Subscriptions: []Subscription{{Topic: "t/+", Sensor: "t.<+>"}}}
 	src, err := New(cfg, Options{})
 	if err != nil {
@@ -48,7 +49,7 @@ func TestTLS(t *testing.T) {
 	m := NewMetrics(nil)
 	var l logs
 	untrusting := cfg
-	untrusting.Name, untrusting.ClientID, untrusting.TLS = "untrusting", "untrusting", TLSConfig{}
+	untrusting.Name, untrusting.ClientID, untrusting.TLS = "untrusting", "untrusting", tlsconf.Config{}
 	src2, err := New(untrusting, Options{Metrics: m, Logger: l.logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/tlsconf"
 )
 
 // SampleConfig is a commented example of an MQTT source config.
@@ -30,9 +31,13 @@ type Config struct {
 	ClientID string `yaml:"client_id"`
 	Username string `yaml:"username"`
 	// Password is never logged. PasswordFile, when set, is read instead.
-	Password     Secret    `yaml:"password"`
-	PasswordFile string    `yaml:"password_file"`
-	TLS          TLSConfig `yaml:"tls"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS secures the connection: ca_file, cert_file, key_file,
+	// server_name, insecure_skip_verify (the keys of every tls section).
+	// It applies to tls://, mqtts://, ssl:// and wss:// brokers, which use
+	// the system's CAs when it is empty.
+	TLS tlsconf.Config `yaml:"tls"`
 	// KeepAlive; default 30s.
 	KeepAlive time.Duration `yaml:"keepalive"`
 	// ConnectTimeout bounds each connection attempt; default 10s.
@@ -52,21 +57,6 @@ type Config struct {
 	MaxPayload confkit.ByteSize `yaml:"max_payload"`
 
 	Subscriptions []Subscription `yaml:"subscriptions"`
-}
-
-// TLSConfig secures the connection. It applies to tls://, mqtts://, ssl://
-// and wss:// brokers.
-type TLSConfig struct {
-	// CAFile is a PEM bundle of the CAs to trust; default the system's.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the client certificate, for brokers that
-	// authenticate clients by certificate.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName overrides the name checked in the broker's certificate.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify trusts any certificate: for tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Backoff is an exponential backoff with jitter between Min and Max.
@@ -277,9 +267,7 @@ func (c *Config) checkConn(p *confkit.Problems) {
 	if c.Password != "" && c.PasswordFile != "" {
 		p.Add("password_file", "set either password or password_file, not both")
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		p.Add("tls", "cert_file and key_file go together")
-	}
+	c.TLS.Check(p.In("tls"))
 	if c.KeepAlive < time.Second || c.KeepAlive > 65535*time.Second {
 		p.Add("keepalive", "must be within 1s..18h12m15s, got %s", c.KeepAlive)
 	}

@@ -50,7 +50,9 @@ type conn struct {
 	cfg      *Config
 }
 
-func newConn(cfg *Config) (*conn, error) {
+// newConn resolves a checked config; log gets the warning of a TLS config
+// that verifies no certificate.
+func newConn(cfg *Config, log *slog.Logger) (*conn, error) {
 	c := &conn{cfg: cfg, clientID: cfg.ClientID, username: cfg.Username, password: []byte(cfg.Password)}
 	needTLS := false
 	for _, b := range cfg.Brokers {
@@ -61,9 +63,12 @@ func newConn(cfg *Config) (*conn, error) {
 		needTLS = needTLS || isTLS(u)
 		c.urls = append(c.urls, u)
 	}
-	var err error
-	if c.tls, err = cfg.TLS.build(needTLS); err != nil {
-		return nil, err
+	if needTLS || cfg.TLS.Enabled() {
+		tc, err := cfg.TLS.Client(log)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		c.tls = tc
 	}
 	if cfg.PasswordFile != "" {
 		b, err := os.ReadFile(cfg.PasswordFile)

@@ -20,7 +20,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/source"
 )
 

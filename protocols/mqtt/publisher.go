@@ -39,7 +39,7 @@ func NewPublisher(cfg Config, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConn(&d)
+	c, err := newConn(&d, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("mqtt publisher %s: %w", d.Name, err)
 	}

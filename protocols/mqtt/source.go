@@ -70,7 +70,7 @@ func New(cfg Config, o Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConn(&d)
+	c, err := newConn(&d, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("mqtt source %s: %w", d.Name, err)
 	}

@@ -2,8 +2,6 @@ package uplink
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/tlsconf"
 )
 
 // NATSConfig configures a NATS connection, for the agent and the bridge.
@@ -27,23 +26,23 @@ type NATSConfig struct {
 	User     string `yaml:"user"`
 	Password string `yaml:"password"`
 	Token    string `yaml:"token"`
-	TLS      TLS    `yaml:"tls"`
-	// RequestTimeout bounds one batch round trip. Default 30s.
+	// TLS of the connection: ca_file, cert_file, key_file, server_name,
+	// insecure_skip_verify (the keys of every tls section).
+	TLS tlsconf.Config `yaml:"tls"`
+	// RequestTimeout bounds one batch round trip. Default
+	// DefaultRequestTimeout.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
-	// ReconnectWait is the base delay between reconnect attempts. Default 1s.
+	// ReconnectWait is the base delay between reconnect attempts. Default
+	// DefaultReconnectWait.
 	ReconnectWait time.Duration `yaml:"reconnect_wait"`
 }
 
-// TLS configures client TLS. Any field set enables TLS.
-type TLS struct {
-	CA                 string `yaml:"ca"`
-	Cert               string `yaml:"cert"`
-	Key                string `yaml:"key"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-func (t TLS) enabled() bool { return t != TLS{} }
+// Defaults of NATSConfig (SetDefaults) and NewNATSClient. The URL's is
+// nats.DefaultURL.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultReconnectWait  = time.Second
+)
 
 // SetDefaults fills in zero fields.
 func (c *NATSConfig) SetDefaults() {
@@ -51,10 +50,10 @@ func (c *NATSConfig) SetDefaults() {
 		c.URL = nats.DefaultURL
 	}
 	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.ReconnectWait == 0 {
-		c.ReconnectWait = time.Second
+		c.ReconnectWait = DefaultReconnectWait
 	}
 }
 
@@ -78,17 +77,15 @@ func (c *NATSConfig) Check(p *confkit.Problems) {
 	if c.User == "" && c.Password != "" {
 		p.Add("user", "password given without user")
 	}
-	for field, file := range map[string]string{"creds": c.Creds, "nkey_seed": c.NKeySeed, "tls.ca": c.TLS.CA, "tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key} {
-		if file == "" {
+	for _, f := range []struct{ field, file string }{{"creds", c.Creds}, {"nkey_seed", c.NKeySeed}} {
+		if f.file == "" {
 			continue
 		}
-		if _, err := os.Stat(file); err != nil {
-			p.Add(field, "cannot read %s: %v", file, errors.Unwrap(err))
+		if _, err := os.Stat(f.file); err != nil {
+			p.Add(f.field, "cannot read %s: %v", f.file, errors.Unwrap(err))
 		}
 	}
-	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		p.Add("tls", "cert and key go together")
-	}
+	c.TLS.Check(p.In("tls"))
 	if c.RequestTimeout < 0 {
 		p.Add("request_timeout", "must be > 0")
 	}
@@ -140,10 +137,10 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error)
 	case cfg.Token != "":
 		opts = append(opts, nats.Token(cfg.Token))
 	}
-	if cfg.TLS.enabled() {
-		tc, err := tlsConfig(cfg.TLS)
+	if cfg.TLS.Enabled() {
+		tc, err := cfg.TLS.Client(log)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
 		}
 		opts = append(opts, nats.Secure(tc))
 	}
@@ -152,29 +149,6 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error)
 		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
 	}
 	return nc, nil
-}
-
-func tlsConfig(t TLS) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if t.CA != "" {
-		pem, err := os.ReadFile(t.CA)
-		if err != nil {
-			return nil, fmt.Errorf("reading tls ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca %s holds no PEM certificate", t.CA)
-		}
-		tc.RootCAs = pool
-	}
-	if t.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
-		if err != nil {
-			return nil, fmt.Errorf("loading tls client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // NATSClient sends batches and heartbeats for one agent.
@@ -190,7 +164,7 @@ func NewNATSClient(nc *nats.Conn, agentID string, requestTimeout time.Duration) 
 		return nil, err
 	}
 	if requestTimeout <= 0 {
-		requestTimeout = 30 * time.Second
+		requestTimeout = DefaultRequestTimeout
 	}
 	return &NATSClient{nc: nc, agentID: agentID, timeout: requestTimeout}, nil
 }

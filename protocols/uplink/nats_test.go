@@ -18,7 +18,8 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
+	"github.com/fieldline/fieldline/internal/tlsconf"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -159,10 +160,10 @@ func TestTLS(t *testing.T) {
 	pool.AppendCertsFromPEM(pem)
 	answer(t, s, nats.Secure(&tls.Config{RootCAs: pool}))
 	url := strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
-	if err := sendOnce(t, NATSConfig{URL: url, TLS: TLS{CA: caFile}}, "gw-tls"); err != nil {
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: caFile}}, "gw-tls"); err != nil {
 		t.Fatalf("with the CA: %v", err)
 	}
-	if err := sendOnce(t, NATSConfig{URL: url, TLS: TLS{ServerName: "elsewhere.example"}}, "gw-tls"); err == nil {
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{ServerName: "elsewhere.example"}}, "gw-tls"); err == nil {
 		t.Fatal("a server certificate from an unknown CA was accepted")
 	}
 }
@@ -187,10 +188,10 @@ func TestAgentID(t *testing.T) {
 
 func TestConfigCheck(t *testing.T) {
 	var p confkit.Problems
-	c := NATSConfig{URL: "127.0.0.1:4222", User: "u", Token: "t", Creds: "/nonexistent.creds", TLS: TLS{Cert: "/x.pem"}}
+	c := NATSConfig{URL: "127.0.0.1:4222", User: "u", Token: "t", Creds: "/nonexistent.creds", TLS: tlsconf.Config{CertFile: "/x.pem"}}
 	c.Check(&p)
 	got := p.Err("agent.yaml").Error()
-	for _, want := range []string{`url: "127.0.0.1:4222" has no scheme`, "at most one of", "creds: cannot read /nonexistent.creds", "tls: cert and key go together"} {
+	for _, want := range []string{`url: "127.0.0.1:4222" has no scheme`, "at most one of", "creds: cannot read /nonexistent.creds", "tls: cert_file and key_file go together"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)
 		}

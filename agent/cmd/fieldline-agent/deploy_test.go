@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/agent"
-	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestPiConfigCheck")
@@ -89,6 +89,13 @@ func TestPiConfigCheck(t *testing.T) {
 			{"drain: live-first", "drain: newest-first"},
 			{"retry_max: 60s", "retry_max: 10ms"},
 			{"status_interval: 30s", "status_interval: 100ms"},
+		}},
+		{name: "tls", code: 1, edits: [][2]string{
+			// The NATS section in the spelling it had before every tls
+			// section shared one; an MQTT broker with a CA file that is
+			// not there and a certificate without its key.
+			{"creds: /etc/fieldline/agent.creds\n", "creds: /etc/fieldline/agent.creds\n    tls: {ca: /etc/fieldline/ca.pem, cert: /etc/fieldline/agent.pem, key: /etc/fieldline/agent.key}\n"},
+			{"brokers: [mqtt://127.0.0.1:1883]", "brokers: [mqtts://127.0.0.1:8883]\n      tls: {ca_file: /etc/fieldline/mqtt-ca.pem, cert_file: /etc/fieldline/agent.pem}"},
 		}},
 		{name: "sources", code: 1, edits: [][2]string{
 			{"serial: {baud: 9600, data_bits: 8, parity: none, stop_bits: 1}", "serial: {baud: 9600, data_bits: 9, parity: eve, stop_bits: 3}"},

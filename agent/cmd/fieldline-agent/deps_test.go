@@ -15,15 +15,16 @@ import (
 
 // forbidden are import paths (and everything below them) that must never be
 // linked into the agent: the gateway runs no broker, talks to no Kafka and
-// serves no web assets; the simulators and test kits belong to the cloud
-// binary and the tests.
+// serves no web assets; the simulators belong to the cloud binary and the
+// tests, the test tier (internal/testbed, the testing package) to the tests
+// alone.
 var forbidden = []struct{ prefix, why string }{
 	{"github.com/nats-io/nats-server", "a NATS server (the agent is a client only)"},
 	{"github.com/twmb/franz-go", "a Kafka client or kfake (only the bridge talks to Kafka)"},
 	{"github.com/mochi-mqtt/server", "an MQTT broker (the agent subscribes to one)"},
 	{"github.com/fieldline/fieldline/internal/embedded", "the embedded NATS and Kafka of the demo"},
-	{"github.com/fieldline/fieldline/internal/testkit", "test infrastructure"},
-	{"github.com/fieldline/fieldline/internal/agentrun", "test infrastructure"},
+	{"github.com/fieldline/fieldline/internal/testbed", "the test harness (test infrastructure)"},
+	{"testing", "the standard library's test framework (production code never imports it)"},
 	{"github.com/fieldline/fieldline/cloud", "cloud code (bridge, demo, dashboard)"},
 	{"github.com/fieldline/fieldline/firmware-sim", "the device simulators"},
 	{"html/template", "web pages"},
@@ -128,15 +129,17 @@ func TestAgentLinksNoBrokerKafkaOrWebAssets(t *testing.T) {
 // TestDepCheckCatchesABroker proves the check fails where it should: the
 // test kit links the NATS server, franz-go and kfake.
 func TestDepCheckCatchesABroker(t *testing.T) {
-	pkgs := listDeps(t, "github.com/fieldline/fieldline/internal/testkit", "linux", "amd64", "")
+	pkgs := listDeps(t, "github.com/fieldline/fieldline/internal/testbed/testkit", "linux", "amd64", "")
 	got := strings.Join(depProblems(pkgs), "\n")
 	for _, want := range []string{
 		"links github.com/nats-io/nats-server/v2/server: a NATS server",
 		"links github.com/twmb/franz-go/pkg/kfake: a Kafka client or kfake",
 		"links github.com/fieldline/fieldline/internal/embedded: the embedded NATS and Kafka",
+		"links testing: the standard library's test framework",
+		"links github.com/fieldline/fieldline/internal/testbed/testkit: the test harness",
 	} {
 		if !strings.Contains(got, want) {
-			t.Errorf("dependency check of internal/testkit does not report %q; it reported:\n%s", want, got)
+			t.Errorf("dependency check of internal/testbed/testkit does not report %q; it reported:\n%s", want, got)
 		}
 	}
 	if p := depProblems([]listedPackage{{ImportPath: "example.com/dash", EmbedFiles: []string{"static/app.js", "sample.yaml"}}}); len(p) != 1 ||

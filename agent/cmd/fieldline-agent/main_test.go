@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/fieldline/fieldline/internal/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 )
 
 // agentTags are the agent's build tags (AGENT_TAGS in the Makefile).

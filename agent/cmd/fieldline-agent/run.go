@@ -13,6 +13,7 @@ import (
 
 	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/internal/cli"
+	"github.com/fieldline/fieldline/rules"
 )
 
 func cmdRun(ctx context.Context, _, stderr io.Writer, args []string) error {
@@ -107,9 +108,9 @@ every problem of the bundle with its path. Exits 1 when there is any.`, stderr)
 	bundle := ""
 	if cfg != nil && cfg.Rules.File != "" {
 		// An unreadable file is already one of the config's problems.
-		if prog, problems, rerr := cli.CompileRules(cfg.Rules.File); rerr == nil {
-			cli.PrintProblems(stdout, cfg.Rules.File, problems)
-			if len(problems) > 0 {
+		if data, rerr := os.ReadFile(cfg.Rules.File); rerr == nil {
+			if prog, cerr := rules.Compile(cfg.Rules.File, data); cerr != nil {
+				cli.PrintProblems(stdout, cfg.Rules.File, cerr)
 				err = errors.Join(err, errors.New("rule bundle"))
 			} else {
 				bundle = fmt.Sprintf(", rules %q version %s", prog.Name(), prog.Version())

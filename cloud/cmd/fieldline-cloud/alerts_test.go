@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -10,37 +9,31 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-func run(t *testing.T, args ...string) (int, string) {
+func runOut(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := app.Main(context.Background(), args, &out, &errb)
-	return code, out.String() + errb.String()
+	code, out, errs := runCLI(t, args...)
+	return code, out + errs
 }
 
 func TestCheckAlerts(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	code, sample := run(t, "check-alerts", "sample")
+	code, sample := runOut(t, "check-alerts", "sample")
 	if code != 0 || os.WriteFile(good, []byte(sample), 0o600) != nil {
 		t.Fatalf("sample: %d %s", code, sample)
 	}
-	if code, out := run(t, "check-alerts", good); code != 0 || !strings.Contains(out, "ok (4 rules)") {
+	if code, out := runOut(t, "check-alerts", good); code != 0 || !strings.Contains(out, "ok (4 rules)") {
 		t.Fatalf("check-alerts on the sample: %d %s", code, out)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	_ = os.WriteFile(bad, []byte("rules:\n  - name: a\n    window: 7m\n    condition: max > 1\n    for: -1s\n"), 0o600)
-	code, out := run(t, "check-alerts", bad)
+	code, out := runOut(t, "check-alerts", bad)
 	want := []string{bad + ": line 3: rules[0].window: 7m0s is not one of the processor's windows (10s, 1m0s, 1h0m0s)", bad + ": line 5: rules[0].for: must be ≥ 0, got -1s"}
 	if code != 1 || strings.TrimSpace(out) != strings.Join(want, "\n") {
 		t.Fatalf("check-alerts on a bad file: %d\n%s\nwant\n%s", code, out, strings.Join(want, "\n"))
@@ -73,32 +66,32 @@ func TestAlertsCommands(t *testing.T) {
 			}
 		}
 	}
-	code, out := run(t, "alerts", "list", "--config", cfg)
+	code, out := runOut(t, "alerts", "list", "--config", cfg)
 	if code != 0 || !strings.Contains(out, fieldline.FingerprintString(fp)+"  firing  hot") || strings.Count(out, "\n") != 2 {
 		t.Fatalf("alerts list: %d\n%s", code, out)
 	}
-	code, out = run(t, "alerts", "history", "--config", cfg, "--agent", "gw-1")
+	code, out = runOut(t, "alerts", "history", "--config", cfg, "--agent", "gw-1")
 	if code != 0 || !strings.Contains(out, "inactive→pending") || !strings.Contains(out, "pending→firing") {
 		t.Fatalf("alerts history: %d\n%s", code, out)
 	}
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: k.Topic("fl.alerts.silences"), Key: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err) // creates the topic, as a notifier would
 	}
-	code, out = run(t, "alerts", "silence", "--config", cfg, "--match", "agent=gw-*", "--for", "1h", "--comment", "maintenance")
+	code, out = runOut(t, "alerts", "silence", "--config", cfg, "--match", "agent=gw-*", "--for", "1h", "--comment", "maintenance")
 	if code != 0 {
 		t.Fatalf("alerts silence: %d %s", code, out)
 	}
 	id := strings.Fields(out)[0]
-	if code, out := run(t, "alerts", "silences", "--config", cfg); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "[agent=gw-*]") {
+	if code, out := runOut(t, "alerts", "silences", "--config", cfg); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "[agent=gw-*]") {
 		t.Fatalf("alerts silences: %d\n%s", code, out)
 	}
-	if code, out := run(t, "alerts", "unsilence", "--config", cfg, id); code != 0 {
+	if code, out := runOut(t, "alerts", "unsilence", "--config", cfg, id); code != 0 {
 		t.Fatalf("alerts unsilence: %d %s", code, out)
 	}
-	if code, out := run(t, "alerts", "silences", "--config", cfg); code != 0 || strings.Contains(out, id) {
+	if code, out := runOut(t, "alerts", "silences", "--config", cfg); code != 0 || strings.Contains(out, id) {
 		t.Fatalf("alerts silences after unsilence: %d\n%s", code, out)
 	}
-	if code, _ := run(t, "alerts", "nonsense"); code != 2 {
+	if code, _ := runOut(t, "alerts", "nonsense"); code != 2 {
 		t.Fatalf("an unknown alerts command exits %d, want 2", code)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/internal/confkit"
@@ -36,38 +37,55 @@ func (f *bridgeFile) Check(p *confkit.Problems) {
 	f.Bridge.Check(p.In("bridge"))
 }
 
-func cmdBridge(ctx context.Context, _, stderr io.Writer, args []string) error {
-	fs := flags("bridge", "bridge [--config FILE] [--nats URL] [--kafka BROKERS]",
-		`Takes batches from agents on NATS (fl.up.<agent_id>, queue group fl-bridge: run
+// bridgeOptions are the bridge command's flags; they override the file.
+type bridgeOptions struct {
+	config, nats, kafka, format, http string
+}
+
+func newBridgeCmd() *cobra.Command {
+	var o bridgeOptions
+	cmd := &cobra.Command{
+		Use:   "bridge [--config FILE] [--nats URL] [--kafka BROKERS]",
+		Short: "take agents' batches from NATS and write them to Kafka",
+		Long: `Takes batches from agents on NATS (fl.up.<agent_id>, queue group fl-bridge: run
 as many bridges as you like) and writes every reading to Kafka (fl.readings),
 replying OK only after Kafka acknowledged the whole batch. Bad batches are
-rejected with a reason and kept on fl.deadletter. Flags override the file.`, stderr)
-	cfgPath := fs.String("config", "", "config file (YAML, key 'bridge:' as in docs/configuration.md)")
-	natsURL := fs.String("nats", "", "NATS URL(s)")
-	brokers := fs.String("kafka", "", "Kafka bootstrap brokers, comma-separated")
-	format := fs.String("format", "", "record value format: protobuf or json")
-	listen := fs.String("http", "", "address for /metrics and /healthz (default 127.0.0.1:9272)")
-	if err := fs.Parse(args); err != nil {
-		return err
+rejected with a reason and kept on fl.deadletter. Flags override the file.`,
+		Example: `  fieldline-cloud bridge --config /etc/fieldline/bridge.yaml
+  fieldline-cloud bridge --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBridge(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "config file (YAML, key 'bridge:' as in docs/configuration.md)")
+	f.StringVar(&o.nats, "nats", "", "NATS URL(s)")
+	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers, comma-separated")
+	f.StringVar(&o.format, "format", "", "record value format: protobuf or json")
+	f.StringVar(&o.http, "http", "", "address for /metrics and /healthz (default 127.0.0.1:9272)")
+	return cmd
+}
+
+func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	var file bridgeFile
-	if *cfgPath != "" {
-		if err := confkit.Load(*cfgPath, &file); err != nil {
+	if o.config != "" {
+		if err := confkit.Load(o.config, &file); err != nil {
 			return err
 		}
 	}
 	cfg := &file.Bridge
-	if *natsURL != "" {
-		cfg.NATS.URL = *natsURL
+	if o.nats != "" {
+		cfg.NATS.URL = o.nats
 	}
-	if *brokers != "" {
-		cfg.Kafka.Brokers = strings.Split(*brokers, ",")
+	if o.kafka != "" {
+		cfg.Kafka.Brokers = strings.Split(o.kafka, ",")
 	}
-	if *format != "" {
-		cfg.Kafka.Format = *format
+	if o.format != "" {
+		cfg.Kafka.Format = o.format
 	}
-	if *listen != "" {
-		file.HTTP.Listen = *listen
+	if o.http != "" {
+		file.HTTP.Listen = o.http
 	}
 	if file.HTTP.Listen == "" {
 		file.HTTP.Listen = "127.0.0.1:9272"

@@ -1,39 +1,47 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fieldline/fieldline/cloud/alerting"
 	"github.com/fieldline/fieldline/internal/cli"
 	"github.com/fieldline/fieldline/internal/confkit"
 )
 
-func cmdCheckAlerts(_ context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) > 0 && args[0] == "sample" {
+func newCheckAlertsCmd() *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "check-alerts [--config PROCESSOR.yaml] FILE | check-alerts sample",
+		Short: "validate an alert rules file as the processor will (every problem, with its line)",
+		Long: `Checks an alert rules file as the processor will, listing every problem with
+its line. With --config, a rule's window must be one of that processor's
+window sizes (without it, of the default 10s, 1m, 1h). Exits 1 when there is
+any problem. 'check-alerts sample' prints a commented example.`,
+		Example: `  fieldline-cloud check-alerts --config /etc/fieldline/process.yaml /etc/fieldline/alerts.yaml
+  fieldline-cloud check-alerts sample > alerts.yaml`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheckAlerts(cmd.OutOrStdout(), config, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&config, "config", "", "the processor's config file, for its window sizes")
+	return cmd
+}
+
+func runCheckAlerts(stdout io.Writer, cfgPath, path string) error {
+	if path == "sample" {
 		_, err := stdout.Write(alerting.SampleRules)
 		return err
 	}
-	fs := flags("check-alerts", "check-alerts [--config PROCESSOR.yaml] FILE | check-alerts sample",
-		`Checks an alert rules file as the processor will, listing every problem with
-its line. With --config, a rule's window must be one of that processor's
-window sizes (without it, of the default 10s, 1m, 1h). Exits 1 when there is
-any problem. 'check-alerts sample' prints a commented example.`, stderr)
-	cfgPath := fs.String("config", "", "the processor's config file, for its window sizes")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return cli.ExitError{Code: 2}
-	}
 	var file processFile
-	if *cfgPath != "" {
-		if err := confkit.Load(*cfgPath, &file); err != nil {
+	if cfgPath != "" {
+		if err := confkit.Load(cfgPath, &file); err != nil {
 			return err
 		}
 	}
@@ -42,7 +50,6 @@ any problem. 'check-alerts sample' prints a commented example.`, stderr)
 	for _, w := range file.Processor.Window.Windows {
 		windows = append(windows, w.Size)
 	}
-	path := fs.Arg(0)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err

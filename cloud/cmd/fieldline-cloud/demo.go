@@ -1,34 +1,41 @@
 package main
 
 import (
-	"context"
-	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/demo"
 )
 
-func cmdDemo(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	fs := flags("demo", "demo [--bin DIR] [--agents N] [--duration D]",
-		`Runs the whole system on this machine: an embedded NATS server, an embedded
+func newDemoCmd() *cobra.Command {
+	var o demo.Options
+	exe, _ := os.Executable()
+	cmd := &cobra.Command{
+		Use:   "demo [--bin DIR] [--agents N] [--duration D]",
+		Short: "run NATS, Kafka, a simulator, agents and the bridge on this machine",
+		Long: `Runs the whole system on this machine: an embedded NATS server, an embedded
 Kafka (kfake), the bridge, the Modbus simulator and agents (the real binaries,
 as child processes). Prints where everything listens, then one line a second:
 readings/s into the agents, readings/s into Kafka, buffer depth. Ctrl-C stops
-everything cleanly.`, stderr)
-	exe, _ := os.Executable()
-	bin := fs.String("bin", filepath.Dir(exe), "folder with fieldline-agent and fieldline-sim")
-	agents := fs.Int("agents", 1, "number of agents")
-	interval := fs.Duration("interval", 0, "poll interval of the demo's registers (default 100ms)")
-	natsPort := fs.Int("nats-port", 0, "NATS port (0: a free one)")
-	kafkaPort := fs.Int("kafka-port", 0, "Kafka port (0: a free one)")
-	dir := fs.String("dir", "", "keep configs, buffers and logs here (default: a temporary folder)")
-	duration := fs.Duration("duration", 0, "stop after this long (default: until Ctrl-C)")
-	if err := fs.Parse(args); err != nil {
-		return err
+everything cleanly.`,
+		Example: `  make build && bin/fieldline-cloud demo --bin bin
+  fieldline-cloud demo --agents 3 --duration 1m`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Out = cmd.OutOrStdout()
+			o.Log = newLogger(cmd.ErrOrStderr(), "warn", "text")
+			return demo.Run(cmd.Context(), o)
+		},
 	}
-	return demo.Run(ctx, demo.Options{
-		Bin: *bin, Agents: *agents, Interval: *interval, NATSPort: *natsPort, KafkaPort: *kafkaPort,
-		Dir: *dir, Duration: *duration, Out: stdout, Log: newLogger(stderr, "warn", "text"),
-	})
+	f := cmd.Flags()
+	f.StringVar(&o.Bin, "bin", filepath.Dir(exe), "folder with fieldline-agent and fieldline-sim")
+	f.IntVar(&o.Agents, "agents", 1, "number of agents")
+	f.DurationVar(&o.Interval, "interval", 0, "poll interval of the demo's registers (default 100ms)")
+	f.IntVar(&o.NATSPort, "nats-port", 0, "NATS port (0: a free one)")
+	f.IntVar(&o.KafkaPort, "kafka-port", 0, "Kafka port (0: a free one)")
+	f.StringVar(&o.Dir, "dir", "", "keep configs, buffers and logs here (default: a temporary folder)")
+	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
+	return cmd
 }

@@ -1,10 +1,8 @@
-// Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
-// NATS to Kafka, the stream processor, and a demo that runs the whole system on one machine.
 package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,41 +10,82 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fieldline/fieldline/internal/cli"
 )
 
 // version is stamped by the Makefile.
 var version = "dev"
 
-var app = &cli.App{Name: "fieldline-cloud", Intro: "fieldline-cloud runs the cloud side of Fieldline."}
-
-func init() {
-	app.Commands = map[string]cli.Command{
-		"bridge":        {Summary: "take agents' batches from NATS and write them to Kafka", Run: cmdBridge},
-		"process":       {Summary: "windowed aggregates from fl.readings, exactly once (a Kafka consumer group)", Run: cmdProcess},
-		"process-bench": {Summary: "measure the processor end to end: readings/s, CPU µs/reading, peak RSS, window-end latency", Run: cmdProcessBench},
-		"bench":         {Summary: "end-to-end load run: readings/s into Kafka and sensor-to-Kafka latency", Run: cmdBench},
-		"demo":          {Summary: "run NATS, Kafka, a simulator, agents and the bridge on this machine", Run: cmdDemo},
-		"check-rules":   {Summary: "validate a rule bundle as the agents will (every problem listed)", Run: cmdCheckRules},
-		"check-alerts":  {Summary: "validate an alert rules file as the processor will (every problem, with its line)", Run: cmdCheckAlerts},
-		"notify":        {Summary: "send the committed alert transitions to webhooks and Alertmanager (a Kafka consumer group)", Run: cmdNotify},
-		"alerts":        {Summary: "list, history, silence and unsilence alerts", Run: cmdAlerts},
-		"version": {Summary: "print the version", Run: func(_ context.Context, w, _ io.Writer, _ []string) error {
-			fmt.Fprintf(w, "fieldline-cloud %s\n", version)
-			return nil
-		}},
-	}
+// commands are the subcommands of fieldline-cloud, one constructor each,
+// in the order the help lists them. A new command is a file with a
+// newXxxCmd() *cobra.Command (see command.go for the pattern) and a line
+// here.
+var commands = []func() *cobra.Command{
+	newBridgeCmd,
+	newProcessCmd,
+	newNotifyCmd,
+	newAlertsCmd,
+	newDemoCmd,
+	newBenchCmd,
+	newProcessBenchCmd,
+	newCheckRulesCmd,
+	newCheckAlertsCmd,
+	newVersionCmd,
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func flags(name, usageLine, help string, stderr io.Writer) *flag.FlagSet {
-	return app.Flags(name, usageLine, help, stderr)
+// run runs the command line args and returns the exit status: 0, 1 for an
+// error (printed), 2 for a usage mistake (an unknown command or flag, a
+// missing argument: printed with a pointer to --help).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return execute(ctx, newRootCmd(), args, stdout, stderr)
+}
+
+// execute runs args against root; run's doc says what it returns.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ee cli.ExitError
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
+		return 2
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	return 1
+}
+
+func newRootCmd() *cobra.Command {
+	root := group(&cobra.Command{
+		Use:   "fieldline-cloud",
+		Short: "the cloud side of Fieldline",
+		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
+Kafka, the stream processor (windows and alerts), the alert notifier and its
+command line, a demo of the whole system on this machine, the end-to-end load
+runs, and the rule bundle and alert rules checks.`,
+		Example: `  fieldline-cloud bridge --config bridge.yaml
+  fieldline-cloud demo
+  fieldline-cloud completion bash > /etc/bash_completion.d/fieldline-cloud`,
+	})
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
+	return root
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/notify"
 	"github.com/fieldline/fieldline/internal/confkit"
@@ -51,23 +52,43 @@ func loadNotify(path, brokers string) (*notifyFile, error) {
 	return &file, nil
 }
 
-func cmdNotify(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) > 0 && args[0] == "sample-config" {
-		_, err := stdout.Write(notify.SampleConfig)
-		return err
-	}
-	fs := flags("notify", "notify [--config FILE] [--kafka BROKERS] [--http ADDR] | notify sample-config",
-		`Reads the alert transitions the processor committed (fl.alerts) and tells
+type notifyOptions struct{ config, kafka, http string }
+
+func newNotifyCmd() *cobra.Command {
+	var o notifyOptions
+	cmd := &cobra.Command{
+		Use:   "notify [--config FILE] [--kafka BROKERS] [--http ADDR] | notify sample-config",
+		Short: "send the committed alert transitions to webhooks and Alertmanager (a Kafka consumer group)",
+		Long: `Reads the alert transitions the processor committed (fl.alerts) and tells
 people: signed webhooks and Prometheus Alertmanager, grouped by labels, muted
 by silences ('alerts silence'). Offsets are committed after delivery; every
 notification carries idempotency keys. 'notify sample-config' prints the
-config file.`, stderr)
-	cfgPath := fs.String("config", "", "config file (YAML, key 'notify:'; see 'notify sample-config')")
-	brokers := fs.String("kafka", "", "Kafka bootstrap brokers, comma-separated")
-	listen := fs.String("http", "", "address for /metrics, /healthz and /readyz (default 127.0.0.1:9274)")
-	if err := fs.Parse(args); err != nil {
-		return err
+config file.`,
+		Example: `  fieldline-cloud notify --config /etc/fieldline/notify.yaml
+  fieldline-cloud notify sample-config`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 || len(args) == 1 && args[0] != "sample-config" {
+				return usageError{fmt.Errorf("unexpected argument %q", strings.Join(args, " "))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				_, err := cmd.OutOrStdout().Write(notify.SampleConfig)
+				return err
+			}
+			return runNotify(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "config file (YAML, key 'notify:'; see 'notify sample-config')")
+	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers, comma-separated")
+	f.StringVar(&o.http, "http", "", "address for /metrics, /healthz and /readyz (default 127.0.0.1:9274)")
+	return cmd
+}
+
+func runNotify(ctx context.Context, stderr io.Writer, o notifyOptions) error {
+	cfgPath, brokers, listen := &o.config, &o.kafka, &o.http
 	file, err := loadNotify(*cfgPath, *brokers)
 	if err != nil {
 		return err

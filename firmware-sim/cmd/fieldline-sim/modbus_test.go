@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/simonvetter/modbus"
 )
 

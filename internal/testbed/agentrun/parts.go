@@ -16,7 +16,7 @@ import (
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
 )

@@ -21,9 +21,9 @@ import (
 
 	"github.com/fieldline/fieldline/cloud/notify"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
-	"github.com/fieldline/fieldline/internal/agentrun"
 	"github.com/fieldline/fieldline/internal/embedded"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 // alertPipeline is the whole system on this machine: a simulated Modbus

@@ -10,7 +10,7 @@
 // building dist/ (FL_DIST, FL_VERSION and FL_BUILD_DATE name the binaries
 // and the stamp to expect):
 //
-//	go test -tags qemu ./internal/qemu/
+//	go test -tags qemu ./internal/testbed/qemu/
 //
 // Without FL_DIST they build the binaries themselves, stamped with a test
 // version. They are not part of `make test`: building the agent for arm64

@@ -9,7 +9,7 @@
 // The test carries the build tag footprint; `make footprint-rss` (and `make
 // cross`) runs it:
 //
-//	FL_RSS_SENSORS=50,500 FL_RSS_DURATION=60s go test -tags footprint -v -run TestSteadyRSS ./internal/footprint/
+//	FL_RSS_SENSORS=50,500 FL_RSS_DURATION=60s go test -tags footprint -v -run TestSteadyRSS ./internal/testbed/footprint/
 //
 // It runs dist/fieldline-agent-linux-amd64 when FL_DIST names a folder,
 // else it builds the agent as `make cross` does. FL_RSS_TARGETS=amd64,arm64

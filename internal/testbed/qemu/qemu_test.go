@@ -24,8 +24,8 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
-	"github.com/fieldline/fieldline/internal/agentrun"
-	"github.com/fieldline/fieldline/internal/testkit"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+)
+
+// TestSampleShowsDefaults: every value agent/sample.yaml writes for the
+// agent's own sections is the default (Defaults), so the sample cannot
+// drift from what an empty file gets. agent.id and the sources are the
+// sample's own.
+func TestSampleShowsDefaults(t *testing.T) {
+	var sample Config
+	if err := confkit.Decode("sample.yaml", SampleConfig, (*rawConfig)(&sample)); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Agent: AgentSection{ID: sample.Agent.ID}, Sources: sample.Sources}
+	want.SetDefaults()
+	sample.SetDefaults()
+	for _, sec := range []struct {
+		name      string
+		got, want any
+	}{
+		{"agent", sample.Agent, want.Agent},
+		{"buffer", sample.Buffer, want.Buffer},
+		{"uplink", sample.Uplink, want.Uplink},
+		{"rules", sample.Rules, want.Rules},
+		{"http", sample.HTTP, want.HTTP},
+		{"log", sample.Log, want.Log},
+	} {
+		if !reflect.DeepEqual(sec.got, sec.want) {
+			t.Errorf("sample.yaml's %s section differs from Defaults:\nsample:   %+v\ndefaults: %+v", sec.name, sec.got, sec.want)
+		}
+	}
+	if *sample.Buffer.FlushInterval != *want.Buffer.FlushInterval {
+		t.Errorf("buffer.flush_interval: sample %s, default %s", *sample.Buffer.FlushInterval, *want.Buffer.FlushInterval)
+	}
+}
+
+// TestSampleNamesEveryKey: the sample mentions every key of the agent's own
+// sections and of uplink.nats, set or in a comment.
+func TestSampleNamesEveryKey(t *testing.T) {
+	text := string(SampleConfig)
+	for _, v := range []any{AgentSection{}, BufferSection{}, UplinkSection{}, uplink.NATSConfig{}, RulesSection{}, HTTPSection{}, LogSection{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			key, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")
+			if key == "" {
+				continue
+			}
+			if !regexp.MustCompile(`(?m)(^|[\s{,#/])` + regexp.QuoteMeta(key) + `\b`).MatchString(text) {
+				t.Errorf("sample.yaml does not mention %s.%s", typ.Name(), key)
+			}
+		}
+	}
+}
+
+// TestSetDefaultsFillsFromDefaults: an empty config gets Defaults, and the
+// buffer path follows data_dir; values given are kept.
+func TestSetDefaultsFillsFromDefaults(t *testing.T) {
+	var c Config
+	c.SetDefaults()
+	d := Defaults()
+	d.Buffer.Path = filepath.Join(d.Agent.DataDir, "buffer.db")
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("empty config with defaults:\n got %+v\nwant %+v", c, d)
+	}
+	zero := 0 * d.Uplink.RetryMin
+	c = Config{Agent: AgentSection{DataDir: "/srv/fl"}, Buffer: BufferSection{FlushInterval: &zero, DropPolicy: "newest"}, HTTP: HTTPSection{Listen: "off"}}
+	c.SetDefaults()
+	if c.Buffer.Path != "/srv/fl/buffer.db" || *c.Buffer.FlushInterval != 0 || c.Buffer.DropPolicy != "newest" || c.HTTP.Listen != "off" {
+		t.Errorf("values given were not kept: path %s, flush_interval %s, drop_policy %s, listen %s",
+			c.Buffer.Path, *c.Buffer.FlushInterval, c.Buffer.DropPolicy, c.HTTP.Listen)
+	}
+}

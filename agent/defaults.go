@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+)
+
+// Defaults is the one place the defaults of the agent's own sections are
+// written: SetDefaults fills every zero field from it, agent/sample.yaml
+// shows the same values (a test fails when they differ) and the Go
+// comments of Config point here. The buffer's and the NATS connection's
+// numbers are taken from their packages (buffer.DefaultOptions,
+// uplink.NATSConfig.SetDefaults), so they too are written once. The
+// protocol sections (sources) have their own SetDefaults and sample.yaml
+// each.
+//
+// Buffer.Path is left empty: its default depends on data_dir
+// (<data_dir>/buffer.db), and SetDefaults derives it.
+func Defaults() Config {
+	bo := buffer.DefaultOptions()
+	flush := bo.FlushInterval
+	var nats uplink.NATSConfig
+	nats.SetDefaults()
+	return Config{
+		Agent: AgentSection{
+			DataDir:    "/var/lib/fieldline", // the systemd unit's StateDirectory
+			ClockFloor: DefaultClockFloor,    // raised to the build day by the binary
+		},
+		Buffer: BufferSection{
+			FlushInterval:    &flush,
+			FlushMaxReadings: bo.FlushMaxReadings,
+			MaxBytes:         confkit.ByteSize(bo.MaxBytes),
+			MaxAge:           0, // keep until sent or pushed out by max_bytes
+			DropPolicy:       buffer.DropOldest.String(),
+		},
+		Uplink: UplinkSection{
+			NATS:              nats,
+			Drain:             DrainLiveFirst,
+			MaxBatchReadings:  5000,
+			LiveBatchReadings: 1000,
+			MaxBatchBytes:     1 << 20,
+			RetryMin:          100 * time.Millisecond,
+			RetryMax:          30 * time.Second,
+			StatusInterval:    10 * time.Second,
+		},
+		HTTP: HTTPSection{Listen: "127.0.0.1:9271"},
+		Log:  LogSection{Level: "info", Format: "text"},
+	}
+}
+
+// orDefault sets *v to d when *v is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}

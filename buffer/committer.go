@@ -1,0 +1,129 @@
+package buffer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fieldline/fieldline"
+	bolt "go.etcd.io/bbolt"
+)
+
+// maintenanceEvery is how often an idle committer refreshes the gauges and
+// applies MaxAge.
+const maintenanceEvery = time.Second
+
+// run is the committer: the only goroutine that writes readings, index
+// entries, lane states and acked ranges to bbolt. (PutBlob writes blobs in
+// transactions of its own on its caller's goroutine; see DESIGN.md.)
+func (b *Buffer) run() {
+	defer close(b.done)
+	timer := time.NewTimer(maintenanceEvery)
+	defer timer.Stop()
+	lastMaint := time.Now()
+	retryAt := time.Time{}
+	for {
+		b.mu.Lock()
+		closing := b.closing
+		work := b.pendingN > 0 || len(b.waiters) > 0
+		acks := false
+		for l := range b.lanes {
+			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0
+		}
+		urgent, firstAt, ackAt := b.urgent, b.firstAt, b.ackAt
+		b.mu.Unlock()
+		now := time.Now()
+		if closing {
+			if work || acks {
+				if err := b.cycle(); err != nil {
+					b.closeErr = fmt.Errorf("final commit: %w", err)
+					// Never accepted, now never will be: count them.
+					b.mu.Lock()
+					lost := 0
+					for l := range b.lanes {
+						n := len(b.lanes[l].pending)
+						b.lm[l].dropped.Add(float64(n))
+						lost += n
+					}
+					b.mu.Unlock()
+					b.log.Error("buffer closed with readings its final commit could not store; they are lost and counted as dropped", "readings", lost, "err", err)
+				}
+			}
+			b.failWaiters(ErrClosed)
+			return
+		}
+		iv := b.opts.FlushInterval
+		due := time.Time{}
+		switch {
+		case work && (urgent || !now.Before(firstAt.Add(iv))):
+			due = now
+		case acks && !now.Before(ackAt.Add(iv)):
+			due = now
+		case work:
+			due = firstAt.Add(iv)
+		case acks:
+			due = ackAt.Add(iv)
+		}
+		if !due.IsZero() && due.Before(retryAt) {
+			due = retryAt
+		}
+		if !due.IsZero() && !now.Before(due) {
+			if err := b.cycle(); err != nil {
+				retryAt = time.Now().Add(max(iv, 100*time.Millisecond))
+			} else {
+				retryAt = time.Time{}
+			}
+			continue
+		}
+		if now.Sub(lastMaint) >= maintenanceEvery {
+			lastMaint = now
+			b.maintain()
+		}
+		wait := maintenanceEvery - now.Sub(lastMaint)
+		if !due.IsZero() {
+			wait = min(wait, due.Sub(now))
+		}
+		timer.Reset(wait)
+		select {
+		case <-b.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// failWaiters releases every waiter left after the last commit.
+func (b *Buffer) failWaiters(err error) {
+	b.mu.Lock()
+	ws := b.waiters
+	b.waiters = nil
+	b.mu.Unlock()
+	for _, w := range ws {
+		w.err = err
+		close(w.done)
+	}
+}
+
+// maintain refreshes the gauges and, when a segment is past MaxAge, runs a
+// commit cycle to drop it.
+func (b *Buffer) maintain() {
+	if b.opts.MaxAge > 0 {
+		cutoff := b.opts.Now().Add(-b.opts.MaxAge).UnixNano()
+		expired := false
+		_ = b.view(func(tx *bolt.Tx) error {
+			for l := range fieldline.NumLanes {
+				k, v := tx.Bucket(idxBuckets[l]).Cursor().First()
+				if k != nil {
+					// An undecodable entry is deleted by the commit's age pass.
+					if e, err := decodeIndexEntry(k, v); err != nil || e.unixNs < cutoff {
+						expired = true
+					}
+				}
+			}
+			return nil
+		})
+		if expired {
+			_ = b.cycle()
+			return
+		}
+	}
+	b.updateGauges()
+}

@@ -1,0 +1,152 @@
+package buffer
+
+import (
+	"time"
+
+	"github.com/fieldline/fieldline"
+)
+
+// cycleIn is what one commit takes from memory.
+type cycleIn struct {
+	now   time.Time
+	takes [fieldline.NumLanes][]fieldline.Reading
+	segs  [fieldline.NumLanes][]segment // takes cut into segments, in seq order
+	cost  [fieldline.NumLanes]uint64    // of the lane's segments together
+	acked [fieldline.NumLanes]spanSet
+	dirty [fieldline.NumLanes]bool
+	early [fieldline.NumLanes]uint64 // dropped before a seq, to persist
+	// earlyTaken is the part of early still in laneMem.droppedEarly (which
+	// Stats reports), taken off only when the commit is published.
+	earlyTaken [fieldline.NumLanes]uint64
+	ackedMax   [fieldline.NumLanes]uint64
+	withheld   bool   // write no segment (a drop-only transaction)
+	appState   []byte // the caller's state to write, when appDirty
+	appDirty   bool
+	appLane    fieldline.Lane           // the lane of the readings the state goes with
+	refused    [fieldline.NumLanes]bool // takes dropped because no file could hold them
+	badKeys    [fieldline.NumLanes][][]byte
+}
+
+// cycleOut is what the transaction changed.
+type cycleOut struct {
+	st       [fieldline.NumLanes]laneState
+	first    [fieldline.NumLanes]uint64
+	rejected [fieldline.NumLanes]bool
+	dropped  [fieldline.NumLanes]uint64
+	expired  [fieldline.NumLanes]uint64
+	wrote    bool
+	// front is the first seq after the segments deleted from the front of
+	// a lane so far; lowChanged says that lowSeq must be looked up again.
+	front      [fieldline.NumLanes]uint64
+	lowChanged [fieldline.NumLanes]bool
+	bad        [fieldline.NumLanes][]badEntry // undecodable entries deleted
+}
+
+// cycle takes what waits, commits it in one bbolt transaction and publishes
+// the result. On failure the readings go back to the front of the queue.
+func (b *Buffer) cycle() error {
+	var in cycleIn
+	in.now = b.opts.Now()
+	b.mu.Lock()
+	for l := range b.lanes {
+		lm := &b.lanes[l]
+		in.takes[l] = lm.pending
+		lm.pending = b.spare[l][:0]
+		b.spare[l] = nil
+		in.acked[l] = lm.acked.clone()
+		in.dirty[l] = lm.ackedDirty
+		lm.ackedDirty = false
+		in.early[l], in.earlyTaken[l] = lm.droppedEarly, lm.droppedEarly
+		in.ackedMax[l] = lm.st.ackedMax
+		in.badKeys[l] = lm.badKeys
+		lm.badKeys = nil
+	}
+	if !b.ackAt.IsZero() {
+		b.ackAt = time.Time{}
+	}
+	in.appState, in.appDirty, in.appLane = b.appState, b.appDirty, b.appLane
+	b.appDirty = false
+	waiters := b.waiters
+	b.waiters = nil
+	taken := b.pendingN
+	b.pendingN = 0
+	b.urgent = false
+	b.mu.Unlock()
+
+	start := time.Now()
+	var out cycleOut
+	err := b.encode(&in)
+	if err == nil {
+		err = b.reserve(&in)
+	}
+	if err == nil {
+		out, err = b.commitWithRetry(&in)
+	}
+	lat := time.Since(start)
+	if err != nil {
+		b.m.CommitErrors.Inc()
+		b.log.Error("buffer commit failed; readings stay queued", "readings", taken, "err", err)
+		b.requeue(&in, taken)
+		for _, w := range waiters {
+			w.err = err
+			close(w.done)
+		}
+		return err
+	}
+	b.publish(&in, &out, waiters, lat)
+	return nil
+}
+
+// reserve raises the sidecar marks before seqs past them are committed.
+func (b *Buffer) reserve(in *cycleIn) error {
+	marks := b.marks
+	raise := false
+	for l := range fieldline.NumLanes {
+		if end := b.cst[l].nextSeq + uint64(len(in.takes[l])); end > marks[l] {
+			marks[l] = end + seqBlock
+			raise = true
+		}
+	}
+	if !raise {
+		return nil
+	}
+	if err := writeSidecar(b.path, marks, b.opts.NoSync); err != nil {
+		return err
+	}
+	b.marks = marks
+	return nil
+}
+
+// requeue puts the readings of a failed commit back in front of what was
+// appended since, fixing the offsets of the waiters that came meanwhile.
+func (b *Buffer) requeue(in *cycleIn, taken int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for l := range b.lanes {
+		lm := &b.lanes[l]
+		n := len(in.takes[l])
+		if n > 0 {
+			lm.pending = append(in.takes[l], lm.pending...)
+		}
+		lm.droppedEarly += in.early[l] - in.earlyTaken[l] // refused by this cycle
+		lm.badKeys = append(in.badKeys[l], lm.badKeys...)
+		if in.dirty[l] {
+			lm.ackedDirty = true
+		}
+		for _, w := range b.waiters {
+			if int(w.lane) == l {
+				w.off += n
+			}
+		}
+	}
+	if in.appDirty {
+		b.appDirty = true // b.appState is this one or a newer one
+	}
+	if b.pendingN == 0 && taken > 0 {
+		b.firstAt = time.Now()
+	}
+	if b.ackAt.IsZero() {
+		b.ackAt = time.Now()
+	}
+	b.pendingN += taken
+}
