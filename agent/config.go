@@ -236,14 +236,14 @@ func LoadConfig(file string) (*Config, error) {
 	return &c, decodeConfig(file, data, &c)
 }
 
+// decodeConfig lists the problems of the YAML (unknown keys, wrong types)
+// and those Check finds in what did decode together, each with its line.
 func decodeConfig(name string, data []byte, c *Config) error {
-	if err := confkit.Decode(name, data, (*rawConfig)(c)); err != nil {
-		return err
-	}
-	c.SetDefaults()
 	var p confkit.Problems
+	confkit.Unmarshal(data, (*rawConfig)(c), &p)
+	c.SetDefaults()
 	c.Check(&p)
-	return p.Err(name)
+	return p.ErrIn(name, data)
 }
 
 // rawConfig decodes without running Check (defaults come first).

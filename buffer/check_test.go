@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/seqset"
+	bolt "go.etcd.io/bbolt"
 )
 
 // The check after every test, as bbolt's own tests run db.MustCheck: once

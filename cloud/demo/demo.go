@@ -153,7 +153,7 @@ func Run(ctx context.Context, o Options) error {
 
 	fmt.Fprintf(o.Out, "Fieldline demo running (Ctrl-C stops it)\n")
 	fmt.Fprintf(o.Out, "  NATS       %s        try: nats sub 'fl.status.>' --server %s\n", addrs.NATS, addrs.NATS)
-	fmt.Fprintf(o.Out, "  Kafka      %s              try: kcat -b %s -t fl.readings -C -c 10\n", addrs.Kafka, addrs.Kafka)
+	fmt.Fprintf(o.Out, "  Kafka      %s              try: %s tail fl.readings --brokers %s -n 10\n", addrs.Kafka, filepath.Join(o.Bin, "fieldline-cloud"), addrs.Kafka)
 	fmt.Fprintf(o.Out, "  simulator  modbus tcp %s  try: mbpoll -m tcp -p %s -a 1 -r 1 -c 10 -1 127.0.0.1\n", addrs.Sim, portOf(addrs.Sim))
 	for i, h := range addrs.AgentHTTP {
 		fmt.Fprintf(o.Out, "  agent      demo-%03d http://%s/status  /metrics\n", i+1, h)

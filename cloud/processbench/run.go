@@ -101,9 +101,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	brokers := o.Brokers
 	if len(brokers) == 0 {
-		c, err := embedded.StartKafka(embedded.KafkaOptions{})
+		c, err := embedded.StartKafka(embedded.KafkaOptions{Partitions: 6})
 		if err != nil {
-			return Result{}, fmt.Errorf("starting kfake: %w", err)
+			return Result{}, err
 		}
 		defer c.Close()
 		brokers = c.ListenAddrs()
@@ -178,8 +178,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// Peak RSS from the child's own address space (VmHWM): the rusage of a
 	// child started with vfork reports the parent's peak, inherited at exec.
 	res.PeakRSS = child.peakRSS()
-	res.ReadingsPerSec = float64(int64(res.Readings)-firstN) / end.Sub(first).Seconds()
 	res.OverallPerSec = float64(res.Readings) / end.Sub(t0).Seconds()
+	res.ReadingsPerSec = res.OverallPerSec // all of it in the first commit seen
+	if n := int64(res.Readings) - firstN; n > 0 {
+		res.ReadingsPerSec = float64(n) / end.Sub(first).Seconds()
+	}
 	ru, err := child.stop()
 	if err != nil {
 		return res, err

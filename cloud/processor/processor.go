@@ -173,7 +173,9 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(k.ReadingsTopic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
+		// RequireStable offset fetches (KIP-447) are always on for group
+		// consumers in this franz-go (kgo.RequireStableFetchOffsets is a
+		// no-op); restore.go asks for them itself too.
 		kgo.SessionTimeout(k.SessionTimeout),
 		kgo.RecordPartitioner(partitioner{changelog: k.ChangelogTopic, keyed: kgo.StickyKeyPartitioner(nil)}),
 		// Fetches of a few MB: franz-go decodes a whole fetch into records

@@ -23,7 +23,7 @@ func aggregateSamples() []fieldline.Aggregate {
 		},
 		{},
 		{AgentID: "x\"y", SensorID: "\u00e9\n", StartNs: -10, LengthNs: 1, Bad: 1, Close: fieldline.CloseIdle, Revision: math.MaxUint32},
-		{AgentID: "n", Min: math.Inf(-1), Max: math.Inf(1), Sum: math.NaN(), Mean: math.NaN(), Count: 2, P99: -0.0, HasQuantiles: true},
+		{AgentID: "n", Min: math.Inf(-1), Max: math.Inf(1), Sum: math.NaN(), Mean: math.NaN(), Count: 2, P99: math.Copysign(0, -1), HasQuantiles: true},
 	}
 }
 

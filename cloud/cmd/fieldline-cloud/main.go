@@ -1,3 +1,5 @@
+// Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
+// NATS to Kafka, the stream processor, and a demo that runs the whole system on one machine.
 package main
 
 import (
@@ -32,6 +34,7 @@ var commands = []func() *cobra.Command{
 	newProcessBenchCmd,
 	newCheckRulesCmd,
 	newCheckAlertsCmd,
+	newTailCmd,
 	newVersionCmd,
 }
 
@@ -77,9 +80,11 @@ func newRootCmd() *cobra.Command {
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
 Kafka, the stream processor (windows and alerts), the alert notifier and its
 command line, a demo of the whole system on this machine, the end-to-end load
-runs, and the rule bundle and alert rules checks.`,
+runs, the rule bundle and alert rules checks, and tail, which prints the
+records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
+  fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
   fieldline-cloud completion bash > /etc/bash_completion.d/fieldline-cloud`,
 	})
 	for _, c := range commands {

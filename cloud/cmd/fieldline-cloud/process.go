@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/processor"
 	"github.com/fieldline/fieldline/internal/confkit"
@@ -49,29 +50,53 @@ func (f *processFile) Check(p *confkit.Problems) {
 	}
 }
 
-func cmdProcess(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) > 0 && args[0] == "sample-config" {
-		_, err := stdout.Write(processor.SampleConfig)
-		return err
-	}
-	fs := flags("process", "process [--config FILE] [--kafka BROKERS] [--http ADDR] | process sample-config",
-		`Turns the readings on Kafka (fl.readings) into windowed aggregates per agent
+// processOptions are the process command's flags; they override the file.
+type processOptions struct {
+	config, kafka, http, cpuProfile, memProfile string
+}
+
+func newProcessCmd() *cobra.Command {
+	var o processOptions
+	cmd := &cobra.Command{
+		Use:   "process [--config FILE] [--kafka BROKERS] [--http ADDR]",
+		Short: "windowed aggregates from fl.readings, exactly once (a Kafka consumer group)",
+		Long: `Turns the readings on Kafka (fl.readings) into windowed aggregates per agent
 and sensor (fl.aggregates), exactly once: a consumer group with Kafka
 transactions and a compacted changelog of its state. Run as many processes as
 you like with the same group; Kafka spreads the partitions among them and
 moves them when one stops. Readings later than the allowed lateness or too far
 in the future go to fl.late, unreadable records to fl.deadletter, each with a
-reason. 'process sample-config' prints the config file with its defaults.`, stderr)
-	cfgPath := fs.String("config", "", "config file (YAML, key 'processor:'; see 'process sample-config')")
-	brokers := fs.String("kafka", "", "Kafka bootstrap brokers, comma-separated")
-	listen := fs.String("http", "", "address for /metrics, /healthz and /readyz (default 127.0.0.1:9273)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	memProfile := fs.String("memprofile", "", "write a heap profile to this file at exit")
-	if err := fs.Parse(args); err != nil {
-		return err
+reason. 'process sample-config' prints the config file with its defaults.`,
+		Example: `  fieldline-cloud process sample-config > process.yaml
+  fieldline-cloud process --config process.yaml
+  fieldline-cloud process --kafka 127.0.0.1:9092 --http 127.0.0.1:9273`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runProcess(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "config file (YAML, key 'processor:'; see 'process sample-config')")
+	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers, comma-separated")
+	f.StringVar(&o.http, "http", "", "address for /metrics, /healthz and /readyz (default 127.0.0.1:9273)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file at exit")
+	cmd.AddCommand(&cobra.Command{
+		Use:     "sample-config",
+		Short:   "print the processor's config file with its defaults",
+		Example: `  fieldline-cloud process sample-config > process.yaml`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(processor.SampleConfig)
+			return err
+		},
+	})
+	return cmd
+}
+
+func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -81,25 +106,25 @@ reason. 'process sample-config' prints the config file with its defaults.`, stde
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *memProfile != "" {
+	if o.memProfile != "" {
 		defer func() {
-			if f, err := os.Create(*memProfile); err == nil {
+			if f, err := os.Create(o.memProfile); err == nil {
 				_ = pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()
 			}
 		}()
 	}
 	var file processFile
-	if *cfgPath != "" {
-		if err := confkit.Load(*cfgPath, &file); err != nil {
+	if o.config != "" {
+		if err := confkit.Load(o.config, &file); err != nil {
 			return err
 		}
 	}
-	if *brokers != "" {
-		file.Processor.Kafka.Brokers = strings.Split(*brokers, ",")
+	if o.kafka != "" {
+		file.Processor.Kafka.Brokers = strings.Split(o.kafka, ",")
 	}
-	if *listen != "" {
-		file.HTTP.Listen = *listen
+	if o.http != "" {
+		file.HTTP.Listen = o.http
 	}
 	if file.HTTP.Listen == "" {
 		file.HTTP.Listen = "127.0.0.1:9273"
