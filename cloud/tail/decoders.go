@@ -36,14 +36,14 @@ type Decoder func(rec *kgo.Record) Entry
 // decoders are the Fieldline topics tail reads, by name. A topic decodes
 // with the longest name here that its own name ends with (a test's
 // "t17-fl.readings" is fl.readings), or the one Options.As names. The
-// processor's topics join with a line each once protocols/wire has their
-// codecs:
+// processor's aggregates join with a line once tail decodes them:
 //
 //	"fl.aggregates": aggregates,
-//	"fl.alerts":     alerts,
 var decoders = map[string]Decoder{
-	"fl.readings":   readings,
-	"fl.deadletter": deadletter,
+	"fl.readings":     readings,
+	"fl.deadletter":   deadletter,
+	"fl.alerts":       alerts,
+	"fl.alerts.state": alerts,
 }
 
 // decoderFor returns the decoder for topic (or as, when set), or raw.
