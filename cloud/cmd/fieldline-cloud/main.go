@@ -27,10 +27,13 @@ var version = "dev"
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
 	newProcessCmd,
+	newNotifyCmd,
+	newAlertsCmd,
 	newDemoCmd,
 	newBenchCmd,
 	newProcessBenchCmd,
 	newCheckRulesCmd,
+	newCheckAlertsCmd,
 	newTailCmd,
 	newVersionCmd,
 }
@@ -75,8 +78,10 @@ func newRootCmd() *cobra.Command {
 		Use:   "fieldline-cloud",
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
-Kafka, a demo of the whole system on this machine, the end-to-end load run,
-the rule bundle check, and tail, which prints the records of a topic.`,
+Kafka, the stream processor (windows and alerts), the alert notifier and its
+command line, a demo of the whole system on this machine, the end-to-end load
+runs, the rule bundle and alert rules checks, and tail, which prints the
+records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
   fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
