@@ -46,7 +46,8 @@ func Defaults() Config {
 			RetryMax:          30 * time.Second,
 			StatusInterval:    10 * time.Second,
 		},
-		HTTP: HTTPSection{Listen: "127.0.0.1:9271"},
+		Rules: RulesSection{Bucket: "fl_rules"},
+		HTTP:  HTTPSection{Listen: "127.0.0.1:9271"},
 		Log:  LogSection{Level: "info", Format: "text"},
 	}
 }
