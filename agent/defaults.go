@@ -48,7 +48,7 @@ func Defaults() Config {
 		},
 		Rules: RulesSection{Bucket: "fl_rules"},
 		HTTP:  HTTPSection{Listen: "127.0.0.1:9271"},
-		Log:  LogSection{Level: "info", Format: "text"},
+		Log:   LogSection{Level: "info", Format: "text"},
 	}
 }
 
