@@ -283,11 +283,11 @@ func (s *ruleSync) take(key string, value []byte, deleted bool) string {
 	s.latest[key] = syncEntry{st: st, env: value}
 	s.hwm[key] = st.Revision
 	eff := s.resolve()
-	if eff != nil {
-		s.wanted = eff.Revision
-	}
 	same := eff == nil || s.applied != nil && eff.Key == s.applied.Key && eff.Revision == s.applied.Revision ||
 		s.invalid != nil && eff.Key == s.invalid.Key && eff.Revision == s.invalid.Revision // refused once, reported
+	if same && eff != nil {
+		s.wanted = eff.Revision
+	}
 	s.mu.Unlock()
 	if same {
 		// Another key decides, or nothing is meant for the agent (every
@@ -298,16 +298,18 @@ func (s *ruleSync) take(key string, value []byte, deleted bool) string {
 	}
 	prog, err := rules.Compile(eff.String(), []byte(eff.Bundle))
 	if err != nil {
+		// wanted moves with the error: a heartbeat never shows the new
+		// revision wanted beside an error of an older one.
+		s.refuse(eff.Key, eff.Revision, err)
 		s.mu.Lock()
-		s.invalid = eff
+		s.invalid, s.wanted = eff, eff.Revision
 		s.mu.Unlock()
 		s.persist()
-		s.refuse(eff.Key, eff.Revision, err)
 		return syncInvalid
 	}
 	s.cfg.Swap(prog)
 	s.mu.Lock()
-	s.applied, s.good = eff, s.latest[eff.Key].env
+	s.applied, s.good, s.wanted = eff, s.latest[eff.Key].env, eff.Revision
 	s.mu.Unlock()
 	s.persist()
 	s.m.revision.Set(float64(eff.Revision))
