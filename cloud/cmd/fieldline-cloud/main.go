@@ -24,6 +24,7 @@ var version = "dev"
 // here.
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
+	newFleetCmd,
 	newDemoCmd,
 	newBenchCmd,
 	newCheckRulesCmd,
@@ -70,7 +71,8 @@ func newRootCmd() *cobra.Command {
 		Use:   "fieldline-cloud",
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
-Kafka, a demo of the whole system on this machine, the end-to-end load run,
+Kafka, rule push to the fleet (signed bundles, canaries, the registry of
+agents), a demo of the whole system on this machine, the end-to-end load run,
 and the rule bundle check.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
