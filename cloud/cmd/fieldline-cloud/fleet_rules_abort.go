@@ -36,4 +36,3 @@ canary agents go back to the fleet's bundle.`,
 	cmd.Flags().StringVar(&reason, "reason", "", "why, kept in the rollout's record")
 	return cmd
 }
-

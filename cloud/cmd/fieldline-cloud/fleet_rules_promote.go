@@ -42,4 +42,3 @@ canary that ran its watch period without a failure is promoted, unless --force.`
 	cmd.Flags().BoolVar(&force, "force", false, "promote a canary that has not passed yet")
 	return cmd
 }
-
