@@ -372,7 +372,9 @@ func TestFleetRulePush(t *testing.T) {
 		t.Fatal(err)
 	}
 	registrySays(runs(back.Statement))
-	every("the rollback's version", func(_ *fleetAgent, st fieldline.AgentStatus) bool { return st.RulesVersion == "gen-1" && st.RulesError == "" })
+	every("the rollback's version", func(_ *fleetAgent, st fieldline.AgentStatus) bool {
+		return st.RulesVersion == "gen-1" && st.RulesError == ""
+	})
 	outputIs(1, all)
 	done()
 
