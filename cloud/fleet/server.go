@@ -100,7 +100,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); wg.Wait() }()
-	wg.Go(func() { s.watchView(wctx, view, store) })
+	wg.Go(func() { s.watchView(wctx, nc, view, store) })
 	select {
 	case <-view.Ready():
 	case <-ctx.Done():
@@ -128,11 +128,22 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// watchView keeps the view current, watching again after a failure.
-func (s *Server) watchView(ctx context.Context, view *View, store *Store) {
+// watchView keeps the view current, watching again after a failure, and
+// after every reconnection to NATS (a watch may sit on a consumer that
+// died with the server, which nats.go notices only after missed
+// heartbeats).
+func (s *Server) watchView(ctx context.Context, nc *nats.Conn, view *View, store *Store) {
 	bo := retry.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: true}.Start()
 	for {
-		err := view.Watch(ctx, store, s.o.Logger)
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- view.Watch(wctx, store, s.o.Logger) }()
+		err := waitReconnect(wctx, nc, done)
+		cancel()
+		if err == errReconnected {
+			<-done
+			continue
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -140,6 +151,28 @@ func (s *Server) watchView(ctx context.Context, view *View, store *Store) {
 		s.o.Logger.Warn("fleet server: watching the agents bucket failed; trying again", "in", d, "err", err)
 		if !retry.Sleep(ctx, d) {
 			return
+		}
+	}
+}
+
+var errReconnected = errors.New("reconnected")
+
+// waitReconnect returns what done delivers, or errReconnected once nc
+// reconnected.
+func waitReconnect(ctx context.Context, nc *nats.Conn, done <-chan error) error {
+	n := nc.Stats().Reconnects
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+			if nc.Stats().Reconnects != n {
+				return errReconnected
+			}
+		case <-ctx.Done():
+			return <-done
 		}
 	}
 }
