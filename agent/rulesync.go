@@ -260,6 +260,14 @@ func (s *ruleSync) take(key string, value []byte, deleted bool) string {
 		s.log.Warn("a rule bundle was deleted from the bucket without a signature; ignored (fleet rules clear signs the removal)", "key", key)
 		return syncDeleted
 	}
+	s.mu.Lock()
+	if e, ok := s.latest[key]; ok && sameBytes(e.env, value) {
+		// The envelope already taken (a watch started again): verified
+		// when it was taken.
+		s.mu.Unlock()
+		return syncUnchanged
+	}
+	s.mu.Unlock()
 	st, err := s.cfg.Ring.Open(value, key)
 	s.mu.Lock()
 	if err == nil {

@@ -25,7 +25,7 @@ import (
 // testBucket is the rule bucket as the fleet tool writes it, and as
 // someone with write access to it but without the signing key could.
 type testBucket struct {
-	t   *testing.T
+	t   testing.TB
 	kv  jetstream.KeyValue
 	sig *signed.Signer
 	rev uint64
@@ -35,7 +35,7 @@ func testSigningKey(n byte) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
 }
 
-func newTestBucket(t *testing.T, url string) *testBucket {
+func newTestBucket(t testing.TB, url string) *testBucket {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
