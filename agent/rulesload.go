@@ -24,7 +24,7 @@ const RulesEventSensor = "_agent.rules"
 // telemetry backlog.
 type RulesEvent struct {
 	Event   string `json:"event"`            // applied or rejected
-	Source  string `json:"source,omitempty"` // file or last-good (applied)
+	Source  string `json:"source,omitempty"` // file, fleet (a pushed bundle) or last-good (applied)
 	File    string `json:"file,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Version string `json:"version,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -310,5 +311,35 @@ func TestRuleSyncKeepsRuleState(t *testing.T) {
 	}
 	if fmt.Sprint(alerts) != "[hot:pending: hot:firing:]" {
 		t.Errorf("alert transitions %v, want [hot:pending: hot:firing:] (the pending timer kept across the swap)", alerts)
+	}
+}
+
+// TestRuleSyncTakesThePlaceOfTheFile: an agent with rules.file runs the
+// file until a pushed bundle applies; then SIGHUP's reload refuses to put
+// the file back over the pushed bundle, and says why.
+func TestRuleSyncTakesThePlaceOfTheFile(t *testing.T) {
+	ns := testkit.NATS(t)
+	b := newTestBucket(t, ns.URL())
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(file, []byte(bundleV("local")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(syncAgentYAML("gw-file", filepath.Join(dir, "gw"), ns.URL()), "rules: {", "rules: {file: "+file+", ", 1)
+	a := startAgent(t, yaml, Options{})
+	if st := a.Status(); st.RulesVersion != "local" || st.RulesKey != "" {
+		t.Fatalf("before a push: runs %q from %q", st.RulesVersion, st.RulesKey)
+	}
+	if err := a.ReloadRules(); err != nil {
+		t.Fatalf("reloading the file before a push: %v", err)
+	}
+	b.push("fleet.f", bundleV("pushed"), nil)
+	testkit.WaitFor(t, 10*time.Second, "the pushed bundle applied", func() bool { return a.Status().RulesVersion == "pushed" })
+	err := a.ReloadRules()
+	if err == nil || !strings.Contains(err.Error(), "runs the pushed bundle fleet.f@1") {
+		t.Fatalf("reloading the file over a pushed bundle: %v", err)
+	}
+	if st := a.Status(); st.RulesVersion != "pushed" {
+		t.Fatalf("after the refused reload: runs %q", st.RulesVersion)
 	}
 }
