@@ -48,4 +48,11 @@
 // Deleting a key in the bucket needs no signature, so agents ignore
 // deletes: a signed statement with Clear set is the only way to empty a
 // key.
+//
+// A gateway with no state (new, or its buffer file lost) has no revision
+// to compare with: it takes the first genuine statement it is shown, an
+// old one written back by someone who can write the bucket included. The
+// signature makes that attacker unable to forge rules, not unable to
+// replay old ones to a fresh gateway; keeping writers out of the bucket
+// (issue 18's per-agent NATS permissions) closes that.
 package signed
