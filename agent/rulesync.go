@@ -122,9 +122,12 @@ func (s *ruleSync) view() syncView {
 }
 
 // restore reads the state kept in the buffer file and returns the program
-// of the last good bundle, verified and compiled again (nil when there is
-// none or it no longer passes: a key taken out of rules.trusted_keys
-// un-trusts what it signed).
+// to start with: the bundle meant for the agent among the kept ones when it
+// compiles (it was applied, or the agent stopped before it could be),
+// else the last good one; each verified and compiled again (nil when none
+// passes: a key taken out of rules.trusted_keys un-trusts what it signed).
+// A kept bundle meant for the agent that does not compile is reported
+// again, as at the time it came.
 func (s *ruleSync) restore() *rules.Program {
 	data, err := s.cfg.Store.Blob(syncBlob)
 	if err != nil {
@@ -140,7 +143,6 @@ func (s *ruleSync) restore() *rules.Program {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for key, rev := range st.HWM {
 		if s.mine(key) {
 			s.hwm[key] = rev
@@ -158,13 +160,35 @@ func (s *ruleSync) restore() *rules.Program {
 		s.latest[key] = syncEntry{st: stmt, env: env}
 		s.hwm[key] = max(s.hwm[key], stmt.Revision)
 	}
-	if eff := s.resolve(); eff != nil {
-		s.wanted = eff.Revision
+	eff := s.resolve()
+	var effEnv []byte
+	if eff != nil {
+		effEnv = s.latest[eff.Key].env
 	}
-	if len(st.Good) == 0 {
+	s.mu.Unlock()
+
+	if eff == nil {
+		return s.startGood(st.Good)
+	}
+	prog, err := rules.Compile(eff.String(), []byte(eff.Bundle))
+	if err == nil {
+		return s.started(eff, effEnv, prog)
+	}
+	s.mu.Lock()
+	s.invalid, s.wanted = eff, eff.Revision
+	s.mu.Unlock()
+	prog = s.startGood(st.Good)
+	s.refuse(eff.Key, eff.Revision, err) // after the good one's report, which clears the error
+	return prog
+}
+
+// startGood starts with the last good envelope, verified and compiled
+// again; nil when there is none or it no longer passes.
+func (s *ruleSync) startGood(env []byte) *rules.Program {
+	if len(env) == 0 {
 		return nil
 	}
-	good, err := s.openGood(st.Good)
+	good, err := s.openGood(env)
 	if err != nil {
 		s.log.Error("the last good pushed bundle no longer verifies; not running it", "err", err)
 		return nil
@@ -174,10 +198,21 @@ func (s *ruleSync) restore() *rules.Program {
 		s.log.Error("the last good pushed bundle no longer compiles; not running it", "bundle", good.String(), "err", err)
 		return nil
 	}
-	s.applied, s.good = good, st.Good
-	s.log.Info("running the last good pushed bundle until the bucket is reachable", "bundle", good.String(), "name", prog.Name(), "version", prog.Version())
+	return s.started(good, env, prog)
+}
+
+// started records that the agent starts with st and reports it.
+func (s *ruleSync) started(st *signed.Statement, env []byte, prog *rules.Program) *rules.Program {
+	s.mu.Lock()
+	s.applied, s.good = st, env
+	if s.invalid == nil {
+		s.wanted = st.Revision
+	}
+	s.mu.Unlock()
+	s.m.revision.Set(float64(st.Revision))
+	s.log.Info("running the pushed bundle kept in the buffer file until the bucket is reachable", "bundle", st.String(), "name", prog.Name(), "version", prog.Version())
 	if s.cfg.Applied != nil {
-		s.cfg.Applied(good, prog, true)
+		s.cfg.Applied(st, prog, true)
 	}
 	return prog
 }

@@ -198,6 +198,9 @@ func TestRuleSyncRestartOffline(t *testing.T) {
 	b.push("fleet.f", bundleV("v2"), nil)
 	a, stop := launchAgent(t, cfg, Options{}, nil)
 	testkit.WaitFor(t, 10*time.Second, "v2 applied", func() bool { return a.Status().RulesRevision == 2 })
+	// A genuine bundle that does not compile, refused before the stop.
+	b.push("fleet.f", "version: v3\nname: b\nrules:\n  - {match: 'x.*', deadband: {absolute: -1}}\n", nil)
+	testkit.WaitFor(t, 10*time.Second, "v3 refused", func() bool { return updates(a, syncInvalid) == 1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +212,10 @@ func TestRuleSyncRestartOffline(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if st := a.Status(); st.RulesKey != "fleet.f" || st.RulesRevision != 2 || st.RulesVersion != "v2" || st.RulesError != "" {
-		t.Fatalf("offline start: runs %s@%d (%s), error %q; want the last good fleet.f@2 (v2)", st.RulesKey, st.RulesRevision, st.RulesVersion, st.RulesError)
+	if st := a.Status(); st.RulesKey != "fleet.f" || st.RulesRevision != 2 || st.RulesVersion != "v2" || st.RulesWanted != 3 ||
+		!strings.Contains(st.RulesError, "fleet.f@3: 1 problem(s)") {
+		t.Fatalf("offline start: runs %s@%d (%s) wanting %d, error %q; want the last good fleet.f@2 (v2), wanting the refused 3 and saying why",
+			st.RulesKey, st.RulesRevision, st.RulesVersion, st.RulesWanted, st.RulesError)
 	}
 	if err := ns.Restart(); err != nil {
 		t.Fatal(err)
@@ -221,8 +226,8 @@ func TestRuleSyncRestartOffline(t *testing.T) {
 	if st := a.Status(); st.RulesRevision != 2 || !strings.Contains(st.RulesError, "older revision") {
 		t.Fatalf("after a replay: runs %s@%d, error %q", st.RulesKey, st.RulesRevision, st.RulesError)
 	}
-	b.push("fleet.f", bundleV("v3"), nil)
-	testkit.WaitFor(t, 10*time.Second, "v3 applied", func() bool { return a.Status().RulesRevision == 3 })
+	b.push("fleet.f", bundleV("v4"), nil)
+	testkit.WaitFor(t, 10*time.Second, "v4 applied", func() bool { return a.Status().RulesRevision == 4 })
 
 	// A running agent's watch outlives a restart of the server.
 	ns.Stop()
@@ -230,8 +235,8 @@ func TestRuleSyncRestartOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = newTestBucketBound(t, ns.URL(), b)
-	b.push("fleet.f", bundleV("v4"), nil)
-	testkit.WaitFor(t, 30*time.Second, "v4 applied after the server restarted", func() bool { return a.Status().RulesRevision == 4 })
+	b.push("fleet.f", bundleV("v5"), nil)
+	testkit.WaitFor(t, 30*time.Second, "v5 applied after the server restarted", func() bool { return a.Status().RulesRevision == 5 })
 }
 
 // newTestBucketBound binds the existing bucket again (after a restart of
