@@ -28,8 +28,10 @@ type Store struct {
 	ring *signed.KeyRing
 }
 
-// OpenStore makes the buckets (or updates their settings) and returns the
-// store. ring verifies values for reports; it may be nil.
+// OpenStore opens the buckets, making those that do not exist yet with the
+// settings of cfg (an existing bucket keeps its own: `nats kv edit`
+// changes them), and returns the store. ring verifies values for reports;
+// it may be nil.
 func OpenStore(ctx context.Context, nc *nats.Conn, cfg Config, ring *signed.KeyRing) (*Store, error) {
 	cfg.SetDefaults()
 	js, err := jetstream.New(nc)
@@ -48,7 +50,15 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg Config, ring *signed.KeyR
 		{&s.state, jetstream.KeyValueConfig{Bucket: cfg.StateBucket, Description: "Fieldline fleet tool: revision counter, rollouts",
 			History: 8, Replicas: cfg.Replicas, Storage: jetstream.FileStorage}},
 	} {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		// An existing bucket is taken as it is: a command run with another
+		// config (history, replicas) must not change the fleet's buckets.
+		kv, err := js.KeyValue(ctx, b.cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(ctx, b.cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) { // made meanwhile by another
+				kv, err = js.KeyValue(ctx, b.cfg.Bucket)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fleet store: bucket %s: %w", b.cfg.Bucket, err)
 		}
