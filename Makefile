@@ -8,6 +8,13 @@ DIST     := dist
 # Packages whose tests run under the race detector (all of them: concurrency
 # bugs are how telemetry gets lost).
 RACE_PKGS := ./...
+# Packages with allocation tests (testing.AllocsPerRun): those skip under the
+# race detector, which allocates, so `make test` runs them once more without
+# it. Their names hold "Alloc" (internal/testbed/ci_test.go checks).
+# (The "(" after AllocsPerRun comes from a variable: a bare one would unbalance
+# the parentheses of $(shell ...).)
+lparen := (
+ALLOC_PKGS = $(shell grep -rl --include='*_test.go' 'testing\.AllocsPerRun$(lparen)' . | xargs -r -n1 dirname | sort -u)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # AGENT_TAGS: nethttpomithttp2 leaves HTTP/2 out of net/http (the agent serves
 # /metrics over HTTP/1.1 on loopback and dials no HTTP/2 server); it is a
@@ -20,7 +27,8 @@ PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
 help:
 	@echo "make build       build the three binaries into $(BIN)/"
-	@echo "make test        vet and run every test with the race detector (kfake, embedded NATS, real MQTT/Modbus peers)"
+	@echo "make test        vet and run every test with the race detector (kfake, embedded NATS, real MQTT/Modbus peers),"
+	@echo "                 then the allocation tests without it"
 	@echo "make test-kafka  the integration suite against a real Apache Kafka broker (fetched through Maven)"
 	@echo "make cross       build the agent for linux/arm (v7), arm64, amd64, riscv64 into $(DIST)/, check its size and memory"
 	@echo "                 budgets and run the arm64 agent end to end under qemu"
@@ -38,6 +46,10 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m $(RACE_PKGS)
+	@# The processor's 2 M-reading backlog test runs a tenth of its readings
+	@# under -race (about ten times slower); here it runs whole, without.
+	$(GO) test -count=1 -timeout 10m -run '^TestBacklog$$' ./cloud/processor/
+	$(GO) test -count=1 -run Alloc $(ALLOC_PKGS)
 
 # The same integration suite as `make test` (bridge, agent end to end), this
 # time against a real single-node Kafka 4 broker started from Maven jars.
@@ -88,6 +100,7 @@ demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
+	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
 
 # Every decoder and parser has a fuzz target; its seed corpus is in the
 # package's testdata/fuzz/ and runs as a plain test under `make test`.

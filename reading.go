@@ -104,6 +104,13 @@ type Batch struct {
 	Lane     Lane
 	FirstSeq uint64
 	Readings []Reading
+	// OlderUnsent is the agent's mark on a batch it sent from the newest
+	// end of its queue while older readings of the lane still wait
+	// (live-first drain). Without it, FirstSeq is the lowest seq the agent
+	// had not delivered, so the cloud knows that a gap in the seqs it has
+	// seen below an unmarked batch will never be filled, and a gap below a
+	// marked one will: the backlog is still coming.
+	OlderUnsent bool
 }
 
 // LastSeq is the seq of the last reading, or FirstSeq-1 for an empty batch.

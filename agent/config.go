@@ -23,6 +23,7 @@ type Config struct {
 	Rules   RulesSection   `yaml:"rules"`
 	Sources SourcesSection `yaml:"sources"`
 	HTTP    HTTPSection    `yaml:"http"`
+	Health  HealthSection  `yaml:"health"`
 	Log     LogSection     `yaml:"log"`
 }
 
@@ -37,6 +38,10 @@ type AgentSection struct {
 	// Default DefaultClockFloor: the day the binary was built (2025-01-01
 	// for a plain go build).
 	ClockFloor time.Time `yaml:"clock_floor"`
+	// ClockSync says how the agent tells that the clock is set, besides
+	// the floor: kernel (ClockSyncKernel: the kernel says a time daemon
+	// synchronised it) or floor (ClockSyncFloor: the floor alone).
+	ClockSync string `yaml:"clock_sync"`
 	// Fleet is the fleet the agent belongs to: with rules.trusted_keys it
 	// runs the bundle pushed to fleet.<fleet> (or its fleet's canary).
 	// Letters, digits, - and _, at most 64; empty: only agent.<id>.
@@ -107,6 +112,16 @@ type HTTPSection struct {
 	Listen string `yaml:"listen"`
 }
 
+// HealthSection says when /healthz answers 503 (see Health); a buffer
+// whose commits fail makes it answer 503 at once.
+type HealthSection struct {
+	// UplinkStall: readings wait and none was delivered for this long.
+	UplinkStall time.Duration `yaml:"uplink_stall"`
+	// SourceGrace: a source has been down (not connected to what it
+	// reads from) for this long.
+	SourceGrace time.Duration `yaml:"source_grace"`
+}
+
 // LogSection configures logging.
 type LogSection struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -121,6 +136,7 @@ func (c *Config) SetDefaults() {
 	if c.Agent.ClockFloor.IsZero() {
 		c.Agent.ClockFloor = d.Agent.ClockFloor
 	}
+	orDefault(&c.Agent.ClockSync, d.Agent.ClockSync)
 	b := &c.Buffer
 	if b.Path == "" {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
@@ -140,6 +156,8 @@ func (c *Config) SetDefaults() {
 	orDefault(&u.StatusInterval, d.Uplink.StatusInterval)
 	orDefault(&c.Rules.Bucket, d.Rules.Bucket)
 	orDefault(&c.HTTP.Listen, d.HTTP.Listen)
+	orDefault(&c.Health.UplinkStall, d.Health.UplinkStall)
+	orDefault(&c.Health.SourceGrace, d.Health.SourceGrace)
 	orDefault(&c.Log.Level, d.Log.Level)
 	orDefault(&c.Log.Format, d.Log.Format)
 	for i := range c.Sources.Modbus {
@@ -157,6 +175,11 @@ func (c *Config) SetDefaults() {
 func (c *Config) Check(p *confkit.Problems) {
 	if err := uplink.CheckAgentID(c.Agent.ID); err != nil {
 		p.Add("agent.id", "%v", err)
+	}
+	switch c.Agent.ClockSync {
+	case ClockSyncKernel, ClockSyncFloor:
+	default:
+		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
 	}
 	c.checkFleet(p)
 	b := c.Buffer
@@ -201,6 +224,12 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if u.StatusInterval < time.Second {
 		p.Add("uplink.status_interval", "must be ≥ 1s, got %s", u.StatusInterval)
+	}
+	if c.Health.UplinkStall < 0 {
+		p.Add("health.uplink_stall", "must be > 0, got %s", c.Health.UplinkStall)
+	}
+	if c.Health.SourceGrace < 0 {
+		p.Add("health.source_grace", "must be > 0, got %s", c.Health.SourceGrace)
 	}
 	if c.Rules.File != "" {
 		if _, err := os.Stat(c.Rules.File); err != nil {
@@ -252,14 +281,14 @@ func LoadConfig(file string) (*Config, error) {
 	return &c, decodeConfig(file, data, &c)
 }
 
+// decodeConfig lists the problems of the YAML (unknown keys, wrong types)
+// and those Check finds in what did decode together, each with its line.
 func decodeConfig(name string, data []byte, c *Config) error {
-	if err := confkit.Decode(name, data, (*rawConfig)(c)); err != nil {
-		return err
-	}
-	c.SetDefaults()
 	var p confkit.Problems
+	confkit.Unmarshal(data, (*rawConfig)(c), &p)
+	c.SetDefaults()
 	c.Check(&p)
-	return p.Err(name)
+	return p.ErrIn(name, data)
 }
 
 // rawConfig decodes without running Check (defaults come first).

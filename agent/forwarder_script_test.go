@@ -26,6 +26,7 @@ type sent struct {
 	first, last uint64
 	n           int
 	reply       *fieldline.Ack
+	olderUnsent bool
 }
 
 // scriptedBridge answers fl.up.<agent> on a real NATS server the way script
@@ -60,7 +61,7 @@ func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(
 		if ack.OK || ack.Code != "" {
 			ack.AgentID, ack.Lane, ack.FirstSeq, ack.LastSeq = agent, b.Lane, b.FirstSeq, b.LastSeq()
 		}
-		sb.got = append(sb.got, sent{b.Lane, b.FirstSeq, b.LastSeq(), len(b.Readings), ack})
+		sb.got = append(sb.got, sent{b.Lane, b.FirstSeq, b.LastSeq(), len(b.Readings), ack, b.OlderUnsent})
 		sb.mu.Unlock()
 		sb.wg.Add(1)
 		go func() {
@@ -269,13 +270,14 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 
 // TestForwarderOrder: alerts, then events, then telemetry; and within a
 // telemetry backlog larger than a batch, live-first sends the newest
-// readings first, then the oldest, then carries on in order.
+// readings first (marked older-unsent: *), then the oldest, then carries on
+// in order.
 func TestForwarderOrder(t *testing.T) {
 	for _, tc := range []struct {
 		drain string
 		want  []string
 	}{
-		{DrainLiveFirst, []string{"alert 1-5", "event 1-2", "telemetry 2901-3000", "telemetry 1-1000", "telemetry 1001-2000", "telemetry 2001-2900"}},
+		{DrainLiveFirst, []string{"alert 1-5", "event 1-2", "telemetry 2901-3000*", "telemetry 1-1000", "telemetry 1001-2000", "telemetry 2001-2900"}},
 		{DrainOldestFirst, []string{"alert 1-5", "event 1-2", "telemetry 1-1000", "telemetry 1001-2000", "telemetry 2001-3000"}},
 	} {
 		t.Run(tc.drain, func(t *testing.T) {
@@ -285,7 +287,8 @@ func TestForwarderOrder(t *testing.T) {
 			r.runUntilEmpty(t)
 			var got []string
 			for _, q := range r.sb.requests() {
-				got = append(got, fmt.Sprintf("%s %d-%d", q.lane, q.first, q.last))
+				mark := map[bool]string{true: "*"}[q.olderUnsent]
+				got = append(got, fmt.Sprintf("%s %d-%d%s", q.lane, q.first, q.last, mark))
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("batches:\n got %q\nwant %q", got, tc.want)

@@ -42,6 +42,9 @@ func (f *Forwarder) nextOf(lane fieldline.Lane, depth uint64) (fieldline.Batch, 
 			if ok && b.LastSeq() > f.liveHigh[lane] {
 				f.liveHigh[lane] = b.LastSeq()
 				f.m.BatchesTaken.WithLabelValues("newest").Inc()
+				// Older readings wait (depth > this batch): the processor
+				// keeps the windows below open for them (fl-older-unsent).
+				b.OlderUnsent = true
 				return b, true, nil
 			}
 		}

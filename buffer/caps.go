@@ -172,17 +172,17 @@ var dropOrder = []fieldline.Lane{fieldline.LaneTelemetry, fieldline.LaneEvent, f
 func deleteAcked(tx *bolt.Tx, lane fieldline.Lane, acked *spanSet, st *laneState) (int, error) {
 	idx := tx.Bucket(idxBuckets[lane])
 	var del []indexEntry
-	for _, s := range acked.s {
+	for _, s := range acked.spans() {
 		c := idx.Cursor()
-		for k, v := c.Seek(seqKey(s.a)); k != nil; k, v = c.Next() {
+		for k, v := c.Seek(seqKey(s.First)); k != nil; k, v = c.Next() {
 			e, err := decodeIndexEntry(k, v)
 			if err != nil {
 				continue // deleted by dropBad once found
 			}
-			if e.first > s.b {
+			if e.first > s.Last {
 				break
 			}
-			if e.last <= s.b {
+			if e.last <= s.Last {
 				del = append(del, e)
 			}
 		}

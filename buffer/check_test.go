@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/seqset"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -169,9 +170,9 @@ func checkInvariants(tx *bolt.Tx, path string) []string {
 				bad("segment %x has no index entry", k)
 			}
 		}
-		for _, sp := range acked.s {
-			if sp.a < s.lowSeq || sp.b >= s.nextSeq || sp.b > s.ackedMax {
-				bad("acked range %d..%d outside lowSeq %d..nextSeq %d or above ackedMax %d", sp.a, sp.b, s.lowSeq, s.nextSeq, s.ackedMax)
+		for _, sp := range acked.spans() {
+			if sp.First < s.lowSeq || sp.Last >= s.nextSeq || sp.Last > s.ackedMax {
+				bad("acked range %d..%d outside lowSeq %d..nextSeq %d or above ackedMax %d", sp.First, sp.Last, s.lowSeq, s.nextSeq, s.ackedMax)
 			}
 		}
 		if haveMarks && marks[l] < s.nextSeq {
@@ -224,10 +225,10 @@ func TestCheckFileCatchesDamage(t *testing.T) {
 			return tx.Bucket(bucketState).Put(laneKeys[tel], st.marshal())
 		}, "lane telemetry: first index entry starts at seq 1, lane state's lowSeq is 5"},
 		{"acked range past the newest seq", func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketState).Put(ackKeys[tel], marshalSpans(&spanSet{s: []span{{12, 13}, {40, 41}}}))
+			return tx.Bucket(bucketState).Put(ackKeys[tel], marshalSpans(&spanSet{set: seqset.FromRanges([]seqset.Range{{First: 12, Last: 13}, {First: 40, Last: 41}})}))
 		}, "lane telemetry: acked range 40..41 outside lowSeq 1..nextSeq 31 or above ackedMax 13"},
 		{"wholly acked segment kept", func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketState).Put(ackKeys[tel], marshalSpans(&spanSet{s: []span{{1, 10}}}))
+			return tx.Bucket(bucketState).Put(ackKeys[tel], marshalSpans(&spanSet{set: seqset.FromRanges([]seqset.Range{{First: 1, Last: 10}})}))
 		}, "lane telemetry: segment 1..10 is wholly acked but still stored"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/seqset"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -129,10 +130,10 @@ func decodeLaneState(v []byte) (laneState, error) {
 }
 
 func marshalSpans(ss *spanSet) []byte {
-	b := make([]byte, 0, 16*len(ss.s))
-	for _, s := range ss.s {
-		b = binary.BigEndian.AppendUint64(b, s.a)
-		b = binary.BigEndian.AppendUint64(b, s.b)
+	b := make([]byte, 0, 16*len(ss.spans()))
+	for _, s := range ss.spans() {
+		b = binary.BigEndian.AppendUint64(b, s.First)
+		b = binary.BigEndian.AppendUint64(b, s.Last)
 	}
 	return b
 }
@@ -141,15 +142,15 @@ func decodeSpans(v []byte) (spanSet, error) {
 	if len(v)%16 != 0 {
 		return spanSet{}, fmt.Errorf("acked ranges of %d bytes: %w", len(v), ErrCorrupt)
 	}
-	var ss spanSet
+	var rs []seqset.Range
 	for i := 0; i < len(v); i += 16 {
 		a, b := binary.BigEndian.Uint64(v[i:]), binary.BigEndian.Uint64(v[i+8:])
-		if a == 0 || a > b || (len(ss.s) > 0 && a <= ss.s[len(ss.s)-1].b+1) {
+		if a == 0 || a > b || (len(rs) > 0 && a <= rs[len(rs)-1].Last+1) {
 			return spanSet{}, fmt.Errorf("acked range %d..%d out of order: %w", a, b, ErrCorrupt)
 		}
-		ss.s = append(ss.s, span{a, b})
+		rs = append(rs, seqset.Range{First: a, Last: b})
 	}
-	return ss, nil
+	return spanSet{set: seqset.FromRanges(rs)}, nil
 }
 
 // decodeSegment decodes a stored segment and checks it against its index

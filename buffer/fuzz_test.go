@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/seqset"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -15,7 +16,7 @@ func FuzzDecodeStored(f *testing.F) {
 	seg, _ := wire.Encode(nil, &fieldline.Batch{AgentID: "gw", Lane: fieldline.LaneTelemetry, FirstSeq: 5, Readings: readings(3, 2, 0)})
 	e := indexEntry{first: 5, last: 7, unixNs: 1, bytes: uint32(len(seg))}
 	st := laneState{nextSeq: 8, lowSeq: 5, liveBytes: 10, liveCost: 100}
-	ss := spanSet{s: []span{{1, 2}, {5, 9}}}
+	ss := spanSet{set: seqset.FromRanges([]seqset.Range{{First: 1, Last: 2}, {First: 5, Last: 9}})}
 	f.Add(seqKey(5), e.marshal(), seg, st.marshal(), marshalSpans(&ss), formatSidecar([3]uint64{1, 2, 3}))
 	f.Add([]byte{1}, []byte{}, []byte{0xF1, 0x11}, []byte{1}, []byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte("x"))
 	f.Fuzz(func(t *testing.T, key, idx, segment, state, acks, sidecar []byte) {
@@ -35,45 +36,5 @@ func FuzzDecodeStored(f *testing.F) {
 		}
 		_, _ = parseSidecar(sidecar)
 		_, _ = parseBoltMeta(segment)
-	})
-}
-
-// FuzzSpanSet checks the interval set against a bitmap model.
-func FuzzSpanSet(f *testing.F) {
-	f.Add([]byte{1, 5, 10, 12, 6, 9, 0, 3})
-	f.Fuzz(func(t *testing.T, ops []byte) {
-		var ss spanSet
-		var model [300]bool
-		for i := 0; i+1 < len(ops); i += 2 {
-			a, z := uint64(ops[i])+1, uint64(ops[i])+1+uint64(ops[i+1]%16)
-			want := uint64(0)
-			for x := a; x <= z; x++ {
-				if !model[x] {
-					want++
-					model[x] = true
-				}
-			}
-			if got := ss.add(a, z); got != want {
-				t.Fatalf("add(%d,%d) = %d new, want %d", a, z, got, want)
-			}
-		}
-		for x := uint64(1); x < 290; x++ {
-			if ss.contains(x) != model[x] {
-				t.Fatalf("contains(%d) = %v", x, !model[x])
-			}
-			ff := ss.firstFree(x)
-			y := x
-			for model[y] {
-				y++
-			}
-			if ff != y {
-				t.Fatalf("firstFree(%d) = %d, want %d", x, ff, y)
-			}
-		}
-		for i := 1; i < len(ss.s); i++ {
-			if ss.s[i].a <= ss.s[i-1].b+1 {
-				t.Fatalf("spans %v not merged", ss.s)
-			}
-		}
 	})
 }

@@ -1,15 +1,7 @@
 package rules
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/fieldline/fieldline/internal/confkit"
 )
@@ -121,123 +113,16 @@ type Publish struct {
 	States  []string `yaml:"states"`
 }
 
-// parse decodes a bundle strictly: unknown keys, a wrong type or a second
-// YAML document are errors (a *confkit.Error naming name). It does not
-// check values; compile does.
+// parse decodes a bundle strictly (confkit.Unmarshal): unknown keys, a
+// wrong type or a second YAML document are errors (a *confkit.Error naming
+// name). It does not check values; compile does, and Compile does both at
+// once.
 func parse(name string, data []byte) (*Bundle, error) {
 	var p confkit.Problems
 	b := new(Bundle)
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(b)
-	switch {
-	case errors.Is(err, io.EOF):
-		// An empty file decodes to an empty bundle; Compile names what
-		// is missing.
-	case err != nil:
-		addYAMLError(&p, data, err)
-	default:
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			p.Add("", "line %d: more than one YAML document: a bundle is one document", max(extra.Line, 1)) // the line of its "---"
-		} else if !errors.Is(err, io.EOF) {
-			addYAMLError(&p, data, err)
-		}
-	}
-	if err := p.Err(name); err != nil {
+	confkit.Unmarshal(data, b, &p)
+	if err := p.ErrIn(name, data); err != nil {
 		return nil, err
 	}
 	return b, nil
-}
-
-func addYAMLError(p *confkit.Problems, data []byte, err error) {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		for _, msg := range te.Errors {
-			p.Add("", "%s", yamlMessage(data, msg))
-		}
-		return
-	}
-	p.Add("", "%s", yamlMessage(data, err.Error()))
-}
-
-// yamlMessage makes a YAML error one line (the decoder quotes values, and a
-// value may span lines) that starts with the line it is about.
-func yamlMessage(data []byte, msg string) string {
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	if !strings.HasPrefix(msg, "line ") {
-		msg = fmt.Sprintf("line %d: %s", unnamedLine(data, msg), msg)
-	}
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg)
-}
-
-// unnamedLine finds the line of a YAML error that names none. Errors
-// reading the bytes (not UTF-8, or characters YAML forbids) are about the
-// first byte YAML cannot read; an unknown anchor is about its first alias;
-// an error decoding what parsed (a tag its value does not fit, a bad merge
-// key, an alias loop) is about the deepest node that does not decode. What
-// remains is a parser error, which leaves the line out when it is the
-// first one.
-func unnamedLine(data []byte, msg string) int {
-	if readError(msg) {
-		return firstUnreadable(data)
-	}
-	if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
-		name = strings.TrimSuffix(name, "' referenced")
-		if i := bytes.Index(data, []byte("*"+name)); i >= 0 {
-			return 1 + bytes.Count(data[:i], []byte("\n"))
-		}
-	}
-	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) == nil {
-		if line := undecodable(&doc); line > 0 {
-			return line
-		}
-	}
-	return 1
-}
-
-// undecodable is the line of the deepest node under n that does not
-// decode, or 0.
-func undecodable(n *yaml.Node) int {
-	for _, c := range n.Content {
-		if line := undecodable(c); line > 0 {
-			return line
-		}
-	}
-	var v any
-	if n.Decode(&v) != nil {
-		return max(n.Line, 1)
-	}
-	return 0
-}
-
-// firstUnreadable is the line of the first byte of data that is not UTF-8
-// or is a character YAML forbids.
-func firstUnreadable(data []byte) int {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n <= 1 || !yamlChar(r) {
-			return 1 + bytes.Count(data[:i], []byte("\n"))
-		}
-		i += n
-	}
-	return 1 + bytes.Count(data, []byte("\n"))
-}
-
-func readError(msg string) bool {
-	return strings.Contains(msg, "UTF-8") || strings.Contains(msg, "UTF-16") ||
-		strings.HasPrefix(msg, "control characters") || strings.HasPrefix(msg, "invalid Unicode character")
-}
-
-// yamlChar reports whether YAML allows r in a stream (YAML 1.2 §5.1).
-func yamlChar(r rune) bool {
-	switch {
-	case r == '\t', r == '\n', r == '\r', r >= 0x20 && r <= 0x7e, r == 0x85:
-		return true
-	case r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd, r >= 0x10000 && r <= 0x10ffff:
-		return true
-	}
-	return false
 }

@@ -4,10 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -94,47 +91,40 @@ func (p *Program) resolve(sensorID string) *rule {
 // agent runs.
 //
 // It returns the Program, or nil and a *confkit.Error that lists every
-// problem found, each with its line and, when it is about a value, its path
-// in the bundle (`line 8: rules[3].deadband.absolute: must be ≥ 0, got
-// -0.5`; `line 5: field deadbnd not found in type rules.Rule`). A required
-// key left out has no line (`version: is required`). name (a file name, a
-// KV key) is the error's File.
+// problem found, those of the YAML (syntax, an unknown key, a value of the
+// wrong type) and those of the values together, each with its line and,
+// when it is about a key or a value, its path in the bundle (`line 8:
+// rules[3].deadband.absolute: must be ≥ 0, got -0.5`; `line 5:
+// rules[0].deadbnd: unknown key (did you mean deadband?)`). A required key
+// left out has no line (`version: is required`). name (a file name, a KV
+// key) is the error's File.
 func Compile(name string, data []byte) (*Program, error) {
-	b, err := parse(name, data)
-	if err == nil {
-		var prog *Program
-		if prog, err = compile(name, b); err == nil {
-			return prog, nil
-		}
+	var p confkit.Problems
+	b := new(Bundle)
+	confkit.Unmarshal(data, b, &p)
+	prog := build(&p, b)
+	if err := p.ErrIn(name, data); err != nil {
+		return nil, err
 	}
-	var ce *confkit.Error
-	if errors.As(err, &ce) {
-		for i := range ce.Problems {
-			splitLine(&ce.Problems[i])
-		}
-		confkit.Locate(ce.Problems, data)
-	}
-	return nil, err
+	return prog, nil
 }
 
-// splitLine moves the "line N: " that starts a YAML error's message into
-// the problem's Line.
-func splitLine(p *confkit.Problem) {
-	rest, ok := strings.CutPrefix(p.Why, "line ")
-	if !ok || p.Field != "" || p.Line != 0 {
-		return
-	}
-	num, why, ok := strings.Cut(rest, ": ")
-	if n, err := strconv.Atoi(num); ok && err == nil && n > 0 {
-		p.Line, p.Why = n, why
-	}
-}
-
+// compile checks and compiles a decoded bundle.
 func compile(name string, b *Bundle) (*Program, error) {
 	var p confkit.Problems
+	prog := build(&p, b)
+	if err := p.Err(name); err != nil {
+		return nil, err
+	}
+	return prog, nil
+}
+
+// build checks b and compiles it, adding every problem to p (the Program
+// is meaningless when there is one).
+func build(p *confkit.Problems, b *Bundle) *Program {
 	if b == nil {
 		p.Add("", "no bundle")
-		return nil, p.Err(name)
+		return nil
 	}
 	if b.Version == "" {
 		p.Add("version", "is required")
@@ -162,11 +152,8 @@ func compile(name string, b *Bundle) (*Program, error) {
 			prog.rules = append(prog.rules, r)
 		}
 	}
-	if err := p.Err(name); err != nil {
-		return nil, err
-	}
 	sort.SliceStable(prog.rules, func(i, j int) bool { return moreSpecific(prog.rules[i], prog.rules[j]) })
-	return prog, nil
+	return prog
 }
 
 // fingerprint is a canonical text of v, used to tell whether a rule or an

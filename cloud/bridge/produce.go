@@ -77,6 +77,10 @@ func (b *Bridge) startFlight(kc *kgo.Client, batch *fieldline.Batch, key flightK
 		{Key: "fl-lane", Value: []byte(batch.Lane.String())},
 		{Key: "fl-batch", Value: []byte(strconv.FormatUint(batch.FirstSeq, 10) + "-" + strconv.FormatUint(batch.LastSeq(), 10))},
 	}
+	if batch.OlderUnsent {
+		// The agent's live-first mark, for the processor (cloud/window).
+		headers = append(headers, kgo.RecordHeader{Key: "fl-older-unsent", Value: []byte("true")})
+	}
 	key0 := []byte(batch.AgentID)
 	buf := make([]byte, 0, n*48)
 	offs := make([]int, n+1)

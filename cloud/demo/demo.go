@@ -3,13 +3,11 @@ package demo
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/protocols/uplink"
@@ -162,7 +156,7 @@ func Run(ctx context.Context, o Options) error {
 
 	fmt.Fprintf(o.Out, "Fieldline demo running (Ctrl-C stops it)\n")
 	fmt.Fprintf(o.Out, "  NATS       %s        try: nats sub 'fl.status.>' --server %s\n", addrs.NATS, addrs.NATS)
-	fmt.Fprintf(o.Out, "  Kafka      %s              try: kcat -b %s -t fl.readings -C -c 10\n", addrs.Kafka, addrs.Kafka)
+	fmt.Fprintf(o.Out, "  Kafka      %s              try: %s tail fl.readings --brokers %s -n 10\n", addrs.Kafka, filepath.Join(o.Bin, "fieldline-cloud"), addrs.Kafka)
 	fmt.Fprintf(o.Out, "  simulator  modbus tcp %s  try: mbpoll -m tcp -p %s -a 1 -r 1 -c 10 -1 127.0.0.1\n", addrs.Sim, portOf(addrs.Sim))
 	for i, h := range addrs.AgentHTTP {
 		fmt.Fprintf(o.Out, "  agent      demo-%03d http://%s/status  /metrics\n", i+1, h)
@@ -215,8 +209,13 @@ func startAgent(o Options, id, natsURL, simAddr, httpAddr, trusted string) (*chi
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
+	// clock_sync: floor: the demo's agents trust this machine's clock as it
+	// is. A machine without a time daemon (a container, a laptop offline)
+	// has a kernel that calls its clock unsynchronised, and the agents
+	// would flag every reading (the processor keeps flagged readings out of
+	// the windows).
 	cfg := fmt.Sprintf(`# written by fieldline-cloud demo
-agent: {id: %s, data_dir: %s, fleet: %s}
+agent: {id: %s, data_dir: %s, clock_sync: floor, fleet: %s}
 uplink: {nats: {url: "%s"}, status_interval: 1s}
 rules: {trusted_keys: ["%s"]}
 http: {listen: "%s"}
@@ -283,55 +282,6 @@ func stopChildren(children []*child, log *slog.Logger) {
 	}
 }
 
-func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, children []*child) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	client := &http.Client{Timeout: 800 * time.Millisecond}
-	start := time.Now()
-	var lastIn, lastKafka float64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var in, depth, oldest float64
-		for _, h := range addrs.AgentHTTP {
-			st, err := fetchStatus(client, h)
-			if err != nil {
-				continue
-			}
-			in += float64(st.ReadingsIn)
-			depth += float64(st.Depth())
-			for _, l := range st.Lanes {
-				oldest = max(oldest, float64(l.OldestUnsentAgeMs)/1000)
-			}
-		}
-		kafka := counterValue(bm.Readings)
-		fmt.Fprintf(o.Out, "%6.0fs  in %7.0f/s  into Kafka %7.0f/s  total in Kafka %9.0f  buffer depth %6.0f  oldest unsent %5.1fs\n",
-			time.Since(start).Seconds(), in-lastIn, kafka-lastKafka, kafka, depth, oldest)
-		lastIn, lastKafka = in, kafka
-		for _, c := range children {
-			select {
-			case err := <-c.done:
-				fmt.Fprintf(o.Out, "%s exited: %v (see its log in %s)\n", c.name, err, o.Dir)
-				c.done <- err
-			default:
-			}
-		}
-	}
-}
-
-func fetchStatus(c *http.Client, addr string) (*fieldline.AgentStatus, error) {
-	resp, err := c.Get("http://" + addr + "/status")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var st fieldline.AgentStatus
-	return &st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -344,12 +294,4 @@ func freePort() (int, error) {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if c.Write(&m) != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }

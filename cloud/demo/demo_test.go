@@ -56,7 +56,7 @@ func TestDemoShowsReadingsInKafka(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("demo not ready\n%s", out.String())
 	}
-	for _, want := range []string{"NATS       " + addrs.NATS, "Kafka      " + addrs.Kafka, "kcat -b " + addrs.Kafka + " -t fl.readings -C -c 10"} {
+	for _, want := range []string{"NATS       " + addrs.NATS, "Kafka      " + addrs.Kafka, "fieldline-cloud tail fl.readings --brokers " + addrs.Kafka + " -n 10"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

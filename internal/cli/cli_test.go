@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -81,5 +82,44 @@ func TestCheckRules(t *testing.T) {
 	out.Reset()
 	if err := CheckRules(&out, filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) || out.Len() > 0 {
 		t.Errorf("missing file: %v, output %q", err, out.String())
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/check-rules/*/expected.golden from the current output")
+
+// TestCheckRulesGolden runs CheckRules, what `check-rules` of the agent and
+// of the cloud run, on every testdata/check-rules/<case>/bundle.yaml and
+// compares its output with expected.golden: every problem of the bundle, of
+// the YAML and of the values, with its line and path, in one run.
+func TestCheckRulesGolden(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/check-rules/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			var out bytes.Buffer
+			err := CheckRules(&out, filepath.Join(dir, "bundle.yaml"))
+			var ee ExitError
+			switch {
+			case err == nil && strings.Contains(out.String(), ": ok (bundle"):
+			case errors.As(err, &ee) && ee.Code == 1 && !strings.Contains(out.String(), ": ok"):
+			default:
+				t.Fatalf("CheckRules: %v, output\n%s", err, &out)
+			}
+			want := filepath.Join(dir, "expected.golden")
+			if *update {
+				if err := os.WriteFile(want, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(w) {
+				t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", want, &out, w)
+			}
+		})
 	}
 }

@@ -39,12 +39,19 @@ func TestDecode(t *testing.T) {
 		want []string // substrings of the error, each on its own line
 	}{
 		{"ok", "interval: 250ms\nmax: 64MiB\nitems: [{address: 1, name: a}]\n", nil},
-		{"unknown key", "interval: 1s\nmaxx: 1\n", []string{"line 2: field maxx not found"}},
-		{"bad size", "interval: 1s\nmax: lots\n", []string{`size "lots"`}},
+		{"unknown key", "interval: 1s\nmaxx: 1\n", []string{"c.yaml: line 2: maxx: unknown key (did you mean max?)"}},
+		{"bad size", "interval: 1s\nmax: lots\n", []string{`c.yaml: line 2: max: size "lots"`}},
 		{"all problems listed", "items: [{address: -1}, {name: b, address: 2}]\n", []string{
 			"c.yaml: interval: must be > 0",
-			"c.yaml: items[0].address: must be ≥ 0, got -1",
-			"c.yaml: items[0].name: is required",
+			"c.yaml: line 1: items[0].address: must be ≥ 0, got -1",
+			"c.yaml: line 1: items[0].name: is required",
+		}},
+		{"yaml and checks together", "interval: soon\nitems:\n  - {address: -1, nmae: a}\n  - {address: x, name: b}\n", []string{
+			`c.yaml: line 1: interval: want a duration such as 30s, 5m or 1h30m, got "soon"`,
+			"c.yaml: line 3: items[0].nmae: unknown key (did you mean name?)",
+			`c.yaml: line 4: items[1].address: want a whole number, got "x"`,
+			"c.yaml: line 3: items[0].address: must be ≥ 0, got -1",
+			"c.yaml: line 3: items[0].name: is required",
 		}},
 	}
 	for _, tc := range cases {

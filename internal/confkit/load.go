@@ -1,14 +1,8 @@
 package confkit
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Checker is a config that can list its own problems.
@@ -17,8 +11,8 @@ type Checker interface {
 }
 
 // Load reads file into cfg (a pointer to a struct), rejecting unknown keys,
-// then runs cfg's Check when it has one. Every problem found, in decoding or
-// checking, is returned together in one *Error.
+// then runs cfg's Check when it has one, on what decoded. Every problem
+// found, in decoding or checking, is returned together in one *Error.
 func Load(file string, cfg any) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -27,24 +21,15 @@ func Load(file string, cfg any) error {
 	return Decode(file, data, cfg)
 }
 
-// Decode is Load for bytes already read; name is used in messages.
+// Decode is Load for bytes already read; name is used in messages. The
+// decoding is Unmarshal's: every problem of the YAML (syntax, unknown keys,
+// wrong types) and every one Check finds in what did decode, each with its
+// line and field path, in one *Error.
 func Decode(name string, data []byte, cfg any) error {
 	var p Problems
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				p.Add("", "%s", strings.TrimPrefix(msg, "yaml: "))
-			}
-		} else {
-			p.Add("", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
-		}
-		return p.Err(name)
-	}
+	Unmarshal(data, cfg, &p)
 	if c, ok := cfg.(Checker); ok {
 		c.Check(&p)
 	}
-	return p.Err(name)
+	return p.ErrIn(name, data)
 }

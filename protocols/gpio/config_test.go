@@ -67,7 +67,7 @@ func TestConfigProblems(t *testing.T) {
 		want []string
 	}{
 		{"no pins", "name: x\n", []string{"pins: at least one pin is required"}},
-		{"unknown key", "pins: [{pin: A, sensor: a, debounse: 1ms}]\n", []string{"field debounse not found"}},
+		{"unknown key", "pins: [{pin: A, sensor: a, debounse: 1ms}]\n", []string{"line 1: pins[0].debounse: unknown key (did you mean debounce?)"}},
 		{"everything wrong", `
 heartbeat: -1s
 pins:

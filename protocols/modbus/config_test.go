@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ units:
 		"units[1].id: unit 248 is also units[0]",
 		"units[1].groups[0].registers[0].type: float64 takes 4 registers, more than max_registers_per_request 2",
 	} {
-		if !strings.Contains(err.Error(), "m.yaml: "+want) {
+		if !slices.ContainsFunc(ce.Problems, func(p confkit.Problem) bool { return strings.HasPrefix(p.Field+": "+p.Why, want) }) {
 			t.Errorf("error lacks %q", want)
 		}
 	}

@@ -51,7 +51,7 @@ func TestConfigProblems(t *testing.T) {
 			"brokers: at least one broker URL is required",
 			"subscriptions: at least one subscription is required",
 		}},
-		{"unknown key", "brokers: [mqtt://h:1]\nsubscriptions: [{topic: a, qso: 1}]\n", []string{"field qso not found"}},
+		{"unknown key", "brokers: [mqtt://h:1]\nsubscriptions: [{topic: a, qso: 1}]\n", []string{"line 2: subscriptions[0].qso: unknown key (did you mean qos?)"}},
 		{"everything wrong", `
 brokers: ["http://h:1", "mqtt://", "mqtt://u:p@h:1"]
 password: x

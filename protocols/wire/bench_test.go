@@ -95,3 +95,28 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeRecord: one fl.readings record value, as the processor
+// reads each.
+func BenchmarkDecodeRecord(b *testing.B) {
+	r := fieldline.Reading{Seq: 123456, TimeNs: 1_796_515_390_123_000_000, Value: 21.37, SensorID: "boiler.temp"}
+	for _, tc := range []struct {
+		schema string
+		value  []byte
+	}{
+		{SchemaProto, AppendRecordProto(nil, "gw-0042", fieldline.LaneTelemetry, &r)},
+		{SchemaJSON, AppendRecordJSON(nil, "gw-0042", fieldline.LaneTelemetry, &r)},
+	} {
+		b.Run(tc.schema, func(b *testing.B) {
+			var d RecordDecoder
+			var rec Record
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.Decode(tc.schema, tc.value, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}

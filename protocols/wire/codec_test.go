@@ -76,9 +76,9 @@ func TestRoundTrip(t *testing.T) {
 			{TimeNs: math.MaxInt64, SensorID: "a"},
 		}},
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := &fieldline.Batch{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: 42, Readings: withSeq(42, tc.rs)}
+			in := &fieldline.Batch{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: 42, Readings: withSeq(42, tc.rs), OlderUnsent: i%2 == 1}
 			enc, err := Encode(nil, in)
 			if err != nil {
 				t.Fatal(err)
@@ -87,8 +87,8 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out.AgentID != in.AgentID || out.Lane != in.Lane || out.FirstSeq != in.FirstSeq {
-				t.Fatalf("header: got %s/%v/%d", out.AgentID, out.Lane, out.FirstSeq)
+			if out.AgentID != in.AgentID || out.Lane != in.Lane || out.FirstSeq != in.FirstSeq || out.OlderUnsent != in.OlderUnsent {
+				t.Fatalf("header: got %s/%v/%d/%v", out.AgentID, out.Lane, out.FirstSeq, out.OlderUnsent)
 			}
 			sameReadings(t, in.Readings, out.Readings)
 		})

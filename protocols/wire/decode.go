@@ -95,6 +95,7 @@ func fromProto(b *fieldline.Batch, m *wirepb.Batch, lim Limits) error {
 	b.AgentID = m.AgentId
 	b.Lane = fieldline.Lane(m.Lane)
 	b.FirstSeq = m.FirstSeq
+	b.OlderUnsent = m.OlderUnsent
 	if cap(b.Readings) >= n {
 		b.Readings = b.Readings[:n]
 	} else {

@@ -22,6 +22,12 @@
 // message of wirepb and compresses it with zstd. Decode reverses it and checks
 // every count and index so that hostile input yields an error, never a panic.
 //
+// The records of Kafka topics are coded here too: one reading per record of
+// fl.readings (AppendRecordProto, AppendRecordJSON, DecodeRecord) and one
+// windowed aggregate per record of fl.aggregates (AppendAggregateProto,
+// AppendAggregateJSON, DecodeAggregate), each in protobuf or JSON as named by
+// the record's fl-schema header.
+//
 // The codec is lossless: every float64, including NaN payloads, -0 and the
 // infinities, comes back with the same bits.
 //

@@ -133,6 +133,8 @@ func (e *encoder) build(b *fieldline.Batch) {
 		Count:    uint32(len(rs)),
 		Columns:  columns,
 		Order:    order,
+
+		OlderUnsent: b.OlderUnsent,
 	}
 }
 

@@ -16,17 +16,53 @@ import (
 // ErrSchema, bytes that do not parse ErrRecord; both are wrapped with detail.
 // r's strings are copies: r does not keep value.
 func DecodeRecord(schema string, value []byte, r *Record) error {
+	var d RecordDecoder
+	return d.Decode(schema, value, r)
+}
+
+// RecordDecoder decodes records as DecodeRecord does, for a consumer of
+// many: the agent and sensor ids of the records it decoded share one copy
+// per distinct id (a few hundred kept), and the JSON form the bridge writes
+// is read by a scanner made for it, falling back to encoding/json for any
+// other spelling of the same object. The zero value is ready to use; it is
+// not safe for concurrent use.
+type RecordDecoder struct {
+	ids map[string]string
+}
+
+// maxInterned bounds a RecordDecoder's shared ids; past it they start over.
+const maxInterned = 1 << 16
+
+// Decode is DecodeRecord.
+func (d *RecordDecoder) Decode(schema string, value []byte, r *Record) error {
 	*r = Record{}
 	switch schema {
 	case SchemaProto:
-		return decodeRecordProto(value, r)
+		return d.decodeProto(value, r)
 	case SchemaJSON:
+		if d.decodeJSONFast(value, r) {
+			return nil
+		}
+		*r = Record{}
 		return decodeRecordJSON(value, r)
 	}
 	return fmt.Errorf("%w: %q", ErrSchema, schema)
 }
 
-func decodeRecordProto(b []byte, r *Record) error {
+// str returns b as a string, shared with earlier equal ids.
+func (d *RecordDecoder) str(b []byte) string {
+	if s, ok := d.ids[string(b)]; ok {
+		return s
+	}
+	if d.ids == nil || len(d.ids) >= maxInterned {
+		d.ids = make(map[string]string, 64)
+	}
+	s := string(b)
+	d.ids[s] = s
+	return s
+}
+
+func (d *RecordDecoder) decodeProto(b []byte, r *Record) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -41,9 +77,9 @@ func decodeRecordProto(b []byte, r *Record) error {
 			}
 			switch num {
 			case fAgentID:
-				r.AgentID = string(v)
+				r.AgentID = d.str(v)
 			case fSensorID:
-				r.SensorID = string(v)
+				r.SensorID = d.str(v)
 			default:
 				r.Text = string(v)
 			}

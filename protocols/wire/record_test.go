@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -135,4 +137,64 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", back, r)
 		}
 	})
+}
+
+// FuzzRecordJSONFast: whatever the JSON scanner accepts, encoding/json reads
+// as the same record; and whatever AppendRecordJSON writes, the scanner
+// accepts.
+func FuzzRecordJSONFast(f *testing.F) {
+	for _, r := range recordSamples() {
+		f.Add(AppendRecordJSON(nil, "gw-1", fieldline.LaneTelemetry, &r))
+	}
+	f.Add([]byte(`{"agent_id":"a","sensor_id":"s","timestamp_ns":1,"value":01,"quality":"good","seq":1,"lane":"alert","kind":"float"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var d RecordDecoder
+		var fast Record
+		if !d.decodeJSONFast(data, &fast) {
+			return
+		}
+		var slow Record
+		if err := decodeRecordJSON(data, &slow); err != nil {
+			t.Fatalf("scanner took %q, encoding/json says %v", data, err)
+		}
+		if !sameRecord(fast, slow) {
+			t.Fatalf("scanner %+v, encoding/json %+v", fast, slow)
+		}
+	})
+}
+
+func TestRecordJSONFastTakesWhatTheBridgeWrites(t *testing.T) {
+	var d RecordDecoder
+	for i, r := range recordSamples() {
+		if r.Text != "" {
+			r.Text = "plain text" // escapes and non-ASCII go to encoding/json
+		}
+		var got Record
+		if !d.decodeJSONFast(AppendRecordJSON(nil, "gw-1", fieldline.LaneEvent, &r), &got) {
+			t.Errorf("reading %d: scanner refused the bridge's JSON", i)
+		}
+	}
+}
+
+// TestExactDecimalMatchesParseFloat: the scanner's short-cut for decimals
+// gives ParseFloat's bits, over a million random decimals of up to 15
+// digits.
+func TestExactDecimalMatchesParseFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 1_000_000; i++ {
+		digits := 1 + rng.IntN(15)
+		mant := rng.Uint64N(uint64(math.Pow10(digits)))
+		s := strconv.FormatUint(mant, 10)
+		if frac := rng.IntN(len(s) + 1); frac > 0 && frac < len(s) {
+			s = s[:len(s)-frac] + "." + s[len(s)-frac:]
+		}
+		if rng.IntN(2) == 0 {
+			s = "-" + s
+		}
+		got, ok := exactDecimal([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if !ok || err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%s: %v (%v), ParseFloat %v (%v)", s, got, ok, want, err)
+		}
+	}
 }

@@ -140,6 +140,17 @@ func TestCheckRulesAndVersion(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "rules[0].deadband.absolute") {
 		t.Fatalf("check-rules bad: exit %d %s", code, out)
 	}
+	// The same output as internal/cli's golden case: every problem, of
+	// the YAML and of the values, in one run.
+	many := filepath.Join(root, "internal", "cli", "testdata", "check-rules", "many-problems")
+	want, err := os.ReadFile(filepath.Join(many, "expected.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, "check-rules", filepath.Join(many, "bundle.yaml")); code != 1 ||
+		out != strings.ReplaceAll(string(want), "testdata/check-rules/many-problems", many) {
+		t.Errorf("check-rules of many problems: exit %d\n%s", code, out)
+	}
 	if code, out, _ = runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "fieldline-agent ") {
 		t.Fatalf("version: %d %q", code, out)
 	}

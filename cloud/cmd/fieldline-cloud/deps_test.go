@@ -20,7 +20,7 @@ var embeddedOnly = map[string][]string{
 	"github.com/twmb/franz-go/pkg/kfake":       {module + "/internal/embedded"},
 	"github.com/nats-io/nats-server/v2/server": {module + "/internal/embedded"},
 	"github.com/mochi-mqtt/server/v2":          {},
-	module + "/internal/embedded":              {module + "/cloud/demo", module + "/cloud/loadtest"},
+	module + "/internal/embedded":              {module + "/cloud/demo", module + "/cloud/loadtest", module + "/cloud/processbench"},
 	"testing":                                  {},
 	module + "/internal/testbed/testkit":       {},
 }

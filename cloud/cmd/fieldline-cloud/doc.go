@@ -1,6 +1,7 @@
 // Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
 // NATS to Kafka, rule push to the fleet, a demo that runs the whole system
-// on one machine, the end-to-end load run, and the rule bundle check.
+// on one machine, the end-to-end load run, the rule bundle check, and tail,
+// which prints a topic's records decoded.
 //
 // # Basics
 //
@@ -12,6 +13,7 @@
 //	fieldline-cloud demo                          # everything on this machine
 //	fieldline-cloud bench                         # readings/s into Kafka, latency
 //	fieldline-cloud check-rules bundle.yaml       # as the agents compile it
+//	fieldline-cloud tail fl.readings -n 10        # records, decoded (--json, --follow)
 //
 // Every command, at every level, explains itself with --help (a summary, an
 // example, its flags); `fieldline-cloud completion bash|zsh|fish` prints a

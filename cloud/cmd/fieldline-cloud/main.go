@@ -1,3 +1,5 @@
+// Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
+// NATS to Kafka, the stream processor, and a demo that runs the whole system on one machine.
 package main
 
 import (
@@ -25,9 +27,12 @@ var version = "dev"
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
 	newFleetCmd,
+	newProcessCmd,
 	newDemoCmd,
 	newBenchCmd,
+	newProcessBenchCmd,
 	newCheckRulesCmd,
+	newTailCmd,
 	newVersionCmd,
 }
 
@@ -73,9 +78,10 @@ func newRootCmd() *cobra.Command {
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
 Kafka, rule push to the fleet (signed bundles, canaries, the registry of
 agents), a demo of the whole system on this machine, the end-to-end load run,
-and the rule bundle check.`,
+the rule bundle check, and tail, which prints the records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
+  fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
   fieldline-cloud completion bash > /etc/bash_completion.d/fieldline-cloud`,
 	})
 	for _, c := range commands {

@@ -147,6 +147,17 @@ func TestCheckRulesAndVersion(t *testing.T) {
 	if code, out, errs := runCLI(t, "check-rules", filepath.Join(t.TempDir(), "missing.yaml")); code != 1 || out != "" || !strings.Contains(errs, "fieldline-cloud check-rules: open ") {
 		t.Errorf("check-rules of a missing file: exit %d %q %q", code, out, errs)
 	}
+	// The same output as internal/cli's golden case: every problem, of
+	// the YAML and of the values, in one run.
+	many := filepath.Join(root, "internal", "cli", "testdata", "check-rules", "many-problems")
+	want, err := os.ReadFile(filepath.Join(many, "expected.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, "check-rules", filepath.Join(many, "bundle.yaml")); code != 1 ||
+		out != strings.ReplaceAll(string(want), "testdata/check-rules/many-problems", many) {
+		t.Errorf("check-rules of many problems: exit %d\n%s", code, out)
+	}
 	if code, out, _ := runCLI(t, "version"); code != 0 || out != "fieldline-cloud dev\n" {
 		t.Errorf("version: exit %d %q", code, out)
 	}

@@ -86,7 +86,11 @@ type Batch struct {
 	Columns  []*Column              `protobuf:"bytes,5,rep,name=columns,proto3" json:"columns,omitempty"`
 	// Column index of every reading in seq order. Empty when there is a single
 	// column (every reading belongs to column 0).
-	Order         []uint32 `protobuf:"varint,6,rep,packed,name=order,proto3" json:"order,omitempty"`
+	Order []uint32 `protobuf:"varint,6,rep,packed,name=order,proto3" json:"order,omitempty"`
+	// The agent sent this batch from the newest end of its queue while older
+	// readings of the lane wait (fieldline.Batch.OlderUnsent); the bridge
+	// copies it into the records' fl-older-unsent header.
+	OlderUnsent   bool `protobuf:"varint,7,opt,name=older_unsent,json=olderUnsent,proto3" json:"older_unsent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +165,13 @@ func (x *Batch) GetOrder() []uint32 {
 		return x.Order
 	}
 	return nil
+}
+
+func (x *Batch) GetOlderUnsent() bool {
+	if x != nil {
+		return x.OlderUnsent
+	}
+	return false
 }
 
 // Column holds the readings of one sensor within a batch, in seq order.
@@ -836,18 +847,239 @@ func (x *Reading) GetText() string {
 	return ""
 }
 
+// Aggregate is the value of a record on fl.aggregates (key: agent_id) when
+// the processor uses the protobuf format: one event-time window of one
+// sensor. (agent_id, sensor_id, start_ns, length_ns) names the window; a
+// higher revision replaces a lower one. count, min, max, sum, mean, first,
+// last and the quantiles cover readings of quality good or uncertain with a
+// finite value; good, uncertain and bad count every reading by quality.
+type Aggregate struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AgentId      string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	SensorId     string                 `protobuf:"bytes,2,opt,name=sensor_id,json=sensorId,proto3" json:"sensor_id,omitempty"`
+	StartNs      int64                  `protobuf:"varint,3,opt,name=start_ns,json=startNs,proto3" json:"start_ns,omitempty"`
+	LengthNs     int64                  `protobuf:"varint,4,opt,name=length_ns,json=lengthNs,proto3" json:"length_ns,omitempty"`
+	Count        uint64                 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	Min          float64                `protobuf:"fixed64,6,opt,name=min,proto3" json:"min,omitempty"`
+	Max          float64                `protobuf:"fixed64,7,opt,name=max,proto3" json:"max,omitempty"`
+	Sum          float64                `protobuf:"fixed64,8,opt,name=sum,proto3" json:"sum,omitempty"`
+	Mean         float64                `protobuf:"fixed64,9,opt,name=mean,proto3" json:"mean,omitempty"`
+	FirstTimeNs  int64                  `protobuf:"varint,10,opt,name=first_time_ns,json=firstTimeNs,proto3" json:"first_time_ns,omitempty"`
+	FirstValue   float64                `protobuf:"fixed64,11,opt,name=first_value,json=firstValue,proto3" json:"first_value,omitempty"`
+	LastTimeNs   int64                  `protobuf:"varint,12,opt,name=last_time_ns,json=lastTimeNs,proto3" json:"last_time_ns,omitempty"`
+	LastValue    float64                `protobuf:"fixed64,13,opt,name=last_value,json=lastValue,proto3" json:"last_value,omitempty"`
+	HasQuantiles bool                   `protobuf:"varint,14,opt,name=has_quantiles,json=hasQuantiles,proto3" json:"has_quantiles,omitempty"`
+	P50          float64                `protobuf:"fixed64,15,opt,name=p50,proto3" json:"p50,omitempty"`
+	P95          float64                `protobuf:"fixed64,16,opt,name=p95,proto3" json:"p95,omitempty"`
+	P99          float64                `protobuf:"fixed64,17,opt,name=p99,proto3" json:"p99,omitempty"`
+	Good         uint64                 `protobuf:"varint,18,opt,name=good,proto3" json:"good,omitempty"`
+	Uncertain    uint64                 `protobuf:"varint,19,opt,name=uncertain,proto3" json:"uncertain,omitempty"`
+	Bad          uint64                 `protobuf:"varint,20,opt,name=bad,proto3" json:"bad,omitempty"`
+	Revision     uint32                 `protobuf:"varint,21,opt,name=revision,proto3" json:"revision,omitempty"`
+	// What closed the window: 0 watermark, 1 idle, 2 backfill
+	// (fieldline.CloseReason).
+	Close         uint32 `protobuf:"varint,22,opt,name=close,proto3" json:"close,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Aggregate) Reset() {
+	*x = Aggregate{}
+	mi := &file_fieldline_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Aggregate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Aggregate) ProtoMessage() {}
+
+func (x *Aggregate) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldline_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
+func (*Aggregate) Descriptor() ([]byte, []int) {
+	return file_fieldline_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Aggregate) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Aggregate) GetSensorId() string {
+	if x != nil {
+		return x.SensorId
+	}
+	return ""
+}
+
+func (x *Aggregate) GetStartNs() int64 {
+	if x != nil {
+		return x.StartNs
+	}
+	return 0
+}
+
+func (x *Aggregate) GetLengthNs() int64 {
+	if x != nil {
+		return x.LengthNs
+	}
+	return 0
+}
+
+func (x *Aggregate) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Aggregate) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *Aggregate) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *Aggregate) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *Aggregate) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
+func (x *Aggregate) GetFirstTimeNs() int64 {
+	if x != nil {
+		return x.FirstTimeNs
+	}
+	return 0
+}
+
+func (x *Aggregate) GetFirstValue() float64 {
+	if x != nil {
+		return x.FirstValue
+	}
+	return 0
+}
+
+func (x *Aggregate) GetLastTimeNs() int64 {
+	if x != nil {
+		return x.LastTimeNs
+	}
+	return 0
+}
+
+func (x *Aggregate) GetLastValue() float64 {
+	if x != nil {
+		return x.LastValue
+	}
+	return 0
+}
+
+func (x *Aggregate) GetHasQuantiles() bool {
+	if x != nil {
+		return x.HasQuantiles
+	}
+	return false
+}
+
+func (x *Aggregate) GetP50() float64 {
+	if x != nil {
+		return x.P50
+	}
+	return 0
+}
+
+func (x *Aggregate) GetP95() float64 {
+	if x != nil {
+		return x.P95
+	}
+	return 0
+}
+
+func (x *Aggregate) GetP99() float64 {
+	if x != nil {
+		return x.P99
+	}
+	return 0
+}
+
+func (x *Aggregate) GetGood() uint64 {
+	if x != nil {
+		return x.Good
+	}
+	return 0
+}
+
+func (x *Aggregate) GetUncertain() uint64 {
+	if x != nil {
+		return x.Uncertain
+	}
+	return 0
+}
+
+func (x *Aggregate) GetBad() uint64 {
+	if x != nil {
+		return x.Bad
+	}
+	return 0
+}
+
+func (x *Aggregate) GetRevision() uint32 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Aggregate) GetClose() uint32 {
+	if x != nil {
+		return x.Close
+	}
+	return 0
+}
+
 var File_fieldline_proto protoreflect.FileDescriptor
 
 const file_fieldline_proto_rawDesc = "" +
 	"\n" +
-	"\x0ffieldline.proto\x12\ffieldline.v1\"\xaf\x01\n" +
+	"\x0ffieldline.proto\x12\ffieldline.v1\"\xd2\x01\n" +
 	"\x05Batch\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
 	"\x04lane\x18\x02 \x01(\rR\x04lane\x12\x1b\n" +
 	"\tfirst_seq\x18\x03 \x01(\x04R\bfirstSeq\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\rR\x05count\x12.\n" +
 	"\acolumns\x18\x05 \x03(\v2\x14.fieldline.v1.ColumnR\acolumns\x12\x14\n" +
-	"\x05order\x18\x06 \x03(\rR\x05order\"\xee\x02\n" +
+	"\x05order\x18\x06 \x03(\rR\x05order\x12!\n" +
+	"\folder_unsent\x18\a \x01(\bR\volderUnsent\"\xee\x02\n" +
 	"\x06Column\x12\x1b\n" +
 	"\tsensor_id\x18\x01 \x01(\tR\bsensorId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\rR\x04kind\x12\x14\n" +
@@ -922,7 +1154,34 @@ const file_fieldline_proto_rawDesc = "" +
 	"\x04kind\x18\b \x01(\rR\x04kind\x12\x14\n" +
 	"\x05flags\x18\t \x01(\rR\x05flags\x12\x12\n" +
 	"\x04text\x18\n" +
-	" \x01(\tR\x04text*=\n" +
+	" \x01(\tR\x04text\"\xb2\x04\n" +
+	"\tAggregate\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1b\n" +
+	"\tsensor_id\x18\x02 \x01(\tR\bsensorId\x12\x19\n" +
+	"\bstart_ns\x18\x03 \x01(\x03R\astartNs\x12\x1b\n" +
+	"\tlength_ns\x18\x04 \x01(\x03R\blengthNs\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x04R\x05count\x12\x10\n" +
+	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\a \x01(\x01R\x03max\x12\x10\n" +
+	"\x03sum\x18\b \x01(\x01R\x03sum\x12\x12\n" +
+	"\x04mean\x18\t \x01(\x01R\x04mean\x12\"\n" +
+	"\rfirst_time_ns\x18\n" +
+	" \x01(\x03R\vfirstTimeNs\x12\x1f\n" +
+	"\vfirst_value\x18\v \x01(\x01R\n" +
+	"firstValue\x12 \n" +
+	"\flast_time_ns\x18\f \x01(\x03R\n" +
+	"lastTimeNs\x12\x1d\n" +
+	"\n" +
+	"last_value\x18\r \x01(\x01R\tlastValue\x12#\n" +
+	"\rhas_quantiles\x18\x0e \x01(\bR\fhasQuantiles\x12\x10\n" +
+	"\x03p50\x18\x0f \x01(\x01R\x03p50\x12\x10\n" +
+	"\x03p95\x18\x10 \x01(\x01R\x03p95\x12\x10\n" +
+	"\x03p99\x18\x11 \x01(\x01R\x03p99\x12\x12\n" +
+	"\x04good\x18\x12 \x01(\x04R\x04good\x12\x1c\n" +
+	"\tuncertain\x18\x13 \x01(\x04R\tuncertain\x12\x10\n" +
+	"\x03bad\x18\x14 \x01(\x04R\x03bad\x12\x1a\n" +
+	"\brevision\x18\x15 \x01(\rR\brevision\x12\x14\n" +
+	"\x05close\x18\x16 \x01(\rR\x05close*=\n" +
 	"\vValueCoding\x12\x18\n" +
 	"\x14VALUE_CODING_DECIMAL\x10\x00\x12\x14\n" +
 	"\x10VALUE_CODING_RAW\x10\x01B6Z4github.com/fieldline/fieldline/protocols/wire/wirepbb\x06proto3"
@@ -940,7 +1199,7 @@ func file_fieldline_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldline_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_fieldline_proto_goTypes = []any{
 	(ValueCoding)(0),    // 0: fieldline.v1.ValueCoding
 	(*Batch)(nil),       // 1: fieldline.v1.Batch
@@ -949,12 +1208,13 @@ var file_fieldline_proto_goTypes = []any{
 	(*LaneStatus)(nil),  // 4: fieldline.v1.LaneStatus
 	(*AgentStatus)(nil), // 5: fieldline.v1.AgentStatus
 	(*Reading)(nil),     // 6: fieldline.v1.Reading
-	nil,                 // 7: fieldline.v1.AgentStatus.LabelsEntry
+	(*Aggregate)(nil),   // 7: fieldline.v1.Aggregate
+	nil,                 // 8: fieldline.v1.AgentStatus.LabelsEntry
 }
 var file_fieldline_proto_depIdxs = []int32{
 	2, // 0: fieldline.v1.Batch.columns:type_name -> fieldline.v1.Column
 	4, // 1: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
-	7, // 2: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
+	8, // 2: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
 	3, // [3:3] is the sub-list for method output_type
 	3, // [3:3] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
@@ -973,7 +1233,7 @@ func file_fieldline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldline_proto_rawDesc), len(file_fieldline_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	httppprof "net/http/pprof"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/fieldline/fieldline/cloud/processor"
+	"github.com/fieldline/fieldline/internal/confkit"
+)
+
+// processFile is the processor's config file: the processor plus the
+// daemon's HTTP and log settings.
+type processFile struct {
+	Processor processor.Config `yaml:"processor"`
+	HTTP      struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"http"`
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+}
+
+func (f *processFile) Check(p *confkit.Problems) {
+	f.Processor.SetDefaults()
+	f.Processor.Check(p.In("processor"))
+	switch f.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		p.Add("log.level", "unknown level %q (want debug, info, warn or error)", f.Log.Level)
+	}
+	switch f.Log.Format {
+	case "", "text", "json":
+	default:
+		p.Add("log.format", "unknown format %q (want text or json)", f.Log.Format)
+	}
+}
+
+// processOptions are the process command's flags; they override the file.
+type processOptions struct {
+	config, kafka, http, cpuProfile, memProfile string
+}
+
+func newProcessCmd() *cobra.Command {
+	var o processOptions
+	cmd := &cobra.Command{
+		Use:   "process [--config FILE] [--kafka BROKERS] [--http ADDR]",
+		Short: "windowed aggregates from fl.readings, exactly once (a Kafka consumer group)",
+		Long: `Turns the readings on Kafka (fl.readings) into windowed aggregates per agent
+and sensor (fl.aggregates), exactly once: a consumer group with Kafka
+transactions and a compacted changelog of its state. Run as many processes as
+you like with the same group; Kafka spreads the partitions among them and
+moves them when one stops. Readings later than the allowed lateness or too far
+in the future go to fl.late, unreadable records to fl.deadletter, each with a
+reason. 'process sample-config' prints the config file with its defaults.`,
+		Example: `  fieldline-cloud process sample-config > process.yaml
+  fieldline-cloud process --config process.yaml
+  fieldline-cloud process --kafka 127.0.0.1:9092 --http 127.0.0.1:9273`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runProcess(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "config file (YAML, key 'processor:'; see 'process sample-config')")
+	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers, comma-separated")
+	f.StringVar(&o.http, "http", "", "address for /metrics, /healthz and /readyz (default 127.0.0.1:9273)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file at exit")
+	cmd.AddCommand(&cobra.Command{
+		Use:     "sample-config",
+		Short:   "print the processor's config file with its defaults",
+		Example: `  fieldline-cloud process sample-config > process.yaml`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(processor.SampleConfig)
+			return err
+		},
+	})
+	return cmd
+}
+
+func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		defer func() {
+			if f, err := os.Create(o.memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
+	var file processFile
+	if o.config != "" {
+		if err := confkit.Load(o.config, &file); err != nil {
+			return err
+		}
+	}
+	if o.kafka != "" {
+		file.Processor.Kafka.Brokers = strings.Split(o.kafka, ",")
+	}
+	if o.http != "" {
+		file.HTTP.Listen = o.http
+	}
+	if file.HTTP.Listen == "" {
+		file.HTTP.Listen = "127.0.0.1:9273"
+	}
+	log := newLogger(stderr, file.Log.Level, file.Log.Format)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p, err := processor.New(file.Processor, processor.Options{Logger: log, Metrics: processor.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", file.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listening for http on %s: %w", file.HTTP.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	probe := func(ok func() bool, what string) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			if !ok() {
+				http.Error(w, "not "+what, http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		}
+	}
+	mux.HandleFunc("/healthz", probe(p.Healthy, "healthy"))
+	mux.HandleFunc("/readyz", probe(p.Ready, "ready"))
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("processor http", "http", "http://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz")
+	runErr := p.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server", "err", err)
+	}
+	return runErr
+}
