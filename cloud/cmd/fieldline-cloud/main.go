@@ -28,10 +28,13 @@ var commands = []func() *cobra.Command{
 	newBridgeCmd,
 	newFleetCmd,
 	newProcessCmd,
+	newNotifyCmd,
+	newAlertsCmd,
 	newDemoCmd,
 	newBenchCmd,
 	newProcessBenchCmd,
 	newCheckRulesCmd,
+	newCheckAlertsCmd,
 	newTailCmd,
 	newVersionCmd,
 }
@@ -77,8 +80,10 @@ func newRootCmd() *cobra.Command {
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
 Kafka, rule push to the fleet (signed bundles, canaries, the registry of
-agents), a demo of the whole system on this machine, the end-to-end load run,
-the rule bundle check, and tail, which prints the records of a topic.`,
+agents), the stream processor (windows and alerts), the alert notifier and
+its command line, a demo of the whole system on this machine, the end-to-end
+load runs, the rule bundle and alert rules checks, and tail, which prints the
+records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
   fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
