@@ -48,6 +48,9 @@ type Options struct {
 type Addrs struct {
 	NATS, Kafka, Sim string
 	AgentHTTP        []string
+	// FleetKey is the private key the demo's agents trust, for
+	// `fieldline-cloud fleet rules push --fleet demo --key FleetKey`.
+	FleetKey string
 }
 
 type child struct {
@@ -91,17 +94,23 @@ func Run(ctx context.Context, o Options) error {
 		defer cancel()
 	}
 
-	nats, err := embedded.StartNATS(embedded.NATSOptions{Port: o.NATSPort})
+	// JetStream on, for the rule bucket of `fieldline-cloud fleet`.
+	nats, err := embedded.StartNATS(embedded.NATSOptions{Port: o.NATSPort, StoreDir: filepath.Join(o.Dir, "nats")})
 	if err != nil {
 		return err
 	}
 	defer nats.Stop()
+	fleetKey, trusted, stopFleet, err := startFleet(o, nats.URL())
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
 	kafka, err := embedded.StartKafka(embedded.KafkaOptions{Port: o.KafkaPort})
 	if err != nil {
 		return err
 	}
 	defer kafka.Close()
-	addrs := Addrs{NATS: nats.URL(), Kafka: kafka.ListenAddrs()[0]}
+	addrs := Addrs{NATS: nats.URL(), Kafka: kafka.ListenAddrs()[0], FleetKey: fleetKey}
 
 	bm := bridge.NewMetrics(nil)
 	br, err := bridge.New(bridge.Config{
@@ -137,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		c, err := startAgent(o, id, nats.URL(), simAddr, httpAddr)
+		c, err := startAgent(o, id, nats.URL(), simAddr, httpAddr, trusted)
 		if err != nil {
 			return err
 		}
@@ -152,6 +161,8 @@ func Run(ctx context.Context, o Options) error {
 	for i, h := range addrs.AgentHTTP {
 		fmt.Fprintf(o.Out, "  agent      demo-%03d http://%s/status  /metrics\n", i+1, h)
 	}
+	fmt.Fprintf(o.Out, "  fleet      %s   try: fieldline-cloud fleet rules push rules/sample.yaml --fleet %s --nats %s --key %s\n", demoFleet, demoFleet, addrs.NATS, fleetKey)
+	fmt.Fprintf(o.Out, "                          then: fieldline-cloud fleet agents --nats %s\n", addrs.NATS)
 	fmt.Fprintf(o.Out, "  files      %s\n", o.Dir)
 	if o.Ready != nil {
 		o.Ready(addrs)
@@ -193,7 +204,7 @@ func startSim(o Options) (*child, string, error) {
 	return c, addr, nil
 }
 
-func startAgent(o Options, id, natsURL, simAddr, httpAddr string) (*child, error) {
+func startAgent(o Options, id, natsURL, simAddr, httpAddr, trusted string) (*child, error) {
 	dir := filepath.Join(o.Dir, id)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
@@ -204,8 +215,9 @@ func startAgent(o Options, id, natsURL, simAddr, httpAddr string) (*child, error
 	// would flag every reading (the processor keeps flagged readings out of
 	// the windows).
 	cfg := fmt.Sprintf(`# written by fieldline-cloud demo
-agent: {id: %s, data_dir: %s, clock_sync: floor}
+agent: {id: %s, data_dir: %s, clock_sync: floor, fleet: %s}
 uplink: {nats: {url: "%s"}, status_interval: 1s}
+rules: {trusted_keys: ["%s"]}
 http: {listen: "%s"}
 sources:
   modbus:
@@ -231,7 +243,7 @@ sources:
                 - {sensor: meter.current, table: input, address: 2, type: float32, byte_order: little, unit: A}
                 - {sensor: meter.power, table: input, address: 4, type: int32, unit: W}
                 - {sensor: meter.frequency, table: input, address: 10, type: float64, unit: Hz}
-`, id, dir, natsURL, httpAddr, simAddr, o.Interval, o.Interval)
+`, id, dir, demoFleet, natsURL, trusted, httpAddr, simAddr, o.Interval, o.Interval)
 	path := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o640); err != nil {
 		return nil, err
