@@ -3,6 +3,7 @@ package buffer
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -26,13 +27,16 @@ func (b *Buffer) PutBlob(name string, data []byte) error {
 	if closed {
 		return fmt.Errorf("storing blob %q: %w", name, ErrClosed)
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	b.dbMu.RLock()
+	err := b.updateLocked(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
 		if err != nil {
 			return err
 		}
 		return bk.Put([]byte(name), data)
 	})
+	b.dbMu.RUnlock()
+	b.reportDamage(err)
 	if err != nil {
 		return fmt.Errorf("storing blob %q: %w", name, err)
 	}
@@ -49,7 +53,7 @@ func (b *Buffer) Blob(name string) ([]byte, error) {
 		return nil, fmt.Errorf("reading blob %q: %w", name, ErrClosed)
 	}
 	var out []byte
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		if bk := tx.Bucket(bucketBlobs); bk != nil {
 			if v := bk.Get([]byte(name)); v != nil {
 				out = append([]byte{}, v...)
@@ -61,4 +65,15 @@ func (b *Buffer) Blob(name string) ([]byte, error) {
 		return nil, fmt.Errorf("reading blob %q: %w", name, err)
 	}
 	return out, nil
+}
+
+// updateLocked runs a write transaction with dbMu held, turning panics and
+// memory faults from a damaged file into a damageError.
+func (b *Buffer) updateLocked(fn func(tx *bolt.Tx) error) (err error) {
+	if b.db == nil {
+		return errNoFile
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchDamage(&err, "writing buffer")
+	return b.db.Update(fn)
 }

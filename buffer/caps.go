@@ -74,7 +74,7 @@ func (b *Buffer) relaxCut() {
 		return
 	}
 	var used int64
-	if err := b.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+	if err := b.viewLocked(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
 		return
 	}
 	room := uint64(b.db.Stats().FreePageN) * uint64(b.pageSize)

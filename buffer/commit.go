@@ -11,12 +11,11 @@ import (
 // commitTx is one bbolt transaction. It reads b.cst and returns the new
 // states; b.cst is replaced by the caller on success.
 func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
+	if b.db == nil {
+		return out, errNoFile
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("commit transaction: %v: %w", r, ErrCorrupt)
-		}
-	}()
+	defer catchDamage(&err, "commit transaction")
 	out.st = b.cst
 	for l := range fieldline.NumLanes {
 		out.front[l] = out.st[l].lowSeq
@@ -90,7 +89,10 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				out.wrote = true
 			}
 		}
-		state := tx.Bucket(bucketState)
+		state, err := stateOf(tx)
+		if err != nil {
+			return err
+		}
 		// The state goes with its readings: not without them (a drop-only
 		// pass, or its lane's readings refused as the buffer is full).
 		if in.appDirty && !in.withheld && !in.refused[in.appLane] && !out.rejected[in.appLane] {
@@ -124,6 +126,11 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				in.acked[l].dropBelow(st.lowSeq)
 				if err := state.Put(ackKeys[l], marshalSpans(&in.acked[l])); err != nil {
 					return fmt.Errorf("storing acked ranges: %w", err)
+				}
+			}
+			if in.lostDirty[l] {
+				if err := state.Put(lostKeys[l], in.lost[l].marshal()); err != nil {
+					return fmt.Errorf("storing lost ranges: %w", err)
 				}
 			}
 			if *st != b.cst[l] {

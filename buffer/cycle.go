@@ -25,6 +25,8 @@ type cycleIn struct {
 	appLane    fieldline.Lane           // the lane of the readings the state goes with
 	refused    [fieldline.NumLanes]bool // takes dropped because no file could hold them
 	badKeys    [fieldline.NumLanes][][]byte
+	lost       [fieldline.NumLanes]lostRecord // to write, when lostDirty
+	lostDirty  [fieldline.NumLanes]bool
 }
 
 // cycleOut is what the transaction changed.
@@ -60,6 +62,10 @@ func (b *Buffer) cycle() error {
 		in.ackedMax[l] = lm.st.ackedMax
 		in.badKeys[l] = lm.badKeys
 		lm.badKeys = nil
+		if lm.lostDirty {
+			in.lost[l], in.lostDirty[l] = lm.lost.clone(), true
+			lm.lostDirty = false
+		}
 	}
 	if !b.ackAt.IsZero() {
 		b.ackAt = time.Time{}
@@ -132,6 +138,9 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 		lm.badKeys = append(in.badKeys[l], lm.badKeys...)
 		if in.dirty[l] {
 			lm.ackedDirty = true
+		}
+		if in.lostDirty[l] {
+			lm.lostDirty = true
 		}
 		for _, w := range b.waiters {
 			if int(w.lane) == l {

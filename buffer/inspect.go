@@ -41,9 +41,15 @@ func openReadOnly(path string) (db *bolt.DB, err error) {
 
 // readState loads the lane states and acked ranges of an open file.
 func readState(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, err error) {
+	st, acks, _, err = readStateLost(tx)
+	return st, acks, err
+}
+
+// readStateLost is readState with the lanes' lost records.
+func readStateLost(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, lost [fieldline.NumLanes]lostRecord, err error) {
 	state := tx.Bucket(bucketState)
 	if state == nil || tx.Bucket(bucketMeta) == nil {
-		return st, acks, fmt.Errorf("not a buffer file (no state bucket): %w", ErrCorrupt)
+		return st, acks, lost, fmt.Errorf("not a buffer file (no state bucket): %w", ErrCorrupt)
 	}
 	for l := range fieldline.NumLanes {
 		v := state.Get(laneKeys[l])
@@ -52,16 +58,19 @@ func readState(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.N
 			continue
 		}
 		if st[l], err = decodeLaneState(v); err != nil {
-			return st, acks, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+			return st, acks, lost, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 		}
 		if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
-			return st, acks, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+			return st, acks, lost, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+		}
+		if lost[l], err = decodeLost(state.Get(lostKeys[l])); err != nil {
+			return st, acks, lost, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 		}
 		if tx.Bucket(idxBuckets[l]) == nil || tx.Bucket(segBuckets[l]) == nil {
-			return st, acks, fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
+			return st, acks, lost, fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
 		}
 	}
-	return st, acks, nil
+	return st, acks, lost, nil
 }
 
 // Inspect returns the Stats of a stopped agent's buffer file without
@@ -79,7 +88,7 @@ func Inspect(path string) (s Stats, err error) {
 		}
 	}()
 	err = db.View(func(tx *bolt.Tx) error {
-		st, acks, err := readState(tx)
+		st, acks, lost, err := readStateLost(tx)
 		if err != nil {
 			return err
 		}
@@ -87,7 +96,7 @@ func Inspect(path string) (s Stats, err error) {
 		for l := range fieldline.NumLanes {
 			oldest[l] = oldestUnacked(tx, fieldline.Lane(l), &st[l], &acks[l])
 		}
-		s = summarize(st, acks, oldest, time.Now())
+		s = summarize(st, acks, lost, oldest, time.Now())
 		s.FileBytes = tx.Size()
 		return nil
 	})

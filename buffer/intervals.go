@@ -134,3 +134,28 @@ func (ss *spanSet) dropBelow(x uint64) {
 func (ss *spanSet) clone() spanSet {
 	return spanSet{s: append([]span(nil), ss.s...)}
 }
+
+// addGaps inserts [a, b] and returns the parts of it that were not in the
+// set, in order.
+func (ss *spanSet) addGaps(a, b uint64) []span {
+	if a > b {
+		return nil
+	}
+	var gaps []span
+	next := a
+	for i := ss.find(a); i < len(ss.s) && ss.s[i].a <= b; i++ {
+		if ss.s[i].a > next {
+			gaps = append(gaps, span{next, ss.s[i].a - 1})
+		}
+		if ss.s[i].b >= b {
+			next = b + 1
+			break
+		}
+		next = ss.s[i].b + 1
+	}
+	if next <= b && next >= a {
+		gaps = append(gaps, span{next, b})
+	}
+	ss.add(a, b)
+	return gaps
+}
