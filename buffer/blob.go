@@ -28,13 +28,18 @@ func (b *Buffer) PutBlob(name string, data []byte) error {
 		return fmt.Errorf("storing blob %q: %w", name, ErrClosed)
 	}
 	b.dbMu.RLock()
-	err := b.updateLocked(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(name), data)
-	})
+	b.writeMu.Lock()
+	err := checkHeads(b.metaF, b.pageSize)
+	if err == nil {
+		err = b.updateLocked(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+			if err != nil {
+				return err
+			}
+			return bk.Put([]byte(name), data)
+		})
+	}
+	b.writeMu.Unlock()
 	b.dbMu.RUnlock()
 	b.reportDamage(err)
 	if err != nil {

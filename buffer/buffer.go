@@ -3,6 +3,7 @@ package buffer
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -18,8 +19,13 @@ type Buffer struct {
 	// dbMu guards db, which a rebuild of a damaged file (recover.go)
 	// replaces: every use of db holds it for reading, the rebuild for
 	// writing.
-	dbMu     sync.RWMutex
-	db       *bolt.DB
+	dbMu  sync.RWMutex
+	db    *bolt.DB
+	metaF *os.File // the file, for checkHeads
+	// writeMu is held by each writer (the committer, PutBlob) around
+	// checkHeads and its bbolt transaction: no other commit writes a meta
+	// page while it is read.
+	writeMu  sync.Mutex
 	log      *slog.Logger
 	m        *Metrics
 	lm       [fieldline.NumLanes]laneMetrics
@@ -34,8 +40,10 @@ type Buffer struct {
 	urgent   bool
 	closing  bool
 	// damage is set by a reader that found the file damaged (a bbolt
-	// panic or fault); the committer then rebuilds the file.
-	damage error
+	// panic or fault); the committer then rebuilds the file, and closes
+	// rebuilt (and makes a new one) when it is done.
+	damage  error
+	rebuilt chan struct{}
 	// appState is the caller's opaque state (see AppendSyncWithState); it
 	// is written by the next commit when appDirty.
 	appState []byte
@@ -102,7 +110,7 @@ func (b *Buffer) Close() error {
 		<-b.done
 		b.dbMu.Lock()
 		if b.db != nil {
-			if err := b.db.Close(); err != nil && b.closeErr == nil {
+			if err := b.closeDB(); err != nil && b.closeErr == nil {
 				b.closeErr = err
 			}
 		}
@@ -138,4 +146,18 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// closeDB closes bbolt and the file kept for the meta check.
+func (b *Buffer) closeDB() error {
+	var err error
+	if b.db != nil {
+		err = b.db.Close()
+		b.db = nil
+	}
+	if b.metaF != nil {
+		_ = b.metaF.Close()
+		b.metaF = nil
+	}
+	return err
 }

@@ -14,6 +14,11 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 	if b.db == nil {
 		return out, errNoFile
 	}
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	if err := checkHeads(b.metaF, b.pageSize); err != nil {
+		return out, err
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catchDamage(&err, "commit transaction")
 	out.st = b.cst

@@ -41,13 +41,10 @@ func (b *Buffer) run() {
 		}
 		if closing {
 			if work || acks {
+				b.recoverAt = time.Time{} // a rebuild may run at once
 				err := b.cycle()
 				if isDamage(err) {
-					// One rebuild, now, and the final commit again.
-					b.recoverAt = time.Time{}
-					b.reportDamage(err)
-					b.recoverIfDamaged(time.Now())
-					err = b.cycle()
+					err = b.cycle() // the failed cycle rebuilt the file
 				}
 				if err != nil {
 					b.closeErr = fmt.Errorf("final commit: %w", err)

@@ -91,6 +91,18 @@ func (b *Buffer) cycle() error {
 	lat := time.Since(start)
 	if err != nil {
 		b.m.CommitErrors.Inc()
+		if isDamage(err) && !time.Now().Before(b.recoverAt) {
+			// The file is damaged: rebuild it now (it logs) and let the
+			// next cycle commit these readings; their waiters wait on.
+			b.requeue(&in, taken)
+			b.mu.Lock()
+			b.waiters = append(waiters, b.waiters...)
+			b.urgent = true
+			b.damage = err
+			b.mu.Unlock()
+			b.recoverIfDamaged(time.Now())
+			return err
+		}
 		b.log.Error("buffer commit failed; readings stay queued", "readings", taken, "err", err)
 		b.requeue(&in, taken)
 		for _, w := range waiters {

@@ -41,6 +41,7 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		m:         o.Metrics,
 		wake:      make(chan struct{}, 1),
 		committed: make(chan struct{}, 1),
+		rebuilt:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
 	for l := range fieldline.NumLanes {
@@ -88,13 +89,13 @@ func Open(path string, opts *Options) (*Buffer, error) {
 	}
 	if raise || !haveMarks {
 		if err := writeSidecar(path, b.marks, o.NoSync); err != nil {
-			_ = b.db.Close()
+			_ = b.closeDB()
 			return nil, err
 		}
 	}
 	if err := b.shrinkToCap(); err != nil {
 		if b.db != nil {
-			_ = b.db.Close()
+			_ = b.closeDB()
 		}
 		return nil, err
 	}
@@ -116,8 +117,7 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if err != nil && b.db != nil {
-			_ = b.db.Close()
-			b.db = nil
+			_ = b.closeDB()
 		}
 	}()
 	defer catchDamage(&err, "reading buffer file")
@@ -133,6 +133,9 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 		return ld, classifyOpenErr(err)
 	}
 	b.db = db
+	if b.metaF, err = os.Open(b.path); err != nil {
+		return ld, fmt.Errorf("opening buffer: %w", err)
+	}
 	b.pageSize = db.Info().PageSize
 	db.AllocSize = allocSize(b.opts.MaxBytes)
 	if check {

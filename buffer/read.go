@@ -37,12 +37,18 @@ func (b *Buffer) take(lane fieldline.Lane, max int, newest bool) (fieldline.Batc
 			return fieldline.Batch{}, false, ErrClosed
 		}
 		lo, hi, ok := b.unackedRange(lane, max, newest)
+		rebuilt := b.rebuilt
 		b.mu.Unlock()
 		if !ok {
 			return fieldline.Batch{}, false, nil
 		}
 		rs, err := b.read(lane, lo, hi, newest)
 		if err != nil {
+			// A damaged page: the committer rebuilds the file; read again
+			// from the rebuilt one.
+			if isDamage(err) && attempt < 3 && b.awaitRebuild(rebuilt) {
+				continue
+			}
 			return fieldline.Batch{}, false, err
 		}
 		if len(rs) > 0 {

@@ -173,6 +173,12 @@ func (b *Buffer) rebuildAtOpen(cause error, marks [fieldline.NumLanes]uint64, fl
 func (b *Buffer) recoverDamage(cause error) error {
 	b.dbMu.Lock()
 	defer b.dbMu.Unlock()
+	defer func() { // wake the readers that wait for the rebuild
+		b.mu.Lock()
+		close(b.rebuilt)
+		b.rebuilt = make(chan struct{})
+		b.mu.Unlock()
+	}()
 	if b.db != nil {
 		b.closeDamaged()
 	}
@@ -220,6 +226,23 @@ func (b *Buffer) recoverDamage(cause error) error {
 	return err
 }
 
+// awaitRebuild waits until the rebuild that rebuilt stands for is done (a
+// reader that met damage), and reports whether it was.
+func (b *Buffer) awaitRebuild(rebuilt <-chan struct{}) bool {
+	t := time.NewTimer(rebuildWait)
+	defer t.Stop()
+	select {
+	case <-rebuilt:
+		return true
+	case <-b.done:
+	case <-t.C:
+	}
+	return false
+}
+
+// rebuildWait bounds how long a reader waits for a rebuild.
+const rebuildWait = time.Minute
+
 // closeDamaged closes bbolt on a damaged file. A panic in bbolt's rollback
 // (a damaged freelist page) can leave its writer lock held, and Close then
 // waits for it forever: after closeWait the handle is abandoned (its
@@ -228,6 +251,10 @@ func (b *Buffer) recoverDamage(cause error) error {
 func (b *Buffer) closeDamaged() {
 	db := b.db
 	b.db = nil
+	if b.metaF != nil {
+		_ = b.metaF.Close()
+		b.metaF = nil
+	}
 	done := make(chan error, 1)
 	go func() { done <- db.Close() }()
 	select {

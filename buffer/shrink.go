@@ -66,10 +66,9 @@ func (b *Buffer) shrinkToCap() error {
 // compactInto closes bbolt on the file and copies its pages in use into
 // dst with bbolt's Compact (which fills every page).
 func (b *Buffer) compactInto(dst string) (err error) {
-	if err := b.db.Close(); err != nil {
+	if err := b.closeDB(); err != nil {
 		return err
 	}
-	b.db = nil
 	if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
