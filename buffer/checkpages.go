@@ -9,13 +9,21 @@ import (
 // checkPages is the check at Open: it walks the tree and the freelist of
 // the meta page bbolt would use (treeWalk) and lists every page that would
 // make bbolt panic, fault or misread, and a damaged meta page (bbolt would
-// fall back to the other one silently, forgetting the last commit). It
-// reads each branch and leaf page once, and of a value spread over overflow
-// pages only the page that holds its key, so its cost grows with the pages
-// of the tree, not with the bytes stored; segments' contents are checked
-// when they are read (a segment that does not decode is counted lost). A
-// missing or empty file has no problems.
-func checkPages(path string) ([]string, error) {
+// fall back to the other one silently, forgetting the last commit).
+//
+// Its cost is bounded: of the segment and index buckets, which are all of
+// a file but a few pages, it reads at most openCheckPages pages below their
+// roots, the newest first. What must be checked before bbolt writes are
+// the pages it trusts blindly (meta pages, freelist) and the ones every
+// transaction reads (the root, the state); damage elsewhere bbolt finds
+// the moment it touches the page (a read, or the delete of an acked or
+// dropped segment), and the buffer then rebuilds the file while it runs.
+// Found at Open, damage costs less: the rebuild runs before any commit
+// reuses the free pages where older copies of the damaged page may lie,
+// which is why the budget goes to the newest pages (their older copies are
+// the ones the next commits overwrite). deep: every page, as Check does.
+// A missing or empty file has no problems.
+func checkPages(path string, deep bool) ([]string, error) {
 	r, err := openRaw(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -38,6 +46,9 @@ func checkPages(path string) ([]string, error) {
 		}
 	}
 	w := newTreeWalk(r, m)
+	if !deep {
+		w.bulk, w.budget = bucketIsBulk, openCheckPages
+	}
 	w.run(m)
 	return append(problems, w.problems...), nil
 }
@@ -77,4 +88,15 @@ func checkHeads(f *os.File, pageSize int) error {
 		return &damageError{what: "checking freelist page", r: fmt.Sprintf("freelist page %d is damaged", best.freelist)}
 	}
 	return nil
+}
+
+// openCheckPages bounds the pages the check at Open reads below the roots
+// of the segment and index buckets: 16 MiB of 4 KiB pages.
+const openCheckPages = 4096
+
+// bucketIsBulk reports whether name is a segment or index bucket.
+func bucketIsBulk(name []byte) bool {
+	_, seg := bucketLane(name, "seg.")
+	_, idx := bucketLane(name, "idx.")
+	return seg || idx
 }

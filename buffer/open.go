@@ -140,7 +140,7 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 	db.AllocSize = allocSize(b.opts.MaxBytes)
 	if check {
 		began := time.Now()
-		problems, err := checkPages(b.path)
+		problems, err := checkPages(b.path, false)
 		if err != nil {
 			return ld, err
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,6 +155,10 @@ func TestDamagedPageEveryPage(t *testing.T) {
 				copyFile(t, pristine, path)
 				copyFile(t, pristine+".seq", path+".seq")
 				damagePage(t, path, id, random, 14)
+				rep, err := Check(path)
+				if err != nil {
+					t.Fatalf("Check: %v", err)
+				}
 				var logs lockedWriter
 				b := openT(t, path, &Options{AgentID: "gw-pages", FlushInterval: 0, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 				defer closeT(t, b)
@@ -170,6 +175,14 @@ func TestDamagedPageEveryPage(t *testing.T) {
 					if l.again > 0 {
 						t.Errorf("lane %s: %d readings delivered before the damage were delivered again", l.lane, l.again)
 					}
+					// Check said beforehand what would be lost.
+					got, want := b.Stats().Lanes[l.lane], rep.Lanes[l.lane]
+					if got.Lost != want.Lost || !slices.Equal(got.LostRanges, want.LostRanges) {
+						t.Errorf("lane %s: lost %d %v, Check said %d %v", l.lane, got.Lost, got.LostRanges, want.Lost, want.LostRanges)
+					}
+				}
+				if rep.Sound() != (strings.Count(logs.String(), "level=ERROR") == 0) {
+					t.Errorf("Check found %d problems %q; the buffer logged:\n%s", len(rep.Problems), rep.Problems, logs.String())
 				}
 				errors := strings.Count(logs.String(), "level=ERROR")
 				if strings.Contains(logs.String(), "rebuilt it from what could be read") {

@@ -53,6 +53,7 @@ type rawFile struct {
 	metaOK [2]bool
 	best   int    // index of the valid meta with the highest txid; -1: none
 	pages  uint64 // whole pages in the file
+	reads  int    // preads made, for the benchmarks
 }
 
 // openRaw opens path for page reads. With no valid meta page the page size
@@ -130,6 +131,7 @@ func (r *rawFile) readSpan(id, limit uint64) (*pspan, error) {
 		return nil, fmt.Errorf("page %d: outside the file's pages 2..%d", id, min(limit, r.pages)-1)
 	}
 	buf := make([]byte, r.ps)
+	r.reads++
 	if _, err := r.f.ReadAt(buf, int64(id)*r.ps); err != nil {
 		return nil, fmt.Errorf("page %d: %w", id, err)
 	}
@@ -161,6 +163,7 @@ func (s *pspan) at(off, n int64) ([]byte, error) {
 		return s.buf[off : off+n], nil
 	}
 	b := make([]byte, n)
+	s.r.reads++
 	if _, err := s.r.f.ReadAt(b, int64(s.id)*s.r.ps+off); err != nil {
 		return nil, fmt.Errorf("page %d: %w", s.id, err)
 	}

@@ -66,6 +66,14 @@ func (sc *scan) plan(k *known, marks [fieldline.NumLanes]uint64, floor uint64) *
 	} else {
 		p.app, p.haveApp = sc.app, sc.haveApp
 	}
+	if k == nil {
+		for l := range fieldline.NumLanes {
+			if len(sc.versions[l]) == 0 {
+				sc.resolveStale() // no lane state says where this lane ends
+				break
+			}
+		}
+	}
 	for l := range fieldline.NumLanes {
 		ls := &p.lanes[l]
 		if k != nil {
@@ -124,21 +132,39 @@ func (sc *scan) plan(k *known, marks [fieldline.NumLanes]uint64, floor uint64) *
 	return p
 }
 
-// segSink takes the readings a salvage keeps, in seq order per lane.
+// segSink takes the readings a salvage keeps, in seq order per lane: as
+// readings, or as a stored segment kept whole.
 type segSink interface {
 	put(lane fieldline.Lane, rs []fieldline.Reading, unixNs int64) error
+	putRaw(lane fieldline.Lane, first, last uint64, v []byte, unixNs int64) error
 }
 
 // salvage reads every segment of every lane in seq order, keeps the
 // readings of low..next-1 that are neither acked nor kept already, hands
-// them to sink (nil: count only) and works out what is lost.
-func (sc *scan) salvage(p *salvagePlan, sink segSink) error {
+// them to sink (nil: count only) and works out what is lost. Without
+// verify, a segment of the tree that its index entry describes and that is
+// kept whole is copied as it is, without a decode (the expensive part of a
+// rebuild): if its bytes are damaged, the read that finds it counts it
+// lost, as it does for any segment.
+func (sc *scan) salvage(p *salvagePlan, sink segSink, verify bool) error {
 	var batch fieldline.Batch
 	for l := range fieldline.NumLanes {
 		lane, ls := fieldline.Lane(l), &p.lanes[l]
 		refs := make([]*segRef, 0, len(sc.segs[l]))
 		for _, ref := range sc.segs[l] {
 			refs = append(refs, ref)
+		}
+		// Values outside the tree whose key lies in the lane's range may
+		// be its segments (or another lane's: the decode tells).
+		for key, locs := range sc.stale {
+			if key < ls.low || key >= ls.next {
+				continue
+			}
+			if ref := sc.segs[l][key]; ref != nil {
+				ref.locs = append(ref.locs[:len(ref.locs):len(ref.locs)], locs...)
+				continue
+			}
+			refs = append(refs, &segRef{first: key, locs: locs, stale: true})
 		}
 		slices.SortFunc(refs, func(a, b *segRef) int {
 			switch {
@@ -157,8 +183,22 @@ func (sc *scan) salvage(p *salvagePlan, sink segSink) error {
 			if ref.first >= ls.next {
 				continue
 			}
-			if err := sc.decodeRef(lane, ref, &batch); err != nil {
-				p.problems = append(p.problems, err.Error())
+			if !verify && sink != nil {
+				if raw, last, ok := sc.whole(lane, ref, ls, &covered); ok {
+					covered.add(ref.first, last)
+					ls.keptSpans.add(ref.first, last)
+					ls.kept += last - ref.first + 1
+					if err := sink.putRaw(lane, ref.first, last, raw, sc.commitTime(ref, last)); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			raw, err := sc.decodeRef(lane, ref, &batch)
+			if err != nil {
+				if !ref.stale {
+					p.problems = append(p.problems, err.Error())
+				}
 				continue
 			}
 			last := batch.FirstSeq + uint64(len(batch.Readings)) - 1
@@ -172,7 +212,11 @@ func (sc *scan) salvage(p *salvagePlan, sink segSink) error {
 				ls.keptSpans.add(run[0].Seq, run[len(run)-1].Seq)
 				ls.kept += uint64(len(run))
 				var err error
-				if sink != nil {
+				switch {
+				case sink == nil:
+				case len(run) == len(batch.Readings) && len(raw) <= segmentBytes():
+					err = sink.putRaw(lane, run[0].Seq, last, raw, at) // kept whole: as it was stored
+				default:
 					err = sink.put(lane, run, at)
 				}
 				run = nil
@@ -217,9 +261,6 @@ type rebuildWriter struct {
 const rebuildTxBytes = 16 << 20
 
 func (w *rebuildWriter) put(lane fieldline.Lane, rs []fieldline.Reading, unixNs int64) error {
-	if unixNs == 0 {
-		unixNs = w.now
-	}
 	for off := 0; off < len(rs); {
 		n := segmentLen(rs[off:], w.b.opts.FlushMaxReadings)
 		part := rs[off : off+n]
@@ -228,34 +269,45 @@ func (w *rebuildWriter) put(lane fieldline.Lane, rs []fieldline.Reading, unixNs 
 		if err != nil {
 			return fmt.Errorf("encoding salvaged segment: %w", err)
 		}
-		if w.tx == nil || w.txBytes > rebuildTxBytes {
-			if err := w.commit(); err != nil {
-				return err
-			}
-			if w.tx, err = w.db.Begin(true); err != nil {
-				return err
-			}
-			w.txBytes = 0
-		}
-		seg, idx := w.tx.Bucket(segBuckets[lane]), w.tx.Bucket(idxBuckets[lane])
-		seg.FillPercent, idx.FillPercent = 1, 1
-		e := indexEntry{first: part[0].Seq, last: part[len(part)-1].Seq, unixNs: unixNs, bytes: uint32(len(enc))}
-		k := seqKey(e.first)
-		if err := seg.Put(k, enc); err != nil {
+		if err := w.putRaw(lane, part[0].Seq, part[len(part)-1].Seq, enc, unixNs); err != nil {
 			return err
 		}
-		if err := idx.Put(k, e.marshal()); err != nil {
-			return err
-		}
-		st := &w.st[lane]
-		if st.lowSeq == 0 {
-			st.lowSeq = e.first
-		}
-		st.liveBytes += uint64(len(enc))
-		st.liveCost += costFor(len(enc), w.db.Info().PageSize)
-		w.txBytes += len(enc)
 		off += n
 	}
+	return nil
+}
+
+func (w *rebuildWriter) putRaw(lane fieldline.Lane, first, last uint64, v []byte, unixNs int64) error {
+	if unixNs == 0 {
+		unixNs = w.now
+	}
+	if w.tx == nil || w.txBytes > rebuildTxBytes {
+		if err := w.commit(); err != nil {
+			return err
+		}
+		var err error
+		if w.tx, err = w.db.Begin(true); err != nil {
+			return err
+		}
+		w.txBytes = 0
+	}
+	seg, idx := w.tx.Bucket(segBuckets[lane]), w.tx.Bucket(idxBuckets[lane])
+	seg.FillPercent, idx.FillPercent = 1, 1
+	e := indexEntry{first: first, last: last, unixNs: unixNs, bytes: uint32(len(v))}
+	k := seqKey(e.first)
+	if err := seg.Put(k, v); err != nil {
+		return err
+	}
+	if err := idx.Put(k, e.marshal()); err != nil {
+		return err
+	}
+	st := &w.st[lane]
+	if st.lowSeq == 0 {
+		st.lowSeq = e.first
+	}
+	st.liveBytes += uint64(len(v))
+	st.liveCost += costFor(len(v), w.db.Info().PageSize)
+	w.txBytes += len(v)
 	return nil
 }
 
@@ -290,7 +342,7 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 	if err := db.Update(func(tx *bolt.Tx) error { return initDB(tx, b.opts.AgentID) }); err != nil {
 		return err
 	}
-	if err := sc.salvage(p, w); err != nil {
+	if err := sc.salvage(p, w, false); err != nil {
 		return err
 	}
 	if err := w.commit(); err != nil {
@@ -355,4 +407,41 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 		return fmt.Errorf("syncing the rebuilt buffer: %w", err)
 	}
 	return nil
+}
+
+// whole returns a copy of the segment that is kept whole (all of its seqs
+// committed, none acked or kept already), found without decoding its
+// readings: a segment of the tree whose index entry gives its seqs and
+// length, or a copy outside the tree whose header (wire.DecodeHeader, which
+// also checks zstd's checksum) names the lane and seqs.
+func (sc *scan) whole(lane fieldline.Lane, ref *segRef, ls *laneSalvage, covered *spanSet) ([]byte, uint64, bool) {
+	keep := func(last uint64) bool {
+		return ref.first >= ls.low && last < ls.next && covered.count(ref.first, last) == 0
+	}
+	if !ref.stale && ref.last != 0 {
+		if !keep(ref.last) {
+			return nil, 0, false
+		}
+		raw, err := sc.r.read(ref.locs[0])
+		if err != nil || len(raw) != int(ref.bytes) {
+			return nil, 0, false
+		}
+		return raw, ref.last, true
+	}
+	for _, loc := range ref.locs {
+		raw, err := sc.r.read(loc)
+		if err != nil {
+			continue
+		}
+		h, err := wire.DecodeHeader(raw, wire.Limits{})
+		if err != nil || h.Lane != lane || h.FirstSeq != ref.first || h.Count == 0 {
+			continue
+		}
+		last := ref.first + uint64(h.Count) - 1
+		if !keep(last) {
+			return nil, 0, false
+		}
+		return raw, last, true
+	}
+	return nil, 0, false
 }

@@ -52,6 +52,8 @@ type segRef struct {
 	first, last uint64
 	unixNs      int64 // commit time, 0 when no index entry was found
 	locs        []valLoc
+	stale       bool   // found outside the tree only: maybe another lane's
+	bytes       uint32 // stored length, by its index entry (0: none found)
 }
 
 // scan is what could be read of a damaged file.
@@ -77,6 +79,10 @@ type scan struct {
 	// staleIdx are index entries of freed pages, lane unknown: they give a
 	// segment found outside the tree its commit time.
 	staleIdx map[uint64][]indexEntry
+	// stale are values outside the tree under a seq key that may be
+	// segments, by key; their lane is known once decoded (salvage tries
+	// them for the lanes whose committed range holds the key).
+	stale map[uint64][]valLoc
 }
 
 // bucketLane returns the lane of a bucket named prefix+"<n>".
@@ -96,7 +102,7 @@ func scanFile(path string, full bool) (*scan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading damaged buffer file: %w", err)
 	}
-	sc := &scan{r: r, staleIdx: map[uint64][]indexEntry{}}
+	sc := &scan{r: r, staleIdx: map[uint64][]indexEntry{}, stale: map[uint64][]valLoc{}}
 	for l := range fieldline.NumLanes {
 		sc.segs[l] = map[uint64]*segRef{}
 		sc.idx[l] = map[uint64]indexEntry{}
@@ -156,6 +162,8 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 			}
 			if ie, err := decodeIndexEntry(e.key, v); err == nil {
 				sc.idx[l][ie.first] = ie
+			} else {
+				sc.problems = append(sc.problems, fmt.Sprintf("lane %s: index entry %x: %v", l, e.key, err))
 			}
 		case strings.HasPrefix(name, "seg."):
 			l, ok := bucketLane(bucket, "seg.")
@@ -196,7 +204,7 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 		sc.cleanIdx[l] = w.clean(idxBuckets[l])
 		for first, ref := range sc.segs[l] {
 			if e, ok := sc.idx[l][first]; ok {
-				ref.last, ref.unixNs = e.last, e.unixNs
+				ref.last, ref.unixNs, ref.bytes = e.last, e.unixNs, e.bytes
 			}
 		}
 	}
@@ -265,7 +273,8 @@ func (sc *scan) leafCandidates(s *pspan, es []elem) {
 				v, _ := s.value(e)
 				loc = valLoc{data: append([]byte(nil), v...)}
 			}
-			sc.addStale(keyOf(e.key), loc)
+			k := keyOf(e.key)
+			sc.stale[k] = append(sc.stale[k], loc)
 		}
 	}
 	sc.addStateVersion(state)
@@ -297,36 +306,43 @@ func (sc *scan) addStateVersion(state map[string][]byte) {
 	}
 }
 
-// addStale decodes a segment-like value found outside the tree and files
-// it under its lane, unless the tree holds the same segment.
-func (sc *scan) addStale(key uint64, loc valLoc) {
-	v, err := sc.r.read(loc)
-	if err != nil {
-		return
-	}
+// resolveStale decodes every value outside the tree that may be a
+// segment and files the segments under their lanes: what a lane of which
+// no state was found needs to know its seqs. Costly (a decode of each),
+// so only then.
+func (sc *scan) resolveStale() {
 	var b fieldline.Batch
-	if err := wire.DecodeInto(&b, v, wire.Limits{}); err != nil || b.FirstSeq != key || b.Lane >= fieldline.NumLanes || len(b.Readings) == 0 {
-		return
+	for key, locs := range sc.stale {
+		for _, loc := range locs {
+			v, err := sc.r.read(loc)
+			if err != nil {
+				continue
+			}
+			if err := wire.DecodeInto(&b, v, wire.Limits{}); err != nil || b.FirstSeq != key || b.Lane >= fieldline.NumLanes || len(b.Readings) == 0 {
+				continue
+			}
+			last := key + uint64(len(b.Readings)) - 1
+			ref := sc.segs[b.Lane][key]
+			switch {
+			case ref == nil:
+				ref = &segRef{first: key, last: last}
+				sc.segs[b.Lane][key] = ref
+			case ref.last == 0:
+				ref.last = last
+			case ref.last != last:
+				continue // not the same segment
+			}
+			ref.locs = append(ref.locs, loc)
+		}
 	}
-	last := key + uint64(len(b.Readings)) - 1
-	ref := sc.segs[b.Lane][key]
-	switch {
-	case ref == nil:
-		ref = &segRef{first: key, last: last}
-		sc.segs[b.Lane][key] = ref
-	case ref.last == 0:
-		ref.last = last
-	case ref.last != last:
-		return // not the same segment
-	}
-	ref.locs = append(ref.locs, loc)
+	sc.stale = map[uint64][]valLoc{}
 }
 
 var errNoSegment = errors.New("no copy of the segment decodes")
 
 // decodeRef reads and decodes a segment from the first of its copies that
-// decodes as the segment of lane it should be.
-func (sc *scan) decodeRef(lane fieldline.Lane, ref *segRef, into *fieldline.Batch) error {
+// decodes as the segment of lane it should be, and returns that copy.
+func (sc *scan) decodeRef(lane fieldline.Lane, ref *segRef, into *fieldline.Batch) ([]byte, error) {
 	var errs []error
 	for _, loc := range ref.locs {
 		v, err := sc.r.read(loc)
@@ -340,11 +356,11 @@ func (sc *scan) decodeRef(lane fieldline.Lane, ref *segRef, into *fieldline.Batc
 			err = fmt.Errorf("holds %d readings, its index entry says %d", len(into.Readings), ref.last-ref.first+1)
 		}
 		if err == nil {
-			return nil
+			return v, nil
 		}
 		errs = append(errs, err)
 	}
-	return fmt.Errorf("segment at seq %d of lane %s: %w: %w", ref.first, lane, errNoSegment, errors.Join(errs...))
+	return nil, fmt.Errorf("segment at seq %d of lane %s: %w: %w", ref.first, lane, errNoSegment, errors.Join(errs...))
 }
 
 // commitTime returns the commit time of a segment: its index entry's, or

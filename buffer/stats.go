@@ -37,6 +37,11 @@ type Stats struct {
 	Expired          uint64
 	Lost             uint64
 	FileBytes        int64 // size of the bbolt file
+	// Damage is what Inspect found wrong with the file's pages (a walk of
+	// every page of its tree, as Check makes without decoding the
+	// segments); empty when they are sound, and always in Stats of an open
+	// buffer (which rebuilds a damaged file when it meets it).
+	Damage []string
 }
 
 // Stats returns the buffer's current figures. Acks are reflected at once;

@@ -24,6 +24,12 @@ type treeWalk struct {
 	// kv is called for every key/value pair (not bucket) of a top-level
 	// bucket; the value is read only if kv asks for it (span.value).
 	kv func(bucket []byte, s *pspan, e *elem)
+	// bulk names buckets (segments, index) whose pages below the root
+	// are read only while budget lasts (budget < 0: no limit), newest
+	// first; skipped counts the subtrees left unread.
+	bulk    func(bucket []byte) bool
+	budget  int
+	skipped int
 }
 
 // maxProblems bounds the problems one walk lists.
@@ -58,7 +64,7 @@ func (w *treeWalk) clean(name []byte) bool {
 // (a damaged one is a problem; the walk then checks no page against it).
 func newTreeWalk(r *rawFile, m boltMeta) *treeWalk {
 	limit := min(m.pgid, r.pages)
-	w := &treeWalk{r: r, limit: limit, used: newPageSet(limit), reachedB: map[string]bool{}, damaged: map[string]bool{}}
+	w := &treeWalk{r: r, limit: limit, used: newPageSet(limit), reachedB: map[string]bool{}, damaged: map[string]bool{}, budget: -1}
 	if m.pgid > r.pages {
 		w.problem("file of %d pages is shorter than its meta page says (%d)", r.pages, m.pgid)
 	}
@@ -151,7 +157,19 @@ func (w *treeWalk) tree(name []byte, id uint64, depth int, lo, hi []byte) {
 		w.bad(name, "branch page %d has no elements", id)
 		return
 	}
-	for i := range es {
+	bulk := w.bulk != nil && w.bulk(name)
+	for j := range es {
+		i := j
+		if bulk {
+			i = len(es) - 1 - j // newest first: what the next commits may overwrite the copies of
+			if w.budget == 0 {
+				w.skipped++
+				continue
+			}
+			if w.budget > 0 {
+				w.budget--
+			}
+		}
 		var next []byte
 		if i+1 < len(es) {
 			next = es[i+1].key
