@@ -9,8 +9,27 @@ import (
 )
 
 // bucketBlobs holds the caller's named blobs (PutBlob), apart from the
-// readings and their state.
-var bucketBlobs = []byte("blobs")
+// readings and their state. A padding value keeps it out of bbolt's root
+// page, in pages of its own that a rebuild finds by that key when the
+// root page is the damaged one.
+var (
+	bucketBlobs = []byte("blobs")
+	keyBlobsPad = []byte("\x00pad")
+)
+
+// blobBucket returns the blobs bucket, made (with its padding) if need be.
+func blobBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+	if err != nil {
+		return nil, err
+	}
+	if bk.Get(keyBlobsPad) == nil {
+		if err := bk.Put(keyBlobsPad, make([]byte, statePadLen)); err != nil {
+			return nil, err
+		}
+	}
+	return bk, nil
+}
 
 // PutBlob stores data under name in the buffer's file, durably, in a
 // transaction of its own: the agent keeps its last good rule bundle there so
@@ -32,7 +51,7 @@ func (b *Buffer) PutBlob(name string, data []byte) error {
 	err := checkHeads(b.metaF, b.pageSize)
 	if err == nil {
 		err = b.updateLocked(func(tx *bolt.Tx) error {
-			bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+			bk, err := blobBucket(tx)
 			if err != nil {
 				return err
 			}

@@ -61,10 +61,9 @@ type salvagePlan struct {
 // the cloud is used again.
 func (sc *scan) plan(k *known, marks [fieldline.NumLanes]uint64, floor uint64) *salvagePlan {
 	p := &salvagePlan{problems: sc.problems}
-	if k != nil {
-		p.app, p.haveApp = k.app, k.app != nil
-	} else {
-		p.app, p.haveApp = sc.app, sc.haveApp
+	p.app, p.haveApp = sc.app, sc.haveApp
+	if k != nil && k.app != nil {
+		p.app, p.haveApp = k.app, true // the running buffer's, when committed
 	}
 	if k == nil {
 		for l := range fieldline.NumLanes {
@@ -94,7 +93,10 @@ func (sc *scan) plan(k *known, marks [fieldline.NumLanes]uint64, floor uint64) *
 				ls.prevLost = v.lost.clone()
 			}
 		}
-		ls.exact = sc.live[l] != nil && !sc.metaBad
+		// Exact: the tree's own state, so no later commit can be missing
+		// (a state found in a page the tree lost its way to is the last
+		// commit's too, but a page leaked by bbolt would pass for one).
+		ls.exact = sc.liveTree[l] && !sc.metaBad
 		if ls.exact {
 			ls.next = sc.live[l].st.nextSeq
 		}
@@ -388,7 +390,7 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 			}
 		}
 		if len(sc.blobs) > 0 {
-			bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+			bk, err := blobBucket(tx)
 			if err != nil {
 				return err
 			}

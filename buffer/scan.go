@@ -67,10 +67,14 @@ type scan struct {
 	app     []byte
 	haveApp bool
 	blobs   [][2][]byte
-	// live[l] is the lane state of the tree, when it decoded; versions
-	// holds every version found, the tree's among them.
+	// live[l] is the lane state of the last commit, when it decoded: the
+	// tree's (liveTree), or the state's copy in a page that is neither
+	// reached by the tree nor free (the tree lost its way to it);
+	// versions holds every version found, these among them.
 	live     [fieldline.NumLanes]*laneVersion
+	liveTree [fieldline.NumLanes]bool
 	versions [fieldline.NumLanes][]laneVersion
+	haveBlob bool // the tree's blobs bucket was read
 	segs     [fieldline.NumLanes]map[uint64]*segRef
 	// idx are the decodable index entries of the tree (cleanIdx: the
 	// lane's index bucket was walked without a problem).
@@ -113,17 +117,17 @@ func scanFile(path string, full bool) (*scan, error) {
 			sc.problems = append(sc.problems, fmt.Sprintf("meta page %d is damaged", i))
 		}
 	}
-	used := newPageSet(r.pages)
+	used, free, hwm := newPageSet(r.pages), newPageSet(r.pages), uint64(0)
 	if m, ok := r.meta(); ok {
 		w := newTreeWalk(r, m)
 		sc.walkTree(w, m)
-		used = w.used
+		used, free, hwm = w.used, w.free, w.limit
 	} else {
 		sc.problems = append(sc.problems, "no valid bbolt meta page: the whole file is scanned page by page")
 		full = true
 	}
 	if full {
-		sc.scanPages(used)
+		sc.scanPages(used, free, hwm)
 	}
 	return sc, nil
 }
@@ -147,6 +151,9 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 				states[name][string(e.key)] = append([]byte(nil), v...)
 			}
 		case name == string(bucketBlobs):
+			if string(e.key) == string(keyBlobsPad) {
+				return
+			}
 			if v, err := s.value(e); err == nil {
 				sc.blobs = append(sc.blobs, [2][]byte{append([]byte(nil), e.key...), append([]byte(nil), v...)})
 			}
@@ -181,6 +188,7 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 	}
 	w.run(m)
 	sc.problems = append(sc.problems, w.problems...)
+	sc.haveBlob = w.clean(bucketBlobs)
 	// The state, or its copy when the state's pages are damaged: both are
 	// written by every commit.
 	for _, name := range [][]byte{bucketState, bucketStateCopy} {
@@ -194,7 +202,7 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 		for l := range fieldline.NumLanes {
 			if v, ok := laneVersionOf(state, fieldline.Lane(l)); ok {
 				if sc.live[l] == nil {
-					sc.live[l] = &v
+					sc.live[l], sc.liveTree[l] = &v, true
 				}
 				sc.versions[l] = append(sc.versions[l], v)
 			}
@@ -223,8 +231,11 @@ func laneVersionOf(state map[string][]byte, lane fieldline.Lane) (laneVersion, b
 }
 
 // scanPages reads every sound leaf page the tree did not reach, for
-// segments, index entries and lane states that earlier commits left.
-func (sc *scan) scanPages(used pageSet) {
+// segments, index entries and lane states that earlier commits left. A
+// page below the high-water mark hwm that is not free is in use: the tree
+// lost its way to it (a damaged branch or root page), and what it holds is
+// the last commit's.
+func (sc *scan) scanPages(used, free pageSet, hwm uint64) {
 	for id := uint64(2); id < sc.r.pages; id++ {
 		if used.has(id) {
 			continue
@@ -237,15 +248,17 @@ func (sc *scan) scanPages(used pageSet) {
 		if err != nil {
 			continue
 		}
-		sc.leafCandidates(s, es)
+		sc.leafCandidates(s, es, id < hwm && !free.has(id))
 		id += uint64(s.hdr.overflow)
 	}
 }
 
 // leafCandidates collects from a leaf page outside the tree what looks
 // like the buffer's: lane states, index entries and segments.
-func (sc *scan) leafCandidates(s *pspan, es []elem) {
+func (sc *scan) leafCandidates(s *pspan, es []elem, live bool) {
 	state := map[string][]byte{}
+	var blobs [][2][]byte
+	blobPage := false
 	for i := range es {
 		e := &es[i]
 		if e.isBucketElem {
@@ -253,8 +266,15 @@ func (sc *scan) leafCandidates(s *pspan, es []elem) {
 			continue
 		}
 		k := string(e.key)
+		if live && !sc.haveBlob {
+			if k == string(keyBlobsPad) {
+				blobPage = true
+			} else if v, err := s.value(e); err == nil {
+				blobs = append(blobs, [2][]byte{append([]byte(nil), e.key...), append([]byte(nil), v...)})
+			}
+		}
 		switch {
-		case strings.HasPrefix(k, "lane.") || strings.HasPrefix(k, "acks.") || strings.HasPrefix(k, "lost."):
+		case strings.HasPrefix(k, "lane.") || strings.HasPrefix(k, "acks.") || strings.HasPrefix(k, "lost.") || k == string(keyAppState):
 			if v, err := s.value(e); err == nil {
 				state[k] = append([]byte(nil), v...)
 			}
@@ -277,7 +297,10 @@ func (sc *scan) leafCandidates(s *pspan, es []elem) {
 			sc.stale[k] = append(sc.stale[k], loc)
 		}
 	}
-	sc.addStateVersion(state)
+	sc.addStateVersion(state, live)
+	if blobPage {
+		sc.blobs, sc.haveBlob = blobs, true // the blobs' leaf, which the tree lost its way to
+	}
 }
 
 // inlineCandidates looks into an inline bucket of a page outside the tree
@@ -295,14 +318,22 @@ func (sc *scan) inlineCandidates(s *pspan, e *elem) {
 	if err != nil {
 		return
 	}
-	sc.leafCandidates(is, es)
+	sc.leafCandidates(is, es, false)
 }
 
-func (sc *scan) addStateVersion(state map[string][]byte) {
+// addStateVersion files the lane states of a state bucket found outside
+// the tree; live: in a page in use, so the last commit's.
+func (sc *scan) addStateVersion(state map[string][]byte, live bool) {
 	for l := range fieldline.NumLanes {
 		if v, ok := laneVersionOf(state, fieldline.Lane(l)); ok {
 			sc.versions[l] = append(sc.versions[l], v)
+			if live && sc.live[l] == nil {
+				sc.live[l] = &v
+			}
 		}
+	}
+	if app, ok := state[string(keyAppState)]; ok && live && !sc.haveApp {
+		sc.app, sc.haveApp = app, true
 	}
 }
 
