@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -128,6 +130,16 @@ func TestDamagedBufferPage(t *testing.T) {
 		if r.agent == a.id && r.lane == fieldline.LaneTelemetry && lost[r.seq] {
 			t.Fatalf("seq %d is in Kafka and counted lost", r.seq)
 		}
+	}
+	// The metric counts them too.
+	resp, err := httpClient.Get("http://" + a.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("fieldline_buffer_lost_readings_total{lane=\"telemetry\"} %d\n", tl.Lost); !strings.Contains(string(metrics), want) {
+		t.Errorf("/metrics lacks %q", want)
 	}
 	a.p.stop(t)
 	logs, err := os.ReadFile(a.p.log)
