@@ -8,9 +8,9 @@ import (
 )
 
 // FuzzDecodeStored feeds arbitrary bytes to every decoder of stored data: a
-// segment with its index entry, a lane state, acked ranges, the seq sidecar
-// and bbolt's meta page. None may panic; a segment that decodes must match
-// its index entry.
+// segment with its index entry, a lane state, acked ranges, a lost record,
+// the seq sidecar and bbolt's meta page. None may panic; a segment that
+// decodes must match its index entry.
 func FuzzDecodeStored(f *testing.F) {
 	seg, _ := wire.Encode(nil, &fieldline.Batch{AgentID: "gw", Lane: fieldline.LaneTelemetry, FirstSeq: 5, Readings: readings(3, 2, 0)})
 	e := indexEntry{first: 5, last: 7, unixNs: 1, bytes: uint32(len(seg))}
@@ -33,6 +33,11 @@ func FuzzDecodeStored(f *testing.F) {
 				t.Fatalf("spans do not round-trip")
 			}
 		}
+		if r, err := decodeLost(acks); err == nil && len(acks) > 0 {
+			if back := r.marshal(); string(back) != string(acks) {
+				t.Fatalf("lost record does not round-trip")
+			}
+		}
 		_, _ = parseSidecar(sidecar)
 		_, _ = parseBoltMeta(segment)
 	})
@@ -53,8 +58,22 @@ func FuzzSpanSet(f *testing.F) {
 					model[x] = true
 				}
 			}
-			if got := ss.add(a, z); got != want {
-				t.Fatalf("add(%d,%d) = %d new, want %d", a, z, got, want)
+			if ops[i+1]&0x80 == 0 {
+				if got := ss.add(a, z); got != want {
+					t.Fatalf("add(%d,%d) = %d new, want %d", a, z, got, want)
+				}
+				continue
+			}
+			// addGaps: the same, as the ranges that were new.
+			var got uint64
+			for _, g := range ss.addGaps(a, z) {
+				if g.a < a || g.b > z || g.a > g.b {
+					t.Fatalf("addGaps(%d,%d) returned %d..%d", a, z, g.a, g.b)
+				}
+				got += g.b - g.a + 1
+			}
+			if got != want {
+				t.Fatalf("addGaps(%d,%d) = %d new, want %d", a, z, got, want)
 			}
 		}
 		for x := uint64(1); x < 290; x++ {

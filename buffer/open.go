@@ -73,6 +73,7 @@ func Open(path string, opts *Options) (*Buffer, error) {
 	}
 	st := ld.st
 	b.cst = st
+	b.appState = ld.app
 	for l := range fieldline.NumLanes {
 		b.lanes[l].st = st[l]
 		b.lanes[l].acked = ld.acks[l]
@@ -177,7 +178,7 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 			if err != nil {
 				return err
 			}
-			b.appState = append([]byte(nil), state.Get(keyAppState)...)
+			ld.app = append([]byte(nil), state.Get(keyAppState)...)
 			for l := range fieldline.NumLanes {
 				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil {
 					return fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
@@ -223,6 +224,7 @@ type loaded struct {
 	st   [fieldline.NumLanes]laneState
 	acks [fieldline.NumLanes]spanSet
 	lost [fieldline.NumLanes]lostRecord
+	app  []byte // the caller's state (Open takes it; a rebuild keeps the buffer's)
 }
 
 // checkLane compares a lane's state with its first and last index

@@ -126,7 +126,7 @@ func (b *Buffer) rebuild(cause error, k *known, marks [fieldline.NumLanes]uint64
 		_ = os.Remove(tmp)
 		return fmt.Errorf("rebuilding damaged buffer file: %w", err)
 	}
-	aside := fmt.Sprintf("%s.corrupt-%s", b.path, b.opts.Now().UTC().Format("20060102T150405.000Z"))
+	aside := asideName(b.path, b.opts.Now())
 	if err := os.Rename(b.path, aside); err != nil {
 		return fmt.Errorf("moving damaged buffer file aside: %w", err)
 	}
@@ -292,4 +292,17 @@ func (c *segCache) reset() {
 	c.mu.Lock()
 	c.entries = [len(c.entries)]cacheEntry{}
 	c.mu.Unlock()
+}
+
+// asideName is where a damaged file goes: path.corrupt-<UTC time>, with a
+// number added when a file of that name exists (a gateway whose clock
+// says 1970 may rebuild twice in the same millisecond).
+func asideName(path string, now time.Time) string {
+	name := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405.000Z"))
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, os.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s.corrupt-%s-%d", path, now.UTC().Format("20060102T150405.000Z"), i)
+	}
 }
