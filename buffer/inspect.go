@@ -235,11 +235,12 @@ type CompactResult struct {
 // Compact copies a stopped agent's buffer file into a new file dst (which
 // must not exist) with bbolt's compaction, dropping free pages, and copies
 // the seq sidecar beside it. Replace the old file with dst to shrink it.
-func Compact(src, dst string) (CompactResult, error) {
-	var res CompactResult
+func Compact(src, dst string) (res CompactResult, err error) {
 	if _, err := os.Stat(dst); err == nil {
 		return res, fmt.Errorf("compacting into %s: %w", dst, os.ErrExist)
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchDamage(&err, "compacting buffer (run buffer check; the agent rebuilds a damaged file when it starts)")
 	from, err := openReadOnly(src)
 	if err != nil {
 		return res, err

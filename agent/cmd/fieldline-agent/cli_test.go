@@ -180,6 +180,11 @@ func TestBufferCheckFindsDamage(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "pages: DAMAGED") {
 		t.Errorf("stats of a damaged file: exit %d\n%s%s", code, out, errs)
 	}
+	// bbolt's compaction panics on the damaged page: an error, not a crash.
+	code, _, errs = runCLI(t, "buffer", "compact", path, filepath.Join(dir, "compact.db"))
+	if code != 1 || !strings.Contains(errs, "buffer data corrupt") {
+		t.Errorf("compact of a damaged file: exit %d: %s", code, errs)
+	}
 }
 
 // TestSampleConfigPassesCheck prints the sample config and checks it as a
