@@ -45,19 +45,23 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			cutoff := in.now.Add(-b.opts.MaxAge).UnixNano()
 			for l := range fieldline.NumLanes {
 				for {
-					e, ok, err := b.firstEntry(tx, fieldline.Lane(l), &out)
+					// One cursor finds the run of expired entries (see
+					// enforceCap), deleted by key after.
+					es, ok, err := b.frontEntries(tx, fieldline.Lane(l), &out, func(e indexEntry, _ uint64) bool { return e.unixNs < cutoff })
 					if err != nil {
 						return err
 					}
-					if !ok || e.unixNs >= cutoff {
+					if !ok || es[0].unixNs >= cutoff {
 						break
 					}
-					n := e.count() - in.acked[l].count(e.first, e.last)
-					if err := b.deleteFront(tx, fieldline.Lane(l), e, &out); err != nil {
-						return err
+					for _, e := range es {
+						n := e.count() - in.acked[l].count(e.first, e.last)
+						if err := b.deleteFront(tx, fieldline.Lane(l), e, &out); err != nil {
+							return err
+						}
+						out.st[l].expired += n
+						out.expired[l] += n
 					}
-					out.st[l].expired += n
-					out.expired[l] += n
 					lowChanged[l] = true
 				}
 			}
