@@ -178,6 +178,9 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 			if err != nil {
 				return err
 			}
+			if err := state.resync(); err != nil {
+				return err
+			}
 			ld.app = append([]byte(nil), state.Get(keyAppState)...)
 			for l := range fieldline.NumLanes {
 				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil {

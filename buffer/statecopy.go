@@ -50,6 +50,18 @@ func stateOf(tx *bolt.Tx) (stateTx, error) {
 	return s, nil
 }
 
+// resync makes the copy the state's again, at Open: an agent of before
+// the copy, run on the file in between, wrote the state alone, and a stale
+// copy would pass for the last commit's in a rebuild.
+func (s stateTx) resync() error {
+	return s.main.ForEach(func(k, v []byte) error {
+		if string(s.cp.Get(k)) == string(v) {
+			return nil
+		}
+		return s.cp.Put(k, v)
+	})
+}
+
 func (s stateTx) Get(k []byte) []byte { return s.main.Get(k) }
 
 func (s stateTx) Put(k, v []byte) error {
