@@ -68,6 +68,20 @@ type LaneStatus struct {
 	// (lost).
 	DeadLettered  uint64 `json:"dead_lettered"`
 	Undeliverable uint64 `json:"undeliverable"`
+	// Lost counts committed readings the buffer could not read back
+	// because its file was damaged (a page overwritten, a segment that no
+	// longer decodes), over the life of the buffer's data; LostRanges are
+	// their seqs, the most recent ranges (the buffer keeps 32 per lane).
+	// Readings dropped by the buffer's cap or age are in Dropped and
+	// Expired instead.
+	Lost       uint64     `json:"lost"`
+	LostRanges []SeqRange `json:"lost_ranges,omitempty"`
+}
+
+// SeqRange is the seqs First..Last of a lane, both included.
+type SeqRange struct {
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
 }
 
 // laneStatusFields is LaneStatus without its JSON methods.

@@ -17,7 +17,8 @@ func TestAgentStatusJSON(t *testing.T) {
 		Lanes: []LaneStatus{
 			{Lane: LaneAlert, NextSeq: 1},
 			{Lane: LaneEvent, NextSeq: 2, AckedSeq: 1},
-			{Lane: LaneTelemetry, DepthReadings: 7, DepthBytes: 70, OldestUnsentAgeMs: 900, Dropped: 1, Expired: 2, AckedSeq: 493, NextSeq: 501, DeadLettered: 3, Undeliverable: 4},
+			{Lane: LaneTelemetry, DepthReadings: 7, DepthBytes: 70, OldestUnsentAgeMs: 900, Dropped: 1, Expired: 2, AckedSeq: 493, NextSeq: 501, DeadLettered: 3, Undeliverable: 4,
+				Lost: 12, LostRanges: []SeqRange{{First: 5, Last: 10}, {First: 20, Last: 25}}},
 		},
 	}
 	b, err := json.Marshal(in)
@@ -27,7 +28,7 @@ func TestAgentStatusJSON(t *testing.T) {
 	for _, want := range []string{
 		`"agent_id":"gw-1"`, `"time":"2026-12-06T10:30:00.000000005Z"`, `"readings_in":500`,
 		`{"lane":"alert","depth_readings":0,`,
-		`{"lane":"telemetry","depth_readings":7,"depth_bytes":70,"oldest_unsent_age_ms":900,"dropped":1,"expired":2,"acked_seq":493,"next_seq":501,"dead_lettered":3,"undeliverable":4}`,
+		`{"lane":"telemetry","depth_readings":7,"depth_bytes":70,"oldest_unsent_age_ms":900,"dropped":1,"expired":2,"acked_seq":493,"next_seq":501,"dead_lettered":3,"undeliverable":4,"lost":12,"lost_ranges":[{"first":5,"last":10},{"first":20,"last":25}]}`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON lacks %s:\n%s", want, b)
@@ -35,6 +36,9 @@ func TestAgentStatusJSON(t *testing.T) {
 	}
 	if strings.Contains(string(b), "rules_error") {
 		t.Errorf("empty rules_error written: %s", b)
+	}
+	if !strings.Contains(string(b), `{"lane":"alert","depth_readings":0,"depth_bytes":0,"oldest_unsent_age_ms":0,"dropped":0,"expired":0,"acked_seq":0,"next_seq":1,"dead_lettered":0,"undeliverable":0,"lost":0}`) {
+		t.Errorf("a lane without losses is not written with lost 0 and no ranges: %s", b)
 	}
 	var out AgentStatus
 	if err := json.Unmarshal(b, &out); err != nil {

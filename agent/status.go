@@ -44,6 +44,8 @@ func (a *Agent) status(st buffer.Stats) fieldline.AgentStatus {
 			NextSeq:           l.NextSeq,
 			DeadLettered:      c.notDelivered[l.Lane][reasonDeadletter].Load(),
 			Undeliverable:     c.notDelivered[l.Lane][reasonOversize].Load(),
+			Lost:              l.Lost,
+			LostRanges:        l.LostRanges,
 		})
 	}
 	return s

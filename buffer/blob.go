@@ -3,13 +3,33 @@ package buffer
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // bucketBlobs holds the caller's named blobs (PutBlob), apart from the
-// readings and their state.
-var bucketBlobs = []byte("blobs")
+// readings and their state. A padding value keeps it out of bbolt's root
+// page, in pages of its own that a rebuild finds by that key when the
+// root page is the damaged one.
+var (
+	bucketBlobs = []byte("blobs")
+	keyBlobsPad = []byte("\x00pad")
+)
+
+// blobBucket returns the blobs bucket, made (with its padding) if need be.
+func blobBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+	if err != nil {
+		return nil, err
+	}
+	if bk.Get(keyBlobsPad) == nil {
+		if err := bk.Put(keyBlobsPad, make([]byte, statePadLen)); err != nil {
+			return nil, err
+		}
+	}
+	return bk, nil
+}
 
 // PutBlob stores data under name in the buffer's file, durably, in a
 // transaction of its own: the agent keeps its last good rule bundle there so
@@ -26,13 +46,21 @@ func (b *Buffer) PutBlob(name string, data []byte) error {
 	if closed {
 		return fmt.Errorf("storing blob %q: %w", name, ErrClosed)
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(name), data)
-	})
+	b.dbMu.RLock()
+	b.writeMu.Lock()
+	err := checkHeads(b.metaF, b.pageSize)
+	if err == nil {
+		err = b.updateLocked(func(tx *bolt.Tx) error {
+			bk, err := blobBucket(tx)
+			if err != nil {
+				return err
+			}
+			return bk.Put([]byte(name), data)
+		})
+	}
+	b.writeMu.Unlock()
+	b.dbMu.RUnlock()
+	b.reportDamage(err)
 	if err != nil {
 		return fmt.Errorf("storing blob %q: %w", name, err)
 	}
@@ -49,7 +77,7 @@ func (b *Buffer) Blob(name string) ([]byte, error) {
 		return nil, fmt.Errorf("reading blob %q: %w", name, ErrClosed)
 	}
 	var out []byte
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		if bk := tx.Bucket(bucketBlobs); bk != nil {
 			if v := bk.Get([]byte(name)); v != nil {
 				out = append([]byte{}, v...)
@@ -61,4 +89,15 @@ func (b *Buffer) Blob(name string) ([]byte, error) {
 		return nil, fmt.Errorf("reading blob %q: %w", name, err)
 	}
 	return out, nil
+}
+
+// updateLocked runs a write transaction with dbMu held, turning panics and
+// memory faults from a damaged file into a damageError.
+func (b *Buffer) updateLocked(fn func(tx *bolt.Tx) error) (err error) {
+	if b.db == nil {
+		return errNoFile
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchDamage(&err, "writing buffer")
+	return b.db.Update(fn)
 }

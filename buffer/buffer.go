@@ -3,6 +3,7 @@ package buffer
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -13,9 +14,18 @@ import (
 // Buffer is a durable, bounded store-and-forward queue of readings on one
 // bbolt file. All methods are safe for concurrent use.
 type Buffer struct {
-	path     string
-	opts     Options
-	db       *bolt.DB
+	path string
+	opts Options
+	// dbMu guards db, which a rebuild of a damaged file (recover.go)
+	// replaces: every use of db holds it for reading, the rebuild for
+	// writing.
+	dbMu  sync.RWMutex
+	db    *bolt.DB
+	metaF *os.File // the file, for checkHeads
+	// writeMu is held by each writer (the committer, PutBlob) around
+	// checkHeads and its bbolt transaction: no other commit writes a meta
+	// page while it is read.
+	writeMu  sync.Mutex
 	log      *slog.Logger
 	m        *Metrics
 	lm       [fieldline.NumLanes]laneMetrics
@@ -29,6 +39,11 @@ type Buffer struct {
 	waiters  []*waiter
 	urgent   bool
 	closing  bool
+	// damage is set by a reader that found the file damaged (a bbolt
+	// panic or fault); the committer then rebuilds the file, and closes
+	// rebuilt (and makes a new one) when it is done.
+	damage  error
+	rebuilt chan struct{}
 	// appState is the caller's opaque state (see AppendSyncWithState); it
 	// is written by the next commit when appDirty.
 	appState []byte
@@ -51,6 +66,7 @@ type Buffer struct {
 	spare      [fieldline.NumLanes][]fieldline.Reading
 	maxSegCost uint64
 	budgetCut  uint64
+	recoverAt  time.Time // no rebuild before (recover.go)
 }
 
 // laneMem is a lane's in-memory state, guarded by Buffer.mu.
@@ -61,6 +77,8 @@ type laneMem struct {
 	ackedDirty   bool                // acked changed since the last commit took it
 	droppedEarly uint64              // readings refused before a seq, not yet persisted
 	badKeys      [][]byte            // undecodable index entries for the next commit to delete
+	lost         lostRecord          // readings lost to damage (see lost.go)
+	lostDirty    bool                // lost changed since the last commit took it
 }
 
 // waiter is an Append or Flush call waiting for the commit that takes its
@@ -90,9 +108,13 @@ func (b *Buffer) Close() error {
 		b.mu.Unlock()
 		b.kick()
 		<-b.done
-		if err := b.db.Close(); err != nil && b.closeErr == nil {
-			b.closeErr = err
+		b.dbMu.Lock()
+		if b.db != nil {
+			if err := b.closeDB(); err != nil && b.closeErr == nil {
+				b.closeErr = err
+			}
 		}
+		b.dbMu.Unlock()
 	})
 	return b.closeErr
 }
@@ -124,4 +146,18 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// closeDB closes bbolt and the file kept for the meta check.
+func (b *Buffer) closeDB() error {
+	var err error
+	if b.db != nil {
+		err = b.db.Close()
+		b.db = nil
+	}
+	if b.metaF != nil {
+		_ = b.metaF.Close()
+		b.metaF = nil
+	}
+	return err
 }

@@ -74,7 +74,7 @@ func (b *Buffer) relaxCut() {
 		return
 	}
 	var used int64
-	if err := b.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+	if err := b.viewLocked(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
 		return
 	}
 	room := uint64(b.db.Stats().FreePageN) * uint64(b.pageSize)
@@ -140,19 +140,26 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 	for total()+incoming > budget {
 		dropped := false
 		for _, l := range dropOrder {
-			e, ok, err := b.firstEntry(tx, l, out)
+			// The entries to drop are found with one cursor and deleted
+			// by key after: a cursor's First after deletes at the front
+			// walks every emptied leaf (bbolt rebalances at commit), which
+			// made a large trim quadratic (a lowered cap, at Open).
+			need := total() + incoming - budget
+			es, ok, err := b.frontEntries(tx, l, out, func(e indexEntry, sum uint64) bool { return sum < need })
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-			n := e.count() - in.acked[l].count(e.first, e.last)
-			if err := b.deleteFront(tx, l, e, out); err != nil {
-				return err
+			for _, e := range es {
+				n := e.count() - in.acked[l].count(e.first, e.last)
+				if err := b.deleteFront(tx, l, e, out); err != nil {
+					return err
+				}
+				out.st[l].dropped += n
+				out.dropped[l] += n
 			}
-			out.st[l].dropped += n
-			out.dropped[l] += n
 			dropped = true
 			break
 		}
@@ -161,6 +168,33 @@ func (b *Buffer) enforceCap(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 		}
 	}
 	return nil
+}
+
+// frontEntries returns the oldest index entries of a lane, read with one
+// cursor, the first always and each next while more(entry, cost of those
+// before it) holds; an undecodable entry ends the run, and when it is the
+// first it is deleted (firstEntry) and the next decodable one returned.
+// ok is false when the lane holds none.
+func (b *Buffer) frontEntries(tx *bolt.Tx, lane fieldline.Lane, out *cycleOut, more func(e indexEntry, sum uint64) bool) ([]indexEntry, bool, error) {
+	c := tx.Bucket(idxBuckets[lane]).Cursor()
+	var es []indexEntry
+	var sum uint64
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e, err := decodeIndexEntry(k, v)
+		if err != nil || (len(es) > 0 && !more(e, sum)) {
+			break
+		}
+		es = append(es, e)
+		sum += b.cost(int(e.bytes))
+	}
+	if len(es) > 0 {
+		return es, true, nil
+	}
+	e, ok, err := b.firstEntry(tx, lane, out)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return []indexEntry{e}, true, nil
 }
 
 // dropOrder is the order in which lanes lose data when the buffer is full:

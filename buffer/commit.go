@@ -11,12 +11,16 @@ import (
 // commitTx is one bbolt transaction. It reads b.cst and returns the new
 // states; b.cst is replaced by the caller on success.
 func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
+	if b.db == nil {
+		return out, errNoFile
+	}
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	if err := checkHeads(b.metaF, b.pageSize); err != nil {
+		return out, err
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("commit transaction: %v: %w", r, ErrCorrupt)
-		}
-	}()
+	defer catchDamage(&err, "commit transaction")
 	out.st = b.cst
 	for l := range fieldline.NumLanes {
 		out.front[l] = out.st[l].lowSeq
@@ -41,19 +45,23 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			cutoff := in.now.Add(-b.opts.MaxAge).UnixNano()
 			for l := range fieldline.NumLanes {
 				for {
-					e, ok, err := b.firstEntry(tx, fieldline.Lane(l), &out)
+					// One cursor finds the run of expired entries (see
+					// enforceCap), deleted by key after.
+					es, ok, err := b.frontEntries(tx, fieldline.Lane(l), &out, func(e indexEntry, _ uint64) bool { return e.unixNs < cutoff })
 					if err != nil {
 						return err
 					}
-					if !ok || e.unixNs >= cutoff {
+					if !ok || es[0].unixNs >= cutoff {
 						break
 					}
-					n := e.count() - in.acked[l].count(e.first, e.last)
-					if err := b.deleteFront(tx, fieldline.Lane(l), e, &out); err != nil {
-						return err
+					for _, e := range es {
+						n := e.count() - in.acked[l].count(e.first, e.last)
+						if err := b.deleteFront(tx, fieldline.Lane(l), e, &out); err != nil {
+							return err
+						}
+						out.st[l].expired += n
+						out.expired[l] += n
 					}
-					out.st[l].expired += n
-					out.expired[l] += n
 					lowChanged[l] = true
 				}
 			}
@@ -90,7 +98,10 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				out.wrote = true
 			}
 		}
-		state := tx.Bucket(bucketState)
+		state, err := stateOf(tx)
+		if err != nil {
+			return err
+		}
 		// The state goes with its readings: not without them (a drop-only
 		// pass, or its lane's readings refused as the buffer is full).
 		if in.appDirty && !in.withheld && !in.refused[in.appLane] && !out.rejected[in.appLane] {
@@ -124,6 +135,11 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				in.acked[l].dropBelow(st.lowSeq)
 				if err := state.Put(ackKeys[l], marshalSpans(&in.acked[l])); err != nil {
 					return fmt.Errorf("storing acked ranges: %w", err)
+				}
+			}
+			if in.lostDirty[l] {
+				if err := state.Put(lostKeys[l], in.lost[l].marshal()); err != nil {
+					return fmt.Errorf("storing lost ranges: %w", err)
 				}
 			}
 			if *st != b.cst[l] {

@@ -27,14 +27,26 @@ func (b *Buffer) run() {
 		work := b.pendingN > 0 || len(b.waiters) > 0
 		acks := false
 		for l := range b.lanes {
-			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0
+			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0 || b.lanes[l].lostDirty
 		}
 		urgent, firstAt, ackAt := b.urgent, b.firstAt, b.ackAt
 		b.mu.Unlock()
 		now := time.Now()
+		var recoverAt time.Time
+		if !closing {
+			var ran bool
+			if ran, recoverAt = b.recoverIfDamaged(now); ran {
+				continue
+			}
+		}
 		if closing {
 			if work || acks {
-				if err := b.cycle(); err != nil {
+				b.recoverAt = time.Time{} // a rebuild may run at once
+				err := b.cycle()
+				if isDamage(err) {
+					err = b.cycle() // the failed cycle rebuilt the file
+				}
+				if err != nil {
 					b.closeErr = fmt.Errorf("final commit: %w", err)
 					// Never accepted, now never will be: count them.
 					b.mu.Lock()
@@ -68,6 +80,7 @@ func (b *Buffer) run() {
 		}
 		if !due.IsZero() && !now.Before(due) {
 			if err := b.cycle(); err != nil {
+				b.reportDamage(err) // a damaged page: the next turn rebuilds the file
 				retryAt = time.Now().Add(max(iv, 100*time.Millisecond))
 			} else {
 				retryAt = time.Time{}
@@ -81,6 +94,9 @@ func (b *Buffer) run() {
 		wait := maintenanceEvery - now.Sub(lastMaint)
 		if !due.IsZero() {
 			wait = min(wait, due.Sub(now))
+		}
+		if !recoverAt.IsZero() {
+			wait = min(wait, recoverAt.Sub(now)) // a rebuild waits for its pause to end
 		}
 		timer.Reset(wait)
 		select {
@@ -121,7 +137,7 @@ func (b *Buffer) maintain() {
 			return nil
 		})
 		if expired {
-			_ = b.cycle()
+			b.reportDamage(b.cycle())
 			return
 		}
 	}

@@ -16,7 +16,7 @@ import (
 
 // TestCorruptIndexEntryDropped: an index entry that does not decode (its
 // value, or its key) is treated like a corrupt segment: the readings it
-// covered are counted as dropped, logged once, and its entry deleted; the
+// covered are counted as lost with their seqs, logged once, and its entry deleted; the
 // other segments drain, appends commit (with MaxAge, which looks at the
 // oldest entry on every commit), and the file reopens cleanly.
 func TestCorruptIndexEntryDropped(t *testing.T) {
@@ -103,11 +103,12 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 			appendT(t, b, fieldline.LaneTelemetry, readings(5, 2, 40))
 			flushT(t, b)
 			s := b.Stats().Lanes[fieldline.LaneTelemetry]
-			if s.Dropped != 10 || s.DepthReadings != 5 || s.NextSeq != 46 {
-				t.Fatalf("after the drain: %+v, want 10 dropped, 5 deep, next 46", s)
+			wantLost := []fieldline.SeqRange{{First: tc.lost[0], Last: tc.lost[1]}}
+			if s.Lost != 10 || !slices.Equal(s.LostRanges, wantLost) || s.Dropped != 0 || s.DepthReadings != 5 || s.NextSeq != 46 {
+				t.Fatalf("after the drain: %+v, want 10 lost (%v), 5 deep, next 46", s, wantLost)
 			}
-			if got := testutil.ToFloat64(m.Dropped.WithLabelValues("telemetry")); got != 10 {
-				t.Fatalf("dropped metric %v, want 10", got)
+			if got := testutil.ToFloat64(m.Lost.WithLabelValues("telemetry")); got != 10 {
+				t.Fatalf("lost metric %v, want 10", got)
 			}
 			if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("index")); got != 1 {
 				t.Fatalf("corrupt index metric %v, want 1", got)
@@ -130,7 +131,7 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 
 // TestCorruptIndexEntryUnderCap: with the oldest index entry undecodable,
 // the cap (which drops the oldest segment) keeps working: appends commit and
-// every reading is accounted for as stored or dropped.
+// every reading is accounted for as stored, dropped or lost.
 func TestCorruptIndexEntryUnderCap(t *testing.T) {
 	path := tempPath(t)
 	b := openT(t, path, nil)
@@ -154,18 +155,18 @@ func TestCorruptIndexEntryUnderCap(t *testing.T) {
 	}
 	flushT(t, b)
 	s := b.Stats().Lanes[fieldline.LaneTelemetry]
-	if s.Dropped+uint64(s.DepthReadings) != uint64(appended) {
-		t.Fatalf("dropped %d + depth %d != appended %d", s.Dropped, s.DepthReadings, appended)
+	if s.Dropped+s.Lost+uint64(s.DepthReadings) != uint64(appended) || s.Lost != 10 {
+		t.Fatalf("dropped %d + lost %d (want 10) + depth %d != appended %d", s.Dropped, s.Lost, s.DepthReadings, appended)
 	}
 	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 1<<20)
-	if batch.FirstSeq != s.Dropped+1 || batch.LastSeq() != uint64(appended) {
-		t.Fatalf("stored %d..%d after dropping %d of %d", batch.FirstSeq, batch.LastSeq(), s.Dropped, appended)
+	if batch.FirstSeq != s.Dropped+s.Lost+1 || batch.LastSeq() != uint64(appended) {
+		t.Fatalf("stored %d..%d after dropping %d and losing %d of %d", batch.FirstSeq, batch.LastSeq(), s.Dropped, s.Lost, appended)
 	}
 }
 
 // TestHoleBehindExpiredFront: when the age pass deletes the oldest
 // segment and the next seqs have no index entry (its key was damaged), the
-// lane's low seq moves past them and they are counted as dropped, not lost
+// lane's low seq moves past them and they are counted as lost, not lost
 // silently.
 func TestHoleBehindExpiredFront(t *testing.T) {
 	var clk clock
@@ -195,8 +196,8 @@ func TestHoleBehindExpiredFront(t *testing.T) {
 	clk.advance(31 * time.Minute) // the first segment is 61 minutes old
 	flushT(t, b)
 	s := b.Stats().Lanes[fieldline.LaneTelemetry]
-	if s.Expired != 10 || s.Dropped != 10 || s.DepthReadings != 20 {
-		t.Fatalf("stats %+v, want 10 expired, 10 dropped, 20 deep", s)
+	if s.Expired != 10 || s.Lost != 10 || s.Dropped != 0 || s.DepthReadings != 20 {
+		t.Fatalf("stats %+v, want 10 expired, 10 lost, 20 deep", s)
 	}
 	if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("index")); got != 1 {
 		t.Fatalf("corrupt index metric %v, want 1", got)

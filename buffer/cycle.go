@@ -25,6 +25,8 @@ type cycleIn struct {
 	appLane    fieldline.Lane           // the lane of the readings the state goes with
 	refused    [fieldline.NumLanes]bool // takes dropped because no file could hold them
 	badKeys    [fieldline.NumLanes][][]byte
+	lost       [fieldline.NumLanes]lostRecord // to write, when lostDirty
+	lostDirty  [fieldline.NumLanes]bool
 }
 
 // cycleOut is what the transaction changed.
@@ -60,6 +62,10 @@ func (b *Buffer) cycle() error {
 		in.ackedMax[l] = lm.st.ackedMax
 		in.badKeys[l] = lm.badKeys
 		lm.badKeys = nil
+		if lm.lostDirty {
+			in.lost[l], in.lostDirty[l] = lm.lost.clone(), true
+			lm.lostDirty = false
+		}
 	}
 	if !b.ackAt.IsZero() {
 		b.ackAt = time.Time{}
@@ -85,6 +91,18 @@ func (b *Buffer) cycle() error {
 	lat := time.Since(start)
 	if err != nil {
 		b.m.CommitErrors.Inc()
+		if isDamage(err) && !time.Now().Before(b.recoverAt) {
+			// The file is damaged: rebuild it now (it logs) and let the
+			// next cycle commit these readings; their waiters wait on.
+			b.requeue(&in, taken)
+			b.mu.Lock()
+			b.waiters = append(waiters, b.waiters...)
+			b.urgent = true
+			b.damage = err
+			b.mu.Unlock()
+			b.recoverIfDamaged(time.Now())
+			return err
+		}
 		b.log.Error("buffer commit failed; readings stay queued", "readings", taken, "err", err)
 		b.requeue(&in, taken)
 		for _, w := range waiters {
@@ -132,6 +150,9 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 		lm.badKeys = append(in.badKeys[l], lm.badKeys...)
 		if in.dirty[l] {
 			lm.ackedDirty = true
+		}
+		if in.lostDirty[l] {
+			lm.lostDirty = true
 		}
 		for _, w := range b.waiters {
 			if int(w.lane) == l {

@@ -8,16 +8,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Damage inside a healthy file: an index entry whose key or value does not
-// decode, or seqs that the lane state says are stored and unacked but that
-// no index entry covers (a hole). Both are treated like a corrupt segment:
-// the seqs are gone, counted as dropped once, and the bad entry is deleted
-// by a commit, so that reads move on and commits never fail on it.
+// Damage inside a file whose pages bbolt reads: an index entry whose key or
+// value does not decode, or seqs that the lane state says are stored and
+// unacked but that no index entry covers (a hole). Both are treated like a
+// corrupt segment: the seqs are gone, counted as lost once (lost.go), and
+// the bad entry is deleted by a commit, so that reads move on and commits
+// never fail on it. Damaged pages, which bbolt cannot read, are handled by
+// a rebuild of the file instead (recover.go).
 //
 // Seqs are counted by adding them to the lane's in-memory acked set under
-// Buffer.mu (spanSet.add returns how many were new), whoever finds them
-// first: a reader that meets a hole, or the committer that deletes a bad
-// entry. Counting the same seqs twice is then impossible.
+// Buffer.mu (noteLost), whoever finds them first: a reader that meets a
+// hole, or the committer that deletes a bad entry. Counting the same seqs
+// twice is then impossible.
 
 // badEntry is an undecodable index entry a commit deleted, and the seqs
 // around it that no decodable entry covers; with a nil key, a hole that a
@@ -149,21 +151,13 @@ func (b *Buffer) dropBadKeys(tx *bolt.Tx, in *cycleIn, out *cycleOut) error {
 }
 
 // countBad counts the seqs of the bad entries a commit deleted that nobody
-// counted yet, and logs them. b.mu is held, before the lane states of the
-// commit are published.
+// counted yet as lost, and logs them. b.mu is held, before the lane states
+// of the commit are published.
 func (b *Buffer) countBad(out *cycleOut) {
 	for l := range fieldline.NumLanes {
-		lm := &b.lanes[l]
 		for _, be := range out.bad[l] {
-			var n uint64
-			if be.a <= be.z {
-				n = lm.acked.add(max(be.a, lm.st.lowSeq), be.z)
-			}
-			if n > 0 {
-				lm.droppedEarly += n
-				lm.ackedDirty = true // the next commit persists them as gone
-			}
-			b.lm[l].dropped.Add(float64(n))
+			gaps := b.noteLost(fieldline.Lane(l), be.a, be.z)
+			n := countSpans(gaps)
 			lane, key := fieldline.Lane(l).String(), hex.EncodeToString(be.key)
 			switch {
 			case n == 0 && be.key != nil:
@@ -171,12 +165,12 @@ func (b *Buffer) countBad(out *cycleOut) {
 			case n == 0:
 			case be.key == nil:
 				b.m.Corrupt.WithLabelValues("index").Inc()
-				b.log.Error("buffer index damaged: readings missing; dropped", "lane", lane,
-					"first_seq", be.a, "last_seq", be.z, "readings", n)
+				b.log.Error("buffer index damaged: readings missing; counted lost", "lane", lane,
+					"lost_seqs", spansString(gaps), "readings", n)
 			default:
 				b.m.Corrupt.WithLabelValues("index").Inc()
-				b.log.Error("buffer index entry corrupt; its readings dropped", "lane", lane, "key", key,
-					"first_seq", be.a, "last_seq", be.z, "readings", n)
+				b.log.Error("buffer index entry corrupt; its readings are lost", "lane", lane, "key", key,
+					"lost_seqs", spansString(gaps), "readings", n)
 			}
 		}
 	}
@@ -214,20 +208,17 @@ func holeAt(tx *bolt.Tx, lane fieldline.Lane, seq uint64) (span, [][]byte, bool,
 }
 
 // markHole marks the hole a reader found, if any, as gone (acked), counting
-// its unacked seqs as dropped and logging them with the undecodable keys
+// its unacked seqs as lost and logging them with the undecodable keys
 // inside it, and queues the undecodable entries the reader met (in the hole
 // or elsewhere) for deletion by the next commit.
 func (b *Buffer) markHole(lane fieldline.Lane, hole span, isHole bool, inHole, badKeys [][]byte) {
 	b.mu.Lock()
 	lm := &b.lanes[lane]
-	var n uint64
+	var gaps []span
 	if isHole {
-		n = lm.acked.add(max(hole.a, lm.st.lowSeq), hole.b)
+		gaps = b.noteLost(lane, hole.a, hole.b)
 	}
-	if n > 0 {
-		lm.droppedEarly += n
-		lm.ackedDirty = true
-	}
+	n := countSpans(gaps)
 	queued := false
 	for _, k := range append(inHole, badKeys...) {
 		known := false
@@ -248,10 +239,9 @@ func (b *Buffer) markHole(lane fieldline.Lane, hole span, isHole bool, inHole, b
 		for i, k := range inHole {
 			keys[i] = hex.EncodeToString(k)
 		}
-		b.lm[lane].dropped.Add(float64(n))
 		b.m.Corrupt.WithLabelValues("index").Inc()
-		b.log.Error("buffer index damaged: readings missing; dropped", "lane", lane.String(),
-			"first_seq", hole.a, "last_seq", hole.b, "readings", n, "bad_keys", keys)
+		b.log.Error("buffer index damaged: readings missing; counted lost", "lane", lane.String(),
+			"lost_seqs", spansString(gaps), "readings", n, "bad_keys", keys)
 	}
 	b.kick()
 }

@@ -32,11 +32,16 @@
 //
 // MaxBytes caps the file: before each commit the buffer drops the oldest
 // segments (telemetry, then events, then alerts) until the new ones fit in
-// its budget, or with DropNewest refuses the new readings. MaxAge drops
-// segments committed longer ago. Every reading dropped or expired is counted
-// in Stats and the metrics. Stats, Inspect, Dump and Compact report on a
-// running buffer or on a stopped agent's file; Depths is the depth per lane
-// alone, from memory, for a forwarder that asks before every batch.
+// its budget, or with DropNewest refuses the new readings. A file found
+// larger than MaxBytes at Open (the cap was lowered) is trimmed so and
+// compacted (bbolt's Compact) into a file under the cap. MaxAge drops
+// segments committed longer ago. Every reading dropped or expired is
+// counted in Stats and the metrics; so is every reading lost to a damaged
+// file (see Caveats), with its seq ranges. Stats, Inspect, Check, Dump and
+// Compact report on a running buffer or on a stopped agent's file (Dump
+// writes each reading as the JSON record of fl.readings); Depths is the
+// depth per lane alone, from memory, for a forwarder that asks before
+// every batch.
 //
 // # Caveats
 //
@@ -87,20 +92,52 @@
 // no sidecar) starts at 1. Losing both the file and the sidecar with an
 // unset clock is the one case where seqs can repeat.
 //
-// Corruption inside a healthy file: a segment that does not decode is
-// logged, counted (fieldline_buffer_corrupt_total{what="segment"} and the
-// lane's dropped readings), skipped and deleted. So is an index entry whose
-// key or value does not decode, and any seqs the lane state says are stored
+// A damaged file (a page overwritten with garbage or zeros: a bad sector,
+// a torn write, a bug elsewhere) is rebuilt, whatever the page. bbolt
+// trusts its pages: it panics on one that does not name itself, faults on
+// offsets that run out of the file, and falls back silently to the older
+// meta page when the newer is damaged. Open therefore checks the pages
+// bbolt trusts blindly before it writes (both meta pages, the freelist),
+// the root and the state, and at most 16 MiB of the segment and index
+// trees, the newest first (checkpages.go); every write transaction checks
+// the meta pages and the freelist's header first; and every bbolt panic or
+// fault becomes a damage error. Damage found at Open, or met by a commit
+// or a read while the buffer runs, makes the buffer rebuild the file:
+// what can still be read of it, found by a page walk of its own that
+// never follows a page out of the file or round a cycle (bbolt's tree as
+// far as its pages are sound, then every other sound leaf page: the
+// leaves a damaged branch hides, older copies in freed pages, the last
+// commit when its meta page is the damaged one), goes into a fresh file
+// with its seqs, and the damaged file is renamed to path+".corrupt-<UTC
+// time>". Every committed, unacked reading that could not be read is
+// counted lost, per lane with its seq ranges (Stats, the metric
+// fieldline_buffer_lost_readings_total, fieldline_buffer_corrupt_total
+// {what="file"}), in one error log line. The lanes' committed ranges come
+// from the running buffer, or at Open from the lane states found: the
+// state is written twice by every commit, inline in bbolt's root page and
+// in a padded copy in a page of its own (one page more per commit), so
+// that one damaged page leaves the acked ranges and counts known. New
+// seqs continue at the next seq when it is known exactly, and otherwise
+// above the sidecar's mark and the clock floor. While the committer
+// rebuilds, appends and acks go on in memory, readers wait for it, and the
+// commit that met the damage is retried on the new file. A rebuild copies
+// a segment it keeps whole as stored; one cut by acked or lost seqs is
+// decoded and encoded again.
+//
+// Damage bbolt does not see, inside the values: a segment that does not
+// decode is logged, counted lost (fieldline_buffer_corrupt_total
+// {what="segment"}), skipped and deleted. So is an index entry whose key
+// or value does not decode, and any seqs the lane state says are stored
 // but no index entry covers ({what="index"}): the seqs between the
-// decodable entries around it are counted as dropped once, the entry and
-// its segment are deleted by the next commit, and neither reads nor
-// commits fail on it. bbolt panics and memory faults
-// while reading are turned into errors wrapping ErrCorrupt.
+// decodable entries around it are counted lost once, the entry and its
+// segment are deleted by the next commit, and neither reads nor commits
+// fail on it.
 //
 // Write amplification: each commit rewrites bbolt's last leaf of the
-// segment and index buckets, the lane state, the root, the freelist and a
-// meta page (a few 4 KiB pages), so many readings per commit are cheap on
-// an SD card and one reading per commit is not; bbolt never splits a leaf
-// of four or fewer large values, so large segments are rewritten two to
-// four times on average as later ones are appended.
+// segment and index buckets, the root (with the lane state), the state's
+// copy, the freelist and a meta page (a few 4 KiB pages), so many readings
+// per commit are cheap on an SD card and one reading per commit is not;
+// bbolt never splits a leaf of four or fewer large values, so large
+// segments are rewritten two to four times on average as later ones are
+// appended.
 package buffer

@@ -56,6 +56,8 @@ func ExampleInspect() {
 	// telemetry depth=2 next_seq=4 acked_seq=1 dropped=0
 }
 
+// Dump writes each reading as the JSON record the bridge writes to
+// fl.readings.
 func ExampleDump() {
 	dir, _ := os.MkdirTemp("", "buffer-example")
 	defer os.RemoveAll(dir)
@@ -64,9 +66,9 @@ func ExampleDump() {
 		fmt.Println(err)
 	}
 	// Output:
-	// {"lane":"alert","seq":1,"sensor":"boiler.overheat","time_ns":1764000002000000000,"value":1,"quality":"good","kind":"event","text":"firing"}
-	// {"lane":"telemetry","seq":2,"sensor":"boiler.temp","time_ns":1764000001000000000,"value":21.6,"quality":"good","kind":"float"}
-	// {"lane":"telemetry","seq":3,"sensor":"boiler.temp","time_ns":1764000002000000000,"value":21.4,"quality":"good","kind":"float"}
+	// {"agent_id":"gw-0001","sensor_id":"boiler.overheat","timestamp_ns":1764000002000000000,"value":1,"quality":"good","seq":1,"lane":"alert","kind":"event","text":"firing"}
+	// {"agent_id":"gw-0001","sensor_id":"boiler.temp","timestamp_ns":1764000001000000000,"value":21.6,"quality":"good","seq":2,"lane":"telemetry","kind":"float"}
+	// {"agent_id":"gw-0001","sensor_id":"boiler.temp","timestamp_ns":1764000002000000000,"value":21.4,"quality":"good","seq":3,"lane":"telemetry","kind":"float"}
 }
 
 func ExampleCompact() {

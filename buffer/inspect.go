@@ -1,16 +1,15 @@
 package buffer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -41,9 +40,15 @@ func openReadOnly(path string) (db *bolt.DB, err error) {
 
 // readState loads the lane states and acked ranges of an open file.
 func readState(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, err error) {
+	st, acks, _, err = readStateLost(tx)
+	return st, acks, err
+}
+
+// readStateLost is readState with the lanes' lost records.
+func readStateLost(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, lost [fieldline.NumLanes]lostRecord, err error) {
 	state := tx.Bucket(bucketState)
 	if state == nil || tx.Bucket(bucketMeta) == nil {
-		return st, acks, fmt.Errorf("not a buffer file (no state bucket): %w", ErrCorrupt)
+		return st, acks, lost, fmt.Errorf("not a buffer file (no state bucket): %w", ErrCorrupt)
 	}
 	for l := range fieldline.NumLanes {
 		v := state.Get(laneKeys[l])
@@ -52,21 +57,40 @@ func readState(tx *bolt.Tx) (st [fieldline.NumLanes]laneState, acks [fieldline.N
 			continue
 		}
 		if st[l], err = decodeLaneState(v); err != nil {
-			return st, acks, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+			return st, acks, lost, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 		}
 		if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
-			return st, acks, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+			return st, acks, lost, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+		}
+		if lost[l], err = decodeLost(state.Get(lostKeys[l])); err != nil {
+			return st, acks, lost, fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 		}
 		if tx.Bucket(idxBuckets[l]) == nil || tx.Bucket(segBuckets[l]) == nil {
-			return st, acks, fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
+			return st, acks, lost, fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
 		}
 	}
-	return st, acks, nil
+	return st, acks, lost, nil
 }
 
 // Inspect returns the Stats of a stopped agent's buffer file without
-// changing it. Ages are measured against the current time.
+// changing it. Ages are measured against the current time. Its pages are
+// walked first (Stats.Damage); when they are damaged, what bbolt can still
+// read of the file is returned with the damage, and no error.
 func Inspect(path string) (s Stats, err error) {
+	unlock, err := lockShared(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	damage, err := checkPages(path, true)
+	unlock()
+	if err != nil {
+		return Stats{}, err
+	}
+	defer func() {
+		if len(damage) > 0 {
+			s.Damage, err = damage, nil
+		}
+	}()
 	db, err := openReadOnly(path)
 	if err != nil {
 		return Stats{}, err
@@ -79,7 +103,7 @@ func Inspect(path string) (s Stats, err error) {
 		}
 	}()
 	err = db.View(func(tx *bolt.Tx) error {
-		st, acks, err := readState(tx)
+		st, acks, lost, err := readStateLost(tx)
 		if err != nil {
 			return err
 		}
@@ -87,7 +111,7 @@ func Inspect(path string) (s Stats, err error) {
 		for l := range fieldline.NumLanes {
 			oldest[l] = oldestUnacked(tx, fieldline.Lane(l), &st[l], &acks[l])
 		}
-		s = summarize(st, acks, oldest, time.Now())
+		s = summarize(st, acks, lost, oldest, time.Now())
 		s.FileBytes = tx.Size()
 		return nil
 	})
@@ -108,24 +132,12 @@ type DumpOptions struct {
 	Limit int // stop after this many readings; 0: no limit
 }
 
-// DumpedReading is one line of Dump's output.
-type DumpedReading struct {
-	Lane    string  `json:"lane"`
-	Seq     uint64  `json:"seq"`
-	Sensor  string  `json:"sensor"`
-	TimeNs  int64   `json:"time_ns"`
-	Value   float64 `json:"value"`
-	Quality string  `json:"quality"`
-	Kind    string  `json:"kind"`
-	Flags   uint8   `json:"flags,omitempty"`
-	Text    string  `json:"text,omitempty"`
-	Acked   bool    `json:"acked,omitempty"`
-	// ValueText holds values JSON cannot carry (NaN, ±Inf); Value is then 0.
-	ValueText string `json:"value_text,omitempty"`
-}
-
 // Dump writes the stored readings of a stopped agent's buffer file as JSON
-// lines, one reading per line, in lane and seq order. A segment that does
+// lines, one reading per line, in lane and seq order: each the JSON record
+// the bridge writes to fl.readings (wire.AppendRecordJSON: agent_id,
+// sensor_id, timestamp_ns, value, quality, seq, lane, kind, flags, text),
+// with "acked":true added to a reading already acked (DumpOptions.Acked).
+// The agent id is the one the file was written for. A segment that does
 // not decode is reported in an error after the readable ones are written.
 func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 	db, err := openReadOnly(path)
@@ -143,7 +155,7 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 	if lanes == nil {
 		lanes = []fieldline.Lane{fieldline.LaneAlert, fieldline.LaneEvent, fieldline.LaneTelemetry}
 	}
-	enc := json.NewEncoder(w)
+	var line []byte
 	var bad []error
 	written := 0
 	err = db.View(func(tx *bolt.Tx) error {
@@ -151,6 +163,7 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 		if err != nil {
 			return err
 		}
+		agent := string(tx.Bucket(bucketMeta).Get(keyAgent))
 		for _, lane := range lanes {
 			if lane >= fieldline.NumLanes {
 				return fmt.Errorf("dumping lane %d: %w", lane, ErrLane)
@@ -182,7 +195,8 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 					bad = append(bad, err)
 					continue
 				}
-				for _, r := range batch.Readings {
+				for i := range batch.Readings {
+					r := batch.Readings[i]
 					if r.Seq < opts.From || (opts.To != 0 && r.Seq > opts.To) {
 						continue
 					}
@@ -193,13 +207,12 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 					if opts.Limit > 0 && written >= opts.Limit {
 						return nil
 					}
-					d := DumpedReading{Lane: lane.String(), Seq: r.Seq, Sensor: r.SensorID, TimeNs: r.TimeNs,
-						Value: r.Value, Quality: r.Quality.String(), Kind: r.Kind.String(), Flags: uint8(r.Flags),
-						Text: r.Text, Acked: acked}
-					if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
-						d.Value, d.ValueText = 0, fmt.Sprint(r.Value)
+					line = wire.AppendRecordJSON(line[:0], agent, lane, &r)
+					if acked {
+						line = append(line[:len(line)-1], `,"acked":true}`...)
 					}
-					if err := enc.Encode(&d); err != nil {
+					line = append(line, '\n')
+					if _, err := w.Write(line); err != nil {
 						return fmt.Errorf("writing dump: %w", err)
 					}
 					written++
@@ -222,11 +235,12 @@ type CompactResult struct {
 // Compact copies a stopped agent's buffer file into a new file dst (which
 // must not exist) with bbolt's compaction, dropping free pages, and copies
 // the seq sidecar beside it. Replace the old file with dst to shrink it.
-func Compact(src, dst string) (CompactResult, error) {
-	var res CompactResult
+func Compact(src, dst string) (res CompactResult, err error) {
 	if _, err := os.Stat(dst); err == nil {
 		return res, fmt.Errorf("compacting into %s: %w", dst, os.ErrExist)
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchDamage(&err, "compacting buffer (run buffer check; the agent rebuilds a damaged file when it starts)")
 	from, err := openReadOnly(src)
 	if err != nil {
 		return res, err

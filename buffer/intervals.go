@@ -42,3 +42,34 @@ func (ss *spanSet) clone() spanSet { return spanSet{set: ss.set.Clone()} }
 
 // spans returns the set's ranges in order.
 func (ss *spanSet) spans() []seqset.Range { return ss.set.Ranges() }
+
+// addGaps inserts [a, b] and returns the parts of it that were not in the
+// set, in order.
+func (ss *spanSet) addGaps(a, b uint64) []span {
+	if a > b {
+		return nil
+	}
+	var gaps []span
+	next, done := a, false
+	for _, r := range ss.set.Ranges() {
+		if r.Last < a {
+			continue
+		}
+		if r.First > b {
+			break
+		}
+		if r.First > next {
+			gaps = append(gaps, span{next, r.First - 1})
+		}
+		if r.Last >= b {
+			done = true
+			break
+		}
+		next = r.Last + 1
+	}
+	if !done {
+		gaps = append(gaps, span{next, b})
+	}
+	ss.set.Add(a, b)
+	return gaps
+}

@@ -15,6 +15,7 @@ type Metrics struct {
 	Acked            *prometheus.CounterVec
 	Dropped          *prometheus.CounterVec
 	Expired          *prometheus.CounterVec
+	Lost             *prometheus.CounterVec
 	Commits          prometheus.Counter
 	CommitErrors     prometheus.Counter
 	CommittedBytes   prometheus.Counter
@@ -42,6 +43,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fieldline_buffer_dropped_readings_total", Help: "Readings dropped because the buffer was full or corrupt."}, lane),
 		Expired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldline_buffer_expired_readings_total", Help: "Readings dropped because they exceeded max_age."}, lane),
+		Lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldline_buffer_lost_readings_total", Help: "Committed readings lost because the buffer file was damaged (their seq ranges are in the status)."}, lane),
 		Commits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fieldline_buffer_commits_total", Help: "bbolt transactions committed."}),
 		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -52,13 +55,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fieldline_buffer_commit_duration_seconds", Help: "Duration of a commit, fsync included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		Corrupt: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_buffer_corrupt_total", Help: "Corrupt data found: files moved aside, segments and index entries dropped."}, []string{"what"}),
+			Name: "fieldline_buffer_corrupt_total", Help: "Damage found: files rebuilt (what=file), segments and index entries that no longer decode."}, []string{"what"}),
 		FileBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fieldline_buffer_file_bytes", Help: "Size of the bbolt file."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.DepthReadings, m.DepthBytes, m.OldestUnackedAge, m.Appended, m.Acked,
-			m.Dropped, m.Expired, m.Commits, m.CommitErrors, m.CommittedBytes, m.CommitLatency,
+			m.Dropped, m.Expired, m.Lost, m.Commits, m.CommitErrors, m.CommittedBytes, m.CommitLatency,
 			m.Corrupt, m.FileBytes)
 	}
 	return m
@@ -68,6 +71,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type laneMetrics struct {
 	depthReadings, depthBytes, oldestAge prometheus.Gauge
 	appended, acked, dropped, expired    prometheus.Counter
+	lost                                 prometheus.Counter
 }
 
 func (m *Metrics) lane(l fieldline.Lane) laneMetrics {
@@ -80,5 +84,6 @@ func (m *Metrics) lane(l fieldline.Lane) laneMetrics {
 		acked:         m.Acked.WithLabelValues(n),
 		dropped:       m.Dropped.WithLabelValues(n),
 		expired:       m.Expired.WithLabelValues(n),
+		lost:          m.Lost.WithLabelValues(n),
 	}
 }

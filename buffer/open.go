@@ -16,11 +16,16 @@ import (
 )
 
 // Open opens or creates the buffer file at path. nil opts means
-// DefaultOptions(). A file that bbolt rejects, that is shorter than its
-// metadata says, or whose buffer state does not decode is renamed to
-// path+".corrupt-<UTC time>" with an error log line, and a fresh buffer
-// starts whose seqs continue above the seq sidecar (see the package doc).
-// Open reads no segment: its cost does not depend on the buffer's depth.
+// DefaultOptions(). Before bbolt writes to it, Open checks the file's pages
+// (checkPages). A file that is damaged (a page that fails the check, a
+// file bbolt rejects or that is shorter than its metadata says, a buffer
+// state that does not decode) is rebuilt: what can be read of it goes into
+// a fresh file with the same seqs, the damaged file is renamed to
+// path+".corrupt-<UTC time>", and what could not be read is counted lost,
+// with one error log line (see the package doc). A file larger than
+// MaxBytes (the cap was lowered) is trimmed to the cap's budget, dropping
+// the oldest readings, and compacted. Open reads no segment of a sound
+// file: its cost grows with the file's pages, not with their bytes.
 func Open(path string, opts *Options) (*Buffer, error) {
 	if opts == nil {
 		opts = DefaultOptions()
@@ -36,12 +41,16 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		m:         o.Metrics,
 		wake:      make(chan struct{}, 1),
 		committed: make(chan struct{}, 1),
+		rebuilt:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
 	for l := range fieldline.NumLanes {
 		b.lm[l] = b.m.lane(fieldline.Lane(l))
 	}
 
+	if err := finishRebuild(path); err != nil {
+		return nil, err
+	}
 	marks, haveMarks, err := readSidecar(path)
 	lost := haveMarks // a sidecar without a database means the database was lost
 	if err != nil {
@@ -49,24 +58,26 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		b.log.Warn("buffer seq sidecar unreadable; seqs of a fresh buffer will start at the clock floor", "err", err)
 		lost = true
 	}
-	st, acks, err := b.openDB(lost, marks)
+	ld, err := b.openDB(lost, marks, true)
 	if errors.Is(err, ErrCorrupt) {
-		aside := fmt.Sprintf("%s.corrupt-%s", path, o.Now().UTC().Format("20060102T150405.000Z"))
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("moving corrupt buffer file aside: %w (it was corrupt: %w)", rerr, err)
+		// Seqs of a lane whose committed range the damaged file does not
+		// tell exactly start above the sidecar's mark and the clock floor.
+		floor := uint64(o.Now().UnixMicro())
+		if rerr := b.rebuildAtOpen(err, marks, floor); rerr != nil {
+			return nil, fmt.Errorf("rebuilding damaged buffer file: %w (it was damaged: %w)", rerr, err)
 		}
-		b.m.Corrupt.WithLabelValues("file").Inc()
-		b.log.Error("buffer file is corrupt; moved it aside and started an empty buffer (its unsent readings are lost)",
-			"moved_to", aside, "err", err)
-		st, acks, err = b.openDB(true, marks)
+		ld, err = b.openDB(lost, marks, false)
 	}
 	if err != nil {
 		return nil, err
 	}
+	st := ld.st
 	b.cst = st
+	b.appState = ld.app
 	for l := range fieldline.NumLanes {
 		b.lanes[l].st = st[l]
-		b.lanes[l].acked = acks[l]
+		b.lanes[l].acked = ld.acks[l]
+		b.lanes[l].lost = ld.lost[l]
 		b.marks[l] = marks[l]
 	}
 	// Make sure the sidecar covers what the database has used.
@@ -79,9 +90,15 @@ func Open(path string, opts *Options) (*Buffer, error) {
 	}
 	if raise || !haveMarks {
 		if err := writeSidecar(path, b.marks, o.NoSync); err != nil {
-			_ = b.db.Close()
+			_ = b.closeDB()
 			return nil, err
 		}
+	}
+	if err := b.shrinkToCap(); err != nil {
+		if b.db != nil {
+			_ = b.closeDB()
+		}
+		return nil, err
 	}
 	b.updateGauges()
 	go b.run()
@@ -90,21 +107,21 @@ func Open(path string, opts *Options) (*Buffer, error) {
 
 // openDB opens bbolt and loads the lane states. Corruption is reported as
 // an error wrapping ErrCorrupt; bbolt panics and memory faults while reading
-// a damaged file are turned into such errors.
-func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64) (st [fieldline.NumLanes]laneState, acks [fieldline.NumLanes]spanSet, err error) {
+// a damaged file are turned into such errors. With check, the pages are
+// checked (checkPages) once bbolt holds the file's lock and before it
+// writes anything: a damaged page is an error wrapping ErrCorrupt.
+func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool) (ld loaded, err error) {
+	st, acks := &ld.st, &ld.acks
 	if err := checkFileLength(b.path); err != nil {
-		return st, acks, err
+		return ld, err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("reading buffer file: %v: %w", r, ErrCorrupt)
-			if b.db != nil {
-				_ = b.db.Close()
-				b.db = nil
-			}
+		if err != nil && b.db != nil {
+			_ = b.closeDB()
 		}
 	}()
+	defer catchDamage(&err, "reading buffer file")
 	bo := &bolt.Options{
 		Timeout:      time.Second,
 		FreelistType: bolt.FreelistMapType,
@@ -114,11 +131,25 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64) (st [fieldl
 	}
 	db, err := bolt.Open(b.path, 0o600, bo)
 	if err != nil {
-		return st, acks, classifyOpenErr(err)
+		return ld, classifyOpenErr(err)
 	}
 	b.db = db
+	if b.metaF, err = os.Open(b.path); err != nil {
+		return ld, fmt.Errorf("opening buffer: %w", err)
+	}
 	b.pageSize = db.Info().PageSize
 	db.AllocSize = allocSize(b.opts.MaxBytes)
+	if check {
+		began := time.Now()
+		problems, err := checkPages(b.path, false)
+		if err != nil {
+			return ld, err
+		}
+		if len(problems) > 0 {
+			return ld, &pagesDamaged{problems: problems}
+		}
+		b.log.Debug("buffer file pages checked", "took", time.Since(began))
+	}
 	floor := uint64(1)
 	if lost {
 		floor = max(floor, uint64(b.opts.Now().UnixMicro()))
@@ -143,12 +174,16 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64) (st [fieldl
 	})
 	if err == nil {
 		err = db.Update(func(tx *bolt.Tx) error {
-			state := tx.Bucket(bucketState)
-			if state != nil {
-				b.appState = append([]byte(nil), state.Get(keyAppState)...)
+			state, err := stateOf(tx)
+			if err != nil {
+				return err
 			}
+			if err := state.resync(); err != nil {
+				return err
+			}
+			ld.app = append([]byte(nil), state.Get(keyAppState)...)
 			for l := range fieldline.NumLanes {
-				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil || state == nil {
+				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil {
 					return fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
 				}
 				v := state.Get(laneKeys[l])
@@ -170,6 +205,9 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64) (st [fieldl
 				if acks[l], err = decodeSpans(state.Get(ackKeys[l])); err != nil {
 					return fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
 				}
+				if ld.lost[l], err = decodeLost(state.Get(lostKeys[l])); err != nil {
+					return fmt.Errorf("lane %s: %w", fieldline.Lane(l), err)
+				}
 				if err := checkLane(tx, fieldline.Lane(l), s); err != nil {
 					return err
 				}
@@ -179,11 +217,17 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64) (st [fieldl
 		})
 	}
 	if err != nil {
-		_ = db.Close()
-		b.db = nil
-		return st, acks, err
+		return ld, err
 	}
-	return st, acks, nil
+	return ld, nil
+}
+
+// loaded is what openDB read from the state bucket.
+type loaded struct {
+	st   [fieldline.NumLanes]laneState
+	acks [fieldline.NumLanes]spanSet
+	lost [fieldline.NumLanes]lostRecord
+	app  []byte // the caller's state (Open takes it; a rebuild keeps the buffer's)
 }
 
 // checkLane compares a lane's state with its first and last index
@@ -230,6 +274,9 @@ func initDB(tx *bolt.Tx, agent string) error {
 		return err
 	}
 	if _, err := tx.CreateBucketIfNotExists(bucketState); err != nil {
+		return err
+	}
+	if _, err := stateOf(tx); err != nil {
 		return err
 	}
 	for l := range fieldline.NumLanes {
@@ -309,7 +356,9 @@ func checkFileLength(path string) error {
 
 type boltMeta struct {
 	pageSize uint32
-	pgid     uint64
+	root     uint64 // root page of the root bucket
+	freelist uint64
+	pgid     uint64 // high-water mark: pages in use lie below it
 	txid     uint64
 }
 
@@ -329,5 +378,6 @@ func parseBoltMeta(b []byte) (boltMeta, bool) {
 	if h.Sum64() != le.Uint64(b[56:]) {
 		return boltMeta{}, false
 	}
-	return boltMeta{pageSize: le.Uint32(b[8:]), pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}, true
+	return boltMeta{pageSize: le.Uint32(b[8:]), root: le.Uint64(b[16:]), freelist: le.Uint64(b[32:]),
+		pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}, true
 }

@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"fmt"
-	"runtime/debug"
 	"sync"
 
 	"github.com/fieldline/fieldline"
@@ -38,12 +37,18 @@ func (b *Buffer) take(lane fieldline.Lane, max int, newest bool) (fieldline.Batc
 			return fieldline.Batch{}, false, ErrClosed
 		}
 		lo, hi, ok := b.unackedRange(lane, max, newest)
+		rebuilt := b.rebuilt
 		b.mu.Unlock()
 		if !ok {
 			return fieldline.Batch{}, false, nil
 		}
 		rs, err := b.read(lane, lo, hi, newest)
 		if err != nil {
+			// A damaged page: the committer rebuilds the file; read again
+			// from the rebuilt one.
+			if isDamage(err) && attempt < 3 && b.awaitRebuild(rebuilt) {
+				continue
+			}
 			return fieldline.Batch{}, false, err
 		}
 		if len(rs) > 0 {
@@ -98,12 +103,6 @@ func (b *Buffer) unackedRange(lane fieldline.Lane, max int, newest bool) (lo, hi
 // found corrupt, undecodable index entries and holes in the index are
 // reported (markGone, markHole) and treated as gone.
 func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fieldline.Reading, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("reading lane %s: %v: %w", lane, r, ErrCorrupt)
-		}
-	}()
 	var (
 		bad     []indexEntry
 		badKeys [][]byte
@@ -111,7 +110,7 @@ func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fie
 		isHole  bool
 		inHole  [][]byte
 	)
-	err = b.db.View(func(tx *bolt.Tx) error {
+	err = b.view(func(tx *bolt.Tx) error {
 		idx, seg := tx.Bucket(idxBuckets[lane]), tx.Bucket(segBuckets[lane])
 		c := idx.Cursor()
 		// Find the segment holding the start: lo, or when newest the
@@ -194,7 +193,7 @@ func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fie
 		b.markHole(lane, hole, isHole, inHole, badKeys)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading lane %s: %w", lane, err)
 	}
 	return rs, nil
 }
@@ -205,23 +204,18 @@ func keyOf(k []byte) uint64 {
 }
 
 // markGone treats corrupt segments as acked: they are never returned again,
-// counted as dropped, and deleted by the next commit.
+// counted as lost, and deleted by the next commit.
 func (b *Buffer) markGone(lane fieldline.Lane, bad []indexEntry) {
+	gaps := make([][]span, len(bad))
 	b.mu.Lock()
-	var n uint64
-	for _, e := range bad {
-		n += b.lanes[lane].acked.add(e.first, e.last)
-		b.lanes[lane].ackedDirty = true
-	}
-	b.lanes[lane].droppedEarly += n
-	if b.ackAt.IsZero() {
-		b.ackAt = nowReal()
+	for i, e := range bad {
+		gaps[i] = b.noteLost(lane, e.first, e.last)
 	}
 	b.mu.Unlock()
-	b.lm[lane].dropped.Add(float64(n))
 	b.m.Corrupt.WithLabelValues("segment").Add(float64(len(bad)))
-	for _, e := range bad {
-		b.log.Error("buffer segment corrupt; dropped", "lane", lane.String(), "first_seq", e.first, "last_seq", e.last, "readings", e.count())
+	for i, e := range bad {
+		b.log.Error("buffer segment corrupt; its readings are lost", "lane", lane.String(), "first_seq", e.first, "last_seq", e.last,
+			"lost_seqs", spansString(gaps[i]), "readings", countSpans(gaps[i]))
 	}
 	b.kick()
 }

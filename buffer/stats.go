@@ -1,7 +1,6 @@
 package buffer
 
 import (
-	"fmt"
 	"os"
 	"runtime/debug"
 	"time"
@@ -18,8 +17,14 @@ type LaneStats struct {
 	OldestUnackedAge time.Duration // since the commit of the oldest unacked reading; 0 when none
 	NextSeq          uint64        // seq the next committed reading gets
 	AckedSeq         uint64        // highest seq acked so far
-	Dropped          uint64        // readings dropped (cap, drop policy, corruption), lifetime of the file; may include readings in flight then acked (see the package doc)
+	Dropped          uint64        // readings dropped (cap, drop policy, backlog limit), lifetime of the file; may include readings in flight then acked (see the package doc)
 	Expired          uint64        // readings dropped by max age, lifetime of the file; likewise
+	// Lost counts committed readings lost to damage (a page of the file
+	// overwritten, a segment that no longer decodes) over the life of the
+	// lane's data, rebuilds of the file included; LostRanges are their
+	// seqs, the most recent 32 ranges.
+	Lost       uint64
+	LostRanges []fieldline.SeqRange
 }
 
 // Stats describe the buffer: per lane, and totals.
@@ -30,7 +35,13 @@ type Stats struct {
 	OldestUnackedAge time.Duration // the largest of the lanes'
 	Dropped          uint64
 	Expired          uint64
+	Lost             uint64
 	FileBytes        int64 // size of the bbolt file
+	// Damage is what Inspect found wrong with the file's pages (a walk of
+	// every page of its tree, as Check makes without decoding the
+	// segments); empty when they are sound, and always in Stats of an open
+	// buffer (which rebuilds a damaged file when it meets it).
+	Damage []string
 }
 
 // Stats returns the buffer's current figures. Acks are reflected at once;
@@ -39,10 +50,12 @@ func (b *Buffer) Stats() Stats {
 	b.mu.Lock()
 	var st [fieldline.NumLanes]laneState
 	var acked [fieldline.NumLanes]spanSet
+	var lost [fieldline.NumLanes]lostRecord
 	for l := range b.lanes {
 		st[l] = b.lanes[l].st
 		st[l].dropped += b.lanes[l].droppedEarly
 		acked[l] = b.lanes[l].acked.clone()
+		lost[l] = b.lanes[l].lost.clone()
 	}
 	b.mu.Unlock()
 	var oldest [fieldline.NumLanes]int64
@@ -52,7 +65,7 @@ func (b *Buffer) Stats() Stats {
 		}
 		return nil
 	})
-	s := summarize(st, acked, oldest, b.opts.Now())
+	s := summarize(st, acked, lost, oldest, b.opts.Now())
 	if fi, err := os.Stat(b.path); err == nil {
 		s.FileBytes = fi.Size()
 	}
@@ -74,7 +87,7 @@ func (b *Buffer) Depths() (d [fieldline.NumLanes]uint64) {
 	return d
 }
 
-func summarize(st [fieldline.NumLanes]laneState, acked [fieldline.NumLanes]spanSet, oldest [fieldline.NumLanes]int64, now time.Time) Stats {
+func summarize(st [fieldline.NumLanes]laneState, acked [fieldline.NumLanes]spanSet, lost [fieldline.NumLanes]lostRecord, oldest [fieldline.NumLanes]int64, now time.Time) Stats {
 	var s Stats
 	for l := range fieldline.NumLanes {
 		ls := LaneStats{
@@ -84,6 +97,8 @@ func summarize(st [fieldline.NumLanes]laneState, acked [fieldline.NumLanes]spanS
 			AckedSeq:   st[l].ackedMax,
 			Dropped:    st[l].dropped,
 			Expired:    st[l].expired,
+			Lost:       lost[l].n,
+			LostRanges: lost[l].ranges(),
 		}
 		if st[l].nextSeq > st[l].lowSeq {
 			ls.DepthReadings = int64(st[l].nextSeq - st[l].lowSeq - acked[l].count(st[l].lowSeq, st[l].nextSeq-1))
@@ -97,6 +112,7 @@ func summarize(st [fieldline.NumLanes]laneState, acked [fieldline.NumLanes]spanS
 		s.OldestUnackedAge = max(s.OldestUnackedAge, ls.OldestUnackedAge)
 		s.Dropped += ls.Dropped
 		s.Expired += ls.Expired
+		s.Lost += ls.Lost
 	}
 	return s
 }
@@ -126,14 +142,22 @@ func oldestUnacked(tx *bolt.Tx, lane fieldline.Lane, st *laneState, acked *spanS
 }
 
 // view runs a read transaction, turning panics and memory faults from a
-// damaged file into ErrCorrupt.
-func (b *Buffer) view(fn func(tx *bolt.Tx) error) (err error) {
+// damaged file into a damageError that the committer acts on.
+func (b *Buffer) view(fn func(tx *bolt.Tx) error) error {
+	b.dbMu.RLock()
+	err := b.viewLocked(fn)
+	b.dbMu.RUnlock()
+	b.reportDamage(err)
+	return err
+}
+
+// viewLocked is view with dbMu held (or owned, by the committer).
+func (b *Buffer) viewLocked(fn func(tx *bolt.Tx) error) (err error) {
+	if b.db == nil {
+		return errNoFile
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("reading buffer: %v: %w", r, ErrCorrupt)
-		}
-	}()
+	defer catchDamage(&err, "reading buffer")
 	return b.db.View(fn)
 }
 

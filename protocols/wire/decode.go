@@ -27,39 +27,49 @@ var rawPool = sync.Pool{New: func() any { return new([]byte) }}
 // DecodeInto is Decode that reuses b.Readings.
 func DecodeInto(b *fieldline.Batch, src []byte, lim Limits) error {
 	lim = lim.orDefault()
-	if len(src) > lim.MaxEncodedBytes {
-		return fmt.Errorf("batch of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
-	}
-	if len(src) < headerBytes || src[0] != magic {
-		return ErrMagic
-	}
-	if src[1]&0xf0 != version1 {
-		return fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
-	}
-	body := src[headerBytes:]
-	var bufp *[]byte
-	switch src[1] & 0x0f {
-	case compNone:
-	case compZstd:
-		bufp = rawPool.Get().(*[]byte)
+	body, bufp, err := decompress(src, lim)
+	if bufp != nil {
 		defer rawPool.Put(bufp)
-		var err error
-		*bufp, err = zdec.DecodeAll(body, (*bufp)[:0])
-		if err != nil {
-			return fmt.Errorf("decompressing batch: %v: %w", err, ErrCorrupt)
-		}
-		if len(*bufp) > lim.MaxDecodedBytes {
-			return fmt.Errorf("batch decompresses to %d bytes, limit %d: %w", len(*bufp), lim.MaxDecodedBytes, ErrTooLarge)
-		}
-		body = *bufp
-	default:
-		return fmt.Errorf("compression %d: %w", src[1]&0x0f, ErrVersion)
+	}
+	if err != nil {
+		return err
 	}
 	var msg wirepb.Batch
 	if err := proto.Unmarshal(body, &msg); err != nil {
 		return fmt.Errorf("unmarshalling batch: %v: %w", err, ErrCorrupt)
 	}
 	return fromProto(b, &msg, lim)
+}
+
+// decompress checks the header of an encoded batch and returns its
+// protobuf body, in a pooled buffer (bufp, to give back) when it was
+// compressed.
+func decompress(src []byte, lim Limits) (body []byte, bufp *[]byte, err error) {
+	if len(src) > lim.MaxEncodedBytes {
+		return nil, nil, fmt.Errorf("batch of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
+	}
+	if len(src) < headerBytes || src[0] != magic {
+		return nil, nil, ErrMagic
+	}
+	if src[1]&0xf0 != version1 {
+		return nil, nil, fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
+	}
+	body = src[headerBytes:]
+	switch src[1] & 0x0f {
+	case compNone:
+		return body, nil, nil
+	case compZstd:
+		bufp = rawPool.Get().(*[]byte)
+		*bufp, err = zdec.DecodeAll(body, (*bufp)[:0])
+		if err != nil {
+			return nil, bufp, fmt.Errorf("decompressing batch: %v: %w", err, ErrCorrupt)
+		}
+		if len(*bufp) > lim.MaxDecodedBytes {
+			return nil, bufp, fmt.Errorf("batch decompresses to %d bytes, limit %d: %w", len(*bufp), lim.MaxDecodedBytes, ErrTooLarge)
+		}
+		return *bufp, bufp, nil
+	}
+	return nil, nil, fmt.Errorf("compression %d: %w", src[1]&0x0f, ErrVersion)
 }
 
 func fromProto(b *fieldline.Batch, m *wirepb.Batch, lim Limits) error {

@@ -84,3 +84,38 @@ func FuzzRoundTrip(f *testing.F) {
 		sameReadings(t, in.Readings, out.Readings)
 	})
 }
+
+// FuzzDecodeHeader: DecodeHeader never panics, returns one of the
+// package's errors, and agrees with Decode on every batch Decode accepts.
+func FuzzDecodeHeader(f *testing.F) {
+	for _, b := range []*fieldline.Batch{
+		{AgentID: "gw-1", Lane: fieldline.LaneTelemetry, FirstSeq: 1, Readings: withSeq(1, []fieldline.Reading{{TimeNs: 1e18, Value: 21.3, SensorID: "t"}})},
+		{AgentID: "gw-2", Lane: fieldline.LaneAlert, FirstSeq: 1 << 40, Readings: withSeq(1<<40, []fieldline.Reading{{SensorID: "a", Kind: fieldline.KindEvent, Text: "firing"}, {SensorID: "b"}})},
+	} {
+		enc, err := Encode(nil, b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+	}
+	f.Add([]byte{magic, version1 | compNone, 0x10, 0x07})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxReadings: 1 << 16, MaxDecodedBytes: 1 << 22}
+		h, err := DecodeHeader(data, lim)
+		if err != nil {
+			for _, s := range []error{ErrMagic, ErrVersion, ErrTooLarge, ErrCorrupt, ErrSeqOverflow} {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("error %v wraps no sentinel", err)
+		}
+		b, err := Decode(data, lim)
+		if err != nil {
+			return // the columns may be what is wrong
+		}
+		if h.AgentID != b.AgentID || h.Lane != b.Lane || h.FirstSeq != b.FirstSeq || h.Count != len(b.Readings) {
+			t.Fatalf("header %+v, batch %s lane %s seqs %d+%d", h, b.AgentID, b.Lane, b.FirstSeq, len(b.Readings))
+		}
+	})
+}

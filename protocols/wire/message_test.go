@@ -72,6 +72,23 @@ var statusCases = []struct {
 		AgentId: "gw-trouble", TimeNs: 1, RulesError: "rules.yaml: rules[0].deadband.absolute: must be >= 0", UptimeS: -1,
 		Lanes: []*wirepb.LaneStatus{{Lane: 0}, {Lane: 1}, {Lane: 2, OldestUnsentAgeMs: -3}},
 	}},
+	{"damaged", fieldline.AgentStatus{
+		AgentID: "gw-damaged", Time: statusTime, Version: "v1.5.0", UptimeS: 12,
+		Lanes: []fieldline.LaneStatus{
+			{Lane: fieldline.LaneAlert, NextSeq: 4, Lost: 1, LostRanges: []fieldline.SeqRange{{First: 2, Last: 2}}},
+			{Lane: fieldline.LaneEvent, NextSeq: 1},
+			{Lane: fieldline.LaneTelemetry, DepthReadings: 900, NextSeq: 1_048_577, Lost: 350,
+				LostRanges: []fieldline.SeqRange{{First: 101, Last: 350}, {First: 1001, Last: 1100}}},
+		},
+	}, &wirepb.AgentStatus{
+		AgentId: "gw-damaged", TimeNs: statusTime.UnixNano(), Version: "v1.5.0", UptimeS: 12,
+		Lanes: []*wirepb.LaneStatus{
+			{Lane: 0, NextSeq: 4, Lost: 1, LostRanges: []*wirepb.SeqRange{{First: 2, Last: 2}}},
+			{Lane: 1, NextSeq: 1},
+			{Lane: 2, DepthReadings: 900, NextSeq: 1_048_577, Lost: 350,
+				LostRanges: []*wirepb.SeqRange{{First: 101, Last: 350}, {First: 1001, Last: 1100}}},
+		},
+	}},
 	{"empty", fieldline.AgentStatus{}, &wirepb.AgentStatus{}},
 	{"fleet", fieldline.AgentStatus{
 		AgentID: "gw-7", Time: statusTime, RulesVersion: "2026-12-01.2", RulesError: "fleet.boiler@13: bad signature",
@@ -210,6 +227,8 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{"status: lane out of range", "\x32\x02\x08\x07", true, ErrStatus},
 		{"status: rules error not UTF-8", "\x2a\x01\xff", true, ErrStatus},
 		{"status: group tag", "\x0b", true, ErrStatus},
+		{"status: lost range reversed", "\x32\x06\x62\x04\x08\x05\x10\x03", true, ErrStatus},
+		{"status: lost range from seq 0", "\x32\x04\x62\x02\x10\x03", true, ErrStatus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error

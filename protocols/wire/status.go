@@ -35,7 +35,10 @@ func EncodeStatus(s *fieldline.AgentStatus) []byte {
 		m.Lanes[i] = &wirepb.LaneStatus{
 			Lane: uint32(l.Lane), DepthReadings: l.DepthReadings, DepthBytes: l.DepthBytes, OldestUnsentAgeMs: l.OldestUnsentAgeMs,
 			Dropped: l.Dropped, Expired: l.Expired, AckedSeq: l.AckedSeq, NextSeq: l.NextSeq,
-			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable,
+			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable, Lost: l.Lost,
+		}
+		for _, r := range l.LostRanges {
+			m.Lanes[i].LostRanges = append(m.Lanes[i].LostRanges, &wirepb.SeqRange{First: r.First, Last: r.Last})
 		}
 	}
 	// Deterministic: the labels map is written in key order, so that one
@@ -75,7 +78,13 @@ func DecodeStatus(data []byte, s *fieldline.AgentStatus) error {
 		out.Lanes[i] = fieldline.LaneStatus{
 			Lane: fieldline.Lane(l.Lane), DepthReadings: l.DepthReadings, DepthBytes: l.DepthBytes, OldestUnsentAgeMs: l.OldestUnsentAgeMs,
 			Dropped: l.Dropped, Expired: l.Expired, AckedSeq: l.AckedSeq, NextSeq: l.NextSeq,
-			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable,
+			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable, Lost: l.Lost,
+		}
+		for j, r := range l.LostRanges {
+			if r.First == 0 || r.First > r.Last {
+				return fmt.Errorf("%w: lanes[%d].lost_ranges[%d]: %d..%d", ErrStatus, i, j, r.First, r.Last)
+			}
+			out.Lanes[i].LostRanges = append(out.Lanes[i].LostRanges, fieldline.SeqRange{First: r.First, Last: r.Last})
 		}
 	}
 	*s = out

@@ -33,7 +33,7 @@ func init() {
 		"check-config":  {Summary: "check a config file and list every problem", Run: cmdCheckConfig},
 		"check-rules":   {Summary: "check a rule bundle and list every problem", Run: cmdCheckRules},
 		"sample-config": {Summary: "print an annotated sample config", Run: cmdSampleConfig},
-		"buffer":        {Summary: "inspect a stopped agent's buffer: stats, dump, compact", Run: cmdBuffer},
+		"buffer":        {Summary: "inspect a stopped agent's buffer: stats, check, dump, compact", Run: cmdBuffer},
 		"version":       {Summary: "print the version", Run: cmdVersion},
 	}
 }

@@ -61,7 +61,9 @@ func openCleanly(t *testing.T, path, agentID string) fileState {
 	fs := fileState{stats: st, unacked: map[uint64]bool{}, nextSeq: st.Lanes[fieldline.LaneTelemetry].NextSeq, dropped: st.Dropped, fileSize: st.FileBytes}
 	dec := json.NewDecoder(&out)
 	for dec.More() {
-		var r buffer.DumpedReading
+		var r struct {
+			Seq uint64 `json:"seq"`
+		}
 		if err := dec.Decode(&r); err != nil {
 			t.Fatalf("dump line: %v", err)
 		}

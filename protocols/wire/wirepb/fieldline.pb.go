@@ -447,6 +447,11 @@ type LaneStatus struct {
 	// large for the uplink (lost).
 	DeadLettered  uint64 `protobuf:"varint,9,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
 	Undeliverable uint64 `protobuf:"varint,10,opt,name=undeliverable,proto3" json:"undeliverable,omitempty"`
+	// Committed readings the buffer could not read back because its file was
+	// damaged, over the life of the buffer's data, and their seqs (the most
+	// recent ranges).
+	Lost          uint64      `protobuf:"varint,11,opt,name=lost,proto3" json:"lost,omitempty"`
+	LostRanges    []*SeqRange `protobuf:"bytes,12,rep,name=lost_ranges,json=lostRanges,proto3" json:"lost_ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +556,73 @@ func (x *LaneStatus) GetUndeliverable() uint64 {
 	return 0
 }
 
+func (x *LaneStatus) GetLost() uint64 {
+	if x != nil {
+		return x.Lost
+	}
+	return 0
+}
+
+func (x *LaneStatus) GetLostRanges() []*SeqRange {
+	if x != nil {
+		return x.LostRanges
+	}
+	return nil
+}
+
+// SeqRange is the seqs first..last of a lane, both included.
+type SeqRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	First         uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Last          uint64                 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeqRange) Reset() {
+	*x = SeqRange{}
+	mi := &file_fieldline_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeqRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeqRange) ProtoMessage() {}
+
+func (x *SeqRange) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldline_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeqRange.ProtoReflect.Descriptor instead.
+func (*SeqRange) Descriptor() ([]byte, []int) {
+	return file_fieldline_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SeqRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *SeqRange) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
 // AgentStatus is the heartbeat on fl.status.<agent_id>.
 type AgentStatus struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -582,7 +654,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_fieldline_proto_msgTypes[4]
+	mi := &file_fieldline_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +666,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[4]
+	mi := &file_fieldline_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +679,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{4}
+	return file_fieldline_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AgentStatus) GetAgentId() string {
@@ -749,7 +821,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_fieldline_proto_msgTypes[5]
+	mi := &file_fieldline_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +833,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[5]
+	mi := &file_fieldline_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +846,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{5}
+	return file_fieldline_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Reading) GetAgentId() string {
@@ -885,7 +957,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_fieldline_proto_msgTypes[6]
+	mi := &file_fieldline_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +969,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[6]
+	mi := &file_fieldline_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +982,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{6}
+	return file_fieldline_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Aggregate) GetAgentId() string {
@@ -1096,7 +1168,7 @@ type AlertEvent struct {
 
 func (x *AlertEvent) Reset() {
 	*x = AlertEvent{}
-	mi := &file_fieldline_proto_msgTypes[7]
+	mi := &file_fieldline_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1180,7 @@ func (x *AlertEvent) String() string {
 func (*AlertEvent) ProtoMessage() {}
 
 func (x *AlertEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[7]
+	mi := &file_fieldline_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1193,7 @@ func (x *AlertEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertEvent.ProtoReflect.Descriptor instead.
 func (*AlertEvent) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{7}
+	return file_fieldline_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AlertEvent) GetRule() string {
@@ -1265,7 +1337,7 @@ const file_fieldline_proto_rawDesc = "" +
 	"\x02ok\x18\x05 \x01(\bR\x02ok\x12\x12\n" +
 	"\x04code\x18\x06 \x01(\tR\x04code\x12\x14\n" +
 	"\x05error\x18\a \x01(\tR\x05error\x12\x14\n" +
-	"\x05retry\x18\b \x01(\bR\x05retry\"\xd0\x02\n" +
+	"\x05retry\x18\b \x01(\bR\x05retry\"\x9d\x03\n" +
 	"\n" +
 	"LaneStatus\x12\x12\n" +
 	"\x04lane\x18\x01 \x01(\rR\x04lane\x12%\n" +
@@ -1279,7 +1351,13 @@ const file_fieldline_proto_rawDesc = "" +
 	"\bnext_seq\x18\b \x01(\x04R\anextSeq\x12#\n" +
 	"\rdead_lettered\x18\t \x01(\x04R\fdeadLettered\x12$\n" +
 	"\rundeliverable\x18\n" +
-	" \x01(\x04R\rundeliverable\"\x92\x05\n" +
+	" \x01(\x04R\rundeliverable\x12\x12\n" +
+	"\x04lost\x18\v \x01(\x04R\x04lost\x127\n" +
+	"\vlost_ranges\x18\f \x03(\v2\x16.fieldline.v1.SeqRangeR\n" +
+	"lostRanges\"4\n" +
+	"\bSeqRange\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x04R\x04last\"\x92\x05\n" +
 	"\vAgentStatus\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
 	"\atime_ns\x18\x02 \x01(\x03R\x06timeNs\x12\x18\n" +
@@ -1385,32 +1463,34 @@ func file_fieldline_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldline_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_fieldline_proto_goTypes = []any{
 	(ValueCoding)(0),    // 0: fieldline.v1.ValueCoding
 	(*Batch)(nil),       // 1: fieldline.v1.Batch
 	(*Column)(nil),      // 2: fieldline.v1.Column
 	(*Ack)(nil),         // 3: fieldline.v1.Ack
 	(*LaneStatus)(nil),  // 4: fieldline.v1.LaneStatus
-	(*AgentStatus)(nil), // 5: fieldline.v1.AgentStatus
-	(*Reading)(nil),     // 6: fieldline.v1.Reading
-	(*Aggregate)(nil),   // 7: fieldline.v1.Aggregate
-	(*AlertEvent)(nil),  // 8: fieldline.v1.AlertEvent
-	nil,                 // 9: fieldline.v1.AgentStatus.LabelsEntry
-	nil,                 // 10: fieldline.v1.AlertEvent.LabelsEntry
-	nil,                 // 11: fieldline.v1.AlertEvent.AnnotationsEntry
+	(*SeqRange)(nil),    // 5: fieldline.v1.SeqRange
+	(*AgentStatus)(nil), // 6: fieldline.v1.AgentStatus
+	(*Reading)(nil),     // 7: fieldline.v1.Reading
+	(*Aggregate)(nil),   // 8: fieldline.v1.Aggregate
+	(*AlertEvent)(nil),  // 9: fieldline.v1.AlertEvent
+	nil,                 // 10: fieldline.v1.AgentStatus.LabelsEntry
+	nil,                 // 11: fieldline.v1.AlertEvent.LabelsEntry
+	nil,                 // 12: fieldline.v1.AlertEvent.AnnotationsEntry
 }
 var file_fieldline_proto_depIdxs = []int32{
 	2,  // 0: fieldline.v1.Batch.columns:type_name -> fieldline.v1.Column
-	4,  // 1: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
-	9,  // 2: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
-	10, // 3: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
-	11, // 4: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	5,  // 1: fieldline.v1.LaneStatus.lost_ranges:type_name -> fieldline.v1.SeqRange
+	4,  // 2: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
+	10, // 3: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
+	11, // 4: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
+	12, // 5: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_fieldline_proto_init() }
@@ -1424,7 +1504,7 @@ func file_fieldline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldline_proto_rawDesc), len(file_fieldline_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
