@@ -22,7 +22,9 @@ func newAlertState(max int) alertState {
 }
 
 // isActive: what the active list shows (pending, firing, no-data).
-func isActive(state string) bool { return state == "pending" || state == "firing" || state == "no-data" }
+func isActive(state string) bool {
+	return state == "pending" || state == "firing" || state == "no-data"
+}
 
 // add takes one transition and reports whether it was new (a transition
 // read twice, or older than one already seen, changes nothing).

@@ -29,7 +29,7 @@ type Config struct {
 	// offline. Default 10s.
 	OfflineAfter time.Duration `yaml:"offline_after"`
 	// AlertHistory bounds the alert transitions kept. Default 500.
-	AlertHistory int `yaml:"alert_history"`
+	AlertHistory int        `yaml:"alert_history"`
 	Push         PushConfig `yaml:"push"`
 }
 

@@ -27,6 +27,8 @@ var version = "dev"
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
 	newProcessCmd,
+	newDashboardCmd,
+	newAllCmd,
 	newDemoCmd,
 	newBenchCmd,
 	newProcessBenchCmd,
@@ -75,10 +77,12 @@ func newRootCmd() *cobra.Command {
 		Use:   "fieldline-cloud",
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
-Kafka, a demo of the whole system on this machine, the end-to-end load run,
-the rule bundle check, and tail, which prints the records of a topic.`,
+Kafka, the stream processor, the live dashboard (or all three in one process),
+a demo of the whole system on this machine, the end-to-end load run, the rule
+bundle check, and tail, which prints the records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
+  fieldline-cloud dashboard --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092
   fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
   fieldline-cloud completion bash > /etc/bash_completion.d/fieldline-cloud`,
 	})

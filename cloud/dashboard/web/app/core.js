@@ -134,7 +134,7 @@ function connect() {
 export function fmtValue(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(2);
+  if (a !== 0 && (a >= 1e7 || a < 1e-2)) return v.toPrecision(3);
   if (a >= 1000) return v.toFixed(0);
   if (a >= 100) return v.toFixed(1);
   return v.toFixed(2).replace(/\.?0+$/, '') || '0';
@@ -264,14 +264,12 @@ function alertRow(a) {
 
 function renderAlerts() {
   const box = document.getElementById('alerts-active');
-  const note = document.getElementById('alerts-note');
-  note.hidden = state.alerts.available;
   const active = [...state.alerts.active.values()].sort((x, y) => y.time - x.time);
   const cards = active.map(a => el('div', { class: 'alert sev-' + (a.severity || 'none') + ' s-' + a.to, 'data-fingerprint': a.fingerprint, 'data-to': a.to },
     el('div', { class: 'alert-top' }, el('span', { class: 'state s-' + a.to, text: a.to }), el('b', { text: a.rule }), el('span', { class: 'sev', text: a.severity || '' })),
     el('div', { class: 'alert-what', text: a.agent + (a.sensor ? ' / ' + a.sensor : '') + ' = ' + fmtValue(a.value) }),
     el('div', { class: 'dim', text: ((a.annotations && a.annotations.summary) || '') + ' · since ' + fmtAgo(a.active_since || a.time) })));
-  if (cards.length === 0) cards.push(el('div', { class: 'calm', text: state.alerts.available ? '✓ Nothing firing.' : 'Alerts are not read by this dashboard.' }));
+  if (cards.length === 0) cards.push(el('div', { class: state.alerts.available ? 'calm' : 'dim', text: state.alerts.available ? '✓ Nothing firing.' : 'This dashboard does not read alerts (fl.alerts) yet.' }));
   box.replaceChildren(...cards);
   const hist = state.alerts.history.slice(-50).reverse().map(alertRow);
   if (hist.length === 0) hist.push(el('tr', {}, el('td', { colspan: '6', class: 'dim', text: 'No transition yet.' })));

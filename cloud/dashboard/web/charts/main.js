@@ -3,7 +3,7 @@
 // `make dashboard-assets` bundles this file with esbuild into ../dist.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { start, fmtValue } from '../app/core.js';
+import { start } from '../app/core.js';
 
 const css = getComputedStyle(document.documentElement);
 const color = (name) => css.getPropertyValue(name).trim();
@@ -17,8 +17,9 @@ function uplotChart(container) {
     padding: [6, 4, 0, 0],
     scales: { x: { time: true }, y: { auto: true } },
     axes: [
-      { stroke: color('--dim'), grid: { stroke: '#222b3c', width: 1 }, ticks: { show: false }, size: 22, font: '10px system-ui, sans-serif', space: 60 },
-      { stroke: color('--dim'), grid: { stroke: '#222b3c', width: 1 }, ticks: { show: false }, size: 42, font: '10px system-ui, sans-serif', values: (u, vals) => vals.map(fmtValue) },
+      { stroke: color('--dim'), grid: { stroke: '#222b3c', width: 1 }, ticks: { show: false }, size: 20, font: '10px system-ui, sans-serif', space: 70,
+        values: (u, vals) => vals.map(v => new Date(v * 1000).toLocaleTimeString([], { hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' })) },
+      { stroke: color('--dim'), grid: { stroke: '#222b3c', width: 1 }, ticks: { show: false }, size: 46, font: '10px system-ui, sans-serif' },
     ],
     series: [
       {},

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/fieldline/fieldline/cloud/bridge"
+	"github.com/fieldline/fieldline/cloud/dashboard"
+	"github.com/fieldline/fieldline/cloud/processor"
+	"github.com/fieldline/fieldline/internal/confkit"
+)
+
+// allFile is the config file of `fieldline-cloud all`: the sections of
+// each role's own file under one roof.
+type allFile struct {
+	Bridge    bridge.Config    `yaml:"bridge"`
+	Processor processor.Config `yaml:"processor"`
+	Dashboard dashboard.Config `yaml:"dashboard"`
+	Log       logSection       `yaml:"log"`
+}
+
+func (f *allFile) Check(p *confkit.Problems) {
+	f.Bridge.SetDefaults()
+	f.Bridge.Check(p.In("bridge"))
+	f.Processor.SetDefaults()
+	f.Processor.Check(p.In("processor"))
+	f.Dashboard.SetDefaults()
+	f.Dashboard.Check(p.In("dashboard"))
+	f.Log.Check(p.In("log"))
+}
+
+type allOptions struct {
+	config, nats, kafka, listen string
+}
+
+func newAllCmd() *cobra.Command {
+	var o allOptions
+	cmd := &cobra.Command{
+		Use:   "all [--config FILE] [--nats URL] [--kafka BROKERS] [--listen ADDR]",
+		Short: "every cloud role in one process (bridge, processor, dashboard), for small installations",
+		Long: `Runs the bridge, the processor and the dashboard in one process, against one
+NATS and one Kafka: a small installation's whole cloud side. Each role works
+exactly as its own command does (and can later move to its own process with
+the same section of this file); their metrics share the dashboard's /metrics.
+--nats and --kafka set every role's servers; the file has one section per
+role ('bridge:', 'processor:', 'dashboard:'), as in their own sample configs.`,
+		Example: `  fieldline-cloud all --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092
+  fieldline-cloud all --config cloud.yaml`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAll(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "config file (YAML, keys 'bridge:', 'processor:', 'dashboard:', 'log:')")
+	f.StringVar(&o.nats, "nats", "", "NATS URL(s) of the bridge and the dashboard")
+	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers of every role, comma-separated")
+	f.StringVar(&o.listen, "listen", "", "the dashboard's address, with /metrics of every role (default 127.0.0.1:9275)")
+	return cmd
+}
+
+func runAll(ctx context.Context, stderr io.Writer, o allOptions) error {
+	var file allFile
+	if o.config != "" {
+		if err := confkit.Load(o.config, &file); err != nil {
+			return err
+		}
+	}
+	if o.nats != "" {
+		file.Bridge.NATS.URL = o.nats
+		file.Dashboard.NATS.URL = o.nats
+	}
+	if o.kafka != "" {
+		b := strings.Split(o.kafka, ",")
+		file.Bridge.Kafka.Brokers, file.Processor.Kafka.Brokers, file.Dashboard.Kafka.Brokers = b, b, b
+	}
+	if o.listen != "" {
+		file.Dashboard.Listen = o.listen
+	}
+	log := newLogger(stderr, file.Log.Level, file.Log.Format)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	br, err := bridge.New(file.Bridge, bridge.Options{Logger: log.With("role", "bridge"), Metrics: bridge.NewMetrics(reg)})
+	if err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	proc, err := processor.New(file.Processor, processor.Options{Logger: log.With("role", "processor"), Metrics: processor.NewMetrics(reg)})
+	if err != nil {
+		return fmt.Errorf("processor: %w", err)
+	}
+	dash, err := dashboard.New(file.Dashboard, dashboard.Options{Logger: log.With("role", "dashboard"), Metrics: dashboard.NewMetrics(reg), Gatherer: reg})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	roles := []struct {
+		name string
+		run  func(context.Context) error
+	}{{"bridge", br.Run}, {"processor", proc.Run}, {"dashboard", dash.Run}}
+	// One role that stops stops the others: half a cloud side would look
+	// alive and do nothing.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make([]error, len(roles))
+	for i, r := range roles {
+		wg.Go(func() {
+			defer stop()
+			if err := r.run(rctx); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", r.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
