@@ -70,7 +70,7 @@ func New(cfg Config, opts Options) (*Dashboard, error) {
 	}
 	d := &Dashboard{cfg: cfg, opts: opts, log: opts.Logger, m: opts.Metrics, now: opts.Now, ready: make(chan struct{}),
 		logLimit: lograte.New(time.Minute, opts.Now)}
-	d.hub = newHub(cfg.Push, d.m, d.now)
+	d.hub = newHub(cfg.Push, d.m, time.Now)
 	d.store = newStore(cfg, d.hub, d.now)
 	return d, nil
 }

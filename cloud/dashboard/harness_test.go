@@ -35,7 +35,7 @@ func (c *clock) Add(d time.Duration) {
 // broker of make test-kafka), with a producer and a NATS connection to
 // feed it.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	d     *Dashboard
 	kafka *testkit.Kafka
 	prod  *kgo.Client
@@ -44,7 +44,7 @@ type rig struct {
 	url   string
 }
 
-func startRig(t *testing.T, edit func(*Config)) *rig {
+func startRig(t testing.TB, edit func(*Config)) *rig {
 	t.Helper()
 	n := testkit.NATS(t)
 	k := testkit.StartKafka(t)

@@ -67,6 +67,9 @@ type hub struct {
 	clients map[*client]struct{}
 }
 
+// newHub: now is the clock of the frames' pacing and their t0 (the wall
+// clock: a test's fixed clock for agents' last-seen times would hold every
+// frame back).
 func newHub(cfg PushConfig, m *Metrics, now func() time.Time) *hub {
 	return &hub{cfg: cfg, m: m, now: now, wake: make(chan struct{}, 1), clients: map[*client]struct{}{}}
 }

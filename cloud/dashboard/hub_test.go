@@ -76,7 +76,7 @@ func TestResume(t *testing.T) {
 		replayFrom int64
 	}{
 		{last: 0},
-		{last: 5},               // frame 6 left the last 4 (7..10)
+		{last: 5}, // frame 6 left the last 4 (7..10)
 		{last: 6, resume: true, replayFrom: 7},
 		{last: 9, resume: true, replayFrom: 10},
 		{last: 10, resume: true}, // saw everything

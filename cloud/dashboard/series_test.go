@@ -63,11 +63,11 @@ func TestWindows(t *testing.T) {
 	}{
 		{agg(10, 0, 1), true},
 		{agg(20, 0, 2), true},
-		{agg(10, 1, 1.5), true},  // revision
-		{agg(10, 0, 9), false},   // stale revision
-		{agg(0, 0, 0.5), true},   // backfill, room left
-		{agg(30, 0, 3), true},    // pushes 0 out
-		{agg(-10, 0, 0), false},  // older than all, full
+		{agg(10, 1, 1.5), true}, // revision
+		{agg(10, 0, 9), false},  // stale revision
+		{agg(0, 0, 0.5), true},  // backfill, room left
+		{agg(30, 0, 3), true},   // pushes 0 out
+		{agg(-10, 0, 0), false}, // older than all, full
 		{agg(20, 2, 2.5), true},
 	}
 	for i, s := range steps {

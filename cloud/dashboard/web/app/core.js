@@ -291,6 +291,11 @@ function visibleSensors() {
 function renderSensors() {
   const grid = document.getElementById('sensors');
   const now = Date.now();
+  // A page opened on a young system shows what there is across the whole
+  // width rather than a sliver at the right of an empty span.
+  let first = Infinity;
+  for (const s of state.sensors.values()) if (s.raw.length) first = Math.min(first, s.raw[0][0]);
+  const from = Math.max(now - span, Math.min(first, now - 60 * 1000));
   if (dirtyLayout) {
     dirtyLayout = false;
     const list = visibleSensors();
@@ -328,7 +333,7 @@ function renderSensors() {
     c.card.querySelector('.agg').textContent = la ? `${la.window / 1000}s window: min ${fmtValue(la.min)} · mean ${fmtValue(la.mean)} · max ${fmtValue(la.max)}` : '';
     const hot = [...state.alerts.active.values()].some(a => a.agent === s.agent && a.sensor === s.sensor && a.to !== 'pending');
     c.card.classList.toggle('hot', hot);
-    c.chart.update(s, w || [], now - span, now);
+    c.chart.update(s, w || [], from, now);
     const lt = c.chart.lastT ? c.chart.lastT() : (last ? last[0] : 0);
     c.card.setAttribute('data-last-t', String(lt));
   }
@@ -346,6 +351,8 @@ export function preferredWindow(s) {
 // point it drew).
 export function start(chart) {
   chartFactory = chart;
+  // For a look from the browser's console (and the browser test).
+  window.fieldline = state;
   const sel = document.getElementById('span');
   sel.onchange = () => { span = Number(sel.value) * 1000; for (const s of state.sensors.values()) s.dirty = true; schedule(); };
   span = Number(sel.value) * 1000;

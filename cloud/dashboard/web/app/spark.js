@@ -47,7 +47,9 @@ export function sparkline(container) {
         mean.setAttribute('d', '');
       }
       if (pts.length) {
-        raw.setAttribute('d', 'M' + pts.map(p => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' L'));
+        // On/off sensors step from one state to the next.
+        const step = s.kind === 'bool';
+        raw.setAttribute('d', 'M' + pts.map((p, i) => (step && i > 0 ? `${x(p[0]).toFixed(1)},${y(pts[i - 1][1]).toFixed(1)} L` : '') + `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' L'));
         const l = pts[pts.length - 1];
         dot.setAttribute('cx', x(l[0]).toFixed(1));
         dot.setAttribute('cy', y(l[1]).toFixed(1));

@@ -8,7 +8,9 @@ import { start } from '../app/core.js';
 const css = getComputedStyle(document.documentElement);
 const color = (name) => css.getPropertyValue(name).trim();
 
-function uplotChart(container) {
+function uplotChart(container, s) {
+  // On/off sensors (GPIO inputs, coils, level switches) step.
+  const paths = s.kind === 'bool' ? uPlot.paths.stepped({ align: 1 }) : undefined;
   const opts = {
     width: Math.max(200, container.clientWidth || 300),
     height: 96,
@@ -23,7 +25,7 @@ function uplotChart(container) {
     ],
     series: [
       {},
-      { stroke: color('--accent'), width: 1.5, spanGaps: true, points: { show: false } },
+      { stroke: color('--accent'), width: 1.5, spanGaps: true, points: { show: false }, paths },
       { stroke: color('--mean'), width: 1.5, dash: [4, 3], spanGaps: true, points: { show: false } },
       { stroke: 'transparent', spanGaps: true, points: { show: false } },
       { stroke: 'transparent', spanGaps: true, points: { show: false } },
