@@ -9,15 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/protocols/source"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/rules"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	// Wall and Mono are the clocks (tests inject a 1970 wall clock).
 	Wall func() time.Time
 	Mono func() time.Duration
+	// ClockSync tells whether the kernel says the clock is synchronised,
+	// with agent.clock_sync: kernel; nil is KernelClockSync (tests inject
+	// the kernel's answers).
+	ClockSync func() ClockSync
 	// Version is reported in heartbeats.
 	Version string
 	// ShutdownGrace bounds the soft phase of shutdown. Default 10s.
@@ -60,14 +65,22 @@ type Agent struct {
 	client  *uplink.NATSClient
 	nc      *nats.Conn
 	sources []Source
-	// sourceErrs are the protocols' counters of failed reads and
-	// connections, summed into the status's source_errors.
-	sourceErrs []prometheus.Collector
-	closers    []func() error
-	started    time.Time
+	// otherFailures are the failure counts of protocol parts that are not
+	// sources (the MQTT publisher), summed into source_errors with the
+	// sources' own.
+	otherFailures []source.FailureCounter
+	closers       []func() error
+	started       time.Time
 	// fix corrects unsynced readings on their way out; built at New, it
 	// is the forwarder's once Run starts.
 	fix *clockFix
+	// commits knows whether the buffer's commits succeed, fwd (once Run
+	// started it) whether readings are delivered: for /healthz.
+	commits *commitWatch
+	fwd     atomic.Pointer[Forwarder]
+	// uplinkClient is client once Run made it, for fieldline_uplink_connected
+	// (the registry may be gathered from any goroutine).
+	uplinkClient atomic.Pointer[uplink.NATSClient]
 
 	reloadMu sync.Mutex // one ReloadRules at a time
 	mu       sync.Mutex
@@ -103,7 +116,15 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	a.opts.Wall, a.opts.Mono = opts.Wall, opts.Mono
 	a.now = opts.Wall
 	a.m = NewMetrics(a.reg)
-	a.clock = newClockGuard(cfg.Agent.ClockFloor, opts.Wall, opts.Mono, a.log, a.m)
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fieldline_uplink_connected", Help: "1 while the agent's connection to the NATS server is up, 0 while it is not.",
+	}, func() float64 {
+		if c := a.uplinkClient.Load(); c != nil && c.Connected() {
+			return 1
+		}
+		return 0
+	}))
+	a.clock = newClockGuard(cfg.Agent.ClockFloor, opts.Wall, opts.Mono, a.log, a.m, clockSync(cfg.Agent.ClockSync, opts.ClockSync))
 
 	policy, _ := buffer.ParseDropPolicy(cfg.Buffer.DropPolicy)
 	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
@@ -115,6 +136,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if fi, err := os.Stat(cfg.Buffer.Path); err == nil {
 		lastWrite = fi.ModTime()
 	}
+	bm := buffer.NewMetrics(a.reg)
+	a.commits = watchCommits(bm, opts.Mono)
 	buf, err := buffer.Open(cfg.Buffer.Path, &buffer.Options{
 		AgentID:          cfg.Agent.ID,
 		FlushInterval:    *cfg.Buffer.FlushInterval,
@@ -123,7 +146,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		MaxAge:           cfg.Buffer.MaxAge,
 		DropPolicy:       policy,
 		Logger:           a.log.With("component", "buffer"),
-		Metrics:          buffer.NewMetrics(a.reg),
+		Metrics:          bm,
 		Now:              a.clock.bufferClock(lastWrite),
 	})
 	if err != nil {
@@ -144,7 +167,9 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.closers = built.closers
-	a.sourceErrs = built.errors
+	if built.actions.pub != nil {
+		a.otherFailures = append(a.otherFailures, built.actions.pub)
+	}
 	a.sources = append(built.sources, opts.Sources...)
 	var actions rules.Actions = built.actions
 	if opts.Actions != nil {
@@ -216,6 +241,13 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	if err != nil {
 		return err
 	}
+	// The forwarder tries again at once when a bridge says hello or the
+	// connection is made again, rather than after its backoff.
+	if err := a.client.Watch(); err != nil {
+		return err
+	}
+	defer a.client.Close()
+	a.uplinkClient.Store(a.client)
 
 	// HTTP.
 	var srv *http.Server
@@ -239,6 +271,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		Drain: a.cfg.Uplink.Drain, MaxBatchReadings: a.cfg.Uplink.MaxBatchReadings, LiveBatchReadings: a.cfg.Uplink.LiveBatchReadings,
 		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax, MaxBatchBytes: int(a.cfg.Uplink.MaxBatchBytes),
 	}, ForwarderOptions{Logger: a.log.With("component", "forwarder"), Metrics: a.m, Fixer: a.fix, OnAttempt: a.opts.OnAttempt})
+	a.fwd.Store(fwd)
 	fwdDone := make(chan struct{})
 	go func() { defer close(fwdDone); _ = fwd.Run(fwdCtx) }()
 
@@ -269,7 +302,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	go func() { defer close(pipeDone); pipe.run(sourcesStopped) }()
 	go func() {
 		defer close(sourcesStopped)
-		supervise(srcCtx, a.sources, pipe.emit, a.log.With("component", "sources"), a.m)
+		supervise(srcCtx, a.sources, pipe.emit, a.log.With("component", "sources"), a.m, a.opts.Mono)
 	}()
 	a.log.Info("agent running", "id", a.cfg.Agent.ID, "sources", len(a.sources), "buffer", a.cfg.Buffer.Path, "nats", a.cfg.Uplink.NATS.URL, "http", a.HTTPAddr())
 	close(a.ready)
@@ -332,19 +365,6 @@ func (a *Agent) saveRulesState(ctx context.Context) {
 	if err != nil {
 		a.log.Error("saving rule state", "err", err)
 	}
-}
-
-func sumCounterVec(c prometheus.Collector) float64 {
-	ch := make(chan prometheus.Metric, 64)
-	go func() { c.Collect(ch); close(ch) }()
-	sum := 0.0
-	for m := range ch {
-		var d dto.Metric
-		if m.Write(&d) == nil && d.Counter != nil {
-			sum += d.Counter.GetValue()
-		}
-	}
-	return sum
 }
 
 // ReadingsIn is the number of readings the sources delivered so far.

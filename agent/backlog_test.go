@@ -17,9 +17,11 @@ import (
 
 // TestBacklogDoesNotStarveLiveData reconnects an agent that holds an hour of
 // readings from 20 sensors at 1 Hz. With drain: live-first the readings taken after
-// the reconnect reach Kafka while the hour is still draining; with
-// oldest-first they wait behind it. The test reports how long the first
-// live reading took with each.
+// the reconnect reach Kafka while the hour is still draining, and soon:
+// counted from the first record in Kafka, the first live reading takes
+// under a quarter of the time the whole backlog takes to drain; with
+// oldest-first they wait behind it. The times are compared with each
+// other, not with a number of seconds, so a loaded machine slows both.
 func TestBacklogDoesNotStarveLiveData(t *testing.T) {
 	sensors, hour := 20, time.Hour // 72,000 readings: ~3s to drain here in batches of 500
 	firstLiveBy := map[string]time.Duration{}
@@ -42,6 +44,7 @@ http: {listen: off}
 `, dir, nats.URL(), drain), Options{Sources: []Source{live}})
 
 			var firstLive time.Duration
+			var firstRecord, liveAt, drainedAt time.Time
 			liveBeforeBacklogDone := false
 			backlogAtFirstLive := 0
 			backlogLeft := backlog
@@ -49,16 +52,21 @@ http: {listen: off}
 			cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 			ok := cons.Until(5*time.Minute, func(rec *kgo.Record) bool {
 				r := agentrun.ReadRecord(t, rec)
+				if firstRecord.IsZero() {
+					firstRecord = time.Now()
+				}
 				if r.TimeNs >= reconnect.UnixNano() {
 					if firstLive == 0 {
-						firstLive = time.Since(reconnect)
+						firstLive, liveAt = time.Since(reconnect), time.Now()
 						liveBeforeBacklogDone = backlogLeft > 0
 						backlogAtFirstLive = backlogLeft
 						t.Logf("%s: first live reading in Kafka %s after the reconnect, %d of %d backlog readings still to come", drain, firstLive.Round(time.Millisecond), backlogLeft, backlog)
 					}
 				} else if !seen[r.Seq] {
 					seen[r.Seq] = true
-					backlogLeft--
+					if backlogLeft--; backlogLeft == 0 {
+						drainedAt = time.Now()
+					}
 				}
 				return backlogLeft == 0 && firstLive > 0
 			})
@@ -79,8 +87,17 @@ http: {listen: off}
 				if sentBefore := backlog - backlogAtFirstLive; sentBefore > backlog/4 {
 					t.Fatalf("live-first: %d of %d backlog readings reached Kafka before the first live one (want under a quarter)", sentBefore, backlog)
 				}
+				// And in time: the first live reading within a quarter of
+				// the drain, both counted from the first record in Kafka
+				// (the agent's start, slow on a loaded machine, is not
+				// counted in either). Oldest-first takes all of it.
+				toLive, toDrained := liveAt.Sub(firstRecord), drainedAt.Sub(firstRecord)
+				t.Logf("live-first: first live reading %s after the first record, backlog drained after %s", toLive.Round(time.Millisecond), toDrained.Round(time.Millisecond))
+				if toLive > toDrained/4 {
+					t.Fatalf("live-first: the first live reading reached Kafka %s after the first record, the backlog was drained after %s: want under a quarter of it", toLive, toDrained)
+				}
 			case DrainOldestFirst:
-				if liveBeforeBacklogDone {
+				if liveBeforeBacklogDone || liveAt.Before(drainedAt) {
 					t.Fatalf("oldest-first: a live reading overtook the backlog")
 				}
 			}

@@ -44,6 +44,14 @@ func RaiseClockFloor(floor time.Time, buildDate string) time.Time {
 // pipeline when the wall clock steps (stepAt), so that the rule engine's
 // timers carry on across the step.
 //
+// The clock is believed when it reads past the floor and the kernel does
+// not say it is unsynchronised (sync, when set: see ClockSync). A run that
+// starts with the clock past the floor but unsynchronised (fake-hwclock)
+// flags the readings it stamps, the span [wall0, the wall clock now] of
+// that clock, until the kernel says the clock is set; a run whose clock
+// reads before the floor flags what is stamped before the floor, as
+// without a kernel to ask.
+//
 // The step is measured against the monotonic clock: at start the guard notes
 // (wall0, mono0); later wall-wall0 - (mono-mono0) is how far the wall clock
 // was stepped. Every unsynced reading this process appended was stamped
@@ -56,9 +64,19 @@ type clockGuard struct {
 	mono  func() time.Duration
 	log   *slog.Logger
 	m     *Metrics
+	// sync asks the kernel (nil: not asked); asked at most every
+	// syncAskEvery, under mu, until the clock is believed.
+	sync     func() ClockSync
+	askedAt  time.Duration
+	lastSync ClockSync
 
 	wall0 int64
 	mono0 time.Duration
+	// startedUnsynced: the run started believing the clock and its span
+	// of readings flagged from wall0 (the kernel said unsynchronised
+	// while the clock read past the floor).
+	startedUnsynced bool
+	startSynced     bool // the clock was believed at start
 
 	mu sync.Mutex
 	// synced: the wall clock is past the floor. Written under mu; stamp
@@ -103,17 +121,27 @@ const futureLogEvery = time.Minute
 // a rule timer off by less does not matter.
 const clockStepMin = time.Second
 
-func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Duration, log *slog.Logger, m *Metrics) *clockGuard {
-	g := &clockGuard{floor: floor.UnixNano(), wall: wall, mono: mono, log: log, m: m}
+// newClockGuard watches the wall clock against the floor and, when sync is
+// not nil, the kernel's word on it (KernelClockSync).
+func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Duration, log *slog.Logger, m *Metrics, sync func() ClockSync) *clockGuard {
+	g := &clockGuard{floor: floor.UnixNano(), wall: wall, mono: mono, log: log, m: m, sync: sync}
 	g.wall0, g.mono0 = wall().UnixNano(), mono()
 	g.lastWall, g.lastMono = g.wall0, g.mono0
 	g.future = lograte.New(futureLogEvery, func() time.Time { return time.Unix(0, int64(g.mono())) })
-	g.synced.Store(g.wall0 >= g.floor)
-	if g.synced.Load() {
+	kernel := g.ask(g.mono0)
+	g.startSynced = g.wall0 >= g.floor && kernel != ClockUnsynced
+	g.synced.Store(g.startSynced)
+	switch {
+	case g.startSynced:
 		m.ClockSynced.Set(1)
-	} else {
+	case g.wall0 < g.floor:
 		m.ClockSynced.Set(0)
 		log.Warn("gateway clock is before the floor; readings will be flagged clock-unsynced until it is set",
+			"now", time.Unix(0, g.wall0).UTC(), "floor", floor.UTC())
+	default:
+		m.ClockSynced.Set(0)
+		g.startedUnsynced = true
+		log.Warn("the kernel says the gateway clock is not synchronised (no time daemon has set it since boot: a saved or drifted time); readings will be flagged clock-unsynced until it is (agent.clock_sync: floor trusts a clock kept right without one)",
 			"now", time.Unix(0, g.wall0).UTC(), "floor", floor.UTC())
 	}
 	return g
@@ -130,13 +158,21 @@ func newClockGuard(floor time.Time, wall func() time.Time, mono func() time.Dura
 // oldest-unsent age stays the real age within the run. Commits of earlier
 // runs look younger by the time the gateway was off, which errs on keeping
 // data.
+//
+// A run that starts with the clock past the floor but unsynchronised
+// (fake-hwclock's saved time, the kernel says) does the same from the
+// latest of the floor, base and its own start: NTP stepping the clock by
+// the days the gateway was off would otherwise age those commits by days.
 func (g *clockGuard) bufferClock(base time.Time) func() time.Time {
-	if g.wall0 >= g.floor {
+	if g.startSynced {
 		return g.wall
 	}
 	start := g.floor
 	if !base.IsZero() && base.UnixNano() > start {
 		start = base.UnixNano()
+	}
+	if g.wall0 > start {
+		start = g.wall0
 	}
 	return func() time.Time { return time.Unix(0, start+int64(g.mono()-g.mono0)) }
 }
@@ -147,26 +183,53 @@ func monotonic() func() time.Duration {
 	return func() time.Duration { return time.Since(start) }
 }
 
-// stamp flags readings taken before the floor and notices when the clock
-// has been stepped past it.
+// stamp flags readings taken before the floor, or by this run's clock
+// while the kernel said it was unsynchronised, and notices when the clock
+// is set.
 func (g *clockGuard) stamp(rs []fieldline.Reading) {
+	if !g.startedUnsynced {
+		for i := range rs {
+			if rs[i].TimeNs < g.floor {
+				rs[i].Flags |= fieldline.FlagClockUnsynced
+			}
+		}
+		if g.synced.Load() {
+			return
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.noticeSync(g.wall().UnixNano(), g.mono(), false)
+		return
+	}
+	// The run's clock read past the floor but was unsynchronised: what
+	// it stamped lies in [wall0, what it reads now] until the clock is
+	// set, and in [wall0, stampedTo] after (a reading stamped before and
+	// taken after). Readings stamped by a device's own clock outside it
+	// are left alone.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.wall().UnixNano()
+	g.noticeSync(now, g.mono(), false)
+	hi := now
+	if g.known {
+		hi = g.stampedTo
+	}
 	for i := range rs {
-		if rs[i].TimeNs < g.floor {
+		if t := rs[i].TimeNs; t < g.floor || (t >= g.wall0 && t <= hi) {
 			rs[i].Flags |= fieldline.FlagClockUnsynced
 		}
 	}
-	if g.synced.Load() {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.noticeSync(g.wall().UnixNano(), g.mono())
 }
 
 // noticeSync measures the step once the wall clock, reading now at
-// monotonic time mono, is past the floor. g.mu is held.
-func (g *clockGuard) noticeSync(now int64, mono time.Duration) {
+// monotonic time mono, is past the floor and the kernel does not say it is
+// unsynchronised (or, stepped, when the step took it out of 1970: a clock
+// set from before the floor is a clock being set). g.mu is held.
+func (g *clockGuard) noticeSync(now int64, mono time.Duration, stepped bool) {
 	if g.synced.Load() || now < g.floor {
+		return
+	}
+	if !stepped && g.ask(mono) == ClockUnsynced {
 		return
 	}
 	g.synced.Store(true)
@@ -200,7 +263,7 @@ func (g *clockGuard) stepAt(now time.Time) (rules.ClockStep, bool) {
 			// have yet to see need the step too (correctNew), measured
 			// here if stamp has not seen the clock set yet.
 			g.mu.Lock()
-			g.noticeSync(wall, mono)
+			g.noticeSync(wall, mono, true)
 			g.mu.Unlock()
 			g.rulesMoved = true
 		}
@@ -218,7 +281,9 @@ func (g *clockGuard) correction() (step, from, to int64, ok bool) {
 	return g.step, g.wall0, g.stampedTo, g.known
 }
 
-// Synced reports whether the wall clock is past the floor.
+// Synced reports whether the clock is believed: past the floor and, when
+// the kernel is asked, synchronised (once believed, for the rest of the
+// run).
 func (g *clockGuard) Synced() bool { return g.synced.Load() }
 
 // correct applies the measured step to the unsynced readings of b whose seq

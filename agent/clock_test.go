@@ -45,7 +45,7 @@ func TestBufferClock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mono time.Duration
 			wall := tc.wallStart
-			g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil))
+			g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil), nil)
 			now := g.bufferClock(tc.base)
 			if got := now(); !got.Equal(tc.want0) {
 				t.Errorf("at start: %s, want %s", got, tc.want0)
@@ -71,7 +71,7 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	var mono time.Duration
 	wall := epoch
 	m := NewMetrics(nil)
-	g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), m)
+	g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), m, nil)
 
 	mono, wall = 3*time.Second, epoch.Add(3*time.Second)
 	rs := []fieldline.Reading{{SensorID: "a", TimeNs: wall.UnixNano(), Seq: 10}}

@@ -197,7 +197,7 @@ func TestClockGuardStepAt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mono time.Duration
 			wall := tc.wall0
-			g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil))
+			g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil), nil)
 			for i, l := range tc.looks {
 				mono, wall = l.mono, l.wall
 				s, ok := g.stepAt(wall)
@@ -217,7 +217,7 @@ func TestClockGuardCorrectNew(t *testing.T) {
 	real := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	var mono time.Duration
 	wall := epoch
-	g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil))
+	g := newClockGuard(floor, func() time.Time { return wall }, func() time.Duration { return mono }, slog.New(slog.DiscardHandler), NewMetrics(nil), nil)
 
 	mono, wall = 3*time.Second, epoch.Add(3*time.Second)
 	queued := []fieldline.Reading{

@@ -23,6 +23,7 @@ type Config struct {
 	Rules   RulesSection   `yaml:"rules"`
 	Sources SourcesSection `yaml:"sources"`
 	HTTP    HTTPSection    `yaml:"http"`
+	Health  HealthSection  `yaml:"health"`
 	Log     LogSection     `yaml:"log"`
 }
 
@@ -37,6 +38,10 @@ type AgentSection struct {
 	// Default DefaultClockFloor: the day the binary was built (2025-01-01
 	// for a plain go build).
 	ClockFloor time.Time `yaml:"clock_floor"`
+	// ClockSync says how the agent tells that the clock is set, besides
+	// the floor: kernel (ClockSyncKernel: the kernel says a time daemon
+	// synchronised it) or floor (ClockSyncFloor: the floor alone).
+	ClockSync string `yaml:"clock_sync"`
 }
 
 // BufferSection configures the durable buffer.
@@ -93,6 +98,16 @@ type HTTPSection struct {
 	Listen string `yaml:"listen"`
 }
 
+// HealthSection says when /healthz answers 503 (see Health); a buffer
+// whose commits fail makes it answer 503 at once.
+type HealthSection struct {
+	// UplinkStall: readings wait and none was delivered for this long.
+	UplinkStall time.Duration `yaml:"uplink_stall"`
+	// SourceGrace: a source has been down (not connected to what it
+	// reads from) for this long.
+	SourceGrace time.Duration `yaml:"source_grace"`
+}
+
 // LogSection configures logging.
 type LogSection struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -107,6 +122,7 @@ func (c *Config) SetDefaults() {
 	if c.Agent.ClockFloor.IsZero() {
 		c.Agent.ClockFloor = d.Agent.ClockFloor
 	}
+	orDefault(&c.Agent.ClockSync, d.Agent.ClockSync)
 	b := &c.Buffer
 	if b.Path == "" {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
@@ -125,6 +141,8 @@ func (c *Config) SetDefaults() {
 	orDefault(&u.RetryMax, d.Uplink.RetryMax)
 	orDefault(&u.StatusInterval, d.Uplink.StatusInterval)
 	orDefault(&c.HTTP.Listen, d.HTTP.Listen)
+	orDefault(&c.Health.UplinkStall, d.Health.UplinkStall)
+	orDefault(&c.Health.SourceGrace, d.Health.SourceGrace)
 	orDefault(&c.Log.Level, d.Log.Level)
 	orDefault(&c.Log.Format, d.Log.Format)
 	for i := range c.Sources.Modbus {
@@ -142,6 +160,11 @@ func (c *Config) SetDefaults() {
 func (c *Config) Check(p *confkit.Problems) {
 	if err := uplink.CheckAgentID(c.Agent.ID); err != nil {
 		p.Add("agent.id", "%v", err)
+	}
+	switch c.Agent.ClockSync {
+	case ClockSyncKernel, ClockSyncFloor:
+	default:
+		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
 	}
 	b := c.Buffer
 	if b.FlushInterval != nil && *b.FlushInterval < 0 {
@@ -185,6 +208,12 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if u.StatusInterval < time.Second {
 		p.Add("uplink.status_interval", "must be ≥ 1s, got %s", u.StatusInterval)
+	}
+	if c.Health.UplinkStall < 0 {
+		p.Add("health.uplink_stall", "must be > 0, got %s", c.Health.UplinkStall)
+	}
+	if c.Health.SourceGrace < 0 {
+		p.Add("health.source_grace", "must be > 0, got %s", c.Health.SourceGrace)
 	}
 	if c.Rules.File != "" {
 		if _, err := os.Stat(c.Rules.File); err != nil {

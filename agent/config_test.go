@@ -32,6 +32,7 @@ func TestSampleShowsDefaults(t *testing.T) {
 		{"uplink", sample.Uplink, want.Uplink},
 		{"rules", sample.Rules, want.Rules},
 		{"http", sample.HTTP, want.HTTP},
+		{"health", sample.Health, want.Health},
 		{"log", sample.Log, want.Log},
 	} {
 		if !reflect.DeepEqual(sec.got, sec.want) {
@@ -47,7 +48,7 @@ func TestSampleShowsDefaults(t *testing.T) {
 // sections and of uplink.nats, set or in a comment.
 func TestSampleNamesEveryKey(t *testing.T) {
 	text := string(SampleConfig)
-	for _, v := range []any{AgentSection{}, BufferSection{}, UplinkSection{}, uplink.NATSConfig{}, RulesSection{}, HTTPSection{}, LogSection{}} {
+	for _, v := range []any{AgentSection{}, BufferSection{}, UplinkSection{}, uplink.NATSConfig{}, RulesSection{}, HTTPSection{}, HealthSection{}, LogSection{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			key, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")

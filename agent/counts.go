@@ -4,19 +4,23 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/source"
 )
 
 // counts are the numbers the agent's status reports, kept as plain atomics
 // by the parts that count them: the pipeline counts the readings each
-// source delivers, the supervisor the sources that failed, the forwarder
-// the batches answered for good and the readings acked without reaching
-// fl.readings. The status reads them, and so does Prometheus: counts is the
-// collector of their four metric families, so no number is read back out
-// of a Prometheus counter.
+// source delivers, the supervisor the sources that failed and, from the
+// source runtime's hooks, whether each is up (a protocol's own count of
+// failed reads and connections is read from the source itself, a
+// source.FailureCounter), the forwarder the batches answered for good and
+// the readings acked without reaching fl.readings. The status reads them,
+// and so does Prometheus: counts is the collector of their five metric
+// families, so no number is read back out of a Prometheus counter.
 type counts struct {
 	mu      sync.RWMutex
 	sources map[string]*sourceCounts
@@ -25,10 +29,51 @@ type counts struct {
 	notDelivered [fieldline.NumLanes][len(notDeliveredReasons)]atomic.Uint64
 }
 
-// sourceCounts are the counts of one source.
+// sourceCounts are the counts of one source, and whether it is up.
 type sourceCounts struct {
 	readings atomic.Uint64 // delivered
 	failures atomic.Uint64 // times it failed as a whole and was restarted
+	// protocol is the source's own count of failed reads, connections
+	// and messages, when it keeps one (source.FailureCounter).
+	protocol source.FailureCounter
+
+	// up while its last Connect succeeded and it has not lost its peer or
+	// failed since; downSince is when it went down (the agent's
+	// monotonic clock), valid while !up.
+	up        atomic.Bool
+	downSince atomic.Int64
+	mu        sync.Mutex
+	lastErr   error // why it went down, or the last failed Connect
+}
+
+// connected marks the source up.
+func (s *sourceCounts) connected() {
+	s.up.Store(true)
+	s.mu.Lock()
+	s.lastErr = nil
+	s.mu.Unlock()
+}
+
+// down marks the source down since at (unless it was down already) for
+// err.
+func (s *sourceCounts) down(at time.Duration, err error) {
+	if s.up.Swap(false) {
+		s.downSince.Store(int64(at))
+	}
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+}
+
+// state reports whether the source is up and, when it is not, since when
+// and why.
+func (s *sourceCounts) state() (up bool, since time.Duration, why error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.up.Load() {
+		return true, 0, nil
+	}
+	return false, time.Duration(s.downSince.Load()), s.lastErr
 }
 
 // Results of a batch answered for good (fieldline_agent_batches_acked_total):
@@ -52,6 +97,8 @@ var (
 		"Times a source failed as a whole and was restarted.", []string{"source"}, nil)
 	batchesAckedDesc = prometheus.NewDesc("fieldline_agent_batches_acked_total",
 		"Batches answered for good, by result: ok, rejected (by the bridge), undeliverable (a single reading larger than the uplink carries).", []string{"result"}, nil)
+	sourceUpDesc = prometheus.NewDesc("fieldline_agent_source_up",
+		"1 while the source is connected to what it reads from (its last connection attempt succeeded and it has not lost its peer or failed since), 0 while it is not.", []string{"source"}, nil)
 	notDeliveredDesc = prometheus.NewDesc("fieldline_agent_readings_not_delivered_total",
 		"Readings acked in the buffer without reaching fl.readings, by lane and reason: deadletter (the bridge rejected the batch; its raw bytes are on fl.deadletter) or oversize (one reading larger than the uplink carries; lost).", []string{"lane", "reason"}, nil)
 )
@@ -60,7 +107,8 @@ var _ prometheus.Collector = (*counts)(nil)
 
 func newCounts() *counts { return &counts{sources: map[string]*sourceCounts{}} }
 
-// source returns the counts of the source named name, made on first use.
+// source returns the counts of the source named name, made on first use
+// (down since 0, the agent's start, until it connects).
 func (c *counts) source(name string) *sourceCounts {
 	c.mu.RLock()
 	s := c.sources[name]
@@ -73,6 +121,18 @@ func (c *counts) source(name string) *sourceCounts {
 	if s = c.sources[name]; s == nil {
 		s = &sourceCounts{}
 		c.sources[name] = s
+	}
+	return s
+}
+
+// sourceOf returns the counts of src (source), which reads its
+// protocol's failure count from src when src keeps one.
+func (c *counts) sourceOf(src Source) *sourceCounts {
+	s := c.source(src.Name())
+	if fc, ok := src.(source.FailureCounter); ok {
+		c.mu.Lock()
+		s.protocol = fc
+		c.mu.Unlock()
 	}
 	return s
 }
@@ -95,12 +155,17 @@ func (c *counts) notDeliveredOf(lane fieldline.Lane, reason, n int) {
 	c.notDelivered[lane][reason].Add(uint64(n))
 }
 
-// totals are the sums the status reports.
+// totals are the sums the status reports: sourceFailures counts the
+// sources that failed as a whole and every failure the protocols counted
+// themselves (a refused connection, a read that timed out).
 func (c *counts) totals() (readingsIn, sourceFailures, batchesAcked uint64) {
 	c.mu.RLock()
 	for _, s := range c.sources {
 		readingsIn += s.readings.Load()
 		sourceFailures += s.failures.Load()
+		if s.protocol != nil {
+			sourceFailures += s.protocol.Failures()
+		}
 	}
 	c.mu.RUnlock()
 	for i := range c.acked {
@@ -113,6 +178,7 @@ func (c *counts) totals() (readingsIn, sourceFailures, batchesAcked uint64) {
 func (c *counts) Describe(ch chan<- *prometheus.Desc) {
 	ch <- readingsInDesc
 	ch <- sourceFailuresDesc
+	ch <- sourceUpDesc
 	ch <- batchesAckedDesc
 	ch <- notDeliveredDesc
 }
@@ -128,6 +194,11 @@ func (c *counts) Collect(ch chan<- prometheus.Metric) {
 	for name, s := range c.sources {
 		counter(readingsInDesc, s.readings.Load(), name)
 		counter(sourceFailuresDesc, s.failures.Load(), name)
+		up := 0.0
+		if s.up.Load() {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(sourceUpDesc, prometheus.GaugeValue, up, name)
 	}
 	c.mu.RUnlock()
 	for i, r := range ackResults {

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -19,6 +21,9 @@ func TestCounts(t *testing.T) {
 	c.source("fleet/hb").readings.Add(20)
 	c.source("fleet/hb").failures.Add(2)
 	c.source("gpio/door") // started, nothing yet
+	c.source("fleet/hb").connected()
+	c.source("modbus/meter").connected()
+	c.source("modbus/meter").down(time.Second, errors.New("refused"))
 	for _, r := range []string{"ok", "ok", "rejected", "undeliverable"} {
 		c.batchAcked(r)
 	}
@@ -53,6 +58,11 @@ fieldline_agent_source_failures_total{source="modbus/meter"} 0
 fieldline_agent_source_readings_total{source="fleet/hb"} 20
 fieldline_agent_source_readings_total{source="gpio/door"} 0
 fieldline_agent_source_readings_total{source="modbus/meter"} 500
+# HELP fieldline_agent_source_up 1 while the source is connected to what it reads from (its last connection attempt succeeded and it has not lost its peer or failed since), 0 while it is not.
+# TYPE fieldline_agent_source_up gauge
+fieldline_agent_source_up{source="fleet/hb"} 1
+fieldline_agent_source_up{source="gpio/door"} 0
+fieldline_agent_source_up{source="modbus/meter"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func Defaults() Config {
 		Agent: AgentSection{
 			DataDir:    "/var/lib/fieldline", // the systemd unit's StateDirectory
 			ClockFloor: DefaultClockFloor,    // raised to the build day by the binary
+			ClockSync:  ClockSyncKernel,
 		},
 		Buffer: BufferSection{
 			FlushInterval:    &flush,
@@ -47,7 +48,17 @@ func Defaults() Config {
 			StatusInterval:    10 * time.Second,
 		},
 		HTTP: HTTPSection{Listen: "127.0.0.1:9271"},
-		Log:  LogSection{Level: "info", Format: "text"},
+		Health: HealthSection{
+			// Well past a failed send's longest wait (retry_max) and a
+			// round trip (request_timeout), so that a slow but working
+			// uplink is not unhealthy.
+			UplinkStall: 5 * time.Minute,
+			// Past a few of a source's reconnect attempts (its backoff
+			// reaches 1 min by default): a device that reboots is not
+			// unhealthy, one that stays away is.
+			SourceGrace: 2 * time.Minute,
+		},
+		Log: LogSection{Level: "info", Format: "text"},
 	}
 }
 

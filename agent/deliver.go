@@ -23,6 +23,12 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		if f.o.Fixer != nil && f.o.Fixer.Fix(b) {
 			encoded = false
 		}
+		if encoded && len(f.enc) > f.limit() {
+			// Encoded before the connection told the server's
+			// max_payload, or the server now is another with a smaller
+			// one: the server would refuse it at every attempt.
+			encoded = false
+		}
 		if !encoded {
 			fits, err := f.encode(b)
 			if err != nil {
@@ -30,7 +36,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 				// batch stays in the buffer and is tried again, loudly.
 				f.log.Error("encoding batch; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
 				f.m.ForwardErrors.WithLabelValues("encode").Inc()
-				f.wait(ctx, bo.Next())
+				f.wait(ctx, bo.Next(), false)
 				continue
 			}
 			if !fits {
@@ -51,6 +57,12 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		if attempt > 1 {
 			f.m.Resends.Inc()
 		}
+		// Only a hello or a connection made after this attempt failed is
+		// news.
+		select {
+		case <-f.woken:
+		default:
+		}
 		start := time.Now()
 		ack, err := f.tr.Send(ctx, f.enc)
 		switch {
@@ -60,6 +72,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 				break
 			}
 			f.m.SendLatency.Observe(time.Since(start).Seconds())
+			f.resumed()
 			f.acked(b, "ok")
 			return
 		case errors.Is(err, uplink.ErrRejected) && ack != nil && ack.Code == uplink.CodeTooLarge && len(b.Readings) > 1:
@@ -79,28 +92,70 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 			// again would only be rejected again.
 			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
 			f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, len(b.Readings))
+			f.resumed()
 			f.acked(b, "rejected")
 			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		f.m.ForwardErrors.WithLabelValues(errorClass(err)).Inc()
+		if errors.Is(err, uplink.ErrOverMaxPayload) && len(f.enc) > f.limit() {
+			// Encoded before the connection told the server's limit,
+			// which limit has now: cut it at once.
+			f.m.ForwardErrors.WithLabelValues("max-payload").Inc()
+			encoded = false
+			continue
+		}
+		class := errorClass(err)
+		f.m.ForwardErrors.WithLabelValues(class).Inc()
 		d := bo.Next()
-		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings), "attempt", attempt, "retry_in", d, "err", err)
-		f.wait(ctx, d)
+		f.failed(b, class, attempt, d, err)
+		// A bridge that answered "not acked" (Kafka is away) is there
+		// already: its hellos are no news, so only the backoff ends that
+		// wait.
+		f.wait(ctx, d, !errors.Is(err, uplink.ErrNotAcked))
 	}
 }
 
-// wait waits d between attempts, or less when ctx ends or a soft stop
-// begins.
-func (f *Forwarder) wait(ctx context.Context, d time.Duration) {
+// failed notes a send that failed and logs it: at most once a minute per
+// class of error, with the number of lines held back, so that an outage
+// says what is wrong once instead of at every retry.
+func (f *Forwarder) failed(b *fieldline.Batch, class string, attempt int, retryIn time.Duration, err error) {
+	if f.failedSends == 0 {
+		f.failingSince = time.Now()
+	}
+	f.failedSends++
+	if ok, held := f.sendLog.Allow(class); ok {
+		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings),
+			"attempt", attempt, "retry_in", retryIn, "err", err, "suppressed_since_last", held)
+	}
+}
+
+// resumed logs, after sends that failed, that the bridge answers again.
+func (f *Forwarder) resumed() {
+	if f.failedSends == 0 {
+		return
+	}
+	f.log.Info("delivery resumed", "failed_sends", f.failedSends, "failing_for", time.Since(f.failingSince).Round(time.Millisecond))
+	f.failedSends, f.failingSince = 0, time.Time{}
+}
+
+// wait waits d between attempts, or less when ctx ends, a soft stop
+// begins, or (when wakeable) the transport tells that sending may succeed
+// now (see Waker).
+func (f *Forwarder) wait(ctx context.Context, d time.Duration, wakeable bool) {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var woken <-chan struct{}
+	if wakeable {
+		woken = f.woken
+	}
 	select {
 	case <-ctx.Done():
 	case <-t.C:
 	case <-f.wake: // only stopAfterBatch wakes
+	case <-woken:
+		f.m.ForwardWakes.Inc()
 	}
 }
 
@@ -111,6 +166,7 @@ func (f *Forwarder) acked(b *fieldline.Batch, result string) {
 		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
 	}
 	f.m.counts.batchAcked(result)
+	f.since.Store(int64(f.clock()))
 	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
 	if b.LastSeq() > f.ackedHigh[b.Lane] {
 		f.ackedHigh[b.Lane] = b.LastSeq()
@@ -126,6 +182,10 @@ func errorClass(err error) string {
 		return "bad-ack"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
+	case errors.Is(err, uplink.ErrNoBridge):
+		return "no-bridge"
+	case errors.Is(err, uplink.ErrNoConnection):
+		return "no-connection"
 	}
 	return "transport"
 }

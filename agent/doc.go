@@ -22,14 +22,28 @@
 //     during a backlog (drain: live-first). Data goes one way through it:
 //     it asks the buffer for depths (Buffer.Depths) and batches, has its
 //     own Fixer (clockFix) correct readings an unsynced clock stamped, and
-//     sends; it calls nothing of the agent;
+//     sends; it calls nothing of the agent. After a failed send it waits a
+//     backoff, cut short when its transport is a Waker that says sending
+//     may work now (a bridge's hello on fl.bridge.hello, the NATS
+//     connection made again);
 //   - the heartbeat on fl.status.<id> (a fieldline.AgentStatus, encoded by
 //     protocols/wire) and the HTTP endpoint (/metrics, /healthz, /status).
+//     /healthz (Health) answers 503, naming the problems, when the
+//     buffer's commits fail, the uplink delivered nothing for
+//     health.uplink_stall while readings wait, or a source is down past
+//     health.source_grace.
 //
 // The numbers the status reports are plain atomic counts kept by the part
 // that counts them (counts.go); the Prometheus collectors read the same
-// counts, so the status never reads a number back out of a metric (the
-// protocols' failure counters aside, which only the protocols keep).
+// counts, so the status never reads a number back out of a metric. A
+// protocol's own failures (failed reads, refused connections) are the
+// source's count, read through source.FailureCounter.
+//
+// The clock guard (clock.go) believes the wall clock once it reads past
+// agent.clock_floor and the kernel says it is synchronised (clocksync.go,
+// adjtimex; agent.clock_sync: floor leaves the kernel out); until then it
+// flags the readings the clock stamps. docs/architecture.md, Time, has
+// every case.
 //
 // Shutdown is soft, then hard: sources stop, the pipeline drains into the
 // buffer, the buffer commits, the forwarder gets a grace period for its
@@ -38,6 +52,8 @@
 // # Caveats
 //
 // The agent links no broker and no Kafka client (a test checks the binary's
-// dependencies). It must not know how a protocol talks to its devices: that
+// dependencies). Whether the buffer's commits fail is known by wrapping the
+// buffer's commit counters (commitWatch), until the buffer has a hook for a
+// failed commit. It must not know how a protocol talks to its devices: that
 // is each protocol package's business; the agent only runs Sources.
 package agent

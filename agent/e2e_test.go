@@ -41,8 +41,15 @@ func mustConfig(t *testing.T, yaml string) Config {
 // launchAgent builds an agent from cfg, lets prepare (when not nil) work on
 // it before it runs (a backlog in its buffer), and returns it once it runs.
 // stop ends Run softly and returns its error; the caller calls it once.
+//
+// The agent's clock counts as synchronised by the kernel unless opts says
+// otherwise: the machine running the tests may have no time daemon (the
+// kernel's answers are tested in clocksync_test.go).
 func launchAgent(t *testing.T, cfg Config, opts Options, prepare func(*Agent)) (a *Agent, stop func() error) {
 	t.Helper()
+	if opts.ClockSync == nil {
+		opts.ClockSync = func() ClockSync { return ClockSynced }
+	}
 	a, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,16 @@ type Transport interface {
 	MaxPayload() int
 }
 
+// Waker is implemented by a transport that can tell when a send that failed
+// may succeed before its backoff ends (uplink.NATSClient, after Watch: a
+// bridge said hello, or the connection to the server was made again). The forwarder then tries at once instead of waiting out a
+// backoff of up to retry_max, so live data returns as soon as the bridge
+// does, and it still waits its backoff during a long outage, so it does
+// not hammer the server.
+type Waker interface {
+	Wake() <-chan struct{}
+}
+
 // Drain policies: what the forwarder sends when a backlog has built up.
 const (
 	// DrainLiveFirst alternates the newest readings with the oldest, so
@@ -96,8 +106,17 @@ type Forwarder struct {
 	// [d/2, d] so that gateways that lost the same link do not retry in
 	// step.
 	retries retry.Policy
-	// bufErrLog lets a failing buffer read log once a minute.
-	bufErrLog *lograte.Limiter
+	// bufErrLog lets a failing buffer read log once a minute, sendLog a
+	// failed send once a minute per error class.
+	bufErrLog, sendLog *lograte.Limiter
+	// woken receives when a failed send is worth trying again at once
+	// (tr is a Waker), nil otherwise.
+	woken <-chan struct{}
+	// failingSince is when the sends began failing (zero while they
+	// succeed), failedSends how many failed since: for the line that says
+	// delivery resumed.
+	failingSince time.Time
+	failedSends  int
 
 	liveHigh [fieldline.NumLanes]uint64
 	liveTurn [fieldline.NumLanes]bool
@@ -111,6 +130,14 @@ type Forwarder struct {
 
 	stopping atomic.Bool
 	wake     chan struct{}
+
+	// Progress, for /healthz: whether readings wait, and since when none
+	// was delivered (the later of the last batch answered for good and
+	// the moment readings began to wait), on the forwarder's monotonic
+	// clock (time since origin).
+	origin  time.Time
+	waiting atomic.Bool
+	since   atomic.Int64
 }
 
 // NewForwarder returns a forwarder; Run starts it.
@@ -126,9 +153,13 @@ func NewForwarder(q Queue, tr Transport, cfg ForwarderConfig, o ForwarderOptions
 		cfg.RetryMax = max(d.RetryMax, cfg.RetryMin)
 	}
 	orDefault(&cfg.MaxBatchBytes, int(d.MaxBatchBytes))
-	f := &Forwarder{q: q, tr: tr, cfg: cfg, o: o, log: o.Logger, m: o.Metrics, wake: make(chan struct{}, 1),
+	f := &Forwarder{q: q, tr: tr, cfg: cfg, o: o, log: o.Logger, m: o.Metrics, wake: make(chan struct{}, 1), origin: time.Now(),
 		retries:   retry.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax, Jitter: true},
 		bufErrLog: lograte.New(time.Minute, nil),
+		sendLog:   lograte.New(time.Minute, nil),
+	}
+	if w, ok := tr.(Waker); ok {
+		f.woken = w.Wake()
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
@@ -162,7 +193,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if err != nil {
 			f.logBufferError(err)
 		}
+		if ok && !f.waiting.Load() {
+			f.since.Store(int64(f.clock()))
+			f.waiting.Store(true)
+		}
 		if !ok {
+			f.waiting.Store(false)
 			idle.Reset(time.Second)
 			select {
 			case <-ctx.Done():
@@ -175,6 +211,18 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.deliver(ctx, &b)
 	}
 	return nil
+}
+
+// clock is the forwarder's monotonic clock.
+func (f *Forwarder) clock() time.Duration { return time.Since(f.origin) }
+
+// progress reports whether readings wait to be sent and, when they do,
+// since when none was delivered (on clock).
+func (f *Forwarder) progress() (waiting bool, since time.Duration) {
+	if !f.waiting.Load() {
+		return false, 0
+	}
+	return true, time.Duration(f.since.Load())
 }
 
 // logBufferError reports a failed buffer read: counted each time, logged at

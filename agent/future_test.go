@@ -121,7 +121,7 @@ func TestClockGuardLimitFuture(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMetrics(nil)
-			g := newClockGuard(floor, func() time.Time { return tc.now }, func() time.Duration { return 0 }, slog.New(slog.DiscardHandler), m)
+			g := newClockGuard(floor, func() time.Time { return tc.now }, func() time.Duration { return 0 }, slog.New(slog.DiscardHandler), m, nil)
 			rs := []fieldline.Reading{tc.in}
 			g.limitFuture(rs, tc.now)
 			if rs[0] != tc.want {
@@ -152,7 +152,7 @@ func TestClockGuardFutureLogRateLimit(t *testing.T) {
 				return slog.Attr{}
 			}
 			return a
-		}})), NewMetrics(nil))
+		}})), NewMetrics(nil), nil)
 	ahead := func(ids ...string) {
 		for _, id := range ids {
 			g.limitFuture([]fieldline.Reading{{SensorID: id, TimeNs: real.Add(time.Hour).UnixNano()}}, real)

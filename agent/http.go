@@ -8,19 +8,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// handler serves /metrics (Prometheus), /healthz (200 while the agent runs)
-// and /status (Status as JSON).
+// handler serves /metrics (Prometheus), /healthz (Health as JSON: 200 when
+// OK, 503 with the problems when not) and /status (Status as JSON).
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{a.reg}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		h := a.Health()
 		w.Header().Set("Content-Type", "application/json")
-		body := map[string]any{
-			"ok":           true,
-			"nats":         a.client != nil && a.client.Connected(),
-			"clock_synced": a.clock.Synced(),
+		if !h.OK {
+			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		_ = json.NewEncoder(w).Encode(body)
+		_ = json.NewEncoder(w).Encode(h)
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

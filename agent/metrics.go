@@ -14,6 +14,7 @@ type Metrics struct {
 	Resends        prometheus.Counter
 	SendLatency    prometheus.Histogram
 	ForwardErrors  *prometheus.CounterVec // by class
+	ForwardWakes   prometheus.Counter
 	ClockSynced    prometheus.Gauge
 	ClockStep      prometheus.Gauge
 	FutureReadings prometheus.Counter
@@ -45,8 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}),
 		ForwardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize).",
+			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize).",
 		}, []string{"class"}),
+		ForwardWakes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fieldline_agent_forward_wakes_total", Help: "Waits after a failed send cut short because a bridge said hello or the NATS connection was made again.",
+		}),
 		ClockSynced: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fieldline_agent_clock_synced", Help: "1 when the gateway clock is believed right, 0 while readings are flagged clock-unsynced.",
 		}),
@@ -62,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.counts, m.SourceRestarts, m.BatchesTaken, m.ReadingsAcked,
-			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors)
+			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ForwardWakes, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors)
 	}
 	return m
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
@@ -54,4 +57,18 @@ func TestRunFailsCleanly(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "listening for http on "+ln.Addr().String()) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// sumCounterVec sums every series of a counter vector.
+func sumCounterVec(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	sum := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil && d.Counter != nil {
+			sum += d.Counter.GetValue()
+		}
+	}
+	return sum
 }

@@ -18,19 +18,17 @@ import (
 
 // builtSources are the config's sources as running parts: one Source per
 // Modbus connection, MQTT connection and GPIO group; the rule actions over
-// the GPIO outputs and an MQTT publisher; the protocols' counters of failed
-// reads and connections (source_errors in the status); and what must be
-// closed at the end.
+// the GPIO outputs and an MQTT publisher; and what must be closed at the
+// end. The sources count their own failures (source.FailureCounter).
 type builtSources struct {
 	sources []Source
 	actions *localActions
-	errors  []prometheus.Collector
 	closers []func() error
 }
 
 // protocols registers every protocol the agent builds sources of, by name,
 // with its metrics in reg: the config's sections name them.
-func protocols(log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*source.Registry, *mqtt.Metrics, []prometheus.Collector, error) {
+func protocols(log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*source.Registry, *mqtt.Metrics, error) {
 	var r source.Registry
 	mb, mq, gp := modbus.NewMetrics(reg), mqtt.NewMetrics(reg), gpio.NewMetrics(reg)
 	err := errors.Join(
@@ -38,17 +36,17 @@ func protocols(log *slog.Logger, reg prometheus.Registerer, now func() time.Time
 		mqtt.Register(&r, mqtt.Options{Logger: log, Metrics: mq, Now: now}),
 		gpio.Register(&r, gpio.Options{Logger: log, Metrics: gp, Now: now}),
 	)
-	return &r, mq, []prometheus.Collector{mb.Errors, mq.PayloadErrors, mq.ConnectErrors, mq.SubscribeErrs}, err
+	return &r, mq, err
 }
 
 // buildSources builds the config's sources (see builtSources) through the
 // protocol registry.
 func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*builtSources, error) {
-	r, mq, errs, err := protocols(log, reg, now)
+	r, mq, err := protocols(log, reg, now)
 	if err != nil {
 		return nil, err
 	}
-	out := &builtSources{actions: &localActions{}, errors: errs}
+	out := &builtSources{actions: &localActions{}}
 	fail := func(err error) (*builtSources, error) {
 		for _, c := range out.closers {
 			_ = c()

@@ -21,7 +21,7 @@ func (a *Agent) status(st buffer.Stats) fieldline.AgentStatus {
 		Version:      a.opts.Version,
 		ClockSynced:  a.clock.Synced(),
 		UptimeS:      int64(time.Since(a.started).Seconds()),
-		SourceErrors: sourceFailures + a.protocolErrors(),
+		SourceErrors: sourceFailures + a.actionFailures(),
 		ReadingsIn:   readingsIn,
 		BatchesAcked: batchesAcked,
 	}
@@ -58,17 +58,13 @@ func (a *Agent) publishStatus() {
 	}
 }
 
-// protocolErrors sums the protocols' counters of failed reads and
-// connections: source_errors in the status counts them with the sources
-// that failed as a whole, so a dead meter shows in the heartbeat, not only
-// in the metrics. It is the one number the status still reads out of
-// Prometheus counters, because the protocols (modbus.Metrics.Errors, the
-// mqtt error counters) count their failures there alone; once sources are
-// components whose failures the runtime sees, they belong in counts.
-func (a *Agent) protocolErrors() uint64 {
-	var n float64
-	for _, c := range a.sourceErrs {
-		n += sumCounterVec(c)
+// actionFailures is what the protocol parts that are not sources count
+// as failures (the MQTT publisher of rule actions, which talks to the
+// broker of an MQTT source): source_errors counts them with the sources'.
+func (a *Agent) actionFailures() uint64 {
+	var n uint64
+	for _, c := range a.otherFailures {
+		n += c.Failures()
 	}
-	return uint64(n)
+	return n
 }

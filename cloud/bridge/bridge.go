@@ -34,6 +34,9 @@ type Bridge struct {
 
 	ready   chan struct{}
 	handled atomic.Uint64
+	// maxBytes is the largest batch taken: cfg.MaxBatchBytes, or the NATS
+	// server's max_payload when smaller (see limits.go).
+	maxBytes atomic.Int64
 
 	mu      sync.Mutex
 	flights map[flightKey]*flight
@@ -57,6 +60,7 @@ func New(cfg Config, opts Options) (*Bridge, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	b.setMaxBytes(int64(cfg.MaxBatchBytes))
 	b.schema = wire.SchemaProto
 	if cfg.Kafka.Format == FormatJSON {
 		b.schema = wire.SchemaJSON

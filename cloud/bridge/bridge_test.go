@@ -42,7 +42,14 @@ type env struct {
 
 func startBridge(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
-	e := &env{nats: testkit.NATS(t), kafka: testkit.StartKafka(t), m: NewMetrics(nil)}
+	return startBridgeOn(t, testkit.NATS(t), mod, Options{})
+}
+
+// startBridgeOn runs a bridge on the NATS server ns with opts (its Metrics
+// are the env's).
+func startBridgeOn(t *testing.T, ns *embedded.NATS, mod func(*Config), opts Options) *env {
+	t.Helper()
+	e := &env{nats: ns, kafka: testkit.StartKafka(t), m: NewMetrics(nil)}
 	e.cfg = Config{
 		NATS:  uplink.NATSConfig{URL: e.nats.URL()},
 		Kafka: KafkaConfig{Brokers: e.kafka.Brokers, ReadingsTopic: e.kafka.Topic("fl.readings"), DeadletterTopic: e.kafka.Topic("fl.deadletter")},
@@ -50,7 +57,8 @@ func startBridge(t *testing.T, mod func(*Config)) *env {
 	if mod != nil {
 		mod(&e.cfg)
 	}
-	b, err := New(e.cfg, Options{Metrics: e.m})
+	opts.Metrics = e.m
+	b, err := New(e.cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +417,10 @@ func TestBusyBridgeAnswersEveryBatch(t *testing.T) {
 // message limit is dead-lettered truncated, with its size in a header, and
 // the agent is told not to retry it.
 func TestOversizedDeadLetterIsTruncated(t *testing.T) {
-	e := startBridge(t, nil)
+	// Above the default 1MiB, so that the batch is read (and refused as
+	// undecodable) before it is dead-lettered; the test's NATS server
+	// takes 8MiB.
+	e := startBridge(t, func(c *Config) { c.MaxBatchBytes = 4 << 20 })
 	cl := e.client(t, "gw-1")
 	junk := make([]byte, 2<<20)
 	for i := range junk {

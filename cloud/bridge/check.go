@@ -17,10 +17,11 @@ func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, age
 	if agent == "" {
 		return nil, "", uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject)
 	}
-	if len(data) > int(b.cfg.MaxBatchBytes) {
-		return nil, agent, uplink.CodeTooLarge, fmt.Sprintf("batch of %d bytes exceeds max_batch_bytes %d", len(data), b.cfg.MaxBatchBytes)
+	limit := int(b.maxBytes.Load())
+	if len(data) > limit {
+		return nil, agent, uplink.CodeTooLarge, fmt.Sprintf("batch of %d bytes exceeds max_batch_bytes %d", len(data), limit)
 	}
-	batch, err := wire.Decode(data, wire.Limits{MaxEncodedBytes: int(b.cfg.MaxBatchBytes), MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * int(b.cfg.MaxBatchBytes)})
+	batch, err := wire.Decode(data, wire.Limits{MaxEncodedBytes: limit, MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * limit})
 	if err != nil {
 		code := uplink.CodeDecode
 		if errors.Is(err, wire.ErrTooLarge) {

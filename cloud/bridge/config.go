@@ -13,7 +13,11 @@ type Config struct {
 	Kafka KafkaConfig       `yaml:"kafka"`
 	// Workers is how many batches are handled at once. Default 64.
 	Workers int `yaml:"workers"`
-	// MaxBatchBytes rejects larger encoded batches. Default 4MiB.
+	// MaxBatchBytes rejects larger encoded batches. Default 1MiB, a NATS
+	// server's default max_payload: the server refuses a larger message
+	// before any bridge sees it, so the bridge takes the server's
+	// max_payload instead when it is smaller, and says so (see
+	// Bridge.Run).
 	MaxBatchBytes confkit.ByteSize `yaml:"max_batch_bytes"`
 	// MaxBatchReadings rejects batches with more readings. Default 100000.
 	MaxBatchReadings int `yaml:"max_batch_readings"`
@@ -54,7 +58,7 @@ func (c *Config) SetDefaults() {
 		c.Workers = 64
 	}
 	if c.MaxBatchBytes == 0 {
-		c.MaxBatchBytes = 4 << 20
+		c.MaxBatchBytes = 1 << 20
 	}
 	if c.MaxBatchReadings == 0 {
 		c.MaxBatchReadings = 100_000

@@ -23,8 +23,15 @@
 // re-sent after a bridge died or a flight failed, which downstream removes
 // by (agent, lane, seq).
 //
+// Once subscribed, after every reconnection and every 30 s, the bridge says
+// hello on fl.bridge.hello, so that agents backing off after "no
+// responders" send at once. On each connection it compares
+// max_batch_bytes with the server's max_payload, which bounds every
+// message: above it, it warns and takes max_payload as its limit
+// (limits.go).
+//
 // One idea per file: the Bridge and New (bridge.go), the subscription, its
-// workers and the drain at shutdown (run.go), validation (check.go),
+// workers, the hellos and the drain at shutdown (run.go), validation (check.go),
 // producing a batch's records and the flights that join copies of it
 // (produce.go), the reply and the dead-letter write (reply.go). Replies
 // (fieldline.Ack) and record values are encoded by protocols/wire.

@@ -13,6 +13,9 @@ type Metrics struct {
 	InFlight       prometheus.Gauge
 	Joined         prometheus.Counter
 	KafkaErrors    prometheus.Counter
+	// MaxBatchBytes is the largest batch taken: max_batch_bytes, or the
+	// NATS server's max_payload when smaller.
+	MaxBatchBytes prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg when it is
@@ -49,8 +52,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fieldline_bridge_kafka_errors_total", Help: "Records Kafka did not acknowledge.",
 		}),
 	}
+	m.MaxBatchBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "fieldline_bridge_max_batch_bytes", Help: "The largest encoded batch the bridge takes: max_batch_bytes, or the NATS server's max_payload when that is smaller.",
+	})
 	if reg != nil {
-		reg.MustRegister(m.Batches, m.Rejected, m.Readings, m.Deadletters, m.ProduceLatency, m.BatchBytes, m.InFlight, m.Joined, m.KafkaErrors)
+		reg.MustRegister(m.Batches, m.Rejected, m.Readings, m.Deadletters, m.ProduceLatency, m.BatchBytes, m.InFlight, m.Joined, m.KafkaErrors, m.MaxBatchBytes)
 	}
 	return m
 }

@@ -73,11 +73,41 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err := nc.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
 		b.log.Warn("nats flush after subscribe", "err", err)
 	}
-	b.log.Info("bridge ready", "nats", b.cfg.NATS.URL, "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers)
+	// Say hello now that the subscription is in place, and after every
+	// reconnection (nats.go subscribes again before it reports the
+	// connection), so that agents backing off after "no responders" send
+	// at once; check the server's payload limit on each connection.
+	helloCtx, stopHello := context.WithCancel(context.Background())
+	helloDone := make(chan struct{})
+	connected := nc.StatusChanged(nats.CONNECTED)
+	if nc.IsConnected() {
+		b.checkServerLimits(nc)
+		b.hello(nc, "subscribed")
+	}
+	go func() {
+		defer close(helloDone)
+		t := time.NewTicker(uplink.HelloInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-helloCtx.Done():
+				return
+			case <-connected:
+				b.checkServerLimits(nc)
+				b.hello(nc, "connected")
+			case <-t.C:
+				b.hello(nc, "periodic")
+			}
+		}
+	}()
+	b.log.Info("bridge ready", "nats", b.cfg.NATS.URL, "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers, "max_batch_bytes", b.maxBytes.Load())
 	close(b.ready)
 
 	<-ctx.Done()
 	b.log.Info("bridge stopping: no new batches, finishing those held")
+	stopHello()
+	nc.RemoveStatusListener(connected)
+	<-helloDone
 	// Drain: no new batches, but those already delivered to this bridge
 	// are handled; then wait for the workers.
 	closed := sub.StatusChanged(nats.SubscriptionClosed) // closed with the subscription
@@ -100,6 +130,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 	_ = kc.Flush(fctx)
 	_ = nc.Flush()
 	return nil
+}
+
+// hello tells agents on uplink.HelloSubject that this bridge takes
+// batches. Lost when the connection is down: the next connection says it
+// again.
+func (b *Bridge) hello(nc *nats.Conn, why string) {
+	if err := nc.Publish(uplink.HelloSubject, nil); err != nil {
+		b.log.Debug("hello not sent", "why", why, "err", err)
+		return
+	}
+	b.log.Debug("said hello", "why", why)
 }
 
 // Bounds of the batches a bridge holds while its workers are busy.

@@ -3,12 +3,10 @@ package demo
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/internal/embedded"
 )
 
@@ -319,56 +312,6 @@ func stopChildren(children []*child, log *slog.Logger) {
 	}
 }
 
-func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, children []*child) {
-	t := time.NewTicker(o.Progress)
-	defer t.Stop()
-	secs := o.Progress.Seconds()
-	client := &http.Client{Timeout: 800 * time.Millisecond}
-	start := time.Now()
-	var lastIn, lastKafka float64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var in, depth, oldest float64
-		for _, h := range addrs.AgentHTTP {
-			st, err := fetchStatus(client, h)
-			if err != nil {
-				continue
-			}
-			in += float64(st.ReadingsIn)
-			depth += float64(st.Depth())
-			for _, l := range st.Lanes {
-				oldest = max(oldest, float64(l.OldestUnsentAgeMs)/1000)
-			}
-		}
-		kafka := counterValue(bm.Readings)
-		fmt.Fprintf(o.Out, "%6.0fs  in %7.0f/s  into Kafka %7.0f/s  total in Kafka %9.0f  buffer depth %6.0f  oldest unsent %5.1fs\n",
-			time.Since(start).Seconds(), (in-lastIn)/secs, (kafka-lastKafka)/secs, kafka, depth, oldest)
-		lastIn, lastKafka = in, kafka
-		for _, c := range children {
-			select {
-			case err := <-c.done:
-				fmt.Fprintf(o.Out, "%s exited: %v (see its log in %s)\n", c.name, err, o.Dir)
-				c.done <- err
-			default:
-			}
-		}
-	}
-}
-
-func fetchStatus(c *http.Client, addr string) (*fieldline.AgentStatus, error) {
-	resp, err := c.Get("http://" + addr + "/status")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var st fieldline.AgentStatus
-	return &st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -381,12 +324,4 @@ func freePort() (int, error) {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if c.Write(&m) != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }

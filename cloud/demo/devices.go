@@ -122,10 +122,14 @@ const gpioSource = `  gpio:
         - {pin: SIM_PUMP, sensor: pumphouse.pump.on, mode: output, output: pump}
 `
 
-// agentConfig is one agent's config file.
+// agentConfig is one agent's config file. clock_sync: floor: the demo's
+// agents trust this machine's clock as it is. A machine without a time
+// daemon (a container, a laptop offline) has a kernel that calls its clock
+// unsynchronised, and the agents would flag every reading (the processor
+// keeps flagged readings out of the windows).
 func agentConfig(id, dir, natsURL, httpAddr, sources string) string {
 	return fmt.Sprintf(`# written by fieldline-cloud demo
-agent: {id: %s, data_dir: %s}
+agent: {id: %s, data_dir: %s, clock_sync: floor}
 uplink: {nats: {url: "%s"}, status_interval: 1s}
 http: {listen: "%s"}
 sources:

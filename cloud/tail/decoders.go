@@ -35,15 +35,11 @@ type Decoder func(rec *kgo.Record) Entry
 
 // decoders are the Fieldline topics tail reads, by name. A topic decodes
 // with the longest name here that its own name ends with (a test's
-// "t17-fl.readings" is fl.readings), or the one Options.As names. The
-// processor's topics join with a line each once protocols/wire has their
-// codecs:
-//
-//	"fl.aggregates": aggregates,
-//	"fl.alerts":     alerts,
+// "t17-fl.readings" is fl.readings), or the one Options.As names.
 var decoders = map[string]Decoder{
 	"fl.readings":   readings,
 	"fl.deadletter": deadletter,
+	"fl.aggregates": aggregates,
 }
 
 // decoderFor returns the decoder for topic (or as, when set), or raw.
@@ -95,6 +91,25 @@ func readings(rec *kgo.Record) Entry {
 		fmt.Fprintf(&b, " text=%s", strconv.Quote(r.Text))
 	}
 	return Entry{Agent: r.AgentID, Sensor: r.SensorID, Text: b.String(), JSON: obj[1 : len(obj)-1]}
+}
+
+// aggregates decodes a record of fl.aggregates (the processor's windows) in
+// either schema its fl-schema header names. The JSON members are exactly
+// those of the processor's JSON records (wire.AppendAggregateJSON).
+func aggregates(rec *kgo.Record) Entry {
+	var a fieldline.Aggregate
+	if err := wire.DecodeAggregate(header(rec, "fl-schema"), rec.Value, &a); err != nil {
+		return undecodable(rec, err)
+	}
+	obj := wire.AppendAggregateJSON(nil, &a)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s window=%s count=%d min=%s max=%s mean=%s sum=%s", nsTime(a.StartNs), a.AgentID, a.SensorID,
+		time.Duration(a.LengthNs), a.Count, formatValue(a.Min), formatValue(a.Max), formatValue(a.Mean), formatValue(a.Sum))
+	if a.HasQuantiles {
+		fmt.Fprintf(&b, " p50=%s p95=%s p99=%s", formatValue(a.P50), formatValue(a.P95), formatValue(a.P99))
+	}
+	fmt.Fprintf(&b, " good=%d uncertain=%d bad=%d rev=%d close=%s", a.Good, a.Uncertain, a.Bad, a.Revision, a.Close)
+	return Entry{Agent: a.AgentID, Sensor: a.SensorID, Text: b.String(), JSON: obj[1 : len(obj)-1]}
 }
 
 // deadletterHead is how many bytes of a dead letter's value are shown.

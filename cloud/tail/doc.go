@@ -17,7 +17,8 @@
 // A text line starts with the record's partition and offset ("2:17"); a
 // JSON object starts with "partition" and "offset" and goes on with the
 // topic's own field names: for fl.readings exactly the names of the
-// bridge's JSON records (agent_id, sensor_id, timestamp_ns, ...).
+// bridge's JSON records (agent_id, sensor_id, timestamp_ns, ...), for
+// fl.aggregates those of the processor's (start_ns, length_ns, count, ...).
 //
 // # Caveats
 //

@@ -137,6 +137,9 @@ func TestDeadUnitBackedOffThenPickedUp(t *testing.T) {
 	must(t, s.SetFault(1, modbussim.Fault{}))
 	c.waitUntil(t, 20*time.Second, "a good reading after the unit came back", func() bool { return c.count("t", fieldline.QualityGood) >= 3 })
 	stop()
+	if got, want := src.Failures(), errorsTotal(m, "modbus/dead"); got != want || got == 0 {
+		t.Errorf("Failures() %d, want every error counted in the metric (%d)", got, want)
+	}
 
 	want, _, _ := s.Expected(1, "temperature", frozen)
 	rs := c.readings("t")
@@ -312,4 +315,22 @@ func dumpErrors(m *Metrics) string {
 		fmt.Fprintf(&b, "%v=%v ", d.GetLabel(), d.GetCounter().GetValue())
 	}
 	return b.String()
+}
+
+// errorsTotal sums fieldline_modbus_errors_total of one source.
+func errorsTotal(m *Metrics, source string) uint64 {
+	ch := make(chan prometheus.Metric, 100)
+	m.Errors.Collect(ch)
+	close(ch)
+	var n float64
+	for x := range ch {
+		var d dto.Metric
+		_ = x.Write(&d)
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "source" && l.GetValue() == source {
+				n += d.GetCounter().GetValue()
+			}
+		}
+	}
+	return uint64(n)
 }

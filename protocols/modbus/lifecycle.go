@@ -150,7 +150,7 @@ func (r *run) due() *job {
 func (s *Source) open(r *run, u *unitState) error {
 	if err := r.conn.open(); err != nil {
 		r.down, r.downErr = true, err
-		s.m.Errors.WithLabelValues(s.name, u.label, "connect").Inc()
+		s.failed(u.label, "connect")
 		return err
 	}
 	r.down, r.downErr = false, nil

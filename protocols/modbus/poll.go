@@ -50,7 +50,7 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]fieldline
 					rd.Value = 1
 				}
 			} else if v, err := DecodeRegister(regs[p.offset:], p.layout); err != nil {
-				s.m.Errors.WithLabelValues(s.name, u.label, "decode").Inc()
+				s.failed(u.label, "decode")
 				s.log.Warn("modbus value not decodable", "unit", u.id, "sensor", p.sensor, "table", req.Table, "address", int(req.Address)+p.offset, "err", err)
 				if s.cfg.OnError == OnErrorSkip {
 					continue

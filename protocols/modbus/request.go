@@ -51,7 +51,7 @@ func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedReq
 		}
 	}
 	err = f.wrap(u.id, &req.ReadRequest, err)
-	s.m.Errors.WithLabelValues(s.name, u.label, f.code).Inc()
+	s.failed(u.label, f.code)
 	first := !r.failing[req.index]
 	r.failing[req.index] = true
 	if f.out == silent {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,9 @@ const Protocol = "modbus"
 
 // Options are a Source's injectable parts. The zero value is usable.
 type Options struct {
-	Logger  *slog.Logger     // nil discards
+	// Logger gets the source's lines; nil discards. The source adds
+	// source=modbus/<name> to it: do not add it again.
+	Logger  *slog.Logger
 	Metrics *Metrics         // nil is NewMetrics(nil)
 	Now     func() time.Time // stamps readings; nil is time.Now
 }
@@ -60,7 +63,13 @@ type Source struct {
 	requestSeconds            prometheus.Observer
 
 	r *run // the line and the schedule; nil before Connect and after Close
+
+	// failures counts what fieldline_modbus_errors_total counts, as a
+	// plain number for Failures.
+	failures atomic.Uint64
 }
+
+var _ source.FailureCounter = (*Source)(nil)
 
 // New checks cfg (after SetDefaults) and plans its requests.
 func New(cfg Config, opts Options) (*Source, error) {
@@ -97,6 +106,17 @@ func (s *Source) Name() string { return s.name }
 // runtime waits between attempts to open a line that could not be opened.
 func (s *Source) ReconnectBackoff() source.Backoff {
 	return source.Backoff{Min: s.cfg.ReconnectBackoff.Min, Max: s.cfg.ReconnectBackoff.Max}
+}
+
+// Failures is the number of failed reads and connection attempts so far
+// (every one fieldline_modbus_errors_total counts): a source.FailureCounter.
+func (s *Source) Failures() uint64 { return s.failures.Load() }
+
+// failed counts a failure of unit under code, in the metric and in
+// Failures.
+func (s *Source) failed(unit, code string) {
+	s.m.Errors.WithLabelValues(s.name, unit, code).Inc()
+	s.failures.Add(1)
 }
 
 // Sensors lists the configured values in config order.

@@ -32,11 +32,13 @@ func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) 
 			err = errors.New("no SUBACK")
 		}
 		s.m.SubscribeErrs.WithLabelValues(s.name).Add(float64(len(opts)))
+		s.failures.Add(uint64(len(opts)))
 		return fmt.Errorf("subscribing: %w", err)
 	}
 	for i, code := range sa.Reasons {
 		if code >= 0x80 && i < len(opts) {
 			s.m.SubscribeErrs.WithLabelValues(s.name).Inc()
+			s.failures.Add(1)
 			s.log.Error("mqtt broker refused a subscription", "source", s.name, "topic", opts[i].Topic,
 				"reason_code", fmt.Sprintf("0x%02x", code))
 		}
@@ -80,6 +82,7 @@ func (s *Source) payloadError(topic string, err error) {
 		reason = string(pe.Reason)
 	}
 	s.m.PayloadErrors.WithLabelValues(s.name, reason).Inc()
+	s.failures.Add(1)
 	if ok, n := s.limiter.Allow(topic); ok {
 		s.log.Warn("mqtt payload dropped", "source", s.name, "topic", topic, "reason", reason,
 			"err", err, "suppressed_since_last", n)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -28,7 +29,16 @@ type Publisher struct {
 	cancel context.CancelFunc
 
 	published, failed prometheus.Counter
+	// connectFailures counts failed connection attempts, as
+	// fieldline_mqtt_connect_errors_total does.
+	connectFailures atomic.Uint64
 }
+
+// Failures is the number of failed connection attempts so far; the agent
+// counts them with its sources' failures (source_errors in the status),
+// as the publisher talks to the same broker as the MQTT source it is
+// built from.
+func (p *Publisher) Failures() uint64 { return p.connectFailures.Load() }
 
 // NewPublisher checks the connection part of cfg (subscriptions are
 // ignored) and starts connecting in the background, retrying with the
@@ -57,6 +67,7 @@ func NewPublisher(cfg Config, o Options) (*Publisher, error) {
 	}
 	ac.OnConnectError = func(err error) {
 		o.Metrics.ConnectErrors.WithLabelValues(name).Inc()
+		p.connectFailures.Add(1)
 		if ok, n := limiter.Allow("connect"); ok && ctx.Err() == nil {
 			p.log.Warn("mqtt publisher connect failed; retrying with backoff", "source", name, "err", err, "suppressed", n)
 		}

@@ -96,6 +96,7 @@ func (s *Source) dial(ctx context.Context) (*session, error) {
 	}
 	ac.OnConnectError = func(err error) {
 		s.m.ConnectErrors.WithLabelValues(s.name).Inc()
+		s.failures.Add(1)
 		select {
 		case failed <- err:
 		default:

@@ -59,7 +59,16 @@ type Source struct {
 	wild    []string
 
 	messages, readings, unmatched prometheus.Counter
+	// failures counts what the connect, subscribe and payload error
+	// metrics count, as a plain number for Failures.
+	failures atomic.Uint64
 }
+
+var _ source.FailureCounter = (*Source)(nil)
+
+// Failures is the number of failed connection attempts, refused
+// subscriptions and unreadable payloads so far: a source.FailureCounter.
+func (s *Source) Failures() uint64 { return s.failures.Load() }
 
 // New checks cfg (every problem listed), resolves the broker URLs, TLS
 // files and password, and compiles the subscriptions. It does not connect:

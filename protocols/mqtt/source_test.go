@@ -156,6 +156,9 @@ func TestMalformedPayloadsAreCountedAndLoggedOncePerTopicPerMinute(t *testing.T)
 		t.Fatalf("payload errors: not_a_number %g empty %g bad_json %g bad_timestamp %g",
 			errs(ReasonNotNumber), errs(ReasonEmpty), errs(ReasonBadJSON), errs(ReasonBadTimestamp))
 	}
+	if n := src.Failures(); n != 5 {
+		t.Fatalf("Failures() %d, want the 5 payload errors (the agent's source_errors)", n)
+	}
 	if got := l.lines("topic=plant/a/temp"); len(got) != 1 || !strings.Contains(got[0], "reason=not_a_number") {
 		t.Fatalf("plant/a/temp logged %d times: %q", len(got), got)
 	}

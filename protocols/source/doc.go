@@ -35,7 +35,9 @@
 //
 // Run logs each kind of event (a failed connect, a lost peer, a failure)
 // at most once a minute per source; the protocols count every one in
-// their own metrics. The package knows no protocol and no part of the
-// agent: the agent's supervisor runs one Run per source and turns its
-// Failed and Restarted hooks into metrics.
+// their own metrics, and a source that is a FailureCounter hands its count
+// to whoever runs it as a plain number. The package knows no protocol and
+// no part of the agent: the agent's supervisor runs one Run per source and
+// turns its Connected, Lost, Failed and Restarted hooks into counts, the
+// source's up state and metrics.
 package source

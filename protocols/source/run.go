@@ -27,6 +27,12 @@ type Options struct {
 	Logger *slog.Logger
 	// CloseTimeout bounds the Close at the end; default 5 s.
 	CloseTimeout time.Duration
+	// Connected, when set, is called each time a Connect succeeded: the
+	// source is up until Lost or Failed is called.
+	Connected func()
+	// ConnectFailed, when set, is called with the error of each Connect
+	// that failed (every one; the log has them once a minute).
+	ConnectFailed func(err error)
 	// Lost, when set, is called each time the source lost its peer (Read
 	// returned ErrNotConnected while connected).
 	Lost func(err error)
@@ -155,10 +161,16 @@ func (r *runner) connect(ctx context.Context) {
 		d := r.bo.Next()
 		r.retryAt = time.Now().Add(d)
 		r.logf("connect", "source cannot connect; retrying", err, d)
+		if r.o.ConnectFailed != nil {
+			r.o.ConnectFailed(err)
+		}
 		return
 	}
 	r.connected, r.since = true, time.Now()
 	r.log.Debug("source connected", "source", r.name)
+	if r.o.Connected != nil {
+		r.o.Connected()
+	}
 }
 
 // lost handles a peer gone while connected: the first attempt is made at

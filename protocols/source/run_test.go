@@ -110,35 +110,44 @@ func TestRun(t *testing.T) {
 		// lost peer is tried again at once.
 		stable       bool
 		want         []string // calls, the last blocking read and the close at the end included
+		connected    int      // Connects that succeeded
+		refused      int      // and failed
 		lost, failed int
 		restarted    int
 	}{
 		{
-			name: "connects and reads until ctx ends",
-			want: []string{"connect", "read", "close"},
+			name:      "connects and reads until ctx ends",
+			connected: 1,
+			want:      []string{"connect", "read", "close"},
 		},
 		{
-			name:     "reads while down between attempts, then connects",
-			connects: []error{errRefused, errRefused},
-			reads:    []error{errLost, errBlock},
-			want:     []string{"connect", "read-while-down", "connect", "read-while-down", "connect", "read", "close"},
+			name:      "reads while down between attempts, then connects",
+			refused:   2,
+			connected: 1,
+			connects:  []error{errRefused, errRefused},
+			reads:     []error{errLost, errBlock},
+			want:      []string{"connect", "read-while-down", "connect", "read-while-down", "connect", "read", "close"},
 		},
 		{
-			name:   "a lost peer is connected again at once after a connection that held",
-			reads:  []error{errLost},
-			stable: true,
-			want:   []string{"connect", "read", "connect", "read", "close"},
-			lost:   1,
+			name:      "a lost peer is connected again at once after a connection that held",
+			connected: 2,
+			reads:     []error{errLost},
+			stable:    true,
+			want:      []string{"connect", "read", "connect", "read", "close"},
+			lost:      1,
 		},
 		{
-			name:     "a lost peer of a connection that did not hold waits a backoff, reading while down",
-			connects: []error{nil, errRefused},
-			reads:    []error{errLost, errBlock, errBlock},
-			want:     []string{"connect", "read", "read-while-down", "connect", "read-while-down", "connect", "read", "close"},
-			lost:     1,
+			name:      "a lost peer of a connection that did not hold waits a backoff, reading while down",
+			refused:   1,
+			connected: 2,
+			connects:  []error{nil, errRefused},
+			reads:     []error{errLost, errBlock, errBlock},
+			want:      []string{"connect", "read", "read-while-down", "connect", "read-while-down", "connect", "read", "close"},
+			lost:      1,
 		},
 		{
 			name:      "a failure closes and restarts the source",
+			connected: 2,
 			reads:     []error{errBroken},
 			want:      []string{"connect", "read", "close", "connect", "read", "close"},
 			failed:    1,
@@ -146,6 +155,7 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name:      "a read that stops on its own is a failure",
+			connected: 2,
 			reads:     []error{nil},
 			want:      []string{"connect", "read", "close", "connect", "read", "close"},
 			failed:    1,
@@ -153,6 +163,8 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name:      "a restart that cannot connect reads while down",
+			refused:   1,
+			connected: 2,
 			connects:  []error{nil, errRefused},
 			reads:     []error{errBroken, errLost},
 			want:      []string{"connect", "read", "close", "connect", "read-while-down", "connect", "read", "close"},
@@ -169,7 +181,7 @@ func TestRun(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			var mu sync.Mutex
-			var lost, failed, restarted int
+			var connected, refused, lost, failed, restarted int
 			var got []string
 			done := make(chan error, 1)
 			go func() {
@@ -178,9 +190,11 @@ func TestRun(t *testing.T) {
 					got = append(got, rs[0].SensorID)
 					mu.Unlock()
 				}, Options{
-					Lost:      func(err error) { mu.Lock(); lost++; mu.Unlock() },
-					Failed:    func(err error) { mu.Lock(); failed++; mu.Unlock() },
-					Restarted: func() { mu.Lock(); restarted++; mu.Unlock() },
+					Connected:     func() { mu.Lock(); connected++; mu.Unlock() },
+					ConnectFailed: func(error) { mu.Lock(); refused++; mu.Unlock() },
+					Lost:          func(err error) { mu.Lock(); lost++; mu.Unlock() },
+					Failed:        func(err error) { mu.Lock(); failed++; mu.Unlock() },
+					Restarted:     func() { mu.Lock(); restarted++; mu.Unlock() },
 				})
 			}()
 			<-src.done
@@ -193,8 +207,8 @@ func TestRun(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if lost != tc.lost || failed != tc.failed || restarted != tc.restarted {
-				t.Errorf("lost %d failed %d restarted %d, want %d %d %d", lost, failed, restarted, tc.lost, tc.failed, tc.restarted)
+			if connected != tc.connected || refused != tc.refused || lost != tc.lost || failed != tc.failed || restarted != tc.restarted {
+				t.Errorf("connected %d refused %d lost %d failed %d restarted %d, want %d %d %d %d %d", connected, refused, lost, failed, restarted, tc.connected, tc.refused, tc.lost, tc.failed, tc.restarted)
 			}
 			var reads []string
 			for _, c := range tc.want {

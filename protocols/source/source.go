@@ -51,6 +51,20 @@ type Reconnector interface {
 	ReconnectBackoff() Backoff
 }
 
+// FailureCounter is implemented by a source that counts its own failures:
+// reads that failed, connections refused, messages it could not read. The
+// runtime sees only a source that lost its peer or failed as a whole; a
+// Modbus request that timed out or an MQTT payload that did not parse is
+// the protocol's to count. The agent sums Failures into the status
+// heartbeat's source_errors, so a dead meter shows there and not only in
+// the protocol's metrics. Failures is called from other goroutines than
+// Run's: it must be safe for that (an atomic).
+type FailureCounter interface {
+	// Failures is how many failures the source counted since it was
+	// built.
+	Failures() uint64
+}
+
 // Local gives a source that has no peer to lose (GPIO pins, a generator
 // in the same process) the Connect and Close of the lifecycle: both do
 // nothing. Embed it.

@@ -9,9 +9,17 @@
 // An agent sends one encoded fieldline.Batch as a NATS request on
 // fl.up.<agent_id>; a bridge in queue group fl-bridge replies with a
 // fieldline.Ack (encoded by wire.EncodeAck) once Kafka has acknowledged
-// every record, or with a rejection. NATSClient.Send does one round trip;
-// the agent's forwarder owns retries and backoff. The connection itself
-// reconnects forever.
+// every record, or with a rejection. NATSClient.Send does one round trip
+// and says why one failed (ErrNoConnection, ErrNoBridge, ErrOverMaxPayload,
+// ErrRejected, ErrNotAcked); the agent's forwarder owns retries and
+// backoff. The connection itself reconnects forever, and DialNATS logs why
+// it cannot connect, once a minute.
+//
+// A bridge publishes an empty message on fl.bridge.hello (HelloSubject)
+// when it takes batches: once subscribed, after every reconnection and
+// every HelloInterval. NATSClient.Watch turns a hello, or the agent's own
+// connection made again, into a Wake, so that an agent waiting out a
+// backoff after "no responders" sends at once.
 //
 // # Caveats
 //

@@ -15,4 +15,16 @@ var (
 	ErrNotAcked = errors.New("batch not acknowledged")
 	// ErrBadAck means the reply was not an Ack for the batch sent.
 	ErrBadAck = errors.New("malformed ack")
+	// ErrNoConnection means the batch was not sent: the connection to the
+	// NATS server is down (DialNATS logs why it cannot connect). Send
+	// again later.
+	ErrNoConnection = errors.New("not connected to the NATS server")
+	// ErrNoBridge means the NATS server knows no bridge to take the batch
+	// (no responders on fl.up.<agent_id>). Send again later: a bridge
+	// that subscribes says hello (HelloSubject).
+	ErrNoBridge = errors.New("no bridge takes batches (no responders)")
+	// ErrOverMaxPayload means the batch is larger than the NATS server
+	// takes (its max_payload, NATSClient.MaxPayload): the server refuses
+	// it before any bridge sees it. Cut it and send the parts.
+	ErrOverMaxPayload = errors.New("batch larger than the NATS server's max_payload")
 )

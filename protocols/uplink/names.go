@@ -3,16 +3,28 @@ package uplink
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Names on the wire (see docs/architecture.md).
 const (
 	SubjectPrefix       = "fl.up."
 	StatusSubjectPrefix = "fl.status."
-	QueueGroup          = "fl-bridge"
-	MQTTTopicPrefix     = "fl/up/"
-	MQTTSharedFilter    = "$share/fl-bridge/fl/up/+"
+	// HelloSubject is where a bridge says it takes batches: once it has
+	// subscribed (at start and after every reconnection) and every
+	// HelloInterval. The payload is empty; only its arrival counts. An
+	// agent whose send failed tries again at once when it hears one,
+	// instead of waiting out its backoff.
+	HelloSubject     = "fl.bridge.hello"
+	QueueGroup       = "fl-bridge"
+	MQTTTopicPrefix  = "fl/up/"
+	MQTTSharedFilter = "$share/fl-bridge/fl/up/+"
 )
+
+// HelloInterval is how often a bridge says hello besides when it
+// subscribes: it bounds how long an agent that missed a hello (it was
+// reconnecting itself) waits beyond its own backoff's next attempt.
+const HelloInterval = 30 * time.Second
 
 // Subject is the NATS subject an agent sends batches on.
 func Subject(agentID string) string { return SubjectPrefix + agentID }

@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/lograte"
 	"github.com/fieldline/fieldline/internal/tlsconf"
 )
 
@@ -93,13 +92,16 @@ func (c *NATSConfig) Check(p *confkit.Problems) {
 
 // DialNATS connects and keeps reconnecting forever. When the server cannot
 // be reached at first it still returns a connection that keeps trying in the
-// background (requests fail fast until it is up), so an agent starts with no
-// network.
+// background (requests fail fast until it is up, with ErrNoConnection), so an
+// agent starts with no network. Why an attempt to connect failed (refused,
+// no route, TLS, authorization) is logged, the first at once and then once
+// a minute with the number held back; so is every connection made.
 func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error) {
 	cfg.SetDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	connectLog := lograte.New(connectLogEvery, nil)
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -114,6 +116,17 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if errors.Is(err, nats.ErrNoServers) {
+				// The first attempt's summary ("no servers available"):
+				// the next attempt, a reconnect wait later, names the
+				// cause (refused, no route, TLS).
+				return
+			}
+			if ok, held := connectLog.Allow("connect"); ok {
+				log.Warn("nats cannot connect; retrying", "err", err, "retry_in", cfg.ReconnectWait, "suppressed_since_last", held)
+			}
+		}),
 		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("nats connected", "url", nc.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
@@ -151,51 +164,5 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error)
 	return nc, nil
 }
 
-// NATSClient sends batches and heartbeats for one agent.
-type NATSClient struct {
-	nc      *nats.Conn
-	agentID string
-	timeout time.Duration
-}
-
-// NewNATSClient wraps a connection for agentID.
-func NewNATSClient(nc *nats.Conn, agentID string, requestTimeout time.Duration) (*NATSClient, error) {
-	if err := CheckAgentID(agentID); err != nil {
-		return nil, err
-	}
-	if requestTimeout <= 0 {
-		requestTimeout = DefaultRequestTimeout
-	}
-	return &NATSClient{nc: nc, agentID: agentID, timeout: requestTimeout}, nil
-}
-
-// Send makes one round trip with an encoded batch and returns the bridge's
-// Ack. A negative Ack comes back as an error wrapping ErrRejected (do not
-// send again) or ErrNotAcked (send again later); transport failures are
-// returned as they are (send again later).
-func (c *NATSClient) Send(ctx context.Context, payload []byte) (*fieldline.Ack, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	msg, err := c.nc.RequestWithContext(ctx, Subject(c.agentID), payload)
-	if err != nil {
-		// Name what the server said last (authorization or permissions
-		// violation): a bare timeout would hide it.
-		if last := c.nc.LastError(); last != nil {
-			return nil, fmt.Errorf("sending batch on %s: %w (server: %v)", Subject(c.agentID), err, last)
-		}
-		return nil, fmt.Errorf("sending batch on %s: %w", Subject(c.agentID), err)
-	}
-	return DecodeAck(msg.Data)
-}
-
-// PublishStatus sends a heartbeat; it is fire and forget.
-func (c *NATSClient) PublishStatus(status []byte) error {
-	return c.nc.Publish(StatusSubject(c.agentID), status)
-}
-
-// MaxPayload is the largest batch the NATS server takes, or 0 before the
-// first connection told it.
-func (c *NATSClient) MaxPayload() int { return int(c.nc.MaxPayload()) }
-
-// Connected reports whether the connection is up now.
-func (c *NATSClient) Connected() bool { return c.nc.IsConnected() }
+// connectLogEvery is how often DialNATS logs a failed attempt to connect.
+const connectLogEvery = time.Minute

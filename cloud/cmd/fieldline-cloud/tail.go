@@ -17,8 +17,10 @@ func newTailCmd() *cobra.Command {
 		Short: "print the records of a Fieldline topic, decoded, one line or JSON object each",
 		Long: `Reads a Kafka topic and prints each record decoded: fl.readings (protobuf or
 JSON records, as the bridge writes them) as time, agent, sensor, value,
-quality, seq, lane and kind; fl.deadletter as the reason the bridge gave and
-the head of the raw batch in hex; any other topic as its key, headers and
+quality, seq, lane and kind; fl.aggregates (the processor's windows) as
+window start and length, count, min, max, mean, sum, quantiles, quality
+counts, revision and close reason; fl.deadletter as the reason the bridge gave
+and the head of the raw batch in hex; any other topic as its key, headers and
 value length. Each line starts with partition:offset; --json prints one JSON
 object per record with the same field names as the bridge's JSON records.
 
@@ -27,7 +29,8 @@ when tail starts, or on and on with --follow (Ctrl-C stops it).`,
 		Example: `  fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
   fieldline-cloud tail fl.readings --from -20 --agent gw-0001 --sensor 'boiler.*' --follow
   fieldline-cloud tail fl.readings --from 15m --json | jq .value
-  fieldline-cloud tail fl.deadletter --from 2026-11-25T12:00:00Z`,
+  fieldline-cloud tail fl.deadletter --from 2026-11-25T12:00:00Z
+  fieldline-cloud tail fl.aggregates --agent gw-0001 --sensor boiler.temp --follow`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Topic, o.Out = args[0], cmd.OutOrStdout()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,23 +26,41 @@ import (
 // the test's Kafka, until the test ends.
 func StartBridge(t testing.TB, natsURL string, k *testkit.Kafka) *bridge.Bridge {
 	t.Helper()
+	b, _ := RunBridge(t, natsURL, k, bridge.Options{})
+	return b
+}
+
+// RunBridge is StartBridge with the bridge's options, and a stop that
+// ends it (a bridge going away) and returns once it returned; stop may be
+// called more than once, and is called when the test ends.
+func RunBridge(t testing.TB, natsURL string, k *testkit.Kafka, opts bridge.Options) (b *bridge.Bridge, stop func()) {
+	t.Helper()
 	b, err := bridge.New(bridge.Config{
 		NATS:  uplink.NATSConfig{URL: natsURL},
 		Kafka: bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
-	}, bridge.Options{})
+	}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("bridge: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-b.Ready():
 	case err := <-done:
 		t.Fatalf("bridge: %v", err)
 	}
-	return b
+	return b, stop
 }
 
 // SimRegisters is a simulator config with n uint16 holding registers
