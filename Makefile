@@ -48,18 +48,24 @@ build: dashboard-assets
 # The dashboard's chart bundle (cloud/dashboard/web/dist, embedded by the
 # cloud binary): uPlot and esbuild pinned by package-lock.json, installed by
 # `npm ci`. Without Node.js and npm it says so and the binary serves the
-# basic page (hand-drawn sparklines) instead.
+# basic page (hand-drawn sparklines) instead; with FL_REQUIRE_TOOLS=1 (CI) it
+# fails.
 DASH_WEB := cloud/dashboard/web
 dashboard-assets:
 	@if command -v npm >/dev/null 2>&1; then \
 		cd $(DASH_WEB) && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && \
 		npm run --silent build && cp app/style.css dist/ && \
 		sed 's|<!--charts-css-->|<link rel="stylesheet" href="main.css">|' app/index.html > dist/index.html; \
+	elif [ "$$FL_REQUIRE_TOOLS" = 1 ]; then echo "dashboard-assets: npm not found (FL_REQUIRE_TOOLS=1: Node.js and npm must be installed)"; exit 1; \
 	else echo "dashboard-assets: npm not found: the dashboard serves its basic page (install Node.js and npm for the full charts)"; fi
 
+# Files tests keep for a person to look at (the browser test's screenshots),
+# under test-artifacts/_artifacts/ (gitignored); each test prints its folder.
+ARTIFACTS := $(CURDIR)/test-artifacts
 test: dashboard-assets
 	$(GO) vet ./...
-	$(GO) test -race -timeout 15m $(RACE_PKGS)
+	@mkdir -p $(ARTIFACTS)
+	$(GO) test -race -timeout 15m -artifacts -outputdir $(ARTIFACTS) $(RACE_PKGS)
 	@# The processor's 2 M-reading backlog test runs a tenth of its readings
 	@# under -race (about ten times slower); here it runs whole, without.
 	$(GO) test -count=1 -timeout 10m -run '^TestBacklog$$' ./cloud/processor/
@@ -111,7 +117,7 @@ footprint-rss:
 demo: build
 	$(BIN)/fieldline-cloud demo --bin $(BIN)
 
-bench:
+bench: dashboard-assets
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
 	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
@@ -131,4 +137,4 @@ generate:
 	cd protocols/wire/wirepb && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative fieldline.proto
 
 clean:
-	rm -rf $(BIN) $(DIST)
+	rm -rf $(BIN) $(DIST) $(ARTIFACTS)

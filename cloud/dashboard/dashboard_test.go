@@ -211,3 +211,12 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("agents %v, want gw-1 alone", ag)
 	}
 }
+
+// TestFullChartsEmbedded: the binary under test carries the chart bundle
+// (make dashboard-assets ran before the build); without it the page is the
+// basic one, which CI must not ship unnoticed.
+func TestFullChartsEmbedded(t *testing.T) {
+	if !FullCharts() {
+		testkit.Missing(t, "the dashboard's chart bundle is not built (make dashboard-assets, with Node.js and npm): this binary serves the basic page")
+	}
+}
