@@ -1,8 +1,9 @@
 // Package fieldline is the data model every part of Fieldline shares: the
 // Reading, the Batch (a contiguous seq range of one lane of one agent), and
 // their Lane, Quality, Kind and Flags; the Ack the bridge answers a batch
-// with; the AgentStatus an agent reports (its heartbeat and /status). The
-// cloud's types (Aggregate, AlertEvent) belong here too.
+// with; the AgentStatus an agent reports (its heartbeat and /status); the
+// cloud's Aggregate (a window of one sensor) and AlertEvent (one transition
+// of one alert, with AlertState, AlertOrigin and AlertFingerprint).
 //
 // # Basics
 //

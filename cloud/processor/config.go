@@ -12,6 +12,8 @@ import (
 type Config struct {
 	Kafka  KafkaConfig   `yaml:"kafka"`
 	Window window.Config `yaml:"window"`
+	// Alerts are evaluated on the readings and aggregates (cloud/alerting).
+	Alerts AlertsConfig `yaml:"alerts"`
 	// CommitInterval is the least time between two transactions: longer
 	// means fewer, larger transactions (more readings/s), shorter means
 	// aggregates visible sooner. Default 100ms.
@@ -67,6 +69,7 @@ const (
 // SetDefaults fills in zero fields.
 func (c *Config) SetDefaults() {
 	c.Window.SetDefaults()
+	c.Alerts.setDefaults()
 	if c.CommitInterval == 0 {
 		c.CommitInterval = 100 * time.Millisecond
 	}
@@ -111,6 +114,7 @@ func (c *Config) SetDefaults() {
 // Check lists the config's problems (after SetDefaults).
 func (c *Config) Check(p *confkit.Problems) {
 	c.Window.Check(p.In("window"))
+	c.Alerts.check(p.In("alerts"), c.Window.Windows)
 	if c.CommitInterval < 0 {
 		p.Add("commit_interval", "must be > 0, got %s", c.CommitInterval)
 	}

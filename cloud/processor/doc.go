@@ -28,6 +28,14 @@
 // rebalanced during it), the client rewinds to the committed offsets and
 // the loop restores every owned partition again.
 //
+// Alerts (alerts.rules set): each owned partition also has an
+// alerting.Engine, fed every decoded record (its Kafka timestamp as the
+// arrival) and each window's first emission, ticked on the clock only when
+// the partition is read to its end. Its events go to fl.alerts (key agent,
+// header fl-idempotency-key) and fl.alerts.state (compacted, key the
+// fingerprint), and each changed agent's alert state to the changelog
+// under key alert/<agent>, all in the same transaction (alerts.go).
+//
 // Metrics count only committed work. /readyz is true once the processor
 // is in its group and every partition it owns is restored; /healthz while
 // Run runs and its loop turns.

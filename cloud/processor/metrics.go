@@ -19,6 +19,7 @@ type Metrics struct {
 	TxnSeconds   prometheus.Histogram
 	EmitLatency  prometheus.Histogram
 	Restore      prometheus.Histogram
+	Alerts       *AlertMetrics
 }
 
 // NewMetrics creates the collectors and registers them with reg when it is
@@ -68,6 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 	}
+	m.Alerts = newAlertMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.Readings, m.Backlog, m.Deadletters, m.Aggregates, m.Lag, m.Partitions, m.OpenWindows, m.Agents,
 			m.StateBytes, m.Transactions, m.TxnSeconds, m.EmitLatency, m.Restore)

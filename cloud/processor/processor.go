@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fieldline/fieldline/cloud/alerting"
 	"github.com/fieldline/fieldline/cloud/window"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -55,7 +56,9 @@ type Processor struct {
 	restoreAll bool
 	dec        wire.RecordDecoder
 	tx         *txn
-	begun      bool // a transaction is open
+	rules      *alerting.Rules // nil: no alerting
+	alertSeen  alerting.Stats  // the engines' counts already in the metrics
+	begun      bool            // a transaction is open
 
 	ready atomic.Bool
 	alive atomic.Int64 // wall clock of the loop's last turn, unix ns
@@ -84,6 +87,10 @@ type part struct {
 	// stateBytes is the size of each agent's state as last written.
 	stateBytes map[string]int
 	stateSum   int
+	// al is the partition's alert engine (nil without rules), alIn its
+	// input, reused.
+	al   *alerting.Engine
+	alIn alerting.Input
 }
 
 // New checks cfg and returns a processor; Run starts it.
@@ -102,6 +109,7 @@ func New(cfg Config, opts Options) (*Processor, error) {
 	if cfg.Kafka.Format == FormatJSON {
 		pr.aggSchema = wire.SchemaAggregateJSON
 	}
+	pr.rules = cfg.Alerts.check(new(confkit.Problems), cfg.Window.Windows)
 	if pr.log == nil {
 		pr.log = slog.New(slog.DiscardHandler)
 	}

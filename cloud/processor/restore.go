@@ -161,12 +161,18 @@ func (p *Processor) restore(ctx context.Context, cl *kgo.Client, ids []int32) er
 		// Where consumption resumes and where the partition ends now, so
 		// that a partition with nothing new to read still closes its idle
 		// windows.
-		pt := &part{id: id, eng: eng, hw: -1, next: committed[id], stateBytes: map[string]int{}}
+		pt := &part{id: id, eng: eng, hw: -1, next: committed[id], stateBytes: map[string]int{}, al: p.newAlertEngine()}
 		if end, ok := ends.Lookup(k.ReadingsTopic, id); ok && end.Err == nil {
 			pt.hw = end.Offset
 		}
 		for agent, st := range latest[id] {
 			if st == nil {
+				continue
+			}
+			if ok, err := p.restoreAlerts(pt, agent, st); ok {
+				if err != nil {
+					return fmt.Errorf("restoring %s partition %d: %w", k.ChangelogTopic, id, err)
+				}
 				continue
 			}
 			if err := eng.Restore(agent, st); err != nil {

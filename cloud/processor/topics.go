@@ -26,7 +26,7 @@ func (p *Processor) ensureTopics(ctx context.Context) (int32, error) {
 	adm := kadm.NewClient(cl)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	topics, err := adm.ListTopics(tctx, k.ReadingsTopic, k.AggregatesTopic, k.LateTopic, k.DeadletterTopic, k.ChangelogTopic)
+	topics, err := adm.ListTopics(tctx, k.ReadingsTopic, k.AggregatesTopic, k.LateTopic, k.DeadletterTopic, k.ChangelogTopic, p.cfg.Alerts.Topic, p.cfg.Alerts.StateTopic)
 	if err != nil {
 		return 0, fmt.Errorf("listing topics: %w", err)
 	}
@@ -36,15 +36,20 @@ func (p *Processor) ensureTopics(ctx context.Context) (int32, error) {
 	}
 	n := int32(len(rd.Partitions))
 	var created []string
-	for _, t := range []struct {
+	type topic struct {
 		name    string
 		configs map[string]*string
-	}{
+	}
+	want := []topic{
 		{k.AggregatesTopic, nil},
 		{k.LateTopic, nil},
 		{k.DeadletterTopic, nil},
 		{k.ChangelogTopic, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}},
-	} {
+	}
+	if p.rules != nil {
+		want = append(want, topic{p.cfg.Alerts.Topic, nil}, topic{p.cfg.Alerts.StateTopic, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}})
+	}
+	for _, t := range want {
 		if d, ok := topics[t.name]; ok && d.Err == nil {
 			if t.name == k.ChangelogTopic && int32(len(d.Partitions)) != n {
 				return 0, fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrChangelogPartitions, t.name, len(d.Partitions), k.ReadingsTopic, n)

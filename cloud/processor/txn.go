@@ -42,7 +42,8 @@ type txn struct {
 	backlog     int
 	deadletters map[string]int
 	aggregates  [3]int
-	emitted     []int64 // window ends of first watermark emissions, ns
+	emitted     []int64    // window ends of first watermark emissions, ns
+	alerts      [][2]uint8 // (to state, origin) of each alert event
 	arena       []byte
 	records     []kgo.Record
 	n           int
@@ -57,6 +58,7 @@ func (t *txn) reset() {
 	t.outcomes, t.backlog, t.aggregates = [6]int{}, 0, [3]int{}
 	clear(t.deadletters)
 	t.emitted, t.arena, t.n = t.emitted[:0], t.arena[:0], 0
+	t.alerts = t.alerts[:0]
 	t.produceErr = nil
 }
 
@@ -145,6 +147,9 @@ func (p *Processor) finish(ctx context.Context, sess *kgo.GroupTransactSession) 
 			pt.eng.Tick()
 		}
 	}
+	if err := p.evaluateAlerts(sess, now); err != nil {
+		return err
+	}
 	for _, pt := range p.parts {
 		if len(pt.eng.Emitted()) == 0 {
 			continue
@@ -159,6 +164,7 @@ func (p *Processor) finish(ctx context.Context, sess *kgo.GroupTransactSession) 
 	}
 	for _, pt := range p.parts {
 		p.writeChangelog(sess, tx, pt)
+		p.writeAlertState(sess, tx, pt)
 	}
 
 	start := time.Now()
@@ -188,6 +194,7 @@ func (p *Processor) finish(ctx context.Context, sess *kgo.GroupTransactSession) 
 	p.m.Transactions.WithLabelValues("committed").Inc()
 	p.m.TxnSeconds.Observe(time.Since(start).Seconds())
 	p.committed(tx)
+	p.alertsCommitted(tx)
 	return nil
 }
 
@@ -261,6 +268,7 @@ func (p *Processor) handle(sess *kgo.GroupTransactSession, tx *txn, pt *part, r 
 		in.BatchFirst, _ = strconv.ParseUint(batch[:i], 10, 64)
 	}
 	res := pt.eng.Add(&in)
+	p.alertRecord(pt, r, &in, res)
 	tx.outcomes[res.Outcome]++
 	if res.Backlog {
 		tx.backlog++

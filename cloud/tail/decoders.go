@@ -37,9 +37,11 @@ type Decoder func(rec *kgo.Record) Entry
 // with the longest name here that its own name ends with (a test's
 // "t17-fl.readings" is fl.readings), or the one Options.As names.
 var decoders = map[string]Decoder{
-	"fl.readings":   readings,
-	"fl.deadletter": deadletter,
-	"fl.aggregates": aggregates,
+	"fl.readings":     readings,
+	"fl.deadletter":   deadletter,
+	"fl.aggregates":   aggregates,
+	"fl.alerts":       alerts,
+	"fl.alerts.state": alerts,
 }
 
 // decoderFor returns the decoder for topic (or as, when set), or raw.

@@ -20,6 +20,10 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(wire.SchemaJSON, wire.AppendRecordJSON(nil, "gw-1", fieldline.LaneTelemetry, &r), "agent-id", "x")
 	f.Add("", []byte{0xff, 0x00, '\n'}, "", "")
 	f.Add(wire.SchemaJSON, []byte(`{"value":"NaN","quality":"bad"}`), "a\"b=c", "-1")
+	ev := fieldline.AlertEvent{Rule: "hot", Fingerprint: 7, Seq: 2, From: fieldline.AlertPending, To: fieldline.AlertFiring, AgentID: "gw\n1",
+		SensorID: "t", Value: 95, Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"summary": "x\ny"}}
+	f.Add(wire.SchemaAlertProto, wire.AppendAlertProto(nil, &ev), "", "")
+	f.Add(wire.SchemaAlertJSON, wire.AppendAlertJSON(nil, &ev), "", "")
 	f.Fuzz(func(t *testing.T, schema string, value []byte, reason, size string) {
 		rec := &kgo.Record{Key: value, Value: value, Timestamp: time.Unix(0, 0), Headers: []kgo.RecordHeader{
 			{Key: "fl-schema", Value: []byte(schema)}, {Key: "fl-reason", Value: []byte(reason)}, {Key: "fl-bytes", Value: []byte(size)},

@@ -375,7 +375,7 @@ func TestTailOptionErrors(t *testing.T) {
 		{Options{Topic: "fl.readings", Out: &bytes.Buffer{}}, "brokers, a topic and an output are required"},
 		{Options{Brokers: k.Brokers, Topic: "fl.readings", From: "yesterday", Out: &bytes.Buffer{}}, `--from "yesterday": want beginning, end`},
 		{Options{Brokers: k.Brokers, Topic: "fl.readings", Sensor: "[a", Out: &bytes.Buffer{}}, `--sensor "[a": syntax error in pattern`},
-		{Options{Brokers: k.Brokers, Topic: "fl.readings", As: "fl.reading", Out: &bytes.Buffer{}}, `--as "fl.reading": want one of fl.aggregates, fl.deadletter, fl.readings`},
+		{Options{Brokers: k.Brokers, Topic: "fl.readings", As: "fl.reading", Out: &bytes.Buffer{}}, `--as "fl.reading": want one of fl.aggregates, fl.alerts, fl.alerts.state, fl.deadletter, fl.readings`},
 		{Options{Brokers: k.Brokers, Topic: "fl.readings", N: -1, Out: &bytes.Buffer{}}, "-n -1: want a count ≥ 0"},
 		{Options{Brokers: k.Brokers, Topic: k.Topic("no.such.topic"), Out: &bytes.Buffer{}}, `no such topic "` + k.Topic("no.such.topic") + `"`},
 	} {

@@ -9,7 +9,10 @@
 //     DecodeStatus;
 //   - the Kafka record of fl.readings, one reading with its agent and lane
 //     (Record): AppendRecordProto, AppendRecordJSON and DecodeRecord, named
-//     by the record's fl-schema header (SchemaProto, SchemaJSON).
+//     by the record's fl-schema header (SchemaProto, SchemaJSON);
+//   - the Kafka record of fl.alerts, one alert transition (AlertEvent):
+//     AppendAlertProto, AppendAlertJSON and DecodeAlert (SchemaAlertProto,
+//     SchemaAlertJSON); webhook bodies use the same JSON.
 //
 // # Basics
 //

@@ -27,12 +27,15 @@ var version = "dev"
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
 	newProcessCmd,
+	newNotifyCmd,
+	newAlertsCmd,
 	newDashboardCmd,
 	newAllCmd,
 	newDemoCmd,
 	newBenchCmd,
 	newProcessBenchCmd,
 	newCheckRulesCmd,
+	newCheckAlertsCmd,
 	newTailCmd,
 	newVersionCmd,
 }
@@ -77,9 +80,10 @@ func newRootCmd() *cobra.Command {
 		Use:   "fieldline-cloud",
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
-Kafka, the stream processor, the live dashboard (or all three in one process),
-a demo of the whole system on this machine, the end-to-end load run, the rule
-bundle check, and tail, which prints the records of a topic.`,
+Kafka, the stream processor (windows and alerts), the alert notifier and its
+command line, the live dashboard (or every role in one process: all), a demo
+of the whole system on this machine, the end-to-end load runs, the rule
+bundle and alert rules checks, and tail, which prints the records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
   fieldline-cloud dashboard --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092

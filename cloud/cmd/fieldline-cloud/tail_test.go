@@ -48,7 +48,7 @@ func TestTailCommand(t *testing.T) {
 	}{
 		{[]string{"tail"}, "fieldline-cloud tail: want 1 argument(s), got 0\n"},
 		{[]string{"tail", topic, "--brokers", brokers, "--from", "yesterday"}, `fieldline-cloud tail: tail options: --from "yesterday": want beginning, end`},
-		{[]string{"tail", topic, "--brokers", brokers, "--as", "fl.nothing"}, `fieldline-cloud tail: tail options: --as "fl.nothing": want one of fl.deadletter, fl.readings`},
+		{[]string{"tail", topic, "--brokers", brokers, "--as", "fl.nothing"}, `fieldline-cloud tail: tail options: --as "fl.nothing": want one of fl.aggregates, fl.alerts, fl.alerts.state, fl.deadletter, fl.readings`},
 		{[]string{"tail", topic, "-n", "x"}, `fieldline-cloud tail: invalid argument "x" for "-n, --number" flag`},
 	} {
 		code, out, errs := runCLI(t, tc.args...)

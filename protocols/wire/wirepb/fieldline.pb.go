@@ -1015,6 +1015,168 @@ func (x *Aggregate) GetClose() uint32 {
 	return 0
 }
 
+// AlertEvent is the value of a record on fl.alerts (key: agent_id) when the
+// processor uses the protobuf format: one transition of one alert
+// (fieldline.AlertEvent). (fingerprint, seq) names the transition.
+type AlertEvent struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Rule        string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	Fingerprint uint64                 `protobuf:"fixed64,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Seq         uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// States: 0 inactive, 1 pending, 2 firing, 3 resolved, 4 no-data
+	// (fieldline.AlertState).
+	From uint32 `protobuf:"varint,4,opt,name=from,proto3" json:"from,omitempty"`
+	To   uint32 `protobuf:"varint,5,opt,name=to,proto3" json:"to,omitempty"`
+	// 0 cloud (the processor's rules), 1 edge (the agent's alert lane).
+	Origin        uint32            `protobuf:"varint,6,opt,name=origin,proto3" json:"origin,omitempty"`
+	AgentId       string            `protobuf:"bytes,7,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	SensorId      string            `protobuf:"bytes,8,opt,name=sensor_id,json=sensorId,proto3" json:"sensor_id,omitempty"`
+	Value         float64           `protobuf:"fixed64,9,opt,name=value,proto3" json:"value,omitempty"`
+	WindowNs      int64             `protobuf:"varint,10,opt,name=window_ns,json=windowNs,proto3" json:"window_ns,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Annotations   map[string]string `protobuf:"bytes,12,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Severity      string            `protobuf:"bytes,13,opt,name=severity,proto3" json:"severity,omitempty"`
+	TimeNs        int64             `protobuf:"varint,14,opt,name=time_ns,json=timeNs,proto3" json:"time_ns,omitempty"`
+	ActiveSinceNs int64             `protobuf:"varint,15,opt,name=active_since_ns,json=activeSinceNs,proto3" json:"active_since_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertEvent) Reset() {
+	*x = AlertEvent{}
+	mi := &file_fieldline_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertEvent) ProtoMessage() {}
+
+func (x *AlertEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldline_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertEvent.ProtoReflect.Descriptor instead.
+func (*AlertEvent) Descriptor() ([]byte, []int) {
+	return file_fieldline_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AlertEvent) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetFingerprint() uint64 {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetTo() uint32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetOrigin() uint32 {
+	if x != nil {
+		return x.Origin
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetSensorId() string {
+	if x != nil {
+		return x.SensorId
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetWindowNs() int64 {
+	if x != nil {
+		return x.WindowNs
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *AlertEvent) GetAnnotations() map[string]string {
+	if x != nil {
+		return x.Annotations
+	}
+	return nil
+}
+
+func (x *AlertEvent) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetTimeNs() int64 {
+	if x != nil {
+		return x.TimeNs
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetActiveSinceNs() int64 {
+	if x != nil {
+		return x.ActiveSinceNs
+	}
+	return 0
+}
+
 var File_fieldline_proto protoreflect.FileDescriptor
 
 const file_fieldline_proto_rawDesc = "" +
@@ -1119,7 +1281,31 @@ const file_fieldline_proto_rawDesc = "" +
 	"\tuncertain\x18\x13 \x01(\x04R\tuncertain\x12\x10\n" +
 	"\x03bad\x18\x14 \x01(\x04R\x03bad\x12\x1a\n" +
 	"\brevision\x18\x15 \x01(\rR\brevision\x12\x14\n" +
-	"\x05close\x18\x16 \x01(\rR\x05close*=\n" +
+	"\x05close\x18\x16 \x01(\rR\x05close\"\xde\x04\n" +
+	"\n" +
+	"AlertEvent\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12 \n" +
+	"\vfingerprint\x18\x02 \x01(\x06R\vfingerprint\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\rR\x04from\x12\x0e\n" +
+	"\x02to\x18\x05 \x01(\rR\x02to\x12\x16\n" +
+	"\x06origin\x18\x06 \x01(\rR\x06origin\x12\x19\n" +
+	"\bagent_id\x18\a \x01(\tR\aagentId\x12\x1b\n" +
+	"\tsensor_id\x18\b \x01(\tR\bsensorId\x12\x14\n" +
+	"\x05value\x18\t \x01(\x01R\x05value\x12\x1b\n" +
+	"\twindow_ns\x18\n" +
+	" \x01(\x03R\bwindowNs\x12<\n" +
+	"\x06labels\x18\v \x03(\v2$.fieldline.v1.AlertEvent.LabelsEntryR\x06labels\x12K\n" +
+	"\vannotations\x18\f \x03(\v2).fieldline.v1.AlertEvent.AnnotationsEntryR\vannotations\x12\x1a\n" +
+	"\bseverity\x18\r \x01(\tR\bseverity\x12\x17\n" +
+	"\atime_ns\x18\x0e \x01(\x03R\x06timeNs\x12&\n" +
+	"\x0factive_since_ns\x18\x0f \x01(\x03R\ractiveSinceNs\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10AnnotationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*=\n" +
 	"\vValueCoding\x12\x18\n" +
 	"\x14VALUE_CODING_DECIMAL\x10\x00\x12\x14\n" +
 	"\x10VALUE_CODING_RAW\x10\x01B6Z4github.com/fieldline/fieldline/protocols/wire/wirepbb\x06proto3"
@@ -1137,7 +1323,7 @@ func file_fieldline_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldline_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_fieldline_proto_goTypes = []any{
 	(ValueCoding)(0),    // 0: fieldline.v1.ValueCoding
 	(*Batch)(nil),       // 1: fieldline.v1.Batch
@@ -1147,15 +1333,20 @@ var file_fieldline_proto_goTypes = []any{
 	(*AgentStatus)(nil), // 5: fieldline.v1.AgentStatus
 	(*Reading)(nil),     // 6: fieldline.v1.Reading
 	(*Aggregate)(nil),   // 7: fieldline.v1.Aggregate
+	(*AlertEvent)(nil),  // 8: fieldline.v1.AlertEvent
+	nil,                 // 9: fieldline.v1.AlertEvent.LabelsEntry
+	nil,                 // 10: fieldline.v1.AlertEvent.AnnotationsEntry
 }
 var file_fieldline_proto_depIdxs = []int32{
-	2, // 0: fieldline.v1.Batch.columns:type_name -> fieldline.v1.Column
-	4, // 1: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: fieldline.v1.Batch.columns:type_name -> fieldline.v1.Column
+	4,  // 1: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
+	9,  // 2: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
+	10, // 3: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
+	4,  // [4:4] is the sub-list for method output_type
+	4,  // [4:4] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_fieldline_proto_init() }
@@ -1169,7 +1360,7 @@ func file_fieldline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldline_proto_rawDesc), len(file_fieldline_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
