@@ -25,15 +25,23 @@ type AlertView struct {
 // match are muted from starts_at to ends_at.
 type SilenceView struct {
 	ID        string            `json:"id"`
-	Matchers  map[string]string `json:"matchers"`
+	Matchers  []MatcherView     `json:"matchers"`
 	StartsAt  int64             `json:"starts_at"`
 	EndsAt    int64             `json:"ends_at"`
 	CreatedBy string            `json:"created_by,omitempty"`
 	Comment   string            `json:"comment,omitempty"`
 }
 
-// AlertsView is what /api/alerts answers. Available is false while this
-// build of the dashboard does not read alerts.
+// MatcherView matches a label's value against a glob.
+type MatcherView struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// AlertsView is what /api/alerts answers: the active alerts (pending,
+// firing, no-data; newest first), the last transitions (oldest first) and
+// the silences not yet ended. Available is false when the dashboard reads
+// no alerts (alerts_topic: "").
 type AlertsView struct {
 	Available bool          `json:"available"`
 	Active    []AlertView   `json:"active"`

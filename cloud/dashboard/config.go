@@ -61,6 +61,12 @@ type KafkaConfig struct {
 	ReadingsTopic   string `yaml:"readings_topic"`
 	AggregatesTopic string `yaml:"aggregates_topic"`
 	AlertsTopic     string `yaml:"alerts_topic"`
+	// AlertsStateTopic (the processor's, compacted: each alert's latest
+	// transition) is read whole at start, for the alerts that went active
+	// before History; SilencesTopic (the notifier's, compacted) holds the
+	// silences. Defaults fl.alerts.state and fl.alerts.silences.
+	AlertsStateTopic string `yaml:"alerts_state_topic"`
+	SilencesTopic    string `yaml:"silences_topic"`
 	// ClientID names the consumer in broker logs. Default
 	// fieldline-dashboard.
 	ClientID string `yaml:"client_id"`
@@ -118,6 +124,8 @@ func (c *Config) SetDefaults() {
 		{&k.ReadingsTopic, "fl.readings"},
 		{&k.AggregatesTopic, "fl.aggregates"},
 		{&k.AlertsTopic, "fl.alerts"},
+		{&k.AlertsStateTopic, "fl.alerts.state"},
+		{&k.SilencesTopic, "fl.alerts.silences"},
 		{&k.ClientID, "fieldline-dashboard"},
 	} {
 		if *d.f == "" {
@@ -158,6 +166,7 @@ func (c *Config) Check(p *confkit.Problems) {
 	names := map[string]string{}
 	for _, t := range []struct{ field, name string }{
 		{"readings_topic", c.Kafka.ReadingsTopic}, {"aggregates_topic", c.Kafka.AggregatesTopic}, {"alerts_topic", c.Kafka.AlertsTopic},
+		{"alerts_state_topic", c.Kafka.AlertsStateTopic}, {"silences_topic", c.Kafka.SilencesTopic},
 	} {
 		if other, dup := names[t.name]; dup {
 			p.Add("kafka."+t.field, "same topic %q as %s", t.name, other)

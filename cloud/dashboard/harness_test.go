@@ -44,15 +44,31 @@ type rig struct {
 	url   string
 }
 
-func startRig(t testing.TB, edit func(*Config)) *rig {
+// rigOption changes how startRig starts.
+type rigOption func(*rigSetup)
+
+type rigSetup struct{ kafka *testkit.Kafka }
+
+// withKafka runs the rig on a Kafka the test started (and filled) first.
+func withKafka(k *testkit.Kafka) rigOption { return func(s *rigSetup) { s.kafka = k } }
+
+func startRig(t testing.TB, edit func(*Config), opts ...rigOption) *rig {
 	t.Helper()
+	var setup rigSetup
+	for _, o := range opts {
+		o(&setup)
+	}
 	n := testkit.NATS(t)
-	k := testkit.StartKafka(t)
+	k := setup.kafka
+	if k == nil {
+		k = testkit.StartKafka(t)
+	}
 	cfg := Config{
 		Listen: "127.0.0.1:0",
 		NATS:   uplink.NATSConfig{URL: n.URL()},
 		Kafka: KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"),
-			AggregatesTopic: k.Topic("fl.aggregates"), AlertsTopic: k.Topic("fl.alerts")},
+			AggregatesTopic: k.Topic("fl.aggregates"), AlertsTopic: k.Topic("fl.alerts"),
+			AlertsStateTopic: k.Topic("fl.alerts.state"), SilencesTopic: k.Topic("fl.alerts.silences")},
 		OfflineAfter: 10 * time.Second,
 	}
 	if edit != nil {

@@ -25,6 +25,8 @@ type update struct {
 	Points     []PointsView    `json:"points,omitempty"`
 	Aggregates []AggregateView `json:"aggregates,omitempty"`
 	Alerts     []AlertView     `json:"alerts,omitempty"`
+	// Silences, when present, replace the browser's list.
+	Silences *[]SilenceView `json:"silences,omitempty"`
 }
 
 type sensorKey struct{ agent, sensor string }
@@ -37,6 +39,7 @@ type pending struct {
 	order      []sensorKey
 	aggregates []AggregateView
 	alerts     []AlertView
+	silences   *[]SilenceView
 }
 
 func (p *pending) empty() bool { return p.t0 == 0 }
@@ -125,6 +128,13 @@ func (h *hub) addAlert(v AlertView) {
 	h.pend.alerts = append(h.pend.alerts, v)
 }
 
+func (h *hub) setSilences(list []SilenceView) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.begin("silences")
+	h.pend.silences = &list
+}
+
 // run flushes pending updates as frames until ctx ends: at once when the
 // last frame is older than minInterval, else when it is.
 func (h *hub) run(ctx context.Context) {
@@ -159,7 +169,7 @@ func (h *hub) flush() {
 	if p.empty() {
 		return
 	}
-	u := update{Type: "update", T0: p.t0, Aggregates: p.aggregates, Alerts: p.alerts}
+	u := update{Type: "update", T0: p.t0, Aggregates: p.aggregates, Alerts: p.alerts, Silences: p.silences}
 	for _, v := range p.agents {
 		u.Agents = append(u.Agents, v)
 	}

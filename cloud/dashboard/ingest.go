@@ -25,6 +25,15 @@ func (d *Dashboard) consume(ctx context.Context) error {
 	}
 	topics = append(topics, d.alertTopics()...)
 	start := d.now().Add(-d.cfg.History).UnixMilli()
+	// What History leaves out but still counts: alerts active since
+	// before it, silences made before it. The consumer reads on from
+	// there; what it reads twice is taken once.
+	if err := d.loadAlerts(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.log.Warn("the alerts active before the history window are not shown", "err", err)
+	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(k.Brokers...),
 		kgo.ClientID(k.ClientID),

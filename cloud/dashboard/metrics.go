@@ -36,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fieldline_dashboard_frames_sent_total", Help: "Frames written to browsers (replays included).",
 		}),
 		Updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldline_dashboard_updates_total", Help: "Updates put into frames, by kind (agent, point, aggregate, alert).",
+			Name: "fieldline_dashboard_updates_total", Help: "Updates put into frames, by kind (agent, point, aggregate, alert, silences).",
 		}, []string{"kind"}),
 		Records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldline_dashboard_records_total", Help: "Kafka records read, by topic.",

@@ -38,7 +38,9 @@ type sensorState struct {
 }
 
 func newStore(cfg Config, h *hub, now func() time.Time) *store {
-	return &store{cfg: cfg, hub: h, now: now, agents: map[string]*agentState{}, sensors: map[sensorKey]*sensorState{}, alerts: newAlertState(cfg.AlertHistory)}
+	st := &store{cfg: cfg, hub: h, now: now, agents: map[string]*agentState{}, sensors: map[sensorKey]*sensorState{}, alerts: newAlertState(cfg.AlertHistory)}
+	st.alerts.available = true
+	return st
 }
 
 // agent returns id's state, created (and announced) when new; call with
@@ -235,7 +237,7 @@ func (s *store) subscribe(c *client, last int64) ([]*frame, *snapshotView) {
 	if resume {
 		return replay, nil
 	}
-	snap := &snapshotView{Type: "snapshot", ID: id, Agents: s.agentListLocked(), Sensors: s.sensorListLocked(""), Alerts: s.alerts.view()}
+	snap := &snapshotView{Type: "snapshot", ID: id, Agents: s.agentListLocked(), Sensors: s.sensorListLocked(""), Alerts: s.alerts.view(s.now())}
 	n := s.cfg.Push.SnapshotPoints
 	for _, sv := range snap.Sensors {
 		st := s.sensors[sensorKey{sv.Agent, sv.Sensor}]

@@ -103,6 +103,7 @@ function applyUpdate(m) {
   for (const pv of m.points || []) addPoints(sensorState(pv.agent, pv.sensor), pv.p);
   for (const a of m.aggregates || []) addAggregate(a);
   for (const a of m.alerts || []) { state.alerts.available = true; addAlert(a); }
+  if (m.silences) state.alerts.silences = m.silences;
 }
 
 // ---------- live stream ----------
@@ -274,8 +275,8 @@ function renderAlerts() {
   const hist = state.alerts.history.slice(-50).reverse().map(alertRow);
   if (hist.length === 0) hist.push(el('tr', {}, el('td', { colspan: '6', class: 'dim', text: 'No transition yet.' })));
   document.querySelector('#alerts-history tbody').replaceChildren(...hist);
-  const sil = state.alerts.silences.map(s => el('tr', {},
-    el('td', { text: Object.entries(s.matchers || {}).map(([k, v]) => `${k}=${v}`).join(', ') }),
+  const sil = state.alerts.silences.filter(s => s.ends_at > Date.now()).map(s => el('tr', { 'data-silence': s.id },
+    el('td', { text: (s.matchers || []).map(m => `${m.name}=${m.value}`).join(', ') }),
     el('td', { text: fmtTime(s.starts_at) + ' → ' + fmtTime(s.ends_at) }),
     el('td', { class: 'dim', text: [s.created_by, s.comment].filter(Boolean).join(': ') })));
   if (sil.length === 0) sil.push(el('tr', {}, el('td', { colspan: '3', class: 'dim', text: 'No silence.' })));
