@@ -24,7 +24,9 @@ func newAlertState(max int) alertState {
 }
 
 // isActive: what the active list shows (pending, firing, no-data).
-func isActive(state string) bool { return state == "pending" || state == "firing" || state == "no-data" }
+func isActive(state string) bool {
+	return state == "pending" || state == "firing" || state == "no-data"
+}
 
 // add takes one transition (into the history too when history) and
 // reports whether it changed anything: a transition read twice, or older

@@ -24,12 +24,12 @@ type AlertView struct {
 // SilenceView is a silence: notifications of the alerts its matchers all
 // match are muted from starts_at to ends_at.
 type SilenceView struct {
-	ID        string            `json:"id"`
-	Matchers  []MatcherView     `json:"matchers"`
-	StartsAt  int64             `json:"starts_at"`
-	EndsAt    int64             `json:"ends_at"`
-	CreatedBy string            `json:"created_by,omitempty"`
-	Comment   string            `json:"comment,omitempty"`
+	ID        string        `json:"id"`
+	Matchers  []MatcherView `json:"matchers"`
+	StartsAt  int64         `json:"starts_at"`
+	EndsAt    int64         `json:"ends_at"`
+	CreatedBy string        `json:"created_by,omitempty"`
+	Comment   string        `json:"comment,omitempty"`
 }
 
 // MatcherView matches a label's value against a glob.

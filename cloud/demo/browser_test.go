@@ -94,7 +94,8 @@ func (p *page) shot(name string) {
 
 // TestBrowserSeesTheDemo opens the dashboard of a running demo in headless
 // Chromium and sees what a person would: three agents online, a chart
-// whose last point advances, the boiler's temperature spike on its chart.
+// whose last point advances, the boiler's temperature spike on its chart,
+// the alert it fires and its resolution.
 // Screenshots of each step are saved in the test's artifact folder (go
 // test -artifacts -outputdir DIR keeps them; make test does).
 func TestBrowserSeesTheDemo(t *testing.T) {
@@ -142,11 +143,19 @@ func TestBrowserSeesTheDemo(t *testing.T) {
 	p.until(90*time.Second, "the boiler's temperature spike on the page",
 		`Math.max(...window.fieldline.sensors.get('demo-001/boiler.temp').raw.map(p => p[1]))`, func(v float64) bool { return v > 40 })
 	p.shot("2-spike")
-	// Alerts come with issue 16 (alerting); until then the page says the
-	// dashboard does not read them.
-	if n := p.eval(`window.fieldline.alerts.available ? 1 : 0`); n != 0 {
-		t.Log("alerts available")
+	// The demo's alert rule catches the spike: firing on the page, then,
+	// when the spike is over, resolved.
+	const firing = `document.querySelectorAll('#alerts-active [data-rule="boiler-overheat"][data-agent="demo-001"][data-to="firing"]').length`
+	p.until(60*time.Second, "boiler-overheat firing", firing, func(v float64) bool { return v == 1 })
+	if n := p.eval(`Number(document.getElementById('stat-alerts').textContent)`); n < 1 {
+		t.Errorf("the header counts %v alerts firing", n)
 	}
+	p.shot("3-firing")
+	p.until(60*time.Second, "boiler-overheat resolved", `document.querySelectorAll('#alerts-history tr[data-rule="boiler-overheat"][data-to="resolved"]').length`, func(v float64) bool { return v >= 1 })
+	if n := p.eval(firing); n != 0 {
+		t.Errorf("boiler-overheat still firing on the page after it resolved")
+	}
+	p.shot("4-resolved")
 
 	// The page of a binary built with Go alone.
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(addrs.Dashboard+"basic/")); err != nil {
@@ -157,7 +166,7 @@ func TestBrowserSeesTheDemo(t *testing.T) {
 	if n := p.eval(`document.getElementById('notice').textContent.includes('make dashboard-assets') ? 1 : 0`); n != 1 {
 		t.Error("the basic page does not say how to get the full charts")
 	}
-	p.shot("3-basic")
+	p.shot("5-basic")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 )
 
 // cloud is the demo's cloud side, in this process: bridge, processor and
-// dashboard, their metrics in one registry (the dashboard's /metrics).
+// dashboard (the processor with the demo's alert rules), their metrics in one registry (the dashboard's /metrics).
 type cloud struct {
 	bridgeMetrics *bridge.Metrics
 	dash          *dashboard.Dashboard
@@ -110,7 +112,13 @@ func startCloud(o Options, natsURL string, brokers []string) (*cloud, error) {
 		return nil, err
 	}
 
+	rules := filepath.Join(o.Dir, "alert-rules.yaml")
+	if err := os.WriteFile(rules, []byte(alertRules), 0o640); err != nil {
+		c.stop()
+		return nil, err
+	}
 	pcfg := processor.Config{
+		Alerts: processor.AlertsConfig{Rules: rules},
 		Kafka: processor.KafkaConfig{Brokers: brokers},
 		// Short windows, so that the charts' aggregates move within
 		// seconds; agents that stop are closed after 10 s.

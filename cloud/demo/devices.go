@@ -15,6 +15,11 @@ func modbusConfig(start time.Time, o Options) string {
 	// first begins AnomalyAfter from now.
 	first := start.Add(o.AnomalyAfter)
 	offset := time.Duration(first.UnixNano() % every.Nanoseconds()).Truncate(time.Second)
+	if offset+o.AnomalyFor > every {
+		// A spike must not wrap around its period: start it at the next
+		// period instead, less than AnomalyFor later.
+		offset = 0
+	}
 	return fmt.Sprintf(`# written by fieldline-cloud demo
 units:
   - id: 1
@@ -135,3 +140,34 @@ http: {listen: "%s"}
 sources:
 %s`, id, dir, natsURL, httpAddr, sources)
 }
+
+// alertRules are the demo processor's alert rules: the boiler's spike
+// fires boiler-overheat within seconds and resolves when it ends; the
+// meter's power, drifting over ten minutes, now and then a window rule;
+// a silent agent, an absence rule.
+const alertRules = `# written by fieldline-cloud demo
+rules:
+  - name: boiler-overheat
+    match: {sensor: boiler.temp}
+    condition: value > 40
+    clear: value < 30
+    for: 3s
+    severity: critical
+    annotations:
+      summary: "{{.Agent}} {{.Sensor}} at {{printf \"%.1f\" .Value}} °C"
+  - name: meter-power-high
+    match: {sensor: meter.power}
+    window: 5s
+    condition: mean > 3400
+    clear: mean < 3300
+    for: 15s
+    severity: warning
+    annotations:
+      summary: "{{.Agent}} draws {{printf \"%.0f\" .Value}} W on average over {{.Window}}"
+  - name: gateway-offline
+    match: {agent: "**"}
+    offline: 30s
+    severity: critical
+    annotations:
+      summary: "{{.Agent}} sent nothing for 30s"
+`

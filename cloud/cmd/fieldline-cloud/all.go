@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/cloud/dashboard"
+	"github.com/fieldline/fieldline/cloud/notify"
 	"github.com/fieldline/fieldline/cloud/processor"
 	"github.com/fieldline/fieldline/internal/confkit"
 )
@@ -24,7 +25,10 @@ type allFile struct {
 	Bridge    bridge.Config    `yaml:"bridge"`
 	Processor processor.Config `yaml:"processor"`
 	Dashboard dashboard.Config `yaml:"dashboard"`
-	Log       logSection       `yaml:"log"`
+	// Notify, when present, runs the notifier too (it needs a receiver:
+	// webhooks or alertmanagers).
+	Notify *notify.Config `yaml:"notify"`
+	Log    logSection     `yaml:"log"`
 }
 
 func (f *allFile) Check(p *confkit.Problems) {
@@ -34,6 +38,10 @@ func (f *allFile) Check(p *confkit.Problems) {
 	f.Processor.Check(p.In("processor"))
 	f.Dashboard.SetDefaults()
 	f.Dashboard.Check(p.In("dashboard"))
+	if f.Notify != nil {
+		f.Notify.SetDefaults()
+		f.Notify.Check(p.In("notify"))
+	}
 	f.Log.Check(p.In("log"))
 }
 
@@ -45,13 +53,15 @@ func newAllCmd() *cobra.Command {
 	var o allOptions
 	cmd := &cobra.Command{
 		Use:   "all [--config FILE] [--nats URL] [--kafka BROKERS] [--listen ADDR]",
-		Short: "every cloud role in one process (bridge, processor, dashboard), for small installations",
-		Long: `Runs the bridge, the processor and the dashboard in one process, against one
-NATS and one Kafka: a small installation's whole cloud side. Each role works
-exactly as its own command does (and can later move to its own process with
-the same section of this file); their metrics share the dashboard's /metrics.
---nats and --kafka set every role's servers; the file has one section per
-role ('bridge:', 'processor:', 'dashboard:'), as in their own sample configs.`,
+		Short: "every cloud role in one process (bridge, processor with alerting, dashboard, notifier), for small installations",
+		Long: `Runs the bridge, the processor (with its alert rules when processor.alerts.rules
+names a file), the dashboard and, when the file has a 'notify:' section, the
+notifier in one process, against one NATS and one Kafka: a small
+installation's whole cloud side. Each role works exactly as its own command
+does (and can later move to its own process with the same section of this
+file); their metrics share the dashboard's /metrics. --nats and --kafka set
+every role's servers; the file has one section per role ('bridge:',
+'processor:', 'dashboard:', 'notify:'), as in their own sample configs.`,
 		Example: `  fieldline-cloud all --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092
   fieldline-cloud all --config cloud.yaml`,
 		Args: noArgs,
@@ -60,7 +70,7 @@ role ('bridge:', 'processor:', 'dashboard:'), as in their own sample configs.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.config, "config", "", "config file (YAML, keys 'bridge:', 'processor:', 'dashboard:', 'log:')")
+	f.StringVar(&o.config, "config", "", "config file (YAML, keys 'bridge:', 'processor:', 'dashboard:', 'notify:', 'log:')")
 	f.StringVar(&o.nats, "nats", "", "NATS URL(s) of the bridge and the dashboard")
 	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers of every role, comma-separated")
 	f.StringVar(&o.listen, "listen", "", "the dashboard's address, with /metrics of every role (default 127.0.0.1:9275)")
@@ -81,6 +91,9 @@ func runAll(ctx context.Context, stderr io.Writer, o allOptions) error {
 	if o.kafka != "" {
 		b := strings.Split(o.kafka, ",")
 		file.Bridge.Kafka.Brokers, file.Processor.Kafka.Brokers, file.Dashboard.Kafka.Brokers = b, b, b
+		if file.Notify != nil {
+			file.Notify.Kafka.Brokers = b
+		}
 	}
 	if o.listen != "" {
 		file.Dashboard.Listen = o.listen
@@ -104,6 +117,16 @@ func runAll(ctx context.Context, stderr io.Writer, o allOptions) error {
 		name string
 		run  func(context.Context) error
 	}{{"bridge", br.Run}, {"processor", proc.Run}, {"dashboard", dash.Run}}
+	if file.Notify != nil {
+		n, err := notify.New(*file.Notify, notify.Options{Logger: log.With("role", "notify"), Metrics: notify.NewMetrics(reg)})
+		if err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		roles = append(roles, struct {
+			name string
+			run  func(context.Context) error
+		}{"notify", n.Run})
+	}
 	// One role that stops stops the others: half a cloud side would look
 	// alive and do nothing.
 	rctx, stop := context.WithCancel(ctx)

@@ -254,26 +254,26 @@ function rulesText(st) {
 }
 
 function alertRow(a) {
-  return el('tr', { 'data-fingerprint': a.fingerprint, 'data-to': a.to },
+  const summary = (a.annotations && (a.annotations.summary || a.annotations.description)) || '';
+  return el('tr', { 'data-fingerprint': a.fingerprint, 'data-to': a.to, 'data-rule': a.rule, 'data-agent': a.agent, title: summary },
     el('td', { text: fmtTime(a.time) }),
     el('td', {}, el('span', { class: 'state s-' + a.to, text: a.to })),
     el('td', { text: a.rule }),
-    el('td', { text: a.agent + (a.sensor ? ' / ' + a.sensor : '') }),
-    el('td', { class: 'num', text: fmtValue(a.value) }),
-    el('td', { class: 'dim', text: (a.annotations && (a.annotations.summary || a.annotations.description)) || '' }));
+    el('td', { class: 'dim', text: a.agent + (a.sensor ? ' / ' + a.sensor : '') }),
+    el('td', { class: 'num', text: fmtValue(a.value) }));
 }
 
 function renderAlerts() {
   const box = document.getElementById('alerts-active');
   const active = [...state.alerts.active.values()].sort((x, y) => y.time - x.time);
-  const cards = active.map(a => el('div', { class: 'alert sev-' + (a.severity || 'none') + ' s-' + a.to, 'data-fingerprint': a.fingerprint, 'data-to': a.to },
+  const cards = active.map(a => el('div', { class: 'alert sev-' + (a.severity || 'none') + ' s-' + a.to, 'data-fingerprint': a.fingerprint, 'data-to': a.to, 'data-rule': a.rule, 'data-agent': a.agent },
     el('div', { class: 'alert-top' }, el('span', { class: 'state s-' + a.to, text: a.to }), el('b', { text: a.rule }), el('span', { class: 'sev', text: a.severity || '' })),
     el('div', { class: 'alert-what', text: a.agent + (a.sensor ? ' / ' + a.sensor : '') + ' = ' + fmtValue(a.value) }),
     el('div', { class: 'dim', text: ((a.annotations && a.annotations.summary) || '') + ' · since ' + fmtAgo(a.active_since || a.time) })));
   if (cards.length === 0) cards.push(el('div', { class: state.alerts.available ? 'calm' : 'dim', text: state.alerts.available ? '✓ Nothing firing.' : 'This dashboard does not read alerts (fl.alerts) yet.' }));
   box.replaceChildren(...cards);
   const hist = state.alerts.history.slice(-50).reverse().map(alertRow);
-  if (hist.length === 0) hist.push(el('tr', {}, el('td', { colspan: '6', class: 'dim', text: 'No transition yet.' })));
+  if (hist.length === 0) hist.push(el('tr', {}, el('td', { colspan: '5', class: 'dim', text: 'No transition yet.' })));
   document.querySelector('#alerts-history tbody').replaceChildren(...hist);
   const sil = state.alerts.silences.filter(s => s.ends_at > Date.now()).map(s => el('tr', { 'data-silence': s.id },
     el('td', { text: (s.matchers || []).map(m => `${m.name}=${m.value}`).join(', ') }),
