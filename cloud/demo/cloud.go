@@ -119,7 +119,7 @@ func startCloud(o Options, natsURL string, brokers []string) (*cloud, error) {
 	}
 	pcfg := processor.Config{
 		Alerts: processor.AlertsConfig{Rules: rules},
-		Kafka: processor.KafkaConfig{Brokers: brokers},
+		Kafka:  processor.KafkaConfig{Brokers: brokers},
 		// Short windows, so that the charts' aggregates move within
 		// seconds; agents that stop are closed after 10 s.
 		Window:         window.Config{Windows: []window.Spec{{Size: 5 * time.Second}, {Size: time.Minute}}, IdleClose: 10 * time.Second},
