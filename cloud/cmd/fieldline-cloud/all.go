@@ -25,8 +25,8 @@ type allFile struct {
 	Bridge    bridge.Config    `yaml:"bridge"`
 	Processor processor.Config `yaml:"processor"`
 	Dashboard dashboard.Config `yaml:"dashboard"`
-	// Notify, when present, runs the notifier too (it needs a receiver:
-	// webhooks or alertmanagers).
+	// Notify, when present, runs the notifier too, delivering to the
+	// webhooks and Alertmanagers the section names.
 	Notify *notify.Config `yaml:"notify"`
 	Log    logSection     `yaml:"log"`
 }
