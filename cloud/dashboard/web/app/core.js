@@ -218,7 +218,7 @@ function renderFleet() {
     const st = a.status || {};
     const rules = st.rules_error ? el('span', { class: 'bad', title: st.rules_error, text: '✗ ' + (st.rules_version || 'refused') })
       : el('span', { text: rulesText(st) });
-    const tr = el('tr', { 'data-agent': id, 'data-online': String(a.online) },
+    const tr = el('tr', { 'data-agent': id, 'data-online': String(a.online), class: 'clickable' + (agentFilter === id ? ' sel' : ''), title: 'show ' + id + "'s sensors" },
       el('td', {}, el('span', { class: 'dot ' + (a.online ? 'on' : 'off') }), el('b', { text: id })),
       el('td', { class: a.online ? 'ok' : 'bad', text: a.online ? 'online' : 'offline' }),
       el('td', { text: fmtAgo(a.last_seen), title: a.last_seen ? new Date(a.last_seen).toISOString() : '' }),
@@ -228,6 +228,7 @@ function renderFleet() {
       el('td', { class: 'num', text: String(st.readings_in ?? '–') }),
       el('td', { class: 'num', text: String(a.sensors) }),
       el('td', { class: 'dim', text: st.version || '–' }));
+    tr.onclick = () => { agentFilter = agentFilter === id ? '' : id; document.getElementById('tabs').dataset.ids = ''; dirtyLayout = true; schedule(); };
     rows.push(tr);
   }
   if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: '9', class: 'dim', text: 'No agent heard yet.' })));
