@@ -216,15 +216,13 @@ function renderFleet() {
   for (const id of ids) {
     const a = state.agents.get(id);
     const st = a.status || {};
-    const rules = st.rules_error ? el('span', { class: 'bad', title: st.rules_error, text: '✗ ' + (st.rules_version || 'refused') })
-      : el('span', { text: rulesText(st) });
     const tr = el('tr', { 'data-agent': id, 'data-online': String(a.online), class: 'clickable' + (agentFilter === id ? ' sel' : ''), title: 'show ' + id + "'s sensors" },
       el('td', {}, el('span', { class: 'dot ' + (a.online ? 'on' : 'off') }), el('b', { text: id })),
       el('td', { class: a.online ? 'ok' : 'bad', text: a.online ? 'online' : 'offline' }),
       el('td', { text: fmtAgo(a.last_seen), title: a.last_seen ? new Date(a.last_seen).toISOString() : '' }),
       el('td', { class: 'num', text: String(a.depth ?? 0) }),
       el('td', { class: 'num ' + (a.oldest_unsent_ms > 10000 ? 'warn' : ''), text: fmtDur(a.oldest_unsent_ms) }),
-      el('td', {}, rules),
+      rulesCell(st),
       el('td', { class: 'num', text: String(st.readings_in ?? '–') }),
       el('td', { class: 'num', text: String(a.sensors) }),
       el('td', { class: 'dim', text: st.version || '–' }));
@@ -246,12 +244,22 @@ function renderFleet() {
   }
 }
 
-function rulesText(st) {
+// rulesCell shows the rules an agent runs: a bundle pushed to the fleet
+// (its version, revision and key, and the revision it wants while that one
+// is refused), or the version of its local rules file, or the error.
+function rulesCell(st) {
+  const v = st.rules_version || '';
+  const td = el('td', { 'data-rules-version': v, 'data-rules-revision': String(st.rules_revision || 0) });
   if (st.rules_revision) {
-    const wanted = st.rules_wanted && st.rules_wanted !== st.rules_revision ? ` (wants r${st.rules_wanted})` : '';
-    return `r${st.rules_revision} ${st.rules_key || ''}${wanted}`.trim();
+    td.append(el('span', { class: 'rules-v', text: v || 'bundle' }), el('span', { class: 'dim', text: ` r${st.rules_revision} ${st.rules_key || ''}` }));
+    if (st.rules_wanted && st.rules_wanted > st.rules_revision) td.append(el('span', { class: 'warn', text: ` wants r${st.rules_wanted}` }));
+  } else {
+    td.append(el('span', { text: v || '–' }));
   }
-  return st.rules_version || '–';
+  if (st.rules_error) {
+    td.append(el('span', { class: 'bad', title: st.rules_error, text: ' ✗ refused' }));
+  }
+  return td;
 }
 
 function alertRow(a) {
