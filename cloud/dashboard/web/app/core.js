@@ -69,6 +69,9 @@ function addAlert(a) {
   const id = a.fingerprint + '/' + a.seq;
   if (state.seen.has(id)) return;
   state.seen.add(id);
+  // The sensor's card shows whether it has an alert firing.
+  const s = state.sensors.get(key(a.agent, a.sensor || ''));
+  if (s) s.dirty = true;
   const cur = state.alerts.active.get(a.fingerprint);
   if (!cur || cur.seq < a.seq) {
     if (['pending', 'firing', 'no-data'].includes(a.to)) state.alerts.active.set(a.fingerprint, a);

@@ -16,7 +16,7 @@ function uplotChart(container, s) {
     height: 96,
     legend: { show: false },
     cursor: { show: true, points: { show: false }, y: false },
-    padding: [6, 4, 0, 0],
+    padding: [6, 18, 0, 0],
     scales: { x: { time: true }, y: { auto: true } },
     axes: [
       { stroke: color('--dim'), grid: { stroke: '#222b3c', width: 1 }, ticks: { show: false }, size: 20, font: '10px system-ui, sans-serif', space: 70,
