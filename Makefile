@@ -66,6 +66,7 @@ test: dashboard-assets
 	$(GO) vet ./...
 	@mkdir -p $(ARTIFACTS)
 	$(GO) test -race -timeout 15m -artifacts -outputdir $(ARTIFACTS) $(RACE_PKGS)
+	@echo "test artifacts (the dashboard's screenshots from its browser test): $$(ls -dt $$(find $(ARTIFACTS)/_artifacts -name 1-fleet.png -printf '%h\n' 2>/dev/null) 2>/dev/null | head -1)"
 	@# The processor's 2 M-reading backlog test runs a tenth of its readings
 	@# under -race (about ten times slower); here it runs whole, without.
 	$(GO) test -count=1 -timeout 10m -run '^TestBacklog$$' ./cloud/processor/
