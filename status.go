@@ -25,6 +25,22 @@ type AgentStatus struct {
 	ReadingsIn   uint64       `json:"readings_in"`
 	BatchesAcked uint64       `json:"batches_acked"`
 	Lanes        []LaneStatus `json:"lanes"`
+	// Fleet and Labels are the agent's fleet and labels (agent.fleet,
+	// agent.labels): the cloud's registry groups agents by them and canary
+	// selectors match them.
+	Fleet  string            `json:"fleet,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// RulesKey and RulesRevision name the pushed bundle the agent runs
+	// (fl_rules key and signed revision; empty and 0 when its rules come
+	// from rules.file). RulesWanted is the revision of the newest verified
+	// bundle meant for it: above RulesRevision while that bundle is
+	// refused (RulesError says why). RuleErrors counts the rules' run-time
+	// errors (expressions that failed, actions that failed after their
+	// retries) since the agent started.
+	RulesKey      string `json:"rules_key,omitempty"`
+	RulesRevision uint64 `json:"rules_revision,omitempty"`
+	RulesWanted   uint64 `json:"rules_wanted,omitempty"`
+	RuleErrors    uint64 `json:"rule_errors"`
 }
 
 // Depth is the number of unsent readings over every lane.

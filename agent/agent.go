@@ -82,7 +82,10 @@ type Agent struct {
 	// (the registry may be gathered from any goroutine).
 	uplinkClient atomic.Pointer[uplink.NATSClient]
 
-	reloadMu sync.Mutex // one ReloadRules at a time
+	// sync follows pushed rule bundles (nil without rules.trusted_keys).
+	sync *ruleSync
+
+	reloadMu sync.Mutex // one ReloadRules or pushed bundle swap at a time
 	mu       sync.Mutex
 	rulesErr string
 	httpAddr string
@@ -160,6 +163,10 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	a.fix = newClockFix(a.clock, buf, firstSeq, a.log.With("component", "clock"))
 
+	if a.sync, err = a.newAgentSync(); err != nil {
+		buf.Close()
+		return nil, err
+	}
 	prog := a.startupRules()
 	built, err := buildSources(cfg.Sources, a.log, a.reg, opts.Wall)
 	if err != nil {
@@ -293,6 +300,13 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		}
 	}()
 
+	// Pushed rule bundles.
+	syncCtx, stopSync := context.WithCancel(context.Background())
+	defer stopSync()
+	if a.sync != nil {
+		wg.Go(func() { a.sync.run(syncCtx, nc) })
+	}
+
 	// Pipeline and sources.
 	pipe := newPipeline(a.engine, a.buf, a.clock, a.log.With("component", "pipeline"), a.m, a.now)
 	srcCtx, stopSources := context.WithCancel(context.Background())
@@ -309,6 +323,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 
 	<-ctx.Done()
 	a.log.Info("agent stopping: sources first, then the pipeline, the batch in flight and the buffer")
+	stopSync() // no bundle swaps in while the pipeline drains; wg.Wait below waits for it
 	// hardCtx ends with a second signal: the waits below that could take
 	// long (a stalled disk) stop waiting; Close still commits what was
 	// accepted.

@@ -42,6 +42,13 @@ type AgentSection struct {
 	// the floor: kernel (ClockSyncKernel: the kernel says a time daemon
 	// synchronised it) or floor (ClockSyncFloor: the floor alone).
 	ClockSync string `yaml:"clock_sync"`
+	// Fleet is the fleet the agent belongs to: with rules.trusted_keys it
+	// runs the bundle pushed to fleet.<fleet> (or its fleet's canary).
+	// Letters, digits, - and _, at most 64; empty: only agent.<id>.
+	Fleet string `yaml:"fleet"`
+	// Labels describe the agent (site, ring, hardware) for canary
+	// selectors (`fleet rules push --canary-selector ring=early`).
+	Labels map[string]string `yaml:"labels"`
 }
 
 // BufferSection configures the durable buffer.
@@ -81,6 +88,13 @@ type RulesSection struct {
 	// File is a rule bundle (see rules/sample.yaml); empty means every
 	// reading is forwarded unchanged.
 	File string `yaml:"file"`
+	// TrustedKeys turns on fleet rule sync: the public keys (files, or
+	// "ed25519:<base64>" inline) whose signatures the agent accepts on
+	// bundles pushed to the bucket (fieldline-cloud fleet rules push). A
+	// pushed bundle, once applied, takes the place of File.
+	TrustedKeys []string `yaml:"trusted_keys"`
+	// Bucket is the NATS JetStream key-value bucket of pushed bundles.
+	Bucket string `yaml:"bucket"`
 }
 
 // SourcesSection lists the sensor sources, one entry per connection.
@@ -140,6 +154,7 @@ func (c *Config) SetDefaults() {
 	orDefault(&u.RetryMin, d.Uplink.RetryMin)
 	orDefault(&u.RetryMax, d.Uplink.RetryMax)
 	orDefault(&u.StatusInterval, d.Uplink.StatusInterval)
+	orDefault(&c.Rules.Bucket, d.Rules.Bucket)
 	orDefault(&c.HTTP.Listen, d.HTTP.Listen)
 	orDefault(&c.Health.UplinkStall, d.Health.UplinkStall)
 	orDefault(&c.Health.SourceGrace, d.Health.SourceGrace)
@@ -166,6 +181,7 @@ func (c *Config) Check(p *confkit.Problems) {
 	default:
 		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
 	}
+	c.checkFleet(p)
 	b := c.Buffer
 	if b.FlushInterval != nil && *b.FlushInterval < 0 {
 		p.Add("buffer.flush_interval", "must be ≥ 0 (0 commits every append), got %s", *b.FlushInterval)

@@ -47,7 +47,8 @@ func Defaults() Config {
 			RetryMax:          30 * time.Second,
 			StatusInterval:    10 * time.Second,
 		},
-		HTTP: HTTPSection{Listen: "127.0.0.1:9271"},
+		Rules: RulesSection{Bucket: "fl_rules"},
+		HTTP:  HTTPSection{Listen: "127.0.0.1:9271"},
 		Health: HealthSection{
 			// Well past a failed send's longest wait (retry_max) and a
 			// round trip (request_timeout), so that a slow but working

@@ -31,7 +31,16 @@
 //     /healthz (Health) answers 503, naming the problems, when the
 //     buffer's commits fail, the uplink delivered nothing for
 //     health.uplink_stall while readings wait, or a source is down past
-//     health.source_grace.
+//     health.source_grace;
+//   - with rules.trusted_keys, the rule sync (rulesync*.go): it watches
+//     agent.<id>, canary.<fleet> and fleet.<fleet> of the NATS KV bucket
+//     fl_rules, verifies each value (rules/signed), refuses what is
+//     unsigned, forged, undecodable, signed for another key, not above the
+//     revision it reached, or does not compile, swaps the bundle meant for
+//     it into the engine between two readings, and keeps the envelope and
+//     the revisions in the buffer file (blob rules.sync), so that a restart
+//     without a network runs the last good bundle and still refuses
+//     replays. docs/architecture.md, "Fleet", has the whole design.
 //
 // The numbers the status reports are plain atomic counts kept by the part
 // that counts them (counts.go); the Prometheus collectors read the same

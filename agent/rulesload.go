@@ -24,11 +24,15 @@ const RulesEventSensor = "_agent.rules"
 // telemetry backlog.
 type RulesEvent struct {
 	Event   string `json:"event"`            // applied or rejected
-	Source  string `json:"source,omitempty"` // file or last-good (applied)
+	Source  string `json:"source,omitempty"` // file, fleet (a pushed bundle) or last-good (applied)
 	File    string `json:"file,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Version string `json:"version,omitempty"`
 	Error   string `json:"error,omitempty"` // rejected: every problem found
+	// Key and Revision name a pushed bundle (fleet rule sync): source
+	// fleet, or last-good when the agent started with the one it kept.
+	Key      string `json:"key,omitempty"`
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // compileRulesFile reads and compiles the bundle file.
@@ -50,6 +54,12 @@ func compileRulesFile(file string) (*rules.Program, []byte, error) {
 // either way it collects, and the error is logged, reported in the status
 // and sent as a rule-status event.
 func (a *Agent) startupRules() *rules.Program {
+	if a.sync != nil {
+		// A pushed bundle that ran before takes the place of the file.
+		if prog := a.sync.restore(); prog != nil {
+			return prog
+		}
+	}
 	file := a.cfg.Rules.File
 	if file == "" {
 		return nil
@@ -125,6 +135,11 @@ func (a *Agent) ReloadRules() error {
 	file := a.cfg.Rules.File
 	if file == "" {
 		return fmt.Errorf("reloading rules: no rules.file in the config")
+	}
+	if a.sync != nil {
+		if v := a.sync.view(); v.FromTheBucket {
+			return fmt.Errorf("reloading rules: the agent runs the pushed bundle %s@%d; %s is used only until a pushed bundle applies", v.Key, v.Revision, file)
+		}
 	}
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()

@@ -31,6 +31,7 @@ func (a *Agent) status(st buffer.Stats) fieldline.AgentStatus {
 	a.mu.Lock()
 	s.RulesError = a.rulesErr
 	a.mu.Unlock()
+	a.syncStatus(&s)
 	for _, l := range st.Lanes {
 		s.Lanes = append(s.Lanes, fieldline.LaneStatus{
 			Lane:              l.Lane,

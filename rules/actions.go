@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldline/fieldline/internal/retry"
@@ -36,17 +37,19 @@ type actionRunner struct {
 	done     chan struct{}
 	log      *slog.Logger
 	m        *Metrics
+	errs     *atomic.Uint64 // the engine's run-time errors
 	attempts int
 	backoff  time.Duration
 	timeout  time.Duration
 }
 
-func startActions(opts Options, log *slog.Logger, m *Metrics) *actionRunner {
+func startActions(opts Options, log *slog.Logger, m *Metrics, errs *atomic.Uint64) *actionRunner {
 	r := &actionRunner{
 		acts:     opts.Actions,
 		done:     make(chan struct{}),
 		log:      log,
 		m:        m,
+		errs:     errs,
 		attempts: opts.ActionAttempts,
 		backoff:  opts.ActionBackoff,
 		timeout:  opts.ActionTimeout,
@@ -115,6 +118,7 @@ func (r *actionRunner) do(job actionJob) {
 		}
 		if attempt >= r.attempts || r.ctx.Err() != nil {
 			r.m.Actions.WithLabelValues(job.kind, "failed").Inc()
+			r.errs.Add(1)
 			r.log.Warn("alert action failed", "kind", job.kind, "alert", job.alert, "sensor", job.sensor,
 				"output", job.output, "topic", job.topic, "attempts", attempt, "err", err)
 			return
@@ -122,6 +126,7 @@ func (r *actionRunner) do(job actionJob) {
 		r.m.Retries.Inc()
 		if !retry.Sleep(r.ctx, wait.Next()) {
 			r.m.Actions.WithLabelValues(job.kind, "failed").Inc()
+			r.errs.Add(1)
 			r.log.Warn("alert action abandoned at shutdown", "kind", job.kind, "alert", job.alert,
 				"sensor", job.sensor, "attempts", attempt, "err", err)
 			return

@@ -233,6 +233,9 @@ func TestActionRetriedThenFailed(t *testing.T) {
 	if got := testutil.ToFloat64(m.Retries); got != 2 {
 		t.Errorf("retries = %g, want 2", got)
 	}
+	if got := e.Errors(); got != 1 {
+		t.Errorf("Errors() = %d, want the one action that failed for good", got)
+	}
 	// The reading path went on regardless.
 	if got := fmtTel(script(e, values("s", 1, 1, 6)).Telemetry); !same(got, []string{"s@1=6"}) {
 		t.Error(got)

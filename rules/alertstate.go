@@ -97,6 +97,7 @@ func (e *Engine) runAction(st *sensorState, a *alert, act *action, ev event, val
 		})
 		if err != nil {
 			e.m.Actions.WithLabelValues(kindPublish, "failed").Inc()
+			e.errs.Add(1)
 			e.log.Warn("alert action: payload template failed", "alert", a.name, "sensor", st.id, "topic", act.topic, "err", err)
 			return
 		}

@@ -153,6 +153,10 @@
 // pipeline (everything but match and alerts) is unchanged, and an alert's
 // state when the new rule has an alert of the same name and definition.
 //
+// Errors counts the run-time errors (failed expressions, actions failed
+// for good); the agent reports it in its heartbeat as rule_errors, where a
+// canary rollout watches it.
+//
 // Metrics (NewMetrics): fieldline_rules_readings_in_total, _readings_out_total,
 // _heartbeats_total, _dropped_readings_total{reason}: filter, deadband,
 // rate_limit, transform, expr_error, aggregated, late;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldline/fieldline"
@@ -86,6 +87,10 @@ type Engine struct {
 	m       *Metrics
 	actions *actionRunner // nil without Options.Actions
 	closed  bool
+
+	// errs counts run-time errors: expressions that failed, actions that
+	// failed for good (Errors).
+	errs atomic.Uint64
 }
 
 // counts accumulate during one call and go to the metrics at its end, so
@@ -117,7 +122,7 @@ func NewEngine(p *Program, opts Options) *Engine {
 		e.m = NewMetrics(nil)
 	}
 	if opts.Actions != nil {
-		e.actions = startActions(opts, e.log, e.m)
+		e.actions = startActions(opts, e.log, e.m, &e.errs)
 	}
 	e.setProgramInfo(nil, p)
 	return e
@@ -196,6 +201,13 @@ func (e *Engine) setProgramInfo(old, p *Program) {
 	}
 }
 
+// Errors is the number of run-time errors since the engine started:
+// readings dropped because an expression failed, and actions that failed
+// after their retries (or whose payload template failed). The agent
+// reports it in its heartbeat (rule_errors), where a canary rollout
+// watches it. Safe from any goroutine.
+func (e *Engine) Errors() uint64 { return e.errs.Load() }
+
 // Close stops the action goroutine after it ran the queued actions, or at
 // ctx's end, when it abandons the action in progress and counts the rest as
 // dropped (and returns ctx's error). Transitions after Close drop their
@@ -246,6 +258,9 @@ func (e *Engine) flushCounts() {
 		if n > 0 {
 			e.m.dropped[i].Add(float64(n))
 		}
+	}
+	if n := c.drops[dropExprError]; n > 0 {
+		e.errs.Add(uint64(n))
 	}
 	*c = counts{}
 }

@@ -252,6 +252,9 @@ func TestExprRuntimeError(t *testing.T) {
 	if n := testutil.ToFloat64(m.Dropped.WithLabelValues(DropExprError)); n != 2 {
 		t.Errorf("expr_error drops = %g, want 2", n)
 	}
+	if n := e.Errors(); n != 2 {
+		t.Errorf("Errors() = %d, want the 2 failed expressions", n)
+	}
 	if n := testutil.ToFloat64(m.Dropped.WithLabelValues(DropFilter)); n != 1 {
 		t.Errorf("filter drops = %g, want 1", n)
 	}

@@ -94,8 +94,9 @@ func (p *page) shot(name string) {
 
 // TestBrowserSeesTheDemo opens the dashboard of a running demo in headless
 // Chromium and sees what a person would: three agents online, a chart
-// whose last point advances, the boiler's temperature spike on its chart,
-// the alert it fires and its resolution.
+// whose last point advances, the rule bundle the demo pushed applied on
+// every agent, the boiler's temperature spike on its chart, the alert it
+// fires and its resolution.
 // Screenshots of each step are saved in the test's artifact folder (go
 // test -artifacts -outputdir DIR keeps them; make test does).
 func TestBrowserSeesTheDemo(t *testing.T) {
@@ -132,6 +133,9 @@ func TestBrowserSeesTheDemo(t *testing.T) {
 	}
 
 	p.until(60*time.Second, "three agents online", `document.querySelectorAll('#agents tbody tr[data-online="true"]').length`, func(v float64) bool { return v == 3 })
+	// The bundle the demo pushed to its fleet, applied on every agent.
+	p.until(60*time.Second, "the demo's rule bundle applied on the three agents", `document.querySelectorAll('#agents tbody td[data-rules-version="demo-1"][data-rules-revision="1"]').length`,
+		func(v float64) bool { return v == 3 })
 	p.until(30*time.Second, "GPIO, MQTT and Modbus sensors", `['demo-001/boiler.temp','demo-002/plant.boiler.temp','demo-003/pumphouse.door.open'].filter(k => document.querySelector('[data-sensor="'+k+'"]')).length`,
 		func(v float64) bool { return v == 3 })
 	const lastT = `Number(document.querySelector('[data-sensor="demo-001/boiler.temp"]').getAttribute('data-last-t'))`

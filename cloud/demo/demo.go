@@ -82,6 +82,9 @@ type Addrs struct {
 	NATS, Kafka, Sim string
 	MQTT             string
 	AgentHTTP        []string
+	// FleetKey is the private key the demo's agents trust, for
+	// `fieldline-cloud fleet rules push --fleet demo --key FleetKey`.
+	FleetKey string
 }
 
 type child struct {
@@ -120,12 +123,17 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer nats.Stop()
+	fleetKey, trusted, stopFleet, err := startFleet(o, nats.URL())
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
 	kafka, err := embedded.StartKafka(embedded.KafkaOptions{Port: o.KafkaPort})
 	if err != nil {
 		return err
 	}
 	defer kafka.Close()
-	addrs := Addrs{NATS: nats.URL(), Kafka: kafka.ListenAddrs()[0]}
+	addrs := Addrs{NATS: nats.URL(), Kafka: kafka.ListenAddrs()[0], FleetKey: fleetKey}
 
 	cl, err := startCloud(o, nats.URL(), kafka.ListenAddrs())
 	if err != nil {
@@ -167,13 +175,13 @@ func Run(ctx context.Context, o Options) error {
 		dir := filepath.Join(o.Dir, id)
 		switch (i - 1) % 3 {
 		case 0:
-			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, modbusBoilerSource(simAddr, o.Interval)))
+			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, modbusBoilerSource(simAddr, o.Interval)))
 			if err != nil {
 				return err
 			}
 			children = append(children, c)
 		case 1:
-			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, mqttSource(id, mqAddr)))
+			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, mqttSource(id, mqAddr)))
 			if err != nil {
 				return err
 			}
@@ -183,14 +191,14 @@ func Run(ctx context.Context, o Options) error {
 			if !gpioTaken {
 				gpioTaken = true
 				src += gpioSource
-				a, err := startInprocAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, src))
+				a, err := startInprocAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, src))
 				if err != nil {
 					return err
 				}
 				inproc = append(inproc, a)
 				break
 			}
-			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, src))
+			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, src))
 			if err != nil {
 				return err
 			}
@@ -208,6 +216,8 @@ func Run(ctx context.Context, o Options) error {
 	for i, h := range addrs.AgentHTTP {
 		fmt.Fprintf(o.Out, "  agent      demo-%03d http://%s/status  /metrics\n", i+1, h)
 	}
+	fmt.Fprintf(o.Out, "  fleet      %s (bundle demo-1 pushed)  try: %s fleet rules push rules/sample.yaml --fleet %s --nats %s --key %s\n", demoFleet, cloudBin, demoFleet, addrs.NATS, fleetKey)
+	fmt.Fprintf(o.Out, "                                        %s fleet agents --nats %s\n", cloudBin, addrs.NATS)
 	fmt.Fprintf(o.Out, "  dashboard  %sapi/agents  %sapi/alerts  %smetrics\n", addrs.Dashboard, addrs.Dashboard, addrs.Dashboard)
 	fmt.Fprintf(o.Out, "  anomaly    boiler.temp of demo-001 spikes by 30 °C for %s, first at %s, then every %s\n",
 		o.AnomalyFor, start.Add(o.AnomalyAfter).Format("15:04:05"), o.AnomalyEvery)

@@ -2,13 +2,18 @@ package demo
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/fieldline/fieldline/cloud/fleet"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
+	"github.com/fieldline/fieldline/rules/signed"
 )
 
 // buildBinaries builds the agent and the simulator once for the test.
@@ -79,6 +84,13 @@ func TestDemoShowsReadingsInKafka(t *testing.T) {
 	} else {
 		testkit.Optional(t, "kcat not installed (Debian package kcat): checked with franz-go only")
 	}
+	// A bundle pushed to the demo's fleet with the demo's key applies on
+	// its agents, as the banner says.
+	if !strings.Contains(out.String(), "--fleet demo --nats "+addrs.NATS+" --key "+addrs.FleetKey) {
+		t.Errorf("demo output does not say how to push rules:\n%s", out.String())
+	}
+	pushToDemo(t, addrs)
+
 	// The progress line ticks.
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "into Kafka") && time.Now().Before(deadline) {
@@ -94,4 +106,40 @@ func TestDemoShowsReadingsInKafka(t *testing.T) {
 	if !strings.Contains(out.String(), "stopping:") {
 		t.Errorf("no clean stop line:\n%s", out.String())
 	}
+}
+
+// pushToDemo pushes a bundle to fleet.demo with the demo's key and waits
+// for every demo agent's /status to run it.
+func pushToDemo(t *testing.T, addrs Addrs) {
+	t.Helper()
+	nc, err := nats.Connect(addrs.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key, err := signed.LoadPrivateKey(addrs.FleetKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signed.NewSigner(key)
+	store, err := fleet.OpenStore(ctx, nc, fleet.Config{}, signed.NewKeyRing(sig.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := store.Push(ctx, sig, fleet.Push{Key: "fleet.demo", Bundle: []byte("version: demo-1\nname: demo\nrules:\n  - {match: 'boiler.*', deadband: {absolute: 0.5}}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: time.Second}
+	testkit.WaitFor(t, 30*time.Second, "the demo's agents to run the pushed bundle", func() bool {
+		for _, h := range addrs.AgentHTTP {
+			st, err := fetchStatus(client, h)
+			if err != nil || st.RulesKey != "fleet.demo" || st.RulesRevision != p.Statement.Revision || st.RulesVersion != "demo-1" {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -132,13 +132,17 @@ const gpioSource = `  gpio:
 // daemon (a container, a laptop offline) has a kernel that calls its clock
 // unsynchronised, and the agents would flag every reading (the processor
 // keeps flagged readings out of the windows).
-func agentConfig(id, dir, natsURL, httpAddr, sources string) string {
+//
+// The agents belong to the fleet demo and trust the demo's fleet key
+// (trusted, inline): they run the bundle pushed to fleet.demo.
+func agentConfig(id, dir, natsURL, httpAddr, trusted, sources string) string {
 	return fmt.Sprintf(`# written by fieldline-cloud demo
-agent: {id: %s, data_dir: %s, clock_sync: floor}
+agent: {id: %s, data_dir: %s, clock_sync: floor, fleet: %s}
 uplink: {nats: {url: "%s"}, status_interval: 1s}
+rules: {trusted_keys: ["%s"]}
 http: {listen: "%s"}
 sources:
-%s`, id, dir, natsURL, httpAddr, sources)
+%s`, id, dir, demoFleet, natsURL, trusted, httpAddr, sources)
 }
 
 // alertRules are the demo processor's alert rules: the boiler's spike

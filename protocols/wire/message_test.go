@@ -73,6 +73,15 @@ var statusCases = []struct {
 		Lanes: []*wirepb.LaneStatus{{Lane: 0}, {Lane: 1}, {Lane: 2, OldestUnsentAgeMs: -3}},
 	}},
 	{"empty", fieldline.AgentStatus{}, &wirepb.AgentStatus{}},
+	{"fleet", fieldline.AgentStatus{
+		AgentID: "gw-7", Time: statusTime, RulesVersion: "2026-12-01.2", RulesError: "fleet.boiler@13: bad signature",
+		Fleet: "boiler", Labels: map[string]string{"site": "plant-a", "ring": "early"},
+		RulesKey: "canary.boiler", RulesRevision: 12, RulesWanted: 13, RuleErrors: 4,
+	}, &wirepb.AgentStatus{
+		AgentId: "gw-7", TimeNs: statusTime.UnixNano(), RulesVersion: "2026-12-01.2", RulesError: "fleet.boiler@13: bad signature",
+		Fleet: "boiler", Labels: map[string]string{"site": "plant-a", "ring": "early"},
+		RulesKey: "canary.boiler", RulesRevision: 12, RulesWanted: 13, RuleErrors: 4,
+	}},
 }
 
 // golden compares got with testdata/golden/name.hex, which -update writes
@@ -124,7 +133,7 @@ func TestAckBytes(t *testing.T) {
 func TestStatusBytes(t *testing.T) {
 	for _, tc := range statusCases {
 		t.Run(tc.name, func(t *testing.T) {
-			want, err := proto.Marshal(tc.pb)
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(tc.pb)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,13 @@ func EncodeStatus(s *fieldline.AgentStatus) []byte {
 		SourceErrors: s.SourceErrors, ReadingsIn: s.ReadingsIn, BatchesAcked: s.BatchesAcked,
 		ClockSynced: s.ClockSynced, UptimeS: s.UptimeS,
 		Lanes: make([]*wirepb.LaneStatus, len(s.Lanes)),
+		Fleet: validUTF8(s.Fleet), RulesKey: validUTF8(s.RulesKey), RulesRevision: s.RulesRevision, RulesWanted: s.RulesWanted, RuleErrors: s.RuleErrors,
+	}
+	if len(s.Labels) > 0 {
+		m.Labels = make(map[string]string, len(s.Labels))
+		for k, v := range s.Labels {
+			m.Labels[validUTF8(k)] = validUTF8(v)
+		}
 	}
 	if !s.Time.IsZero() {
 		m.TimeNs = s.Time.UnixNano()
@@ -31,7 +38,9 @@ func EncodeStatus(s *fieldline.AgentStatus) []byte {
 			DeadLettered: l.DeadLettered, Undeliverable: l.Undeliverable,
 		}
 	}
-	b, _ := proto.Marshal(m) // cannot fail: every string is UTF-8
+	// Deterministic: the labels map is written in key order, so that one
+	// status always makes the same bytes.
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m) // cannot fail: every string is UTF-8
 	return b
 }
 
@@ -48,6 +57,10 @@ func DecodeStatus(data []byte, s *fieldline.AgentStatus) error {
 		AgentID: m.AgentId, Version: m.Version, RulesVersion: m.RulesVersion, RulesError: m.RulesError,
 		SourceErrors: m.SourceErrors, ReadingsIn: m.ReadingsIn, BatchesAcked: m.BatchesAcked,
 		ClockSynced: m.ClockSynced, UptimeS: m.UptimeS,
+		Fleet: m.Fleet, Labels: m.Labels, RulesKey: m.RulesKey, RulesRevision: m.RulesRevision, RulesWanted: m.RulesWanted, RuleErrors: m.RuleErrors,
+	}
+	if len(out.Labels) == 0 {
+		out.Labels = nil
 	}
 	if m.TimeNs != 0 {
 		out.Time = time.Unix(0, m.TimeNs).UTC()

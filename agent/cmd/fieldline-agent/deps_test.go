@@ -20,6 +20,7 @@ import (
 // alone.
 var forbidden = []struct{ prefix, why string }{
 	{"github.com/nats-io/nats-server", "a NATS server (the agent is a client only)"},
+	{"github.com/nats-io/nats.go/jetstream", "nats.go's newer JetStream API: 590 KB of the arm64 binary, where the rule sync's JetStreamContext.KeyValue costs nothing (docs/benchmarks.md)"},
 	{"github.com/twmb/franz-go", "a Kafka client or kfake (only the bridge talks to Kafka)"},
 	{"github.com/mochi-mqtt/server", "an MQTT broker (the agent subscribes to one)"},
 	{"github.com/fieldline/fieldline/internal/embedded", "the embedded NATS and Kafka of the demo"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/cloud/dashboard"
+	"github.com/fieldline/fieldline/cloud/fleet"
 	"github.com/fieldline/fieldline/cloud/notify"
 	"github.com/fieldline/fieldline/cloud/processor"
 	"github.com/fieldline/fieldline/internal/confkit"
@@ -28,7 +29,10 @@ type allFile struct {
 	// Notify, when present, runs the notifier too, delivering to the
 	// webhooks and Alertmanagers the section names.
 	Notify *notify.Config `yaml:"notify"`
-	Log    logSection     `yaml:"log"`
+	// Fleet, when present, runs the fleet server too (the registry of
+	// agents, the canary controller; its trusted_keys or key are needed).
+	Fleet *fleet.Config `yaml:"fleet"`
+	Log   logSection    `yaml:"log"`
 }
 
 func (f *allFile) Check(p *confkit.Problems) {
@@ -42,6 +46,10 @@ func (f *allFile) Check(p *confkit.Problems) {
 		f.Notify.SetDefaults()
 		f.Notify.Check(p.In("notify"))
 	}
+	if f.Fleet != nil {
+		f.Fleet.SetDefaults()
+		f.Fleet.Check(p.In("fleet"))
+	}
 	f.Log.Check(p.In("log"))
 }
 
@@ -53,15 +61,17 @@ func newAllCmd() *cobra.Command {
 	var o allOptions
 	cmd := &cobra.Command{
 		Use:   "all [--config FILE] [--nats URL] [--kafka BROKERS] [--listen ADDR]",
-		Short: "every cloud role in one process (bridge, processor with alerting, dashboard, notifier), for small installations",
+		Short: "every cloud role in one process (bridge, processor with alerting, dashboard, notifier, fleet server), for small installations",
 		Long: `Runs the bridge, the processor (with its alert rules when processor.alerts.rules
-names a file), the dashboard and, when the file has a 'notify:' section, the
-notifier in one process, against one NATS and one Kafka: a small
-installation's whole cloud side. Each role works exactly as its own command
-does (and can later move to its own process with the same section of this
-file); their metrics share the dashboard's /metrics. --nats and --kafka set
-every role's servers; the file has one section per role ('bridge:',
-'processor:', 'dashboard:', 'notify:'), as in their own sample configs.`,
+names a file), the dashboard and, when the file has their sections, the
+notifier ('notify:') and the fleet server ('fleet:', the registry of agents
+and the canary controller) in one process, against one NATS and one Kafka: a
+small installation's whole cloud side. Each role works exactly as its own
+command does (and can later move to its own process with the same section of
+this file); their metrics share the dashboard's /metrics. --nats and --kafka
+set every role's servers; the file has one section per role ('bridge:',
+'processor:', 'dashboard:', 'notify:', 'fleet:'), as in their own sample
+configs.`,
 		Example: `  fieldline-cloud all --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092
   fieldline-cloud all --config cloud.yaml`,
 		Args: noArgs,
@@ -70,7 +80,7 @@ every role's servers; the file has one section per role ('bridge:',
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.config, "config", "", "config file (YAML, keys 'bridge:', 'processor:', 'dashboard:', 'notify:', 'log:')")
+	f.StringVar(&o.config, "config", "", "config file (YAML, keys 'bridge:', 'processor:', 'dashboard:', 'notify:', 'fleet:', 'log:')")
 	f.StringVar(&o.nats, "nats", "", "NATS URL(s) of the bridge and the dashboard")
 	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers of every role, comma-separated")
 	f.StringVar(&o.listen, "listen", "", "the dashboard's address, with /metrics of every role (default 127.0.0.1:9275)")
@@ -87,6 +97,9 @@ func runAll(ctx context.Context, stderr io.Writer, o allOptions) error {
 	if o.nats != "" {
 		file.Bridge.NATS.URL = o.nats
 		file.Dashboard.NATS.URL = o.nats
+		if file.Fleet != nil {
+			file.Fleet.NATS.URL = o.nats
+		}
 	}
 	if o.kafka != "" {
 		b := strings.Split(o.kafka, ",")
@@ -117,6 +130,20 @@ func runAll(ctx context.Context, stderr io.Writer, o allOptions) error {
 		name string
 		run  func(context.Context) error
 	}{{"bridge", br.Run}, {"processor", proc.Run}, {"dashboard", dash.Run}}
+	if file.Fleet != nil {
+		r, err := ring(file.Fleet)
+		if err != nil {
+			return fmt.Errorf("fleet: %w", err)
+		}
+		srv, err := fleet.NewServer(*file.Fleet, fleet.ServerOptions{Logger: log.With("role", "fleet"), Metrics: fleet.NewMetrics(reg), Ring: r})
+		if err != nil {
+			return fmt.Errorf("fleet: %w", err)
+		}
+		roles = append(roles, struct {
+			name string
+			run  func(context.Context) error
+		}{"fleet", srv.Run})
+	}
 	if file.Notify != nil {
 		n, err := notify.New(*file.Notify, notify.Options{Logger: log.With("role", "notify"), Metrics: notify.NewMetrics(reg)})
 		if err != nil {

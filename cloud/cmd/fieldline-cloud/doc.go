@@ -1,11 +1,15 @@
 // Command fieldline-cloud runs the cloud side of Fieldline: the bridge from
-// NATS to Kafka, a demo that runs the whole system on one machine, the
-// end-to-end load run, the rule bundle check, and tail, which prints a
-// topic's records decoded.
+// NATS to Kafka, rule push to the fleet, a demo that runs the whole system
+// on one machine, the end-to-end load run, the rule bundle check, and tail,
+// which prints a topic's records decoded.
 //
 // # Basics
 //
 //	fieldline-cloud bridge --config bridge.yaml   # NATS fl.up.* → Kafka fl.readings
+//	fieldline-cloud fleet keygen --out /etc/fieldline
+//	fieldline-cloud fleet rules push b.yaml --fleet boiler --canary 10% --key fleet.key
+//	fieldline-cloud fleet serve --config fleet.yaml  # registry of agents, canary controller
+//	fieldline-cloud fleet agents                  # every agent, its rules, its errors
 //	fieldline-cloud demo                          # everything on this machine
 //	fieldline-cloud bench                         # readings/s into Kafka, latency
 //	fieldline-cloud check-rules bundle.yaml       # as the agents compile it

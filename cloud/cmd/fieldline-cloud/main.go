@@ -26,6 +26,7 @@ var version = "dev"
 // here.
 var commands = []func() *cobra.Command{
 	newBridgeCmd,
+	newFleetCmd,
 	newProcessCmd,
 	newNotifyCmd,
 	newAlertsCmd,
@@ -80,9 +81,10 @@ func newRootCmd() *cobra.Command {
 		Use:   "fieldline-cloud",
 		Short: "the cloud side of Fieldline",
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
-Kafka, the stream processor (windows and alerts), the alert notifier and its
-command line, the live dashboard (or every role in one process: all), a demo
-of the whole system on this machine, the end-to-end load runs, the rule
+Kafka, rule push to the fleet (signed bundles, canaries, the registry of
+agents), the stream processor (windows and alerts), the alert notifier and
+its command line, the live dashboard (or every role in one process: all), a
+demo of the whole system on this machine, the end-to-end load runs, the rule
 bundle and alert rules checks, and tail, which prints the records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo

@@ -185,7 +185,11 @@ func startAlertPipeline(tb testing.TB) *alertPipeline {
 	tb.Cleanup(srv.Close)
 
 	agentHTTP := freePort(tb)
-	runBin(tb, "agent running", "fieldline-agent", "run", "--config", writeFile(tb, dir, "agent.yaml", fmt.Sprintf(`agent: {id: gw-e2e, data_dir: %s}
+	// clock_sync: floor: this test is about alerts, not clocks; on a
+	// machine without a time daemon (CI's) the kernel calls the clock
+	// unsynchronised and the processor would keep every flagged reading
+	// out of the windows and the alert rules.
+	runBin(tb, "agent running", "fieldline-agent", "run", "--config", writeFile(tb, dir, "agent.yaml", fmt.Sprintf(`agent: {id: gw-e2e, data_dir: %s, clock_sync: floor}
 buffer: {flush_interval: 10ms}
 uplink:
   nats: {url: "%s", request_timeout: 5s, reconnect_wait: 100ms}

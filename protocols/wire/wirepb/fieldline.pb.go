@@ -14,12 +14,11 @@
 package wirepb
 
 import (
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
-
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -554,18 +553,29 @@ func (x *LaneStatus) GetUndeliverable() uint64 {
 
 // AgentStatus is the heartbeat on fl.status.<agent_id>.
 type AgentStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	TimeNs        int64                  `protobuf:"varint,2,opt,name=time_ns,json=timeNs,proto3" json:"time_ns,omitempty"`
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	RulesVersion  string                 `protobuf:"bytes,4,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
-	RulesError    string                 `protobuf:"bytes,5,opt,name=rules_error,json=rulesError,proto3" json:"rules_error,omitempty"`
-	Lanes         []*LaneStatus          `protobuf:"bytes,6,rep,name=lanes,proto3" json:"lanes,omitempty"`
-	SourceErrors  uint64                 `protobuf:"varint,7,opt,name=source_errors,json=sourceErrors,proto3" json:"source_errors,omitempty"`
-	ReadingsIn    uint64                 `protobuf:"varint,8,opt,name=readings_in,json=readingsIn,proto3" json:"readings_in,omitempty"`
-	BatchesAcked  uint64                 `protobuf:"varint,9,opt,name=batches_acked,json=batchesAcked,proto3" json:"batches_acked,omitempty"`
-	ClockSynced   bool                   `protobuf:"varint,10,opt,name=clock_synced,json=clockSynced,proto3" json:"clock_synced,omitempty"`
-	UptimeS       int64                  `protobuf:"varint,11,opt,name=uptime_s,json=uptimeS,proto3" json:"uptime_s,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AgentId      string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	TimeNs       int64                  `protobuf:"varint,2,opt,name=time_ns,json=timeNs,proto3" json:"time_ns,omitempty"`
+	Version      string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	RulesVersion string                 `protobuf:"bytes,4,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
+	RulesError   string                 `protobuf:"bytes,5,opt,name=rules_error,json=rulesError,proto3" json:"rules_error,omitempty"`
+	Lanes        []*LaneStatus          `protobuf:"bytes,6,rep,name=lanes,proto3" json:"lanes,omitempty"`
+	SourceErrors uint64                 `protobuf:"varint,7,opt,name=source_errors,json=sourceErrors,proto3" json:"source_errors,omitempty"`
+	ReadingsIn   uint64                 `protobuf:"varint,8,opt,name=readings_in,json=readingsIn,proto3" json:"readings_in,omitempty"`
+	BatchesAcked uint64                 `protobuf:"varint,9,opt,name=batches_acked,json=batchesAcked,proto3" json:"batches_acked,omitempty"`
+	ClockSynced  bool                   `protobuf:"varint,10,opt,name=clock_synced,json=clockSynced,proto3" json:"clock_synced,omitempty"`
+	UptimeS      int64                  `protobuf:"varint,11,opt,name=uptime_s,json=uptimeS,proto3" json:"uptime_s,omitempty"`
+	// Fleet rule sync (rules/signed): the agent's fleet and labels (canary
+	// selectors match them), the bucket key and signed revision of the bundle
+	// it runs (empty and 0 for a local file), the revision it wants (above
+	// rules_revision while a verified bundle fails to compile), and the
+	// rules' run-time errors (failed expressions and actions) since start.
+	Fleet         string            `protobuf:"bytes,12,opt,name=fleet,proto3" json:"fleet,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,13,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RulesKey      string            `protobuf:"bytes,14,opt,name=rules_key,json=rulesKey,proto3" json:"rules_key,omitempty"`
+	RulesRevision uint64            `protobuf:"varint,15,opt,name=rules_revision,json=rulesRevision,proto3" json:"rules_revision,omitempty"`
+	RulesWanted   uint64            `protobuf:"varint,16,opt,name=rules_wanted,json=rulesWanted,proto3" json:"rules_wanted,omitempty"`
+	RuleErrors    uint64            `protobuf:"varint,17,opt,name=rule_errors,json=ruleErrors,proto3" json:"rule_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +683,48 @@ func (x *AgentStatus) GetClockSynced() bool {
 func (x *AgentStatus) GetUptimeS() int64 {
 	if x != nil {
 		return x.UptimeS
+	}
+	return 0
+}
+
+func (x *AgentStatus) GetFleet() string {
+	if x != nil {
+		return x.Fleet
+	}
+	return ""
+}
+
+func (x *AgentStatus) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *AgentStatus) GetRulesKey() string {
+	if x != nil {
+		return x.RulesKey
+	}
+	return ""
+}
+
+func (x *AgentStatus) GetRulesRevision() uint64 {
+	if x != nil {
+		return x.RulesRevision
+	}
+	return 0
+}
+
+func (x *AgentStatus) GetRulesWanted() uint64 {
+	if x != nil {
+		return x.RulesWanted
+	}
+	return 0
+}
+
+func (x *AgentStatus) GetRuleErrors() uint64 {
+	if x != nil {
+		return x.RuleErrors
 	}
 	return 0
 }
@@ -1227,7 +1279,7 @@ const file_fieldline_proto_rawDesc = "" +
 	"\bnext_seq\x18\b \x01(\x04R\anextSeq\x12#\n" +
 	"\rdead_lettered\x18\t \x01(\x04R\fdeadLettered\x12$\n" +
 	"\rundeliverable\x18\n" +
-	" \x01(\x04R\rundeliverable\"\xfa\x02\n" +
+	" \x01(\x04R\rundeliverable\"\x92\x05\n" +
 	"\vAgentStatus\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
 	"\atime_ns\x18\x02 \x01(\x03R\x06timeNs\x12\x18\n" +
@@ -1242,7 +1294,17 @@ const file_fieldline_proto_rawDesc = "" +
 	"\rbatches_acked\x18\t \x01(\x04R\fbatchesAcked\x12!\n" +
 	"\fclock_synced\x18\n" +
 	" \x01(\bR\vclockSynced\x12\x19\n" +
-	"\buptime_s\x18\v \x01(\x03R\auptimeS\"\xf8\x01\n" +
+	"\buptime_s\x18\v \x01(\x03R\auptimeS\x12\x14\n" +
+	"\x05fleet\x18\f \x01(\tR\x05fleet\x12=\n" +
+	"\x06labels\x18\r \x03(\v2%.fieldline.v1.AgentStatus.LabelsEntryR\x06labels\x12\x1b\n" +
+	"\trules_key\x18\x0e \x01(\tR\brulesKey\x12%\n" +
+	"\x0erules_revision\x18\x0f \x01(\x04R\rrulesRevision\x12!\n" +
+	"\frules_wanted\x18\x10 \x01(\x04R\vrulesWanted\x12\x1f\n" +
+	"\vrule_errors\x18\x11 \x01(\x04R\n" +
+	"ruleErrors\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf8\x01\n" +
 	"\aReading\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1b\n" +
 	"\tsensor_id\x18\x02 \x01(\tR\bsensorId\x12!\n" +
@@ -1323,7 +1385,7 @@ func file_fieldline_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldline_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_fieldline_proto_goTypes = []any{
 	(ValueCoding)(0),    // 0: fieldline.v1.ValueCoding
 	(*Batch)(nil),       // 1: fieldline.v1.Batch
@@ -1334,19 +1396,21 @@ var file_fieldline_proto_goTypes = []any{
 	(*Reading)(nil),     // 6: fieldline.v1.Reading
 	(*Aggregate)(nil),   // 7: fieldline.v1.Aggregate
 	(*AlertEvent)(nil),  // 8: fieldline.v1.AlertEvent
-	nil,                 // 9: fieldline.v1.AlertEvent.LabelsEntry
-	nil,                 // 10: fieldline.v1.AlertEvent.AnnotationsEntry
+	nil,                 // 9: fieldline.v1.AgentStatus.LabelsEntry
+	nil,                 // 10: fieldline.v1.AlertEvent.LabelsEntry
+	nil,                 // 11: fieldline.v1.AlertEvent.AnnotationsEntry
 }
 var file_fieldline_proto_depIdxs = []int32{
 	2,  // 0: fieldline.v1.Batch.columns:type_name -> fieldline.v1.Column
 	4,  // 1: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
-	9,  // 2: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
-	10, // 3: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	9,  // 2: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
+	10, // 3: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
+	11, // 4: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_fieldline_proto_init() }
@@ -1360,7 +1424,7 @@ func file_fieldline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldline_proto_rawDesc), len(file_fieldline_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
