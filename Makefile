@@ -23,7 +23,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 AGENT_TAGS    := nethttpomithttp2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
-.PHONY: help build test test-kafka cross footprint footprint-rss demo bench fuzz lint generate clean
+.PHONY: help build dashboard-assets test test-kafka cross footprint footprint-rss demo bench fuzz lint generate clean
 
 help:
 	@echo "make build       build the three binaries into $(BIN)/"
@@ -33,19 +33,40 @@ help:
 	@echo "make cross       build the agent for linux/arm (v7), arm64, amd64, riscv64 into $(DIST)/, check its size and memory"
 	@echo "                 budgets and run the arm64 agent end to end under qemu"
 	@echo "make footprint-rss  resident memory of the agent with 50 and 500 sensors at 1 Hz (RSS_SENSORS, RSS_DURATION)"
-	@echo "make demo        run NATS, Kafka, a simulator, an agent and the bridge on this machine"
+	@echo "make dashboard-assets  bundle the dashboard's charts (uPlot, esbuild; needs Node.js and npm) for go:embed"
+	@echo "make demo        run the whole system on this machine (embedded NATS and Kafka, simulators, three agents,"
+	@echo "                 bridge, processor, dashboard) and print the dashboard's address"
 	@echo "make bench       run the benchmarks and the end-to-end load run"
 	@echo "make fuzz        run every fuzz target for FUZZTIME each (default 20s)"
 	@echo "make lint        go vet and staticcheck"
 	@echo "make generate    regenerate the protobuf code (needs protoc)"
 
-build:
+build: dashboard-assets
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(AGENT_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ ./agent/cmd/fieldline-agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cloud/cmd/fieldline-cloud ./firmware-sim/cmd/fieldline-sim
 
-test:
+# The dashboard's chart bundle (cloud/dashboard/web/dist, embedded by the
+# cloud binary): uPlot and esbuild pinned by package-lock.json, installed by
+# `npm ci`. Without Node.js and npm it says so and the binary serves the
+# basic page (hand-drawn sparklines) instead; with FL_REQUIRE_TOOLS=1 (CI) it
+# fails.
+DASH_WEB := cloud/dashboard/web
+dashboard-assets:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(DASH_WEB) && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && \
+		npm run --silent build && cp app/style.css dist/ && \
+		sed 's|<!--charts-css-->|<link rel="stylesheet" href="main.css">|' app/index.html > dist/index.html; \
+	elif [ "$$FL_REQUIRE_TOOLS" = 1 ]; then echo "dashboard-assets: npm not found (FL_REQUIRE_TOOLS=1: Node.js and npm must be installed)"; exit 1; \
+	else echo "dashboard-assets: npm not found: the dashboard serves its basic page (install Node.js and npm for the full charts)"; fi
+
+# Files tests keep for a person to look at (the browser test's screenshots),
+# under test-artifacts/_artifacts/ (gitignored); each test prints its folder.
+ARTIFACTS := $(CURDIR)/test-artifacts
+test: dashboard-assets
 	$(GO) vet ./...
-	$(GO) test -race -timeout 15m $(RACE_PKGS)
+	@mkdir -p $(ARTIFACTS)
+	$(GO) test -race -timeout 15m -artifacts -outputdir $(ARTIFACTS) $(RACE_PKGS)
+	@echo "test artifacts (the dashboard's screenshots from its browser test): $$(ls -dt $$(find $(ARTIFACTS)/_artifacts -name 1-fleet.png -printf '%h\n' 2>/dev/null) 2>/dev/null | head -1)"
 	@# The processor's 2 M-reading backlog test runs a tenth of its readings
 	@# under -race (about ten times slower); here it runs whole, without.
 	$(GO) test -count=1 -timeout 10m -run '^TestBacklog$$' ./cloud/processor/
@@ -97,7 +118,7 @@ footprint-rss:
 demo: build
 	$(BIN)/fieldline-cloud demo --bin $(BIN)
 
-bench:
+bench: dashboard-assets
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
 	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
@@ -117,4 +138,4 @@ generate:
 	cd protocols/wire/wirepb && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative fieldline.proto
 
 clean:
-	rm -rf $(BIN) $(DIST)
+	rm -rf $(BIN) $(DIST) $(ARTIFACTS)

@@ -3,7 +3,6 @@ package demo
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,27 +15,33 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/internal/embedded"
-	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
 // Options configure a demo run.
 type Options struct {
 	// Bin is the folder holding fieldline-agent and fieldline-sim.
 	Bin string
-	// Agents is how many agents to run (each polls its own simulator
-	// connection). Default 1.
+	// Agents is how many agents to run. Default 3: the first reads a
+	// boiler and an energy meter over Modbus, the second a plant's MQTT
+	// sensors, the third a chiller over Modbus and GPIO pins (in this
+	// process: simulated pins live in the process that reads them).
 	Agents int
-	// Interval between polls of the demo's register group. Default 100ms.
+	// Interval between polls of the Modbus registers. Default 500ms.
 	Interval time.Duration
-	// NATSPort and KafkaPort; 0 picks free ports.
-	NATSPort, KafkaPort int
+	// NATSPort, KafkaPort and DashboardPort; 0 picks free ports.
+	NATSPort, KafkaPort, DashboardPort int
+	// AnomalyAfter is when the boiler's temperature first spikes (by 30 °C
+	// for AnomalyFor), AnomalyEvery how often it does again. Defaults 45s,
+	// 20s and 3m.
+	AnomalyAfter, AnomalyFor, AnomalyEvery time.Duration
 	// Dir holds configs, buffers and logs; empty means a temporary folder
 	// removed at the end.
 	Dir string
 	// Duration stops the demo after this long; 0 runs until ctx ends.
 	Duration time.Duration
+	// Progress is how often the progress line is printed. Default 5s.
+	Progress time.Duration
 	// Out receives the addresses and the progress line; Log the details.
 	Out io.Writer
 	Log *slog.Logger
@@ -44,9 +49,38 @@ type Options struct {
 	Ready func(Addrs)
 }
 
+func (o *Options) setDefaults() {
+	if o.Agents <= 0 {
+		o.Agents = 3
+	}
+	if o.Interval <= 0 {
+		o.Interval = 500 * time.Millisecond
+	}
+	if o.AnomalyAfter <= 0 {
+		o.AnomalyAfter = 45 * time.Second
+	}
+	if o.AnomalyFor <= 0 {
+		o.AnomalyFor = 20 * time.Second
+	}
+	if o.AnomalyEvery <= 0 {
+		o.AnomalyEvery = 3 * time.Minute
+	}
+	if o.Progress <= 0 {
+		o.Progress = 5 * time.Second
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
 // Addrs are where the demo's parts listen.
 type Addrs struct {
+	Dashboard        string
 	NATS, Kafka, Sim string
+	MQTT             string
 	AgentHTTP        []string
 	// FleetKey is the private key the demo's agents trust, for
 	// `fieldline-cloud fleet rules push --fleet demo --key FleetKey`.
@@ -60,21 +94,10 @@ type child struct {
 }
 
 // Run runs the demo until ctx ends or Duration passes, then stops
-// everything: agents first (they flush), then the simulator, the bridge,
-// Kafka and NATS.
+// everything: agents first (they flush), then the simulators, the
+// dashboard, the processor, the bridge, Kafka and NATS.
 func Run(ctx context.Context, o Options) error {
-	if o.Agents <= 0 {
-		o.Agents = 1
-	}
-	if o.Interval <= 0 {
-		o.Interval = 100 * time.Millisecond
-	}
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+	o.setDefaults()
 	for _, b := range []string{"fieldline-agent", "fieldline-sim"} {
 		if _, err := os.Stat(filepath.Join(o.Bin, b)); err != nil {
 			return fmt.Errorf("demo needs %s in %s (run make build): %w", b, o.Bin, err)
@@ -93,8 +116,8 @@ func Run(ctx context.Context, o Options) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
+	start := time.Now()
 
-	// JetStream on, for the rule bucket of `fieldline-cloud fleet`.
 	nats, err := embedded.StartNATS(embedded.NATSOptions{Port: o.NATSPort, StoreDir: filepath.Join(o.Dir, "nats")})
 	if err != nil {
 		return err
@@ -112,33 +135,36 @@ func Run(ctx context.Context, o Options) error {
 	defer kafka.Close()
 	addrs := Addrs{NATS: nats.URL(), Kafka: kafka.ListenAddrs()[0], FleetKey: fleetKey}
 
-	bm := bridge.NewMetrics(nil)
-	br, err := bridge.New(bridge.Config{
-		NATS:  uplink.NATSConfig{URL: nats.URL()},
-		Kafka: bridge.KafkaConfig{Brokers: kafka.ListenAddrs()},
-	}, bridge.Options{Logger: o.Log.With("component", "bridge"), Metrics: bm})
+	cl, err := startCloud(o, nats.URL(), kafka.ListenAddrs())
 	if err != nil {
 		return err
 	}
-	bctx, stopBridge := context.WithCancel(context.Background())
-	bdone := make(chan error, 1)
-	go func() { bdone <- br.Run(bctx) }()
-	defer func() { stopBridge(); <-bdone }()
-	select {
-	case <-br.Ready():
-	case err := <-bdone:
-		return fmt.Errorf("bridge: %w", err)
-	}
+	defer cl.stop()
+	addrs.Dashboard = "http://" + cl.dash.Addr() + "/"
+	fmt.Fprintf(o.Out, "Fieldline demo: open the dashboard at %s  (Ctrl-C stops the demo)\n", addrs.Dashboard)
 
 	var children []*child
 	defer func() { stopChildren(children, o.Log) }()
-	sim, simAddr, err := startSim(o)
+	sim, simAddr, err := startSim(o, start)
 	if err != nil {
 		return err
 	}
 	children = append(children, sim)
 	addrs.Sim = simAddr
+	mq, mqAddr, err := startMQTTSim(o)
+	if err != nil {
+		return err
+	}
+	children = append(children, mq)
+	addrs.MQTT = mqAddr
 
+	var inproc []*inprocAgent
+	defer func() {
+		for _, a := range inproc {
+			a.stop()
+		}
+	}()
+	gpioTaken := false
 	for i := 1; i <= o.Agents; i++ {
 		id := fmt.Sprintf("demo-%03d", i)
 		port, err := freePort()
@@ -146,36 +172,85 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		c, err := startAgent(o, id, nats.URL(), simAddr, httpAddr, trusted)
-		if err != nil {
-			return err
+		dir := filepath.Join(o.Dir, id)
+		switch (i - 1) % 3 {
+		case 0:
+			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, modbusBoilerSource(simAddr, o.Interval)))
+			if err != nil {
+				return err
+			}
+			children = append(children, c)
+		case 1:
+			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, mqttSource(id, mqAddr)))
+			if err != nil {
+				return err
+			}
+			children = append(children, c)
+		default:
+			src := modbusChillerSource(simAddr, o.Interval)
+			if !gpioTaken {
+				gpioTaken = true
+				src += gpioSource
+				a, err := startInprocAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, src))
+				if err != nil {
+					return err
+				}
+				inproc = append(inproc, a)
+				break
+			}
+			c, err := startAgent(o, id, agentConfig(id, dir, nats.URL(), httpAddr, trusted, src))
+			if err != nil {
+				return err
+			}
+			children = append(children, c)
 		}
-		children = append(children, c)
 		addrs.AgentHTTP = append(addrs.AgentHTTP, httpAddr)
 	}
 
-	fmt.Fprintf(o.Out, "Fieldline demo running (Ctrl-C stops it)\n")
+	cloudBin := filepath.Join(o.Bin, "fieldline-cloud")
 	fmt.Fprintf(o.Out, "  NATS       %s        try: nats sub 'fl.status.>' --server %s\n", addrs.NATS, addrs.NATS)
-	fmt.Fprintf(o.Out, "  Kafka      %s              try: %s tail fl.readings --brokers %s -n 10\n", addrs.Kafka, filepath.Join(o.Bin, "fieldline-cloud"), addrs.Kafka)
+	fmt.Fprintf(o.Out, "  Kafka      %s              try: %s tail fl.readings --brokers %s -n 10\n", addrs.Kafka, cloudBin, addrs.Kafka)
+	fmt.Fprintf(o.Out, "                                        %s tail fl.aggregates --brokers %s --from end --follow\n", cloudBin, addrs.Kafka)
 	fmt.Fprintf(o.Out, "  simulator  modbus tcp %s  try: mbpoll -m tcp -p %s -a 1 -r 1 -c 10 -1 127.0.0.1\n", addrs.Sim, portOf(addrs.Sim))
+	fmt.Fprintf(o.Out, "  simulator  mqtt %s        try: mosquitto_sub -h 127.0.0.1 -p %s -t 'plant/#' -v\n", addrs.MQTT, portOf(addrs.MQTT))
 	for i, h := range addrs.AgentHTTP {
 		fmt.Fprintf(o.Out, "  agent      demo-%03d http://%s/status  /metrics\n", i+1, h)
 	}
-	fmt.Fprintf(o.Out, "  fleet      %s   try: fieldline-cloud fleet rules push rules/sample.yaml --fleet %s --nats %s --key %s\n", demoFleet, demoFleet, addrs.NATS, fleetKey)
-	fmt.Fprintf(o.Out, "                          then: fieldline-cloud fleet agents --nats %s\n", addrs.NATS)
+	fmt.Fprintf(o.Out, "  fleet      %s (bundle demo-1 pushed)  try: %s fleet rules push rules/sample.yaml --fleet %s --nats %s --key %s\n", demoFleet, cloudBin, demoFleet, addrs.NATS, fleetKey)
+	fmt.Fprintf(o.Out, "                                        %s fleet agents --nats %s\n", cloudBin, addrs.NATS)
+	fmt.Fprintf(o.Out, "  dashboard  %sapi/agents  %sapi/alerts  %smetrics\n", addrs.Dashboard, addrs.Dashboard, addrs.Dashboard)
+	fmt.Fprintf(o.Out, "  anomaly    boiler.temp of demo-001 spikes by 30 °C for %s, first at %s, then every %s\n",
+		o.AnomalyFor, start.Add(o.AnomalyAfter).Format("15:04:05"), o.AnomalyEvery)
 	fmt.Fprintf(o.Out, "  files      %s\n", o.Dir)
 	if o.Ready != nil {
 		o.Ready(addrs)
 	}
 
-	progress(ctx, o, addrs, bm, children)
-	fmt.Fprintf(o.Out, "\nstopping: agents (they commit and close their buffers), simulator, bridge, Kafka, NATS\n")
+	progress(ctx, o, addrs, cl.bridgeMetrics, children)
+	fmt.Fprintf(o.Out, "\nstopping: agents (they commit and close their buffers), simulators, dashboard, processor, bridge, Kafka, NATS\n")
 	return nil
 }
 
-func startSim(o Options) (*child, string, error) {
-	cmd := exec.Command(filepath.Join(o.Bin, "fieldline-sim"), "modbus", "--listen", "127.0.0.1:0")
-	logf, err := os.Create(filepath.Join(o.Dir, "sim.log"))
+func startSim(o Options, start time.Time) (*child, string, error) {
+	cfg := filepath.Join(o.Dir, "modbus-sim.yaml")
+	if err := os.WriteFile(cfg, []byte(modbusConfig(start, o)), 0o640); err != nil {
+		return nil, "", err
+	}
+	return startChild(o, "fieldline-sim modbus", "sim.log", "modbus tcp listening on ",
+		filepath.Join(o.Bin, "fieldline-sim"), "modbus", "--listen", "127.0.0.1:0", "--config", cfg)
+}
+
+// startMQTTSim runs the MQTT simulator with its embedded broker.
+func startMQTTSim(o Options) (*child, string, error) {
+	return startChild(o, "fieldline-sim mqtt", "mqtt-sim.log", "mqtt broker listening on ",
+		filepath.Join(o.Bin, "fieldline-sim"), "mqtt", "--listen", "127.0.0.1:0")
+}
+
+// startChild runs a simulator and waits for the line that tells its
+// address.
+func startChild(o Options, name, logName, prefix string, argv ...string) (*child, string, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	logf, err := os.Create(filepath.Join(o.Dir, logName))
 	if err != nil {
 		return nil, "", err
 	}
@@ -184,14 +259,14 @@ func startSim(o Options) (*child, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c := &child{name: "fieldline-sim", cmd: cmd, done: make(chan error, 1)}
+	c := &child{name: name, cmd: cmd, done: make(chan error, 1)}
 	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("starting simulator: %w", err)
+		return nil, "", fmt.Errorf("starting %s: %w", name, err)
 	}
 	lines := bufio.NewScanner(out)
 	addr := ""
 	for lines.Scan() {
-		if a, ok := strings.CutPrefix(lines.Text(), "modbus tcp listening on "); ok {
+		if a, ok := strings.CutPrefix(lines.Text(), prefix); ok {
 			addr = strings.TrimSpace(a)
 			break
 		}
@@ -199,51 +274,16 @@ func startSim(o Options) (*child, string, error) {
 	go func() { _, _ = io.Copy(logf, out) }()
 	go func() { c.done <- cmd.Wait(); logf.Close() }()
 	if addr == "" {
-		return c, "", errors.New("simulator exited before listening (see sim.log)")
+		return c, "", fmt.Errorf("%s exited before listening (see %s)", name, logName)
 	}
 	return c, addr, nil
 }
 
-func startAgent(o Options, id, natsURL, simAddr, httpAddr, trusted string) (*child, error) {
+func startAgent(o Options, id, cfg string) (*child, error) {
 	dir := filepath.Join(o.Dir, id)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	// clock_sync: floor: the demo's agents trust this machine's clock as it
-	// is. A machine without a time daemon (a container, a laptop offline)
-	// has a kernel that calls its clock unsynchronised, and the agents
-	// would flag every reading (the processor keeps flagged readings out of
-	// the windows).
-	cfg := fmt.Sprintf(`# written by fieldline-cloud demo
-agent: {id: %s, data_dir: %s, clock_sync: floor, fleet: %s}
-uplink: {nats: {url: "%s"}, status_interval: 1s}
-rules: {trusted_keys: ["%s"]}
-http: {listen: "%s"}
-sources:
-  modbus:
-    - name: boiler
-      url: tcp://%s
-      units:
-        - id: 1
-          groups:
-            - name: fast
-              interval: %s
-              registers:
-                - {sensor: boiler.temp, table: holding, address: 0, type: int16, scale: 0.1, unit: °C}
-                - {sensor: boiler.pressure, table: holding, address: 1, type: uint16, scale: 0.01, unit: bar}
-                - {sensor: boiler.energy, table: holding, address: 2, type: uint32, unit: Wh, counter: true}
-                - {sensor: boiler.flow, table: holding, address: 4, type: float32, unit: m³/h}
-                - {sensor: boiler.pump, table: coil, address: 0}
-        - id: 2
-          groups:
-            - name: meter
-              interval: %s
-              registers:
-                - {sensor: meter.voltage, table: input, address: 0, type: float32, byte_order: little, word_order: little, unit: V}
-                - {sensor: meter.current, table: input, address: 2, type: float32, byte_order: little, unit: A}
-                - {sensor: meter.power, table: input, address: 4, type: int32, unit: W}
-                - {sensor: meter.frequency, table: input, address: 10, type: float64, unit: Hz}
-`, id, dir, demoFleet, natsURL, trusted, httpAddr, simAddr, o.Interval, o.Interval)
 	path := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o640); err != nil {
 		return nil, err

@@ -14,11 +14,11 @@ import (
 	"github.com/fieldline/fieldline/cloud/bridge"
 )
 
-// progress prints a line a second: readings/s into the agents and into
+// progress prints a line every o.Progress: readings/s into the agents and into
 // Kafka, the total in Kafka, the agents' buffer depth and oldest unsent
 // reading, until ctx ends.
 func progress(ctx context.Context, o Options, addrs Addrs, bm *bridge.Metrics, children []*child) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(o.Progress)
 	defer t.Stop()
 	client := &http.Client{Timeout: 800 * time.Millisecond}
 	p := newProgressMeter(time.Now())

@@ -52,12 +52,20 @@ transition) and fl.alerts.silences.`,
 func newAlertsListCmd() *cobra.Command {
 	var o alertsOptions
 	var all bool
+	var dashURL string
 	cmd := &cobra.Command{
-		Use:     "list [--all]",
-		Short:   "alerts pending, firing or without data (--all: every alert's latest state)",
-		Example: "  fieldline-cloud alerts list --config notify.yaml",
-		Args:    noArgs,
+		Use:   "list [--all] [--dashboard URL]",
+		Short: "alerts pending, firing or without data (--all: every alert's latest state)",
+		Example: `  fieldline-cloud alerts list --config notify.yaml
+  fieldline-cloud alerts list --dashboard http://127.0.0.1:9275`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dashURL != "" {
+				if all {
+					return usageError{fmt.Errorf("--all reads the topics; the dashboard keeps the active alerts only")}
+				}
+				return listFromDashboard(cmd, dashURL)
+			}
 			k, ctx, cancel, w, err := o.open(cmd)
 			if err != nil {
 				return err
@@ -77,6 +85,7 @@ func newAlertsListCmd() *cobra.Command {
 	}
 	o.add(cmd.Flags())
 	cmd.Flags().BoolVar(&all, "all", false, "every alert's latest state, resolved ones too")
+	cmd.Flags().StringVar(&dashURL, "dashboard", "", "ask a running dashboard (its address) instead of reading Kafka")
 	return cmd
 }
 

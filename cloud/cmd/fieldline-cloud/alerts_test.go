@@ -70,6 +70,7 @@ func TestAlertsCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, fieldline.FingerprintString(fp)+"  firing  hot") || strings.Count(out, "\n") != 2 {
 		t.Fatalf("alerts list: %d\n%s", code, out)
 	}
+	sameAlertsFromDashboard(t, k, out)
 	code, out = runOut(t, "alerts", "history", "--config", cfg, "--agent", "gw-1")
 	if code != 0 || !strings.Contains(out, "inactive→pending") || !strings.Contains(out, "pending→firing") {
 		t.Fatalf("alerts history: %d\n%s", code, out)

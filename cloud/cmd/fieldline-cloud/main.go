@@ -30,6 +30,8 @@ var commands = []func() *cobra.Command{
 	newProcessCmd,
 	newNotifyCmd,
 	newAlertsCmd,
+	newDashboardCmd,
+	newAllCmd,
 	newDemoCmd,
 	newBenchCmd,
 	newProcessBenchCmd,
@@ -81,11 +83,12 @@ func newRootCmd() *cobra.Command {
 		Long: `fieldline-cloud runs the cloud side of Fieldline: the bridge from NATS to
 Kafka, rule push to the fleet (signed bundles, canaries, the registry of
 agents), the stream processor (windows and alerts), the alert notifier and
-its command line, a demo of the whole system on this machine, the end-to-end
-load runs, the rule bundle and alert rules checks, and tail, which prints the
-records of a topic.`,
+its command line, the live dashboard (or every role in one process: all), a
+demo of the whole system on this machine, the end-to-end load runs, the rule
+bundle and alert rules checks, and tail, which prints the records of a topic.`,
 		Example: `  fieldline-cloud bridge --config bridge.yaml
   fieldline-cloud demo
+  fieldline-cloud dashboard --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092
   fieldline-cloud tail fl.readings --brokers 127.0.0.1:9092 -n 10
   fieldline-cloud completion bash > /etc/bash_completion.d/fieldline-cloud`,
 	})
