@@ -60,7 +60,7 @@ func TestAllocationTestsRunWithoutRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := regexp.MustCompile(`(?ms)^test:\n((?:\t[^\n]*\n)+)`).FindSubmatch(mk)
+	target := regexp.MustCompile(`(?ms)^test:[^\n]*\n((?:\t[^\n]*\n)+)`).FindSubmatch(mk)
 	if target == nil {
 		t.Fatal("the Makefile has no test target")
 	}
