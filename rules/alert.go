@@ -3,12 +3,10 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
@@ -254,7 +252,7 @@ type action struct {
 	on     bool
 	latch  bool
 	topic  string // publish when not empty
-	tmpl   *template.Template
+	tmpl   *payloadTemplate
 	states uint8 // publish: bit per event
 }
 
@@ -286,12 +284,7 @@ func compileAction(q *confkit.Problems, src *Action) (action, bool) {
 			pq.Add("topic", "is %d bytes long; MQTT allows 65535", len(s.Topic))
 		}
 		if s.Payload != "" {
-			t, err := template.New("payload").Option("missingkey=error").Parse(s.Payload)
-			if err == nil {
-				// Field names are only checked when the template runs:
-				// run it once on a sample so that {{.Alrt}} fails here.
-				err = t.Execute(io.Discard, AlertEvent{Labels: map[string]string{}})
-			}
+			t, err := parsePayload(s.Payload)
 			if err != nil {
 				pq.Add("payload", "%s", oneLine(err.Error()))
 			}

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"bytes"
-
 	"github.com/fieldline/fieldline"
 )
 
@@ -86,12 +84,11 @@ func (e *Engine) runAction(st *sensorState, a *alert, act *action, ev event, val
 	}
 	payload := []byte(text)
 	if act.tmpl != nil {
-		var b bytes.Buffer
 		th := a.trigger
 		if ev == evResolved || ev == evOK {
 			th = a.clear
 		}
-		err := act.tmpl.Execute(&b, AlertEvent{
+		b, err := act.tmpl.render(&AlertEvent{
 			Alert: a.name, State: ev.String(), Severity: a.severity, Labels: a.labels,
 			Value: value, Threshold: th, Sensor: st.id, TimeNs: ts, Text: text,
 		})
@@ -101,7 +98,7 @@ func (e *Engine) runAction(st *sensorState, a *alert, act *action, ev event, val
 			e.log.Warn("alert action: payload template failed", "alert", a.name, "sensor", st.id, "topic", act.topic, "err", err)
 			return
 		}
-		payload = b.Bytes()
+		payload = b
 	}
 	e.enqueue(actionJob{kind: kindPublish, topic: act.topic, payload: payload, sensor: st.id, alert: a.name})
 }

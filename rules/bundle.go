@@ -105,8 +105,9 @@ type SetOutput struct {
 }
 
 // Publish sends a message to the local MQTT broker on the alert states
-// listed in States (default: firing and resolved). Payload is a Go
-// text/template over AlertEvent; empty means the event's JSON text.
+// listed in States (default: firing and resolved). Payload is text with
+// {{.Field}} placeholders for AlertEvent's fields ({{.Labels.NAME}} for
+// one label); empty means the event's JSON text.
 type Publish struct {
 	Topic   string   `yaml:"topic"`
 	Payload string   `yaml:"payload"`

@@ -139,9 +139,12 @@
 // set_output sets the output to `on` (default true) when the alert fires and
 // back to !on when it resolves (unless latch: true); publish sends a
 // message to the local broker on the listed states (default firing and
-// resolved), its payload a text/template over AlertEvent ({{.Alert}},
-// {{.State}}, {{.Sensor}}, {{.Value}}, {{.Threshold}}, {{.Severity}},
-// {{.Labels}}, {{.TimeNs}}, {{.Text}}) or, when empty, the event's JSON.
+// resolved), its payload text with placeholders for the fields of
+// AlertEvent ({{.Alert}}, {{.State}}, {{.Sensor}}, {{.Value}},
+// {{.Threshold}}, {{.Severity}}, {{.Reason}}, {{.Labels}},
+// {{.Labels.NAME}}, {{.TimeNs}}, {{.Text}}: the field references of Go's
+// text/template, rendered to the same bytes, without its pipelines) or,
+// when empty, the event's JSON.
 // A goroutine owned by the engine runs them one at a time in order from a
 // bounded queue (Options.ActionQueue): a full queue drops the action, a
 // failing action is retried with doubling backoff (Options.ActionAttempts,
