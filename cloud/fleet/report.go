@@ -51,21 +51,29 @@ func (s *Store) AgentRows(ctx context.Context, fleet string, now time.Time) ([]A
 		if fleet != "" && st.Fleet != fleet {
 			continue
 		}
-		row := AgentRow{ID: id, Fleet: st.Fleet, Online: rec.Online(now, s.cfg.OfflineAfter), LastSeen: rec.LastSeen,
-			Depth: st.Depth(), Version: st.RulesVersion, Applied: "file"}
-		for _, l := range st.Lanes {
-			row.OldestUnsentMs = max(row.OldestUnsentMs, l.OldestUnsentAgeMs)
-		}
-		if st.RulesKey != "" {
-			row.Applied = fmt.Sprintf("%s@%d", st.RulesKey, st.RulesRevision)
-		}
+		row := RowOf(id, rec.Online(now, s.cfg.OfflineAfter), rec.LastSeen, st)
 		if w := wantedFor(id, st, cur); w != nil {
 			row.Wanted = w.String()
 		}
-		row.Errors = agentErrors(st)
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// RowOf is the row of an agent whose last heartbeat is st, without Wanted
+// (which needs the rule bucket): what `fleet agents --dashboard` builds
+// from a dashboard's /api/agents.
+func RowOf(id string, online bool, lastSeen time.Time, st *fieldline.AgentStatus) AgentRow {
+	row := AgentRow{ID: id, Fleet: st.Fleet, Online: online, LastSeen: lastSeen,
+		Depth: st.Depth(), Version: st.RulesVersion, Applied: "file"}
+	for _, l := range st.Lanes {
+		row.OldestUnsentMs = max(row.OldestUnsentMs, l.OldestUnsentAgeMs)
+	}
+	if st.RulesKey != "" {
+		row.Applied = fmt.Sprintf("%s@%d", st.RulesKey, st.RulesRevision)
+	}
+	row.Errors = agentErrors(st)
+	return row
 }
 
 // wantedFor is the statement the bucket means the agent to run.

@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	fieldline "github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/dashboard"
+	"github.com/fieldline/fieldline/cloud/fleet"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+	"github.com/nats-io/nats.go"
 )
 
 // TestDashboardAndAllConfig: the sample prints, and a file with problems
@@ -48,6 +53,14 @@ func TestDashboardAndAllConfig(t *testing.T) {
 // startDashboard runs a dashboard on k's topics and returns its address.
 func startDashboard(t *testing.T, k *testkit.Kafka) string {
 	t.Helper()
+	url, _ := startDashboardNATS(t, k)
+	return url
+}
+
+// startDashboardNATS is startDashboard that also returns the address of the
+// NATS server the dashboard reads heartbeats from.
+func startDashboardNATS(t *testing.T, k *testkit.Kafka) (url, natsURL string) {
+	t.Helper()
 	n := testkit.NATS(t)
 	d, err := dashboard.New(dashboard.Config{
 		Listen: "127.0.0.1:0",
@@ -72,7 +85,7 @@ func startDashboard(t *testing.T, k *testkit.Kafka) string {
 	case err := <-done:
 		t.Fatalf("dashboard: %v", err)
 	}
-	return "http://" + d.Addr()
+	return "http://" + d.Addr(), n.URL()
 }
 
 // sameAlertsFromDashboard: `alerts list --dashboard` prints what `alerts
@@ -91,5 +104,59 @@ func sameAlertsFromDashboard(t *testing.T, k *testkit.Kafka, fromTopics string) 
 	}
 	if code, _ := runOut(t, "alerts", "list", "--dashboard", url, "--all"); code != 2 {
 		t.Errorf("alerts list --dashboard --all exits %d, want 2", code)
+	}
+}
+
+// TestFleetAgentsFromDashboard: `fleet agents --dashboard` prints the agents
+// a running dashboard knows from their heartbeats, with the numbers the
+// heartbeats carried, and --fleet keeps one fleet's.
+func TestFleetAgentsFromDashboard(t *testing.T) {
+	k := testkit.StartKafka(t)
+	url, natsURL := startDashboardNATS(t, k)
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sts := []fieldline.AgentStatus{
+		{AgentID: "gw-b", Time: time.Now(), Fleet: "boiler", RulesKey: "fleet.boiler", RulesRevision: 7, RulesVersion: "v7",
+			Lanes: []fieldline.LaneStatus{{Lane: fieldline.LaneTelemetry, DepthReadings: 40, OldestUnsentAgeMs: 1500}, {Lane: fieldline.LaneEvent, DepthReadings: 2, OldestUnsentAgeMs: 9000}}},
+		{AgentID: "gw-a", Time: time.Now(), Fleet: "chiller", RulesError: "signature: no trusted key\nmore", SourceErrors: 3},
+	}
+	c := &dashboard.Client{Base: url}
+	testkit.WaitFor(t, 30*time.Second, "both heartbeats on the dashboard", func() bool {
+		for i := range sts {
+			if err := nc.Publish(uplink.StatusSubject(sts[i].AgentID), wire.EncodeStatus(&sts[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err := c.Agents(context.Background())
+		return err == nil && len(v) == 2 && v[0].Status != nil && v[1].Status != nil
+	})
+	code, out := runOut(t, "fleet", "agents", "--dashboard", url, "--json")
+	var rows []fleet.AgentRow
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil {
+		t.Fatalf("fleet agents --dashboard --json: %d\n%s", code, out)
+	}
+	if len(rows) != 2 || rows[0].ID != "gw-a" || rows[1].ID != "gw-b" {
+		t.Fatalf("rows: %+v", rows)
+	}
+	a, b := rows[0], rows[1]
+	if !b.Online || b.Fleet != "boiler" || b.Depth != 42 || b.OldestUnsentMs != 9000 || b.Applied != "fleet.boiler@7" || b.Version != "v7" || len(b.Errors) != 0 {
+		t.Errorf("gw-b: %+v", b)
+	}
+	if a.Applied != "file" || strings.Join(a.Errors, "; ") != "rules: signature: no trusted key …; 3 source errors" {
+		t.Errorf("gw-a: %+v", a)
+	}
+	code, out = runOut(t, "fleet", "agents", "--dashboard", url, "--fleet", "boiler")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "AGENT") {
+		t.Fatalf("fleet agents --dashboard --fleet boiler: %d\n%s", code, out)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 10 || f[0] != "gw-b" || f[1] != "boiler" || f[2] != "yes" || f[5] != "42" || f[6] != "9s" || f[7] != "fleet.boiler@7" || f[9] != "?" {
+		t.Errorf("table row: %q", lines[1])
+	}
+	if code, out := runOut(t, "fleet", "agents", "--dashboard", "http://127.0.0.1:1"); code != 1 || !strings.Contains(out, "dashboard") {
+		t.Errorf("no dashboard: %d %s", code, out)
 	}
 }
