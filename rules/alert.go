@@ -161,7 +161,7 @@ func compileAlert(q *confkit.Problems, src *Alert) *alert {
 	switch {
 	case src.Name == "":
 		q.Add("name", "is required")
-	case !validName(src.Name):
+	case !ValidName(src.Name):
 		q.Add("name", "%q: use letters, digits, '.', '_' and '-' (at most 128)", src.Name)
 	}
 	switch {
@@ -208,7 +208,7 @@ func compileAlert(q *confkit.Problems, src *Alert) *alert {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !validLabel(k) {
+		if !ValidLabel(k) {
 			q.In("labels").Add(k, "label names are letters, digits and '_', not starting with a digit")
 		}
 	}
@@ -311,7 +311,9 @@ func compileAction(q *confkit.Problems, src *Action) (action, bool) {
 	return action{}, false
 }
 
-func validName(s string) bool {
+// ValidName reports whether s may name an alert: at most 128 letters,
+// digits, '.', '_' and '-'. The cloud's alert rules use the same test.
+func ValidName(s string) bool {
 	if len(s) > 128 {
 		return false
 	}
@@ -324,7 +326,9 @@ func validName(s string) bool {
 	return true
 }
 
-func validLabel(s string) bool {
+// ValidLabel reports whether s may name a label: Prometheus's label names
+// (letters, digits and '_', not starting with a digit).
+func ValidLabel(s string) bool {
 	if s == "" || s[0] >= '0' && s[0] <= '9' {
 		return false
 	}

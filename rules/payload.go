@@ -71,7 +71,7 @@ func parsePlaceholder(a string) (payloadPart, error) {
 		if f != name {
 			continue
 		}
-		if hasLabel && (f != "Labels" || !validLabel(label)) {
+		if hasLabel && (f != "Labels" || !ValidLabel(label)) {
 			return payloadPart{}, fmt.Errorf("can't evaluate .%s: %s", a[1:], want)
 		}
 		return payloadPart{field: f, label: label}, nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/rules"
 )
 
 // Options are what Compile checks a rules file against.
@@ -283,7 +284,7 @@ func compileRule(q *confkit.Problems, src *Rule, opts Options) *rule {
 	switch {
 	case src.Name == "":
 		q.Add("name", "is required")
-	case !validName(src.Name):
+	case !rules.ValidName(src.Name):
 		q.Add("name", "%q: use letters, digits, '.', '_' and '-' (at most 128)", src.Name)
 	}
 	var err error
@@ -363,7 +364,7 @@ var reservedLabels = []string{fieldline.LabelAlertName, fieldline.LabelAgent, fi
 
 func checkLabels(q *confkit.Problems, m map[string]string) {
 	for _, k := range sortedKeys(m) {
-		if !validLabel(k) {
+		if !rules.ValidLabel(k) {
 			q.Add(k, "label names are letters, digits and '_', not starting with a digit")
 		}
 	}
@@ -493,32 +494,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func validName(s string) bool {
-	if len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validLabel(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Windows returns the window sizes the rules use, in order.
