@@ -28,6 +28,7 @@ var forbidden = []struct{ prefix, why string }{
 	{"testing", "the standard library's test framework (production code never imports it)"},
 	{"github.com/fieldline/fieldline/cloud", "cloud code (bridge, demo, dashboard)"},
 	{"github.com/fieldline/fieldline/firmware-sim", "the device simulators"},
+	{"github.com/fieldline/fieldline/protocols/wire/wirepb", "the generated protobuf code (package wire writes the messages by hand; wirepb is the tests' reference)"},
 	{"html/template", "web pages"},
 	{"net/http/pprof", "a profiling endpoint on the gateway"},
 }
