@@ -13,11 +13,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/protocols/source"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/rules"
@@ -28,7 +27,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives every metric (agent, buffer, rules, sources).
 	// nil: a fresh registry, served on /metrics.
-	Registry *prometheus.Registry
+	Registry *metrics.Registry
 	// Sources are run in addition to those the config describes (tests,
 	// the demo's in-process simulators).
 	Sources []Source
@@ -55,7 +54,7 @@ type Agent struct {
 	cfg  Config
 	opts Options
 	log  *slog.Logger
-	reg  *prometheus.Registry
+	reg  *metrics.Registry
 	m    *Metrics
 	now  func() time.Time
 
@@ -104,8 +103,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.reg == nil {
-		a.reg = prometheus.NewRegistry()
-		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		a.reg = metrics.NewRegistry()
+		a.reg.MustRegister(metrics.GoCollector{}, metrics.ProcessCollector{})
 	}
 	if opts.Wall == nil {
 		opts.Wall = time.Now
@@ -119,7 +118,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	a.opts.Wall, a.opts.Mono = opts.Wall, opts.Mono
 	a.now = opts.Wall
 	a.m = NewMetrics(a.reg)
-	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	a.reg.MustRegister(metrics.NewGaugeFunc(metrics.Opts{
 		Name: "fieldline_uplink_connected", Help: "1 while the agent's connection to the NATS server is up, 0 while it is not.",
 	}, func() float64 {
 		if c := a.uplinkClient.Load(); c != nil && c.Connected() {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
@@ -92,7 +91,7 @@ func TestClockGuardCorrectsOnlyThisRun(t *testing.T) {
 	if step, _, _, ok := g.correction(); !ok || step != start.Sub(epoch).Nanoseconds() {
 		t.Fatalf("step %v (known %v), want %v", time.Duration(step), ok, start.Sub(epoch))
 	}
-	if got := testutil.ToFloat64(m.ClockSynced); got != 1 {
+	if got := m.ClockSynced.Value(); got != 1 {
 		t.Errorf("clock synced gauge %v", got)
 	}
 	// A device's own timestamp before the floor (an MQTT payload time) is

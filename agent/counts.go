@@ -6,9 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/protocols/source"
 )
 
@@ -90,20 +89,21 @@ const (
 
 var notDeliveredReasons = [...]string{reasonDeadletter: "deadletter", reasonOversize: "oversize"}
 
+// The families counts gives, with their help texts.
 var (
-	readingsInDesc = prometheus.NewDesc("fieldline_agent_source_readings_total",
-		"Readings delivered by each source.", []string{"source"}, nil)
-	sourceFailuresDesc = prometheus.NewDesc("fieldline_agent_source_failures_total",
-		"Times a source failed as a whole and was restarted.", []string{"source"}, nil)
-	batchesAckedDesc = prometheus.NewDesc("fieldline_agent_batches_acked_total",
-		"Batches answered for good, by result: ok, rejected (by the bridge), undeliverable (a single reading larger than the uplink carries).", []string{"result"}, nil)
-	sourceUpDesc = prometheus.NewDesc("fieldline_agent_source_up",
-		"1 while the source is connected to what it reads from (its last connection attempt succeeded and it has not lost its peer or failed since), 0 while it is not.", []string{"source"}, nil)
-	notDeliveredDesc = prometheus.NewDesc("fieldline_agent_readings_not_delivered_total",
-		"Readings acked in the buffer without reaching fl.readings, by lane and reason: deadletter (the bridge rejected the batch; its raw bytes are on fl.deadletter) or oversize (one reading larger than the uplink carries; lost).", []string{"lane", "reason"}, nil)
+	readingsInOpts = metrics.Opts{Name: "fieldline_agent_source_readings_total",
+		Help: "Readings delivered by each source."}
+	sourceFailuresOpts = metrics.Opts{Name: "fieldline_agent_source_failures_total",
+		Help: "Times a source failed as a whole and was restarted."}
+	batchesAckedOpts = metrics.Opts{Name: "fieldline_agent_batches_acked_total",
+		Help: "Batches answered for good, by result: ok, rejected (by the bridge), undeliverable (a single reading larger than the uplink carries)."}
+	sourceUpOpts = metrics.Opts{Name: "fieldline_agent_source_up",
+		Help: "1 while the source is connected to what it reads from (its last connection attempt succeeded and it has not lost its peer or failed since), 0 while it is not."}
+	notDeliveredOpts = metrics.Opts{Name: "fieldline_agent_readings_not_delivered_total",
+		Help: "Readings acked in the buffer without reaching fl.readings, by lane and reason: deadletter (the bridge rejected the batch; its raw bytes are on fl.deadletter) or oversize (one reading larger than the uplink carries; lost)."}
 )
 
-var _ prometheus.Collector = (*counts)(nil)
+var _ metrics.Collector = (*counts)(nil)
 
 func newCounts() *counts { return &counts{sources: map[string]*sourceCounts{}} }
 
@@ -174,39 +174,38 @@ func (c *counts) totals() (readingsIn, sourceFailures, batchesAcked uint64) {
 	return readingsIn, sourceFailures, batchesAcked
 }
 
-// Describe is part of prometheus.Collector.
-func (c *counts) Describe(ch chan<- *prometheus.Desc) {
-	ch <- readingsInDesc
-	ch <- sourceFailuresDesc
-	ch <- sourceUpDesc
-	ch <- batchesAckedDesc
-	ch <- notDeliveredDesc
-}
-
-// Collect is part of prometheus.Collector: every count as it is now. The
+// Collect is part of metrics.Collector: every count as it is now. The
 // series of a source appear once it started; those of results and reasons
 // are there from the start, at 0.
-func (c *counts) Collect(ch chan<- prometheus.Metric) {
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+func (c *counts) Collect(dst []metrics.Family) []metrics.Family {
+	family := func(o metrics.Opts, t metrics.Type) metrics.Family {
+		return metrics.Family{Name: o.Name, Help: o.Help, Type: t}
 	}
+	in, failures := family(readingsInOpts, metrics.CounterType), family(sourceFailuresOpts, metrics.CounterType)
+	up := family(sourceUpOpts, metrics.GaugeType)
 	c.mu.RLock()
 	for name, s := range c.sources {
-		counter(readingsInDesc, s.readings.Load(), name)
-		counter(sourceFailuresDesc, s.failures.Load(), name)
-		up := 0.0
+		l := []metrics.Label{{Name: "source", Value: name}}
+		in.Samples = append(in.Samples, metrics.Sample{Labels: l, Value: float64(s.readings.Load())})
+		failures.Samples = append(failures.Samples, metrics.Sample{Labels: l, Value: float64(s.failures.Load())})
+		v := 0.0
 		if s.up.Load() {
-			up = 1
+			v = 1
 		}
-		ch <- prometheus.MustNewConstMetric(sourceUpDesc, prometheus.GaugeValue, up, name)
+		up.Samples = append(up.Samples, metrics.Sample{Labels: l, Value: v})
 	}
 	c.mu.RUnlock()
+	acked := family(batchesAckedOpts, metrics.CounterType)
 	for i, r := range ackResults {
-		counter(batchesAckedDesc, c.acked[i].Load(), r)
+		acked.Samples = append(acked.Samples, metrics.Sample{Labels: []metrics.Label{{Name: "result", Value: r}}, Value: float64(c.acked[i].Load())})
 	}
+	nd := family(notDeliveredOpts, metrics.CounterType)
 	for lane := range c.notDelivered {
 		for reason, r := range notDeliveredReasons {
-			counter(notDeliveredDesc, c.notDelivered[lane][reason].Load(), fieldline.Lane(lane).String(), r)
+			nd.Samples = append(nd.Samples, metrics.Sample{
+				Labels: []metrics.Label{{Name: "lane", Value: fieldline.Lane(lane).String()}, {Name: "reason", Value: r}},
+				Value:  float64(c.notDelivered[lane][reason].Load())})
 		}
 	}
+	return append(dst, in, failures, up, acked, nd)
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
@@ -260,10 +259,10 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 	if ok, rejected := r.m.counts.acked[0].Load(), r.m.counts.acked[1].Load(); ok != 2 || rejected != 1 {
 		t.Fatalf("batches acked: %d ok, %d rejected; want 2 and 1", ok, rejected)
 	}
-	if v := testutil.ToFloat64(r.m.Resends); v != 3 {
+	if v := r.m.Resends.Value(); v != 3 {
 		t.Fatalf("%v resends counted, want 3", v)
 	}
-	if v := testutil.ToFloat64(r.m.AckedSeq.WithLabelValues("telemetry")); v != n {
+	if v := r.m.AckedSeq.WithLabelValues("telemetry").Value(); v != n {
 		t.Fatalf("acked seq %v, want %d", v, n)
 	}
 }
@@ -340,7 +339,7 @@ func TestForwarderSkipsAnUnreadableLane(t *testing.T) {
 	r.fwd = NewForwarder(unreadableLane{r.buf, fieldline.LaneAlert}, r.fwd.tr, r.fwd.cfg, ForwarderOptions{Metrics: r.m})
 	r.runUntil(t, func() int64 { return r.buf.Stats().Lanes[fieldline.LaneTelemetry].DepthReadings }) // behind the unreadable alert lane
 	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 3000)
-	if n := testutil.ToFloat64(r.m.ForwardErrors.WithLabelValues("buffer")); n < 3 {
+	if n := r.m.ForwardErrors.WithLabelValues("buffer").Value(); n < 3 {
 		t.Fatalf("%v buffer read errors counted, want one per batch taken (≥ 3)", n)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline"
@@ -131,7 +129,7 @@ func TestClockGuardLimitFuture(t *testing.T) {
 			if tc.want != tc.in {
 				n = 1
 			}
-			if got := testutil.ToFloat64(m.FutureReadings); got != n {
+			if got := m.FutureReadings.Value(); got != n {
 				t.Errorf("counted %v, want %v", got, n)
 			}
 		})

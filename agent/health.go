@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fieldline/fieldline/buffer"
 )
 
@@ -159,7 +157,7 @@ func (w *commitWatch) state() (failing bool, since time.Duration, failures uint6
 
 // hookedCounter is a Prometheus counter that calls on after each increment.
 type hookedCounter struct {
-	prometheus.Counter
+	buffer.Counter
 	on func()
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline"
@@ -63,7 +62,7 @@ uplink: {nats: {url: "nats://%s", reconnect_wait: 20ms}, retry_min: 10ms, retry_
 http: {listen: off}
 `, t.TempDir(), addr), Options{Sources: []Source{src}})
 	testkit.WaitFor(t, 30*time.Second, "a send failed while the server is down", func() bool {
-		return testutil.ToFloat64(a.m.ForwardErrors.WithLabelValues("no-connection")) > 0
+		return a.m.ForwardErrors.WithLabelValues("no-connection").Value() > 0
 	})
 
 	_, p, _ := net.SplitHostPort(addr)
@@ -83,12 +82,12 @@ http: {listen: off}
 		return len(seen) == n
 	}) {
 		t.Fatalf("%d of %d readings reached Kafka; forward errors: transport %v, too-large %v, split %v", len(seen), n,
-			testutil.ToFloat64(a.m.ForwardErrors.WithLabelValues("transport")),
-			testutil.ToFloat64(a.m.ForwardErrors.WithLabelValues("too-large")),
-			testutil.ToFloat64(a.m.ForwardErrors.WithLabelValues("split")))
+			a.m.ForwardErrors.WithLabelValues("transport").Value(),
+			a.m.ForwardErrors.WithLabelValues("too-large").Value(),
+			a.m.ForwardErrors.WithLabelValues("split").Value())
 	}
 	for class, want := range map[string]bool{"transport": false, "too-large": false, "split": true} {
-		if got := testutil.ToFloat64(a.m.ForwardErrors.WithLabelValues(class)) > 0; got != want {
+		if got := a.m.ForwardErrors.WithLabelValues(class).Value() > 0; got != want {
 			t.Errorf("fieldline_agent_forward_errors_total{class=%q} > 0: %v, want %v", class, got, want)
 		}
 	}

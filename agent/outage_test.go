@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline"
@@ -117,7 +116,7 @@ http: {listen: off}
 			if waited := retriedAt.Sub(failedAt); waited >= shortestWait {
 				t.Fatalf("the forwarder waited out its backoff (%s) instead of sending when the %s came back", waited, outage)
 			}
-			if w := testutil.ToFloat64(a.m.ForwardWakes); w < 1 {
+			if w := a.m.ForwardWakes.Value(); w < 1 {
 				t.Fatalf("fieldline_agent_forward_wakes_total %v: the retry was not woken", w)
 			}
 			// Seconds at most on a loaded machine; a sixth of the

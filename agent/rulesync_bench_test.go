@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fieldline/fieldline/internal/retry"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
@@ -101,7 +100,7 @@ func benchPush(b *testing.B, n int, shared bool) {
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for _, s := range syncs {
-		for testutil.ToFloat64(s.m.watching) != 1 {
+		for s.m.watching.Value() != 1 {
 			if time.Now().After(deadline) {
 				b.Fatal("the simulated agents did not all start watching within 5 minutes")
 			}

@@ -1,28 +1,28 @@
 package agent
 
-import "github.com/prometheus/client_golang/prometheus"
+import "github.com/fieldline/fieldline/internal/metrics"
 
 // syncMetrics are the rule sync's collectors.
 type syncMetrics struct {
-	updates       *prometheus.CounterVec // fieldline_agent_rules_sync_updates_total{result}
-	watching      prometheus.Gauge       // fieldline_agent_rules_sync_watching
-	watchFailures prometheus.Counter     // fieldline_agent_rules_sync_watch_failures_total
-	revision      prometheus.Gauge       // fieldline_agent_rules_revision
+	updates       *metrics.CounterVec // fieldline_agent_rules_sync_updates_total{result}
+	watching      *metrics.Gauge      // fieldline_agent_rules_sync_watching
+	watchFailures *metrics.Counter    // fieldline_agent_rules_sync_watch_failures_total
+	revision      *metrics.Gauge      // fieldline_agent_rules_revision
 }
 
-func newSyncMetrics(reg prometheus.Registerer) *syncMetrics {
+func newSyncMetrics(reg *metrics.Registry) *syncMetrics {
 	m := &syncMetrics{
-		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+		updates: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_agent_rules_sync_updates_total",
 			Help: "Values of the agent's keys in the rule bucket, by what became of them: applied, taken (verified, another key decides), unchanged, delete_ignored, refused_unsigned, refused_malformed, refused_untrusted, refused_signature, refused_wrong_key, refused_replay, refused_invalid.",
 		}, []string{"result"}),
-		watching: prometheus.NewGauge(prometheus.GaugeOpts{
+		watching: metrics.NewGauge(metrics.Opts{
 			Name: "fieldline_agent_rules_sync_watching", Help: "1 while the agent watches its keys of the rule bucket.",
 		}),
-		watchFailures: prometheus.NewCounter(prometheus.CounterOpts{
+		watchFailures: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_agent_rules_sync_watch_failures_total", Help: "Times binding or watching the rule bucket failed (each is retried).",
 		}),
-		revision: prometheus.NewGauge(prometheus.GaugeOpts{
+		revision: metrics.NewGauge(metrics.Opts{
 			Name: "fieldline_agent_rules_revision", Help: "Signed revision of the pushed rule bundle the agent runs (0: rules.file).",
 		}),
 	}

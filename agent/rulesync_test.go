@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline"
@@ -111,7 +110,7 @@ func bundleV(version string) string {
 
 // updates is fieldline_agent_rules_sync_updates_total{result}.
 func updates(a *Agent, result string) float64 {
-	return testutil.ToFloat64(a.sync.m.updates.WithLabelValues(result))
+	return a.sync.m.updates.WithLabelValues(result).Value()
 }
 
 // TestRuleSync walks one agent through what the bucket may hold: pushes it

@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
@@ -60,14 +58,11 @@ func TestRunFailsCleanly(t *testing.T) {
 }
 
 // sumCounterVec sums every series of a counter vector.
-func sumCounterVec(c prometheus.Collector) float64 {
-	ch := make(chan prometheus.Metric, 64)
-	go func() { c.Collect(ch); close(ch) }()
+func sumCounterVec(c metrics.Collector) float64 {
 	sum := 0.0
-	for m := range ch {
-		var d dto.Metric
-		if m.Write(&d) == nil && d.Counter != nil {
-			sum += d.Counter.GetValue()
+	for _, f := range c.Collect(nil) {
+		for _, s := range f.Samples {
+			sum += s.Value
 		}
 	}
 	return sum

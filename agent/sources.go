@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/protocols/gpio"
 	"github.com/fieldline/fieldline/protocols/modbus"
 	"github.com/fieldline/fieldline/protocols/mqtt"
@@ -28,7 +27,7 @@ type builtSources struct {
 
 // protocols registers every protocol the agent builds sources of, by name,
 // with its metrics in reg: the config's sections name them.
-func protocols(log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*source.Registry, *mqtt.Metrics, error) {
+func protocols(log *slog.Logger, reg *metrics.Registry, now func() time.Time) (*source.Registry, *mqtt.Metrics, error) {
 	var r source.Registry
 	mb, mq, gp := modbus.NewMetrics(reg), mqtt.NewMetrics(reg), gpio.NewMetrics(reg)
 	err := errors.Join(
@@ -41,7 +40,7 @@ func protocols(log *slog.Logger, reg prometheus.Registerer, now func() time.Time
 
 // buildSources builds the config's sources (see builtSources) through the
 // protocol registry.
-func buildSources(cfg SourcesSection, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*builtSources, error) {
+func buildSources(cfg SourcesSection, log *slog.Logger, reg *metrics.Registry, now func() time.Time) (*builtSources, error) {
 	r, mq, err := protocols(log, reg, now)
 	if err != nil {
 		return nil, err

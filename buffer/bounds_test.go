@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -54,7 +53,7 @@ func TestCapDropOldestAccounting(t *testing.T) {
 	if want := uint64(appended) - uint64(ls.DepthReadings) - 200; ls.Dropped != want {
 		t.Fatalf("dropped %d, want appended %d - depth %d - acked 200 = %d", ls.Dropped, appended, ls.DepthReadings, want)
 	}
-	if got := testutil.ToFloat64(m.Dropped.WithLabelValues("telemetry")); got != float64(ls.Dropped) {
+	if got := m.Dropped.WithLabelValues("telemetry").Value(); got != float64(ls.Dropped) {
 		t.Fatalf("dropped metric %v, stats %d", got, ls.Dropped)
 	}
 	if ls.Dropped%per != 300 {
@@ -98,7 +97,7 @@ func TestCapDropNewestAccounting(t *testing.T) {
 	if s.Dropped != uint64(rejected) || s.DepthReadings != int64(accepted) || s.NextSeq != uint64(accepted)+1 {
 		t.Fatalf("stats %+v, want dropped %d depth %d next %d", s, rejected, accepted, accepted+1)
 	}
-	if got := testutil.ToFloat64(m.Dropped.WithLabelValues("telemetry")); got != float64(rejected) {
+	if got := m.Dropped.WithLabelValues("telemetry").Value(); got != float64(rejected) {
 		t.Fatalf("dropped metric %v, want %d", got, rejected)
 	}
 	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 1<<20)
@@ -261,7 +260,7 @@ func TestDroppedWhileInFlight(t *testing.T) {
 	ackT(t, b, fieldline.LaneTelemetry, inFlight.FirstSeq, inFlight.LastSeq())
 	flushT(t, b)
 	s := b.Stats().Lanes[fieldline.LaneTelemetry]
-	acked := testutil.ToFloat64(m.Acked.WithLabelValues("telemetry"))
+	acked := m.Acked.WithLabelValues("telemetry").Value()
 	if s.Dropped%per != 0 || acked != 0 || s.Dropped+uint64(s.DepthReadings) != uint64(appended) {
 		t.Fatalf("dropped %d, acked %v, depth %d of %d appended", s.Dropped, acked, s.DepthReadings, appended)
 	}
@@ -296,7 +295,7 @@ func TestMaxAgeExpiry(t *testing.T) {
 	if tl.OldestUnackedAge != 31*time.Minute {
 		t.Fatalf("oldest unacked age %s, want 31m", tl.OldestUnackedAge)
 	}
-	if got := testutil.ToFloat64(m.Expired.WithLabelValues("telemetry")); got != 7 {
+	if got := m.Expired.WithLabelValues("telemetry").Value(); got != 7 {
 		t.Fatalf("expired metric %v", got)
 	}
 	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 100)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -321,19 +320,19 @@ func TestMetricsMatchStats(t *testing.T) {
 	appendT(t, b, fieldline.LaneAlert, readings(2, 1, 0))
 	ackT(t, b, fieldline.LaneTelemetry, 1, 10)
 	flushT(t, b)
-	if got := testutil.ToFloat64(m.Appended.WithLabelValues("telemetry")); got != 40 {
+	if got := m.Appended.WithLabelValues("telemetry").Value(); got != 40 {
 		t.Errorf("appended telemetry = %v", got)
 	}
-	if got := testutil.ToFloat64(m.Acked.WithLabelValues("telemetry")); got != 10 {
+	if got := m.Acked.WithLabelValues("telemetry").Value(); got != 10 {
 		t.Errorf("acked telemetry = %v", got)
 	}
-	if got := testutil.ToFloat64(m.DepthReadings.WithLabelValues("telemetry")); got != 30 {
+	if got := m.DepthReadings.WithLabelValues("telemetry").Value(); got != 30 {
 		t.Errorf("depth telemetry = %v", got)
 	}
-	if got := testutil.ToFloat64(m.DepthReadings.WithLabelValues("alert")); got != 2 {
+	if got := m.DepthReadings.WithLabelValues("alert").Value(); got != 2 {
 		t.Errorf("depth alert = %v", got)
 	}
-	if got := testutil.ToFloat64(m.Commits); got < 3 {
+	if got := m.Commits.Value(); got < 3 {
 		t.Errorf("commits = %v", got)
 	}
 	s := b.Stats()

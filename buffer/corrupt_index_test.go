@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -107,10 +106,10 @@ func TestCorruptIndexEntryDropped(t *testing.T) {
 			if s.Lost != 10 || !slices.Equal(s.LostRanges, wantLost) || s.Dropped != 0 || s.DepthReadings != 5 || s.NextSeq != 46 {
 				t.Fatalf("after the drain: %+v, want 10 lost (%v), 5 deep, next 46", s, wantLost)
 			}
-			if got := testutil.ToFloat64(m.Lost.WithLabelValues("telemetry")); got != 10 {
+			if got := m.Lost.WithLabelValues("telemetry").Value(); got != 10 {
 				t.Fatalf("lost metric %v, want 10", got)
 			}
-			if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("index")); got != 1 {
+			if got := m.Corrupt.WithLabelValues("index").Value(); got != 1 {
 				t.Fatalf("corrupt index metric %v, want 1", got)
 			}
 			if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "lane=telemetry") {
@@ -199,7 +198,7 @@ func TestHoleBehindExpiredFront(t *testing.T) {
 	if s.Expired != 10 || s.Lost != 10 || s.Dropped != 0 || s.DepthReadings != 20 {
 		t.Fatalf("stats %+v, want 10 expired, 10 lost, 20 deep", s)
 	}
-	if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("index")); got != 1 {
+	if got := m.Corrupt.WithLabelValues("index").Value(); got != 1 {
 		t.Fatalf("corrupt index metric %v, want 1", got)
 	}
 	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 100)

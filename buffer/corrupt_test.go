@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -108,7 +107,7 @@ func TestDamagedFileRebuilt(t *testing.T) {
 				if len(aside) != 1 || !strings.Contains(logs.String(), aside[0]) {
 					t.Fatalf("moved-aside files %v, log %s", aside, logs.String())
 				}
-				if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("file")); got != 1 {
+				if got := m.Corrupt.WithLabelValues("file").Value(); got != 1 {
 					t.Fatalf("corrupt file metric %v", got)
 				}
 				s := b.Stats()
@@ -143,7 +142,7 @@ func TestDamagedFileRebuilt(t *testing.T) {
 					if tc.all && lost != 0 {
 						t.Fatalf("lane %s: %d readings lost, want every one salvaged", l.lane, lost)
 					}
-					if got := testutil.ToFloat64(m.Lost.WithLabelValues(l.lane.String())); got != float64(lost) {
+					if got := (m.Lost.WithLabelValues(l.lane.String())).Value(); got != float64(lost) {
 						t.Fatalf("lane %s: lost metric %v, stats %d", l.lane, got, lost)
 					}
 				}
@@ -186,10 +185,10 @@ func TestCorruptSegmentDropped(t *testing.T) {
 	if s.Lost != 10 || !slices.Equal(s.LostRanges, []fieldline.SeqRange{{First: 1, Last: 10}}) || s.Dropped != 0 || s.DepthReadings != 20 {
 		t.Fatalf("after corrupt segment: %+v, want seqs 1..10 lost", s)
 	}
-	if got := testutil.ToFloat64(m.Lost.WithLabelValues("telemetry")); got != 10 {
+	if got := m.Lost.WithLabelValues("telemetry").Value(); got != 10 {
 		t.Fatalf("lost metric %v", got)
 	}
-	if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("segment")); got != 1 {
+	if got := m.Corrupt.WithLabelValues("segment").Value(); got != 1 {
 		t.Fatalf("corrupt segment metric %v", got)
 	}
 	if !strings.Contains(logs.String(), "buffer segment corrupt") || !strings.Contains(logs.String(), "first_seq=1") {

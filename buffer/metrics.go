@@ -2,66 +2,75 @@ package buffer
 
 import (
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/fieldline/fieldline/internal/metrics"
 )
 
 // Metrics are the buffer's Prometheus collectors. Gauges and counters carry a
 // lane label ("alert", "event", "telemetry").
 type Metrics struct {
-	DepthReadings    *prometheus.GaugeVec
-	DepthBytes       *prometheus.GaugeVec
-	OldestUnackedAge *prometheus.GaugeVec
-	Appended         *prometheus.CounterVec
-	Acked            *prometheus.CounterVec
-	Dropped          *prometheus.CounterVec
-	Expired          *prometheus.CounterVec
-	Lost             *prometheus.CounterVec
-	Commits          prometheus.Counter
-	CommitErrors     prometheus.Counter
-	CommittedBytes   prometheus.Counter
-	CommitLatency    prometheus.Histogram
-	Corrupt          *prometheus.CounterVec // what: "file", "segment", "index", "sidecar"
-	FileBytes        prometheus.Gauge
+	DepthReadings    *metrics.GaugeVec
+	DepthBytes       *metrics.GaugeVec
+	OldestUnackedAge *metrics.GaugeVec
+	Appended         *metrics.CounterVec
+	Acked            *metrics.CounterVec
+	Dropped          *metrics.CounterVec
+	Expired          *metrics.CounterVec
+	Lost             *metrics.CounterVec
+	Commits          Counter // the agent hooks these two (its /healthz)
+	CommitErrors     Counter
+	CommittedBytes   *metrics.Counter
+	CommitLatency    *metrics.Histogram
+	Corrupt          *metrics.CounterVec // what: "file", "segment", "index", "sidecar"
+	FileBytes        *metrics.Gauge
+}
+
+// Counter is what Commits and CommitErrors count with: the
+// *metrics.Counter NewMetrics makes, or one that wraps it.
+type Counter interface {
+	Inc()
+	Add(float64)
+	Value() float64
 }
 
 // NewMetrics creates the collectors and registers them with reg unless reg
 // is nil.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg *metrics.Registry) *Metrics {
 	lane := []string{"lane"}
+	commits := metrics.NewCounter(metrics.Opts{
+		Name: "fieldline_buffer_commits_total", Help: "bbolt transactions committed."})
+	commitErrors := metrics.NewCounter(metrics.Opts{
+		Name: "fieldline_buffer_commit_errors_total", Help: "Commits that failed (readings kept in memory and retried)."})
 	m := &Metrics{
-		DepthReadings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Commits: commits, CommitErrors: commitErrors,
+		DepthReadings: metrics.NewGaugeVec(metrics.Opts{
 			Name: "fieldline_buffer_depth_readings", Help: "Committed readings not yet acked."}, lane),
-		DepthBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		DepthBytes: metrics.NewGaugeVec(metrics.Opts{
 			Name: "fieldline_buffer_depth_bytes", Help: "Stored bytes of segments not yet fully acked."}, lane),
-		OldestUnackedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		OldestUnackedAge: metrics.NewGaugeVec(metrics.Opts{
 			Name: "fieldline_buffer_oldest_unacked_age_seconds", Help: "Age of the oldest unacked reading (since its commit)."}, lane),
-		Appended: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Appended: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_buffer_appended_readings_total", Help: "Readings committed."}, lane),
-		Acked: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Acked: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_buffer_acked_readings_total", Help: "Readings acked (delivered)."}, lane),
-		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Dropped: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_buffer_dropped_readings_total", Help: "Readings dropped because the buffer was full or corrupt."}, lane),
-		Expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Expired: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_buffer_expired_readings_total", Help: "Readings dropped because they exceeded max_age."}, lane),
-		Lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Lost: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_buffer_lost_readings_total", Help: "Committed readings lost because the buffer file was damaged (their seq ranges are in the status)."}, lane),
-		Commits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "fieldline_buffer_commits_total", Help: "bbolt transactions committed."}),
-		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "fieldline_buffer_commit_errors_total", Help: "Commits that failed (readings kept in memory and retried)."}),
-		CommittedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+		CommittedBytes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_buffer_committed_bytes_total", Help: "Stored segment bytes committed."}),
-		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+		CommitLatency: metrics.NewHistogram(metrics.HistogramOpts{
 			Name: "fieldline_buffer_commit_duration_seconds", Help: "Duration of a commit, fsync included.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-		Corrupt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Buckets: metrics.ExponentialBuckets(0.0005, 2, 14)}),
+		Corrupt: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_buffer_corrupt_total", Help: "Damage found: files rebuilt (what=file), segments and index entries that no longer decode."}, []string{"what"}),
-		FileBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+		FileBytes: metrics.NewGauge(metrics.Opts{
 			Name: "fieldline_buffer_file_bytes", Help: "Size of the bbolt file."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.DepthReadings, m.DepthBytes, m.OldestUnackedAge, m.Appended, m.Acked,
-			m.Dropped, m.Expired, m.Lost, m.Commits, m.CommitErrors, m.CommittedBytes, m.CommitLatency,
+			m.Dropped, m.Expired, m.Lost, commits, commitErrors, m.CommittedBytes, m.CommitLatency,
 			m.Corrupt, m.FileBytes)
 	}
 	return m
@@ -69,9 +78,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // laneMetrics are the per-lane children, resolved once.
 type laneMetrics struct {
-	depthReadings, depthBytes, oldestAge prometheus.Gauge
-	appended, acked, dropped, expired    prometheus.Counter
-	lost                                 prometheus.Counter
+	depthReadings, depthBytes, oldestAge *metrics.Gauge
+	appended, acked, dropped, expired    *metrics.Counter
+	lost                                 *metrics.Counter
 }
 
 func (m *Metrics) lane(l fieldline.Lane) laneMetrics {

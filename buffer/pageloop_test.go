@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // damagePage overwrites page id of the file at path (4 KiB pages) with
@@ -248,11 +247,11 @@ func TestDamagedPageWhileRunning(t *testing.T) {
 				}
 				if strings.Contains(logs.String(), "rebuilt it from what could be read") {
 					rebuilt++
-					if got := testutil.ToFloat64(m.Corrupt.WithLabelValues("file")); got != 1 {
+					if got := m.Corrupt.WithLabelValues("file").Value(); got != 1 {
 						t.Errorf("corrupt file metric %v, want 1", got)
 					}
 				}
-				if n := testutil.ToFloat64(m.CommitErrors); n > 1 {
+				if n := m.CommitErrors.Value(); n > 1 {
 					t.Errorf("%v failed commits: one, the one that found the damage, at most", n)
 				}
 			})

@@ -15,7 +15,6 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
@@ -215,7 +214,7 @@ func TestActionsDriveGPIOAndMQTT(t *testing.T) {
 func checkActions(t *testing.T, m *Metrics, want map[[2]string]float64) {
 	t.Helper()
 	for k, w := range want {
-		if got := testutil.ToFloat64(m.Actions.WithLabelValues(k[0], k[1])); got != w {
+		if got := m.Actions.WithLabelValues(k[0], k[1]).Value(); got != w {
 			t.Errorf("actions{kind=%s,result=%s} = %g, want %g", k[0], k[1], got, w)
 		}
 	}
@@ -228,9 +227,9 @@ func TestActionRetriedThenFailed(t *testing.T) {
 	e := newEngine(t, p, Options{Metrics: m, Actions: &edgeActions{pins: outs}, ActionAttempts: 3, ActionBackoff: time.Millisecond})
 	script(e, values("s", 0, 1, 5))
 	eventually(t, "the action to fail", func() bool {
-		return testutil.ToFloat64(m.Actions.WithLabelValues("set_output", "failed")) == 1
+		return m.Actions.WithLabelValues("set_output", "failed").Value() == 1
 	})
-	if got := testutil.ToFloat64(m.Retries); got != 2 {
+	if got := m.Retries.Value(); got != 2 {
 		t.Errorf("retries = %g, want 2", got)
 	}
 	if got := e.Errors(); got != 1 {
@@ -254,7 +253,7 @@ func TestActionQueueFullAndHardClose(t *testing.T) {
 	e := NewEngine(p, Options{Metrics: m, Actions: &edgeActions{pins: outs}, ActionQueue: 1, ActionBackoff: time.Hour})
 	var out Output
 	e.Process([]fieldline.Reading{rd("s", 0, 1.5)}, &out) // a1 fires; its action fails and waits an hour to retry
-	eventually(t, "the first attempt", func() bool { return testutil.ToFloat64(m.Retries) == 1 })
+	eventually(t, "the first attempt", func() bool { return m.Retries.Value() == 1 })
 	e.Process([]fieldline.Reading{rd("s", 1, 5)}, &out) // a2's action fills the queue, a3's is dropped
 	checkActions(t, m, map[[2]string]float64{{"set_output", "dropped"}: 1})
 

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 type alertCase struct {
@@ -149,7 +148,7 @@ func TestAlertEventText(t *testing.T) {
 	if err != nil || ev.Labels["site"] != `plant "a"` || ev.Threshold != 95 || ev.Severity != "critical" {
 		t.Errorf("parsed %+v, %v", ev, err)
 	}
-	if got := testutil.ToFloat64(m.Transitions.WithLabelValues(EventFiring)); got != 1 {
+	if got := m.Transitions.WithLabelValues(EventFiring).Value(); got != 1 {
 		t.Errorf("firing transitions = %g, want 1", got)
 	}
 	if _, err := ParseAlertEvent(rd("s", 0, 1)); err == nil {

@@ -1,7 +1,7 @@
 package rules
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/fieldline/fieldline/internal/metrics"
 )
 
 // Drop reasons, the values of the reason label of
@@ -34,53 +34,53 @@ var dropNames = [numDrops]string{DropFilter, DropDeadband, DropRateLimit, DropTr
 
 // Metrics are the engine's Prometheus collectors.
 type Metrics struct {
-	In          prometheus.Counter     // fieldline_rules_readings_in_total
-	Out         prometheus.Counter     // fieldline_rules_readings_out_total
-	Heartbeats  prometheus.Counter     // fieldline_rules_heartbeats_total (also counted in Out)
-	Dropped     *prometheus.CounterVec // fieldline_rules_dropped_readings_total{reason}
-	Transitions *prometheus.CounterVec // fieldline_rules_alert_transitions_total{state}
-	Actions     *prometheus.CounterVec // fieldline_rules_actions_total{kind,result}: result ok, failed, dropped
-	Retries     prometheus.Counter     // fieldline_rules_action_retries_total
-	Program     *prometheus.GaugeVec   // fieldline_rules_program_info{name,version}: 1 for the program in use
-	Swaps       prometheus.Counter     // fieldline_rules_swaps_total
-	Sensors     prometheus.Gauge       // fieldline_rules_sensors: sensors the engine holds state for
+	In          *metrics.Counter    // fieldline_rules_readings_in_total
+	Out         *metrics.Counter    // fieldline_rules_readings_out_total
+	Heartbeats  *metrics.Counter    // fieldline_rules_heartbeats_total (also counted in Out)
+	Dropped     *metrics.CounterVec // fieldline_rules_dropped_readings_total{reason}
+	Transitions *metrics.CounterVec // fieldline_rules_alert_transitions_total{state}
+	Actions     *metrics.CounterVec // fieldline_rules_actions_total{kind,result}: result ok, failed, dropped
+	Retries     *metrics.Counter    // fieldline_rules_action_retries_total
+	Program     *metrics.GaugeVec   // fieldline_rules_program_info{name,version}: 1 for the program in use
+	Swaps       *metrics.Counter    // fieldline_rules_swaps_total
+	Sensors     *metrics.Gauge      // fieldline_rules_sensors: sensors the engine holds state for
 
-	dropped     [numDrops]prometheus.Counter
-	transitions [len(eventNames)]prometheus.Counter
+	dropped     [numDrops]*metrics.Counter
+	transitions [len(eventNames)]*metrics.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg unless reg
 // is nil.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg *metrics.Registry) *Metrics {
 	m := &Metrics{
-		In: prometheus.NewCounter(prometheus.CounterOpts{
+		In: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_rules_readings_in_total", Help: "Readings given to the rule engine.",
 		}),
-		Out: prometheus.NewCounter(prometheus.CounterOpts{
+		Out: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_rules_readings_out_total", Help: "Telemetry readings the rule engine let through, heartbeats and aggregates included.",
 		}),
-		Heartbeats: prometheus.NewCounter(prometheus.CounterOpts{
+		Heartbeats: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_rules_heartbeats_total", Help: "Readings sent by Tick because max_interval passed.",
 		}),
-		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Dropped: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_rules_dropped_readings_total", Help: "Readings the rule engine did not let through, by reason.",
 		}, []string{"reason"}),
-		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Transitions: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_rules_alert_transitions_total", Help: "Alert transitions emitted, by new state.",
 		}, []string{"state"}),
-		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Actions: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_rules_actions_total", Help: "Alert actions by kind (set_output, publish) and result (ok, failed, dropped).",
 		}, []string{"kind", "result"}),
-		Retries: prometheus.NewCounter(prometheus.CounterOpts{
+		Retries: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_rules_action_retries_total", Help: "Action attempts that failed and were retried.",
 		}),
-		Program: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Program: metrics.NewGaugeVec(metrics.Opts{
 			Name: "fieldline_rules_program_info", Help: "1 for the rule bundle in use, by name and version.",
 		}, []string{"name", "version"}),
-		Swaps: prometheus.NewCounter(prometheus.CounterOpts{
+		Swaps: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_rules_swaps_total", Help: "Rule programs swapped in.",
 		}),
-		Sensors: prometheus.NewGauge(prometheus.GaugeOpts{
+		Sensors: metrics.NewGauge(metrics.Opts{
 			Name: "fieldline_rules_sensors", Help: "Sensors the rule engine holds state for.",
 		}),
 	}

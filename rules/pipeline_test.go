@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // pipelineCase runs rule YAML over steps and compares the telemetry.
@@ -216,13 +215,13 @@ func TestMetricsCount(t *testing.T) {
 		got  float64
 		want float64
 	}{
-		{"in", testutil.ToFloat64(m.In), 6},
-		{"out", testutil.ToFloat64(m.Out), 2},
-		{"filter", testutil.ToFloat64(m.Dropped.WithLabelValues(DropFilter)), 1},
-		{"rate_limit", testutil.ToFloat64(m.Dropped.WithLabelValues(DropRateLimit)), 2},
-		{"deadband", testutil.ToFloat64(m.Dropped.WithLabelValues(DropDeadband)), 1},
-		{"sensors", testutil.ToFloat64(m.Sensors), 1},
-		{"program", testutil.ToFloat64(m.Program.WithLabelValues("test", "v1")), 1},
+		{"in", m.In.Value(), 6},
+		{"out", m.Out.Value(), 2},
+		{"filter", m.Dropped.WithLabelValues(DropFilter).Value(), 1},
+		{"rate_limit", m.Dropped.WithLabelValues(DropRateLimit).Value(), 2},
+		{"deadband", m.Dropped.WithLabelValues(DropDeadband).Value(), 1},
+		{"sensors", m.Sensors.Value(), 1},
+		{"program", m.Program.WithLabelValues("test", "v1").Value(), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %g, want %g", c.name, c.got, c.want)
@@ -249,13 +248,13 @@ func TestExprRuntimeError(t *testing.T) {
 	if want := []string{"s@0=1"}; !same(got, want) {
 		t.Fatal(diff(got, want))
 	}
-	if n := testutil.ToFloat64(m.Dropped.WithLabelValues(DropExprError)); n != 2 {
+	if n := m.Dropped.WithLabelValues(DropExprError).Value(); n != 2 {
 		t.Errorf("expr_error drops = %g, want 2", n)
 	}
 	if n := e.Errors(); n != 2 {
 		t.Errorf("Errors() = %d, want the 2 failed expressions", n)
 	}
-	if n := testutil.ToFloat64(m.Dropped.WithLabelValues(DropFilter)); n != 1 {
+	if n := m.Dropped.WithLabelValues(DropFilter).Value(); n != 1 {
 		t.Errorf("filter drops = %g, want 1", n)
 	}
 	if n := strings.Count(logs.String(), "rule expression failed"); n != 1 {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const swapBase = `  - match: s
@@ -77,10 +76,10 @@ func TestSwap(t *testing.T) {
 			if g := fmtAlerts(t, got.Alerts); !same(g, nonNil(tc.wantAlert)) {
 				t.Error("alerts:" + diff(g, tc.wantAlert))
 			}
-			if n := testutil.ToFloat64(m.Swaps); n != 1 {
+			if n := m.Swaps.Value(); n != 1 {
 				t.Errorf("swaps = %g", n)
 			}
-			if n := testutil.CollectAndCount(m.Program); (next == nil && n != 0) || (next != nil && n != 1) {
+			if n := len(m.Program.Collect(nil)[0].Samples); (next == nil && n != 0) || (next != nil && n != 1) {
 				t.Errorf("program_info has %d series", n)
 			}
 			if e.Program() != next {

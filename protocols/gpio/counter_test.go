@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -55,10 +54,10 @@ func TestCounterCountAndRate(t *testing.T) {
 	report(3, 1.5) // window of 2 s: 3 L / 2 s
 	report(3, 1)   // window slides: 2 L over the last 2 s
 	report(3, 0)   // nothing for 2 s
-	if p := testutil.ToFloat64(m.Pulses.WithLabelValues("gpio/c", "GPIO27")); p != 1350 {
+	if p := m.Pulses.WithLabelValues("gpio/c", "GPIO27").Value(); p != 1350 {
 		t.Errorf("pulses metric %g, want 1350", p)
 	}
-	if b := testutil.ToFloat64(m.Bounces.WithLabelValues("gpio/c", "GPIO27")); b != 0 {
+	if b := m.Bounces.WithLabelValues("gpio/c", "GPIO27").Value(); b != 0 {
 		t.Errorf("bounces %g without debounce", b)
 	}
 
@@ -116,13 +115,13 @@ func TestCounterEdges(t *testing.T) {
 				}
 				edges += float64(len(b))
 				eventually(t, "the burst to settle", func() bool {
-					return testutil.ToFloat64(m.Edges.WithLabelValues("gpio/c", "GPIO22")) == edges
+					return m.Edges.WithLabelValues("gpio/c", "GPIO22").Value() == edges
 				}, func() { clk.Advance(5 * time.Millisecond) })
 			}
-			if got := testutil.ToFloat64(m.Pulses.WithLabelValues("gpio/c", "GPIO22")); got != tc.want {
+			if got := m.Pulses.WithLabelValues("gpio/c", "GPIO22").Value(); got != tc.want {
 				t.Errorf("pulses %g, want %g", got, tc.want)
 			}
-			if got := testutil.ToFloat64(m.Bounces.WithLabelValues("gpio/c", "GPIO22")); got != tc.bounces {
+			if got := m.Bounces.WithLabelValues("gpio/c", "GPIO22").Value(); got != tc.bounces {
 				t.Errorf("bounces %g, want %g", got, tc.bounces)
 			}
 			clk.Advance(time.Hour)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -24,7 +24,7 @@ type input struct {
 	pulses  uint64
 	samples []sample
 
-	edges, bounces, pulseCount prometheus.Counter
+	edges, bounces, pulseCount *metrics.Counter
 	buf                        [2]fieldline.Reading
 }
 

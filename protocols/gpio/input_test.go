@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
@@ -45,10 +44,10 @@ func TestEdgeDebounceBurstIsOneReading(t *testing.T) {
 	if r.TimeNs != burstAt.UnixNano() {
 		t.Errorf("stamped %v, want the first edge of the burst at %v", time.Unix(0, r.TimeNs).UTC(), burstAt)
 	}
-	if b := testutil.ToFloat64(m.Bounces.WithLabelValues("gpio/t", "GPIO17")); b != 4 {
+	if b := m.Bounces.WithLabelValues("gpio/t", "GPIO17").Value(); b != 4 {
 		t.Errorf("bounces %g, want 4", b)
 	}
-	if e := testutil.ToFloat64(m.Edges.WithLabelValues("gpio/t", "GPIO17")); e != 5 {
+	if e := m.Edges.WithLabelValues("gpio/t", "GPIO17").Value(); e != 5 {
 		t.Errorf("edges %g, want 5", e)
 	}
 
@@ -56,7 +55,7 @@ func TestEdgeDebounceBurstIsOneReading(t *testing.T) {
 	edge(t, door, gpio.Low)
 	edge(t, door, gpio.High)
 	eventually(t, "the glitch counted as bounces", func() bool {
-		return testutil.ToFloat64(m.Bounces.WithLabelValues("gpio/t", "GPIO17")) == 6
+		return m.Bounces.WithLabelValues("gpio/t", "GPIO17").Value() == 6
 	}, func() { clk.Advance(10 * time.Millisecond) })
 	if v := s.values("door"); len(v) != 2 {
 		t.Fatalf("glitch reported: %v", v)
@@ -154,7 +153,7 @@ func TestPolling(t *testing.T) {
 	if got := s.values("float"); !slices.Equal(got, []float64{0}) {
 		t.Fatalf("glitch reported: %v", got)
 	}
-	if b := testutil.ToFloat64(m.Bounces.WithLabelValues("gpio/p", "GPIO6")); b != 1 {
+	if b := m.Bounces.WithLabelValues("gpio/p", "GPIO6").Value(); b != 1 {
 		t.Errorf("bounces %g, want 1", b)
 	}
 

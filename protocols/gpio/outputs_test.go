@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/fieldline/fieldline"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -70,7 +69,7 @@ func TestOutputs(t *testing.T) {
 	if on, err := out.State("pump"); err != nil || on {
 		t.Errorf("State(pump) = %v, %v", on, err)
 	}
-	if n := testutil.ToFloat64(m.OutputSets.WithLabelValues("gpio/o", "GPIO25", "ok")); n != 2 {
+	if n := m.OutputSets.WithLabelValues("gpio/o", "GPIO25", "ok").Value(); n != 2 {
 		t.Errorf("ok sets %g, want 2", n)
 	}
 

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/gpiosim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
@@ -50,7 +48,7 @@ func TestAgainstSimulator(t *testing.T) {
 		t.Fatalf("door at start %v, want open (1)", v)
 	}
 
-	edges := func() float64 { return testutil.ToFloat64(m.Edges.WithLabelValues("gpio/sim", "SIMT_FLOW")) }
+	edges := func() float64 { return m.Edges.WithLabelValues("gpio/sim", "SIMT_FLOW").Value() }
 	// Four seconds of simulated flow (0.5 L/s) in 100 ms steps; the door
 	// closes at 3 s.
 	for k := 1; k <= 40; k++ {

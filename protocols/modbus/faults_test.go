@@ -9,11 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
@@ -67,7 +62,7 @@ func TestExceptionsYieldBadReadingsAndCounts(t *testing.T) {
 			if req := requestsOf(m, "meter", "2"); req != good+excs {
 				t.Errorf("%d requests for %d good and %d failed polls", req, good, excs)
 			}
-			if n := testutil.ToFloat64(m.UnitDown.WithLabelValues("modbus/meter", "2")); n != 0 {
+			if n := m.UnitDown.WithLabelValues("modbus/meter", "2").Value(); n != 0 {
 				t.Errorf("a unit that answers exceptions is not down: gauge %v", n)
 			}
 		})
@@ -119,9 +114,9 @@ func TestDeadUnitBackedOffThenPickedUp(t *testing.T) {
 	c, stop := runSourceStop(t, src)
 	c.waitUntil(t, 20*time.Second, "3 timeouts and skipped polls", func() bool {
 		return errorsOf(m, "dead", "1", "timeout") >= 3 &&
-			testutil.ToFloat64(m.SkippedPolls.WithLabelValues("modbus/dead", "1", "unit_down")) >= 3
+			m.SkippedPolls.WithLabelValues("modbus/dead", "1", "unit_down").Value() >= 3
 	})
-	if g := testutil.ToFloat64(m.UnitDown.WithLabelValues("modbus/dead", "1")); g != 1 {
+	if g := m.UnitDown.WithLabelValues("modbus/dead", "1").Value(); g != 1 {
 		t.Errorf("unit_down gauge %v while dead", g)
 	}
 	// While dead: the first timeout was retried once, every later probe
@@ -149,7 +144,7 @@ func TestDeadUnitBackedOffThenPickedUp(t *testing.T) {
 	if badBefore < 3 {
 		t.Errorf("%d bad readings while dead, want one per poll", badBefore)
 	}
-	if g := testutil.ToFloat64(m.UnitDown.WithLabelValues("modbus/dead", "1")); g != 0 {
+	if g := m.UnitDown.WithLabelValues("modbus/dead", "1").Value(); g != 0 {
 		t.Errorf("unit_down gauge %v after recovery", g)
 	}
 }
@@ -179,7 +174,7 @@ func TestDeviceGoesAwayAndComesBack(t *testing.T) {
 	c.waitUntil(t, 10*time.Second, "bad readings and connect errors", func() bool {
 		return c.count("p", fieldline.QualityBad) >= 3 && errorsOf(m, "away", "1", "connect") >= 2
 	})
-	if g := testutil.ToFloat64(m.Connected.WithLabelValues("modbus/away")); g != 0 {
+	if g := m.Connected.WithLabelValues("modbus/away").Value(); g != 0 {
 		t.Errorf("connected gauge %v while the device is away", g)
 	}
 	goodBefore := c.count("p", fieldline.QualityGood)
@@ -191,7 +186,7 @@ func TestDeviceGoesAwayAndComesBack(t *testing.T) {
 	c.waitUntil(t, 10*time.Second, "good readings after the device came back", func() bool {
 		return c.count("p", fieldline.QualityGood) >= goodBefore+3
 	})
-	if g := testutil.ToFloat64(m.Connected.WithLabelValues("modbus/away")); g != 1 {
+	if g := m.Connected.WithLabelValues("modbus/away").Value(); g != 1 {
 		t.Errorf("connected gauge %v after reconnecting", g)
 	}
 	if n := errorsOf(m, "away", "1", "io"); n > 1 {
@@ -275,7 +270,7 @@ func TestDeadUnitOnASharedRTUBus(t *testing.T) {
 		}
 	}
 	timeouts := errorsOf(m, "bus", "2", "timeout")
-	skipped := int(testutil.ToFloat64(m.SkippedPolls.WithLabelValues("modbus/bus", "2", "unit_down")))
+	skipped := int(m.SkippedPolls.WithLabelValues("modbus/bus", "2", "unit_down").Value())
 	if timeouts < 1 || skipped < 3*timeouts {
 		t.Errorf("dead unit: %d timeouts, %d skipped polls; want ≥ 3 skipped per timeout (one probe per backoff period)", timeouts, skipped)
 	}
@@ -306,29 +301,23 @@ func TestRunErrorsNameTheRequest(t *testing.T) {
 
 func dumpErrors(m *Metrics) string {
 	var b strings.Builder
-	ch := make(chan prometheus.Metric, 100)
-	m.Errors.Collect(ch)
-	close(ch)
-	for x := range ch {
-		var d dto.Metric
-		x.Write(&d)
-		fmt.Fprintf(&b, "%v=%v ", d.GetLabel(), d.GetCounter().GetValue())
+	for _, f := range m.Errors.Collect(nil) {
+		for _, s := range f.Samples {
+			fmt.Fprintf(&b, "%v=%v ", s.Labels, s.Value)
+		}
 	}
 	return b.String()
 }
 
 // errorsTotal sums fieldline_modbus_errors_total of one source.
 func errorsTotal(m *Metrics, source string) uint64 {
-	ch := make(chan prometheus.Metric, 100)
-	m.Errors.Collect(ch)
-	close(ch)
 	var n float64
-	for x := range ch {
-		var d dto.Metric
-		_ = x.Write(&d)
-		for _, l := range d.GetLabel() {
-			if l.GetName() == "source" && l.GetValue() == source {
-				n += d.GetCounter().GetValue()
+	for _, f := range m.Errors.Collect(nil) {
+		for _, s := range f.Samples {
+			for _, l := range s.Labels {
+				if l.Name == "source" && l.Value == source {
+					n += s.Value
+				}
 			}
 		}
 	}

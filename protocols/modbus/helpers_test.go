@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline"
@@ -162,11 +161,11 @@ func mirror(u modbussim.UnitConfig, interval time.Duration) UnitConfig {
 }
 
 func errorsOf(m *Metrics, src, unit, code string) int {
-	return int(testutil.ToFloat64(m.Errors.WithLabelValues("modbus/"+src, unit, code)))
+	return int(m.Errors.WithLabelValues("modbus/"+src, unit, code).Value())
 }
 
 func requestsOf(m *Metrics, src, unit string) int {
-	return int(testutil.ToFloat64(m.Requests.WithLabelValues("modbus/"+src, unit)))
+	return int(m.Requests.WithLabelValues("modbus/"+src, unit).Value())
 }
 
 func ptr[T any](v T) *T { return &v }

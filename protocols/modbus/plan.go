@@ -4,9 +4,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/metrics"
 )
 
 // The plan is what New makes of the config: per unit, per group, the
@@ -16,7 +15,7 @@ type plannedUnit struct {
 	id       uint8
 	label    string
 	groups   []plannedGroup
-	requests prometheus.Counter // Metrics.Requests child of this unit
+	requests *metrics.Counter // Metrics.Requests child of this unit
 }
 
 type plannedGroup struct {

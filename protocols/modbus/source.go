@@ -7,10 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/internal/retry"
 	"github.com/fieldline/fieldline/protocols/source"
 )
@@ -59,8 +58,8 @@ type Source struct {
 	retries retry.Policy // between the attempts of one request
 
 	// Metric children looked up once.
-	goodReadings, badReadings prometheus.Counter
-	requestSeconds            prometheus.Observer
+	goodReadings, badReadings *metrics.Counter
+	requestSeconds            *metrics.Histogram
 
 	r *run // the line and the schedule; nil before Connect and after Close
 

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/internal/tlsconf"
@@ -58,7 +56,7 @@ func TestTLS(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, src2, &s) }()
 	eventually(t, "connect errors", func() bool {
-		return testutil.ToFloat64(m.ConnectErrors.WithLabelValues("mqtt/untrusting")) >= 2
+		return m.ConnectErrors.WithLabelValues("mqtt/untrusting").Value() >= 2
 	})
 	if src2.Connected() {
 		t.Error("connected to a broker whose certificate it cannot verify")
@@ -95,7 +93,7 @@ func TestMosquittoPassword(t *testing.T) {
 	var s sink
 	go func() { done <- run(ctx, src, &s) }()
 	eventually(t, "refused connections", func() bool {
-		return testutil.ToFloat64(m.ConnectErrors.WithLabelValues("mqtt/wrong")) >= 2
+		return m.ConnectErrors.WithLabelValues("mqtt/wrong").Value() >= 2
 	})
 	cancel()
 	if err := <-done; err != nil {

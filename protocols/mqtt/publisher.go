@@ -11,9 +11,9 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldline/fieldline/internal/lograte"
+	"github.com/fieldline/fieldline/internal/metrics"
 )
 
 // Publisher publishes messages for rule actions ("publish 1 to
@@ -28,7 +28,7 @@ type Publisher struct {
 	cm     *autopaho.ConnectionManager
 	cancel context.CancelFunc
 
-	published, failed prometheus.Counter
+	published, failed *metrics.Counter
 	// connectFailures counts failed connection attempts, as
 	// fieldline_mqtt_connect_errors_total does.
 	connectFailures atomic.Uint64

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
 	"github.com/fieldline/fieldline/internal/confkit"
@@ -129,8 +127,8 @@ func TestSimulatorStreams(t *testing.T) {
 		t.Errorf("sim stats %+v", st)
 	}
 	bad := func() float64 {
-		return testutil.ToFloat64(m.PayloadErrors.WithLabelValues("mqtt/plant", string(ReasonNotNumber))) +
-			testutil.ToFloat64(m.PayloadErrors.WithLabelValues("mqtt/plant", string(ReasonEmpty)))
+		return (m.PayloadErrors.WithLabelValues("mqtt/plant", string(ReasonNotNumber))).Value() +
+			(m.PayloadErrors.WithLabelValues("mqtt/plant", string(ReasonEmpty))).Value()
 	}
 	// Messages on different topics are not ordered with each other: the
 	// last garbage message may be handled after the last good reading.

@@ -10,11 +10,11 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/eclipse/paho.golang/paho/session/state"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/internal/lograte"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/protocols/source"
 )
 
@@ -58,7 +58,7 @@ type Source struct {
 	buf     []fieldline.Reading
 	wild    []string
 
-	messages, readings, unmatched prometheus.Counter
+	messages, readings, unmatched *metrics.Counter
 	// failures counts what the connect, subscribe and payload error
 	// metrics count, as a plain number for Failures.
 	failures atomic.Uint64

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/firmware-sim/mqttsim"
 	"github.com/fieldline/fieldline/firmware-sim/signal"
@@ -81,10 +79,10 @@ func checkEndToEnd(t *testing.T, broker string) {
 			t.Errorf("%s: got %+v, want %g %s at %d", want.sensor, r, want.v, want.k, want.tns)
 		}
 	}
-	if n := testutil.ToFloat64(m.Messages.WithLabelValues("mqtt/plant")); n != 4 {
+	if n := m.Messages.WithLabelValues("mqtt/plant").Value(); n != 4 {
 		t.Errorf("messages %g, want 4", n)
 	}
-	if n := testutil.ToFloat64(m.Readings.WithLabelValues("mqtt/plant")); n != 6 {
+	if n := m.Readings.WithLabelValues("mqtt/plant").Value(); n != 6 {
 		t.Errorf("readings %g, want 6", n)
 	}
 }
@@ -142,7 +140,7 @@ func TestMalformedPayloadsAreCountedAndLoggedOncePerTopicPerMinute(t *testing.T)
 	running(t, src, &s)
 	pub := publisher(t, b.URL(), 1)
 	errs := func(reason Reason) float64 {
-		return testutil.ToFloat64(m.PayloadErrors.WithLabelValues("mqtt/plant", string(reason)))
+		return (m.PayloadErrors.WithLabelValues("mqtt/plant", string(reason))).Value()
 	}
 
 	publish(t, pub, "plant/a/temp", "ERR")
@@ -199,7 +197,7 @@ func checkRestart(t *testing.T, broker string, stop func(), restart func()) {
 	eventually(t, "the source to see the broker go", func() bool { return !src.Connected() })
 	restart()
 	eventually(t, "the source to reconnect and resubscribe", src.Connected)
-	if n := testutil.ToFloat64(m.Connections.WithLabelValues("mqtt/r")); n != 2 {
+	if n := m.Connections.WithLabelValues("mqtt/r").Value(); n != 2 {
 		t.Errorf("connections %g, want 2", n)
 	}
 	publish(t, pub, "r/a", "2")

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // A Kafka record of fl.alerts carries one fieldline.AlertEvent, in one of
@@ -30,20 +30,45 @@ const (
 	maxAlertString = 64 << 10
 )
 
+// Field numbers of fieldline.v1.AlertEvent.
+const (
+	fAlRule          = 1
+	fAlFingerprint   = 2
+	fAlSeq           = 3
+	fAlFrom          = 4
+	fAlTo            = 5
+	fAlOrigin        = 6
+	fAlAgentID       = 7
+	fAlSensorID      = 8
+	fAlValue         = 9
+	fAlWindowNs      = 10
+	fAlLabels        = 11
+	fAlAnnotations   = 12
+	fAlSeverity      = 13
+	fAlTimeNs        = 14
+	fAlActiveSinceNs = 15
+)
+
 // AppendAlertProto appends the protobuf encoding (SchemaAlertProto) of e.
 // Maps are written in key order, so equal events give equal bytes; a run of
 // bytes in a string that is not UTF-8 is written as one U+FFFD.
 func AppendAlertProto(dst []byte, e *fieldline.AlertEvent) []byte {
-	m := &wirepb.AlertEvent{
-		Rule: validUTF8(e.Rule), Fingerprint: e.Fingerprint, Seq: e.Seq,
-		From: uint32(e.From), To: uint32(e.To), Origin: uint32(e.Origin),
-		AgentId: validUTF8(e.AgentID), SensorId: validUTF8(e.SensorID),
-		Value: e.Value, WindowNs: e.WindowNs,
-		Labels: validMap(e.Labels), Annotations: validMap(e.Annotations),
-		Severity: validUTF8(e.Severity), TimeNs: e.TimeNs, ActiveSinceNs: e.ActiveSinceNs,
-	}
-	b, _ := proto.MarshalOptions{Deterministic: true}.MarshalAppend(dst, m) // every string is UTF-8
-	return b
+	b := appendStringField(dst, fAlRule, validUTF8(e.Rule))
+	b = appendFixed64Field(b, fAlFingerprint, e.Fingerprint)
+	b = appendVarintField(b, fAlSeq, e.Seq)
+	b = appendVarintField(b, fAlFrom, uint64(uint32(e.From)))
+	b = appendVarintField(b, fAlTo, uint64(uint32(e.To)))
+	b = appendVarintField(b, fAlOrigin, uint64(uint32(e.Origin)))
+	b = appendStringField(b, fAlAgentID, validUTF8(e.AgentID))
+	b = appendStringField(b, fAlSensorID, validUTF8(e.SensorID))
+	b = appendDoubleField(b, fAlValue, e.Value)
+	b = appendVarintField(b, fAlWindowNs, uint64(e.WindowNs))
+	labels, annotations := validMap(e.Labels), validMap(e.Annotations)
+	b = appendMapField(b, fAlLabels, labels, sortedKeys(labels))
+	b = appendMapField(b, fAlAnnotations, annotations, sortedKeys(annotations))
+	b = appendStringField(b, fAlSeverity, validUTF8(e.Severity))
+	b = appendVarintField(b, fAlTimeNs, uint64(e.TimeNs))
+	return appendVarintField(b, fAlActiveSinceNs, uint64(e.ActiveSinceNs))
 }
 
 func validMap(m map[string]string) map[string]string {
@@ -113,21 +138,54 @@ func DecodeAlert(schema string, value []byte, e *fieldline.AlertEvent) error {
 }
 
 func decodeAlertProto(b []byte, e *fieldline.AlertEvent) error {
-	var m wirepb.AlertEvent
-	if err := proto.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("%w: %v", ErrRecord, err)
+	var out fieldline.AlertEvent
+	var from, to, origin uint32
+	for len(b) > 0 {
+		f, rest, err := nextField(b)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrRecord, err)
+		}
+		b = rest
+		switch {
+		case f.is(fAlRule, protowire.BytesType):
+			out.Rule, err = f.str()
+		case f.is(fAlFingerprint, protowire.Fixed64Type):
+			out.Fingerprint = f.v
+		case f.is(fAlSeq, protowire.VarintType):
+			out.Seq = f.v
+		case f.is(fAlFrom, protowire.VarintType):
+			from = uint32(f.v)
+		case f.is(fAlTo, protowire.VarintType):
+			to = uint32(f.v)
+		case f.is(fAlOrigin, protowire.VarintType):
+			origin = uint32(f.v)
+		case f.is(fAlAgentID, protowire.BytesType):
+			out.AgentID, err = f.str()
+		case f.is(fAlSensorID, protowire.BytesType):
+			out.SensorID, err = f.str()
+		case f.is(fAlValue, protowire.Fixed64Type):
+			out.Value = math.Float64frombits(f.v)
+		case f.is(fAlWindowNs, protowire.VarintType):
+			out.WindowNs = int64(f.v)
+		case f.is(fAlLabels, protowire.BytesType):
+			out.Labels, err = mapEntry(out.Labels, f.b)
+		case f.is(fAlAnnotations, protowire.BytesType):
+			out.Annotations, err = mapEntry(out.Annotations, f.b)
+		case f.is(fAlSeverity, protowire.BytesType):
+			out.Severity, err = f.str()
+		case f.is(fAlTimeNs, protowire.VarintType):
+			out.TimeNs = int64(f.v)
+		case f.is(fAlActiveSinceNs, protowire.VarintType):
+			out.ActiveSinceNs = int64(f.v)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrRecord, err)
+		}
 	}
-	from, to, origin := m.From, m.To, m.Origin
-	if err := checkAlert(from, to, origin, len(m.Labels)+len(m.Annotations)); err != nil {
+	if err := checkAlert(from, to, origin, len(out.Labels)+len(out.Annotations)); err != nil {
 		return err
 	}
-	out := fieldline.AlertEvent{
-		Rule: m.Rule, Fingerprint: m.Fingerprint, Seq: m.Seq,
-		From: fieldline.AlertState(from), To: fieldline.AlertState(to), Origin: fieldline.AlertOrigin(origin),
-		AgentID: m.AgentId, SensorID: m.SensorId, Value: m.Value, WindowNs: m.WindowNs,
-		Labels: m.Labels, Annotations: m.Annotations, Severity: m.Severity,
-		TimeNs: m.TimeNs, ActiveSinceNs: m.ActiveSinceNs,
-	}
+	out.From, out.To, out.Origin = fieldline.AlertState(from), fieldline.AlertState(to), fieldline.AlertOrigin(origin)
 	if err := checkAlertStrings(&out); err != nil {
 		return err
 	}

@@ -5,10 +5,7 @@ import (
 	"math"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 // Decode parses an encoded batch, checking it against lim (zero means
@@ -34,8 +31,8 @@ func DecodeInto(b *fieldline.Batch, src []byte, lim Limits) error {
 	if err != nil {
 		return err
 	}
-	var msg wirepb.Batch
-	if err := proto.Unmarshal(body, &msg); err != nil {
+	var msg pbBatch
+	if err := msg.unmarshal(body); err != nil {
 		return fmt.Errorf("unmarshalling batch: %v: %w", err, ErrCorrupt)
 	}
 	return fromProto(b, &msg, lim)
@@ -72,7 +69,7 @@ func decompress(src []byte, lim Limits) (body []byte, bufp *[]byte, err error) {
 	return nil, nil, fmt.Errorf("compression %d: %w", src[1]&0x0f, ErrVersion)
 }
 
-func fromProto(b *fieldline.Batch, m *wirepb.Batch, lim Limits) error {
+func fromProto(b *fieldline.Batch, m *pbBatch, lim Limits) error {
 	n := int(m.Count)
 	if n > lim.MaxReadings {
 		return fmt.Errorf("batch of %d readings, limit %d: %w", n, lim.MaxReadings, ErrTooLarge)
@@ -95,14 +92,14 @@ func fromProto(b *fieldline.Batch, m *wirepb.Batch, lim Limits) error {
 	total := 0
 	for i, c := range m.Columns {
 		if err := checkColumn(c); err != nil {
-			return fmt.Errorf("column %d (%q): %w", i, c.SensorId, err)
+			return fmt.Errorf("column %d (%q): %w", i, c.SensorID, err)
 		}
 		total += int(c.Count)
 	}
 	if total != n {
 		return fmt.Errorf("columns hold %d readings, batch says %d: %w", total, n, ErrCorrupt)
 	}
-	b.AgentID = m.AgentId
+	b.AgentID = m.AgentID
 	b.Lane = fieldline.Lane(m.Lane)
 	b.FirstSeq = m.FirstSeq
 	b.OlderUnsent = m.OlderUnsent
@@ -157,7 +154,7 @@ func checkRuns(runs []uint32, n int, max uint32, what string) error {
 	return nil
 }
 
-func checkColumn(c *wirepb.Column) error {
+func checkColumn(c *pbColumn) error {
 	n := int(c.Count)
 	if c.Kind > uint32(fieldline.KindEvent) {
 		return fmt.Errorf("kind %d: %w", c.Kind, ErrCorrupt)
@@ -165,8 +162,8 @@ func checkColumn(c *wirepb.Column) error {
 	if len(c.Ts) != n {
 		return fmt.Errorf("%d timestamps for %d readings: %w", len(c.Ts), n, ErrCorrupt)
 	}
-	switch wirepb.ValueCoding(c.ValueCoding) {
-	case wirepb.ValueCoding_VALUE_CODING_DECIMAL:
+	switch c.ValueCoding {
+	case codingDecimal:
 		if c.Exponent < 0 || c.Exponent > maxExponent {
 			return fmt.Errorf("exponent %d: %w", c.Exponent, ErrCorrupt)
 		}
@@ -181,7 +178,7 @@ func checkColumn(c *wirepb.Column) error {
 				return fmt.Errorf("exception index %d: %w", x, ErrCorrupt)
 			}
 		}
-	case wirepb.ValueCoding_VALUE_CODING_RAW:
+	case codingRaw:
 		if len(c.Raw) != n {
 			return fmt.Errorf("%d raw values for %d readings: %w", len(c.Raw), n, ErrCorrupt)
 		}
@@ -221,7 +218,7 @@ func (d *runs) next() uint32 {
 	return d.v
 }
 
-func fillReadings(c *wirepb.Column, at func(i int) *fieldline.Reading) {
+func fillReadings(c *pbColumn, at func(i int) *fieldline.Reading) {
 	n := int(c.Count)
 	var t, d int64
 	var digit int64
@@ -241,9 +238,9 @@ func fillReadings(c *wirepb.Column, at func(i int) *fieldline.Reading) {
 			t += d
 		}
 		r.TimeNs = t
-		r.SensorID = c.SensorId
+		r.SensorID = c.SensorID
 		r.Kind = fieldline.Kind(c.Kind)
-		if c.ValueCoding == uint32(wirepb.ValueCoding_VALUE_CODING_RAW) {
+		if c.ValueCoding == codingRaw {
 			r.Value = c.Raw[i]
 		} else {
 			digit += c.Digits[i]

@@ -5,10 +5,7 @@ import (
 	"math"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/protocols/wire/wirepb"
 )
 
 type colKey struct {
@@ -18,8 +15,8 @@ type colKey struct {
 
 // encoder holds scratch space reused between Encode calls.
 type encoder struct {
-	msg   wirepb.Batch
-	cols  []*wirepb.Column
+	msg   pbBatch
+	cols  []*pbColumn
 	index map[colKey]int32
 	colOf []int32 // column of each reading
 	raw   []byte
@@ -43,7 +40,7 @@ func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) {
 	defer encoders.Put(e)
 	e.build(b)
 	var err error
-	e.raw, err = proto.MarshalOptions{}.MarshalAppend(e.raw[:0], &e.msg)
+	e.raw, err = e.msg.marshal(e.raw[:0])
 	if err != nil {
 		return dst, fmt.Errorf("marshalling batch: %w", err)
 	}
@@ -51,17 +48,17 @@ func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) {
 	return zenc.EncodeAll(e.raw, dst), nil
 }
 
-func (e *encoder) column(i int) *wirepb.Column {
+func (e *encoder) column(i int) *pbColumn {
 	if i < len(e.cols) {
 		c := e.cols[i]
-		*c = wirepb.Column{
+		*c = pbColumn{
 			Ts: c.Ts[:0], Digits: c.Digits[:0], ExceptionIndex: c.ExceptionIndex[:0],
 			ExceptionValue: c.ExceptionValue[:0], Raw: c.Raw[:0], QualityRuns: c.QualityRuns[:0],
 			FlagRuns: c.FlagRuns[:0], Text: c.Text[:0],
 		}
 		return c
 	}
-	c := &wirepb.Column{}
+	c := &pbColumn{}
 	e.cols = append(e.cols, c)
 	return c
 }
@@ -79,9 +76,9 @@ func (e *encoder) build(b *fieldline.Batch) {
 		id := rs[i].SensorID
 		var c int32
 		switch {
-		case prev >= 0 && columns[prev].SensorId == id && columns[prev].Kind == uint32(rs[i].Kind):
+		case prev >= 0 && columns[prev].SensorID == id && columns[prev].Kind == uint32(rs[i].Kind):
 			c = prev
-		case int(prev+1) < len(columns) && columns[prev+1].SensorId == id && columns[prev+1].Kind == uint32(rs[i].Kind):
+		case int(prev+1) < len(columns) && columns[prev+1].SensorID == id && columns[prev+1].Kind == uint32(rs[i].Kind):
 			c = prev + 1
 		default:
 			key := colKey{id, rs[i].Kind}
@@ -90,7 +87,7 @@ func (e *encoder) build(b *fieldline.Batch) {
 			if !ok {
 				c = int32(len(columns))
 				col := e.column(int(c))
-				col.SensorId, col.Kind = id, uint32(rs[i].Kind)
+				col.SensorID, col.Kind = id, uint32(rs[i].Kind)
 				columns = append(columns, col)
 				e.index[key] = c
 			}
@@ -126,8 +123,8 @@ func (e *encoder) build(b *fieldline.Batch) {
 			e.fillColumn(col, e.pos[e.start[ci]:e.start[ci+1]], rs)
 		}
 	}
-	e.msg = wirepb.Batch{
-		AgentId:  b.AgentID,
+	e.msg = pbBatch{
+		AgentID:  b.AgentID,
 		Lane:     uint32(b.Lane),
 		FirstSeq: b.FirstSeq,
 		Count:    uint32(len(rs)),
@@ -140,7 +137,7 @@ func (e *encoder) build(b *fieldline.Batch) {
 
 // fillColumn codes the readings rs[idx[0]], rs[idx[1]], ... into col; a nil
 // idx means all of rs.
-func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []fieldline.Reading) {
+func (e *encoder) fillColumn(col *pbColumn, idx []int32, rs []fieldline.Reading) {
 	each := func(f func(r *fieldline.Reading)) {
 		if idx == nil {
 			for i := range rs {
@@ -213,7 +210,7 @@ func (e *encoder) fillColumn(col *wirepb.Column, idx []int32, rs []fieldline.Rea
 		}
 	}
 	if exc*2 > n {
-		col.ValueCoding = uint32(wirepb.ValueCoding_VALUE_CODING_RAW)
+		col.ValueCoding = codingRaw
 		col.Exponent, col.Digits, col.ExceptionIndex, col.ExceptionValue = 0, col.Digits[:0], col.ExceptionIndex[:0], col.ExceptionValue[:0]
 		each(func(r *fieldline.Reading) { col.Raw = append(col.Raw, r.Value) })
 	}
@@ -242,8 +239,8 @@ func (e *encoder) sampleExponent(idx []int32, rs []fieldline.Reading, n, k int) 
 
 // codeDecimal fills col's decimal fields at exponent exp and returns the
 // number of exceptions.
-func (e *encoder) codeDecimal(col *wirepb.Column, exp int, each func(func(*fieldline.Reading))) int {
-	col.ValueCoding = uint32(wirepb.ValueCoding_VALUE_CODING_DECIMAL)
+func (e *encoder) codeDecimal(col *pbColumn, exp int, each func(func(*fieldline.Reading))) int {
+	col.ValueCoding = codingDecimal
 	col.Exponent = int32(exp)
 	col.Digits, col.ExceptionIndex, col.ExceptionValue = col.Digits[:0], col.ExceptionIndex[:0], col.ExceptionValue[:0]
 	var prevDigit int64
