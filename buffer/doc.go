@@ -12,8 +12,11 @@
 // fieldline.Batch, key = big-endian first seq, one bbolt bucket per lane, plus a
 // 20-byte index entry per segment) of at most FlushMaxReadings readings and
 // within wire.DefaultLimits, so that every stored segment decodes again,
-// every FlushInterval (100ms by default) or as soon as FlushMaxReadings
-// wait: group commit, one fsync for many readings. With FlushInterval 0 every
+// at most one commit per FlushInterval (100ms by default) on average, at
+// once when the pace allows (a token bucket, pace.go: a source appending
+// once per interval gets its commit right after its append) and never
+// later than FlushInterval after an append, or as soon as
+// FlushMaxReadings wait: group commit, one fsync for many readings. With FlushInterval 0 every
 // Append call returns only after its readings are durable; AppendSync does
 // that at any interval and returns the seq range the readings got.
 //
@@ -133,11 +136,18 @@
 // segment are deleted by the next commit, and neither reads nor commits
 // fail on it.
 //
+// Sending a batch before its commit lands (issue 19) is not done: after a
+// SIGKILL, Open continues at the committed next seq, so seqs sent but not
+// committed would be given again; docs/architecture.md says what it would
+// need.
+//
 // Write amplification: each commit rewrites bbolt's last leaf of the
 // segment and index buckets, the root (with the lane state), the state's
 // copy, the freelist and a meta page (a few 4 KiB pages), so many readings
 // per commit are cheap on an SD card and one reading per commit is not;
 // bbolt never splits a leaf of four or fewer large values, so large
 // segments are rewritten two to four times on average as later ones are
-// appended.
+// appended. Measured at 10,000 readings/s (fieldline-cloud bench --mode
+// latency): about 330 bytes written per reading for 6.5 stored at the
+// default interval, 21 for 0.9 at 2 s (docs/benchmarks.md).
 package buffer

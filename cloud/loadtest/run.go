@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline/agent"
@@ -43,7 +44,18 @@ type Result struct {
 	P50, P99   time.Duration
 	Readings   int64 // records counted in the window
 	BufferPeak int64 // the largest total buffer depth seen
+	// FlashPerReading is the bytes this process wrote to disk (write_bytes
+	// of /proc/self/io: the agents' bbolt files) per reading committed in
+	// the window; StoredPerReading the segment bytes the buffers stored
+	// per reading (compressed). 0 when not measured.
+	FlashPerReading, StoredPerReading float64
+	// CommitsPerSec is the buffers' commits per second, all agents
+	// together; CommitMean a commit's mean duration, fsync included.
+	CommitsPerSec float64
+	CommitMean    time.Duration
 }
+
+func secondsToDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func (o *Options) defaults() {
 	if o.Agents <= 0 {
@@ -150,6 +162,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// The agents.
 	actx, stopAgents := context.WithCancel(context.Background())
 	var agents []*agent.Agent
+	var regs []*prometheus.Registry
 	quiet := slog.New(slog.DiscardHandler)
 	for i := 0; i < o.Agents; i++ {
 		id := fmt.Sprintf("load-%03d", i)
@@ -165,7 +178,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			HTTP:   agent.HTTPSection{Listen: "off"},
 		}
 		src := &fleet.Source{ID: id, Sensors: o.Sensors, Interval: o.Tick}
-		a, err := agent.New(cfg, agent.Options{Logger: quiet, Sources: []agent.Source{src}})
+		reg := prometheus.NewRegistry()
+		regs = append(regs, reg)
+		a, err := agent.New(cfg, agent.Options{Logger: quiet, Sources: []agent.Source{src}, Registry: reg})
 		if err != nil {
 			stopAgents()
 			return Result{}, err
@@ -198,6 +213,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer t.Stop()
 	start := time.Now()
 	var in0 int64
+	var disk0 diskSample
 	for phase := "warmup"; ; {
 		select {
 		case <-ctx.Done():
@@ -213,6 +229,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if phase == "warmup" && el >= o.Warmup {
 			phase, start = "measure", time.Now()
 			in0 = offered()
+			var err error
+			if disk0, err = sampleDisk(regs); err != nil {
+				return res, err
+			}
 			count.Store(0)
 			measuring.Store(true)
 			continue
@@ -223,6 +243,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			res.Readings = count.Load()
 			res.IntoKafka = float64(res.Readings) / secs
 			res.Offered = float64(offered()-in0) / secs
+			disk1, err := sampleDisk(regs)
+			if err != nil {
+				return res, err
+			}
+			res.flash(disk0, disk1, secs)
 			mu.Lock()
 			slices.Sort(lat)
 			if len(lat) > 0 {

@@ -16,6 +16,11 @@ func TestLoadRunMeasures(t *testing.T) {
 	if r.Readings == 0 || r.IntoKafka <= 0 || r.Offered <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
 		t.Fatalf("result %+v", r)
 	}
+	// The flash figures come from the agents' buffers (write_bytes may be 0
+	// where the temporary folder is in memory).
+	if r.StoredPerReading <= 0 || r.CommitsPerSec <= 0 || r.CommitMean <= 0 || r.FlashPerReading < 0 {
+		t.Fatalf("flash figures %+v", r)
+	}
 	t.Logf("%+v", r)
 }
 
@@ -33,4 +38,18 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(last.IntoKafka, "readings/s")
 	b.ReportMetric(float64(last.P50.Microseconds())/1000, "ms-p50")
 	b.ReportMetric(float64(last.P99.Microseconds())/1000, "ms-p99")
+}
+
+// TestProcIOField reads the fields of /proc/<pid>/io.
+func TestProcIOField(t *testing.T) {
+	data := []byte("rchar: 10\nwchar: 20\nsyscr: 1\nread_bytes: 4096\nwrite_bytes: 123456\ncancelled_write_bytes: 0\n")
+	if got := procIOField(data, "write_bytes"); got != 123456 {
+		t.Fatalf("write_bytes %d, want 123456", got)
+	}
+	if got := procIOField(data, "nope"); got != -1 {
+		t.Fatalf("missing field %d, want -1", got)
+	}
+	if got := procIOField([]byte("write_bytes: x\n"), "write_bytes"); got != -1 {
+		t.Fatalf("bad number %d, want -1", got)
+	}
 }

@@ -94,6 +94,16 @@ func runBench(ctx context.Context, stdout io.Writer, o benchOptions) error {
 		}
 		fmt.Fprintf(stdout, "RESULT latency: sensor-to-Kafka p50 %s p99 %s at %.0f readings/s into Kafka (offered %.0f/s, flush_interval %s)\n",
 			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), r.IntoKafka, r.Offered, o.flushInterval)
+		fmt.Fprintf(stdout, "RESULT flash: %.1f bytes written per reading, %.1f stored (%.1f×); %.0f commits/s, mean commit %s\n",
+			r.FlashPerReading, r.StoredPerReading, ratio(r.FlashPerReading, r.StoredPerReading), r.CommitsPerSec, r.CommitMean.Round(10*time.Microsecond))
 	}
 	return nil
+}
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
 }
