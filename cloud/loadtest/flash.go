@@ -3,11 +3,10 @@ package loadtest
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/fieldline/fieldline/internal/metrics"
 )
 
 // diskSample is what the run reads before and after its Measure window to
@@ -26,23 +25,19 @@ type diskSample struct {
 
 // sampleDisk reads /proc/self/io and the agents' registries. written is -1
 // where /proc/self/io cannot be read (not Linux).
-func sampleDisk(regs []*prometheus.Registry) (diskSample, error) {
+func sampleDisk(regs []*metrics.Registry) (diskSample, error) {
 	s := diskSample{written: -1}
 	if data, err := os.ReadFile("/proc/self/io"); err == nil {
 		s.written = procIOField(data, "write_bytes")
 	}
 	for _, reg := range regs {
-		mfs, err := reg.Gather()
-		if err != nil {
-			return s, fmt.Errorf("gathering an agent's metrics: %w", err)
-		}
-		for _, mf := range mfs {
+		for _, f := range reg.Gather() {
 			var sum, hsum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-				hsum += m.GetHistogram().GetSampleSum()
+			for _, m := range f.Samples {
+				sum += m.Value
+				hsum += m.Sum
 			}
-			switch mf.GetName() {
+			switch f.Name {
 			case "fieldline_buffer_committed_bytes_total":
 				s.stored += sum
 			case "fieldline_buffer_appended_readings_total":

@@ -12,13 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline/agent"
 	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/firmware-sim/fleet"
 	"github.com/fieldline/fieldline/internal/embedded"
+	"github.com/fieldline/fieldline/internal/metrics"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -162,7 +162,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// The agents.
 	actx, stopAgents := context.WithCancel(context.Background())
 	var agents []*agent.Agent
-	var regs []*prometheus.Registry
+	var regs []*metrics.Registry
 	quiet := slog.New(slog.DiscardHandler)
 	for i := 0; i < o.Agents; i++ {
 		id := fmt.Sprintf("load-%03d", i)
@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			HTTP:   agent.HTTPSection{Listen: "off"},
 		}
 		src := &fleet.Source{ID: id, Sensors: o.Sensors, Interval: o.Tick}
-		reg := prometheus.NewRegistry()
+		reg := metrics.NewRegistry()
 		regs = append(regs, reg)
 		a, err := agent.New(cfg, agent.Options{Logger: quiet, Sources: []agent.Source{src}, Registry: reg})
 		if err != nil {
