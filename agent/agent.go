@@ -238,7 +238,10 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	}()
 
 	// Uplink.
-	nc, err := uplink.DialNATS(a.cfg.Uplink.NATS, "fieldline-agent "+a.cfg.Agent.ID, a.log.With("component", "uplink"))
+	// Replies come to _FL_INBOX.<agent_id>.…, the one place the agent's
+	// provisioned credentials let it subscribe (docs/security.md).
+	nc, err := uplink.DialNATS(a.cfg.Uplink.NATS, "fieldline-agent "+a.cfg.Agent.ID, a.log.With("component", "uplink"),
+		nats.CustomInboxPrefix(uplink.InboxPrefix(a.cfg.Agent.ID)))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package bridge
 import (
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
@@ -31,6 +33,19 @@ type Config struct {
 	// fl.deadletter (header fl-truncated), below Kafka's message size
 	// limit. Default 900KiB.
 	DeadletterMaxBytes confkit.ByteSize `yaml:"deadletter_max_bytes"`
+	// Identity says who may send batches (docs/security.md).
+	Identity IdentityConfig `yaml:"identity"`
+}
+
+// IdentityConfig is how the bridge knows who sent a batch.
+type IdentityConfig struct {
+	// AgentsAccount is the public key of the agents' NATS account
+	// (fieldline-cloud fleet authority init prints it). When set, every
+	// batch must carry the identity the server stamps on it
+	// (uplink.IdentityHeader) from that account, with the user's name
+	// equal to the subject's agent; any other batch is rejected (code
+	// identity) and dead-lettered.
+	AgentsAccount string `yaml:"agents_account"`
 }
 
 // KafkaConfig names the cluster and topics.
@@ -110,6 +125,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if c.DeadletterMaxBytes < 0 || c.DeadletterMaxBytes > 1000<<10 {
 		p.Add("deadletter_max_bytes", "must be within 1..1000KiB (Kafka refuses larger messages by default), got %s", c.DeadletterMaxBytes)
+	}
+	if a := c.Identity.AgentsAccount; a != "" && !nkeys.IsValidPublicAccountKey(a) {
+		p.Add("identity.agents_account", "%q is not an account's public nkey (56 characters starting with A)", a)
 	}
 	switch c.Kafka.Format {
 	case "", FormatProtobuf, FormatJSON:

@@ -95,8 +95,9 @@ func (c *NATSConfig) Check(p *confkit.Problems) {
 // background (requests fail fast until it is up, with ErrNoConnection), so an
 // agent starts with no network. Why an attempt to connect failed (refused,
 // no route, TLS, authorization) is logged, the first at once and then once
-// a minute with the number held back; so is every connection made.
-func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error) {
+// a minute with the number held back; so is every connection made. extra
+// options go last (the agent's InboxPrefix).
+func DialNATS(cfg NATSConfig, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
 	cfg.SetDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -157,6 +158,7 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error)
 		}
 		opts = append(opts, nats.Secure(tc))
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
