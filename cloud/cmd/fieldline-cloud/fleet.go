@@ -41,7 +41,8 @@ config file).`,
 	f.StringVar(&o.key, "key", "", "private signing key file (fleet keygen), for commands that push")
 	f.StringSliceVar(&o.trusted, "trusted", nil, "public key(s) to verify the bucket's values with (default: the public half of --key)")
 	f.DurationVar(&o.timeout, "timeout", 15*time.Second, "how long a command waits for NATS")
-	cmd.AddCommand(newFleetKeygenCmd(), newFleetRulesCmd(&o), newFleetAgentsCmd(&o), newFleetServeCmd(&o))
+	cmd.AddCommand(newFleetKeygenCmd(), newFleetRulesCmd(&o), newFleetAgentsCmd(&o), newFleetServeCmd(&o),
+		newFleetAuthorityCmd(), newFleetProvisionCmd(&o), newFleetRevokeCmd(&o))
 	return cmd
 }
 
