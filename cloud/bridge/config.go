@@ -35,6 +35,11 @@ type Config struct {
 	DeadletterMaxBytes confkit.ByteSize `yaml:"deadletter_max_bytes"`
 	// Identity says who may send batches (docs/security.md).
 	Identity IdentityConfig `yaml:"identity"`
+	// Insecure takes batches without checking who sent them: anyone who
+	// may publish on fl.up.<id> speaks for that agent. Required when
+	// identity.agents_account is not set (tests, the demo); the bridge
+	// logs a warning at start.
+	Insecure bool `yaml:"insecure"`
 }
 
 // IdentityConfig is how the bridge knows who sent a batch.
@@ -126,8 +131,13 @@ func (c *Config) Check(p *confkit.Problems) {
 	if c.DeadletterMaxBytes < 0 || c.DeadletterMaxBytes > 1000<<10 {
 		p.Add("deadletter_max_bytes", "must be within 1..1000KiB (Kafka refuses larger messages by default), got %s", c.DeadletterMaxBytes)
 	}
-	if a := c.Identity.AgentsAccount; a != "" && !nkeys.IsValidPublicAccountKey(a) {
+	switch a := c.Identity.AgentsAccount; {
+	case a != "" && !nkeys.IsValidPublicAccountKey(a):
 		p.Add("identity.agents_account", "%q is not an account's public nkey (56 characters starting with A)", a)
+	case a != "" && c.Insecure:
+		p.Add("insecure", "true while identity.agents_account is set: choose one")
+	case a == "" && !c.Insecure:
+		p.Add("identity.agents_account", "not set: the bridge cannot tell who sent a batch; set it to the agents' NATS account key (fieldline-cloud fleet authority-init prints it), or set insecure: true to take batches from anyone who may publish on fl.up.* (tests, demos; docs/security.md)")
 	}
 	switch c.Kafka.Format {
 	case "", FormatProtobuf, FormatJSON:

@@ -67,6 +67,7 @@ func TestBridgeChecksIdentity(t *testing.T) {
 	e := startBridgeOn(t, ns, func(c *Config) {
 		c.NATS.Creds = auth.File(identity.BridgeCreds)
 		c.Identity.AgentsAccount = auth.AgentsAccountKey()
+		c.Insecure = false
 	}, Options{})
 	now := time.Now()
 
@@ -144,5 +145,27 @@ func TestCheckSender(t *testing.T) {
 	open := &Bridge{}
 	if _, code, _ := open.checkSender("fl.up.gw-1", ""); code != "" {
 		t.Errorf("without identity.agents_account: code %q", code)
+	}
+}
+
+// TestSecureByDefault: a bridge without identity.agents_account starts
+// only with insecure: true, and not with both.
+func TestSecureByDefault(t *testing.T) {
+	_, err := New(Config{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "identity.agents_account: not set") || !strings.Contains(err.Error(), "insecure: true") {
+		t.Fatalf("New without identity: %v", err)
+	}
+	if _, err := New(Config{Insecure: true}, Options{}); err != nil {
+		t.Fatalf("insecure: %v", err)
+	}
+	const acc = "ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLA"
+	if _, err := New(Config{Identity: IdentityConfig{AgentsAccount: acc}}, Options{}); err != nil {
+		t.Fatalf("with identity: %v", err)
+	}
+	if _, err := New(Config{Identity: IdentityConfig{AgentsAccount: acc}, Insecure: true}, Options{}); err == nil || !strings.Contains(err.Error(), "choose one") {
+		t.Fatalf("both: %v", err)
+	}
+	if _, err := New(Config{Identity: IdentityConfig{AgentsAccount: "gw-1"}}, Options{}); err == nil || !strings.Contains(err.Error(), "not an account's public nkey") {
+		t.Fatalf("bad key: %v", err)
 	}
 }

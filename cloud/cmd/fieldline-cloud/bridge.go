@@ -30,9 +30,14 @@ type bridgeFile struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	// insecure is --insecure, applied before the file is checked.
+	insecure bool
 }
 
 func (f *bridgeFile) Check(p *confkit.Problems) {
+	if f.insecure {
+		f.Bridge.Insecure = true
+	}
 	f.Bridge.SetDefaults()
 	f.Bridge.Check(p.In("bridge"))
 }
@@ -40,6 +45,7 @@ func (f *bridgeFile) Check(p *confkit.Problems) {
 // bridgeOptions are the bridge command's flags; they override the file.
 type bridgeOptions struct {
 	config, nats, kafka, format, http string
+	insecure                          bool
 }
 
 func newBridgeCmd() *cobra.Command {
@@ -52,7 +58,7 @@ as many bridges as you like) and writes every reading to Kafka (fl.readings),
 replying OK only after Kafka acknowledged the whole batch. Bad batches are
 rejected with a reason and kept on fl.deadletter. Flags override the file.`,
 		Example: `  fieldline-cloud bridge --config /etc/fieldline/bridge.yaml
-  fieldline-cloud bridge --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092`,
+  fieldline-cloud bridge --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092 --insecure`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBridge(cmd.Context(), cmd.ErrOrStderr(), o)
@@ -64,11 +70,12 @@ rejected with a reason and kept on fl.deadletter. Flags override the file.`,
 	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers, comma-separated")
 	f.StringVar(&o.format, "format", "", "record value format: protobuf or json")
 	f.StringVar(&o.http, "http", "", "address for /metrics and /healthz (default 127.0.0.1:9272)")
+	f.BoolVar(&o.insecure, "insecure", false, "take batches without checking who sent them (insecure: true; without identity.agents_account the bridge refuses to start otherwise)")
 	return cmd
 }
 
 func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
-	var file bridgeFile
+	file := bridgeFile{insecure: o.insecure}
 	if o.config != "" {
 		if err := confkit.Load(o.config, &file); err != nil {
 			return err
@@ -83,6 +90,9 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	}
 	if o.format != "" {
 		cfg.Kafka.Format = o.format
+	}
+	if o.insecure {
+		cfg.Insecure = true
 	}
 	if o.http != "" {
 		file.HTTP.Listen = o.http

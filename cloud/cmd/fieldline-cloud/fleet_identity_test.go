@@ -86,3 +86,19 @@ func TestProvisionAndRevoke(t *testing.T) {
 	os.Chmod(filepath.Join(auth, "agents.nk"), 0o640)
 	want([]string{"fleet", "provision", "gw-b", "--authority", auth, "--out", out}, 1, "agents.nk has mode 0640", "chmod 600")
 }
+
+// TestBridgeNeedsIdentityOrInsecure: the bridge command refuses to start
+// without identity.agents_account unless told --insecure (or insecure:
+// true in its file).
+func TestBridgeNeedsIdentityOrInsecure(t *testing.T) {
+	code, out, errs := runCLI(t, "bridge", "--nats", "nats://127.0.0.1:1", "--kafka", "127.0.0.1:1")
+	if code != 1 || !strings.Contains(out+errs, "identity.agents_account: not set") {
+		t.Fatalf("exit %d:\n%s%s", code, out, errs)
+	}
+	cfg := filepath.Join(t.TempDir(), "bridge.yaml")
+	os.WriteFile(cfg, []byte("bridge:\n  kafka: {brokers: [127.0.0.1:1]}\n"), 0o600)
+	code, out, errs = runCLI(t, "bridge", "--config", cfg)
+	if code != 1 || !strings.Contains(out+errs, "bridge.identity.agents_account: not set") {
+		t.Fatalf("exit %d:\n%s%s", code, out, errs)
+	}
+}

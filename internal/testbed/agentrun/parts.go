@@ -37,7 +37,8 @@ func RunBridge(t testing.TB, natsURL string, k *testkit.Kafka, opts bridge.Optio
 	t.Helper()
 	b, err := bridge.New(bridge.Config{
 		NATS:  uplink.NATSConfig{URL: natsURL},
-		Kafka: bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
+		Kafka:    bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
+		Insecure: true, // an embedded NATS without accounts
 	}, opts)
 	if err != nil {
 		t.Fatal(err)
