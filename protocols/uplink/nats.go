@@ -23,8 +23,8 @@ type NATSConfig struct {
 	Creds    string `yaml:"creds"`     // a .creds file (JWT + nkey)
 	NKeySeed string `yaml:"nkey_seed"` // a file with an nkey seed
 	User     string `yaml:"user"`
-	Password string `yaml:"password"`
-	Token    string `yaml:"token"`
+	Password confkit.Secret `yaml:"password"`
+	Token    confkit.Secret `yaml:"token"`
 	// TLS of the connection: ca_file, cert_file, key_file, server_name,
 	// insecure_skip_verify (the keys of every tls section).
 	TLS tlsconf.Config `yaml:"tls"`
@@ -82,6 +82,8 @@ func (c *NATSConfig) Check(p *confkit.Problems) {
 		}
 		if _, err := os.Stat(f.file); err != nil {
 			p.Add(f.field, "cannot read %s: %v", f.file, errors.Unwrap(err))
+		} else if err := confkit.CheckPrivate(f.file); err != nil {
+			p.Add(f.field, "%v", err)
 		}
 	}
 	c.TLS.Check(p.In("tls"))
@@ -147,9 +149,9 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger, extra ...nats.Optio
 		}
 		opts = append(opts, o)
 	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password.Reveal()))
 	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
+		opts = append(opts, nats.Token(cfg.Token.Reveal()))
 	}
 	if cfg.TLS.Enabled() {
 		tc, err := cfg.TLS.Client(log)
