@@ -20,9 +20,9 @@ type NATSConfig struct {
 	// URL is one or more server URLs separated by commas.
 	URL string `yaml:"url"`
 	// Credentials: at most one of creds, nkey_seed, user/password, token.
-	Creds    string `yaml:"creds"`     // a .creds file (JWT + nkey)
-	NKeySeed string `yaml:"nkey_seed"` // a file with an nkey seed
-	User     string `yaml:"user"`
+	Creds    string         `yaml:"creds"`     // a .creds file (JWT + nkey)
+	NKeySeed string         `yaml:"nkey_seed"` // a file with an nkey seed
+	User     string         `yaml:"user"`
 	Password confkit.Secret `yaml:"password"`
 	Token    confkit.Secret `yaml:"token"`
 	// TLS of the connection: ca_file, cert_file, key_file, server_name,

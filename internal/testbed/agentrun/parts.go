@@ -36,7 +36,7 @@ func StartBridge(t testing.TB, natsURL string, k *testkit.Kafka) *bridge.Bridge 
 func RunBridge(t testing.TB, natsURL string, k *testkit.Kafka, opts bridge.Options) (b *bridge.Bridge, stop func()) {
 	t.Helper()
 	b, err := bridge.New(bridge.Config{
-		NATS:  uplink.NATSConfig{URL: natsURL},
+		NATS:     uplink.NATSConfig{URL: natsURL},
 		Kafka:    bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
 		Insecure: true, // an embedded NATS without accounts
 	}, opts)
