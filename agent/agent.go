@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -262,14 +261,18 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	// HTTP.
 	var srv *http.Server
 	if a.cfg.HTTP.Listen != "" && a.cfg.HTTP.Listen != "off" {
-		ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+		h, err := a.cfg.HTTP.Access.Handler(a.handler())
 		if err != nil {
-			return fmt.Errorf("listening for http on %s: %w", a.cfg.HTTP.Listen, err)
+			return fmt.Errorf("http: %w", err)
+		}
+		ln, err := a.cfg.HTTP.Access.Listen(a.cfg.HTTP.Listen)
+		if err != nil {
+			return err
 		}
 		a.mu.Lock()
 		a.httpAddr = ln.Addr().String()
 		a.mu.Unlock()
-		srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 	}
 

@@ -6,6 +6,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/kafkasec"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -56,6 +57,9 @@ type IdentityConfig struct {
 // KafkaConfig names the cluster and topics.
 type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
+	// Security: tls and sasl (SCRAM-SHA-512, ...) of the connection to
+	// the brokers (internal/kafkasec).
+	Security kafkasec.Config `yaml:",inline"`
 	// Topics default to fl.readings and fl.deadletter.
 	ReadingsTopic   string `yaml:"readings_topic"`
 	DeadletterTopic string `yaml:"deadletter_topic"`
@@ -139,6 +143,7 @@ func (c *Config) Check(p *confkit.Problems) {
 	case a == "" && !c.Insecure:
 		p.Add("identity.agents_account", "not set: the bridge cannot tell who sent a batch; set it to the agents' NATS account key (fieldline-cloud fleet authority-init prints it), or set insecure: true to take batches from anyone who may publish on fl.up.* (tests, demos; docs/security.md)")
 	}
+	c.Kafka.Security.Check(p.In("kafka"))
 	switch c.Kafka.Format {
 	case "", FormatProtobuf, FormatJSON:
 	default:

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,9 +21,7 @@ import (
 // daemon's HTTP and log settings.
 type bridgeFile struct {
 	Bridge bridge.Config `yaml:"bridge"`
-	HTTP   struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
+	HTTP   httpSection `yaml:"http"`
 	Log struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
@@ -40,6 +36,7 @@ func (f *bridgeFile) Check(p *confkit.Problems) {
 	}
 	f.Bridge.SetDefaults()
 	f.Bridge.Check(p.In("bridge"))
+	f.HTTP.Access.Check(p.In("http"))
 }
 
 // bridgeOptions are the bridge command's flags; they override the file.
@@ -107,7 +104,7 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, addr, err := serveMetrics(file.HTTP.Listen, reg, func() bool {
+	srv, addr, err := serveMetrics(file.HTTP, reg, func() bool {
 		select {
 		case <-b.Ready():
 			return true
@@ -119,16 +116,12 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 		return err
 	}
 	defer srv.Close()
-	log.Info("bridge metrics", "http", "http://"+addr+"/metrics")
+	log.Info("bridge metrics", "http", addr+"/metrics")
 	return b.Run(ctx)
 }
 
 // serveMetrics serves /metrics and /healthz (200 once ready() is true).
-func serveMetrics(listen string, reg *prometheus.Registry, ready func() bool) (*http.Server, string, error) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, "", fmt.Errorf("listening for http on %s: %w", listen, err)
-	}
+func serveMetrics(hs httpSection, reg *prometheus.Registry, ready func() bool) (*http.Server, string, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -138,11 +131,14 @@ func serveMetrics(listen string, reg *prometheus.Registry, ready func() bool) (*
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv, ln, err := hs.server(mux)
+	if err != nil {
+		return nil, "", err
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err
 		}
 	}()
-	return srv, ln.Addr().String(), nil
+	return srv, hs.Access.Scheme() + "://" + ln.Addr().String(), nil
 }

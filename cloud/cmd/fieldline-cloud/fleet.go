@@ -58,9 +58,7 @@ type fleetOptions struct {
 // serve, its HTTP and log settings.
 type fleetFile struct {
 	Fleet fleet.Config `yaml:"fleet"`
-	HTTP  struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
+	HTTP  httpSection `yaml:"http"`
 	Log struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
@@ -70,6 +68,7 @@ type fleetFile struct {
 func (f *fleetFile) Check(p *confkit.Problems) {
 	f.Fleet.SetDefaults()
 	f.Fleet.Check(p.In("fleet"))
+	f.HTTP.Access.Check(p.In("http"))
 }
 
 // load reads the config file (when given) and applies the flags.
