@@ -21,8 +21,8 @@ import (
 // daemon's HTTP and log settings.
 type bridgeFile struct {
 	Bridge bridge.Config `yaml:"bridge"`
-	HTTP   httpSection `yaml:"http"`
-	Log struct {
+	HTTP   httpSection   `yaml:"http"`
+	Log    struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`

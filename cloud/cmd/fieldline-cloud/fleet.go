@@ -58,8 +58,8 @@ type fleetOptions struct {
 // serve, its HTTP and log settings.
 type fleetFile struct {
 	Fleet fleet.Config `yaml:"fleet"`
-	HTTP  httpSection `yaml:"http"`
-	Log struct {
+	HTTP  httpSection  `yaml:"http"`
+	Log   struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`

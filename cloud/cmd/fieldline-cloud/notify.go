@@ -21,8 +21,8 @@ import (
 // notifyFile is the notifier's config file.
 type notifyFile struct {
 	Notify notify.Config `yaml:"notify"`
-	HTTP   httpSection `yaml:"http"`
-	Log struct {
+	HTTP   httpSection   `yaml:"http"`
+	Log    struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`

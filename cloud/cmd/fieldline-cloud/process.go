@@ -25,8 +25,8 @@ import (
 // daemon's HTTP and log settings.
 type processFile struct {
 	Processor processor.Config `yaml:"processor"`
-	HTTP      httpSection `yaml:"http"`
-	Log struct {
+	HTTP      httpSection      `yaml:"http"`
+	Log       struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
