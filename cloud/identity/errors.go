@@ -9,8 +9,6 @@ var (
 	ErrNoAuthority = errors.New("no authority in this directory (fieldline-cloud fleet authority init makes one)")
 	// ErrUnknownAgent means Revoke was asked about an agent never provisioned.
 	ErrUnknownAgent = errors.New("agent not provisioned by this authority")
-	// ErrOpenFile means a file holding a secret can be read by others than its owner.
-	ErrOpenFile = errors.New("secret file readable by group or others")
 	// ErrPush means a server did not take an account JWT.
 	ErrPush = errors.New("account JWT not taken by the server")
 )

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/fieldline/fieldline/internal/confkit"
 )
 
 // writeFile writes data to path atomically (a temporary file renamed) with
@@ -47,7 +49,7 @@ func writeSeed(path string, kp nkeys.KeyPair) error {
 
 // readSeed reads a seed file, refusing one that others can read.
 func readSeed(path string) (nkeys.KeyPair, error) {
-	if err := CheckPrivate(path); err != nil {
+	if err := confkit.CheckPrivate(path); err != nil {
 		return nil, err
 	}
 	raw, err := os.ReadFile(path)
@@ -59,17 +61,4 @@ func readSeed(path string) (nkeys.KeyPair, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return kp, nil
-}
-
-// CheckPrivate returns ErrOpenFile, naming the file and its mode, when
-// path can be read by its group or by others.
-func CheckPrivate(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("checking %s: %w", path, err)
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o: %w (it holds a secret: chmod 600 %s)", path, m, ErrOpenFile, path)
-	}
-	return nil
 }

@@ -45,16 +45,21 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // CheckPrivate returns an error wrapping ErrReadable, naming path and its
-// mode, when path can be read by its group or others.
+// mode, when path can be read by others, or by its group while that group
+// is not the process's own. The one exception keeps the usual service
+// layout: root owns /etc/fieldline/agent.creds, mode 0640, group fieldline,
+// and the agent runs as group fieldline, so that it can read its secrets
+// but not change them.
 func CheckPrivate(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", path, err)
 	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o: %w (it holds a secret: chmod 600 %s)", path, m, ErrReadable, path)
+	m := fi.Mode().Perm()
+	if m&0o007 == 0 && (m&0o070 == 0 || ownGroup(fi)) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%s has mode %04o: %w (it holds a secret: chmod 600 %s, or 640 with the service's own group)", path, m, ErrReadable, path)
 }
 
 // hasSecret reports whether v (a struct, pointer, slice or map of them)

@@ -59,3 +59,34 @@ func TestLoadRefusesOpenSecretFile(t *testing.T) {
 		t.Fatalf("open file without a secret: %v", err)
 	}
 }
+
+// TestCheckPrivateGroup: 0640 passes when the group is the process's own
+// (root:fieldline 0640, the agent running as group fieldline) and fails
+// for any other group; others may never read.
+func TestCheckPrivateGroup(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "agent.creds")
+	if err := os.WriteFile(p, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, -1, os.Getegid()); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPrivate(p); err != nil {
+		t.Errorf("0640 with the process's group: %v", err)
+	}
+	other := os.Getegid() + 1
+	if err := os.Chown(p, -1, other); err != nil {
+		t.Logf("not checked: cannot give the file another group (not root): %v", err)
+		return
+	}
+	if err := CheckPrivate(p); !errors.Is(err, ErrReadable) || !strings.Contains(err.Error(), "has mode 0640") {
+		t.Errorf("0640 with group %d: %v", other, err)
+	}
+	_ = os.Chmod(p, 0o604)
+	if err := CheckPrivate(p); !errors.Is(err, ErrReadable) {
+		t.Errorf("0604: %v", err)
+	}
+}

@@ -83,8 +83,8 @@ func TestProvisionAndRevoke(t *testing.T) {
 	want([]string{"fleet", "revoke", "gw-zz", "--authority", auth, "--nats", ns.URL()}, 1, "not provisioned")
 	want([]string{"fleet", "provision", "gw-a", "--authority", auth, "--out", out}, 1, "file exists")
 	want([]string{"fleet", "provision", "gw a", "--authority", auth, "--out", out}, 2, "agent id")
-	os.Chmod(filepath.Join(auth, "agents.nk"), 0o640)
-	want([]string{"fleet", "provision", "gw-b", "--authority", auth, "--out", out}, 1, "agents.nk has mode 0640", "chmod 600")
+	os.Chmod(filepath.Join(auth, "agents.nk"), 0o644)
+	want([]string{"fleet", "provision", "gw-b", "--authority", auth, "--out", out}, 1, "agents.nk has mode 0644", "chmod 600")
 }
 
 // TestBridgeNeedsIdentityOrInsecure: the bridge command refuses to start
