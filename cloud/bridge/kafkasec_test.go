@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -27,7 +28,9 @@ func securedKafka(t *testing.T) (brokers []string, topic string, sec kafkasec.Co
 	if b := os.Getenv("FL_KAFKA_SASL_BROKERS"); b != "" {
 		sec = kafkasec.Config{TLS: tlsconf.Config{CAFile: os.Getenv("FL_KAFKA_SASL_CA")},
 			SASL: kafkasec.SASL{Mechanism: kafkasec.ScramSHA512, User: os.Getenv("FL_KAFKA_SASL_USER"), PasswordFile: os.Getenv("FL_KAFKA_SASL_PASSWORD_FILE")}}
-		return strings.Split(b, ","), fmt.Sprintf("fl.sasl.%d.readings", time.Now().UnixNano()), sec
+		brokers, topic = strings.Split(b, ","), fmt.Sprintf("fl.sasl.%d.readings", time.Now().UnixNano())
+		createTopics(t, brokers, sec, topic, topic+".dead")
+		return brokers, topic, sec
 	}
 	if os.Getenv("FL_KAFKA_BROKERS") != "" {
 		t.Fatal("FL_KAFKA_BROKERS is set but FL_KAFKA_SASL_BROKERS is not: start the broker with scripts/kafka/kafka.sh (make test-kafka)")
@@ -103,4 +106,35 @@ func TestBridgeKafkaTLSAndSCRAM(t *testing.T) {
 	if err := wc.Ping(pctx); err == nil {
 		t.Fatal("a wrong SCRAM password was taken")
 	}
+}
+
+// createTopics makes topics on the real broker through the secured
+// listener (the test's own connection proves it too), and deletes them at
+// the end.
+func createTopics(t *testing.T, brokers []string, sec kafkasec.Config, names ...string) {
+	t.Helper()
+	opts, err := sec.Opts(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := adm.CreateTopics(ctx, 1, 1, nil, names...)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("creating %v over SASL_SSL: %v", names, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, names...)
+	})
 }
