@@ -324,7 +324,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		defer close(sourcesStopped)
 		supervise(srcCtx, a.sources, pipe.emit, a.log.With("component", "sources"), a.m, a.opts.Mono)
 	}()
-	a.log.Info("agent running", "id", a.cfg.Agent.ID, "sources", len(a.sources), "buffer", a.cfg.Buffer.Path, "nats", a.cfg.Uplink.NATS.URL, "http", a.HTTPAddr())
+	a.log.Info("agent running", "id", a.cfg.Agent.ID, "sources", len(a.sources), "buffer", a.cfg.Buffer.Path, "nats", uplink.Redact(a.cfg.Uplink.NATS.URL), "http", a.HTTPAddr())
 	close(a.ready)
 
 	<-ctx.Done()

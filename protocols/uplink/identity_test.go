@@ -36,3 +36,17 @@ func FuzzParseSender(f *testing.F) {
 		}
 	})
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                "nats://127.0.0.1:4222",
+		"nats://gw:s3cret@a:4222,tls://b:4222": "nats://gw:xxxxx@a:4222,tls://b:4222",
+		"nats://t0ken@a:4222":                  "nats://xxxxx@a:4222",
+		"nats://a:1, nats://u:p@b:2":           "nats://a:1,nats://u:xxxxx@b:2",
+		"nats://u:p%zz@a:1":                    "(an unparsable URL with credentials)",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

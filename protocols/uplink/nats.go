@@ -156,14 +156,14 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger, extra ...nats.Optio
 	if cfg.TLS.Enabled() {
 		tc, err := cfg.TLS.Client(log)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+			return nil, fmt.Errorf("connecting to nats %s: %w", Redact(cfg.URL), err)
 		}
 		opts = append(opts, nats.Secure(tc))
 	}
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("connecting to nats %s: %w", Redact(cfg.URL), err)
 	}
 	return nc, nil
 }
