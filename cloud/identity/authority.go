@@ -61,6 +61,11 @@ func Init(dir string, o InitOptions) (*Authority, error) {
 	if o.Name == "" {
 		o.Name = "fieldline"
 	}
+	// The server configuration names files by path: absolute ones.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("authority directory: %w", err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, operatorSeed)); err == nil {
 		return nil, fmt.Errorf("%s: %w", dir, ErrExists)
 	}
@@ -71,7 +76,6 @@ func Init(dir string, o InitOptions) (*Authority, error) {
 		return nil, fmt.Errorf("making authority directory private: %w", err)
 	}
 	a := &Authority{Dir: dir}
-	var err error
 	if a.operator, err = nkeys.CreateOperator(); err != nil {
 		return nil, fmt.Errorf("creating operator key: %w", err)
 	}
@@ -155,8 +159,11 @@ func Init(dir string, o InitOptions) (*Authority, error) {
 
 // Open loads the authority in dir, refusing secret files others can read.
 func Open(dir string) (*Authority, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("authority directory: %w", err)
+	}
 	a := &Authority{Dir: dir}
-	var err error
 	if a.operator, err = readSeed(filepath.Join(dir, operatorSeed)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w", dir, ErrNoAuthority)
