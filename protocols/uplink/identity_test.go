@@ -2,6 +2,8 @@ package uplink
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +51,22 @@ func TestRedact(t *testing.T) {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("nats://gw:s3cret@a:4222,tls://b:4222")
+	f.Add("nats://t0ken@a:1")
+	f.Add("%zz@")
+	f.Fuzz(func(t *testing.T, urls string) {
+		out := Redact(urls)
+		for _, p := range strings.Split(urls, ",") {
+			u, err := url.Parse(strings.TrimSpace(p))
+			if err != nil || u.User == nil {
+				continue
+			}
+			if pw, ok := u.User.Password(); ok && len(pw) > 3 && pw != "xxxxx" && strings.Contains(out, ":"+u.User.String()[len(u.User.Username())+1:]+"@") {
+				t.Fatalf("Redact(%q) = %q keeps the password", urls, out)
+			}
+		}
+	})
 }
