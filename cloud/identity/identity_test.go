@@ -282,11 +282,13 @@ func TestRevokeCutsOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	pushed := time.Now()
 	if err := Push(ctx, sys.Conn, token); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-closed:
+		t.Logf("revoked agent disconnected %s after the push began", time.Since(pushed))
 	case <-ctx.Done():
 		t.Fatal("the revoked agent is still connected")
 	}
