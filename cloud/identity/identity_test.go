@@ -166,6 +166,21 @@ func TestAgentSpeaksOnlyForItself(t *testing.T) {
 	if err := a.Publish(uplink.StatusSubject("gw-a"), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
+	// A bridge's hello reaches the agents (the stream CLOUD exports).
+	hello, err := a.SubscribeSync(uplink.HelloSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	br := s.user(t, BridgeCreds)
+	if err := br.Publish(uplink.HelloSubject, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hello.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("the bridge's hello did not reach the agent: %v", err)
+	}
 
 	// Another agent's subjects.
 	short, cancelShort := context.WithTimeout(context.Background(), time.Second)
