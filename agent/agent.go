@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -237,7 +236,10 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	}()
 
 	// Uplink.
-	nc, err := uplink.DialNATS(a.cfg.Uplink.NATS, "fieldline-agent "+a.cfg.Agent.ID, a.log.With("component", "uplink"))
+	// Replies come to _FL_INBOX.<agent_id>.…, the one place the agent's
+	// provisioned credentials let it subscribe (docs/security.md).
+	nc, err := uplink.DialNATS(a.cfg.Uplink.NATS, "fieldline-agent "+a.cfg.Agent.ID, a.log.With("component", "uplink"),
+		nats.CustomInboxPrefix(uplink.InboxPrefix(a.cfg.Agent.ID)))
 	if err != nil {
 		return err
 	}
@@ -258,14 +260,18 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	// HTTP.
 	var srv *http.Server
 	if a.cfg.HTTP.Listen != "" && a.cfg.HTTP.Listen != "off" {
-		ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+		h, err := a.cfg.HTTP.Access.Handler(a.handler())
 		if err != nil {
-			return fmt.Errorf("listening for http on %s: %w", a.cfg.HTTP.Listen, err)
+			return fmt.Errorf("http: %w", err)
+		}
+		ln, err := a.cfg.HTTP.Access.Listen(a.cfg.HTTP.Listen)
+		if err != nil {
+			return err
 		}
 		a.mu.Lock()
 		a.httpAddr = ln.Addr().String()
 		a.mu.Unlock()
-		srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 	}
 
@@ -317,7 +323,7 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 		defer close(sourcesStopped)
 		supervise(srcCtx, a.sources, pipe.emit, a.log.With("component", "sources"), a.m, a.opts.Mono)
 	}()
-	a.log.Info("agent running", "id", a.cfg.Agent.ID, "sources", len(a.sources), "buffer", a.cfg.Buffer.Path, "nats", a.cfg.Uplink.NATS.URL, "http", a.HTTPAddr())
+	a.log.Info("agent running", "id", a.cfg.Agent.ID, "sources", len(a.sources), "buffer", a.cfg.Buffer.Path, "nats", uplink.Redact(a.cfg.Uplink.NATS.URL), "http", a.HTTPAddr())
 	close(a.ready)
 
 	<-ctx.Done()

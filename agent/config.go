@@ -8,6 +8,7 @@ import (
 
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/httpsec"
 	"github.com/fieldline/fieldline/protocols/gpio"
 	"github.com/fieldline/fieldline/protocols/modbus"
 	"github.com/fieldline/fieldline/protocols/mqtt"
@@ -110,6 +111,9 @@ type HTTPSection struct {
 	// Listen address, or "off" to disable it. Empty (or absent) means the
 	// default, loopback only.
 	Listen string `yaml:"listen"`
+	// Access: HTTPS (tls) and a bearer token (token, token_file) for
+	// every endpoint but /healthz; read-only (internal/httpsec).
+	Access httpsec.Config `yaml:",inline"`
 }
 
 // HealthSection says when /healthz answers 503 (see Health); a buffer
@@ -182,6 +186,7 @@ func (c *Config) Check(p *confkit.Problems) {
 		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
 	}
 	c.checkFleet(p)
+	c.HTTP.Access.Check(p.In("http"))
 	b := c.Buffer
 	if b.FlushInterval != nil && *b.FlushInterval < 0 {
 		p.Add("buffer.flush_interval", "must be ≥ 0 (0 commits every append), got %s", *b.FlushInterval)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,18 +52,38 @@ func (s *ruleSync) watch(ctx context.Context, nc *nats.Conn, watching func()) er
 	if err != nil {
 		return fmt.Errorf("rule sync: binding bucket %s: %w", s.cfg.Bucket, err)
 	}
-	// WatchFiltered prefixes the slice it is given in place: a fresh one.
-	w, err := kv.WatchFiltered(s.keys())
-	if err != nil {
-		return fmt.Errorf("rule sync: watching %v in %s: %w", s.keys(), s.cfg.Bucket, err)
+	// One watch per key, each on a consumer filtered to that key alone:
+	// nats.go then creates it on $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>,
+	// a subject a provisioned agent's credentials allow for its own keys
+	// only (one watch on several keys would use the unfiltered subject,
+	// which would let it read any key). See docs/security.md.
+	keys := s.keys()
+	updates := make(chan keyUpdate)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	var ws []nats.KeyWatcher
+	defer func() {
+		close(quit)
+		for _, w := range ws {
+			stopWatcher(w)
+		}
+		wg.Wait()
+	}()
+	for _, key := range keys {
+		w, err := kv.Watch(key)
+		if err != nil {
+			return fmt.Errorf("rule sync: watching %s in %s: %w", key, s.cfg.Bucket, err)
+		}
+		ws = append(ws, w)
+		wg.Go(func() { forward(w, updates, quit) })
 	}
-	defer stopWatcher(w)
 	// A watch may sit on a consumer that died with the server; nats.go
 	// notices after several missed heartbeats (tens of seconds). A new
 	// connection is reason enough to watch afresh, at once.
 	reconnects := nc.Stats().Reconnects
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	current := 0 // watches that delivered the values their key held
 	for {
 		select {
 		case <-ctx.Done():
@@ -72,19 +93,49 @@ func (s *ruleSync) watch(ctx context.Context, nc *nats.Conn, watching func()) er
 				s.log.Info("rule sync: NATS reconnected; watching the rule bucket afresh")
 				return errReconnected
 			}
-		case e, ok := <-w.Updates():
-			if !ok {
+		case u := <-updates:
+			if u.closed {
 				return errors.New("rule sync: the watch ended")
 			}
+			e := u.e
 			if e == nil {
 				// The values the keys held are delivered: this watch
 				// works, the next failure starts its wait afresh.
-				s.m.watching.Set(1)
-				watching()
+				if current++; current == len(keys) {
+					s.m.watching.Set(1)
+					watching()
+				}
 				continue
 			}
 			del := e.Operation() == nats.KeyValueDelete || e.Operation() == nats.KeyValuePurge
 			s.handle(e.Key(), e.Value(), del)
+		}
+	}
+}
+
+// keyUpdate is one watch's update, or the end of its channel (closed).
+type keyUpdate struct {
+	e      nats.KeyValueEntry
+	closed bool
+}
+
+// forward hands w's updates to out until quit is closed.
+func forward(w nats.KeyWatcher, out chan<- keyUpdate, quit <-chan struct{}) {
+	for {
+		var u keyUpdate
+		select {
+		case <-quit:
+			return
+		case e, ok := <-w.Updates():
+			u = keyUpdate{e: e, closed: !ok}
+		}
+		select {
+		case out <- u:
+		case <-quit:
+			return
+		}
+		if u.closed {
+			return
 		}
 	}
 }

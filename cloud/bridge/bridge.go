@@ -60,6 +60,11 @@ func New(cfg Config, opts Options) (*Bridge, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	sec, err := cfg.Kafka.Security.Opts(b.log)
+	if err != nil {
+		return nil, err
+	}
+	b.kopt = append(sec, opts.KafkaOpts...)
 	b.setMaxBytes(int64(cfg.MaxBatchBytes))
 	b.schema = wire.SchemaProto
 	if cfg.Kafka.Format == FormatJSON {

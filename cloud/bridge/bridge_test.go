@@ -53,6 +53,8 @@ func startBridgeOn(t *testing.T, ns *embedded.NATS, mod func(*Config), opts Opti
 	e.cfg = Config{
 		NATS:  uplink.NATSConfig{URL: e.nats.URL()},
 		Kafka: KafkaConfig{Brokers: e.kafka.Brokers, ReadingsTopic: e.kafka.Topic("fl.readings"), DeadletterTopic: e.kafka.Topic("fl.deadletter")},
+		// No identity here: TestBridgeChecksIdentity runs one that has.
+		Insecure: true,
 	}
 	if mod != nil {
 		mod(&e.cfg)
@@ -309,7 +311,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add(encode(f, &fieldline.Batch{AgentID: "gw-1", FirstSeq: 1, Readings: readings(1, 20, now)}))
 	f.Add(encode(f, &fieldline.Batch{AgentID: "gw-2", FirstSeq: 1, Readings: readings(1, 2, now)}))
 	f.Add([]byte("garbage"))
-	b, err := New(Config{MaxBatchBytes: 1 << 20}, Options{Now: func() time.Time { return now }})
+	b, err := New(Config{MaxBatchBytes: 1 << 20, Insecure: true}, Options{Now: func() time.Time { return now }})
 	if err != nil {
 		f.Fatal(err)
 	}

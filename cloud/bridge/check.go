@@ -38,6 +38,29 @@ func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, age
 	return batch, agent, "", ""
 }
 
+// checkSender compares the identity the NATS server authenticated for a
+// batch (sender, the value of uplink.IdentityHeader) with the agent its
+// subject names, when identity.agents_account is set. The server writes
+// that header itself as the batch crosses from the agents' account into
+// the bridge's (docs/security.md), so a gateway cannot forge it.
+func (b *Bridge) checkSender(subject, sender string) (agent, code, why string) {
+	agent = uplink.AgentFromSubject(subject)
+	want := b.cfg.Identity.AgentsAccount
+	if want == "" {
+		return agent, "", ""
+	}
+	s, err := uplink.ParseSender(sender)
+	switch {
+	case err != nil:
+		return agent, uplink.CodeIdentity, err.Error()
+	case s.Account != want:
+		return agent, uplink.CodeIdentity, fmt.Sprintf("sent from NATS account %s, not the agents' account %s (identity.agents_account)", s.Account, want)
+	case s.Name != agent:
+		return agent, uplink.CodeIdentity, fmt.Sprintf("sent by %q (user %s) on the subject of agent %q", s.Name, s.User, agent)
+	}
+	return agent, "", ""
+}
+
 // earliest is the oldest timestamp accepted from a synced clock.
 var earliest = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 

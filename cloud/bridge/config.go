@@ -3,7 +3,10 @@ package bridge
 import (
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/kafkasec"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -31,11 +34,32 @@ type Config struct {
 	// fl.deadletter (header fl-truncated), below Kafka's message size
 	// limit. Default 900KiB.
 	DeadletterMaxBytes confkit.ByteSize `yaml:"deadletter_max_bytes"`
+	// Identity says who may send batches (docs/security.md).
+	Identity IdentityConfig `yaml:"identity"`
+	// Insecure takes batches without checking who sent them: anyone who
+	// may publish on fl.up.<id> speaks for that agent. Required when
+	// identity.agents_account is not set (tests, the demo); the bridge
+	// logs a warning at start.
+	Insecure bool `yaml:"insecure"`
+}
+
+// IdentityConfig is how the bridge knows who sent a batch.
+type IdentityConfig struct {
+	// AgentsAccount is the public key of the agents' NATS account
+	// (fieldline-cloud fleet authority init prints it). When set, every
+	// batch must carry the identity the server stamps on it
+	// (uplink.IdentityHeader) from that account, with the user's name
+	// equal to the subject's agent; any other batch is rejected (code
+	// identity) and dead-lettered.
+	AgentsAccount string `yaml:"agents_account"`
 }
 
 // KafkaConfig names the cluster and topics.
 type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
+	// Security: tls and sasl (SCRAM-SHA-512, ...) of the connection to
+	// the brokers (internal/kafkasec).
+	Security kafkasec.Config `yaml:",inline"`
 	// Topics default to fl.readings and fl.deadletter.
 	ReadingsTopic   string `yaml:"readings_topic"`
 	DeadletterTopic string `yaml:"deadletter_topic"`
@@ -111,6 +135,15 @@ func (c *Config) Check(p *confkit.Problems) {
 	if c.DeadletterMaxBytes < 0 || c.DeadletterMaxBytes > 1000<<10 {
 		p.Add("deadletter_max_bytes", "must be within 1..1000KiB (Kafka refuses larger messages by default), got %s", c.DeadletterMaxBytes)
 	}
+	switch a := c.Identity.AgentsAccount; {
+	case a != "" && !nkeys.IsValidPublicAccountKey(a):
+		p.Add("identity.agents_account", "%q is not an account's public nkey (56 characters starting with A)", a)
+	case a != "" && c.Insecure:
+		p.Add("insecure", "true while identity.agents_account is set: choose one")
+	case a == "" && !c.Insecure:
+		p.Add("identity.agents_account", "not set: the bridge cannot tell who sent a batch; set it to the agents' NATS account key (fieldline-cloud fleet authority-init prints it), or set insecure: true to take batches from anyone who may publish on fl.up.* (tests, demos; docs/security.md)")
+	}
+	c.Kafka.Security.Check(p.In("kafka"))
 	switch c.Kafka.Format {
 	case "", FormatProtobuf, FormatJSON:
 	default:

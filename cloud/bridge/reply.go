@@ -15,7 +15,7 @@ import (
 
 // handle replies to one batch.
 func (b *Bridge) handle(kc *kgo.Client, m *nats.Msg) {
-	ack := b.process(kc, m.Subject, m.Data)
+	ack := b.process(kc, m.Subject, m.Header.Get(uplink.IdentityHeader), m.Data)
 	b.handled.Add(1)
 	if m.Reply == "" {
 		return
@@ -25,9 +25,13 @@ func (b *Bridge) handle(kc *kgo.Client, m *nats.Msg) {
 	}
 }
 
-// process checks and produces one batch and returns the reply to send.
-func (b *Bridge) process(kc *kgo.Client, subject string, data []byte) *fieldline.Ack {
+// process checks and produces one batch and returns the reply to send;
+// sender is the value of its uplink.IdentityHeader.
+func (b *Bridge) process(kc *kgo.Client, subject, sender string, data []byte) *fieldline.Ack {
 	b.m.BatchBytes.Observe(float64(len(data)))
+	if agent, code, why := b.checkSender(subject, sender); code != "" {
+		return b.reject(kc, subject, agent, data, code, why, nil)
+	}
 	batch, agent, code, why := b.check(subject, data)
 	if code != "" {
 		return b.reject(kc, subject, agent, data, code, why, batch)

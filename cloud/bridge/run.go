@@ -100,7 +100,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	b.log.Info("bridge ready", "nats", b.cfg.NATS.URL, "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers, "max_batch_bytes", b.maxBytes.Load())
+	if b.cfg.Insecure {
+		b.log.Warn("INSECURE: batches are taken without checking who sent them (insecure: true); anyone who may publish on fl.up.<id> speaks for that agent. Set identity.agents_account (docs/security.md)")
+	}
+	b.log.Info("bridge ready", "nats", uplink.Redact(b.cfg.NATS.URL), "kafka", b.cfg.Kafka.Brokers, "topic", b.cfg.Kafka.ReadingsTopic, "workers", b.cfg.Workers, "max_batch_bytes", b.maxBytes.Load())
 	close(b.ready)
 
 	<-ctx.Done()

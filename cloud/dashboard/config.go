@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/httpsec"
+	"github.com/fieldline/fieldline/internal/kafkasec"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -11,7 +13,10 @@ import (
 type Config struct {
 	// Listen is the HTTP address of the page, the API and /metrics.
 	// Default 127.0.0.1:9275.
-	Listen string            `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// Access: HTTPS (tls), a bearer token (token, token_file); the page
+	// and the API are read-only (internal/httpsec).
+	Access httpsec.Config    `yaml:",inline"`
 	Kafka  KafkaConfig       `yaml:"kafka"`
 	NATS   uplink.NATSConfig `yaml:"nats"`
 	// History is how far back the dashboard reads fl.readings,
@@ -57,6 +62,9 @@ type PushConfig struct {
 // KafkaConfig names the cluster and topics the dashboard reads.
 type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
+	// Security: tls and sasl (SCRAM-SHA-512, ...) of the connection to
+	// the brokers (internal/kafkasec).
+	Security kafkasec.Config `yaml:",inline"`
 	// Topics default to fl.readings, fl.aggregates and fl.alerts.
 	ReadingsTopic   string `yaml:"readings_topic"`
 	AggregatesTopic string `yaml:"aggregates_topic"`
@@ -136,6 +144,8 @@ func (c *Config) SetDefaults() {
 
 // Check lists the config's problems (after SetDefaults).
 func (c *Config) Check(p *confkit.Problems) {
+	c.Kafka.Security.Check(p.In("kafka"))
+	c.Access.Check(p)
 	c.NATS.Check(p.In("nats"))
 	positive := []struct {
 		field string

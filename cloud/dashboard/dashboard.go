@@ -68,6 +68,11 @@ func New(cfg Config, opts Options) (*Dashboard, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	sec, err := cfg.Kafka.Security.Opts(opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	opts.KafkaOpts = append(sec, opts.KafkaOpts...)
 	d := &Dashboard{cfg: cfg, opts: opts, log: opts.Logger, m: opts.Metrics, now: opts.Now, ready: make(chan struct{}),
 		logLimit: lograte.New(time.Minute, opts.Now)}
 	d.hub = newHub(cfg.Push, d.m, time.Now)
@@ -102,9 +107,9 @@ func (d *Dashboard) Run(ctx context.Context) error {
 	defer func() { _ = sub.Unsubscribe() }()
 	ln := d.opts.Listener
 	if ln == nil {
-		ln, err = net.Listen("tcp", d.cfg.Listen)
+		ln, err = d.cfg.Access.Listen(d.cfg.Listen)
 		if err != nil {
-			return fmt.Errorf("listening on %s: %w", d.cfg.Listen, err)
+			return err
 		}
 	}
 	d.addr = ln.Addr().String()
@@ -121,11 +126,15 @@ func (d *Dashboard) Run(ctx context.Context) error {
 			stop()
 		}
 	})
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second,
+	handler, err := d.cfg.Access.Handler(d.Handler())
+	if err != nil {
+		return fmt.Errorf("dashboard http: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	served := make(chan error, 1)
 	wg.Go(func() { served <- srv.Serve(ln) })
-	d.log.Info("dashboard listening", "url", "http://"+d.addr+"/")
+	d.log.Info("dashboard listening", "url", d.cfg.Access.Scheme()+"://"+d.addr+"/")
 	close(d.ready)
 
 	<-runCtx.Done()

@@ -101,6 +101,8 @@ func startCloud(o Options, natsURL string, brokers []string) (*cloud, error) {
 	br, err := bridge.New(bridge.Config{
 		NATS:  uplink.NATSConfig{URL: natsURL},
 		Kafka: bridge.KafkaConfig{Brokers: brokers},
+		// The demo's NATS has no accounts: the banner says so.
+		Insecure: true,
 	}, bridge.Options{Logger: o.Log.With("component", "bridge"), Metrics: c.bridgeMetrics})
 	if err != nil {
 		c.stop()

@@ -222,6 +222,8 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "  anomaly    boiler.temp of demo-001 spikes by 30 °C for %s, first at %s, then every %s\n",
 		o.AnomalyFor, start.Add(o.AnomalyAfter).Format("15:04:05"), o.AnomalyEvery)
 	fmt.Fprintf(o.Out, "  files      %s\n", o.Dir)
+	fmt.Fprintf(o.Out, "  INSECURE   the demo's NATS has no accounts and its bridge runs with insecure: true: any client may\n")
+	fmt.Fprintf(o.Out, "             send batches as any agent. In production give each agent its own identity: docs/security.md\n")
 	if o.Ready != nil {
 		o.Ready(addrs)
 	}

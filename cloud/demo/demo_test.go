@@ -90,6 +90,9 @@ func TestDemoShowsReadingsInKafka(t *testing.T) {
 		t.Errorf("demo output does not say how to push rules:\n%s", out.String())
 	}
 	pushToDemo(t, addrs)
+	if !strings.Contains(out.String(), "INSECURE   the demo's NATS has no accounts and its bridge runs with insecure: true") {
+		t.Errorf("the demo's banner does not say it runs insecure:\n%s", out.String())
+	}
 
 	// The progress line ticks.
 	deadline := time.Now().Add(10 * time.Second)

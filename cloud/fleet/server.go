@@ -108,7 +108,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ctl := NewController(store, view, log.With("component", "rollout"), s.o.Metrics, s.o.Now)
 	wg.Go(func() { ctl.Run(wctx, s.cfg.Interval) })
-	log.Info("fleet server ready", "nats", s.cfg.NATS.URL, "rules", s.cfg.RulesBucket, "agents", s.cfg.AgentsBucket, "trusted_keys", s.o.Ring.IDs())
+	log.Info("fleet server ready", "nats", uplink.Redact(s.cfg.NATS.URL), "rules", s.cfg.RulesBucket, "agents", s.cfg.AgentsBucket, "trusted_keys", s.o.Ring.IDs())
 	close(s.ready)
 
 	<-ctx.Done()

@@ -110,6 +110,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	br, err := bridge.New(bridge.Config{
 		NATS:  uplink.NATSConfig{URL: ns.URL()},
 		Kafka: bridge.KafkaConfig{Brokers: brokers, ReadingsTopic: topic},
+		// The load run's embedded NATS has no accounts.
+		Insecure: true,
 	}, bridge.Options{})
 	if err != nil {
 		return Result{}, err

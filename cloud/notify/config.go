@@ -8,6 +8,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/kafkasec"
 )
 
 // Config configures a notifier.
@@ -33,6 +34,9 @@ type Config struct {
 // KafkaConfig names the cluster, the topics and the group.
 type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
+	// Security: tls and sasl (SCRAM-SHA-512, ...) of the connection to
+	// the brokers (internal/kafkasec).
+	Security kafkasec.Config `yaml:",inline"`
 	// Group is the notifier's consumer group. Default fieldline-notify.
 	Group string `yaml:"group"`
 	// AlertsTopic and StateTopic are the processor's (default fl.alerts
@@ -144,6 +148,7 @@ func setTarget(attempts *int, bmin, bmax, timeout *time.Duration) {
 
 // Check lists the config's problems (after SetDefaults).
 func (c *Config) Check(p *confkit.Problems) {
+	c.Kafka.Security.Check(p.In("kafka"))
 	if *c.GroupWait < 0 {
 		p.Add("group_wait", "must be ≥ 0, got %s", *c.GroupWait)
 	}

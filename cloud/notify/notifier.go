@@ -85,7 +85,11 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 	if err := p.Err("notify config"); err != nil {
 		return nil, err
 	}
-	n := &Notifier{cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, hc: opts.HTTP, kopt: opts.KafkaOpts,
+	sec, err := cfg.Kafka.Security.Opts(opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, hc: opts.HTTP, kopt: append(sec, opts.KafkaOpts...),
 		silences: newSilenceSet(), active: map[uint64]fieldline.AlertEvent{}, groups: map[string]*group{},
 		parts: map[int32]*partQueue{}, states: map[fieldline.AlertState]bool{}}
 	if n.log == nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/fieldline/fieldline/cloud/window"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/kafkasec"
 )
 
 // Config configures a processor. Every processor of a group must have the
@@ -27,6 +28,9 @@ type Config struct {
 // KafkaConfig names the cluster, the topics and the group.
 type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
+	// Security: tls and sasl (SCRAM-SHA-512, ...) of the connection to
+	// the brokers (internal/kafkasec).
+	Security kafkasec.Config `yaml:",inline"`
 	// Group is the consumer group; every processor of one deployment
 	// joins it, and Kafka spreads the partitions of fl.readings among
 	// them. Default fieldline-processor.
@@ -113,6 +117,7 @@ func (c *Config) SetDefaults() {
 
 // Check lists the config's problems (after SetDefaults).
 func (c *Config) Check(p *confkit.Problems) {
+	c.Kafka.Security.Check(p.In("kafka"))
 	c.Window.Check(p.In("window"))
 	c.Alerts.check(p.In("alerts"), c.Window.Windows)
 	if c.CommitInterval < 0 {

@@ -101,8 +101,12 @@ func New(cfg Config, opts Options) (*Processor, error) {
 	if err := p.Err("processor config"); err != nil {
 		return nil, err
 	}
+	sec, err := cfg.Kafka.Security.Opts(opts.Logger)
+	if err != nil {
+		return nil, err
+	}
 	pr := &Processor{
-		cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: opts.KafkaOpts,
+		cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: append(sec, opts.KafkaOpts...),
 		assigned: map[int32]bool{}, gained: map[int32]bool{}, dropped: map[int32]bool{}, parts: map[int32]*part{},
 		aggSchema: wire.SchemaAggregateProto, tx: &txn{deadletters: map[string]int{}},
 	}

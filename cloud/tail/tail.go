@@ -16,7 +16,9 @@ import (
 // Options say what Run reads and how it prints it.
 type Options struct {
 	Brokers []string
-	Topic   string
+	// KafkaOpts are added to the clients' options (TLS, SASL).
+	KafkaOpts []kgo.Opt
+	Topic     string
 	// As decodes Topic as this Fieldline topic ("fl.readings"), for a
 	// topic renamed in the bridge's config. Default: by Topic's name.
 	As string
@@ -66,7 +68,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 		return 0, err
 	}
 
-	adminCl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...))
+	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(o.Brokers...)}, o.KafkaOpts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("connecting to kafka: %w", err)
 	}
@@ -90,7 +92,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if len(left) == 0 {
 		return 0, nil
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.Topic: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -98,8 +100,8 @@ func Run(ctx context.Context, o Options) (int, error) {
 		// a partition whose last records are a transaction's is seen to
 		// end; they are not shown.
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(500*time.Millisecond),
-	)
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, o.KafkaOpts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("connecting to kafka: %w", err)
 	}

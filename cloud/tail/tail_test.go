@@ -88,6 +88,7 @@ func runBridge(t *testing.T, natsURL string, tp topics, format string) (stop fun
 		NATS:               uplink.NATSConfig{URL: natsURL},
 		Kafka:              bridge.KafkaConfig{Brokers: tp.k.Brokers, ReadingsTopic: tp.readings, DeadletterTopic: tp.deadletter, Format: format},
 		DeadletterMaxBytes: 100,
+		Insecure:           true,
 	}
 	b, err := bridge.New(cfg, bridge.Options{Now: func() time.Time { return t0.Add(time.Hour) }})
 	if err != nil {

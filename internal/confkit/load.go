@@ -3,6 +3,7 @@ package confkit
 import (
 	"fmt"
 	"os"
+	"reflect"
 )
 
 // Checker is a config that can list its own problems.
@@ -13,12 +14,22 @@ type Checker interface {
 // Load reads file into cfg (a pointer to a struct), rejecting unknown keys,
 // then runs cfg's Check when it has one, on what decoded. Every problem
 // found, in decoding or checking, is returned together in one *Error.
+// A file that sets a Secret must not be readable by group or others: Load
+// then fails with ErrReadable, naming the file and its mode.
 func Load(file string, cfg any) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("reading config: %w", err)
 	}
-	return Decode(file, data, cfg)
+	if err := Decode(file, data, cfg); err != nil {
+		return err
+	}
+	if hasSecret(reflect.ValueOf(cfg)) {
+		if err := CheckPrivate(file); err != nil {
+			return fmt.Errorf("config %w", err)
+		}
+	}
+	return nil
 }
 
 // Decode is Load for bytes already read; name is used in messages. The

@@ -25,6 +25,11 @@ type NATSOptions struct {
 	// MaxPayload is the largest message the server takes; default 8 MiB
 	// (a NATS server's own default is 1 MiB).
 	MaxPayload int32
+	// ConfigFile, when set, is a nats-server configuration read first:
+	// operator mode (operator, system_account, resolver, as written by
+	// fieldline-cloud fleet authority init) and TLS come from it; Host,
+	// Port, StoreDir and MaxPayload above still apply.
+	ConfigFile string
 }
 
 // StartNATS starts a server and waits until it accepts connections.
@@ -39,17 +44,20 @@ func StartNATS(o NATSOptions) (*NATS, error) {
 	if o.MaxPayload == 0 {
 		o.MaxPayload = 8 << 20
 	}
-	n := &NATS{opts: server.Options{
-		Host:           o.Host,
-		Port:           port,
-		NoLog:          true,
-		NoSigs:         true,
-		MaxPayload:     o.MaxPayload,
-		JetStream:      o.StoreDir != "",
-		StoreDir:       o.StoreDir,
-		ServerName:     "fieldline-embedded",
-		MaxControlLine: 4096,
-	}}
+	opts := server.Options{}
+	if o.ConfigFile != "" {
+		fo, err := server.ProcessConfigFile(o.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("starting embedded nats: %w", err)
+		}
+		opts = *fo
+	}
+	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = o.Host, port, true, true
+	opts.MaxPayload, opts.ServerName, opts.MaxControlLine = o.MaxPayload, "fieldline-embedded", 4096
+	if o.StoreDir != "" {
+		opts.JetStream, opts.StoreDir = true, o.StoreDir
+	}
+	n := &NATS{opts: opts}
 	if err := n.start(); err != nil {
 		return nil, err
 	}

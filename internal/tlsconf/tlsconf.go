@@ -104,6 +104,8 @@ func (c *Config) load(p *confkit.Problems) *tls.Config {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
 				p.Add("ca_file", "%s holds no PEM certificate", c.CAFile)
+			} else if msg := caValidity(pem, now()); msg != "" {
+				p.Add("ca_file", "%s: %s", c.CAFile, msg)
 			}
 			tc.RootCAs = pool
 		}
@@ -123,9 +125,17 @@ func (c *Config) load(p *confkit.Problems) *tls.Config {
 		if !ok {
 			break
 		}
+		if err := confkit.CheckPrivate(c.KeyFile); err != nil {
+			p.Add("key_file", "%v", err)
+			break
+		}
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			p.Add("cert_file", "%s with key_file %s: %v", c.CertFile, c.KeyFile, err)
+			break
+		}
+		if msg := validity(cert.Leaf, now()); msg != "" {
+			p.Add("cert_file", "%s: %s", c.CertFile, msg)
 			break
 		}
 		tc.Certificates = []tls.Certificate{cert}
@@ -141,4 +151,28 @@ func pathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// Server is the TLS config of a server (HTTPS of the dashboard and the
+// metrics endpoints): cert_file and key_file are required; with ca_file,
+// clients must present a certificate signed by it (mutual TLS).
+func (c *Config) Server() (*tls.Config, error) {
+	var p confkit.Problems
+	if c.CertFile == "" || c.KeyFile == "" {
+		p.In("tls").Add("", "a server needs cert_file and key_file")
+	}
+	tc := c.load(p.In("tls"))
+	if p.Len() > 0 {
+		msgs := make([]string, 0, p.Len())
+		for _, q := range p.List() {
+			msgs = append(msgs, q.String())
+		}
+		return nil, fmt.Errorf("%w: %s", ErrConfig, strings.Join(msgs, "; "))
+	}
+	if tc.RootCAs != nil {
+		tc.ClientCAs, tc.RootCAs = tc.RootCAs, nil
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	tc.ServerName, tc.InsecureSkipVerify = "", false
+	return tc, nil
 }

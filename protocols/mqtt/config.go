@@ -2,8 +2,8 @@ package mqtt
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -152,25 +152,9 @@ type Timestamp struct {
 	Format TimestampFormat `yaml:"format"` // default auto
 }
 
-// Secret is a string that never shows in logs or formatted output.
-type Secret string
-
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "***"
-}
-
-// GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText hides the secret when the config is written out.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// Secret is a string that never shows in logs or formatted output; a
+// config file that sets one must be private to its owner (confkit.Load).
+type Secret = confkit.Secret
 
 // SetDefaults fills in the documented defaults. New calls it.
 func (c *Config) SetDefaults() {
@@ -266,6 +250,11 @@ func (c *Config) checkConn(p *confkit.Problems) {
 	}
 	if c.Password != "" && c.PasswordFile != "" {
 		p.Add("password_file", "set either password or password_file, not both")
+	}
+	if c.PasswordFile != "" {
+		if err := confkit.CheckPrivate(c.PasswordFile); errors.Is(err, confkit.ErrReadable) {
+			p.Add("password_file", "%v", err)
+		}
 	}
 	c.TLS.Check(p.In("tls"))
 	if c.KeepAlive < time.Second || c.KeepAlive > 65535*time.Second {

@@ -11,6 +11,7 @@ import (
 const (
 	CodeDecode    = "decode"     // the bytes are not a batch
 	CodeAgentID   = "agent-id"   // the batch names another agent than the subject
+	CodeIdentity  = "identity"   // the sender the server authenticated is not the subject's agent
 	CodeTooLarge  = "too-large"  // over the size or reading limit
 	CodeTimestamp = "timestamp"  // timestamps in the future or before 2001
 	CodeKafka     = "kafka"      // not rejected: Kafka did not acknowledge; retry

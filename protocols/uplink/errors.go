@@ -28,3 +28,7 @@ var (
 	// it before any bridge sees it. Cut it and send the parts.
 	ErrOverMaxPayload = errors.New("batch larger than the NATS server's max_payload")
 )
+
+// ErrNoIdentity means a request carries no identity stamped by the server
+// (see ParseSender).
+var ErrNoIdentity = errors.New("no authenticated identity")

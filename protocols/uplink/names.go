@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -56,4 +57,26 @@ func CheckAgentID(id string) error {
 		}
 	}
 	return nil
+}
+
+// Redact is urls (comma-separated) with any password in them replaced by
+// "xxxxx", for logs and errors: nats://gw:secret@host:4222 is a valid URL.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			if err != nil && strings.Contains(p, "@") {
+				parts[i] = "(an unparsable URL with credentials)"
+			}
+			continue
+		}
+		parts[i] = u.Redacted()
+		if _, has := u.User.Password(); !has {
+			// A token alone sits where the user does.
+			u.User = url.User("xxxxx")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

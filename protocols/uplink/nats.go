@@ -20,11 +20,11 @@ type NATSConfig struct {
 	// URL is one or more server URLs separated by commas.
 	URL string `yaml:"url"`
 	// Credentials: at most one of creds, nkey_seed, user/password, token.
-	Creds    string `yaml:"creds"`     // a .creds file (JWT + nkey)
-	NKeySeed string `yaml:"nkey_seed"` // a file with an nkey seed
-	User     string `yaml:"user"`
-	Password string `yaml:"password"`
-	Token    string `yaml:"token"`
+	Creds    string         `yaml:"creds"`     // a .creds file (JWT + nkey)
+	NKeySeed string         `yaml:"nkey_seed"` // a file with an nkey seed
+	User     string         `yaml:"user"`
+	Password confkit.Secret `yaml:"password"`
+	Token    confkit.Secret `yaml:"token"`
 	// TLS of the connection: ca_file, cert_file, key_file, server_name,
 	// insecure_skip_verify (the keys of every tls section).
 	TLS tlsconf.Config `yaml:"tls"`
@@ -82,6 +82,8 @@ func (c *NATSConfig) Check(p *confkit.Problems) {
 		}
 		if _, err := os.Stat(f.file); err != nil {
 			p.Add(f.field, "cannot read %s: %v", f.file, errors.Unwrap(err))
+		} else if err := confkit.CheckPrivate(f.file); err != nil {
+			p.Add(f.field, "%v", err)
 		}
 	}
 	c.TLS.Check(p.In("tls"))
@@ -95,8 +97,9 @@ func (c *NATSConfig) Check(p *confkit.Problems) {
 // background (requests fail fast until it is up, with ErrNoConnection), so an
 // agent starts with no network. Why an attempt to connect failed (refused,
 // no route, TLS, authorization) is logged, the first at once and then once
-// a minute with the number held back; so is every connection made.
-func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error) {
+// a minute with the number held back; so is every connection made. extra
+// options go last (the agent's InboxPrefix).
+func DialNATS(cfg NATSConfig, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
 	cfg.SetDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -146,20 +149,21 @@ func DialNATS(cfg NATSConfig, name string, log *slog.Logger) (*nats.Conn, error)
 		}
 		opts = append(opts, o)
 	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password.Reveal()))
 	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
+		opts = append(opts, nats.Token(cfg.Token.Reveal()))
 	}
 	if cfg.TLS.Enabled() {
 		tc, err := cfg.TLS.Client(log)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+			return nil, fmt.Errorf("connecting to nats %s: %w", Redact(cfg.URL), err)
 		}
 		opts = append(opts, nats.Secure(tc))
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("connecting to nats %s: %w", Redact(cfg.URL), err)
 	}
 	return nc, nil
 }

@@ -231,3 +231,47 @@ func TestDecodeAck(t *testing.T) {
 		})
 	}
 }
+
+// TestMutualTLS: a NATS server that asks every client for a certificate of
+// its CA: the agent's uplink.nats.tls with cert_file and key_file gets
+// through; without a certificate, or with one of another CA, it does not;
+// an expired certificate is named at load; an expired server certificate
+// is named in the error.
+func TestMutualTLS(t *testing.T) {
+	h := time.Now()
+	ca := testkit.IssueCert(t, "fieldline-ca", h.Add(-time.Hour), h.Add(time.Hour), nil)
+	other := testkit.IssueCert(t, "other-ca", h.Add(-time.Hour), h.Add(time.Hour), nil)
+	srvCert := testkit.IssueCert(t, "nats", h.Add(-time.Hour), h.Add(time.Hour), ca)
+	agent := testkit.IssueCert(t, "gw-mtls", h.Add(-time.Hour), h.Add(time.Hour), ca)
+	stranger := testkit.IssueCert(t, "gw-stranger", h.Add(-time.Hour), h.Add(time.Hour), other)
+	expired := testkit.IssueCert(t, "gw-old", h.Add(-48*time.Hour), h.Add(-24*time.Hour), ca)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.X509)
+	s := runServer(t, &server.Options{TLS: true, TLSVerify: true, TLSConfig: &tls.Config{
+		Certificates: []tls.Certificate{srvCert.TLS(t)}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, RootCAs: pool, MinVersion: tls.VersionTLS12,
+	}})
+	answer(t, s, nats.Secure(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{agent.TLS(t)}}))
+	url := strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
+
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: ca.CertFile, CertFile: agent.CertFile, KeyFile: agent.KeyFile}}, "gw-mtls"); err != nil {
+		t.Fatalf("with a certificate of the CA: %v", err)
+	}
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: ca.CertFile}}, "gw-mtls"); err == nil {
+		t.Fatal("connected without a client certificate")
+	}
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: ca.CertFile, CertFile: stranger.CertFile, KeyFile: stranger.KeyFile}}, "gw-mtls"); err == nil {
+		t.Fatal("connected with a certificate of another CA")
+	}
+	_, err := DialNATS(NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: ca.CertFile, CertFile: expired.CertFile, KeyFile: expired.KeyFile}}, "test", nil)
+	if err == nil || !strings.Contains(err.Error(), `certificate "gw-old" expired on`) {
+		t.Fatalf("an expired client certificate: %v", err)
+	}
+
+	oldSrv := testkit.IssueCert(t, "nats-old", h.Add(-48*time.Hour), h.Add(-24*time.Hour), ca)
+	s2 := runServer(t, &server.Options{TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{oldSrv.TLS(t)}, MinVersion: tls.VersionTLS12}})
+	url2 := strings.Replace(s2.ClientURL(), "nats://", "tls://", 1)
+	err = sendOnce(t, NATSConfig{URL: url2, TLS: tlsconf.Config{CAFile: ca.CertFile}}, "gw-mtls")
+	if err == nil || !strings.Contains(err.Error(), "certificate has expired or is not yet valid") {
+		t.Fatalf("an expired server certificate: %v", err)
+	}
+}

@@ -98,6 +98,15 @@ func (r *KeyRing) IDs() []string {
 	return ids
 }
 
+// Keys are the trusted keys, in the order of IDs.
+func (r *KeyRing) Keys() []ed25519.PublicKey {
+	out := make([]ed25519.PublicKey, 0, len(r.keys))
+	for _, id := range r.IDs() {
+		out = append(out, r.keys[id])
+	}
+	return out
+}
+
 // Len is the number of trusted keys.
 func (r *KeyRing) Len() int { return len(r.keys) }
 

@@ -3,13 +3,20 @@
 # integration suite, with jars fetched through Maven and the machine's Java.
 #
 #   scripts/kafka/kafka.sh fetch    download the jars (once) into .cache/kafka/lib
-#   scripts/kafka/kafka.sh start    start a broker; prints FL_KAFKA_BROKERS=host:port
+#   scripts/kafka/kafka.sh start    start a broker; prints FL_KAFKA_BROKERS=host:port and, on the
+#                                   same line, the SASL_SSL listener's FL_KAFKA_SASL_BROKERS,
+#                                   FL_KAFKA_SASL_CA, FL_KAFKA_SASL_USER, FL_KAFKA_SASL_PASSWORD_FILE
 #   scripts/kafka/kafka.sh stop     stop it (SIGTERM, then SIGKILL after 30 s)
 #   scripts/kafka/kafka.sh kill     SIGKILL it (fault tests)
 #   scripts/kafka/kafka.sh restart  start it again on the same ports and data
 #   scripts/kafka/kafka.sh status   exit 0 when it answers
 #
 # State lives in $FL_KAFKA_DIR (default .cache/kafka/run): ports, data, log.
+#
+# Besides PLAINTEXT the broker has a SASL_SSL listener: TLS with a
+# self-signed certificate for 127.0.0.1 made by keytool (the JDK's), and
+# SCRAM-SHA-512 with the user fieldline, whose credentials are written
+# into the metadata when the storage is formatted (--add-scram).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +62,31 @@ wait_ready() {
 	fi
 }
 
+# print_env is the line the callers export: every address and file a test needs.
+print_env() {
+	echo "FL_KAFKA_BROKERS=127.0.0.1:$(cat "$dir/broker.port") FL_KAFKA_SASL_BROKERS=127.0.0.1:$(cat "$dir/sasl.port")" \
+		"FL_KAFKA_SASL_CA=$dir/tls/ca.pem FL_KAFKA_SASL_USER=fieldline FL_KAFKA_SASL_PASSWORD_FILE=$dir/tls/fieldline.pw"
+}
+
+# tls makes the broker's key store and the CA file clients trust (the
+# self-signed certificate itself), and the SCRAM user's password.
+tls() {
+	command -v keytool >/dev/null || die "keytool not found (it comes with the JDK)"
+	mkdir -p "$dir/tls"
+	chmod 700 "$dir/tls"
+	local pass
+	pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	echo "$pass" >"$dir/tls/store.pass"
+	keytool -genkeypair -alias broker -keyalg EC -groupname secp256r1 -dname CN=127.0.0.1 \
+		-ext SAN=ip:127.0.0.1,dns:localhost -ext BC:c=ca:true -validity 30 \
+		-keystore "$dir/tls/broker.p12" -storetype PKCS12 -storepass "$pass" -keypass "$pass" >/dev/null 2>&1 ||
+		die "keytool could not make the broker's key"
+	keytool -exportcert -rfc -alias broker -keystore "$dir/tls/broker.p12" -storepass "$pass" -file "$dir/tls/ca.pem" >/dev/null 2>&1 ||
+		die "keytool could not export the broker's certificate"
+	head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/tls/fieldline.pw"
+	chmod 600 "$dir/tls/fieldline.pw" "$dir/tls/store.pass"
+}
+
 launch() {
 	local bport cport
 	bport=$(cat "$dir/broker.port")
@@ -65,32 +97,41 @@ launch() {
 		-cp "$lib/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
 	echo $! >"$dir/pid"
 	wait_ready "$bport"
-	echo "FL_KAFKA_BROKERS=127.0.0.1:$bport"
+	print_env
 }
 
 start() {
 	fetch
 	command -v java >/dev/null || die "java not found (Kafka 4 needs Java 17 or newer)"
 	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
-		echo "FL_KAFKA_BROKERS=127.0.0.1:$(cat "$dir/broker.port")"
+		print_env
 		return
 	fi
 	rm -rf "$dir"
 	mkdir -p "$dir/data"
-	local bport cport id
+	local bport cport sport id
 	bport=$(free_port)
 	cport=$(free_port)
+	sport=$(free_port)
 	echo "$bport" >"$dir/broker.port"
 	echo "$cport" >"$dir/controller.port"
+	echo "$sport" >"$dir/sasl.port"
+	tls
 	cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_SSL://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$dir/tls/broker.p12
+ssl.keystore.password=$(cat "$dir/tls/store.pass")
+ssl.key.password=$(cat "$dir/tls/store.pass")
 log.dirs=$dir/data
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -105,7 +146,8 @@ log.flush.interval.messages=9223372036854775807
 PROPS
 	id=$(java -cp "$lib/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
 	java -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
-		-cp "$lib/*" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+		-cp "$lib/*" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
+		--add-scram "SCRAM-SHA-512=[name=fieldline,password=$(cat "$dir/tls/fieldline.pw")]" >"$dir/format.log" 2>&1 ||
 		{ cat "$dir/format.log" >&2; die "formatting storage failed"; }
 	launch
 }
@@ -131,7 +173,7 @@ kill) stop KILL ;;
 restart)
 	[ -f "$dir/server.properties" ] || die "no broker was started in $dir"
 	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
-		echo "FL_KAFKA_BROKERS=127.0.0.1:$(cat "$dir/broker.port")"
+		print_env
 	else
 		launch
 	fi

@@ -26,13 +26,23 @@ func (o *alertsOptions) add(f *pflag.FlagSet) {
 
 // kafka returns the notifier's Kafka config, a context bounded for a
 // command line, and a table writer.
-func (o *alertsOptions) open(cmd *cobra.Command) (notify.KafkaConfig, context.Context, context.CancelFunc, *tabwriter.Writer, error) {
+func (o *alertsOptions) open(cmd *cobra.Command) (alertsKafka, context.Context, context.CancelFunc, *tabwriter.Writer, error) {
 	file, err := loadNotify(o.config, o.kafka)
 	if err != nil {
-		return notify.KafkaConfig{}, nil, nil, nil, err
+		return alertsKafka{}, nil, nil, nil, err
+	}
+	k := alertsKafka{KafkaConfig: file.Notify.Kafka}
+	if k.opts, err = k.Security.Opts(nil); err != nil {
+		return alertsKafka{}, nil, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-	return file.Notify.Kafka, ctx, cancel, tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0), nil
+	return k, ctx, cancel, tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0), nil
+}
+
+// alertsKafka is the notifier's Kafka section and its TLS and SASL options.
+type alertsKafka struct {
+	notify.KafkaConfig
+	opts []kgo.Opt
 }
 
 func newAlertsCmd() *cobra.Command {
@@ -71,7 +81,7 @@ func newAlertsListCmd() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			evs, err := notify.Current(ctx, k.Brokers, k.StateTopic, all)
+			evs, err := notify.Current(ctx, k.Brokers, k.StateTopic, all, k.opts...)
 			if err != nil {
 				return err
 			}
@@ -107,7 +117,7 @@ func newAlertsHistoryCmd() *cobra.Command {
 			if since > 0 {
 				f.Since = time.Now().Add(-since)
 			}
-			evs, err := notify.History(ctx, k.Brokers, k.AlertsTopic, f)
+			evs, err := notify.History(ctx, k.Brokers, k.AlertsTopic, f, k.opts...)
 			if err != nil {
 				return err
 			}
@@ -157,7 +167,7 @@ func newAlertsSilenceCmd() *cobra.Command {
 			defer cancel()
 			now := time.Now()
 			s := notify.Silence{ID: notify.NewSilenceID(), Matchers: matchers, StartsAt: now, EndsAt: now.Add(dur), CreatedBy: by, Comment: comment}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...))
+			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(k.Brokers...)}, k.opts...)...)
 			if err != nil {
 				return err
 			}
@@ -191,7 +201,7 @@ func newAlertsUnsilenceCmd() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...))
+			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(k.Brokers...)}, k.opts...)...)
 			if err != nil {
 				return err
 			}
@@ -217,7 +227,7 @@ func newAlertsSilencesCmd() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			ss, err := notify.Silences(ctx, k.Brokers, k.SilencesTopic, time.Now(), all)
+			ss, err := notify.Silences(ctx, k.Brokers, k.SilencesTopic, time.Now(), all, k.opts...)
 			if err != nil {
 				return err
 			}

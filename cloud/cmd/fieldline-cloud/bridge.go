@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,23 +21,28 @@ import (
 // daemon's HTTP and log settings.
 type bridgeFile struct {
 	Bridge bridge.Config `yaml:"bridge"`
-	HTTP   struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
-	Log struct {
+	HTTP   httpSection   `yaml:"http"`
+	Log    struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	// insecure is --insecure, applied before the file is checked.
+	insecure bool
 }
 
 func (f *bridgeFile) Check(p *confkit.Problems) {
+	if f.insecure {
+		f.Bridge.Insecure = true
+	}
 	f.Bridge.SetDefaults()
 	f.Bridge.Check(p.In("bridge"))
+	f.HTTP.Access.Check(p.In("http"))
 }
 
 // bridgeOptions are the bridge command's flags; they override the file.
 type bridgeOptions struct {
 	config, nats, kafka, format, http string
+	insecure                          bool
 }
 
 func newBridgeCmd() *cobra.Command {
@@ -52,7 +55,7 @@ as many bridges as you like) and writes every reading to Kafka (fl.readings),
 replying OK only after Kafka acknowledged the whole batch. Bad batches are
 rejected with a reason and kept on fl.deadletter. Flags override the file.`,
 		Example: `  fieldline-cloud bridge --config /etc/fieldline/bridge.yaml
-  fieldline-cloud bridge --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092`,
+  fieldline-cloud bridge --nats nats://127.0.0.1:4222 --kafka 127.0.0.1:9092 --insecure`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBridge(cmd.Context(), cmd.ErrOrStderr(), o)
@@ -64,11 +67,12 @@ rejected with a reason and kept on fl.deadletter. Flags override the file.`,
 	f.StringVar(&o.kafka, "kafka", "", "Kafka bootstrap brokers, comma-separated")
 	f.StringVar(&o.format, "format", "", "record value format: protobuf or json")
 	f.StringVar(&o.http, "http", "", "address for /metrics and /healthz (default 127.0.0.1:9272)")
+	f.BoolVar(&o.insecure, "insecure", false, "take batches without checking who sent them (insecure: true; without identity.agents_account the bridge refuses to start otherwise)")
 	return cmd
 }
 
 func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
-	var file bridgeFile
+	file := bridgeFile{insecure: o.insecure}
 	if o.config != "" {
 		if err := confkit.Load(o.config, &file); err != nil {
 			return err
@@ -84,6 +88,9 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	if o.format != "" {
 		cfg.Kafka.Format = o.format
 	}
+	if o.insecure {
+		cfg.Insecure = true
+	}
 	if o.http != "" {
 		file.HTTP.Listen = o.http
 	}
@@ -97,7 +104,7 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, addr, err := serveMetrics(file.HTTP.Listen, reg, func() bool {
+	srv, addr, err := serveMetrics(file.HTTP, reg, func() bool {
 		select {
 		case <-b.Ready():
 			return true
@@ -109,16 +116,12 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 		return err
 	}
 	defer srv.Close()
-	log.Info("bridge metrics", "http", "http://"+addr+"/metrics")
+	log.Info("bridge metrics", "http", addr+"/metrics")
 	return b.Run(ctx)
 }
 
 // serveMetrics serves /metrics and /healthz (200 once ready() is true).
-func serveMetrics(listen string, reg *prometheus.Registry, ready func() bool) (*http.Server, string, error) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, "", fmt.Errorf("listening for http on %s: %w", listen, err)
-	}
+func serveMetrics(hs httpSection, reg *prometheus.Registry, ready func() bool) (*http.Server, string, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -128,11 +131,14 @@ func serveMetrics(listen string, reg *prometheus.Registry, ready func() bool) (*
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv, ln, err := hs.server(mux)
+	if err != nil {
+		return nil, "", err
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err
 		}
 	}()
-	return srv, ln.Addr().String(), nil
+	return srv, hs.Access.Scheme() + "://" + ln.Addr().String(), nil
 }

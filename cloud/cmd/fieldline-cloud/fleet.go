@@ -41,7 +41,8 @@ config file).`,
 	f.StringVar(&o.key, "key", "", "private signing key file (fleet keygen), for commands that push")
 	f.StringSliceVar(&o.trusted, "trusted", nil, "public key(s) to verify the bucket's values with (default: the public half of --key)")
 	f.DurationVar(&o.timeout, "timeout", 15*time.Second, "how long a command waits for NATS")
-	cmd.AddCommand(newFleetKeygenCmd(), newFleetRulesCmd(&o), newFleetAgentsCmd(&o), newFleetServeCmd(&o))
+	cmd.AddCommand(newFleetKeygenCmd(), newFleetRulesCmd(&o), newFleetAgentsCmd(&o), newFleetServeCmd(&o),
+		newFleetAuthorityCmd(), newFleetProvisionCmd(&o), newFleetRevokeCmd(&o))
 	return cmd
 }
 
@@ -57,10 +58,8 @@ type fleetOptions struct {
 // serve, its HTTP and log settings.
 type fleetFile struct {
 	Fleet fleet.Config `yaml:"fleet"`
-	HTTP  struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
-	Log struct {
+	HTTP  httpSection  `yaml:"http"`
+	Log   struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
@@ -69,6 +68,7 @@ type fleetFile struct {
 func (f *fleetFile) Check(p *confkit.Problems) {
 	f.Fleet.SetDefaults()
 	f.Fleet.Check(p.In("fleet"))
+	f.HTTP.Access.Check(p.In("http"))
 }
 
 // load reads the config file (when given) and applies the flags.

@@ -59,7 +59,7 @@ func runFleetServe(ctx context.Context, stderr io.Writer, o *fleetOptions, liste
 	if err != nil {
 		return err
 	}
-	h, addr, err := serveMetrics(file.HTTP.Listen, reg, func() bool {
+	h, addr, err := serveMetrics(file.HTTP, reg, func() bool {
 		select {
 		case <-srv.Ready():
 			return true
@@ -71,6 +71,6 @@ func runFleetServe(ctx context.Context, stderr io.Writer, o *fleetOptions, liste
 		return err
 	}
 	defer h.Close()
-	log.Info("fleet server metrics", "http", "http://"+addr+"/metrics")
+	log.Info("fleet server metrics", "http", addr+"/metrics")
 	return srv.Run(ctx)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -22,10 +21,8 @@ import (
 // notifyFile is the notifier's config file.
 type notifyFile struct {
 	Notify notify.Config `yaml:"notify"`
-	HTTP   struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
-	Log struct {
+	HTTP   httpSection   `yaml:"http"`
+	Log    struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
@@ -34,6 +31,7 @@ type notifyFile struct {
 func (f *notifyFile) Check(p *confkit.Problems) {
 	f.Notify.SetDefaults()
 	f.Notify.Check(p.In("notify"))
+	f.HTTP.Access.Check(p.In("http"))
 }
 
 // loadNotify reads the notifier's config file (none: defaults) and applies
@@ -106,10 +104,6 @@ func runNotify(ctx context.Context, stderr io.Writer, o notifyOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", file.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("listening for http on %s: %w", file.HTTP.Listen, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -120,10 +114,13 @@ func runNotify(ctx context.Context, stderr io.Writer, o notifyOptions) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv, ln, err := file.HTTP.server(mux)
+	if err != nil {
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("notifier http", "http", "http://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz")
+	log.Info("notifier http", "http", file.HTTP.Access.Scheme()+"://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz")
 	runErr := n.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	httppprof "net/http/pprof"
 	"os"
@@ -26,10 +25,8 @@ import (
 // daemon's HTTP and log settings.
 type processFile struct {
 	Processor processor.Config `yaml:"processor"`
-	HTTP      struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
-	Log struct {
+	HTTP      httpSection      `yaml:"http"`
+	Log       struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
@@ -38,6 +35,7 @@ type processFile struct {
 func (f *processFile) Check(p *confkit.Problems) {
 	f.Processor.SetDefaults()
 	f.Processor.Check(p.In("processor"))
+	f.HTTP.Access.Check(p.In("http"))
 	switch f.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -136,10 +134,6 @@ func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", file.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("listening for http on %s: %w", file.HTTP.Listen, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	probe := func(ok func() bool, what string) http.HandlerFunc {
@@ -155,10 +149,13 @@ func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
 	mux.HandleFunc("/readyz", probe(p.Ready, "ready"))
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv, ln, err := file.HTTP.server(mux)
+	if err != nil {
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("processor http", "http", "http://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz")
+	log.Info("processor http", "http", file.HTTP.Access.Scheme()+"://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz")
 	runErr := p.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -7,11 +7,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/tail"
+	"github.com/fieldline/fieldline/internal/kafkasec"
 )
 
 func newTailCmd() *cobra.Command {
 	var o tail.Options
 	var brokers string
+	var sec kafkasec.Config
 	cmd := &cobra.Command{
 		Use:   "tail TOPIC [flags]",
 		Short: "print the records of a Fieldline topic, decoded, one line or JSON object each",
@@ -35,7 +37,12 @@ when tail starts, or on and on with --follow (Ctrl-C stops it).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Topic, o.Out = args[0], cmd.OutOrStdout()
 			o.Brokers = strings.Split(brokers, ",")
-			_, err := tail.Run(cmd.Context(), o)
+			kopt, err := sec.Opts(nil)
+			if err != nil {
+				return usageError{err}
+			}
+			o.KafkaOpts = kopt
+			_, err = tail.Run(cmd.Context(), o)
 			if errors.Is(err, tail.ErrOptions) {
 				return usageError{err}
 			}
@@ -44,6 +51,10 @@ when tail starts, or on and on with --follow (Ctrl-C stops it).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	f.StringVar(&sec.TLS.CAFile, "tls-ca", "", "TLS to the brokers: the CA file to trust (kafka.tls.ca_file)")
+	f.StringVar(&sec.SASL.Mechanism, "sasl-mechanism", "", "SASL to the brokers: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (kafka.sasl)")
+	f.StringVar(&sec.SASL.User, "sasl-user", "", "the SASL user")
+	f.StringVar(&sec.SASL.PasswordFile, "sasl-password-file", "", "a file (mode 0600) with the SASL password")
 	f.StringVar(&o.From, "from", "beginning", "where to start in each partition: beginning, end, an offset (1200), a count before the end (-10), a time (2026-11-25T12:00:00Z) or a duration ago (15m)")
 	f.StringVar(&o.Agent, "agent", "", "only the records of this agent")
 	f.StringVar(&o.Sensor, "sensor", "", "only the readings of sensors matching this glob (* is any run of characters)")

@@ -214,6 +214,7 @@ sources:
   nats: {url: "%s", request_timeout: 5s, reconnect_wait: 100ms}
   kafka: {brokers: [%s], readings_topic: %s, deadletter_topic: %s}
   ack_timeout: 3s
+  insecure: true
 http: {listen: "%s"}
 `, nats.URL(), brokers, k.Topic("fl.readings"), k.Topic("fl.deadletter"), freePort(tb))))
 	rules := writeFile(tb, dir, "alerts.yaml", `rules:

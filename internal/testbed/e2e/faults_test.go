@@ -85,6 +85,7 @@ func startBridgeProc(t *testing.T, dir, name, natsURL string, k *testkit.Kafka) 
   nats: {url: "%s", request_timeout: 10s, reconnect_wait: 100ms}
   kafka: {brokers: [%s], readings_topic: %s, deadletter_topic: %s}
   ack_timeout: 3s
+  insecure: true
 http: {listen: "%s"}
 log: {level: info}
 `, natsURL, strings.Join(k.Brokers, ", "), k.Topic("fl.readings"), k.Topic("fl.deadletter"), httpAddr)), 0o644)
