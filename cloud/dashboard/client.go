@@ -17,6 +17,9 @@ type Client struct {
 	Base string
 	// HTTP defaults to http.DefaultClient; the context bounds each call.
 	HTTP *http.Client
+	// Token is the dashboard's bearer token (token or token_file in its
+	// config); empty when it has none.
+	Token string
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {
@@ -28,6 +31,9 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("dashboard %s: %w", u, err)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -62,19 +62,19 @@ transition) and fl.alerts.silences.`,
 func newAlertsListCmd() *cobra.Command {
 	var o alertsOptions
 	var all bool
-	var dashURL string
+	var dashFlags dashboardFlags
 	cmd := &cobra.Command{
-		Use:   "list [--all] [--dashboard URL]",
+		Use:   "list [--all] [--dashboard URL [--token-file F]]",
 		Short: "alerts pending, firing or without data (--all: every alert's latest state)",
 		Example: `  fieldline-cloud alerts list --config notify.yaml
   fieldline-cloud alerts list --dashboard http://127.0.0.1:9275`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dashURL != "" {
+			if dashFlags.url != "" {
 				if all {
 					return usageError{fmt.Errorf("--all reads the topics; the dashboard keeps the active alerts only")}
 				}
-				return listFromDashboard(cmd, dashURL)
+				return listFromDashboard(cmd, &dashFlags)
 			}
 			k, ctx, cancel, w, err := o.open(cmd)
 			if err != nil {
@@ -95,7 +95,7 @@ func newAlertsListCmd() *cobra.Command {
 	}
 	o.add(cmd.Flags())
 	cmd.Flags().BoolVar(&all, "all", false, "every alert's latest state, resolved ones too")
-	cmd.Flags().StringVar(&dashURL, "dashboard", "", "ask a running dashboard (its address) instead of reading Kafka")
+	dashFlags.add(cmd.Flags(), "reading Kafka")
 	return cmd
 }
 

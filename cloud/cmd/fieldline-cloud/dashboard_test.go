@@ -12,6 +12,8 @@ import (
 	fieldline "github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/dashboard"
 	"github.com/fieldline/fieldline/cloud/fleet"
+	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/httpsec"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -53,13 +55,14 @@ func TestDashboardAndAllConfig(t *testing.T) {
 // startDashboard runs a dashboard on k's topics and returns its address.
 func startDashboard(t *testing.T, k *testkit.Kafka) string {
 	t.Helper()
-	url, _ := startDashboardNATS(t, k)
+	url, _ := startDashboardNATS(t, k, "")
 	return url
 }
 
 // startDashboardNATS is startDashboard that also returns the address of the
 // NATS server the dashboard reads heartbeats from.
-func startDashboardNATS(t *testing.T, k *testkit.Kafka) (url, natsURL string) {
+// token, when not empty, is the bearer token the dashboard asks for.
+func startDashboardNATS(t *testing.T, k *testkit.Kafka, token string) (url, natsURL string) {
 	t.Helper()
 	n := testkit.NATS(t)
 	d, err := dashboard.New(dashboard.Config{
@@ -67,6 +70,7 @@ func startDashboardNATS(t *testing.T, k *testkit.Kafka) (url, natsURL string) {
 		NATS:   uplink.NATSConfig{URL: n.URL()},
 		Kafka: dashboard.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), AggregatesTopic: k.Topic("fl.aggregates"),
 			AlertsTopic: k.Topic("fl.alerts"), AlertsStateTopic: k.Topic("fl.alerts.state"), SilencesTopic: k.Topic("fl.alerts.silences")},
+		Access: httpsec.Config{Token: confkit.Secret(token)},
 	}, dashboard.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +116,8 @@ func sameAlertsFromDashboard(t *testing.T, k *testkit.Kafka, fromTopics string) 
 // heartbeats carried, and --fleet keeps one fleet's.
 func TestFleetAgentsFromDashboard(t *testing.T) {
 	k := testkit.StartKafka(t)
-	url, natsURL := startDashboardNATS(t, k)
+	const token = "s3cret-dashboard-token"
+	url, natsURL := startDashboardNATS(t, k, token)
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +128,7 @@ func TestFleetAgentsFromDashboard(t *testing.T) {
 			Lanes: []fieldline.LaneStatus{{Lane: fieldline.LaneTelemetry, DepthReadings: 40, OldestUnsentAgeMs: 1500}, {Lane: fieldline.LaneEvent, DepthReadings: 2, OldestUnsentAgeMs: 9000}}},
 		{AgentID: "gw-a", Time: time.Now(), Fleet: "chiller", RulesError: "signature: no trusted key\nmore", SourceErrors: 3},
 	}
-	c := &dashboard.Client{Base: url}
+	c := &dashboard.Client{Base: url, Token: token}
 	testkit.WaitFor(t, 30*time.Second, "both heartbeats on the dashboard", func() bool {
 		for i := range sts {
 			if err := nc.Publish(uplink.StatusSubject(sts[i].AgentID), wire.EncodeStatus(&sts[i])); err != nil {
@@ -133,7 +138,18 @@ func TestFleetAgentsFromDashboard(t *testing.T) {
 		v, err := c.Agents(context.Background())
 		return err == nil && len(v) == 2 && v[0].Status != nil && v[1].Status != nil
 	})
-	code, out := runOut(t, "fleet", "agents", "--dashboard", url, "--json")
+	dir := t.TempDir()
+	tokenFile, openFile := filepath.Join(dir, "token"), filepath.Join(dir, "open-token")
+	if os.WriteFile(tokenFile, []byte(token+"\n"), 0o600) != nil || os.WriteFile(openFile, []byte(token), 0o644) != nil {
+		t.Fatal("writing the token files")
+	}
+	if code, out := runOut(t, "fleet", "agents", "--dashboard", url); code != 1 || !strings.Contains(out, "401") {
+		t.Errorf("without the token: %d %s", code, out)
+	}
+	if code, out := runOut(t, "fleet", "agents", "--dashboard", url, "--token-file", openFile); code != 1 || !strings.Contains(out, "has mode 0644") {
+		t.Errorf("a token file others can read: %d %s", code, out)
+	}
+	code, out := runOut(t, "fleet", "agents", "--dashboard", url, "--token-file", tokenFile, "--json")
 	var rows []fleet.AgentRow
 	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil {
 		t.Fatalf("fleet agents --dashboard --json: %d\n%s", code, out)
@@ -148,7 +164,7 @@ func TestFleetAgentsFromDashboard(t *testing.T) {
 	if a.Applied != "file" || strings.Join(a.Errors, "; ") != "rules: signature: no trusted key …; 3 source errors" {
 		t.Errorf("gw-a: %+v", a)
 	}
-	code, out = runOut(t, "fleet", "agents", "--dashboard", url, "--fleet", "boiler")
+	code, out = runOut(t, "fleet", "agents", "--dashboard", url, "--token-file", tokenFile, "--fleet", "boiler")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "AGENT") {
 		t.Fatalf("fleet agents --dashboard --fleet boiler: %d\n%s", code, out)

@@ -20,9 +20,9 @@ import (
 func newFleetAgentsCmd(o *fleetOptions) *cobra.Command {
 	var fleetName string
 	var asJSON bool
-	var dashURL string
+	var dashFlags dashboardFlags
 	cmd := &cobra.Command{
-		Use:   "agents [--fleet F] [--json] [--dashboard URL]",
+		Use:   "agents [--fleet F] [--json] [--dashboard URL [--token-file F]]",
 		Short: "every agent: online, last seen, buffer, rules wanted and applied, errors",
 		Long: `Lists the agents of the registry fleet serve keeps from their heartbeats
 (fl.status.<agent_id>): online (a heartbeat within offline_after), when last
@@ -40,10 +40,14 @@ rule bucket, so WANTED shows ?).`,
 					return usageError{fmt.Errorf("--fleet: %w", err)}
 				}
 			}
-			if dashURL != "" {
+			if dashFlags.url != "" {
+				c, err := dashFlags.client()
+				if err != nil {
+					return err
+				}
 				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 				defer cancel()
-				views, err := (&dashboard.Client{Base: dashURL}).Agents(ctx)
+				views, err := c.Agents(ctx)
 				if err != nil {
 					return err
 				}
@@ -61,7 +65,7 @@ rule bucket, so WANTED shows ?).`,
 	}
 	cmd.Flags().StringVar(&fleetName, "fleet", "", "the agents of one fleet")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().StringVar(&dashURL, "dashboard", "", "ask a running dashboard (its address) instead of reading the buckets; it does not read the rule bucket, so WANTED shows ?")
+	dashFlags.add(cmd.Flags(), "reading the buckets (it does not read the rule bucket, so WANTED shows ?)")
 	return cmd
 }
 
