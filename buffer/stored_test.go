@@ -51,7 +51,7 @@ func storedT(t *testing.T, b *Buffer, newest bool, max, maxBytes int) Stored {
 // cut, partly acked, over maxBytes), each holding what Oldest and Newest
 // hold.
 func TestStored(t *testing.T) {
-	b := openT(t, tempPath(t), nil) // a segment per AppendSync
+	b := openT(t, tempPath(t), nil)                               // a segment per AppendSync
 	appendT(t, b, fieldline.LaneTelemetry, readings(100, 7, 0))   // 1..100
 	appendT(t, b, fieldline.LaneTelemetry, readings(100, 7, 100)) // 101..200
 	appendT(t, b, fieldline.LaneTelemetry, readings(50, 7, 200))  // 201..250
