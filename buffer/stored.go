@@ -26,8 +26,9 @@ func (s *Stored) Len() int { return int(s.Last - s.Batch.FirstSeq + 1) }
 // OldestStored is Oldest, except that the range comes as the stored
 // segment's bytes when it is exactly one whole segment of at most maxBytes
 // (that decodes: its header is checked against the index), or when max
-// cuts the range inside the segment after a whole first one: that one
-// alone is returned then, and the cut one starts the next range. Every
+// cuts the range and its first whole segment holds at least half of max
+// or is followed by the one max cuts: that one alone is returned then,
+// and the next range starts at a segment again. Every
 // other range (cut by an acked range, spanning several segments, larger
 // than max or maxBytes) is decoded as Oldest returns it. maxBytes <= 0
 // means Oldest.
@@ -61,7 +62,7 @@ func wholeSegment(segs []indexEntry, r seqRange, newest bool) (indexEntry, bool)
 	switch {
 	case e.first != r.lo || e.last > r.hi:
 		return e, false
-	case e.last == r.hi:
+	case e.last == r.hi, e.count() >= (r.hi-r.lo+2)/2 && r.capped:
 		return e, true
 	}
 	return e, r.capped && len(segs) >= 2 && segs[1].last > r.hi

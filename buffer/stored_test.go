@@ -67,7 +67,9 @@ func TestStored(t *testing.T) {
 	}{
 		{"oldest whole segment", false, 100, 1 << 20, 1, 100, true, [2]uint64{}},
 		{"oldest whole then cut", false, 150, 1 << 20, 1, 100, true, [2]uint64{}},
-		{"oldest merged", false, 200, 1 << 20, 1, 200, false, [2]uint64{}},
+		{"oldest whole of half max", false, 200, 1 << 20, 1, 100, true, [2]uint64{}},
+		{"oldest small wholes merged", false, 201, 1 << 20, 1, 201, false, [2]uint64{}},
+		{"oldest merged", false, 250, 1 << 20, 1, 250, false, [2]uint64{}},
 		{"oldest cut", false, 60, 1 << 20, 1, 60, false, [2]uint64{}},
 		{"oldest over max bytes", false, 100, 10, 1, 100, false, [2]uint64{}},
 		{"newest whole segment", true, 50, 1 << 20, 201, 250, true, [2]uint64{}},
