@@ -118,3 +118,23 @@ func TestStoredDamaged(t *testing.T) {
 		t.Fatalf("lost %d readings, want 100", st.Lanes[fieldline.LaneTelemetry].Lost)
 	}
 }
+
+// TestStoredSegmentReadings: one commit larger than SegmentReadings is
+// stored in segments of that many, so that a drain taking batches of that
+// size gets each as stored, in order, and all of them.
+func TestStoredSegmentReadings(t *testing.T) {
+	b := openT(t, tempPath(t), &Options{FlushInterval: 0, SegmentReadings: 400})
+	appendT(t, b, fieldline.LaneTelemetry, readings(1000, 9, 0)) // one commit
+	next := uint64(1)
+	for _, want := range []uint64{400, 400, 200} {
+		s := storedT(t, b, false, 400, 1<<20)
+		if s.Enc == nil || s.Batch.FirstSeq != next || uint64(s.Len()) != want {
+			t.Fatalf("got %d..%d stored %v, want %d readings from %d as stored", s.Batch.FirstSeq, s.Last, s.Enc != nil, want, next)
+		}
+		ackT(t, b, fieldline.LaneTelemetry, s.Batch.FirstSeq, s.Last)
+		next = s.Last + 1
+	}
+	if _, ok := oldestT(t, b, fieldline.LaneTelemetry, 400); ok {
+		t.Fatal("readings left after the drain")
+	}
+}
