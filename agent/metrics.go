@@ -50,7 +50,7 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 			Buckets: metrics.ExponentialBuckets(0.001, 2, 15),
 		}),
 		ForwardErrors: metrics.NewCounterVec(metrics.Opts{
-			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize).",
+			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize, decode).",
 		}, []string{"class"}),
 		ForwardWakes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_agent_forward_wakes_total", Help: "Waits after a failed send cut short because a bridge said hello or the NATS connection was made again.",
