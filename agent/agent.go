@@ -143,12 +143,15 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		AgentID:          cfg.Agent.ID,
 		FlushInterval:    *cfg.Buffer.FlushInterval,
 		FlushMaxReadings: cfg.Buffer.FlushMaxReadings,
-		MaxBytes:         int64(cfg.Buffer.MaxBytes),
-		MaxAge:           cfg.Buffer.MaxAge,
-		DropPolicy:       policy,
-		Logger:           a.log.With("component", "buffer"),
-		Metrics:          bm,
-		Now:              a.clock.bufferClock(lastWrite),
+		// Segments no larger than a batch, so that a backlog's batches
+		// are stored segments sent as they are (issue 19).
+		SegmentReadings: cfg.Uplink.MaxBatchReadings,
+		MaxBytes:        int64(cfg.Buffer.MaxBytes),
+		MaxAge:          cfg.Buffer.MaxAge,
+		DropPolicy:      policy,
+		Logger:          a.log.With("component", "buffer"),
+		Metrics:         bm,
+		Now:             a.clock.bufferClock(lastWrite),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening buffer: %w", err)

@@ -129,3 +129,23 @@ func (c *clockFix) Fix(b *fieldline.Batch) bool {
 	}
 	return changed
 }
+
+// MayFix reports whether Fix could change readings of lane's seqs
+// first..last: this run's step is known and they reach this run's seqs, or
+// an earlier run's step covers some of them. Otherwise the forwarder sends
+// a stored batch as it is (RangeFixer). Like Fix, it stores this run's step
+// once known.
+func (c *clockFix) MayFix(lane fieldline.Lane, first, last uint64) bool {
+	c.Done()
+	if _, _, _, ok := c.clock.correction(); ok && last >= c.firstSeq[lane] {
+		return true
+	}
+	for _, p := range c.prev {
+		if first < p.End[lane] && last >= p.First[lane] {
+			return true
+		}
+	}
+	return false
+}
+
+var _ RangeFixer = (*clockFix)(nil)

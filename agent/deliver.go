@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
-// deliver sends b until it is acknowledged or rejected, or ctx ends.
-func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
+// deliver sends o until it is acknowledged or rejected, or ctx ends.
+func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
+	b := &o.b
 	bo := f.retries.Start()
 	encoded := false
 	for attempt := 1; ctx.Err() == nil; attempt++ {
@@ -20,7 +20,14 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 			// start rather than waiting out the grace period offline.
 			return
 		}
-		if f.o.Fixer != nil && f.o.Fixer.Fix(b) {
+		if o.stored != nil && f.mayFix(o) {
+			if err := o.decode(); err != nil {
+				f.undecodable(o, err)
+			} else {
+				encoded = false
+			}
+		}
+		if f.o.Fixer != nil && o.stored == nil && f.o.Fixer.Fix(b) {
 			encoded = false
 		}
 		if encoded && len(f.enc) > f.limit() {
@@ -30,7 +37,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 			encoded = false
 		}
 		if !encoded {
-			fits, err := f.encode(b)
+			fits, err := f.payload(o)
 			if err != nil {
 				// Cannot happen for data the buffer decoded; should it, the
 				// batch stays in the buffer and is tried again, loudly.
@@ -45,14 +52,14 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 				// the lane would be blocked for good.
 				f.log.Error("a single reading is larger than the uplink's payload limit; dropped", "lane", b.Lane, "seq", b.FirstSeq, "bytes", len(f.enc), "limit", f.limit())
 				f.m.ForwardErrors.WithLabelValues("oversize").Inc()
-				f.m.counts.notDeliveredOf(b.Lane, reasonOversize, len(b.Readings))
-				f.acked(b, "undeliverable")
+				f.m.counts.notDeliveredOf(b.Lane, reasonOversize, o.len())
+				f.acked(o, "undeliverable")
 				return
 			}
 			encoded = true
 		}
 		if f.o.OnAttempt != nil {
-			f.o.OnAttempt(b, attempt)
+			f.onAttempt(o, attempt)
 		}
 		if attempt > 1 {
 			f.m.Resends.Inc()
@@ -67,21 +74,28 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		ack, err := f.tr.Send(ctx, f.enc)
 		switch {
 		case err == nil:
-			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != b.LastSeq() || ack.Lane != b.Lane {
-				err = fmt.Errorf("%w: ack for lane %d %d..%d, sent lane %d %d..%d", uplink.ErrBadAck, ack.Lane, ack.FirstSeq, ack.LastSeq, b.Lane, b.FirstSeq, b.LastSeq())
+			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != o.last || ack.Lane != b.Lane {
+				err = fmt.Errorf("%w: ack for lane %d %d..%d, sent lane %d %d..%d", uplink.ErrBadAck, ack.Lane, ack.FirstSeq, ack.LastSeq, b.Lane, b.FirstSeq, o.last)
 				break
 			}
 			f.m.SendLatency.Observe(time.Since(start).Seconds())
 			f.resumed()
-			f.acked(b, "ok")
+			f.acked(o, "ok")
 			return
-		case errors.Is(err, uplink.ErrRejected) && ack != nil && ack.Code == uplink.CodeTooLarge && len(b.Readings) > 1:
+		case errors.Is(err, uplink.ErrRejected) && ack != nil && ack.Code == uplink.CodeTooLarge && o.len() > 1:
 			// The bridge takes smaller batches than this agent is set up
 			// to send (its max_batch_bytes or max_batch_readings): send
 			// half, and keep to that size from now on. The readings are
 			// delivered; the rejected copy on fl.deadletter only records
 			// the mismatch.
+			if err := o.decode(); err != nil {
+				f.undecodable(o, err)
+				f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, o.len())
+				f.acked(o, "rejected")
+				return
+			}
 			f.shrink(b)
+			o.last = b.LastSeq()
 			encoded = false
 			f.m.ForwardErrors.WithLabelValues("too-large").Inc()
 			f.log.Warn("bridge rejected a batch as too large; sending smaller batches (align uplink.max_batch_bytes and max_batch_readings with the bridge)",
@@ -90,10 +104,10 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		case errors.Is(err, uplink.ErrRejected):
 			// The bridge kept the raw batch on fl.deadletter: sending it
 			// again would only be rejected again.
-			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", b.LastSeq(), "err", err)
-			f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, len(b.Readings))
+			f.log.Error("batch rejected by bridge; it is on the dead-letter topic", "lane", b.Lane, "first_seq", b.FirstSeq, "last_seq", o.last, "err", err)
+			f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, o.len())
 			f.resumed()
-			f.acked(b, "rejected")
+			f.acked(o, "rejected")
 			return
 		}
 		if ctx.Err() != nil {
@@ -109,7 +123,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 		class := errorClass(err)
 		f.m.ForwardErrors.WithLabelValues(class).Inc()
 		d := bo.Next()
-		f.failed(b, class, attempt, d, err)
+		f.failed(o, class, attempt, d, err)
 		// A bridge that answered "not acked" (Kafka is away) is there
 		// already: its hellos are no news, so only the backoff ends that
 		// wait.
@@ -120,13 +134,13 @@ func (f *Forwarder) deliver(ctx context.Context, b *fieldline.Batch) {
 // failed notes a send that failed and logs it: at most once a minute per
 // class of error, with the number of lines held back, so that an outage
 // says what is wrong once instead of at every retry.
-func (f *Forwarder) failed(b *fieldline.Batch, class string, attempt int, retryIn time.Duration, err error) {
+func (f *Forwarder) failed(o *outBatch, class string, attempt int, retryIn time.Duration, err error) {
 	if f.failedSends == 0 {
 		f.failingSince = time.Now()
 	}
 	f.failedSends++
 	if ok, held := f.sendLog.Allow(class); ok {
-		f.log.Warn("sending batch failed; will retry", "lane", b.Lane, "first_seq", b.FirstSeq, "readings", len(b.Readings),
+		f.log.Warn("sending batch failed; will retry", "lane", o.b.Lane, "first_seq", o.b.FirstSeq, "readings", o.len(),
 			"attempt", attempt, "retry_in", retryIn, "err", err, "suppressed_since_last", held)
 	}
 }
@@ -159,18 +173,19 @@ func (f *Forwarder) wait(ctx context.Context, d time.Duration, wakeable bool) {
 	}
 }
 
-func (f *Forwarder) acked(b *fieldline.Batch, result string) {
-	if err := f.q.Ack(b.Lane, b.FirstSeq, b.LastSeq()); err != nil {
+func (f *Forwarder) acked(o *outBatch, result string) {
+	b := &o.b
+	if err := f.q.Ack(b.Lane, b.FirstSeq, o.last); err != nil {
 		// The batch may be sent again after a restart: a duplicate, not a loss.
 		f.log.Error("acking batch in buffer", "lane", b.Lane, "first_seq", b.FirstSeq, "err", err)
 		f.m.ForwardErrors.WithLabelValues("buffer").Inc()
 	}
 	f.m.counts.batchAcked(result)
 	f.since.Store(int64(f.clock()))
-	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(len(b.Readings)))
-	if b.LastSeq() > f.ackedHigh[b.Lane] {
-		f.ackedHigh[b.Lane] = b.LastSeq()
-		f.m.AckedSeq.WithLabelValues(b.Lane.String()).Set(float64(b.LastSeq()))
+	f.m.ReadingsAcked.WithLabelValues(b.Lane.String()).Add(float64(o.len()))
+	if o.last > f.ackedHigh[b.Lane] {
+		f.ackedHigh[b.Lane] = o.last
+		f.m.AckedSeq.WithLabelValues(b.Lane.String()).Set(float64(o.last))
 	}
 }
 
@@ -188,4 +203,27 @@ func errorClass(err error) string {
 		return "no-connection"
 	}
 	return "transport"
+}
+
+// undecodable reports a stored batch that the buffer's header check let
+// through but that does not decode, so it cannot be fixed or cut: it goes
+// as stored, and the bridge, which cannot decode it either, puts it on the
+// dead-letter topic (or did already, when it was too large).
+func (f *Forwarder) undecodable(o *outBatch, err error) {
+	f.m.ForwardErrors.WithLabelValues("decode").Inc()
+	f.log.Error("stored batch does not decode; it goes to the dead-letter topic", "lane", o.b.Lane, "first_seq", o.b.FirstSeq, "last_seq", o.last, "err", err)
+}
+
+// onAttempt calls OnAttempt with the batch decoded (a copy when it is sent
+// as stored).
+func (f *Forwarder) onAttempt(o *outBatch, attempt int) {
+	if o.stored == nil {
+		f.o.OnAttempt(&o.b, attempt)
+		return
+	}
+	c := *o
+	if err := c.decode(); err != nil {
+		c.b.Readings = nil
+	}
+	f.o.OnAttempt(&c.b, attempt)
 }

@@ -22,7 +22,12 @@
 //     during a backlog (drain: live-first). Data goes one way through it:
 //     it asks the buffer for depths (Buffer.Depths) and batches, has its
 //     own Fixer (clockFix) correct readings an unsynced clock stamped, and
-//     sends; it calls nothing of the agent. After a failed send it waits a
+//     sends; it calls nothing of the agent. A batch that is one whole
+//     stored segment goes out as the buffer stored it (StoredQueue;
+//     OlderUnsent appended by wire.AppendOlderUnsent), decoded only when
+//     the Fixer may change it (RangeFixer) or it must be cut; the others
+//     are decoded and encoded again (fieldline_agent_uplink_batches_total
+//     {path}). After a failed send it waits a
 //     backoff, cut short when its transport is a Waker that says sending
 //     may work now (a bridge's hello on fl.bridge.hello, the NATS
 //     connection made again);

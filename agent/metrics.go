@@ -9,6 +9,7 @@ type Metrics struct {
 	counts         *counts
 	SourceRestarts *metrics.CounterVec // by source
 	BatchesTaken   *metrics.CounterVec // by end: oldest, newest
+	UplinkBatches  *metrics.CounterVec // by path: stored, reencoded
 	ReadingsAcked  *metrics.CounterVec // by lane
 	AckedSeq       *metrics.GaugeVec   // by lane
 	Resends        *metrics.Counter
@@ -32,6 +33,9 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 		BatchesTaken: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_agent_batches_taken_total", Help: "Batches taken from the buffer, by end (oldest, newest).",
 		}, []string{"end"}),
+		UplinkBatches: metrics.NewCounterVec(metrics.Opts{
+			Name: "fieldline_agent_uplink_batches_total", Help: "Batch payloads made for the uplink, by path: stored (a buffer segment sent as it is) or reencoded (decoded and encoded again: cut, merged, fixed or over the size limit).",
+		}, []string{"path"}),
 		ReadingsAcked: metrics.NewCounterVec(metrics.Opts{
 			Name: "fieldline_agent_readings_acked_total", Help: "Readings acknowledged by the cloud, by lane.",
 		}, []string{"lane"}),
@@ -46,7 +50,7 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 			Buckets: metrics.ExponentialBuckets(0.001, 2, 15),
 		}),
 		ForwardErrors: metrics.NewCounterVec(metrics.Opts{
-			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize).",
+			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize, decode).",
 		}, []string{"class"}),
 		ForwardWakes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_agent_forward_wakes_total", Help: "Waits after a failed send cut short because a bridge said hello or the NATS connection was made again.",
@@ -65,7 +69,7 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.counts, m.SourceRestarts, m.BatchesTaken, m.ReadingsAcked,
+		reg.MustRegister(m.counts, m.SourceRestarts, m.BatchesTaken, m.UplinkBatches, m.ReadingsAcked,
 			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ForwardWakes, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors)
 	}
 	return m

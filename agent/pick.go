@@ -11,7 +11,7 @@ import (
 // a backlog, live-first alternates the newest readings with the oldest. A
 // lane that cannot be read is skipped (the error is returned with the next
 // lane's batch), so one damaged lane does not hold up the others.
-func (f *Forwarder) next() (fieldline.Batch, bool, error) {
+func (f *Forwarder) next() (outBatch, bool, error) {
 	depths := f.q.Depths()
 	var errs error
 	for lane := fieldline.Lane(0); lane < fieldline.NumLanes; lane++ {
@@ -27,35 +27,55 @@ func (f *Forwarder) next() (fieldline.Batch, bool, error) {
 			return b, true, errs
 		}
 	}
-	return fieldline.Batch{}, false, errs
+	return outBatch{}, false, errs
 }
 
 // nextOf picks the batch to send from one lane holding depth readings.
-func (f *Forwarder) nextOf(lane fieldline.Lane, depth uint64) (fieldline.Batch, bool, error) {
+func (f *Forwarder) nextOf(lane fieldline.Lane, depth uint64) (outBatch, bool, error) {
 	if f.cfg.Drain == DrainLiveFirst && depth > uint64(f.cfg.MaxBatchReadings) {
 		f.liveTurn[lane] = !f.liveTurn[lane]
 		if f.liveTurn[lane] {
-			b, ok, err := f.q.Newest(lane, f.maxReadings(f.cfg.LiveBatchReadings))
+			o, ok, err := f.take(lane, f.maxReadings(f.cfg.LiveBatchReadings), true)
 			if err != nil {
-				return b, false, err
+				return o, false, err
 			}
-			if ok && b.LastSeq() > f.liveHigh[lane] {
-				f.liveHigh[lane] = b.LastSeq()
+			if ok && o.last > f.liveHigh[lane] {
+				f.liveHigh[lane] = o.last
 				f.m.BatchesTaken.WithLabelValues("newest").Inc()
 				// Older readings wait (depth > this batch): the processor
 				// keeps the windows below open for them (fl-older-unsent).
-				b.OlderUnsent = true
-				return b, true, nil
+				o.b.OlderUnsent = true
+				return o, true, nil
 			}
 		}
 	}
-	b, ok, err := f.q.Oldest(lane, f.maxReadings(f.cfg.MaxBatchReadings))
+	o, ok, err := f.take(lane, f.maxReadings(f.cfg.MaxBatchReadings), false)
 	if err != nil || !ok {
-		return b, false, err
+		return o, false, err
 	}
-	if b.LastSeq() > f.liveHigh[lane] {
-		f.liveHigh[lane] = b.LastSeq()
+	if o.last > f.liveHigh[lane] {
+		f.liveHigh[lane] = o.last
 	}
 	f.m.BatchesTaken.WithLabelValues("oldest").Inc()
-	return b, true, nil
+	return o, true, nil
+}
+
+// take asks the queue for the oldest or newest range of a lane: as stored
+// when the queue can hand segments out as they are (StoredQueue), decoded
+// otherwise.
+func (f *Forwarder) take(lane fieldline.Lane, max int, newest bool) (outBatch, bool, error) {
+	if sq, ok := f.q.(StoredQueue); ok {
+		take := sq.OldestStored
+		if newest {
+			take = sq.NewestStored
+		}
+		s, ok, err := take(lane, max, f.limit())
+		return outOf(s), ok, err
+	}
+	take := f.q.Oldest
+	if newest {
+		take = f.q.Newest
+	}
+	b, ok, err := take(lane, max)
+	return decodedOut(b), ok, err
 }

@@ -291,11 +291,11 @@ func TestCloseCommitsPending(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	_, err := Open(tempPath(t), &Options{FlushInterval: -1, MaxBytes: 10, MaxAge: -time.Second, FlushMaxReadings: -3})
+	_, err := Open(tempPath(t), &Options{FlushInterval: -1, MaxBytes: 10, MaxAge: -time.Second, FlushMaxReadings: -3, SegmentReadings: -1})
 	if !errors.Is(err, ErrOptions) {
 		t.Fatalf("Open with bad options = %v", err)
 	}
-	for _, want := range []string{"flush_interval", "max_bytes", "max_age", "flush_max_readings"} {
+	for _, want := range []string{"flush_interval", "max_bytes", "max_age", "flush_max_readings", "segment_readings"} {
 		if !contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -28,7 +28,15 @@
 //
 // Oldest and Newest return the oldest unacked, or the newest, contiguous
 // committed range of a lane (at most max readings, stopping at an acked
-// range), so that a forwarder can interleave backlog and live data. Ack
+// range), so that a forwarder can interleave backlog and live data.
+// OldestStored and NewestStored hand the same ranges out as a stored
+// segment's bytes, to be sent as they are, where the range is exactly one
+// whole segment (see their docs for the cases where a range is cut at a
+// segment's end for that, and those that stay decoded: partly acked,
+// several segments, over the batch size); the segment's header is checked
+// (zstd's checksum, lane, seqs, agent) first, so damage still goes the
+// decoding path below. SegmentReadings caps a segment at a batch's size so
+// that a large commit is stored as whole batches. Ack
 // marks a range delivered; acked ranges inside a segment are kept in an
 // interval set per lane (persisted with the next commit) and a segment is
 // deleted once wholly acked.

@@ -70,6 +70,11 @@ type Options struct {
 	// FlushMaxReadings commits early once this many readings wait.
 	// Default DefaultFlushMaxReadings.
 	FlushMaxReadings int
+	// SegmentReadings caps the readings of one stored segment, below
+	// FlushMaxReadings: a forwarder that sends batches of at most this
+	// many finds them stored whole, and sends the stored bytes as they
+	// are (OldestStored). 0: FlushMaxReadings.
+	SegmentReadings int
 	// MaxPendingReadings bounds the readings waiting in memory when commits
 	// fall behind (a slow or failing disk); beyond it, telemetry appends are
 	// dropped and counted (alert and event lanes are always queued).
@@ -150,6 +155,9 @@ func (o *Options) validate() error {
 	}
 	if o.FlushMaxReadings < 0 || o.FlushMaxReadings > wire.DefaultLimits.MaxReadings {
 		errs = append(errs, fmt.Errorf("flush_max_readings must be within 1..%d, got %d", wire.DefaultLimits.MaxReadings, o.FlushMaxReadings))
+	}
+	if o.SegmentReadings < 0 || o.SegmentReadings > wire.DefaultLimits.MaxReadings {
+		errs = append(errs, fmt.Errorf("segment_readings must be 0 (flush_max_readings) or within 1..%d, got %d", wire.DefaultLimits.MaxReadings, o.SegmentReadings))
 	}
 	if o.MaxPendingReadings < o.FlushMaxReadings || o.MaxPendingReadings > maxPendingLimit {
 		errs = append(errs, fmt.Errorf("max_pending_readings (%d) must be within flush_max_readings (%d)..%d", o.MaxPendingReadings, o.FlushMaxReadings, maxPendingLimit))

@@ -24,85 +24,110 @@ func (b *Buffer) Newest(lane fieldline.Lane, max int) (fieldline.Batch, bool, er
 }
 
 func (b *Buffer) take(lane fieldline.Lane, max int, newest bool) (fieldline.Batch, bool, error) {
+	s, ok, err := b.takeStored(lane, max, takeHow{newest: newest})
+	return s.Batch, ok, err
+}
+
+// takeHow says which end to take from and, with maxBytes > 0, that a
+// stored segment may be handed out as it is (see OldestStored).
+type takeHow struct {
+	newest   bool
+	maxBytes int
+}
+
+func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, bool, error) {
 	if lane >= fieldline.NumLanes {
-		return fieldline.Batch{}, false, fmt.Errorf("reading lane %d: %w", lane, ErrLane)
+		return Stored{}, false, fmt.Errorf("reading lane %d: %w", lane, ErrLane)
 	}
 	if max <= 0 {
-		return fieldline.Batch{}, false, fmt.Errorf("reading at most %d readings: %w", max, ErrRange)
+		return Stored{}, false, fmt.Errorf("reading at most %d readings: %w", max, ErrRange)
 	}
 	for attempt := 0; ; attempt++ {
 		b.mu.Lock()
 		if b.closing {
 			b.mu.Unlock()
-			return fieldline.Batch{}, false, ErrClosed
+			return Stored{}, false, ErrClosed
 		}
-		lo, hi, ok := b.unackedRange(lane, max, newest)
+		r, ok := b.unackedRange(lane, max, how.newest)
 		rebuilt := b.rebuilt
 		b.mu.Unlock()
 		if !ok {
-			return fieldline.Batch{}, false, nil
+			return Stored{}, false, nil
 		}
-		rs, err := b.read(lane, lo, hi, newest)
+		rs, st, err := b.read(lane, r, how)
 		if err != nil {
 			// A damaged page: the committer rebuilds the file; read again
 			// from the rebuilt one.
 			if isDamage(err) && attempt < 3 && b.awaitRebuild(rebuilt) {
 				continue
 			}
-			return fieldline.Batch{}, false, err
+			return Stored{}, false, err
+		}
+		if st.Enc != nil {
+			return st, true, nil
 		}
 		if len(rs) > 0 {
-			return fieldline.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: rs[0].Seq, Readings: rs}, true, nil
+			batch := fieldline.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: rs[0].Seq, Readings: rs}
+			return Stored{Batch: batch, Last: batch.LastSeq()}, true, nil
 		}
 		// The segment was dropped between the snapshot and the read; the
 		// next snapshot sees the new low seq.
 		if attempt == 100 {
-			return fieldline.Batch{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, lo, hi)
+			return Stored{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, r.lo, r.hi)
 		}
 	}
 }
 
+// seqRange is the range take asks read for; capped is set when max cut
+// it (more unacked readings lie beyond it, on the far side from the end
+// taken).
+type seqRange struct {
+	lo, hi uint64
+	capped bool
+}
+
 // unackedRange picks the seq range to return. b.mu is held.
-func (b *Buffer) unackedRange(lane fieldline.Lane, max int, newest bool) (lo, hi uint64, ok bool) {
+func (b *Buffer) unackedRange(lane fieldline.Lane, max int, newest bool) (r seqRange, ok bool) {
 	lm := &b.lanes[lane]
 	low, top := lm.st.lowSeq, lm.st.nextSeq-1
 	if lm.st.nextSeq == lm.st.lowSeq {
-		return 0, 0, false
+		return r, false
 	}
 	n := uint64(max)
 	if !newest {
-		lo = lm.acked.firstFree(low)
-		if lo > top {
-			return 0, 0, false
+		r.lo = lm.acked.firstFree(low)
+		if r.lo > top {
+			return r, false
 		}
-		hi = top
-		if s := lm.acked.nextStart(lo); s != 0 && s-1 < hi {
-			hi = s - 1
+		r.hi = top
+		if s := lm.acked.nextStart(r.lo); s != 0 && s-1 < r.hi {
+			r.hi = s - 1
 		}
-		if hi-lo+1 > n {
-			hi = lo + n - 1
+		if r.hi-r.lo+1 > n {
+			r.hi, r.capped = r.lo+n-1, true
 		}
-		return lo, hi, true
+		return r, true
 	}
-	hi, ok = lm.acked.lastFree(low, top)
+	r.hi, ok = lm.acked.lastFree(low, top)
 	if !ok {
-		return 0, 0, false
+		return r, false
 	}
-	lo = low
-	if e := lm.acked.prevEnd(hi); e >= low {
-		lo = e + 1
+	r.lo = low
+	if e := lm.acked.prevEnd(r.hi); e >= low {
+		r.lo = e + 1
 	}
-	if hi-lo+1 > n {
-		lo = hi - n + 1
+	if r.hi-r.lo+1 > n {
+		r.lo, r.capped = r.hi-n+1, true
 	}
-	return lo, hi, true
+	return r, true
 }
 
 // read copies the readings lo..hi out of the stored segments. It returns a
 // contiguous run: from lo upwards, or when newest, ending at hi. Segments
 // found corrupt, undecodable index entries and holes in the index are
 // reported (markGone, markHole) and treated as gone.
-func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fieldline.Reading, err error) {
+func (b *Buffer) read(lane fieldline.Lane, r seqRange, how takeHow) (rs []fieldline.Reading, st Stored, err error) {
+	lo, hi, newest := r.lo, r.hi, how.newest
 	var (
 		bad     []indexEntry
 		badKeys [][]byte
@@ -160,6 +185,13 @@ func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fie
 				return err
 			}
 		}
+		if how.maxBytes > 0 && covered {
+			if e, ok := wholeSegment(segs, r, newest); ok {
+				if st, ok = b.storedSegment(lane, e, seg, how.maxBytes); ok {
+					return nil
+				}
+			}
+		}
 		from, to := max(lo, segs[0].first), min(hi, segs[len(segs)-1].last)
 		rs = make([]fieldline.Reading, 0, to-from+1)
 		for i, e := range segs {
@@ -193,9 +225,9 @@ func (b *Buffer) read(lane fieldline.Lane, lo, hi uint64, newest bool) (rs []fie
 		b.markHole(lane, hole, isHole, inHole, badKeys)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading lane %s: %w", lane, err)
+		return nil, Stored{}, fmt.Errorf("reading lane %s: %w", lane, err)
 	}
-	return rs, nil
+	return rs, st, nil
 }
 
 func keyOf(k []byte) uint64 {

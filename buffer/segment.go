@@ -25,7 +25,7 @@ func (b *Buffer) encode(in *cycleIn) error {
 		buf := b.encBuf[l][:0]
 		var ends []int
 		for off := 0; off < len(rs); {
-			n := segmentLen(rs[off:], b.opts.FlushMaxReadings)
+			n := segmentLen(rs[off:], b.segmentReadings())
 			batch := fieldline.Batch{AgentID: b.opts.AgentID, Lane: fieldline.Lane(l), FirstSeq: b.cst[l].nextSeq + uint64(off), Readings: rs[off : off+n]}
 			var err error
 			if buf, err = wire.Encode(buf, &batch); err != nil {
@@ -76,4 +76,12 @@ func segmentLen(rs []fieldline.Reading, flushMax int) int {
 		}
 	}
 	return n
+}
+
+// segmentReadings is the most readings a commit puts in one segment.
+func (b *Buffer) segmentReadings() int {
+	if n := b.opts.SegmentReadings; n > 0 && n < b.opts.FlushMaxReadings {
+		return n
+	}
+	return b.opts.FlushMaxReadings
 }

@@ -21,6 +21,9 @@ type diskSample struct {
 	// metrics: segment bytes committed, readings committed, commits and
 	// their total duration (fsync included).
 	stored, committed, commits, commitSecs float64
+	// sentStored and sentReencoded sum the agents' uplink batch payloads
+	// by path (fieldline_agent_uplink_batches_total).
+	sentStored, sentReencoded float64
 }
 
 // sampleDisk reads /proc/self/io and the agents' registries. written is -1
@@ -46,6 +49,16 @@ func sampleDisk(regs []*metrics.Registry) (diskSample, error) {
 				s.commits += sum
 			case "fieldline_buffer_commit_duration_seconds":
 				s.commitSecs += hsum
+			case "fieldline_agent_uplink_batches_total":
+				for _, m := range f.Samples {
+					for _, l := range m.Labels {
+						if l.Name == "path" && l.Value == "stored" {
+							s.sentStored += m.Value
+						} else if l.Name == "path" {
+							s.sentReencoded += m.Value
+						}
+					}
+				}
 			}
 		}
 	}
@@ -79,6 +92,9 @@ func (r *Result) flash(a, b diskSample, secs float64) {
 	r.StoredPerReading = (b.stored - a.stored) / n
 	if a.written >= 0 && b.written >= 0 {
 		r.FlashPerReading = float64(b.written-a.written) / n
+	}
+	if n := (b.sentStored - a.sentStored) + (b.sentReencoded - a.sentReencoded); n > 0 {
+		r.StoredBatchShare = (b.sentStored - a.sentStored) / n
 	}
 	r.CommitsPerSec = (b.commits - a.commits) / secs
 	if c := b.commits - a.commits; c > 0 {

@@ -53,6 +53,9 @@ type Result struct {
 	// together; CommitMean a commit's mean duration, fsync included.
 	CommitsPerSec float64
 	CommitMean    time.Duration
+	// StoredBatchShare is the share of the agents' batches in the window
+	// sent as the buffer stored them, not decoded and encoded again.
+	StoredBatchShare float64
 }
 
 func secondsToDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
