@@ -118,16 +118,20 @@ func (p *Processor) process(sess *kgo.GroupTransactSession, fs kgo.Fetches) (int
 	var err error
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		pt := p.parts[ftp.Partition]
-		if err != nil || pt == nil || len(ftp.Records) == 0 {
-			return
+		if err == nil && pt != nil && len(ftp.Records) > 0 {
+			err = p.begin(sess)
 		}
-		if err = p.begin(sess); err != nil {
+		if err != nil || pt == nil {
+			for _, r := range ftp.Records {
+				r.Recycle()
+			}
 			return
 		}
 		pt.hw = ftp.LastStableOffset
 		for _, r := range ftp.Records {
 			p.handle(sess, p.tx, pt, r)
 			pt.next = r.Offset + 1
+			r.Recycle() // handle kept nothing of it: its buffers go back to the pool
 		}
 		n += len(ftp.Records)
 	})
