@@ -239,15 +239,17 @@ const pollChunk = 5000
 
 // cycle runs one transaction: it polls and processes records until
 // commit_interval has passed since the first of them (or max_poll_records
-// were taken), then writes the outputs, the changelog and the offsets, and
-// commits. A turn with no records still closes idle windows.
+// were taken, or a partition read to its end has something to publish),
+// then writes the outputs, the changelog and the offsets, and commits. A
+// turn with no records still closes idle windows; it comes when the
+// engines' clock work is due, idle_tick at the latest.
 func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) error {
 	p.tx.reset()
 	p.begun = false
 	var first time.Time
 	taken := 0
 	for {
-		timeout := p.cfg.IdleTick
+		timeout := p.untilTick()
 		if !first.IsZero() {
 			if timeout = p.cfg.CommitInterval - time.Since(first); timeout <= 0 {
 				break
@@ -296,8 +298,40 @@ func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) e
 		if taken += n; taken >= p.cfg.MaxPollRecords {
 			break
 		}
+		if p.publishNow() {
+			break
+		}
 	}
 	return p.finish(ctx, sess)
+}
+
+// publishNow reports whether a partition read to its end has aggregates
+// or alert events waiting: nothing more is there to read, so waiting out
+// commit_interval would only delay them. While a backlog is read the
+// partitions are not at their end, and transactions stay large.
+func (p *Processor) publishNow() bool {
+	for _, pt := range p.parts {
+		if pt.hw < 0 || pt.next < pt.hw {
+			continue
+		}
+		if len(pt.eng.Emitted()) > 0 || (pt.al != nil && len(pt.al.Events()) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// untilTick is how long a turn with no records may wait for one: idle_tick,
+// or less when an engine has clock work due sooner (an idle close).
+func (p *Processor) untilTick() time.Duration {
+	wait := p.cfg.IdleTick
+	now := p.now()
+	for _, pt := range p.parts {
+		if at, ok := pt.eng.NextTick(); ok {
+			wait = min(wait, max(at.Sub(now), time.Millisecond))
+		}
+	}
+	return wait
 }
 
 // fetchErrors logs the errors of a poll and returns those that end the run.
