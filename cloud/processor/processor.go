@@ -40,8 +40,9 @@ type Processor struct {
 	now   func() time.Time
 	kopt  []kgo.Opt
 	txnID string
-	// aggSchema is the fl-schema header of aggregates.
-	aggSchema string
+	// aggSchema is the fl-schema header of aggregates (shared by every
+	// aggregate record: the client only reads it).
+	aggSchema []byte
 
 	// The group's callbacks record assignment changes here; the loop
 	// applies them between transactions.
@@ -104,10 +105,10 @@ func New(cfg Config, opts Options) (*Processor, error) {
 	pr := &Processor{
 		cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: opts.KafkaOpts,
 		assigned: map[int32]bool{}, gained: map[int32]bool{}, dropped: map[int32]bool{}, parts: map[int32]*part{},
-		aggSchema: wire.SchemaAggregateProto, tx: &txn{deadletters: map[string]int{}},
+		aggSchema: []byte(wire.SchemaAggregateProto), tx: &txn{deadletters: map[string]int{}},
 	}
 	if cfg.Kafka.Format == FormatJSON {
-		pr.aggSchema = wire.SchemaAggregateJSON
+		pr.aggSchema = []byte(wire.SchemaAggregateJSON)
 	}
 	pr.rules = cfg.Alerts.check(new(confkit.Problems), cfg.Window.Windows)
 	if pr.log == nil {
