@@ -9,7 +9,9 @@ const (
 	// CloseWatermark: the agent's live event time passed the window's end.
 	CloseWatermark CloseReason = 0
 	// CloseIdle: the agent sent nothing for the processor's idle_close of
-	// wall-clock time, so its open windows were emitted as they stood.
+	// wall-clock time, or (window.live_close) its clock, run on from its
+	// latest reading, passed the window's end by live_close: the window
+	// was emitted as it stood, by the clock, not by a reading past it.
 	CloseIdle CloseReason = 1
 	// CloseBackfill: the window holds readings the agent sent from its
 	// backlog after an outage; it was emitted when the agent's backlog

@@ -43,8 +43,12 @@ type Options struct {
 	// Profile, when set, is a folder for the throughput run's CPU and heap
 	// profiles (anchor.cpu, anchor.mem).
 	Profile string
-	Dir     string    // default: a temporary folder
-	Out     io.Writer // progress lines; nil: none
+	// MemoryLimit and GCPercent go to both processors' config (memory:
+	// limit, gc_percent); 0: the runtime's defaults.
+	MemoryLimit int64
+	GCPercent   int
+	Dir         string    // default: a temporary folder
+	Out         io.Writer // progress lines; nil: none
 }
 
 // Result is what a run measured.
@@ -413,7 +417,8 @@ type child struct {
 }
 
 func (o *Options) start(ctx context.Context, cfg processor.Config, name string) (*child, error) {
-	file := map[string]any{"processor": cfg, "http": map[string]string{"listen": "127.0.0.1:0"}, "log": map[string]string{"level": "warn"}}
+	file := map[string]any{"processor": cfg, "http": map[string]string{"listen": "127.0.0.1:0"}, "log": map[string]string{"level": "warn"},
+		"memory": map[string]int64{"limit": o.MemoryLimit, "gc_percent": int64(o.GCPercent)}}
 	b, err := yaml.Marshal(file)
 	if err != nil {
 		return nil, err

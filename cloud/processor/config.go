@@ -15,13 +15,17 @@ type Config struct {
 	Window window.Config `yaml:"window"`
 	// Alerts are evaluated on the readings and aggregates (cloud/alerting).
 	Alerts AlertsConfig `yaml:"alerts"`
-	// CommitInterval is the least time between two transactions: longer
+	// CommitInterval is how long a transaction collects readings: longer
 	// means fewer, larger transactions (more readings/s), shorter means
-	// aggregates visible sooner. Default 100ms.
+	// aggregates visible sooner. A partition read to its end commits as
+	// soon as it has aggregates or alert events to publish: waiting would
+	// only delay them. Default 100ms.
 	CommitInterval time.Duration `yaml:"commit_interval"`
 	// MaxPollRecords caps the records of one transaction. Default 100000.
 	MaxPollRecords int `yaml:"max_poll_records"`
-	// IdleTick is how often idle agents are looked for. Default 1s.
+	// IdleTick is how often idle agents are looked for, at the latest:
+	// a turn with no records comes sooner when an engine's idle or live
+	// close is due. Default 1s.
 	IdleTick time.Duration `yaml:"idle_tick"`
 }
 

@@ -19,6 +19,10 @@ type daemonFile struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	Memory struct {
+		Limit     confkit.ByteSize `yaml:"limit"`
+		GCPercent int              `yaml:"gc_percent"`
+	} `yaml:"memory"`
 }
 
 // TestSampleConfigIsTheDefaults: the sample decodes strictly and says what

@@ -13,9 +13,13 @@
 // fl-reason), the records that cannot be read (copied to fl.deadletter:
 // unknown fl-schema, undecodable, no seq), the new state of every agent
 // that changed (to partition p of the compacted changelog for input
-// partition p, key agent id), and the consumer offsets. Transactions are at
-// least commit_interval apart; aggregates become visible to read_committed
-// consumers when theirs commits.
+// partition p, key agent id), and the consumer offsets. A transaction
+// collects commit_interval of records, or less when a partition read to its
+// end has aggregates or alert events to publish (a backlog keeps
+// transactions large, live data does not wait); aggregates become visible
+// to read_committed consumers when theirs commits. With nothing to read the
+// loop still turns when an engine's idle or live close is due
+// (window.NextTick), idle_tick at the latest.
 //
 // Takeover: when the group gives this processor a partition, the loop first
 // waits until the group's committed offset for it is stable (no transaction

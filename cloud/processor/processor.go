@@ -40,8 +40,9 @@ type Processor struct {
 	now   func() time.Time
 	kopt  []kgo.Opt
 	txnID string
-	// aggSchema is the fl-schema header of aggregates.
-	aggSchema string
+	// aggSchema is the fl-schema header of aggregates (shared by every
+	// aggregate record: the client only reads it).
+	aggSchema []byte
 
 	// The group's callbacks record assignment changes here; the loop
 	// applies them between transactions.
@@ -108,10 +109,10 @@ func New(cfg Config, opts Options) (*Processor, error) {
 	pr := &Processor{
 		cfg: cfg, log: opts.Logger, m: opts.Metrics, now: opts.Now, kopt: append(sec, opts.KafkaOpts...),
 		assigned: map[int32]bool{}, gained: map[int32]bool{}, dropped: map[int32]bool{}, parts: map[int32]*part{},
-		aggSchema: wire.SchemaAggregateProto, tx: &txn{deadletters: map[string]int{}},
+		aggSchema: []byte(wire.SchemaAggregateProto), tx: &txn{deadletters: map[string]int{}},
 	}
 	if cfg.Kafka.Format == FormatJSON {
-		pr.aggSchema = wire.SchemaAggregateJSON
+		pr.aggSchema = []byte(wire.SchemaAggregateJSON)
 	}
 	pr.rules = cfg.Alerts.check(new(confkit.Problems), cfg.Window.Windows)
 	if pr.log == nil {
@@ -182,11 +183,15 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		// no-op); restore.go asks for them itself too.
 		kgo.SessionTimeout(k.SessionTimeout),
 		kgo.RecordPartitioner(partitioner{changelog: k.ChangelogTopic, keyed: kgo.StickyKeyPartitioner(nil)}),
-		// Fetches of a few MB: franz-go decodes a whole fetch into records
-		// at once, and 50 MB fetches (its default) of small JSON records
-		// held 300 MB of memory.
-		kgo.FetchMaxBytes(1 << 20),
-		kgo.FetchMaxPartitionBytes(256 << 10),
+		// Small fetches: franz-go decodes a whole fetch into records at
+		// once and holds the next one while the loop works on it. 50 MB
+		// fetches (its default) of small JSON records held 300 MB of
+		// memory; 1 MB fetches still held 15 MB of decompressed batches
+		// at a time (process-bench), 512 KB about half that, at the same
+		// readings/s.
+		kgo.FetchMaxBytes(512 << 10),
+		kgo.FetchMaxPartitionBytes(128 << 10),
+		kgo.WithPools(&fetchPool{}),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.OnPartitionsAssigned(p.onAssigned),
@@ -239,15 +244,17 @@ const pollChunk = 5000
 
 // cycle runs one transaction: it polls and processes records until
 // commit_interval has passed since the first of them (or max_poll_records
-// were taken), then writes the outputs, the changelog and the offsets, and
-// commits. A turn with no records still closes idle windows.
+// were taken, or a partition read to its end has something to publish),
+// then writes the outputs, the changelog and the offsets, and commits. A
+// turn with no records still closes idle windows; it comes when the
+// engines' clock work is due, idle_tick at the latest.
 func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) error {
 	p.tx.reset()
 	p.begun = false
 	var first time.Time
 	taken := 0
 	for {
-		timeout := p.cfg.IdleTick
+		timeout := p.untilTick()
 		if !first.IsZero() {
 			if timeout = p.cfg.CommitInterval - time.Since(first); timeout <= 0 {
 				break
@@ -257,6 +264,7 @@ func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) e
 		fs := sess.PollRecords(pctx, min(pollChunk, p.cfg.MaxPollRecords-taken))
 		cancel()
 		if ctx.Err() != nil {
+			recycle(fs)
 			break // commit what was processed; what was polled now is read again
 		}
 		if err := p.fetchErrors(fs); err != nil {
@@ -270,6 +278,7 @@ func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) e
 			// back to the committed offsets and the restore is tried again.
 			p.log.Warn("restoring partitions failed; retrying", "err", err, "retry_in", restoreRetry)
 			p.restoreAll = true
+			recycle(fs)
 			if _, err := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); err != nil {
 				return fmt.Errorf("ending transaction: %w", err)
 			}
@@ -294,8 +303,40 @@ func (p *Processor) cycle(ctx context.Context, sess *kgo.GroupTransactSession) e
 		if taken += n; taken >= p.cfg.MaxPollRecords {
 			break
 		}
+		if p.publishNow() {
+			break
+		}
 	}
 	return p.finish(ctx, sess)
+}
+
+// publishNow reports whether a partition read to its end has aggregates
+// or alert events waiting: nothing more is there to read, so waiting out
+// commit_interval would only delay them. While a backlog is read the
+// partitions are not at their end, and transactions stay large.
+func (p *Processor) publishNow() bool {
+	for _, pt := range p.parts {
+		if pt.hw < 0 || pt.next < pt.hw {
+			continue
+		}
+		if len(pt.eng.Emitted()) > 0 || (pt.al != nil && len(pt.al.Events()) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// untilTick is how long a turn with no records may wait for one: idle_tick,
+// or less when an engine has clock work due sooner (an idle close).
+func (p *Processor) untilTick() time.Duration {
+	wait := p.cfg.IdleTick
+	now := p.now()
+	for _, pt := range p.parts {
+		if at, ok := pt.eng.NextTick(); ok {
+			wait = min(wait, max(at.Sub(now), time.Millisecond))
+		}
+	}
+	return wait
 }
 
 // fetchErrors logs the errors of a poll and returns those that end the run.

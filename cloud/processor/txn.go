@@ -47,6 +47,8 @@ type txn struct {
 	arena       []byte
 	records     []kgo.Record
 	n           int
+	hdrs        []kgo.RecordHeader // slab of output headers, like records
+	nh          int
 
 	mu         sync.Mutex
 	produceErr error
@@ -57,7 +59,7 @@ type txn struct {
 func (t *txn) reset() {
 	t.outcomes, t.backlog, t.aggregates = [6]int{}, 0, [3]int{}
 	clear(t.deadletters)
-	t.emitted, t.arena, t.n = t.emitted[:0], t.arena[:0], 0
+	t.emitted, t.arena, t.n, t.nh = t.emitted[:0], t.arena[:0], 0, 0
 	t.alerts = t.alerts[:0]
 	t.produceErr = nil
 }
@@ -75,6 +77,20 @@ func (t *txn) record() *kgo.Record {
 	*r = kgo.Record{}
 	t.n++
 	return r
+}
+
+// headers returns n fresh output headers from a slab reused by every
+// transaction.
+func (t *txn) headers(n int) []kgo.RecordHeader {
+	if t.nh+n > len(t.hdrs) {
+		// As with records: headers handed out stay with the client.
+		t.hdrs = make([]kgo.RecordHeader, max(512, 2*len(t.hdrs), n))
+		t.nh = 0
+	}
+	h := t.hdrs[t.nh : t.nh+n : t.nh+n]
+	clear(h)
+	t.nh += n
+	return h
 }
 
 // bytes copies b into the transaction's arena.
@@ -118,16 +134,20 @@ func (p *Processor) process(sess *kgo.GroupTransactSession, fs kgo.Fetches) (int
 	var err error
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		pt := p.parts[ftp.Partition]
-		if err != nil || pt == nil || len(ftp.Records) == 0 {
-			return
+		if err == nil && pt != nil && len(ftp.Records) > 0 {
+			err = p.begin(sess)
 		}
-		if err = p.begin(sess); err != nil {
+		if err != nil || pt == nil {
+			for _, r := range ftp.Records {
+				r.Recycle()
+			}
 			return
 		}
 		pt.hw = ftp.LastStableOffset
 		for _, r := range ftp.Records {
 			p.handle(sess, p.tx, pt, r)
 			pt.next = r.Offset + 1
+			r.Recycle() // handle kept nothing of it: its buffers go back to the pool
 		}
 		n += len(ftp.Records)
 	})
@@ -349,7 +369,9 @@ func (p *Processor) writeAggregates(sess *kgo.GroupTransactSession, tx *txn, pt 
 		out.Topic = p.cfg.Kafka.AggregatesTopic
 		out.Key = tx.bytes([]byte(a.AgentID))
 		out.Value = tx.bytes(buf)
-		out.Headers = []kgo.RecordHeader{{Key: hSchema, Value: []byte(p.aggSchema)}, {Key: hAgent, Value: out.Key}}
+		out.Headers = tx.headers(2)
+		out.Headers[0] = kgo.RecordHeader{Key: hSchema, Value: p.aggSchema}
+		out.Headers[1] = kgo.RecordHeader{Key: hAgent, Value: out.Key}
 		p.produce(sess, tx, out)
 		tx.aggregates[a.Close]++
 		if a.Close == fieldline.CloseWatermark && a.Revision == 1 {

@@ -48,6 +48,10 @@ type agent struct {
 	sensors []*sensor
 	byID    map[string]*sensor
 
+	// wlWall is the engine clock when wl last rose, liveNext a bound below
+	// the ends of the agent's dirty windows (never: none), for LiveClose.
+	wlWall, liveNext int64
+
 	// lastWall is the engine clock at the agent's latest reading; idleDone
 	// once its windows were emitted for idleness since then.
 	lastWall int64
@@ -81,7 +85,7 @@ func (e *Engine) insert(a *agent) {
 }
 
 func newAgent(id string) *agent {
-	return &agent{id: id, wl: noTime, wb: noTime, gapHigh: noTime, dueL: never, dueB: never, byID: map[string]*sensor{}}
+	return &agent{id: id, wl: noTime, wb: noTime, gapHigh: noTime, dueL: never, dueB: never, liveNext: never, byID: map[string]*sensor{}}
 }
 
 func (a *agent) sensor(id string, nspecs int) *sensor {
@@ -205,26 +209,4 @@ func closeReason(w *win) fieldline.CloseReason {
 		return fieldline.CloseBackfill
 	}
 	return fieldline.CloseWatermark
-}
-
-// Tick emits the open windows of every agent that sent nothing for
-// IdleClose of the engine's clock (close reason idle). The windows stay open
-// for readings within the allowed lateness, as after any emission.
-func (e *Engine) Tick() {
-	for _, a := range e.order {
-		if a.idleDone || e.nowNs-a.lastWall < e.idleClose {
-			continue
-		}
-		a.idleDone = true
-		for _, s := range a.sensors {
-			for i, ws := range s.wins {
-				for _, w := range ws {
-					if w.dirty {
-						e.emit(a, s, w, e.specs[i].size, fieldline.CloseIdle)
-						a.dirty = true
-					}
-				}
-			}
-		}
-	}
 }

@@ -33,6 +33,19 @@ type Config struct {
 	// this long (wall clock), so a sensor or gateway that goes quiet still
 	// gets its last windows. Default 30s.
 	IdleClose time.Duration `yaml:"idle_close"`
+	// LiveClose emits a window of a live agent once the agent's clock,
+	// taken to run on from its latest reading at the pace of the
+	// processor's, is this far past the window's end, without waiting for
+	// a reading past the end (close reason idle; a reading that still
+	// comes for it within the allowed lateness makes the next revision).
+	// For sensors read about as often as their windows are long (1 s
+	// polling, 1 s windows) that takes up to one polling interval off the
+	// time to the aggregate. It must cover the jitter of the agent's
+	// delivery (its flush_interval and the network): a reading that comes
+	// after its window was emitted this way still counts, in a revision,
+	// but alert rules judge each window by its first emission. 0
+	// (default): windows wait for the watermark.
+	LiveClose time.Duration `yaml:"live_close"`
 	// Quantiles keeps a DDSketch per window for p50/p95/p99. Default true.
 	Quantiles *bool `yaml:"quantiles"`
 	// RelativeAccuracy of the quantiles (DDSketch's alpha). Default 0.01.
@@ -99,6 +112,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if c.IdleClose < 0 {
 		p.Add("idle_close", "must be ≥ 0, got %s", c.IdleClose)
+	}
+	if c.LiveClose < 0 {
+		p.Add("live_close", "must be ≥ 0 (0: off), got %s", c.LiveClose)
 	}
 	if c.RelativeAccuracy <= 0 || c.RelativeAccuracy >= 1 {
 		p.Add("relative_accuracy", "must be within (0, 1), got %g", c.RelativeAccuracy)

@@ -43,7 +43,12 @@
 // An agent that sends nothing for IdleClose (engine clock) gets its dirty
 // windows emitted by Tick with close reason idle. A sensor that goes quiet
 // while its agent keeps sending needs no idle close: the agent's watermark
-// closes its windows.
+// closes its windows. With LiveClose, Tick also emits a live agent's
+// window once the agent's clock, run on from its latest live reading at
+// the engine clock's pace, is LiveClose past the window's end (close
+// reason idle): a sensor read once a second into 1 s windows gets its
+// window when the second is over, not when its next reading comes.
+// NextTick says when Tick next has such work.
 //
 // Dirty hands out the encoded state (watermarks, dedup sets, open windows
 // with their sketches) of every agent changed since the last call, for the
@@ -56,6 +61,8 @@
 // included: dedup must recognise a batch re-sent days later. Readings
 // flagged clock-unsynced (and not corrected) are not windowed: their times
 // are not the readings' times. Event readings (KindEvent) are deduplicated
-// but not windowed. Idle close depends on the wall clock, so it is the one
-// part a replay may do at another moment.
+// but not windowed. Idle and live close depend on the wall clock, so they
+// are the one part a replay may do at another moment. A reading that
+// arrives after its window was emitted by live close (its delivery was
+// slower than LiveClose allows for) still counts, in the next revision.
 package window

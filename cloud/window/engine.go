@@ -86,6 +86,7 @@ type Engine struct {
 	lateness  int64
 	maxFuture int64
 	idleClose int64
+	liveClose int64
 	quantiles bool
 	mapping   mapping.IndexMapping
 
@@ -95,7 +96,9 @@ type Engine struct {
 	last   *agent
 
 	emitted []fieldline.Aggregate
-	free    []*win
+	// next is the engine clock at which Tick next has work (never: none).
+	next int64
+	free []*win
 	// stateBytes is the size of the state last encoded per agent.
 	stats Stats
 }
@@ -120,9 +123,11 @@ func New(cfg Config, now time.Time) (*Engine, error) {
 		lateness:  int64(cfg.AllowedLateness),
 		maxFuture: int64(cfg.MaxFuture),
 		idleClose: int64(cfg.IdleClose),
+		liveClose: int64(cfg.LiveClose),
 		quantiles: *cfg.Quantiles,
 		nowNs:     now.UnixNano(),
 		agents:    map[string]*agent{},
+		next:      never,
 	}
 	for _, s := range cfg.Windows {
 		e.specs = append(e.specs, spec{int64(s.Size), int64(s.Hop)})
@@ -211,6 +216,7 @@ func (e *Engine) Add(in *Input) Result {
 		e.updatePending(a)
 	}
 	if res.Outcome == Unsynced || res.Outcome == Future {
+		a.liveNext = a.dueL
 		return res
 	}
 	if jump && !backlog && a.pending && t > a.gapHigh {
@@ -222,12 +228,15 @@ func (e *Engine) Add(in *Input) Result {
 	// its end plus the lateness), or a late reading made a window due now.
 	if backlog {
 		a.wb = max(a.wb, t)
-	} else {
-		a.wl = max(a.wl, t)
+	} else if t > a.wl {
+		a.wl, a.wlWall = t, e.nowNs
 	}
 	if a.dueL <= a.wl || a.dueB <= a.wb {
 		e.rescan(a)
 	}
+	// Every dirty window ends at dueL or later: where Tick's live close
+	// starts looking.
+	a.liveNext = a.dueL
 	return res
 }
 

@@ -148,7 +148,7 @@ func (e *Engine) Restore(agentID string, state []byte) error {
 	if a.id != agentID {
 		return fmt.Errorf("restoring agent %q: %w: state names agent %q", agentID, ErrState, a.id)
 	}
-	a.lastWall = e.nowNs
+	a.lastWall, a.wlWall = e.nowNs, e.nowNs
 	e.insert(a)
 	for _, s := range a.sensors {
 		for i, ws := range s.wins {
@@ -158,6 +158,7 @@ func (e *Engine) Restore(agentID string, state []byte) error {
 			}
 		}
 	}
+	a.liveNext = a.dueL
 	return nil
 }
 

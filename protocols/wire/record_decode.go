@@ -28,6 +28,12 @@ func DecodeRecord(schema string, value []byte, r *Record) error {
 // not safe for concurrent use.
 type RecordDecoder struct {
 	ids map[string]string
+	// lastAgent is the agent id of the last record: records come in runs
+	// of one agent's batch. recent caches ids by a cheap hash of their
+	// bytes, in front of ids: a map lookup hashes the whole id and misses
+	// the cache more often than this small table.
+	lastAgent string
+	recent    [64]string
 }
 
 // maxInterned bounds a RecordDecoder's shared ids; past it they start over.
@@ -49,16 +55,33 @@ func (d *RecordDecoder) Decode(schema string, value []byte, r *Record) error {
 	return fmt.Errorf("%w: %q", ErrSchema, schema)
 }
 
+// agent is str for an agent id.
+func (d *RecordDecoder) agent(b []byte) string {
+	if string(b) != d.lastAgent {
+		d.lastAgent = d.str(b)
+	}
+	return d.lastAgent
+}
+
 // str returns b as a string, shared with earlier equal ids.
 func (d *RecordDecoder) str(b []byte) string {
-	if s, ok := d.ids[string(b)]; ok {
-		return s
+	h := len(b)
+	if len(b) > 0 {
+		h = h*31 + int(b[len(b)-1])*7 + int(b[len(b)/2])
 	}
-	if d.ids == nil || len(d.ids) >= maxInterned {
-		d.ids = make(map[string]string, 64)
+	slot := &d.recent[h&(len(d.recent)-1)]
+	if *slot == string(b) {
+		return *slot
 	}
-	s := string(b)
-	d.ids[s] = s
+	s, ok := d.ids[string(b)]
+	if !ok {
+		if d.ids == nil || len(d.ids) >= maxInterned {
+			d.ids = make(map[string]string, 64)
+		}
+		s = string(b)
+		d.ids[s] = s
+	}
+	*slot = s
 	return s
 }
 
@@ -77,7 +100,7 @@ func (d *RecordDecoder) decodeProto(b []byte, r *Record) error {
 			}
 			switch num {
 			case fAgentID:
-				r.AgentID = d.str(v)
+				r.AgentID = d.agent(v)
 			case fSensorID:
 				r.SensorID = d.str(v)
 			default:

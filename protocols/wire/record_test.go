@@ -198,3 +198,34 @@ func TestExactDecimalMatchesParseFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordDecoderIDs: one decoder reading records of many agents and
+// sensors in random order (ids whose cheap hashes collide in its small
+// cache, and more ids than its map keeps before starting over) returns
+// every record's own ids, in both formats.
+func TestRecordDecoderIDs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, schema := range []string{SchemaJSON, SchemaProto} {
+		var d RecordDecoder
+		for i := range 3 * maxInterned {
+			agent := "gw-" + strconv.Itoa(rng.IntN(300))
+			if i%7 == 0 {
+				agent = "" // an empty id is an id too
+			}
+			r := fieldline.Reading{Seq: uint64(i + 1), SensorID: "s" + strconv.Itoa(rng.IntN(4*maxInterned/3)), Value: 1}
+			var b []byte
+			if schema == SchemaJSON {
+				b = AppendRecordJSON(nil, agent, fieldline.LaneTelemetry, &r)
+			} else {
+				b = AppendRecordProto(nil, agent, fieldline.LaneTelemetry, &r)
+			}
+			var got Record
+			if err := d.Decode(schema, b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.AgentID != agent || got.SensorID != r.SensorID {
+				t.Fatalf("%s record %d: agent %q sensor %q, want %q %q", schema, i, got.AgentID, got.SensorID, agent, r.SensorID)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	httppprof "net/http/pprof"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -30,12 +31,47 @@ type processFile struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	Memory memoryConfig `yaml:"memory"`
+}
+
+// memoryConfig is the Go runtime's memory settings for the process, what
+// GOMEMLIMIT and GOGC set, in the config file (where they win over the
+// environment).
+type memoryConfig struct {
+	// Limit is a soft limit of the process's memory (debug.SetMemoryLimit):
+	// the garbage collector works harder as the process nears it, and
+	// returns freed memory to the system sooner. 0: none.
+	Limit confkit.ByteSize `yaml:"limit"`
+	// GCPercent is the heap growth between collections (debug.SetGCPercent):
+	// with a limit, a higher value spends less CPU on collections while the
+	// heap stays under the limit. 0: the runtime's (100, or GOGC).
+	GCPercent int `yaml:"gc_percent"`
+}
+
+func (m *memoryConfig) check(p *confkit.Problems) {
+	if m.Limit != 0 && m.Limit < 16<<20 {
+		p.Add("limit", "at least 16MiB (the runtime alone takes a few), got %d bytes", m.Limit)
+	}
+	if m.GCPercent < 0 {
+		p.Add("gc_percent", "must be ≥ 0 (0: the runtime's), got %d", m.GCPercent)
+	}
+}
+
+// apply sets the runtime's memory settings.
+func (m *memoryConfig) apply() {
+	if m.Limit > 0 {
+		debug.SetMemoryLimit(int64(m.Limit))
+	}
+	if m.GCPercent > 0 {
+		debug.SetGCPercent(m.GCPercent)
+	}
 }
 
 func (f *processFile) Check(p *confkit.Problems) {
 	f.Processor.SetDefaults()
 	f.Processor.Check(p.In("processor"))
 	f.HTTP.Access.Check(p.In("http"))
+	f.Memory.check(p.In("memory"))
 	switch f.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -127,6 +163,7 @@ func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
 	if file.HTTP.Listen == "" {
 		file.HTTP.Listen = "127.0.0.1:9273"
 	}
+	file.Memory.apply()
 	log := newLogger(stderr, file.Log.Level, file.Log.Format)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

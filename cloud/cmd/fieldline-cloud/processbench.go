@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/cloud/processbench"
+	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/spf13/cobra"
 )
 
@@ -19,6 +20,8 @@ type processBenchOptions struct {
 	protobuf       bool
 	live           time.Duration
 	seconds        int
+	memoryLimit    string
+	gcPercent      int
 }
 
 func newProcessBenchCmd() *cobra.Command {
@@ -46,6 +49,8 @@ read_committed consumer, p50/p99. Kafka is kfake in this process unless
 	f.DurationVar(&o.live, "live", 35*time.Second, "length of the latency run")
 	f.IntVar(&o.seconds, "seconds", 400, "seconds of readings preloaded (100 agents × 50 sensors each)")
 	f.StringVar(&o.profile, "profile", "", "write the throughput run's CPU and heap profiles into this folder")
+	f.StringVar(&o.memoryLimit, "memory-limit", "0", "the processors' memory.limit (such as 70MiB; 0: none)")
+	f.IntVar(&o.gcPercent, "gc-percent", 0, "the processors' memory.gc_percent (0: the runtime's)")
 	return cmd
 }
 
@@ -59,8 +64,13 @@ func runProcessBench(ctx context.Context, stdout io.Writer, o processBenchOption
 	if o.kafka != "" {
 		bl, kafka = strings.Split(o.kafka, ","), "Kafka at "+o.kafka
 	}
-	fmt.Fprintf(stdout, "Fieldline processor benchmark: %d CPUs, %s, %s\n", runtime.NumCPU(), runtime.GOARCH, kafka)
-	r, err := processbench.Run(ctx, processbench.Options{Processor: []string{self, "process"}, Brokers: bl, Protobuf: o.protobuf, Live: o.live, Seconds: o.seconds, Profile: o.profile, Out: stdout})
+	fmt.Fprintf(stdout, "Fieldline processor benchmark: %d CPUs, %s, %s, memory limit %s, gc_percent %d\n", runtime.NumCPU(), runtime.GOARCH, kafka, o.memoryLimit, o.gcPercent)
+	limit, err := confkit.ParseByteSize(o.memoryLimit)
+	if err != nil {
+		return fmt.Errorf("--memory-limit: %w", err)
+	}
+	r, err := processbench.Run(ctx, processbench.Options{Processor: []string{self, "process"}, Brokers: bl, Protobuf: o.protobuf, Live: o.live, Seconds: o.seconds, Profile: o.profile,
+		MemoryLimit: int64(limit), GCPercent: o.gcPercent, Out: stdout})
 	if err != nil {
 		return err
 	}

@@ -241,7 +241,7 @@ http: {listen: "%s"}
     replication_factor: 1
     transaction_timeout: 5s
     session_timeout: 6s
-  window: {windows: [{size: 1s}], allowed_lateness: 1s}
+  window: {windows: [{size: 1s}], allowed_lateness: 1s, live_close: 150ms}
   commit_interval: 50ms
   alerts: {rules: %s, topic: %s, state_topic: %s}
 http: {listen: "%s"}
