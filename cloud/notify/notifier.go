@@ -348,7 +348,12 @@ func (n *Notifier) flush(ctx context.Context, all bool) {
 	for _, k := range keys {
 		g := n.groups[k]
 		delete(n.groups, k)
-		n.deliver(ctx, &Notification{Group: g.labels, Events: g.events})
+		if !n.deliver(ctx, &Notification{Group: g.labels, Events: g.events}) {
+			// Stopped mid-delivery: the records stay not done, so their
+			// offsets are not committed and the next start sends them
+			// again (the idempotency key lets a receiver drop a repeat).
+			continue
+		}
 		for _, p := range g.recs {
 			p.done = true
 		}
@@ -356,8 +361,10 @@ func (n *Notifier) flush(ctx context.Context, all bool) {
 }
 
 // deliver sends one notification to every target, each until delivered or
-// dead-lettered.
-func (n *Notifier) deliver(ctx context.Context, note *Notification) {
+// dead-lettered. It returns false when ctx ended before every target was
+// done: a delivery cut short by a stop is neither delivered nor
+// dead-lettered (it was the stop, not the target, that failed it).
+func (n *Notifier) deliver(ctx context.Context, note *Notification) bool {
 	body := WebhookBody(note)
 	key := note.Key()
 	for i, w := range n.cfg.Webhooks {
@@ -368,6 +375,10 @@ func (n *Notifier) deliver(ctx context.Context, note *Notification) {
 				HeaderSignature: Sign(secret, body), HeaderIdempotency: key, HeaderAttempt: fmt.Sprint(a),
 			}, w.Timeout)
 		})
+		if err != nil && ctx.Err() != nil {
+			n.log.Info("notification cut short by the stop; it is sent again at the next start", "target", w.Name, "attempts", made)
+			return false
+		}
 		n.done(ctx, w.Name, w.URL, note, body, key, made, err)
 	}
 	var am []fieldline.AlertEvent
@@ -377,7 +388,7 @@ func (n *Notifier) deliver(ctx context.Context, note *Notification) {
 		}
 	}
 	if len(am) == 0 {
-		return
+		return true
 	}
 	amBody := AlertmanagerBody(am)
 	for _, a := range n.cfg.Alertmanagers {
@@ -385,8 +396,13 @@ func (n *Notifier) deliver(ctx context.Context, note *Notification) {
 			n.m.Attempts.WithLabelValues(a.Name).Inc()
 			return post(ctx, n.hc, strings.TrimSuffix(a.URL, "/")+"/api/v2/alerts", amBody, nil, a.Timeout)
 		})
+		if err != nil && ctx.Err() != nil {
+			n.log.Info("notification cut short by the stop; it is sent again at the next start", "target", a.Name, "attempts", made)
+			return false
+		}
 		n.done(ctx, a.Name, a.URL, note, amBody, key, made, err)
 	}
+	return true
 }
 
 // done records the end of one delivery: delivered, or dead-lettered with
