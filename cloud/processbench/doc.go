@@ -12,9 +12,11 @@
 // offset to its last, the child's CPU time (user + system, from the rusage of
 // the exited child) and its peak RSS (VmHWM in /proc before it stops; the
 // rusage's maxrss of a child started by vfork is the parent's). The
-// latency run starts a processor at default settings and produces readings
-// stamped with the wall clock, every agent's last 100 ms as one batch every
-// 100 ms; a read_committed consumer measures window end → aggregate read.
+// latency run starts a processor at default settings, waits until it is
+// through the preloaded readings (it reads the topic from its start), and
+// produces readings stamped with the wall clock, every agent's last 100 ms
+// as one batch every 100 ms; a read_committed consumer measures window end
+// → aggregate read.
 //
 // # Caveats
 //

@@ -207,6 +207,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := waitStable(ctx, adm, lcfg.Kafka.Group, lchild); err != nil {
 		return res, err
 	}
+	// The live processor reads the topic from its start: the preloaded
+	// readings first. Live readings produced before it is through them
+	// would queue behind a backlog and the first windows' latency would be
+	// the backlog's, not the processor's on live data.
+	if err := waitCommitted(ctx, adm, lcfg.Kafka.Group, int64(res.Readings), lchild); err != nil {
+		return res, err
+	}
 	lat, err := o.live(ctx, cl, brokers, readings, lcfg.Kafka.AggregatesTopic)
 	if err != nil {
 		return res, err
@@ -391,6 +398,25 @@ func waitStable(ctx context.Context, adm *kadm.Client, group string, c *child) e
 		}
 	}
 	return fmt.Errorf("group %s not stable after a minute", group)
+}
+
+// waitCommitted waits until the group committed n records.
+func waitCommitted(ctx context.Context, adm *kadm.Client, group string, n int64, c *child) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for committed(ctx, adm, group) < n {
+		if err := c.alive(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("group %s committed %d of %d records in 10 minutes", group, committed(ctx, adm, group), n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond): // polling the group's progress
+		}
+	}
+	return nil
 }
 
 // committed is how many records of its topics the group committed.
