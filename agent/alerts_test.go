@@ -77,25 +77,31 @@ rules: {file: %s}
 http: {listen: off}
 `, dir, ns.URL(), bundle)
 
-	run := func(values ...float64) {
+	var telemetry uint64 // readings sent so far; the deadband passes each of them
+	run := func(alerts uint64, values ...float64) {
 		t.Helper()
 		src := &stepSource{values: make(chan float64)}
 		a, stop := launchAgent(t, mustConfig(t, cfg), Options{Sources: []Source{src}}, nil)
 		for _, v := range values {
 			src.values <- v
 		}
-		// Stop once everything taken is acknowledged.
-		testkit.WaitFor(t, 30*time.Second, "every reading taken and acknowledged", func() bool {
+		telemetry += uint64(len(values))
+		// Stop once every reading has been through the rules and is
+		// acknowledged on both lanes. ReadingsIn alone counts a reading
+		// when the source hands it over, before the rules have seen it:
+		// stopping then would store its alert transition unsent.
+		testkit.WaitFor(t, 30*time.Second, "every reading and transition acknowledged", func() bool {
 			st := a.Status()
-			return st.Depth() == 0 && st.ReadingsIn == uint64(len(values))
+			return st.Depth() == 0 && st.ReadingsIn == uint64(len(values)) &&
+				laneAcked(st, fieldline.LaneTelemetry) == telemetry && laneAcked(st, fieldline.LaneAlert) == alerts
 		})
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	run(70, 95, 96)     // fires
-	run(97, 98)         // still firing after a restart: no new transition
-	run(85, 79, 78, 70) // resolves once
+	run(1, 70, 95, 96)     // fires
+	run(1, 97, 98)         // still firing after a restart: no new transition
+	run(2, 85, 79, 78, 70) // resolves once
 
 	var states []string
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
@@ -121,6 +127,16 @@ http: {listen: off}
 	if fmt.Sprint(states) != fmt.Sprint(want) {
 		t.Fatalf("alert transitions in Kafka %v, want %v", states, want)
 	}
+}
+
+// laneAcked is the last seq the bridge acknowledged on a lane.
+func laneAcked(st fieldline.AgentStatus, lane fieldline.Lane) uint64 {
+	for _, l := range st.Lanes {
+		if l.Lane == lane {
+			return l.AckedSeq
+		}
+	}
+	return 0
 }
 
 // TestReloadRules swaps a new bundle in, and refuses a bad one while the
