@@ -9,9 +9,11 @@ import (
 )
 
 // Consumer reads a topic from its start, for tests that check what reached
-// Kafka.
+// Kafka. No record it fetched is lost between calls: records fetched after
+// the one that ended an Until are kept for the next call.
 type Consumer struct {
-	cl *kgo.Client
+	cl      *kgo.Client
+	pending []*kgo.Record // fetched, not yet passed to a caller
 }
 
 // NewConsumer starts reading topic from the beginning.
@@ -30,25 +32,30 @@ func NewConsumer(t testing.TB, brokers []string, topic string) *Consumer {
 	return &Consumer{cl: cl}
 }
 
-// Until fetches records, passing each to fn, until fn returns true or
-// timeout passes. It reports whether fn returned true.
+// fetch appends to c.pending what one poll returns. A poll can return
+// records together with the context's expiry; they count like any other.
+func (c *Consumer) fetch(ctx context.Context) {
+	fs := c.cl.PollFetches(ctx)
+	fs.EachRecord(func(r *kgo.Record) { c.pending = append(c.pending, r) })
+}
+
+// Until passes records to fn, in the order fetched, until fn returns true
+// or timeout passes. It reports whether fn returned true.
 func (c *Consumer) Until(timeout time.Duration, fn func(*kgo.Record) bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
-		fs := c.cl.PollFetches(ctx)
+		for len(c.pending) > 0 {
+			r := c.pending[0]
+			c.pending = c.pending[1:]
+			if fn(r) {
+				return true
+			}
+		}
 		if ctx.Err() != nil {
 			return false
 		}
-		done := false
-		fs.EachRecord(func(r *kgo.Record) {
-			if !done && fn(r) {
-				done = true
-			}
-		})
-		if done {
-			return true
-		}
+		c.fetch(ctx)
 	}
 }
 
@@ -67,15 +74,16 @@ func (c *Consumer) N(n int, timeout time.Duration) []*kgo.Record {
 
 // Drain reads whatever arrives until idle passes with no record.
 func (c *Consumer) Drain(idle time.Duration) []*kgo.Record {
-	var out []*kgo.Record
+	out := c.pending
+	c.pending = nil
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		fs := c.cl.PollFetches(ctx)
+		c.fetch(ctx)
 		cancel()
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
-		if n == 0 {
+		if len(c.pending) == 0 {
 			return out
 		}
+		out = append(out, c.pending...)
+		c.pending = nil
 	}
 }
