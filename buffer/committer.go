@@ -21,12 +21,12 @@ func (b *Buffer) run() {
 	defer timer.Stop()
 	lastMaint := time.Now()
 	retryAt := time.Time{}
-	// lastCycle is when the last commit began. A reading appended when
-	// it is FlushInterval or more ago commits at once; otherwise it waits
-	// for lastCycle + FlushInterval at most: commits stay at most one per
-	// interval, and a reading no longer waits a whole interval after a
-	// quiet spell (issue 19: p50 sensor → Kafka was the full interval).
-	var lastCycle time.Time
+	// pace spaces the commits: on average at most one per FlushInterval
+	// (a token bucket), so that a reading appended when a commit is
+	// allowed commits at once (issue 19: p50 sensor → Kafka was the full
+	// interval) without the commits' phase drifting behind sources that
+	// tick at the interval (see commitPace).
+	pace := newCommitPace(b.opts.FlushInterval, time.Now())
 	for {
 		b.mu.Lock()
 		closing := b.closing
@@ -72,12 +72,17 @@ func (b *Buffer) run() {
 		iv := b.opts.FlushInterval
 		due := time.Time{}
 		switch {
-		case work && (urgent || !now.Before(firstAt.Add(iv)) || !now.Before(lastCycle.Add(iv))):
+		case work && (urgent || !now.Before(firstAt.Add(iv))):
+			due = now
+		case work && pace.ready(now):
 			due = now
 		case acks && !now.Before(ackAt.Add(iv)):
 			due = now
 		case work:
-			due = lastCycle.Add(iv) // before firstAt + iv: now is before both
+			due = pace.next(now)
+			if fa := firstAt.Add(iv); fa.Before(due) {
+				due = fa // no reading waits longer than the interval
+			}
 		case acks:
 			due = ackAt.Add(iv)
 		}
@@ -85,7 +90,7 @@ func (b *Buffer) run() {
 			due = retryAt
 		}
 		if !due.IsZero() && !now.Before(due) {
-			lastCycle = now
+			pace.spend(now)
 			if err := b.cycle(); err != nil {
 				b.reportDamage(err) // a damaged page: the next turn rebuilds the file
 				retryAt = time.Now().Add(max(iv, 100*time.Millisecond))

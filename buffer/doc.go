@@ -12,9 +12,10 @@
 // fieldline.Batch, key = big-endian first seq, one bbolt bucket per lane, plus a
 // 20-byte index entry per segment) of at most FlushMaxReadings readings and
 // within wire.DefaultLimits, so that every stored segment decodes again,
-// at most one commit per FlushInterval (100ms by default): at once when
-// the last commit began an interval or more ago, else with the next one,
-// never later than FlushInterval after an append, or as soon as
+// at most one commit per FlushInterval (100ms by default) on average, at
+// once when the pace allows (a token bucket, pace.go: a source appending
+// once per interval gets its commit right after its append) and never
+// later than FlushInterval after an append, or as soon as
 // FlushMaxReadings wait: group commit, one fsync for many readings. With FlushInterval 0 every
 // Append call returns only after its readings are durable; AppendSync does
 // that at any interval and returns the seq range the readings got.

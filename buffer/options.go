@@ -57,12 +57,14 @@ type CommitInfo struct {
 type Options struct {
 	// AgentID is written into every stored segment and returned batch.
 	AgentID string
-	// FlushInterval is the least time between two commits, and so the
-	// longest a reading waits in memory before it is committed: a reading
-	// appended when the last commit began an interval or more ago commits
-	// at once, others with the next commit. AppendSync and
-	// FlushMaxReadings commit at once. 0 commits on every Append call (one
-	// fsync per call, or per group of concurrent calls).
+	// FlushInterval paces the commits, and is the longest a reading
+	// waits in memory before it is committed: commits come on average at
+	// most once per 0.9 × FlushInterval, in bursts of at most three (a
+	// token bucket, see pace.go), and a reading appended when the bucket
+	// holds a token commits at once, others with the next commit.
+	// AppendSync and FlushMaxReadings commit at once whatever the pace.
+	// 0 commits on every Append call (one fsync per call, or per group of
+	// concurrent calls).
 	// DefaultOptions: DefaultFlushInterval.
 	FlushInterval time.Duration
 	// FlushMaxReadings commits early once this many readings wait.
