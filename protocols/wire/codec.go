@@ -5,13 +5,27 @@ import (
 )
 
 // Header bytes in front of every encoded batch.
+//
+// Version 2 (what Encode writes) differs from version 1 only in the batch's
+// order field: version 1 holds each reading's column index, version 2 how
+// many columns it is past the column after the previous reading's, round
+// the columns (order[i] = (col[i] - col[i-1] - 1) mod columns, col[-1] =
+// -1). Readings that cycle through the sensors in column order, the common
+// case, give a run of zeros that zstd all but removes: a poll of 1,000
+// registers carried about 1.9 bytes a reading of order before. Decode
+// reads both versions.
 const (
 	magic       = 0xF1
 	version1    = 1 << 4
+	version2    = 2 << 4
 	compNone    = 0
 	compZstd    = 1
 	headerBytes = 2
 )
+
+// knownVersion reports whether v (the high nibble of the second header
+// byte) is a format this code reads.
+func knownVersion(v byte) bool { return v == version1 || v == version2 }
 
 // Limits bound what Decode accepts. The zero value means DefaultLimits.
 type Limits struct {

@@ -35,6 +35,11 @@ func DecodeInto(b *fieldline.Batch, src []byte, lim Limits) error {
 	if err := msg.unmarshal(body); err != nil {
 		return fmt.Errorf("unmarshalling batch: %v: %w", err, ErrCorrupt)
 	}
+	if src[1]&0xf0 == version2 {
+		if err := undeltaOrder(msg.Order, len(msg.Columns)); err != nil {
+			return err
+		}
+	}
 	return fromProto(b, &msg, lim)
 }
 
@@ -48,7 +53,7 @@ func decompress(src []byte, lim Limits) (body []byte, bufp *[]byte, err error) {
 	if len(src) < headerBytes || src[0] != magic {
 		return nil, nil, ErrMagic
 	}
-	if src[1]&0xf0 != version1 {
+	if !knownVersion(src[1] & 0xf0) {
 		return nil, nil, fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
 	}
 	body = src[headerBytes:]
@@ -67,6 +72,27 @@ func decompress(src []byte, lim Limits) (body []byte, bufp *[]byte, err error) {
 		return *bufp, bufp, nil
 	}
 	return nil, nil, fmt.Errorf("compression %d: %w", src[1]&0x0f, ErrVersion)
+}
+
+// undeltaOrder turns a version-2 order (see version2) into column indexes,
+// in place; a step of columns or more is ErrCorrupt.
+func undeltaOrder(order []uint32, columns int) error {
+	n := uint64(columns)
+	next := uint64(0) // the column after the previous reading's
+	for i, d := range order {
+		if uint64(d) >= n {
+			return fmt.Errorf("order[%d] steps %d columns of %d: %w", i, d, columns, ErrCorrupt)
+		}
+		c := next + uint64(d)
+		if c >= n {
+			c -= n
+		}
+		order[i] = uint32(c)
+		if next = c + 1; next == n {
+			next = 0
+		}
+	}
+	return nil
 }
 
 func fromProto(b *fieldline.Batch, m *pbBatch, lim Limits) error {

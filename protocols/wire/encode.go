@@ -44,7 +44,7 @@ func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("marshalling batch: %w", err)
 	}
-	dst = append(dst, magic, version1|compZstd)
+	dst = append(dst, magic, version2|compZstd)
 	return zenc.EncodeAll(e.raw, dst), nil
 }
 
@@ -97,8 +97,16 @@ func (e *encoder) build(b *fieldline.Batch) {
 		prev = c
 	}
 	if len(columns) > 1 {
+		n, next := int32(len(columns)), int32(0) // next: the column after the previous reading's
 		for _, c := range e.colOf {
-			order = append(order, uint32(c))
+			d := c - next
+			if d < 0 {
+				d += n
+			}
+			order = append(order, uint32(d))
+			if next = c + 1; next == n {
+				next = 0
+			}
 		}
 	}
 	if len(columns) == 1 {

@@ -26,6 +26,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{magic, version1 | compNone})
 	f.Add([]byte{magic, version1 | compNone, 0x20, 0x05, 0x2a, 0x02, 0x18, 0x01})
+	f.Add([]byte{magic, version2 | compNone, 0x20, 0x05, 0x2a, 0x02, 0x18, 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Decode(data, Limits{MaxReadings: 1 << 16, MaxDecodedBytes: 1 << 22})
 		if err != nil {

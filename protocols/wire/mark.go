@@ -29,7 +29,7 @@ func AppendOlderUnsent(dst, src []byte) ([]byte, error) {
 	if len(src) < headerBytes || src[0] != magic {
 		return dst, ErrMagic
 	}
-	if src[1]&0xf0 != version1 {
+	if !knownVersion(src[1] & 0xf0) {
 		return dst, fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
 	}
 	dst = append(dst, src...)

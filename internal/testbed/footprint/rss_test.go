@@ -11,15 +11,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
 func TestMain(m *testing.M) {
@@ -126,9 +129,12 @@ func binary(t *testing.T, goarch string) string {
 	return bin
 }
 
-// TestSteadyRSS runs the agent with each sensor count for FL_RSS_DURATION
-// and reports its memory; with 500 sensors the steady VmRSS of the native
-// binary must be within budget.
+// TestSteadyRSS runs the agent with each sensor count (FL_RSS_SENSORS) at
+// each poll rate (FL_RSS_HZ) for FL_RSS_DURATION and reports its memory,
+// its CPU per reading and the uplink bytes per reading (the batch payloads
+// the agent published on fl.up.<agent>, read by a subscriber of the test);
+// with 500 sensors at 1 Hz the steady VmRSS of the native binary must be
+// within budget.
 func TestSteadyRSS(t *testing.T) {
 	dur, err := time.ParseDuration(envOr("FL_RSS_DURATION", "60s"))
 	if err != nil || dur < 10*time.Second {
@@ -136,14 +142,20 @@ func TestSteadyRSS(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
-	t.Logf("| target | sensors | readings/s | steady VmRSS MB | peak VmHWM MB | RssAnon MB | RssFile MB | agent CPU %% |")
+	t.Logf("| target | sensors | Hz | readings/s | steady VmRSS MB | peak VmHWM MB | RssAnon MB | RssFile MB | agent CPU %% | CPU µs/reading | uplink B/reading |")
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
 		for _, ns := range envList("FL_RSS_SENSORS", "50,500") {
 			n, err := strconv.Atoi(ns)
 			if err != nil || n < 1 || n > 2000 {
 				t.Fatalf("FL_RSS_SENSORS: %q is not a count of 1..2000", ns)
 			}
-			t.Run(fmt.Sprintf("%s-%d", goarch, n), func(t *testing.T) { measure(t, goarch, n, dur) })
+			for _, hs := range envList("FL_RSS_HZ", "1") {
+				hz, err := strconv.Atoi(hs)
+				if err != nil || hz < 1 || hz > 100 {
+					t.Fatalf("FL_RSS_HZ: %q is not a rate of 1..100", hs)
+				}
+				t.Run(fmt.Sprintf("%s-%d-%dHz", goarch, n, hz), func(t *testing.T) { measure(t, goarch, n, hz, dur) })
+			}
 		}
 	}
 }
@@ -160,7 +172,7 @@ func numCPU() int {
 	return strings.Count(string(data), "processor\t:")
 }
 
-func measure(t *testing.T, goarch string, sensors int, dur time.Duration) {
+func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 	var exec []string
 	if goarch != "amd64" {
 		q := "/usr/bin/qemu-aarch64-static"
@@ -182,7 +194,21 @@ func measure(t *testing.T, goarch string, sensors int, dur time.Duration) {
 agent: {id: gw-rss, data_dir: %s}
 uplink: {nats: {url: %s}}
 http: {listen: "127.0.0.1:0"}
-%s`, dir, n.URL(), agentrun.ModbusSourceYAML(sim, sensors, time.Second)))
+%s`, dir, n.URL(), agentrun.ModbusSourceYAML(sim, sensors, time.Second/time.Duration(hz))))
+	// The uplink bytes: every batch payload the agent publishes, seen by a
+	// subscriber beside the bridge's (requests fan out to every subscriber).
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var upBytes atomic.Int64
+	if _, err := nc.Subscribe(uplink.SubjectPrefix+"gw-rss", func(m *nats.Msg) { upBytes.Add(int64(len(m.Data))) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	p := agentrun.Start(t, bin, []string{"run", "--config", cfg}, agentrun.Options{Exec: exec})
 	addr, err := p.Ready(2 * time.Minute)
 	if err != nil {
@@ -201,7 +227,7 @@ http: {listen: "127.0.0.1:0"}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	inKafka := 0
-	start, in0 := time.Now(), readingsIn()
+	start, in0, up0 := time.Now(), readingsIn(), upBytes.Load()
 	for time.Since(start) < dur {
 		<-tick.C
 		s, err := readSample(p.Pid())
@@ -211,7 +237,7 @@ http: {listen: "127.0.0.1:0"}
 		samples = append(samples, s)
 		cons.Until(10*time.Millisecond, func(*kgo.Record) bool { inKafka++; return false })
 	}
-	elapsed, in1 := time.Since(start), readingsIn()
+	elapsed, in1, up1 := time.Since(start), readingsIn(), upBytes.Load()
 	rate := (in1 - in0) / elapsed.Seconds()
 	cons.Until(2*time.Second, func(*kgo.Record) bool { inKafka++; return false })
 	if err := p.Signal(syscall.SIGTERM); err != nil {
@@ -220,9 +246,9 @@ http: {listen: "127.0.0.1:0"}
 	if code, err := p.Wait(time.Minute); err != nil || code != 0 {
 		t.Fatalf("agent exit: code %d, %v\n%s", code, err, p.Log())
 	}
-	// The agent must have done the work: every sensor once a second.
-	if minWant := float64(sensors) * 0.9; rate < minWant || float64(inKafka) < in1*0.9 {
-		t.Fatalf("%.0f readings/s in (want about %d), %d of %.0f in Kafka: the run did not measure a working agent", rate, sensors, inKafka, in1)
+	// The agent must have done the work: every sensor hz times a second.
+	if minWant := float64(sensors*hz) * 0.9; rate < minWant || float64(inKafka) < in1*0.9 {
+		t.Fatalf("%.0f readings/s in (want about %d), %d of %.0f in Kafka: the run did not measure a working agent", rate, sensors*hz, inKafka, in1)
 	}
 	steady := samples[len(samples)/2:]
 	rss := make([]int64, len(steady))
@@ -232,9 +258,15 @@ http: {listen: "127.0.0.1:0"}
 	slices.Sort(rss)
 	med := rss[len(rss)/2]
 	last := samples[len(samples)-1]
-	cpu := float64(last.cpu-samples[0].cpu) / float64(time.Duration(len(samples)-1)*time.Second) * 100
-	row := fmt.Sprintf("| linux/%s%s | %d | %.0f | %s | %s | %s | %s | %.1f |", goarch, map[bool]string{true: " (qemu)", false: ""}[exec != nil],
-		sensors, rate, mb(med), mb(last.hwm), mb(steady[len(steady)/2].anon), mb(steady[len(steady)/2].file), cpu)
+	span := time.Duration(len(samples)-1) * time.Second
+	cpu := float64(last.cpu-samples[0].cpu) / float64(span) * 100
+	// Per reading: the CPU between the first and last sample over the
+	// readings of that span (at the measured rate); the uplink bytes over
+	// the readings that came in while they were published.
+	cpuPerReading := float64((last.cpu - samples[0].cpu).Microseconds()) / (rate * span.Seconds())
+	bytesPerReading := float64(up1-up0) / (in1 - in0)
+	row := fmt.Sprintf("| linux/%s%s | %d | %d | %.0f | %s | %s | %s | %s | %.1f | %.1f | %.2f |", goarch, map[bool]string{true: " (qemu)", false: ""}[exec != nil],
+		sensors, hz, rate, mb(med), mb(last.hwm), mb(steady[len(steady)/2].anon), mb(steady[len(steady)/2].file), cpu, cpuPerReading, bytesPerReading)
 	t.Log(row)
 	if out := os.Getenv("FL_RSS_OUT"); out != "" {
 		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -243,7 +275,7 @@ http: {listen: "127.0.0.1:0"}
 			f.Close()
 		}
 	}
-	if exec == nil && sensors == budgetSensors && med > budget {
+	if exec == nil && sensors == budgetSensors && hz == 1 && med > budget {
 		t.Errorf("steady VmRSS with %d sensors is %s MB, over the budget of %s MB", sensors, mb(med), mb(budget))
 	}
 }

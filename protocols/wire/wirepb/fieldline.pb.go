@@ -84,8 +84,13 @@ type Batch struct {
 	FirstSeq uint64                 `protobuf:"varint,3,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
 	Count    uint32                 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	Columns  []*Column              `protobuf:"bytes,5,rep,name=columns,proto3" json:"columns,omitempty"`
-	// Column index of every reading in seq order. Empty when there is a single
-	// column (every reading belongs to column 0).
+	// The column of every reading in seq order. Empty when there is a single
+	// column (every reading belongs to column 0). In format version 1 (the
+	// header's second byte 0x1_) each entry is the column's index; in version 2
+	// (0x2_, what agents write now) it is how many columns the reading's is
+	// past the column after the previous reading's, round the columns:
+	// (col[i] - col[i-1] - 1) mod len(columns), with col[-1] = -1, so that
+	// sensors read in turn give zeros.
 	Order []uint32 `protobuf:"varint,6,rep,packed,name=order,proto3" json:"order,omitempty"`
 	// The agent sent this batch from the newest end of its queue while older
 	// readings of the lane wait (fieldline.Batch.OlderUnsent); the bridge
