@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -104,41 +102,13 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, addr, err := serveMetrics(file.HTTP, reg, func() bool {
-		select {
-		case <-b.Ready():
-			return true
-		default:
-			return false
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	log.Info("bridge metrics", "http", addr+"/metrics")
-	return b.Run(ctx)
+	return file.HTTP.serveWhile(ctx, log, "bridge", "/metrics /healthz", metricsMux(reg, closed(b.Ready())), b.Run)
 }
 
-// serveMetrics serves /metrics and /healthz (200 once ready() is true).
-func serveMetrics(hs httpSection, reg *prometheus.Registry, ready func() bool) (*http.Server, string, error) {
+// metricsMux serves /metrics and /healthz (200 once ready() is true).
+func metricsMux(reg *prometheus.Registry, ready func() bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	srv, ln, err := hs.server(mux)
-	if err != nil {
-		return nil, "", err
-	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err
-		}
-	}()
-	return srv, hs.Access.Scheme() + "://" + ln.Addr().String(), nil
+	mux.HandleFunc("/healthz", readiness(ready))
+	return mux
 }

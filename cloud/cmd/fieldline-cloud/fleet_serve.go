@@ -59,18 +59,5 @@ func runFleetServe(ctx context.Context, stderr io.Writer, o *fleetOptions, liste
 	if err != nil {
 		return err
 	}
-	h, addr, err := serveMetrics(file.HTTP, reg, func() bool {
-		select {
-		case <-srv.Ready():
-			return true
-		default:
-			return false
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	log.Info("fleet server metrics", "http", addr+"/metrics")
-	return srv.Run(ctx)
+	return file.HTTP.serveWhile(ctx, log, "fleet server", "/metrics /healthz", metricsMux(reg, closed(srv.Ready())), srv.Run)
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -28,4 +32,49 @@ func (h httpSection) server(mux http.Handler) (*http.Server, net.Listener, error
 		return nil, nil, err
 	}
 	return &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}, ln, nil
+}
+
+// serveWhile serves mux on h while run runs, logs the address once it
+// listens (what names the daemon, endpoints its paths), and when run
+// returns shuts the server down (up to 5 s for requests in flight) and
+// waits for it. It returns run's error.
+func (h httpSection) serveWhile(ctx context.Context, log *slog.Logger, what, endpoints string, mux http.Handler, run func(context.Context) error) error {
+	srv, ln, err := h.server(mux)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info(what+" http", "http", h.Access.Scheme()+"://"+ln.Addr().String(), "endpoints", endpoints)
+	runErr := run(ctx)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server", "err", err)
+	}
+	return runErr
+}
+
+// readiness answers 200 "ok" while ready() holds, 503 "not ready" before.
+func readiness(ready func() bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}
+}
+
+// closed reports whether ch is closed (a Ready channel).
+func closed(ch <-chan struct{}) func() bool {
+	return func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
 }

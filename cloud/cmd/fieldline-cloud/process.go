@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -186,19 +184,5 @@ func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
 	mux.HandleFunc("/readyz", probe(p.Ready, "ready"))
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
-	srv, ln, err := file.HTTP.server(mux)
-	if err != nil {
-		return err
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("processor http", "http", file.HTTP.Access.Scheme()+"://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz")
-	runErr := p.Run(ctx)
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http server", "err", err)
-	}
-	return runErr
+	return file.HTTP.serveWhile(ctx, log, "processor", "/metrics /healthz /readyz", mux, p.Run)
 }
