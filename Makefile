@@ -85,6 +85,7 @@ CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
 # The footprint-rss run: sensor counts and how long each runs (docs/benchmarks.md).
 RSS_SENSORS   ?= 50,500
 RSS_HZ        ?= 1
+RSS_HOLD      ?= 0s
 RSS_DURATION  ?= 60s
 
 cross:
@@ -114,7 +115,7 @@ footprint:
 # RSS_DURATION each; fails over 30 MB steady with 500 sensors at 1 Hz.
 footprint-rss:
 	$(GO) vet -tags footprint ./internal/testbed/footprint/
-	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
+	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_HOLD=$(RSS_HOLD) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
 		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/testbed/footprint/
 
 demo: build
@@ -126,6 +127,8 @@ bench: dashboard-assets
 	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
 	@echo "== the agent polling 1,000 Modbus registers at 1 and 10 Hz: memory, CPU and uplink bytes per reading"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10
+	@echo "== 50 sensors at 1 Hz with a 10 s telemetry hold (uplink bytes per reading)"
+	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=50 RSS_HZ=1 RSS_HOLD=10s
 
 # Every decoder and parser has a fuzz target; its seed corpus is in the
 # package's testdata/fuzz/ and runs as a plain test under `make test`.

@@ -78,8 +78,12 @@ type UplinkSection struct {
 	// further when smaller.
 	MaxBatchBytes     confkit.ByteSize `yaml:"max_batch_bytes"`
 	LiveBatchReadings int              `yaml:"live_batch_readings"`
-	RetryMin          time.Duration    `yaml:"retry_min"`
-	RetryMax          time.Duration    `yaml:"retry_max"`
+	// TelemetryHold: telemetry waits this long before it is sent, in
+	// fewer, larger batches (fewer uplink bytes a reading); alerts and
+	// events never wait. 0 (the default) sends at once.
+	TelemetryHold time.Duration `yaml:"telemetry_hold"`
+	RetryMin      time.Duration `yaml:"retry_min"`
+	RetryMax      time.Duration `yaml:"retry_max"`
 	// StatusInterval between heartbeats on fl.status.<id>.
 	StatusInterval time.Duration `yaml:"status_interval"`
 }
@@ -223,6 +227,11 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if u.LiveBatchReadings < 1 || u.LiveBatchReadings > u.MaxBatchReadings {
 		p.Add("uplink.live_batch_readings", "must be within 1..max_batch_readings, got %d", u.LiveBatchReadings)
+	}
+	if u.TelemetryHold < 0 || u.TelemetryHold > 10*time.Minute {
+		p.Add("uplink.telemetry_hold", "must be within 0..10m, got %s", u.TelemetryHold)
+	} else if stall := c.Health.UplinkStall; stall > 0 && u.TelemetryHold >= stall {
+		p.Add("uplink.telemetry_hold", "must be shorter than health.uplink_stall (%s), got %s", stall, u.TelemetryHold)
 	}
 	if u.RetryMin <= 0 || u.RetryMax < u.RetryMin {
 		p.Add("uplink.retry_min", "need 0 < retry_min ≤ retry_max, got %s and %s", u.RetryMin, u.RetryMax)

@@ -64,6 +64,13 @@ type ForwarderConfig struct {
 	// and the NATS server's max_payload, whichever is smaller): a larger
 	// batch is cut in half until it fits. Default 1 MiB.
 	MaxBatchBytes int
+	// TelemetryHold is how long telemetry waits before it is sent, so that
+	// it goes in fewer, larger batches (fewer bytes a reading: each batch
+	// carries its sensors' ids and column headers once). Counted from when
+	// the forwarder first sees readings waiting; a lane holding
+	// MaxBatchReadings or more is sent at once, and alerts and events
+	// never wait. 0 sends at once.
+	TelemetryHold time.Duration
 }
 
 // Fixer corrects a batch on its way out, before each attempt to send it
@@ -117,6 +124,11 @@ type Forwarder struct {
 	// delivery resumed.
 	failingSince time.Time
 	failedSends  int
+
+	// holding: telemetry waits for TelemetryHold since heldFrom (on
+	// clock); holdDue is when the wait ends, for Run's sleep (0: none).
+	holding           bool
+	heldFrom, holdDue time.Duration
 
 	liveHigh [fieldline.NumLanes]uint64
 	liveTurn [fieldline.NumLanes]bool
@@ -199,7 +211,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		}
 		if !ok {
 			f.waiting.Store(false)
-			idle.Reset(time.Second)
+			wait := time.Second
+			if f.holdDue > 0 {
+				wait = min(wait, max(f.holdDue-f.clock(), time.Millisecond))
+			}
+			idle.Reset(wait)
 			select {
 			case <-ctx.Done():
 			case <-f.q.Committed():

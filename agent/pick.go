@@ -14,8 +14,15 @@ import (
 func (f *Forwarder) next() (outBatch, bool, error) {
 	depths := f.q.Depths()
 	var errs error
+	f.holdDue = 0
 	for lane := fieldline.Lane(0); lane < fieldline.NumLanes; lane++ {
 		if depths[lane] == 0 {
+			if lane == fieldline.LaneTelemetry {
+				f.holding = false
+			}
+			continue
+		}
+		if lane == fieldline.LaneTelemetry && f.held(depths[lane]) {
 			continue
 		}
 		b, ok, err := f.nextOf(lane, depths[lane])
@@ -78,4 +85,29 @@ func (f *Forwarder) take(lane fieldline.Lane, max int, newest bool) (outBatch, b
 	}
 	b, ok, err := take(lane, max)
 	return decodedOut(b), ok, err
+}
+
+// held reports whether telemetry, depth readings of it waiting, still
+// waits out TelemetryHold; it starts the wait when readings first wait,
+// and sets holdDue to when it ends. Once it ends the lane is sent as
+// usual, and the next readings that wait start a new one.
+func (f *Forwarder) held(depth uint64) bool {
+	hold := f.cfg.TelemetryHold
+	if hold <= 0 || f.stopping.Load() {
+		return false
+	}
+	if depth >= uint64(f.cfg.MaxBatchReadings) {
+		f.holding = false
+		return false
+	}
+	now := f.clock()
+	if !f.holding {
+		f.holding, f.heldFrom = true, now
+	}
+	if due := f.heldFrom + hold; now < due {
+		f.holdDue = due
+		return true
+	}
+	f.holding = false
+	return false
 }

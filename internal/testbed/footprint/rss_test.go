@@ -142,6 +142,7 @@ func TestSteadyRSS(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
+	t.Logf("uplink.telemetry_hold: %s", envOr("FL_RSS_HOLD", "0s"))
 	t.Logf("| target | sensors | Hz | readings/s | steady VmRSS MB | peak VmHWM MB | RssAnon MB | RssFile MB | agent CPU %% | CPU µs/reading | uplink B/reading |")
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
 		for _, ns := range envList("FL_RSS_SENSORS", "50,500") {
@@ -184,6 +185,10 @@ func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 		}
 		exec = []string{q}
 	}
+	hold, err := time.ParseDuration(envOr("FL_RSS_HOLD", "0s"))
+	if err != nil || hold < 0 || hold > dur/2 {
+		t.Fatalf("FL_RSS_HOLD=%q: want a duration of 0 up to half the run", os.Getenv("FL_RSS_HOLD"))
+	}
 	bin := binary(t, goarch)
 	sim := agentrun.StartModbusSim(t, agentrun.SimRegisters(sensors))
 	n := testkit.NATS(t)
@@ -192,9 +197,9 @@ func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 	dir := t.TempDir()
 	cfg := agentrun.WriteConfig(t, dir, fmt.Sprintf(`
 agent: {id: gw-rss, data_dir: %s}
-uplink: {nats: {url: %s}}
+uplink: {nats: {url: %s}, telemetry_hold: %s}
 http: {listen: "127.0.0.1:0"}
-%s`, dir, n.URL(), agentrun.ModbusSourceYAML(sim, sensors, time.Second/time.Duration(hz))))
+%s`, dir, n.URL(), hold, agentrun.ModbusSourceYAML(sim, sensors, time.Second/time.Duration(hz))))
 	// The uplink bytes: every batch payload the agent publishes, seen by a
 	// subscriber beside the bridge's (requests fan out to every subscriber).
 	nc, err := nats.Connect(n.URL())
@@ -239,7 +244,7 @@ http: {listen: "127.0.0.1:0"}
 	}
 	elapsed, in1, up1 := time.Since(start), readingsIn(), upBytes.Load()
 	rate := (in1 - in0) / elapsed.Seconds()
-	cons.Until(2*time.Second, func(*kgo.Record) bool { inKafka++; return false })
+	cons.Until(2*time.Second+hold, func(*kgo.Record) bool { inKafka++; return false })
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
