@@ -23,7 +23,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 AGENT_TAGS    := nethttpomithttp2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
-.PHONY: help build dashboard-assets test test-kafka cross footprint footprint-rss demo bench fuzz lint generate clean
+.PHONY: help build dashboard-assets test test-kafka cross footprint footprint-rss demo bench bench-kafka fuzz lint generate clean
 
 help:
 	@echo "make build       build the three binaries into $(BIN)/"
@@ -37,6 +37,7 @@ help:
 	@echo "make demo        run the whole system on this machine (embedded NATS and Kafka, simulators, three agents,"
 	@echo "                 bridge, processor, dashboard) and print the dashboard's address"
 	@echo "make bench       run the benchmarks and the end-to-end load run"
+	@echo "make bench-kafka the end-to-end runs of make bench against a real Apache Kafka broker (also run by make bench)"
 	@echo "make fuzz        run every fuzz target for FUZZTIME each (default 20s)"
 	@echo "make lint        go vet and staticcheck"
 	@echo "make generate    regenerate the protobuf code (needs protoc)"
@@ -129,6 +130,17 @@ bench: dashboard-assets
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10
 	@echo "== 50 sensors at 1 Hz with a 10 s telemetry hold (uplink bytes per reading)"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=50 RSS_HZ=1 RSS_HOLD=10s
+	@$(MAKE) --no-print-directory bench-kafka
+
+# The end-to-end runs of `make bench` again against a real Apache Kafka 4
+# broker on this machine (jars fetched by Maven, the machine's Java): the
+# agents' throughput into Kafka and the processor's.
+bench-kafka:
+	@set -e; out=$$(scripts/kafka/kafka.sh start); echo "$$out"; \
+	export $$(echo "$$out" | tail -1); \
+	trap 'scripts/kafka/kafka.sh stop' EXIT; \
+	$(GO) run ./cloud/cmd/fieldline-cloud bench --kafka $$FL_KAFKA_BROKERS; \
+	$(GO) run ./cloud/cmd/fieldline-cloud process-bench --kafka $$FL_KAFKA_BROKERS
 
 # Every decoder and parser has a fuzz target; its seed corpus is in the
 # package's testdata/fuzz/ and runs as a plain test under `make test`.
