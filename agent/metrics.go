@@ -50,7 +50,7 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 			Buckets: metrics.ExponentialBuckets(0.001, 2, 15),
 		}),
 		ForwardErrors: metrics.NewCounterVec(metrics.Opts{
-			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize, decode).",
+			Name: "fieldline_agent_forward_errors_total", Help: "Failed batch sends and batches cut, by class (no-connection, no-bridge, max-payload, transport, timeout, not-acked, bad-ack, buffer, too-large, split, oversize, decode, encode).",
 		}, []string{"class"}),
 		ForwardWakes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_agent_forward_wakes_total", Help: "Waits after a failed send cut short because a bridge said hello or the NATS connection was made again.",
@@ -67,6 +67,14 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 		AppendErrors: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_agent_append_errors_total", Help: "Readings the buffer refused (closed or failing).",
 		}),
+	}
+	// Series a dashboard divides or rates are served from the start, at 0,
+	// not only once the first batch took that way.
+	for _, end := range []string{"oldest", "newest"} {
+		m.BatchesTaken.WithLabelValues(end)
+	}
+	for _, path := range []string{"stored", "reencoded"} {
+		m.UplinkBatches.WithLabelValues(path)
 	}
 	if reg != nil {
 		reg.MustRegister(m.counts, m.SourceRestarts, m.BatchesTaken, m.UplinkBatches, m.ReadingsAcked,
