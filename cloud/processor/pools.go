@@ -24,8 +24,10 @@ import (
 // hold what one fetch gives back at once: a 512 KB fetch of JSON records
 // decodes into 4–5 MB of buffers, which a 4 MB pool could not keep, and
 // half of the batches missed it (process-bench with Apache Kafka: 60–70
-// collections). With 256 KB fetches and 8 MB kept, 42 collections and a
-// peak RSS of 82 MB (87–94 with 512 KB fetches).
+// collections). With 256 KB fetches and 6 MB kept, about 50 collections
+// (37 with kfake, whose batches are larger). Every MB kept adds about two
+// to the peak RSS (the heap goal follows the live heap): 8 MB saved a few
+// more collections, but kfake's peak RSS went to 98–103 MB.
 type fetchPool struct {
 	mu    sync.Mutex
 	bytes [nClasses][][]byte // by size class of their capacity
@@ -34,7 +36,7 @@ type fetchPool struct {
 }
 
 const (
-	poolBytes  = 8 << 20
+	poolBytes  = 6 << 20
 	poolMaxBuf = 2 << 20
 	recordSize = 160 // about unsafe.Sizeof(kgo.Record{}), for the bound
 
