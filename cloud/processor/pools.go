@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"math/bits"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -19,25 +20,68 @@ import (
 // The pool keeps at most poolBytes of idle buffers, each at most
 // poolMaxBuf: a fetch in flight holds what it holds, and the rest goes to
 // the garbage collector, so the pool adds a bounded few MB to the resident
-// memory instead of following the largest fetch ever seen (process-bench's
-// peak RSS: 90 MB with 4 MB kept, 94–100 MB with 8).
+// memory instead of following the largest fetch ever seen. The bound must
+// hold what one fetch gives back at once: a 512 KB fetch of JSON records
+// decodes into 4–5 MB of buffers, which a 4 MB pool could not keep, and
+// half of the batches missed it (process-bench with Apache Kafka: 60–70
+// collections). With 256 KB fetches and 6 MB kept, about 50 collections
+// (37 with kfake, whose batches are larger). Every MB kept adds about two
+// to the peak RSS (the heap goal follows the live heap): 8 MB saved a few
+// more collections, but kfake's peak RSS went to 98–103 MB.
 type fetchPool struct {
 	mu    sync.Mutex
-	bytes [][]byte
-	recs  [][]kgo.Record
+	bytes [nClasses][][]byte // by size class of their capacity
+	recs  [nClasses][][]kgo.Record
 	held  int // bytes kept in bytes and recs
 }
 
 const (
-	poolBytes  = 4 << 20
+	poolBytes  = 6 << 20
 	poolMaxBuf = 2 << 20
 	recordSize = 160 // about unsafe.Sizeof(kgo.Record{}), for the bound
+
+	// Buffers are made in size classes a quarter of a power of two
+	// apart (4 KiB, 5, 6, 7, 8, 10, 12, 14, 16 KiB, ...; records from 16),
+	// so that one given back serves the next batch of about its size: the
+	// fetched batches' sizes vary from tens of records to thousands, and
+	// a pool of buffers sized to the batch that made them mostly held
+	// buffers a little too small for the next (half the batches of
+	// process-bench missed it). A get takes a buffer of its class or up
+	// to classSlack classes larger: at most 1.5 times what it needs,
+	// which franz-go zeroes when the batch is done.
+	minBytesClass = 4 << 10
+	minRecsClass  = 16
+	nClasses      = 64
+	classSlack    = 2
 )
 
 var (
 	_ kgo.PoolDecompressBytes = (*fetchPool)(nil)
 	_ kgo.PoolRecords         = (*fetchPool)(nil)
 )
+
+// sizeClass returns the index and size of the smallest class of at least n
+// (units: bytes or records), classes starting at minimum.
+func sizeClass(n, minimum int) (int, int) {
+	if n <= minimum {
+		return 0, minimum
+	}
+	e := bits.Len(uint(n - 1)) // 2^(e-1) < n <= 2^e
+	base := 1 << (e - 1)
+	step := max(base/4, 1)
+	q := (n - base + step - 1) / step // 1..4
+	return (e-1-bits.Len(uint(minimum))+1)*4 + q, base + q*step
+}
+
+// floorClass is the index of the largest class of at most c (a capacity
+// given back), -1 when c is under the smallest.
+func floorClass(c, minimum int) int {
+	i, size := sizeClass(c, minimum)
+	if size > c {
+		i--
+	}
+	return i
+}
 
 // GetDecompressBytes returns a buffer of at least the batch's decoded size
 // when the codec says it (snappy), else of four times the compressed size
@@ -49,23 +93,25 @@ func (p *fetchPool) GetDecompressBytes(compressed []byte, codec kgo.CompressionC
 			want = n
 		}
 	}
+	c, size := sizeClass(want, minBytesClass)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := len(p.bytes) - 1; i >= 0; i-- {
-		if b := p.bytes[i]; cap(b) >= want {
-			p.bytes[i] = p.bytes[len(p.bytes)-1]
-			p.bytes[len(p.bytes)-1] = nil
-			p.bytes = p.bytes[:len(p.bytes)-1]
+	for i := c; i <= c+classSlack && i < nClasses; i++ {
+		if n := len(p.bytes[i]); n > 0 {
+			b := p.bytes[i][n-1]
+			p.bytes[i][n-1] = nil
+			p.bytes[i] = p.bytes[i][:n-1]
 			p.held -= cap(b)
 			return b[:0]
 		}
 	}
-	return make([]byte, 0, want)
+	return make([]byte, 0, size)
 }
 
 // PutDecompressBytes takes back a buffer (franz-go zeroed what was used).
 func (p *fetchPool) PutDecompressBytes(b []byte) {
-	if cap(b) > poolMaxBuf {
+	c := floorClass(cap(b), minBytesClass)
+	if cap(b) > poolMaxBuf || c < 0 || c >= nClasses {
 		return
 	}
 	p.mu.Lock()
@@ -73,30 +119,32 @@ func (p *fetchPool) PutDecompressBytes(b []byte) {
 	if p.held+cap(b) > poolBytes {
 		return
 	}
-	p.bytes = append(p.bytes, b[:0])
+	p.bytes[c] = append(p.bytes[c], b[:0])
 	p.held += cap(b)
 }
 
 // GetRecords returns a slice of capacity at least n.
 func (p *fetchPool) GetRecords(n int) []kgo.Record {
+	c, size := sizeClass(n, minRecsClass)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := len(p.recs) - 1; i >= 0; i-- {
-		if rs := p.recs[i]; cap(rs) >= n {
-			p.recs[i] = p.recs[len(p.recs)-1]
-			p.recs[len(p.recs)-1] = nil
-			p.recs = p.recs[:len(p.recs)-1]
+	for i := c; i <= c+classSlack && i < nClasses; i++ {
+		if k := len(p.recs[i]); k > 0 {
+			rs := p.recs[i][k-1]
+			p.recs[i][k-1] = nil
+			p.recs[i] = p.recs[i][:k-1]
 			p.held -= cap(rs) * recordSize
 			return rs[:0]
 		}
 	}
-	return make([]kgo.Record, 0, n)
+	return make([]kgo.Record, 0, size)
 }
 
 // PutRecords takes back a slice whose records were all recycled (zeroed).
 func (p *fetchPool) PutRecords(rs []kgo.Record) {
 	size := cap(rs) * recordSize
-	if size > poolMaxBuf {
+	c := floorClass(cap(rs), minRecsClass)
+	if size > poolMaxBuf || c < 0 || c >= nClasses {
 		return
 	}
 	p.mu.Lock()
@@ -104,7 +152,7 @@ func (p *fetchPool) PutRecords(rs []kgo.Record) {
 	if p.held+size > poolBytes {
 		return
 	}
-	p.recs = append(p.recs, rs[:0])
+	p.recs[c] = append(p.recs[c], rs[:0])
 	p.held += size
 }
 

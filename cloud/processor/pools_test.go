@@ -58,3 +58,36 @@ func TestFetchPool(t *testing.T) {
 		t.Fatalf("pool holds %d bytes after a buffer over poolMaxBuf", q.held)
 	}
 }
+
+// TestSizeClass: a class holds what it is asked for, at most a quarter of
+// a power of two more, and a buffer of a class's size goes back to it.
+func TestSizeClass(t *testing.T) {
+	tests := []struct {
+		n, minimum, class, size int
+	}{
+		{1, minBytesClass, 0, 4096},
+		{4096, minBytesClass, 0, 4096},
+		{4097, minBytesClass, 1, 5120},
+		{8192, minBytesClass, 4, 8192},
+		{8193, minBytesClass, 5, 10240},
+		{1 << 20, minBytesClass, 32, 1 << 20},
+		{poolMaxBuf, minBytesClass, 36, poolMaxBuf},
+		{17, minRecsClass, 1, 20},
+		{3000, minRecsClass, 30, 3072},
+	}
+	for _, tt := range tests {
+		class, size := sizeClass(tt.n, tt.minimum)
+		if class != tt.class || size != tt.size {
+			t.Errorf("sizeClass(%d, %d) = %d, %d; want %d, %d", tt.n, tt.minimum, class, size, tt.class, tt.size)
+		}
+	}
+	for _, c := range []struct{ minimum, largest int }{{minBytesClass, 4 * poolMaxBuf}, {minRecsClass, 4 * poolMaxBuf / recordSize}} {
+		minimum := c.minimum
+		for n := 1; n <= c.largest; n += 1 + n/64 {
+			class, size := sizeClass(n, minimum)
+			if size < n || 4*size > 5*n+4*minimum || class >= nClasses || floorClass(size, minimum) != class {
+				t.Fatalf("sizeClass(%d, %d) = %d, %d (floor %d)", n, minimum, class, size, floorClass(size, minimum))
+			}
+		}
+	}
+}

@@ -187,10 +187,11 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		// once and holds the next one while the loop works on it. 50 MB
 		// fetches (its default) of small JSON records held 300 MB of
 		// memory; 1 MB fetches still held 15 MB of decompressed batches
-		// at a time (process-bench), 512 KB about half that, at the same
-		// readings/s.
-		kgo.FetchMaxBytes(512 << 10),
-		kgo.FetchMaxPartitionBytes(128 << 10),
+		// at a time (process-bench). 256 KB fetches decode into about
+		// 2 MB of buffers, which fetchPool takes back whole (pools.go),
+		// at the same readings/s.
+		kgo.FetchMaxBytes(256 << 10),
+		kgo.FetchMaxPartitionBytes(64 << 10),
 		kgo.WithPools(&fetchPool{}),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.MaxBufferedRecords(1 << 20),
