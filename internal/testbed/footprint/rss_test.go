@@ -243,6 +243,15 @@ http: {listen: "127.0.0.1:0"}
 		cons.Until(10*time.Millisecond, func(*kgo.Record) bool { inKafka++; return false })
 	}
 	elapsed, in1, up1 := time.Since(start), readingsIn(), upBytes.Load()
+	if exec == nil {
+		// Which parts of the binary RssFile holds (see docs/benchmarks.md,
+		// "Resident memory": most of it is the kernel's fault-around).
+		if secs, err := residentSections(p.Pid()); err != nil {
+			t.Logf("binary pages resident: %v", err)
+		} else {
+			t.Logf("binary pages resident: %s", secs)
+		}
+	}
 	rate := (in1 - in0) / elapsed.Seconds()
 	cons.Until(2*time.Second+hold, func(*kgo.Record) bool { inKafka++; return false })
 	if err := p.Signal(syscall.SIGTERM); err != nil {
