@@ -24,6 +24,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		kgo.MaxBufferedRecords(500_000),
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.ProducerBatchCompression(compressions[b.cfg.Kafka.Compression]),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 	}, b.kopt...)...)
 	if err != nil {
