@@ -13,10 +13,13 @@ import (
 // in order of start. Called right after Add took a reading at t, these are
 // the open windows it joined, for alert rules that can decide on part of a
 // window (cloud/alerting's early rules). A window already emitted once is
-// left out: alert rules judge a window by its first emission.
+// left out: alert rules judge a window by its first emission. An agent
+// whose backlog is still arriving (a gap in its seqs) has none: its older
+// windows may wait for the backlog, and an alert rule must not take a
+// window before an older one.
 func (e *Engine) Partials(agentID, sensorID string, t int64, sizes []time.Duration, out []fieldline.Aggregate) []fieldline.Aggregate {
 	a, ok := e.agents[agentID]
-	if !ok {
+	if !ok || a.pending {
 		return out
 	}
 	s, ok := a.byID[sensorID]

@@ -66,8 +66,17 @@ func TestPartials(t *testing.T) {
 			t.Fatalf("seq %d at %d: partials\n  %v\nwant\n  %v", k, ts, got, want)
 		}
 	}
-	for _, tc := range []struct{ agent, sensor string }{{"other", "s"}, {"gw", "other"}} {
-		if got := e.Partials(tc.agent, tc.sensor, t0.UnixNano()+7*sec, []time.Duration{3 * time.Second, 10 * time.Second}, nil); len(got) != 0 {
+	ts := t0.UnixNano() + 8*sec
+	if got := e.Partials("gw", "s", ts, []time.Duration{3 * time.Second, 10 * time.Second}, nil); len(got) != 4 {
+		t.Fatalf("at 8 s: %d partials, want 3 hopping and 1 tumbling: %v", len(got), got)
+	}
+	// Seq 18 with 17 missing: the backlog is arriving, none.
+	r := fieldline.Reading{Seq: 18, SensorID: "s", TimeNs: ts + sec/2, Value: 1}
+	if res := e.Add(&Input{AgentID: "gw", Lane: fieldline.LaneTelemetry, BatchFirst: 18, OlderUnsent: true, Reading: r}); res.Outcome != Counted {
+		t.Fatalf("seq 18: %s", res.Outcome)
+	}
+	for _, tc := range []struct{ agent, sensor string }{{"other", "s"}, {"gw", "other"}, {"gw", "s"}} {
+		if got := e.Partials(tc.agent, tc.sensor, ts+sec/2, []time.Duration{3 * time.Second, 10 * time.Second}, nil); len(got) != 0 {
 			t.Fatalf("%s/%s: %v", tc.agent, tc.sensor, got)
 		}
 	}
