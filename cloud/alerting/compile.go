@@ -35,8 +35,10 @@ type Rules struct {
 	agentLabels []agentLabels
 	// raw rules take readings, windowed ones aggregates of their size;
 	// offline rules are absence rules on agents or sensors.
-	raw           []*rule
-	windowed      map[int64][]*rule
+	raw      []*rule
+	windowed map[int64][]*rule
+	// early: the window sizes of rules that fire early (rule.early).
+	early         []time.Duration
 	offlineAgent  []*rule
 	offlineSensor []*rule
 }
@@ -66,13 +68,18 @@ type rule struct {
 	window        int64
 	cond, clear   cond
 	hasClear      bool
-	forNs         int64
-	keepNs        int64
-	noDataNs      int64
-	offlineNs     int64
-	severity      string
-	labels        []kv
-	annotations   []kv
+	// early: a window rule whose condition, once true of part of a window,
+	// is true of the whole (cond.grows), and whose clear condition, if
+	// any, once false stays false (cond.shrinks): it takes a window as
+	// soon as a reading makes its outcome certain (Input.Windows).
+	early       bool
+	forNs       int64
+	keepNs      int64
+	noDataNs    int64
+	offlineNs   int64
+	severity    string
+	labels      []kv
+	annotations []kv
 }
 
 // kv is a label or annotation and its template (nil: the text as it is).
@@ -273,6 +280,10 @@ func compile(p *confkit.Problems, f *File, opts Options) *Rules {
 			rs.raw = append(rs.raw, r)
 		default:
 			rs.windowed[r.window] = append(rs.windowed[r.window], r)
+			if r.early && !slices.Contains(rs.early, time.Duration(r.window)) {
+				rs.early = append(rs.early, time.Duration(r.window))
+				slices.Sort(rs.early)
+			}
 		}
 	}
 	return rs
@@ -337,6 +348,7 @@ func compileRule(q *confkit.Problems, src *Rule, opts Options) *rule {
 				q.Add("clear", "%v", err)
 			}
 		}
+		r.early = r.window > 0 && r.cond.grows() && (!r.hasClear || r.clear.shrinks())
 		if src.Window > 0 && opts.Windows != nil && !slices.Contains(opts.Windows, src.Window) {
 			q.Add("window", "%s is not one of the processor's windows (%s)", src.Window, durations(opts.Windows))
 		}
@@ -505,6 +517,12 @@ func (rs *Rules) Windows() []time.Duration {
 	slices.Sort(out)
 	return out
 }
+
+// EarlyWindows returns the window sizes, in order, of the rules that fire
+// early (max > x and the other conditions that only become true as
+// readings join a window): the sizes whose open windows the engine wants
+// in Input.Windows. Nil when no rule does.
+func (rs *Rules) EarlyWindows() []time.Duration { return rs.early }
 
 // Len is the number of rules.
 func (rs *Rules) Len() int { return len(rs.rules) }

@@ -106,6 +106,35 @@ func (c cond) holds(v float64) bool {
 	return false
 }
 
+// grows reports whether the condition, once true of a window's readings
+// so far, stays true whatever readings join the window: the maximum and the
+// count only rise and the minimum only falls as readings are added, so
+// max > x, max >= x, min < x, min <= x, count > x and count >= x hold of
+// the whole window when they hold of part of it. A window rule on such a
+// condition can fire on a reading, before its window closes.
+func (c cond) grows() bool {
+	switch c.fn {
+	case fnMax, fnCount:
+		return c.op == opGT || c.op == opGE
+	case fnMin:
+		return c.op == opLT || c.op == opLE
+	}
+	return false
+}
+
+// shrinks reports whether the condition, once false of a window's readings
+// so far, stays false whatever readings join it: the mirror of grows
+// (max < x, max <= x, min > x, min >= x, count < x, count <= x).
+func (c cond) shrinks() bool {
+	switch c.fn {
+	case fnMax, fnCount:
+		return c.op == opLT || c.op == opLE
+	case fnMin:
+		return c.op == opGT || c.op == opGE
+	}
+	return false
+}
+
 // parseCond parses "FN OP NUMBER". Conditions are this one comparison and
 // no language: they run on every reading the processor takes (an
 // expression VM costs ~180 ns and 4 allocations per evaluation), and a

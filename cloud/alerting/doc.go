@@ -27,7 +27,18 @@
 //	absence: inactive/resolved --silent for offline--> firing --data--> resolved
 //
 // Clear is the rule's clear condition (hysteresis) or, without one, the
-// condition not holding. Edge alerts (readings of an agent's alert lane,
+// condition not holding.
+//
+// A window rule whose condition more readings cannot make false (max > x,
+// max >= x, min < x, min <= x, count > x, count >= x) and whose clear
+// condition, if any, more readings cannot make true (max < x, min > x,
+// count < x and their <=, >=) fires early: Input.Windows carries the open
+// windows a live reading joined, as they stand, and the rule takes each one
+// the reading decided as the sample its aggregate will be (at the window's
+// end, value the window so far), in order, stopping at the first it does
+// not decide. The aggregate then re-evaluates that sample: same outcome,
+// no second transition, the whole window's value kept. Other conditions,
+// and every resolve, wait for the aggregate. Edge alerts (readings of an agent's alert lane,
 // their Text the JSON of rules.AlertEvent) enter the same machine with
 // origin edge: the agent decided, the engine keeps the state, numbers the
 // transitions and names them like its own, so one list shows both.
@@ -62,7 +73,8 @@
 // an absence fires on the processor's, so those two clocks must agree to
 // within a fraction of the shortest offline. An agent never heard of has
 // no absence alert (there is no registry of the agents that should exist
-// yet). A window rule evaluates each window once, at its first emission;
-// an agent draining oldest-first (not the default) replays the outage's
-// values in order, and its alerts with them.
+// yet). A window rule evaluates each window once, at its first emission
+// (or, firing early, on the reading that decided it, the emission then
+// re-evaluating it); an agent draining oldest-first (not the default)
+// replays the outage's values in order, and its alerts with them.
 package alerting

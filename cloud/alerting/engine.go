@@ -39,6 +39,18 @@ type Input struct {
 	// Backlog: the agent sent newer readings of the lane first (live-first
 	// drain), so this one is history.
 	Backlog bool
+	// Late: the reading came too late for at least one of its windows
+	// (counted only in the others). It is evaluated by raw rules, but
+	// fires no window rule early.
+	Late bool
+	// Windows are the windows the reading joined that were never emitted,
+	// each aggregate as it stands with the reading in it (no quantiles;
+	// cloud/window's Engine.Partials), of the sizes in Rules.EarlyWindows,
+	// in order of start per size. A window rule that fires early takes
+	// such a window at once when the reading makes its condition certain;
+	// the window's aggregate, when emitted, is then a re-evaluation of the
+	// same sample. Not used for a backlog or late reading.
+	Windows []fieldline.Aggregate
 }
 
 // Stats are running totals of an engine, for metrics.
@@ -114,8 +126,11 @@ type series struct {
 	lastT     int64
 	lastV     float64
 	lastClear bool
-	heardNs   int64 // arrival of its last sample
-	edgeSeq   uint64
+	// early: the last sample is a window taken early, on part of its
+	// readings; its aggregate, at the same time, is still to come.
+	early   bool
+	heardNs int64 // arrival of its last sample
+	edgeSeq uint64
 	// Identity, computed at the first transition; labels kept while the
 	// alert is pending, firing or without data.
 	fp       uint64
@@ -263,10 +278,13 @@ func (e *Engine) Reading(in *Input) {
 		a.timeNs = r.TimeNs
 		a.touched = true
 	}
+	usable := r.Quality != fieldline.QualityBad && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0)
+	if usable && !in.Backlog && !in.Late && len(in.Windows) > 0 {
+		e.early(a, in)
+	}
 	if len(e.rules.raw) == 0 && len(e.rules.offlineSensor) == 0 {
 		return
 	}
-	usable := r.Quality != fieldline.QualityBad && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0)
 	for _, s := range e.sensor(a, r.SensorID) {
 		if s.r.kind == kindOffline {
 			s.heardNs = max(s.heardNs, in.ArrivalNs)
@@ -282,7 +300,53 @@ func (e *Engine) Reading(in *Input) {
 			if s.r.hasClear {
 				clr = s.r.clear.holds(r.Value)
 			}
-			e.sample(a, s, r.TimeNs, r.Value, trig, clr, in.ArrivalNs)
+			e.sample(a, s, r.TimeNs, r.Value, trig, clr, in.ArrivalNs, false)
+		}
+	}
+}
+
+// early takes, for each rule that fires early, the open windows of its
+// size the reading joined (in.Windows) whose condition the reading made
+// certain: true now and whatever else joins the window, and the rule's
+// clear condition false for good. Such a window is a sample at its end,
+// as its aggregate will be; the aggregate then re-evaluates it and makes
+// no second transition. A rule takes its windows in order: it stops at the
+// first one not yet certain (a count still short), so that no window is
+// taken before an older one.
+func (e *Engine) early(a *agent, in *Input) {
+	var last *rule
+	stop := false
+	for _, rs := range e.rules.early {
+		for _, r := range e.rules.windowed[int64(rs)] {
+			if !r.early || !r.sensor.match(in.SensorID) || !e.selects(r, a) {
+				continue
+			}
+			for i := range in.Windows {
+				w := &in.Windows[i]
+				if w.LengthNs != r.window || w.AgentID != a.id || w.SensorID != in.SensorID || w.Revision != 0 {
+					continue
+				}
+				if r != last {
+					last, stop = r, false
+				}
+				if stop {
+					continue
+				}
+				v, ok := r.cond.fn.of(w)
+				if ok && r.hasClear {
+					cv, cok := r.clear.fn.of(w)
+					ok = !cok || !r.clear.holds(cv)
+				}
+				if !ok || !r.cond.holds(v) {
+					stop = true
+					continue
+				}
+				s := a.get(skey{r.name, in.SensorID}, r)
+				if w.EndNs() <= s.lastT {
+					continue // taken already, early or by its aggregate
+				}
+				e.sample(a, s, w.EndNs(), v, true, false, in.ArrivalNs, true)
+			}
 		}
 	}
 }
@@ -328,7 +392,7 @@ func (e *Engine) Aggregate(agg *fieldline.Aggregate) {
 			cv, ok := r.clear.fn.of(agg)
 			clr = ok && r.clear.holds(cv)
 		}
-		e.sample(a, a.get(skey{r.name, agg.SensorID}, r), agg.EndNs(), v, trig, clr, a.heardNs)
+		e.sample(a, a.get(skey{r.name, agg.SensorID}, r), agg.EndNs(), v, trig, clr, a.heardNs, false)
 	}
 }
 
@@ -341,13 +405,16 @@ func (e *Engine) Aggregate(agg *fieldline.Aggregate) {
 //	firing/no-data --clr, keep_firing_for passed since the first clr--> resolved
 //
 // Samples at or before the series' last one are history (a backlog, a
-// revision) and are not evaluated.
-func (e *Engine) sample(a *agent, s *series, t int64, v float64, trig, clr bool, arrival int64) {
-	if t <= s.lastT {
+// revision) and are not evaluated, but for the aggregate of a window taken
+// early (partial: false) at the same time: that re-evaluates the window,
+// whose condition the early sample made certain, so it makes no second
+// transition, and keeps the whole window's value.
+func (e *Engine) sample(a *agent, s *series, t int64, v float64, trig, clr bool, arrival int64, partial bool) {
+	if t < s.lastT || t == s.lastT && (partial || !s.early) {
 		e.stats.Stale++
 		return
 	}
-	s.lastT, s.lastV, s.lastClear = t, v, clr
+	s.lastT, s.lastV, s.lastClear, s.early = t, v, clr, partial
 	s.heardNs = max(s.heardNs, arrival)
 	a.dirty = true
 	r := s.r

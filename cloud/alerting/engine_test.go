@@ -24,6 +24,8 @@ type harness struct {
 	seqs map[string]uint64
 	got  []string
 	all  []fieldline.AlertEvent
+	// prefix starts each rendered event.
+	prefix string
 }
 
 func newHarness(t *testing.T, yaml string) *harness {
@@ -77,7 +79,7 @@ func (h *harness) take() {
 		if ev.Fingerprint != fieldline.AlertFingerprint(ev.Labels) {
 			h.t.Fatalf("fingerprint %s is not the hash of the labels %v", fp, ev.Labels)
 		}
-		h.got = append(h.got, fmt.Sprintf("%s %s/%s %s→%s @%g %g", ev.Rule, ev.AgentID, ev.SensorID, ev.From, ev.To, float64(ev.TimeNs-t0)/1e9, math.Round(ev.Value*100)/100))
+		h.got = append(h.got, h.prefix+fmt.Sprintf("%s %s/%s %s→%s @%g %g", ev.Rule, ev.AgentID, ev.SensorID, ev.From, ev.To, float64(ev.TimeNs-t0)/1e9, math.Round(ev.Value*100)/100))
 		h.all = append(h.all, ev)
 	}
 	h.e.ResetEvents()

@@ -16,6 +16,8 @@ const stateVersion = 1
 const (
 	sfLastClear = 1 << iota
 	sfLabels
+	// sfEarly: the last sample is a window taken early (series.early).
+	sfEarly
 )
 
 // Dirty calls fn with the encoded state of every agent changed since the
@@ -62,6 +64,9 @@ func appendState(b []byte, a *agent) []byte {
 		}
 		if s.labels != nil {
 			flags |= sfLabels
+		}
+		if s.early {
+			flags |= sfEarly
 		}
 		b = append(b, byte(s.state), flags)
 		b = binary.AppendUvarint(b, s.seq)
@@ -280,6 +285,7 @@ func (e *Engine) decodeState(d *decoder) (*agent, []*series, error) {
 		s.state = fieldline.AlertState(st)
 		flags := d.byte("flags")
 		s.lastClear = flags&sfLastClear != 0
+		s.early = flags&sfEarly != 0
 		s.seq = d.uvarint("seq")
 		s.fp = d.fixed("fingerprint")
 		s.since = d.varint("since")

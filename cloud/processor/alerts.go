@@ -117,8 +117,29 @@ func (p *Processor) alertRecord(pt *part, r *kgo.Record, in *window.Input, res w
 		// The agent's own transitions count whatever their time.
 		eval = res.Outcome != window.Duplicate && res.Outcome != window.NoSeq
 	}
-	pt.alIn = alerting.Input{AgentID: in.AgentID, Lane: in.Lane, Reading: in.Reading, ArrivalNs: r.Timestamp.UnixNano(), Evaluate: eval, Backlog: res.Backlog}
+	// The windows this reading closed go first: a window rule takes its
+	// windows in order, and the reading may fire a later one early.
+	p.alertAggregates(pt)
+	wins := pt.alIn.Windows[:0]
+	if early := p.rules.EarlyWindows(); early != nil && res.Outcome == window.Counted && !res.Backlog &&
+		in.Lane == fieldline.LaneTelemetry && in.Kind != fieldline.KindEvent {
+		wins = pt.eng.Partials(in.AgentID, in.SensorID, in.TimeNs, early, wins)
+	}
+	pt.alIn = alerting.Input{AgentID: in.AgentID, Lane: in.Lane, Reading: in.Reading, ArrivalNs: r.Timestamp.UnixNano(),
+		Evaluate: eval, Backlog: res.Backlog, Late: res.Outcome == window.Late, Windows: wins}
 	pt.al.Reading(&pt.alIn)
+}
+
+// alertAggregates feeds pt's alert engine the first emissions of windows
+// its window engine made since the last call.
+func (p *Processor) alertAggregates(pt *part) {
+	em := pt.eng.Emitted()
+	for i := pt.alFed; i < len(em); i++ {
+		if a := &em[i]; a.Revision == 1 {
+			pt.al.Aggregate(a)
+		}
+	}
+	pt.alFed = len(em)
 }
 
 // evaluateAlerts runs the alert engines at the end of a transaction: on
@@ -130,11 +151,7 @@ func (p *Processor) evaluateAlerts(sess *kgo.GroupTransactSession, now time.Time
 		if pt.al == nil {
 			continue
 		}
-		for i := range pt.eng.Emitted() {
-			if a := &pt.eng.Emitted()[i]; a.Revision == 1 {
-				pt.al.Aggregate(a)
-			}
-		}
+		p.alertAggregates(pt)
 		pt.al.Settle()
 		if pt.hw >= 0 && pt.next >= pt.hw {
 			pt.al.Tick(now)

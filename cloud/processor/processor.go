@@ -89,9 +89,10 @@ type part struct {
 	stateBytes map[string]int
 	stateSum   int
 	// al is the partition's alert engine (nil without rules), alIn its
-	// input, reused.
-	al   *alerting.Engine
-	alIn alerting.Input
+	// input, reused; alFed is how many of eng's emitted aggregates al took.
+	al    *alerting.Engine
+	alIn  alerting.Input
+	alFed int
 }
 
 // New checks cfg and returns a processor; Run starts it.

@@ -379,6 +379,7 @@ func (p *Processor) writeAggregates(sess *kgo.GroupTransactSession, tx *txn, pt 
 		}
 	}
 	pt.eng.ResetEmitted()
+	pt.alFed = 0
 }
 
 // writeChangelog produces the state of every agent of pt that changed, to

@@ -105,14 +105,9 @@ func (e *Engine) emit(a *agent, s *sensor, w *win, size int64, why fieldline.Clo
 	a.dirty = true
 	agg := fieldline.Aggregate{
 		AgentID: a.id, SensorID: s.id, StartNs: w.start, LengthNs: size,
-		Count: w.count, Good: w.good, Uncertain: w.uncertain, Bad: w.bad,
 		Revision: w.rev, Close: why,
 	}
-	if w.count > 0 {
-		agg.Min, agg.Max, agg.Sum = w.min, w.max, w.sum
-		agg.Mean = w.sum / float64(w.count)
-		agg.First, agg.Last = w.first, w.last
-	}
+	w.fill(&agg)
 	if w.pos != nil {
 		agg.HasQuantiles = true
 		if w.count > 0 {
@@ -126,6 +121,16 @@ func (e *Engine) emit(a *agent, s *sensor, w *win, size int64, why fieldline.Clo
 		}
 	}
 	e.emitted = append(e.emitted, agg)
+}
+
+// fill sets agg's counts and the values other than the quantiles.
+func (w *win) fill(agg *fieldline.Aggregate) {
+	agg.Count, agg.Good, agg.Uncertain, agg.Bad = w.count, w.good, w.uncertain, w.bad
+	if w.count > 0 {
+		agg.Min, agg.Max, agg.Sum = w.min, w.max, w.sum
+		agg.Mean = w.sum / float64(w.count)
+		agg.First, agg.Last = w.first, w.last
+	}
 }
 
 // quantile is the sketch's estimate, kept within the exact min and max (the
