@@ -36,8 +36,9 @@ func StartBridge(t testing.TB, natsURL string, k *testkit.Kafka) *bridge.Bridge 
 func RunBridge(t testing.TB, natsURL string, k *testkit.Kafka, opts bridge.Options) (b *bridge.Bridge, stop func()) {
 	t.Helper()
 	b, err := bridge.New(bridge.Config{
-		NATS:     uplink.NATSConfig{URL: natsURL},
-		Kafka:    bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
+		NATS: uplink.NATSConfig{URL: natsURL},
+		Kafka: bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter"),
+			Compression: raceCompression},
 		Insecure: true, // an embedded NATS without accounts
 	}, opts)
 	if err != nil {
