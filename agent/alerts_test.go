@@ -93,7 +93,7 @@ http: {listen: off}
 		testkit.WaitFor(t, 30*time.Second, "every reading and transition acknowledged", func() bool {
 			st := a.Status()
 			return st.Depth() == 0 && st.ReadingsIn == uint64(len(values)) &&
-				laneAcked(st, fieldline.LaneTelemetry) == telemetry && laneAcked(st, fieldline.LaneAlert) == alerts
+				laneOf(st, fieldline.LaneTelemetry).AckedSeq == telemetry && laneOf(st, fieldline.LaneAlert).AckedSeq == alerts
 		})
 		if err := stop(); err != nil {
 			t.Fatal(err)
@@ -129,14 +129,14 @@ http: {listen: off}
 	}
 }
 
-// laneAcked is the last seq the bridge acknowledged on a lane.
-func laneAcked(st fieldline.AgentStatus, lane fieldline.Lane) uint64 {
+// laneOf is the status of one lane (zero when the agent has none yet).
+func laneOf(st fieldline.AgentStatus, lane fieldline.Lane) fieldline.LaneStatus {
 	for _, l := range st.Lanes {
 		if l.Lane == lane {
-			return l.AckedSeq
+			return l
 		}
 	}
-	return 0
+	return fieldline.LaneStatus{}
 }
 
 // TestReloadRules swaps a new bundle in, and refuses a bad one while the

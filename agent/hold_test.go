@@ -14,17 +14,6 @@ import (
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
-// laneNext is the next seq the buffer gives on a lane (readings committed
-// so far + 1).
-func laneNext(st fieldline.AgentStatus, lane fieldline.Lane) uint64 {
-	for _, l := range st.Lanes {
-		if l.Lane == lane {
-			return l.NextSeq
-		}
-	}
-	return 0
-}
-
 // TestTelemetryHold: with uplink.telemetry_hold, telemetry committed in
 // several commits waits and goes in one batch, while an alert transition
 // goes at once; a lane that reaches max_batch_readings is sent without
@@ -62,10 +51,10 @@ http: {listen: off}
 	// each, or nearly: the point is several commits).
 	emit := func(t *testing.T, src *stepSource, a *Agent, v float64) {
 		t.Helper()
-		next := laneNext(a.Status(), fieldline.LaneTelemetry)
+		next := laneOf(a.Status(), fieldline.LaneTelemetry).NextSeq
 		src.values <- v
 		testkit.WaitFor(t, 30*time.Second, "the reading committed", func() bool {
-			return laneNext(a.Status(), fieldline.LaneTelemetry) > next
+			return laneOf(a.Status(), fieldline.LaneTelemetry).NextSeq > next
 		})
 	}
 
@@ -75,16 +64,16 @@ http: {listen: off}
 			emit(t, src, a, v)
 		}
 		testkit.WaitFor(t, 30*time.Second, "the alert transition acknowledged", func() bool {
-			return laneAcked(a.Status(), fieldline.LaneAlert) == 1
+			return laneOf(a.Status(), fieldline.LaneAlert).AckedSeq == 1
 		})
-		if got := laneAcked(a.Status(), fieldline.LaneTelemetry); got != 0 {
+		if got := laneOf(a.Status(), fieldline.LaneTelemetry).AckedSeq; got != 0 {
 			t.Fatalf("telemetry acked up to seq %d while held for 4m with 4 of 6 readings", got)
 		}
 		for _, v := range []float64{73, 74} {
 			emit(t, src, a, v)
 		}
 		testkit.WaitFor(t, 30*time.Second, "the six readings acknowledged", func() bool {
-			return laneAcked(a.Status(), fieldline.LaneTelemetry) == 6
+			return laneOf(a.Status(), fieldline.LaneTelemetry).AckedSeq == 6
 		})
 		var tel []string
 		for _, b := range sent() {
@@ -103,7 +92,7 @@ http: {listen: off}
 			emit(t, src, a, v)
 		}
 		testkit.WaitFor(t, 30*time.Second, "the three readings acknowledged", func() bool {
-			return laneAcked(a.Status(), fieldline.LaneTelemetry) == 3
+			return laneOf(a.Status(), fieldline.LaneTelemetry).AckedSeq == 3
 		})
 		n := 0
 		for _, b := range sent() {
