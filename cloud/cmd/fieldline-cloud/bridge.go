@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/bridge"
@@ -102,13 +100,5 @@ func runBridge(ctx context.Context, stderr io.Writer, o bridgeOptions) error {
 	if err != nil {
 		return err
 	}
-	return file.HTTP.serveWhile(ctx, log, "bridge", "/metrics /healthz", metricsMux(reg, closed(b.Ready())), b.Run)
-}
-
-// metricsMux serves /metrics and /healthz (200 once ready() is true).
-func metricsMux(reg *prometheus.Registry, ready func() bool) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", readiness(ready))
-	return mux
+	return file.HTTP.serveWhile(ctx, log, "bridge", "/metrics /healthz", metricsMux(reg, closed(b.Ready()), "ready"), b.Run)
 }

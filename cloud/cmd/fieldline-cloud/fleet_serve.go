@@ -59,5 +59,5 @@ func runFleetServe(ctx context.Context, stderr io.Writer, o *fleetOptions, liste
 	if err != nil {
 		return err
 	}
-	return file.HTTP.serveWhile(ctx, log, "fleet server", "/metrics /healthz", metricsMux(reg, closed(srv.Ready())), srv.Run)
+	return file.HTTP.serveWhile(ctx, log, "fleet server", "/metrics /healthz", metricsMux(reg, closed(srv.Ready()), "ready"), srv.Run)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/internal/httpsec"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // httpSection is the http: section of every daemon's file: the listen
@@ -56,15 +58,27 @@ func (h httpSection) serveWhile(ctx context.Context, log *slog.Logger, what, end
 	return runErr
 }
 
-// readiness answers 200 "ok" while ready() holds, 503 "not ready" before.
-func readiness(ready func() bool) http.HandlerFunc {
+// probe answers 200 "ok" while ok() holds, else 503 "not <what>".
+func probe(ok func() bool, what string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		if !ok() {
+			http.Error(w, "not "+what, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	}
+}
+
+// metricsMux serves /metrics from reg and /healthz: 200 while healthy()
+// holds, 503 "not <what>" while it does not (nil: always 200).
+func metricsMux(reg *prometheus.Registry, healthy func() bool, what string) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if healthy == nil {
+		healthy = func() bool { return true }
+	}
+	mux.HandleFunc("/healthz", probe(healthy, what))
+	return mux
 }
 
 // closed reports whether ch is closed (a Ready channel).

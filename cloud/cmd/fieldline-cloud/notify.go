@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/notify"
@@ -102,9 +100,7 @@ func runNotify(ctx context.Context, stderr io.Writer, o notifyOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", readiness(n.Ready))
+	mux := metricsMux(reg, nil, "")
+	mux.HandleFunc("/readyz", probe(n.Ready, "ready"))
 	return file.HTTP.serveWhile(ctx, log, "notifier", "/metrics /healthz /readyz", mux, n.Run)
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net/http"
 	httppprof "net/http/pprof"
 	"os"
 	"runtime/debug"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/fieldline/fieldline/cloud/processor"
@@ -169,18 +166,7 @@ func runProcess(ctx context.Context, stderr io.Writer, o processOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	probe := func(ok func() bool, what string) http.HandlerFunc {
-		return func(w http.ResponseWriter, _ *http.Request) {
-			if !ok() {
-				http.Error(w, "not "+what, http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		}
-	}
-	mux.HandleFunc("/healthz", probe(p.Healthy, "healthy"))
+	mux := metricsMux(reg, p.Healthy, "healthy")
 	mux.HandleFunc("/readyz", probe(p.Ready, "ready"))
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
