@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"fmt"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -23,9 +25,18 @@ const (
 	headerBytes = 2
 )
 
-// knownVersion reports whether v (the high nibble of the second header
-// byte) is a format this code reads.
-func knownVersion(v byte) bool { return v == version1 || v == version2 }
+// checkHeader checks the magic byte and the format version of an encoded
+// batch (its compression is checked where it is undone); errors wrap
+// ErrMagic or ErrVersion.
+func checkHeader(src []byte) error {
+	if len(src) < headerBytes || src[0] != magic {
+		return ErrMagic
+	}
+	if v := src[1] & 0xf0; v != version1 && v != version2 {
+		return fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
+	}
+	return nil
+}
 
 // Limits bound what Decode accepts. The zero value means DefaultLimits.
 type Limits struct {

@@ -50,11 +50,8 @@ func decompress(src []byte, lim Limits) (body []byte, bufp *[]byte, err error) {
 	if len(src) > lim.MaxEncodedBytes {
 		return nil, nil, fmt.Errorf("batch of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
 	}
-	if len(src) < headerBytes || src[0] != magic {
-		return nil, nil, ErrMagic
-	}
-	if !knownVersion(src[1] & 0xf0) {
-		return nil, nil, fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
+	if err := checkHeader(src); err != nil {
+		return nil, nil, err
 	}
 	body = src[headerBytes:]
 	switch src[1] & 0x0f {

@@ -26,11 +26,8 @@ var olderUnsentFrame = sync.OnceValue(func() []byte { return zenc.EncodeAll(olde
 // equals Decode of src with OlderUnsent true. src is checked as far as its
 // two header bytes; errors wrap ErrMagic or ErrVersion.
 func AppendOlderUnsent(dst, src []byte) ([]byte, error) {
-	if len(src) < headerBytes || src[0] != magic {
-		return dst, ErrMagic
-	}
-	if !knownVersion(src[1] & 0xf0) {
-		return dst, fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
+	if err := checkHeader(src); err != nil {
+		return dst, err
 	}
 	dst = append(dst, src...)
 	switch src[1] & 0x0f {
