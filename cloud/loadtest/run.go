@@ -34,6 +34,9 @@ type Options struct {
 	Brokers []string
 	// FlushInterval of the agents' buffers; default 100ms.
 	FlushInterval time.Duration
+	// Compression of the bridge's produced batches (bridge
+	// kafka.compression); empty: the bridge's default.
+	Compression string
 	Dir           string    // default: a temporary folder
 	Out           io.Writer // a progress line a second; nil: none
 }
@@ -120,7 +123,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	br, err := bridge.New(bridge.Config{
 		NATS:  uplink.NATSConfig{URL: ns.URL()},
-		Kafka: bridge.KafkaConfig{Brokers: brokers, ReadingsTopic: topic},
+		Kafka: bridge.KafkaConfig{Brokers: brokers, ReadingsTopic: topic, Compression: o.Compression},
 		// The load run's embedded NATS has no accounts.
 		Insecure: true,
 	}, bridge.Options{})
