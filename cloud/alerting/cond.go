@@ -112,27 +112,33 @@ func (c cond) holds(v float64) bool {
 // max > x, max >= x, min < x, min <= x, count > x and count >= x hold of
 // the whole window when they hold of part of it. A window rule on such a
 // condition can fire on a reading, before its window closes.
-func (c cond) grows() bool {
-	switch c.fn {
-	case fnMax, fnCount:
-		return c.op == opGT || c.op == opGE
-	case fnMin:
-		return c.op == opLT || c.op == opLE
-	}
-	return false
-}
+func (c cond) grows() bool { return c.monotone() > 0 }
 
 // shrinks reports whether the condition, once false of a window's readings
 // so far, stays false whatever readings join it: the mirror of grows
 // (max < x, max <= x, min > x, min >= x, count < x, count <= x).
-func (c cond) shrinks() bool {
+func (c cond) shrinks() bool { return c.monotone() < 0 }
+
+// monotone is +1 when more readings can only make the condition true
+// (grows), -1 when they can only make it false (shrinks), 0 otherwise: the
+// direction the function moves as readings join (max and count up, min
+// down) times the direction the comparison wants (> and >= up, < and <=
+// down).
+func (c cond) monotone() int {
+	fn, op := 0, 0
 	switch c.fn {
 	case fnMax, fnCount:
-		return c.op == opLT || c.op == opLE
+		fn = 1
 	case fnMin:
-		return c.op == opGT || c.op == opGE
+		fn = -1
 	}
-	return false
+	switch c.op {
+	case opGT, opGE:
+		op = 1
+	case opLT, opLE:
+		op = -1
+	}
+	return fn * op
 }
 
 // parseCond parses "FN OP NUMBER". Conditions are this one comparison and

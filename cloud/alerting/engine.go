@@ -314,8 +314,6 @@ func (e *Engine) Reading(in *Input) {
 // first one not yet certain (a count still short), so that no window is
 // taken before an older one.
 func (e *Engine) early(a *agent, in *Input) {
-	var last *rule
-	stop := false
 	for _, rs := range e.rules.early {
 		for _, r := range e.rules.windowed[int64(rs)] {
 			if !r.early || !r.sensor.match(in.SensorID) || !e.selects(r, a) {
@@ -326,20 +324,13 @@ func (e *Engine) early(a *agent, in *Input) {
 				if w.LengthNs != r.window || w.AgentID != a.id || w.SensorID != in.SensorID || w.Revision != 0 {
 					continue
 				}
-				if r != last {
-					last, stop = r, false
-				}
-				if stop {
-					continue
-				}
 				v, ok := r.cond.fn.of(w)
 				if ok && r.hasClear {
 					cv, cok := r.clear.fn.of(w)
 					ok = !cok || !r.clear.holds(cv)
 				}
 				if !ok || !r.cond.holds(v) {
-					stop = true
-					continue
+					break // not certain yet: no later window before this one
 				}
 				s := a.get(skey{r.name, in.SensorID}, r)
 				if w.EndNs() <= s.lastT {
