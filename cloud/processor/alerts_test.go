@@ -245,12 +245,32 @@ type fakeClock struct{ ns atomic.Int64 }
 
 func (c *fakeClock) Now() time.Time  { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
-func writeRules(t *testing.T) string {
+func writeRules(t *testing.T, yaml string) string {
 	path := filepath.Join(t.TempDir(), "alerts.yaml")
-	if err := os.WriteFile(path, []byte(alertRules), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// alertProcessor runs a processor (group name) with the alert rules in
+// yaml and 10 s windows, on a clock the test moves, set to base, and reads
+// its events on fl.alerts from their start.
+func (c *cluster) alertProcessor(t *testing.T, name, yaml string, base time.Time) (Config, *fakeClock, *alertLog) {
+	t.Helper()
+	clock := &fakeClock{}
+	clock.Set(base)
+	cfg := c.config(name)
+	cfg.Alerts = AlertsConfig{Rules: writeRules(t, yaml), Topic: c.topic(name + ".events"), StateTopic: c.topic(name + ".state")}
+	cfg.Window.Windows = []window.Spec{{Size: 10 * time.Second}}
+	cfg.IdleTick = 50 * time.Millisecond
+	cfg.CommitInterval = 20 * time.Millisecond
+	p, err := New(cfg, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runIn(t, p)
+	return cfg, clock, c.readAlerts(t, cfg.Alerts.Topic, base)
 }
 
 // TestAlertSequence drives readings through the processor and checks the
@@ -271,19 +291,7 @@ func writeRules(t *testing.T) string {
 func TestAlertSequence(t *testing.T) {
 	c := startCluster(t, 3)
 	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	clock := &fakeClock{}
-	clock.Set(base)
-	cfg := c.config("alerts")
-	cfg.Alerts = AlertsConfig{Rules: writeRules(t), Topic: c.topic("alerts.events"), StateTopic: c.topic("alerts.state")}
-	cfg.Window.Windows = []window.Spec{{Size: 10 * time.Second}}
-	cfg.IdleTick = 50 * time.Millisecond
-	cfg.CommitInterval = 20 * time.Millisecond
-	p, err := New(cfg, Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runIn(t, p)
-	log := c.readAlerts(t, cfg.Alerts.Topic, base)
+	cfg, clock, log := c.alertProcessor(t, "alerts", alertRules, base)
 
 	s := newAlertStream(base)
 	secs := func(from, to int) (out []float64) {

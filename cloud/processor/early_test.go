@@ -1,12 +1,8 @@
 package processor
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/fieldline/fieldline/cloud/window"
 )
 
 // TestEarlyWindowAlert: a window rule on the max fires on the reading that
@@ -17,10 +13,7 @@ import (
 func TestEarlyWindowAlert(t *testing.T) {
 	c := startCluster(t, 1)
 	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	clock := &fakeClock{}
-	clock.Set(base)
-	rules := filepath.Join(t.TempDir(), "alerts.yaml")
-	if err := os.WriteFile(rules, []byte(`
+	cfg, _, log := c.alertProcessor(t, "early", `
 rules:
   - name: box-max
     window: 10s
@@ -28,20 +21,7 @@ rules:
   - name: box-mean
     window: 10s
     condition: mean > 50
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := c.config("early")
-	cfg.Alerts = AlertsConfig{Rules: rules, Topic: c.topic("early.events"), StateTopic: c.topic("early.state")}
-	cfg.Window.Windows = []window.Spec{{Size: 10 * time.Second}}
-	cfg.IdleTick = 50 * time.Millisecond
-	cfg.CommitInterval = 20 * time.Millisecond
-	p, err := New(cfg, Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runIn(t, p)
-	log := c.readAlerts(t, cfg.Alerts.Topic, base)
+`, base)
 
 	s := newAlertStream(base)
 	s.live("gw-e", "box", []float64{0, 1, 2, 3, 4}, []float64{40, 40, 95, 40, 40})
