@@ -93,7 +93,7 @@ func (f *Forwarder) take(lane fieldline.Lane, max int, newest bool) (outBatch, b
 // usual, and the next readings that wait start a new one.
 func (f *Forwarder) held(depth uint64) bool {
 	hold := f.cfg.TelemetryHold
-	if hold <= 0 || f.stopping.Load() {
+	if hold <= 0 {
 		return false
 	}
 	if depth >= uint64(f.cfg.MaxBatchReadings) {

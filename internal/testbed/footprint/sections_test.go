@@ -12,7 +12,8 @@ import (
 	"strings"
 )
 
-const pageSize = 4096
+// pageSize is the size of the pages /proc/<pid>/pagemap has an entry for.
+var pageSize = uint64(os.Getpagesize())
 
 // residentSections reports, for each allocated ELF section of the binary
 // of process pid, how many bytes of its pages are mapped in the process
@@ -44,7 +45,7 @@ func residentSections(pid int) (string, error) {
 				n++
 			}
 		}
-		fmt.Fprintf(&b, "%s %s of %s MB, ", s.Name, mb(int64(n)*pageSize), mb(int64(s.Size)))
+		fmt.Fprintf(&b, "%s %s of %s MB, ", s.Name, mb(int64(uint64(n)*pageSize)), mb(int64(s.Size)))
 	}
 	return strings.TrimSuffix(b.String(), ", "), nil
 }
