@@ -323,3 +323,40 @@ func TestEarlyReevaluated(t *testing.T) {
 		h.expect("0.7: r gw/t inactive→firing @1 99", "tick: r gw/t firing→no-data @10 120")
 	}
 }
+
+// TestWantsWindows: the processor builds a reading's open windows only
+// for a sensor an early rule watches on that agent.
+func TestWantsWindows(t *testing.T) {
+	rs, err := Load("test.yaml", []byte(`
+agent_labels:
+  - {match: "gw-a*", labels: {site: north}}
+rules:
+  - {name: hot, match: {sensor: "temp*", labels: {site: north}}, window: 10s, condition: max > 90}
+  - {name: avg, match: {sensor: "hum*"}, window: 10s, condition: mean > 90}
+  - {name: raw, match: {sensor: "hum*"}, condition: value > 90}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rs)
+	for _, c := range []struct {
+		agent, sensor string
+		want          bool
+	}{
+		{"gw-a1", "temp1", true},
+		{"gw-a1", "temp1", true},  // from the agent's cache
+		{"gw-a1", "hum1", false},  // only a mean rule and a raw rule watch it
+		{"gw-b1", "temp1", false}, // not labelled site=north
+	} {
+		if got := e.WantsWindows(c.agent, c.sensor); got != c.want {
+			t.Errorf("WantsWindows(%s, %s) = %v, want %v", c.agent, c.sensor, got, c.want)
+		}
+	}
+	none, err := Load("test.yaml", []byte("rules:\n  - {name: avg, window: 10s, condition: mean > 90}\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if New(none).WantsWindows("gw-a1", "temp1") {
+		t.Error("WantsWindows with no early rule: true")
+	}
+}

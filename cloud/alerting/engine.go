@@ -95,6 +95,9 @@ type agent struct {
 	series  []*series // by key
 	byKey   map[skey]*series
 	sensors map[string][]*series // raw and sensor-absence series by sensor
+	// early: whether a rule that fires early watches the sensor (made
+	// on first use, as sensors is; see WantsWindows).
+	early map[string]bool
 	offline []*series            // agent absence series
 	// dueNs: no absence or no-data is due before it.
 	dueNs   int64
@@ -247,6 +250,31 @@ func (e *Engine) sensor(a *agent, id string) []*series {
 	}
 	a.sensors[id] = ss
 	return ss
+}
+
+// WantsWindows reports whether a rule that fires early watches agentID's
+// sensorID: only then does a reading of it need the open windows it joined
+// (Input.Windows), which the caller need not build otherwise. The answer is
+// kept per agent and sensor, like the raw rules' series.
+func (e *Engine) WantsWindows(agentID, sensorID string) bool {
+	if len(e.rules.early) == 0 {
+		return false
+	}
+	a := e.agent(agentID)
+	if w, ok := a.early[sensorID]; ok {
+		return w
+	}
+	w := false
+	for _, rs := range e.rules.early {
+		for _, r := range e.rules.windowed[int64(rs)] {
+			w = w || r.early && r.sensor.match(sensorID) && e.selects(r, a)
+		}
+	}
+	if a.early == nil {
+		a.early = map[string]bool{}
+	}
+	a.early[sensorID] = w
+	return w
 }
 
 // Reading takes one record of fl.readings: it shows the agent is alive, a

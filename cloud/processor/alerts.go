@@ -121,9 +121,9 @@ func (p *Processor) alertRecord(pt *part, r *kgo.Record, in *window.Input, res w
 	// windows in order, and the reading may fire a later one early.
 	p.alertAggregates(pt)
 	wins := pt.alIn.Windows[:0]
-	if early := p.rules.EarlyWindows(); early != nil && res.Outcome == window.Counted && !res.Backlog &&
-		in.Lane == fieldline.LaneTelemetry && in.Kind != fieldline.KindEvent {
-		wins = pt.eng.Partials(in.AgentID, in.SensorID, in.TimeNs, early, wins)
+	if res.Outcome == window.Counted && !res.Backlog && in.Lane == fieldline.LaneTelemetry &&
+		in.Kind != fieldline.KindEvent && pt.al.WantsWindows(in.AgentID, in.SensorID) {
+		wins = pt.eng.Partials(in.AgentID, in.SensorID, in.TimeNs, p.rules.EarlyWindows(), wins)
 	}
 	pt.alIn = alerting.Input{AgentID: in.AgentID, Lane: in.Lane, Reading: in.Reading, ArrivalNs: r.Timestamp.UnixNano(),
 		Evaluate: eval, Backlog: res.Backlog, Late: res.Outcome == window.Late, Windows: wins}
