@@ -97,8 +97,8 @@ type agent struct {
 	sensors map[string][]*series // raw and sensor-absence series by sensor
 	// early: whether a rule that fires early watches the sensor (made
 	// on first use, as sensors is; see WantsWindows).
-	early map[string]bool
-	offline []*series            // agent absence series
+	early   map[string]bool
+	offline []*series // agent absence series
 	// dueNs: no absence or no-data is due before it.
 	dueNs   int64
 	touched bool // took a live reading since the last Settle

@@ -37,8 +37,8 @@ type Options struct {
 	// Compression of the bridge's produced batches (bridge
 	// kafka.compression); empty: the bridge's default.
 	Compression string
-	Dir           string    // default: a temporary folder
-	Out           io.Writer // a progress line a second; nil: none
+	Dir         string    // default: a temporary folder
+	Out         io.Writer // a progress line a second; nil: none
 }
 
 // Result is what a run measured over its Measure window.
