@@ -14,12 +14,14 @@ import (
 // the columns (order[i] = (col[i] - col[i-1] - 1) mod columns, col[-1] =
 // -1). Readings that cycle through the sensors in column order, the common
 // case, give a run of zeros that zstd all but removes: a poll of 1,000
-// registers carried about 1.9 bytes a reading of order before. Decode
-// reads both versions.
+// registers carried about 1.9 bytes a reading of order before. Version 3
+// is version 2 whose columns may name their sensors by alias (alias.go).
+// Decode reads all three.
 const (
 	magic       = 0xF1
 	version1    = 1 << 4
 	version2    = 2 << 4
+	version3    = 3 << 4 // version 2 with sensor aliases (alias.go)
 	compNone    = 0
 	compZstd    = 1
 	headerBytes = 2
@@ -32,7 +34,7 @@ func checkHeader(src []byte) error {
 	if len(src) < headerBytes || src[0] != magic {
 		return ErrMagic
 	}
-	if v := src[1] & 0xf0; v != version1 && v != version2 {
+	if v := src[1] & 0xf0; v != version1 && v != version2 && v != version3 {
 		return fmt.Errorf("version %d: %w", src[1]>>4, ErrVersion)
 	}
 	return nil

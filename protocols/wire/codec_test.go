@@ -149,7 +149,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"nil", nil, Limits{}, ErrMagic},
 		{"garbage", []byte("hello world"), Limits{}, ErrMagic},
-		{"version", []byte{magic, 0x31, 0}, Limits{}, ErrVersion},
+		{"version", []byte{magic, 0x41, 0}, Limits{}, ErrVersion},
 		{"compression", []byte{magic, version1 | 7}, Limits{}, ErrVersion},
 		{"bad zstd", append([]byte{magic, version1 | compZstd}, "notzstd"...), Limits{}, ErrCorrupt},
 		{"bad proto", []byte{magic, version1 | compNone, 0xff, 0xff}, Limits{}, ErrCorrupt},

@@ -21,8 +21,16 @@ func Decode(src []byte, lim Limits) (*fieldline.Batch, error) {
 
 var rawPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// DecodeInto is Decode that reuses b.Readings.
+// DecodeInto is Decode that reuses b.Readings. A batch that names sensors
+// by alias fails with ErrAliasUnknown: see DecodeAliased.
 func DecodeInto(b *fieldline.Batch, src []byte, lim Limits) error {
+	return DecodeAliased(b, src, lim, nil)
+}
+
+// DecodeAliased is DecodeInto that looks up the sensor aliases a batch of
+// format version 3 names with look (may be nil for a caller that has no
+// table).
+func DecodeAliased(b *fieldline.Batch, src []byte, lim Limits, look AliasLookup) error {
 	lim = lim.orDefault()
 	body, bufp, err := decompress(src, lim)
 	if bufp != nil {
@@ -35,10 +43,14 @@ func DecodeInto(b *fieldline.Batch, src []byte, lim Limits) error {
 	if err := msg.unmarshal(body); err != nil {
 		return fmt.Errorf("unmarshalling batch: %v: %w", err, ErrCorrupt)
 	}
-	if src[1]&0xf0 == version2 {
+	v := src[1] & 0xf0
+	if v != version1 {
 		if err := undeltaOrder(msg.Order, len(msg.Columns)); err != nil {
 			return err
 		}
+	}
+	if err := resolveAliases(&msg, v, look); err != nil {
+		return err
 	}
 	return fromProto(b, &msg, lim)
 }

@@ -28,8 +28,16 @@ type encoder struct {
 
 var encoders = sync.Pool{New: func() any { return &encoder{index: make(map[colKey]int32)} }}
 
-// Encode appends the coded form of b to dst and returns it.
-func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) {
+// Encode appends the coded form of b to dst and returns it, naming every
+// sensor by its id (format version 2).
+func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) { return EncodeAliased(dst, b, nil) }
+
+// EncodeAliased is Encode that names sensors by their alias in a, giving
+// an alias to each sensor that has none while a has room (format version 3;
+// version 2 when a is nil or no sensor gets an alias). Whoever keeps a must
+// keep the aliases it gained with the bytes, and announce them (Birth)
+// before the bytes are decoded elsewhere.
+func EncodeAliased(dst []byte, b *fieldline.Batch, a *Aliases) ([]byte, error) {
 	if uint64(len(b.Readings)) > math.MaxUint32 {
 		return dst, fmt.Errorf("encoding batch of %d readings: %w", len(b.Readings), ErrTooLarge)
 	}
@@ -39,12 +47,16 @@ func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
 	e.build(b)
+	version := byte(version2)
+	if a != nil && useAliases(&e.msg, a) {
+		version = version3
+	}
 	var err error
 	e.raw, err = e.msg.marshal(e.raw[:0])
 	if err != nil {
 		return dst, fmt.Errorf("marshalling batch: %w", err)
 	}
-	dst = append(dst, magic, version2|compZstd)
+	dst = append(dst, magic, version|compZstd)
 	return zenc.EncodeAll(e.raw, dst), nil
 }
 

@@ -17,6 +17,19 @@ var (
 	ErrCorrupt = errors.New("corrupt batch")
 	// ErrSeqOverflow means FirstSeq plus the reading count wraps.
 	ErrSeqOverflow = errors.New("seq range overflows")
+	// ErrAliasUnknown means a batch names sensor aliases that the decoder
+	// was not given: the table's Birth has not reached it (yet). Not a
+	// fault of the batch: it decodes once the table is known.
+	ErrAliasUnknown = errors.New("sensor aliases not known")
+)
+
+// Errors about alias tables and their Birth records.
+var (
+	// ErrAliasTable means an alias table does not hold together: epoch 0,
+	// an empty or repeated id, too many ids.
+	ErrAliasTable = errors.New("invalid alias table")
+	// ErrBirth means a Birth record does not parse.
+	ErrBirth = errors.New("malformed birth record")
 )
 
 // Errors returned by DecodeRecord.

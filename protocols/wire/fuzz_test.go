@@ -27,10 +27,23 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{magic, version1 | compNone})
 	f.Add([]byte{magic, version1 | compNone, 0x20, 0x05, 0x2a, 0x02, 0x18, 0x01})
 	f.Add([]byte{magic, version2 | compNone, 0x20, 0x05, 0x2a, 0x02, 0x18, 0x01})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := Decode(data, Limits{MaxReadings: 1 << 16, MaxDecodedBytes: 1 << 22})
+	// Version 3: sensors by alias, from a table of five.
+	table, _ := NewAliases(42, nil)
+	for _, b := range seed {
+		enc, err := EncodeAliased(nil, b, table)
 		if err != nil {
-			for _, s := range []error{ErrMagic, ErrVersion, ErrTooLarge, ErrCorrupt, ErrSeqOverflow} {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+	}
+	for _, id := range []string{"x", "y", "z"} {
+		table.alias(id)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := &fieldline.Batch{}
+		err := DecodeAliased(b, data, Limits{MaxReadings: 1 << 16, MaxDecodedBytes: 1 << 22}, table.Lookup)
+		if err != nil {
+			for _, s := range []error{ErrMagic, ErrVersion, ErrTooLarge, ErrCorrupt, ErrSeqOverflow, ErrAliasUnknown} {
 				if errors.Is(err, s) {
 					return
 				}
@@ -83,6 +96,15 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatal(err)
 		}
 		sameReadings(t, in.Readings, out.Readings)
+		// And by alias (sensor "" stays by id unless the table has it).
+		table, _ := NewAliases(first|1, nil)
+		if enc, err = EncodeAliased(nil, in, table); err != nil {
+			t.Fatal(err)
+		}
+		if err := DecodeAliased(out, enc, Limits{}, table.Lookup); err != nil {
+			t.Fatal(err)
+		}
+		sameReadings(t, in.Readings, out.Readings)
 	})
 }
 
@@ -117,6 +139,43 @@ func FuzzDecodeHeader(f *testing.F) {
 		}
 		if h.AgentID != b.AgentID || h.Lane != b.Lane || h.FirstSeq != b.FirstSeq || h.Count != len(b.Readings) {
 			t.Fatalf("header %+v, batch %s lane %s seqs %d+%d", h, b.AgentID, b.Lane, b.FirstSeq, len(b.Readings))
+		}
+	})
+}
+
+// FuzzDecodeBirth: any bytes give a Birth whose table holds together (it
+// re-encodes to bytes that decode the same) or ErrBirth / ErrTooLarge,
+// never a panic.
+func FuzzDecodeBirth(f *testing.F) {
+	for _, b := range []Birth{
+		{AgentID: "gw-1", Epoch: 1, IDs: []string{"a", "b"}},
+		{AgentID: "gw-2", Epoch: math.MaxUint64},
+	} {
+		enc, err := AppendBirth(nil, &b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+	}
+	f.Add([]byte{magicBirth, version1 | compZstd})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := DecodeBirth(data, Limits{MaxDecodedBytes: 1 << 20})
+		if err != nil {
+			if !errors.Is(err, ErrBirth) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error %v wraps neither ErrBirth nor ErrTooLarge", err)
+			}
+			return
+		}
+		if _, err := NewAliases(b.Epoch, b.IDs); err != nil {
+			t.Fatalf("accepted a table that does not hold together: %v", err)
+		}
+		enc, err := AppendBirth(nil, &b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeBirth(enc, Limits{})
+		if err != nil || back.AgentID != b.AgentID || back.Epoch != b.Epoch || len(back.IDs) != len(b.IDs) {
+			t.Fatalf("re-encoded birth: %+v, %v; want %+v", back, err, b)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"math"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -15,6 +16,8 @@ type pbBatch struct {
 	Columns     []*pbColumn
 	Order       []uint32
 	OlderUnsent bool
+	AliasEpoch  uint64
+	AliasCount  uint32
 }
 
 // pbColumn is fieldline.v1.Column (wirepb.Column).
@@ -32,6 +35,7 @@ type pbColumn struct {
 	QualityRuns    []uint32
 	FlagRuns       []uint32
 	Text           []string
+	AliasDelta     int32
 }
 
 // Values of Column.value_coding (fieldline.v1.ValueCoding).
@@ -45,6 +49,8 @@ const (
 	fBatchColumns     = 5
 	fBatchOrder       = 6
 	fBatchOlderUnsent = 7
+	fBatchAliasEpoch  = 8
+	fBatchAliasCount  = 9
 
 	fColSensorID       = 1
 	fColKind           = 2
@@ -59,6 +65,7 @@ const (
 	fColQualityRuns    = 11
 	fColFlagRuns       = 12
 	fColText           = 13
+	fColAliasDelta     = 14
 )
 
 // marshal appends m's protobuf encoding to b. Like the generated code, it
@@ -81,7 +88,9 @@ func (m *pbBatch) marshal(b []byte) ([]byte, error) {
 		b = closeLen(b, start)
 	}
 	b = appendPackedUint32(b, fBatchOrder, m.Order)
-	return appendBoolField(b, fBatchOlderUnsent, m.OlderUnsent), nil
+	b = appendBoolField(b, fBatchOlderUnsent, m.OlderUnsent)
+	b = appendFixed64Field(b, fBatchAliasEpoch, m.AliasEpoch)
+	return appendVarintField(b, fBatchAliasCount, uint64(m.AliasCount)), nil
 }
 
 func (c *pbColumn) marshal(b []byte) ([]byte, error) {
@@ -107,7 +116,7 @@ func (c *pbColumn) marshal(b []byte) ([]byte, error) {
 		b = protowire.AppendTag(b, fColText, protowire.BytesType)
 		b = protowire.AppendString(b, s)
 	}
-	return b, nil
+	return appendVarintField(b, fColAliasDelta, protowire.EncodeZigZag(int64(c.AliasDelta))), nil
 }
 
 // unmarshal reads a Batch into m, which must be zero.
@@ -135,6 +144,10 @@ func (m *pbBatch) unmarshal(data []byte) error {
 			m.Order, err = appendUint32s(m.Order, &f)
 		case f.is(fBatchOlderUnsent, protowire.VarintType):
 			m.OlderUnsent = f.v != 0
+		case f.is(fBatchAliasEpoch, protowire.Fixed64Type):
+			m.AliasEpoch = f.v
+		case f.is(fBatchAliasCount, protowire.VarintType):
+			m.AliasCount = uint32(f.v)
 		}
 		if err != nil {
 			return err
@@ -179,6 +192,8 @@ func (c *pbColumn) unmarshal(data []byte) error {
 			var s string
 			s, err = f.str()
 			c.Text = append(c.Text, s)
+		case f.is(fColAliasDelta, protowire.VarintType):
+			c.AliasDelta = int32(protowire.DecodeZigZag(f.v & math.MaxUint32))
 		}
 		if err != nil {
 			return err

@@ -95,7 +95,17 @@ type Batch struct {
 	// The agent sent this batch from the newest end of its queue while older
 	// readings of the lane wait (fieldline.Batch.OlderUnsent); the bridge
 	// copies it into the records' fl-older-unsent header.
-	OlderUnsent   bool `protobuf:"varint,7,opt,name=older_unsent,json=olderUnsent,proto3" json:"older_unsent,omitempty"`
+	OlderUnsent bool `protobuf:"varint,7,opt,name=older_unsent,json=olderUnsent,proto3" json:"older_unsent,omitempty"`
+	// Sensor aliases (format version 3, wire.Aliases): nonzero when columns
+	// may name their sensor by alias instead of by id. alias_epoch names the
+	// agent's alias table (a random number drawn when the agent's buffer
+	// file was made); alias_count is how many of its aliases the batch needs
+	// (one more than the largest it names). A column with an empty
+	// sensor_id takes the alias one past the previous such column's, plus
+	// its alias_delta (the first: 0 plus alias_delta). The table reaches the
+	// bridges in a Birth record before the first batch that needs it.
+	AliasEpoch    uint64 `protobuf:"fixed64,8,opt,name=alias_epoch,json=aliasEpoch,proto3" json:"alias_epoch,omitempty"`
+	AliasCount    uint32 `protobuf:"varint,9,opt,name=alias_count,json=aliasCount,proto3" json:"alias_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -179,6 +189,20 @@ func (x *Batch) GetOlderUnsent() bool {
 	return false
 }
 
+func (x *Batch) GetAliasEpoch() uint64 {
+	if x != nil {
+		return x.AliasEpoch
+	}
+	return 0
+}
+
+func (x *Batch) GetAliasCount() uint32 {
+	if x != nil {
+		return x.AliasCount
+	}
+	return 0
+}
+
 // Column holds the readings of one sensor within a batch, in seq order.
 type Column struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -206,7 +230,10 @@ type Column struct {
 	// Flags as runs: pairs of (flags, run length). Empty means no flags.
 	FlagRuns []uint32 `protobuf:"varint,12,rep,packed,name=flag_runs,json=flagRuns,proto3" json:"flag_runs,omitempty"`
 	// Text of event readings (alerts, rule status), one per reading when set.
-	Text          []string `protobuf:"bytes,13,rep,name=text,proto3" json:"text,omitempty"`
+	Text []string `protobuf:"bytes,13,rep,name=text,proto3" json:"text,omitempty"`
+	// With Batch.alias_epoch set and sensor_id empty: this column's sensor
+	// alias minus one more than the previous aliased column's (see Batch).
+	AliasDelta    int32 `protobuf:"zigzag32,14,opt,name=alias_delta,json=aliasDelta,proto3" json:"alias_delta,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,6 +359,79 @@ func (x *Column) GetText() []string {
 	return nil
 }
 
+func (x *Column) GetAliasDelta() int32 {
+	if x != nil {
+		return x.AliasDelta
+	}
+	return 0
+}
+
+// Birth announces an agent's sensor aliases (issue 19, like Sparkplug B's
+// NBIRTH): ids[i] is alias i of table epoch. A table only grows: a later
+// Birth of the same epoch repeats the earlier ids and adds to the end. It
+// travels on the batch subject behind its own magic byte (0xF2) and is
+// kept by the bridges in the NATS KV bucket fl_aliases under
+// <agent_id>.<epoch in hex>.
+type Birth struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Epoch         uint64                 `protobuf:"fixed64,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Ids           []string               `protobuf:"bytes,3,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Birth) Reset() {
+	*x = Birth{}
+	mi := &file_fieldline_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Birth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Birth) ProtoMessage() {}
+
+func (x *Birth) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldline_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Birth.ProtoReflect.Descriptor instead.
+func (*Birth) Descriptor() ([]byte, []int) {
+	return file_fieldline_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Birth) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Birth) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Birth) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 // Ack is the bridge's reply to a Batch.
 type Ack struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -352,7 +452,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_fieldline_proto_msgTypes[2]
+	mi := &file_fieldline_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +464,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[2]
+	mi := &file_fieldline_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +477,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{2}
+	return file_fieldline_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Ack) GetAgentId() string {
@@ -463,7 +563,7 @@ type LaneStatus struct {
 
 func (x *LaneStatus) Reset() {
 	*x = LaneStatus{}
-	mi := &file_fieldline_proto_msgTypes[3]
+	mi := &file_fieldline_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +575,7 @@ func (x *LaneStatus) String() string {
 func (*LaneStatus) ProtoMessage() {}
 
 func (x *LaneStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[3]
+	mi := &file_fieldline_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +588,7 @@ func (x *LaneStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaneStatus.ProtoReflect.Descriptor instead.
 func (*LaneStatus) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{3}
+	return file_fieldline_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LaneStatus) GetLane() uint32 {
@@ -586,7 +686,7 @@ type SeqRange struct {
 
 func (x *SeqRange) Reset() {
 	*x = SeqRange{}
-	mi := &file_fieldline_proto_msgTypes[4]
+	mi := &file_fieldline_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +698,7 @@ func (x *SeqRange) String() string {
 func (*SeqRange) ProtoMessage() {}
 
 func (x *SeqRange) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[4]
+	mi := &file_fieldline_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +711,7 @@ func (x *SeqRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeqRange.ProtoReflect.Descriptor instead.
 func (*SeqRange) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{4}
+	return file_fieldline_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SeqRange) GetFirst() uint64 {
@@ -659,7 +759,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_fieldline_proto_msgTypes[5]
+	mi := &file_fieldline_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +771,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[5]
+	mi := &file_fieldline_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +784,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{5}
+	return file_fieldline_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AgentStatus) GetAgentId() string {
@@ -826,7 +926,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_fieldline_proto_msgTypes[6]
+	mi := &file_fieldline_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +938,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[6]
+	mi := &file_fieldline_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +951,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{6}
+	return file_fieldline_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Reading) GetAgentId() string {
@@ -962,7 +1062,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_fieldline_proto_msgTypes[7]
+	mi := &file_fieldline_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1074,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[7]
+	mi := &file_fieldline_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1087,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{7}
+	return file_fieldline_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Aggregate) GetAgentId() string {
@@ -1173,7 +1273,7 @@ type AlertEvent struct {
 
 func (x *AlertEvent) Reset() {
 	*x = AlertEvent{}
-	mi := &file_fieldline_proto_msgTypes[8]
+	mi := &file_fieldline_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1285,7 @@ func (x *AlertEvent) String() string {
 func (*AlertEvent) ProtoMessage() {}
 
 func (x *AlertEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldline_proto_msgTypes[8]
+	mi := &file_fieldline_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1298,7 @@ func (x *AlertEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertEvent.ProtoReflect.Descriptor instead.
 func (*AlertEvent) Descriptor() ([]byte, []int) {
-	return file_fieldline_proto_rawDescGZIP(), []int{8}
+	return file_fieldline_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AlertEvent) GetRule() string {
@@ -1310,7 +1410,7 @@ var File_fieldline_proto protoreflect.FileDescriptor
 
 const file_fieldline_proto_rawDesc = "" +
 	"\n" +
-	"\x0ffieldline.proto\x12\ffieldline.v1\"\xd2\x01\n" +
+	"\x0ffieldline.proto\x12\ffieldline.v1\"\x94\x02\n" +
 	"\x05Batch\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
 	"\x04lane\x18\x02 \x01(\rR\x04lane\x12\x1b\n" +
@@ -1318,7 +1418,11 @@ const file_fieldline_proto_rawDesc = "" +
 	"\x05count\x18\x04 \x01(\rR\x05count\x12.\n" +
 	"\acolumns\x18\x05 \x03(\v2\x14.fieldline.v1.ColumnR\acolumns\x12\x14\n" +
 	"\x05order\x18\x06 \x03(\rR\x05order\x12!\n" +
-	"\folder_unsent\x18\a \x01(\bR\volderUnsent\"\xee\x02\n" +
+	"\folder_unsent\x18\a \x01(\bR\volderUnsent\x12\x1f\n" +
+	"\valias_epoch\x18\b \x01(\x06R\n" +
+	"aliasEpoch\x12\x1f\n" +
+	"\valias_count\x18\t \x01(\rR\n" +
+	"aliasCount\"\x8f\x03\n" +
 	"\x06Column\x12\x1b\n" +
 	"\tsensor_id\x18\x01 \x01(\tR\bsensorId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\rR\x04kind\x12\x14\n" +
@@ -1333,7 +1437,13 @@ const file_fieldline_proto_rawDesc = "" +
 	" \x03(\x01R\x03raw\x12!\n" +
 	"\fquality_runs\x18\v \x03(\rR\vqualityRuns\x12\x1b\n" +
 	"\tflag_runs\x18\f \x03(\rR\bflagRuns\x12\x12\n" +
-	"\x04text\x18\r \x03(\tR\x04text\"\xbc\x01\n" +
+	"\x04text\x18\r \x03(\tR\x04text\x12\x1f\n" +
+	"\valias_delta\x18\x0e \x01(\x11R\n" +
+	"aliasDelta\"J\n" +
+	"\x05Birth\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x06R\x05epoch\x12\x10\n" +
+	"\x03ids\x18\x03 \x03(\tR\x03ids\"\xbc\x01\n" +
 	"\x03Ack\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
 	"\x04lane\x18\x02 \x01(\rR\x04lane\x12\x1b\n" +
@@ -1468,29 +1578,30 @@ func file_fieldline_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldline_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_fieldline_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_fieldline_proto_goTypes = []any{
 	(ValueCoding)(0),    // 0: fieldline.v1.ValueCoding
 	(*Batch)(nil),       // 1: fieldline.v1.Batch
 	(*Column)(nil),      // 2: fieldline.v1.Column
-	(*Ack)(nil),         // 3: fieldline.v1.Ack
-	(*LaneStatus)(nil),  // 4: fieldline.v1.LaneStatus
-	(*SeqRange)(nil),    // 5: fieldline.v1.SeqRange
-	(*AgentStatus)(nil), // 6: fieldline.v1.AgentStatus
-	(*Reading)(nil),     // 7: fieldline.v1.Reading
-	(*Aggregate)(nil),   // 8: fieldline.v1.Aggregate
-	(*AlertEvent)(nil),  // 9: fieldline.v1.AlertEvent
-	nil,                 // 10: fieldline.v1.AgentStatus.LabelsEntry
-	nil,                 // 11: fieldline.v1.AlertEvent.LabelsEntry
-	nil,                 // 12: fieldline.v1.AlertEvent.AnnotationsEntry
+	(*Birth)(nil),       // 3: fieldline.v1.Birth
+	(*Ack)(nil),         // 4: fieldline.v1.Ack
+	(*LaneStatus)(nil),  // 5: fieldline.v1.LaneStatus
+	(*SeqRange)(nil),    // 6: fieldline.v1.SeqRange
+	(*AgentStatus)(nil), // 7: fieldline.v1.AgentStatus
+	(*Reading)(nil),     // 8: fieldline.v1.Reading
+	(*Aggregate)(nil),   // 9: fieldline.v1.Aggregate
+	(*AlertEvent)(nil),  // 10: fieldline.v1.AlertEvent
+	nil,                 // 11: fieldline.v1.AgentStatus.LabelsEntry
+	nil,                 // 12: fieldline.v1.AlertEvent.LabelsEntry
+	nil,                 // 13: fieldline.v1.AlertEvent.AnnotationsEntry
 }
 var file_fieldline_proto_depIdxs = []int32{
 	2,  // 0: fieldline.v1.Batch.columns:type_name -> fieldline.v1.Column
-	5,  // 1: fieldline.v1.LaneStatus.lost_ranges:type_name -> fieldline.v1.SeqRange
-	4,  // 2: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
-	10, // 3: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
-	11, // 4: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
-	12, // 5: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
+	6,  // 1: fieldline.v1.LaneStatus.lost_ranges:type_name -> fieldline.v1.SeqRange
+	5,  // 2: fieldline.v1.AgentStatus.lanes:type_name -> fieldline.v1.LaneStatus
+	11, // 3: fieldline.v1.AgentStatus.labels:type_name -> fieldline.v1.AgentStatus.LabelsEntry
+	12, // 4: fieldline.v1.AlertEvent.labels:type_name -> fieldline.v1.AlertEvent.LabelsEntry
+	13, // 5: fieldline.v1.AlertEvent.annotations:type_name -> fieldline.v1.AlertEvent.AnnotationsEntry
 	6,  // [6:6] is the sub-list for method output_type
 	6,  // [6:6] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
@@ -1509,7 +1620,7 @@ func file_fieldline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldline_proto_rawDesc), len(file_fieldline_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,167 @@
+package wire
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Sensor aliases (issue 19). A batch of format version 3 names the sensors
+// of its columns by small numbers, aliases, instead of their ids: ids cross
+// the uplink once, in a Birth record, not in every batch. An agent's table
+// of aliases belongs to its buffer file (the buffer stores its segments in
+// wire form) and is named by an epoch, a random number drawn when the table
+// was made; it only grows, so any copy of it with at least the aliases a
+// batch needs decodes that batch. A batch's aliased columns come in the
+// order their sensors were first seen, so each column's alias is one past
+// the previous one's and costs no byte (Column.alias_delta 0).
+
+// MaxAliases bounds an alias table. A sensor seen when the table is full is
+// named by its id, as without aliases.
+const MaxAliases = 1 << 14
+
+// AliasLookup returns alias table epoch, ids[i] being alias i, with at
+// least need entries; a shorter table makes the decode fail with
+// ErrAliasUnknown.
+type AliasLookup func(epoch uint64, need int) (ids []string, err error)
+
+// Aliases is one agent's alias table. Its methods are safe for concurrent
+// use: the buffer adds aliases as it encodes, the forwarder announces them.
+type Aliases struct {
+	epoch uint64
+	mu    sync.Mutex
+	ids   []string // never changed in place: a snapshot stays valid
+	index map[string]uint32
+}
+
+// NewAliases returns table epoch (not 0) holding ids, as read back from
+// where it was kept; ids must be distinct, not empty, and at most
+// MaxAliases.
+func NewAliases(epoch uint64, ids []string) (*Aliases, error) {
+	if epoch == 0 {
+		return nil, fmt.Errorf("alias table epoch 0: %w", ErrAliasTable)
+	}
+	if len(ids) > MaxAliases {
+		return nil, fmt.Errorf("alias table of %d ids, at most %d: %w", len(ids), MaxAliases, ErrAliasTable)
+	}
+	a := &Aliases{epoch: epoch, ids: ids[:len(ids):len(ids)], index: make(map[string]uint32, len(ids))}
+	for i, id := range ids {
+		if id == "" {
+			return nil, fmt.Errorf("alias %d has an empty sensor id: %w", i, ErrAliasTable)
+		}
+		if j, dup := a.index[id]; dup {
+			return nil, fmt.Errorf("sensor %q has aliases %d and %d: %w", id, j, i, ErrAliasTable)
+		}
+		a.index[id] = uint32(i)
+	}
+	return a, nil
+}
+
+// Epoch names the table.
+func (a *Aliases) Epoch() uint64 { return a.epoch }
+
+// IDs returns the table as it is now: ids[i] is alias i. The slice is never
+// written to; later aliases do not show in it.
+func (a *Aliases) IDs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ids
+}
+
+// Len is the number of aliases.
+func (a *Aliases) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.ids)
+}
+
+// Lookup is an AliasLookup for this table.
+func (a *Aliases) Lookup(epoch uint64, need int) ([]string, error) {
+	if epoch != a.epoch {
+		return nil, fmt.Errorf("batch names alias table %016x, this one is %016x: %w", epoch, a.epoch, ErrAliasUnknown)
+	}
+	return a.IDs(), nil
+}
+
+// alias returns id's alias, giving it the next one when it has none and
+// the table has room.
+func (a *Aliases) alias(id string) (uint32, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n, ok := a.index[id]; ok {
+		return n, true
+	}
+	if id == "" || len(a.ids) >= MaxAliases {
+		return 0, false
+	}
+	n := uint32(len(a.ids))
+	a.ids = append(a.ids, id)
+	a.index[id] = n
+	return n, true
+}
+
+// useAliases names m's columns by alias where a gives one. It reports false,
+// changing nothing, when no column gets one, or when a column with an empty
+// sensor id would stay named by id (which version 3 reads as an alias).
+func useAliases(m *pbBatch, a *Aliases) bool {
+	var count uint32
+	for _, c := range m.Columns {
+		n, ok := a.alias(c.SensorID)
+		if !ok && c.SensorID == "" {
+			return false
+		}
+		if ok {
+			count = max(count, n+1)
+		}
+	}
+	if count == 0 {
+		return false
+	}
+	prev := int64(-1)
+	for _, c := range m.Columns {
+		if n, ok := a.alias(c.SensorID); ok {
+			c.SensorID, c.AliasDelta = "", int32(int64(n)-prev-1)
+			prev = int64(n)
+		}
+	}
+	m.AliasEpoch, m.AliasCount = a.epoch, count
+	return true
+}
+
+// resolveAliases names the aliased columns of m (format version v) by
+// their ids from look.
+func resolveAliases(m *pbBatch, v byte, look AliasLookup) error {
+	if v != version3 {
+		if m.AliasEpoch != 0 || m.AliasCount != 0 {
+			return fmt.Errorf("aliases in a batch of format version %d: %w", v>>4, ErrCorrupt)
+		}
+		return nil
+	}
+	if m.AliasEpoch == 0 || m.AliasCount == 0 || m.AliasCount > MaxAliases {
+		return fmt.Errorf("version 3 batch with alias table %016x of %d aliases: %w", m.AliasEpoch, m.AliasCount, ErrCorrupt)
+	}
+	if look == nil {
+		return fmt.Errorf("batch names %d aliases of table %016x and no table was given: %w", m.AliasCount, m.AliasEpoch, ErrAliasUnknown)
+	}
+	ids, err := look(m.AliasEpoch, int(m.AliasCount))
+	if err != nil {
+		return fmt.Errorf("looking up alias table %016x: %w", m.AliasEpoch, err)
+	}
+	if len(ids) < int(m.AliasCount) {
+		return fmt.Errorf("batch names %d aliases of table %016x, %d known: %w", m.AliasCount, m.AliasEpoch, len(ids), ErrAliasUnknown)
+	}
+	prev := int64(-1)
+	for i, c := range m.Columns {
+		if c.SensorID != "" {
+			if c.AliasDelta != 0 {
+				return fmt.Errorf("column %d (%q) has both an id and an alias: %w", i, c.SensorID, ErrCorrupt)
+			}
+			continue
+		}
+		n := prev + 1 + int64(c.AliasDelta)
+		if n < 0 || n >= int64(m.AliasCount) {
+			return fmt.Errorf("column %d names alias %d of %d: %w", i, n, m.AliasCount, ErrCorrupt)
+		}
+		c.SensorID, prev = ids[n], n
+	}
+	return nil
+}
