@@ -1,7 +1,6 @@
 package buffer
 
 import (
-	"errors"
 	"fmt"
 	"runtime/debug"
 
@@ -37,8 +36,8 @@ func blobBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
 // does not look inside. Blobs should be small (a few MB at most): the file's
 // max_bytes does not count them.
 func (b *Buffer) PutBlob(name string, data []byte) error {
-	if name == "" {
-		return errors.New("storing a blob: empty name")
+	if name == "" || name[0] == 0 {
+		return fmt.Errorf("storing a blob: name %q is empty or starts with a zero byte (the buffer's own)", name)
 	}
 	b.mu.Lock()
 	closed := b.closing

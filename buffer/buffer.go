@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -60,13 +62,17 @@ type Buffer struct {
 	cache segCache
 
 	// Owned by the committer goroutine.
-	cst        [fieldline.NumLanes]laneState
-	marks      [fieldline.NumLanes]uint64 // seq sidecar marks
-	encBuf     [fieldline.NumLanes][]byte
-	spare      [fieldline.NumLanes][]fieldline.Reading
-	maxSegCost uint64
-	budgetCut  uint64
-	recoverAt  time.Time // no rebuild before (recover.go)
+	cst   [fieldline.NumLanes]laneState
+	marks [fieldline.NumLanes]uint64 // seq sidecar marks
+	// aliases is the file's alias table (aliases.go); aliasesKept how
+	// many of its aliases the file holds (written by commitTx).
+	aliases     atomic.Pointer[wire.Aliases]
+	aliasesKept int
+	encBuf      [fieldline.NumLanes][]byte
+	spare       [fieldline.NumLanes][]fieldline.Reading
+	maxSegCost  uint64
+	budgetCut   uint64
+	recoverAt   time.Time // no rebuild before (recover.go)
 }
 
 // laneMem is a lane's in-memory state, guarded by Buffer.mu.

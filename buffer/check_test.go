@@ -12,6 +12,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/seqset"
+	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -137,6 +138,12 @@ func checkInvariants(tx *bolt.Tx, path string) []string {
 		lane, s, acked := fieldline.Lane(l), st[l], &acks[l]
 		bad := func(format string, args ...any) { bad("lane %s: "+format, append([]any{lane}, args...)...) }
 		idx, seg := tx.Bucket(idxBuckets[l]), tx.Bucket(segBuckets[l])
+		var look wire.AliasLookup
+		if a, err := readAliases(tx); err != nil {
+			bad("alias table: %v", err)
+		} else if a != nil {
+			look = a.Lookup
+		}
 		var prev *indexEntry
 		var liveBytes uint64
 		var batch fieldline.Batch
@@ -166,7 +173,7 @@ func checkInvariants(tx *bolt.Tx, path string) []string {
 			case uint32(len(sv)) != e.bytes:
 				bad("segment %d..%d is %d bytes, its index entry says %d", e.first, e.last, len(sv), e.bytes)
 			default:
-				if err := decodeSegment(&batch, lane, e, sv); err != nil {
+				if err := decodeSegment(&batch, lane, e, sv, look); err != nil {
 					bad("%v", err)
 					break
 				}

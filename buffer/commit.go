@@ -22,6 +22,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catchDamage(&err, "commit transaction")
 	out.st = b.cst
+	kept := b.aliasesKept
 	for l := range fieldline.NumLanes {
 		out.front[l] = out.st[l].lowSeq
 	}
@@ -98,6 +99,10 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				out.wrote = true
 			}
 		}
+		// The aliases the segments name go with them.
+		if kept, err = b.keepAliases(tx); err != nil {
+			return err
+		}
 		state, err := stateOf(tx)
 		if err != nil {
 			return err
@@ -150,5 +155,8 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		}
 		return nil
 	})
+	if err == nil {
+		b.aliasesKept = kept
+	}
 	return out, err
 }

@@ -20,6 +20,14 @@
 // Append call returns only after its readings are durable; AppendSync does
 // that at any interval and returns the seq range the readings got.
 //
+// Segments name their sensors by alias (wire format version 3) from the
+// file's alias table (aliases.go, Buffer.Aliases): it is written, twice,
+// with the first segment that needs an alias it gained, kept with the file
+// and recovered by a rebuild like the lane states; Options.NoAliases
+// stores segments by id. Whoever decodes stored bytes elsewhere (the
+// bridge) must have been sent the table first (wire.Birth): the forwarder
+// does that.
+//
 // Seqs are per lane, start at 1, are assigned at commit in append order and
 // persisted in the same transaction as the segment, so they strictly
 // increase across restarts. Lanes drain by priority: alerts, then events,

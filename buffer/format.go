@@ -14,8 +14,10 @@ import (
 //	meta            "format" → formatVersion (1 byte); "agent" → agent id
 //	state           "lane.<n>" → laneState (fixed 57 bytes)
 //	                "acks.<n>" → acked ranges above lowSeq, 16 bytes each
-//	seg.<n>         BE(first seq) → wire.Encode(Batch{AgentID, Lane, FirstSeq, Readings})
+//	seg.<n>         BE(first seq) → wire.EncodeAliased(Batch{AgentID, Lane, FirstSeq, Readings}, table)
 //	idx.<n>         BE(first seq) → indexEntry (last seq, commit time, stored bytes)
+//	blobs           "\x00aliases" → the alias table (wire.AppendBirth, no agent id); the caller's blobs
+//	aliases.copy    "table" → the same table; "pad"
 //
 // Every commit writes the segments, their index entries and the lane states in
 // one bbolt transaction, so a lane's nextSeq is never behind its segments.
@@ -155,8 +157,8 @@ func decodeSpans(v []byte) (spanSet, error) {
 
 // decodeSegment decodes a stored segment and checks it against its index
 // entry and lane. It never panics on corrupt input.
-func decodeSegment(into *fieldline.Batch, lane fieldline.Lane, e indexEntry, v []byte) error {
-	if err := wire.DecodeInto(into, v, wire.Limits{}); err != nil {
+func decodeSegment(into *fieldline.Batch, lane fieldline.Lane, e indexEntry, v []byte, look wire.AliasLookup) error {
+	if err := wire.DecodeAliased(into, v, wire.Limits{}, look); err != nil {
 		return fmt.Errorf("decoding segment %d..%d of lane %s: %w: %w", e.first, e.last, lane, ErrCorrupt, err)
 	}
 	if into.Lane != lane || into.FirstSeq != e.first || uint64(len(into.Readings)) != e.count() {

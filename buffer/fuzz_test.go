@@ -12,7 +12,14 @@ import (
 // segment with its index entry, a lane state, acked ranges, a lost record,
 // the seq sidecar and bbolt's meta page. None may panic; a segment that
 // decodes must match its index entry.
+// fuzzAliases is the table FuzzDecodeStored decodes aliased segments with.
+var fuzzAliases, _ = wire.NewAliases(99, []string{"a", "b", "c"})
+
 func FuzzDecodeStored(f *testing.F) {
+	if aliased, err := wire.EncodeAliased(nil, &fieldline.Batch{AgentID: "gw", Lane: fieldline.LaneTelemetry, FirstSeq: 5, Readings: readings(3, 2, 0)}, fuzzAliases); err == nil {
+		e := indexEntry{first: 5, last: 7, unixNs: 1, bytes: uint32(len(aliased))}
+		f.Add(seqKey(5), e.marshal(), aliased, []byte{1}, []byte{}, []byte("x"))
+	}
 	seg, _ := wire.Encode(nil, &fieldline.Batch{AgentID: "gw", Lane: fieldline.LaneTelemetry, FirstSeq: 5, Readings: readings(3, 2, 0)})
 	e := indexEntry{first: 5, last: 7, unixNs: 1, bytes: uint32(len(seg))}
 	st := laneState{nextSeq: 8, lowSeq: 5, liveBytes: 10, liveCost: 100}
@@ -22,7 +29,7 @@ func FuzzDecodeStored(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, idx, segment, state, acks, sidecar []byte) {
 		if e, err := decodeIndexEntry(key, idx); err == nil {
 			var b fieldline.Batch
-			if err := decodeSegment(&b, fieldline.LaneTelemetry, e, segment); err == nil {
+			if err := decodeSegment(&b, fieldline.LaneTelemetry, e, segment, fuzzAliases.Lookup); err == nil {
 				if b.FirstSeq != e.first || uint64(len(b.Readings)) != e.count() {
 					t.Fatalf("segment %d+%d accepted for entry %d..%d", b.FirstSeq, len(b.Readings), e.first, e.last)
 				}

@@ -164,6 +164,14 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 			return err
 		}
 		agent := string(tx.Bucket(bucketMeta).Get(keyAgent))
+		aliases, err := readAliases(tx)
+		if err != nil {
+			bad = append(bad, err)
+		}
+		var look wire.AliasLookup
+		if aliases != nil {
+			look = aliases.Lookup
+		}
 		for _, lane := range lanes {
 			if lane >= fieldline.NumLanes {
 				return fmt.Errorf("dumping lane %d: %w", lane, ErrLane)
@@ -191,7 +199,7 @@ func Dump(path string, w io.Writer, opts DumpOptions) (err error) {
 				if e.last < opts.From {
 					continue
 				}
-				if err := decodeSegment(&batch, lane, e, seg.Get(k)); err != nil {
+				if err := decodeSegment(&batch, lane, e, seg.Get(k), look); err != nil {
 					bad = append(bad, err)
 					continue
 				}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -74,6 +75,7 @@ func Open(path string, opts *Options) (*Buffer, error) {
 	st := ld.st
 	b.cst = st
 	b.appState = ld.app
+	b.adoptAliases(ld.aliases, ld.aliasesErr)
 	for l := range fieldline.NumLanes {
 		b.lanes[l].st = st[l]
 		b.lanes[l].acked = ld.acks[l]
@@ -182,6 +184,7 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 				return err
 			}
 			ld.app = append([]byte(nil), state.Get(keyAppState)...)
+			ld.aliases, ld.aliasesErr = readAliases(tx)
 			for l := range fieldline.NumLanes {
 				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil {
 					return fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)
@@ -228,6 +231,9 @@ type loaded struct {
 	acks [fieldline.NumLanes]spanSet
 	lost [fieldline.NumLanes]lostRecord
 	app  []byte // the caller's state (Open takes it; a rebuild keeps the buffer's)
+
+	aliases    *wire.Aliases // the alias table, nil when none
+	aliasesErr error         // its blob did not decode
 }
 
 // checkLane compares a lane's state with its first and last index

@@ -93,6 +93,13 @@ type Options struct {
 	// NoSync skips fsync (benchmarks and tests of logic only: a crash can
 	// then lose or corrupt anything).
 	NoSync bool
+	// NoAliases stores segments with every sensor named by its id (wire
+	// format version 2). By default they name sensors by the aliases of
+	// the file's table (Buffer.Aliases, format version 3), which whoever
+	// decodes them elsewhere must have been told (wire.Birth). A file
+	// keeps its table when aliases are turned off later, so that what it
+	// stored still decodes.
+	NoAliases bool
 	// OnCommit, if set, is called by the committing goroutine after each
 	// commit, once for each lane it stored readings in, in seq order. It
 	// must return quickly.

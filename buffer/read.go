@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -195,7 +196,7 @@ func (b *Buffer) read(lane fieldline.Lane, r seqRange, how takeHow) (rs []fieldl
 		from, to := max(lo, segs[0].first), min(hi, segs[len(segs)-1].last)
 		rs = make([]fieldline.Reading, 0, to-from+1)
 		for i, e := range segs {
-			dec, err := b.cache.get(lane, e, func() ([]byte, error) {
+			dec, err := b.cache.get(lane, e, b.lookup, func() ([]byte, error) {
 				v := seg.Get(seqKey(e.first))
 				if v == nil {
 					return nil, fmt.Errorf("segment %d..%d of lane %s missing: %w", e.first, e.last, lane, ErrCorrupt)
@@ -269,7 +270,7 @@ type cacheEntry struct {
 	rs    []fieldline.Reading
 }
 
-func (c *segCache) get(lane fieldline.Lane, e indexEntry, load func() ([]byte, error)) ([]fieldline.Reading, error) {
+func (c *segCache) get(lane fieldline.Lane, e indexEntry, look wire.AliasLookup, load func() ([]byte, error)) ([]fieldline.Reading, error) {
 	c.mu.Lock()
 	for i := range c.entries {
 		if ce := &c.entries[i]; ce.rs != nil && ce.lane == lane && ce.first == e.first {
@@ -284,7 +285,7 @@ func (c *segCache) get(lane fieldline.Lane, e indexEntry, load func() ([]byte, e
 		return nil, err
 	}
 	var batch fieldline.Batch
-	if err := decodeSegment(&batch, lane, e, v); err != nil {
+	if err := decodeSegment(&batch, lane, e, v, look); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()

@@ -207,6 +207,7 @@ func (b *Buffer) recoverDamage(cause error) error {
 		return errors.Join(err, fmt.Errorf("reopening buffer file: %w", oerr))
 	}
 	b.cst = ld.st
+	b.adoptAliases(ld.aliases, ld.aliasesErr)
 	b.mu.Lock()
 	for l := range fieldline.NumLanes {
 		lm := &b.lanes[l]

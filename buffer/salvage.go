@@ -400,6 +400,16 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 				}
 			}
 		}
+		if a := sc.aliasTable(); a != nil {
+			bt := a.Birth("")
+			v, err := wire.AppendBirth(nil, &bt)
+			if err != nil {
+				return err
+			}
+			if err := writeAliasTable(tx, v); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -75,7 +75,12 @@ type scan struct {
 	liveTree [fieldline.NumLanes]bool
 	versions [fieldline.NumLanes][]laneVersion
 	haveBlob bool // the tree's blobs bucket was read
-	segs     [fieldline.NumLanes]map[uint64]*segRef
+
+	// Copies of the alias table: every one found (aliasCopies), and the
+	// longest of those the tree reached (treeAliases).
+	aliasCopies []*wire.Aliases
+	treeAliases *wire.Aliases
+	segs        [fieldline.NumLanes]map[uint64]*segRef
 	// idx are the decodable index entries of the tree (cleanIdx: the
 	// lane's index bucket was walked without a problem).
 	idx      [fieldline.NumLanes]map[uint64]indexEntry
@@ -156,6 +161,16 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 			}
 			if v, err := s.value(e); err == nil {
 				sc.blobs = append(sc.blobs, [2][]byte{append([]byte(nil), e.key...), append([]byte(nil), v...)})
+				if string(e.key) == blobAliases {
+					sc.addAliases(v, true)
+				}
+			}
+		case name == string(bucketAliasCopy):
+			if string(e.key) != string(keyAliasTable) {
+				return
+			}
+			if v, err := s.value(e); err == nil {
+				sc.addAliases(v, true)
 			}
 		case strings.HasPrefix(name, "idx."):
 			l, ok := bucketLane(bucket, "idx.")
@@ -266,6 +281,12 @@ func (sc *scan) leafCandidates(s *pspan, es []elem, live bool) {
 			continue
 		}
 		k := string(e.key)
+		if e.vlen > 2 {
+			// A copy of the alias table, however old: tables only grow.
+			if v, err := s.value(e); err == nil && wire.IsBirth(v) {
+				sc.addAliases(v, false)
+			}
+		}
 		if live && !sc.haveBlob {
 			if k == string(keyBlobsPad) {
 				blobPage = true
@@ -349,7 +370,7 @@ func (sc *scan) resolveStale() {
 			if err != nil {
 				continue
 			}
-			if err := wire.DecodeInto(&b, v, wire.Limits{}); err != nil || b.FirstSeq != key || b.Lane >= fieldline.NumLanes || len(b.Readings) == 0 {
+			if err := wire.DecodeAliased(&b, v, wire.Limits{}, sc.lookup); err != nil || b.FirstSeq != key || b.Lane >= fieldline.NumLanes || len(b.Readings) == 0 {
 				continue
 			}
 			last := key + uint64(len(b.Readings)) - 1
@@ -378,7 +399,7 @@ func (sc *scan) decodeRef(lane fieldline.Lane, ref *segRef, into *fieldline.Batc
 	for _, loc := range ref.locs {
 		v, err := sc.r.read(loc)
 		if err == nil {
-			err = wire.DecodeInto(into, v, wire.Limits{})
+			err = wire.DecodeAliased(into, v, wire.Limits{}, sc.lookup)
 		}
 		if err == nil && (into.Lane != lane || into.FirstSeq != ref.first || len(into.Readings) == 0) {
 			err = fmt.Errorf("holds lane %s seqs %d+%d", into.Lane, into.FirstSeq, len(into.Readings))
@@ -406,4 +427,46 @@ func (sc *scan) commitTime(ref *segRef, last uint64) int64 {
 		}
 	}
 	return 0
+}
+
+// addAliases files a copy of the alias table found in the file (v, a
+// value that starts like a wire.Birth); tree: found through the tree, so
+// of the file's last commit.
+func (sc *scan) addAliases(v []byte, tree bool) {
+	a, err := decodeAliases(v)
+	if err != nil || a == nil {
+		return
+	}
+	if tree {
+		sc.treeAliases = longerAliases(sc.treeAliases, a)
+	}
+	sc.aliasCopies = append(sc.aliasCopies, a)
+}
+
+// aliasTable is the table a rebuild writes into the new file: the longest
+// copy of the epoch the tree names, or the longest copy of all when the
+// tree named none.
+func (sc *scan) aliasTable() *wire.Aliases {
+	best := sc.treeAliases
+	for _, a := range sc.aliasCopies {
+		if best == nil || (a.Epoch() == best.Epoch() && a.Len() > best.Len()) || (sc.treeAliases == nil && a.Len() > best.Len()) {
+			best = a
+		}
+	}
+	return best
+}
+
+// lookup decodes the aliases of the scanned file's segments with the
+// longest copy of their table found in it.
+func (sc *scan) lookup(epoch uint64, need int) ([]string, error) {
+	var best *wire.Aliases
+	for _, a := range sc.aliasCopies {
+		if a.Epoch() == epoch && (best == nil || a.Len() > best.Len()) {
+			best = a
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("no copy of alias table %016x found in the file: %w", epoch, wire.ErrAliasUnknown)
+	}
+	return best.IDs(), nil
 }

@@ -20,6 +20,7 @@ type segment struct {
 // decode again (see segmentLen) and encodes them, all into the lane's one
 // scratch buffer.
 func (b *Buffer) encode(in *cycleIn) error {
+	aliases := b.encodeAliases()
 	for l := range fieldline.NumLanes {
 		rs := in.takes[l]
 		buf := b.encBuf[l][:0]
@@ -28,7 +29,7 @@ func (b *Buffer) encode(in *cycleIn) error {
 			n := segmentLen(rs[off:], b.segmentReadings())
 			batch := fieldline.Batch{AgentID: b.opts.AgentID, Lane: fieldline.Lane(l), FirstSeq: b.cst[l].nextSeq + uint64(off), Readings: rs[off : off+n]}
 			var err error
-			if buf, err = wire.Encode(buf, &batch); err != nil {
+			if buf, err = wire.EncodeAliased(buf, &batch, aliases); err != nil {
 				return fmt.Errorf("encoding segment of lane %s: %w", fieldline.Lane(l), err)
 			}
 			in.segs[l] = append(in.segs[l], segment{n: n})

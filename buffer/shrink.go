@@ -104,6 +104,7 @@ func (b *Buffer) reopenAfterShrink() error {
 		return fmt.Errorf("reopening the compacted buffer: %w", err)
 	}
 	b.cst = ld.st
+	b.adoptAliases(ld.aliases, ld.aliasesErr)
 	b.mu.Lock()
 	for l := range b.lanes {
 		b.lanes[l].st, b.lanes[l].acked, b.lanes[l].lost = ld.st[l], ld.acks[l], ld.lost[l]

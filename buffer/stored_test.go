@@ -28,11 +28,11 @@ func storedT(t *testing.T, b *Buffer, newest bool, max, maxBytes int) Stored {
 		if s.Batch.Readings != nil {
 			t.Fatal("a stored range came with readings")
 		}
-		dec, err := wire.Decode(s.Enc, wire.Limits{})
-		if err != nil {
+		var dec fieldline.Batch
+		if err := wire.DecodeAliased(&dec, s.Enc, wire.Limits{}, b.Aliases().Lookup); err != nil {
 			t.Fatalf("stored bytes do not decode: %v", err)
 		}
-		got = *dec
+		got = dec
 	}
 	if got.AgentID != "gw-test" || got.Lane != fieldline.LaneTelemetry || got.FirstSeq != s.Batch.FirstSeq || got.LastSeq() != s.Last || s.Len() != len(got.Readings) {
 		t.Fatalf("range %d..%d (%d readings) holds batch %s lane %s %d..%d", s.Batch.FirstSeq, s.Last, s.Len(), got.AgentID, got.Lane, got.FirstSeq, got.LastSeq())
