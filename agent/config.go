@@ -82,8 +82,14 @@ type UplinkSection struct {
 	// fewer, larger batches (fewer uplink bytes a reading); alerts and
 	// events never wait. 0 (the default) sends at once.
 	TelemetryHold time.Duration `yaml:"telemetry_hold"`
-	RetryMin      time.Duration `yaml:"retry_min"`
-	RetryMax      time.Duration `yaml:"retry_max"`
+	// Aliases: the buffer stores, and the uplink carries, small sensor
+	// aliases instead of sensor ids; the ids cross once, in a birth record
+	// the bridges keep in NATS KV (bridges that read batch format
+	// version 3, with JetStream; with others the agent sends ids). nil
+	// (absent) means the default, true.
+	Aliases  *bool         `yaml:"aliases"`
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
 	// StatusInterval between heartbeats on fl.status.<id>.
 	StatusInterval time.Duration `yaml:"status_interval"`
 }
@@ -150,6 +156,7 @@ func (c *Config) SetDefaults() {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
 	}
 	orDefault(&b.FlushInterval, d.Buffer.FlushInterval)
+	orDefault(&c.Uplink.Aliases, d.Uplink.Aliases)
 	orDefault(&b.FlushMaxReadings, d.Buffer.FlushMaxReadings)
 	orDefault(&b.MaxBytes, d.Buffer.MaxBytes)
 	orDefault(&b.DropPolicy, d.Buffer.DropPolicy)

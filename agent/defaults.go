@@ -22,6 +22,7 @@ import (
 func Defaults() Config {
 	bo := buffer.DefaultOptions()
 	flush := bo.FlushInterval
+	aliases := !bo.NoAliases
 	var nats uplink.NATSConfig
 	nats.SetDefaults()
 	return Config{
@@ -43,6 +44,7 @@ func Defaults() Config {
 			MaxBatchReadings:  5000,
 			LiveBatchReadings: 1000,
 			MaxBatchBytes:     1 << 20,
+			Aliases:           &aliases,
 			RetryMin:          100 * time.Millisecond,
 			RetryMax:          30 * time.Second,
 			StatusInterval:    10 * time.Second,

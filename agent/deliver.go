@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -14,6 +15,8 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 	b := &o.b
 	bo := f.retries.Start()
 	encoded := false
+	counted := false // f.enc is in fieldline_agent_uplink_batches_total
+	aliasRetried := false // one resend at once after uplink.CodeAliases
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		if attempt > 1 && f.stopping.Load() {
 			// Soft shutdown: the batch stays in the buffer for the next
@@ -21,7 +24,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			return
 		}
 		if o.stored != nil && f.mayFix(o) {
-			if err := o.decode(); err != nil {
+			if err := o.decode(f.lookup); err != nil {
 				f.undecodable(o, err)
 			} else {
 				encoded = false
@@ -56,7 +59,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 				f.acked(o, "undeliverable")
 				return
 			}
-			encoded = true
+			encoded, counted = true, false
 		}
 		if f.o.OnAttempt != nil {
 			f.onAttempt(o, attempt)
@@ -71,7 +74,19 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 		default:
 		}
 		start := time.Now()
-		ack, err := f.tr.Send(ctx, f.enc)
+		var ack *fieldline.Ack
+		err := f.announceFor(ctx, b.AgentID)
+		if err == nil && f.byName && namesAliases(f.enc) {
+			encoded = false // refused just now: by id from now on
+			continue
+		}
+		if err == nil {
+			if !counted {
+				f.m.UplinkBatches.WithLabelValues(f.encPath).Inc()
+				counted = true
+			}
+			ack, err = f.tr.Send(ctx, f.enc)
+		}
 		switch {
 		case err == nil:
 			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != o.last || ack.Lane != b.Lane {
@@ -88,7 +103,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			// half, and keep to that size from now on. The readings are
 			// delivered; the rejected copy on fl.deadletter only records
 			// the mismatch.
-			if err := o.decode(); err != nil {
+			if err := o.decode(f.lookup); err != nil {
 				f.undecodable(o, err)
 				f.m.counts.notDeliveredOf(b.Lane, reasonDeadletter, o.len())
 				f.acked(o, "rejected")
@@ -100,6 +115,12 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			f.m.ForwardErrors.WithLabelValues("too-large").Inc()
 			f.log.Warn("bridge rejected a batch as too large; sending smaller batches (align uplink.max_batch_bytes and max_batch_readings with the bridge)",
 				"lane", b.Lane, "readings", len(b.Readings), "max_readings", f.capReadings, "max_bytes", f.capBytes, "err", err)
+			continue
+		case errors.Is(err, uplink.ErrNotAcked) && ack != nil && ack.Code == uplink.CodeAliases && !aliasRetried:
+			// The bridge does not know the alias table (yet): tell it,
+			// and send again at once.
+			f.forget()
+			aliasRetried = true
 			continue
 		case errors.Is(err, uplink.ErrRejected):
 			// The bridge kept the raw batch on fl.deadletter: sending it
@@ -222,7 +243,7 @@ func (f *Forwarder) onAttempt(o *outBatch, attempt int) {
 		return
 	}
 	c := *o
-	if err := c.decode(); err != nil {
+	if err := c.decode(f.lookup); err != nil {
 		c.b.Readings = nil
 	}
 	f.o.OnAttempt(&c.b, attempt)

@@ -135,10 +135,19 @@ type Forwarder struct {
 	// ackedHigh is the highest seq acknowledged per lane.
 	ackedHigh [fieldline.NumLanes]uint64
 	enc       []byte
+	encPath   string // how enc was made: pathStored or pathReencoded
 	// capReadings and capBytes, once the bridge rejected a batch as too
 	// large, are the smaller batch size the forwarder keeps to for the rest
 	// of the run (0: no cap learned).
 	capReadings, capBytes int
+	// announced is the alias table the bridges were told (its epoch, and
+	// how many aliases); byName, once they refused it, sends ids instead
+	// (aliases.go).
+	announced struct {
+		epoch uint64
+		n     int
+	}
+	byName bool
 
 	stopping atomic.Bool
 	wake     chan struct{}

@@ -40,6 +40,16 @@ type scriptedBridge struct {
 	overlap  atomic.Bool
 	script   func(i int, b *fieldline.Batch) *fieldline.Ack
 	wg       sync.WaitGroup
+	aliases  atomic.Pointer[wire.Birth] // the last table announced
+}
+
+// lookup decodes aliases with the table the agent announced.
+func (sb *scriptedBridge) lookup(epoch uint64, need int) ([]string, error) {
+	bt := sb.aliases.Load()
+	if bt == nil || bt.Epoch != epoch || len(bt.IDs) < need {
+		return nil, fmt.Errorf("scripted bridge: table %x not announced: %w", epoch, wire.ErrAliasUnknown)
+	}
+	return bt.IDs, nil
 }
 
 func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(i int, b *fieldline.Batch) *fieldline.Ack) *scriptedBridge {
@@ -49,8 +59,21 @@ func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(
 		if sb.inflight.Add(1) > 1 {
 			sb.overlap.Store(true)
 		}
-		b, err := wire.Decode(m.Data, wire.DefaultLimits)
-		if err != nil {
+		if wire.IsBirth(m.Data) {
+			// The agent's alias table: kept, and acknowledged outside
+			// the script.
+			bt, err := wire.DecodeBirth(m.Data, wire.DefaultLimits)
+			if err == nil {
+				sb.aliases.Store(&bt)
+			} else {
+				t.Errorf("scripted bridge: %v", err)
+			}
+			sb.inflight.Add(-1)
+			_ = m.Respond(wire.EncodeAck(&fieldline.Ack{AgentID: agent, OK: err == nil}))
+			return
+		}
+		b := &fieldline.Batch{}
+		if err := wire.DecodeAliased(b, m.Data, wire.DefaultLimits, sb.lookup); err != nil {
 			t.Errorf("scripted bridge: %v", err)
 			return
 		}

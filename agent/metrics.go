@@ -16,6 +16,7 @@ type Metrics struct {
 	SendLatency    *metrics.Histogram
 	ForwardErrors  *metrics.CounterVec // by class
 	ForwardWakes   *metrics.Counter
+	Births         *metrics.CounterVec // by result: ok, refused, failed
 	ClockSynced    *metrics.Gauge
 	ClockStep      *metrics.Gauge
 	FutureReadings *metrics.Counter
@@ -55,6 +56,9 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 		ForwardWakes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_agent_forward_wakes_total", Help: "Waits after a failed send cut short because a bridge said hello or the NATS connection was made again.",
 		}),
+		Births: metrics.NewCounterVec(metrics.Opts{
+			Name: "fieldline_agent_alias_births_total", Help: "Announcements of the buffer's sensor alias table to the bridges, by result: ok, refused (the bridges take no aliases: batches carry sensor ids for the rest of the run), failed (not answered; sent again).",
+		}, []string{"result"}),
 		ClockSynced: metrics.NewGauge(metrics.Opts{
 			Name: "fieldline_agent_clock_synced", Help: "1 when the gateway clock is believed right, 0 while readings are flagged clock-unsynced.",
 		}),
@@ -76,9 +80,12 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 	for _, path := range []string{"stored", "reencoded"} {
 		m.UplinkBatches.WithLabelValues(path)
 	}
+	for _, r := range []string{birthOK, birthRefused, birthFailed} {
+		m.Births.WithLabelValues(r)
+	}
 	if reg != nil {
 		reg.MustRegister(m.counts, m.SourceRestarts, m.BatchesTaken, m.UplinkBatches, m.ReadingsAcked,
-			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ForwardWakes, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors)
+			m.AckedSeq, m.Resends, m.SendLatency, m.ForwardErrors, m.ForwardWakes, m.Births, m.ClockSynced, m.ClockStep, m.FutureReadings, m.AppendErrors)
 	}
 	return m
 }

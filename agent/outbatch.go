@@ -52,14 +52,14 @@ func decodedOut(b fieldline.Batch) outBatch { return outBatch{b: b, last: b.Last
 // len is the number of readings in the batch.
 func (o *outBatch) len() int { return int(o.last - o.b.FirstSeq + 1) }
 
-// decode turns a stored batch into a decoded one; a decoded one is left
-// as it is.
-func (o *outBatch) decode() error {
+// decode turns a stored batch into a decoded one, its sensor aliases
+// looked up with look; a decoded one is left as it is.
+func (o *outBatch) decode(look wire.AliasLookup) error {
 	if o.stored == nil {
 		return nil
 	}
 	var d fieldline.Batch
-	if err := wire.DecodeInto(&d, o.stored, wire.Limits{}); err != nil {
+	if err := wire.DecodeAliased(&d, o.stored, wire.Limits{}, look); err != nil {
 		return fmt.Errorf("decoding stored batch %d..%d of lane %s: %w", o.b.FirstSeq, o.last, o.b.Lane, err)
 	}
 	if d.FirstSeq != o.b.FirstSeq || d.LastSeq() != o.last || d.Lane != o.b.Lane {
@@ -79,9 +79,15 @@ func (f *Forwarder) mayFix(o *outBatch) bool {
 }
 
 // payload puts the bytes to send for o into f.enc: the stored bytes (with
-// the OlderUnsent mark when set) when they fit under the limit, or o
-// decoded and encoded again (encode: cut until it fits).
+// the OlderUnsent mark when set) when they fit under the limit and the
+// bridges take what they name, or o decoded and encoded again (encode:
+// sensors by id, cut until it fits).
 func (f *Forwarder) payload(o *outBatch) (fits bool, err error) {
+	if o.stored != nil && f.byName && namesAliases(o.stored) {
+		if err := o.decode(f.lookup); err != nil {
+			return false, err
+		}
+	}
 	if o.stored != nil {
 		f.enc = f.enc[:0]
 		if o.b.OlderUnsent {
@@ -90,17 +96,15 @@ func (f *Forwarder) payload(o *outBatch) (fits bool, err error) {
 			f.enc = append(f.enc, o.stored...)
 		}
 		if err == nil && len(f.enc) <= f.limit() {
-			f.m.UplinkBatches.WithLabelValues(pathStored).Inc()
+			f.encPath = pathStored
 			return true, nil
 		}
-		if err := o.decode(); err != nil {
+		if err := o.decode(f.lookup); err != nil {
 			return false, err
 		}
 	}
 	fits, err = f.encode(&o.b)
 	o.last = o.b.LastSeq()
-	if err == nil {
-		f.m.UplinkBatches.WithLabelValues(pathReencoded).Inc()
-	}
+	f.encPath = pathReencoded
 	return fits, err
 }

@@ -27,22 +27,24 @@ import (
 type decodedStored struct{ *buffer.Buffer }
 
 func (q decodedStored) OldestStored(lane fieldline.Lane, max, maxBytes int) (buffer.Stored, bool, error) {
-	return decodeStored(q.Buffer.OldestStored(lane, max, maxBytes))
+	return decodeStored(q.Buffer.OldestStored(lane, max, maxBytes))(q.Aliases())
 }
 
 func (q decodedStored) NewestStored(lane fieldline.Lane, max, maxBytes int) (buffer.Stored, bool, error) {
-	return decodeStored(q.Buffer.NewestStored(lane, max, maxBytes))
+	return decodeStored(q.Buffer.NewestStored(lane, max, maxBytes))(q.Aliases())
 }
 
-func decodeStored(s buffer.Stored, ok bool, err error) (buffer.Stored, bool, error) {
-	if err != nil || !ok || s.Enc == nil {
-		return s, ok, err
+func decodeStored(s buffer.Stored, ok bool, err error) func(*wire.Aliases) (buffer.Stored, bool, error) {
+	return func(a *wire.Aliases) (buffer.Stored, bool, error) {
+		if err != nil || !ok || s.Enc == nil {
+			return s, ok, err
+		}
+		var b fieldline.Batch
+		if err := wire.DecodeAliased(&b, s.Enc, wire.Limits{}, a.Lookup); err != nil {
+			return s, false, err
+		}
+		return buffer.Stored{Batch: b, Last: b.LastSeq()}, true, nil
 	}
-	b, err := wire.Decode(s.Enc, wire.Limits{})
-	if err != nil {
-		return s, false, err
-	}
-	return buffer.Stored{Batch: *b, Last: b.LastSeq()}, true, nil
 }
 
 // storedRun is what one forwarder run over a copy of the same buffer gave:
@@ -172,8 +174,11 @@ func runStoredCopy(t *testing.T, src, agent string, cfg ForwarderConfig, reencod
 	)
 	// A plain subscriber sees every payload the bridge's queue group gets.
 	sub, err := nc.Subscribe(uplink.Subject(agent), func(m *nats.Msg) {
-		b, err := wire.Decode(m.Data, wire.DefaultLimits)
-		if err != nil {
+		if wire.IsBirth(m.Data) {
+			return // the alias table, announced before the first batch
+		}
+		b := &fieldline.Batch{}
+		if err := wire.DecodeAliased(b, m.Data, wire.DefaultLimits, buf.Aliases().Lookup); err != nil {
 			t.Errorf("payload does not decode: %v", err)
 			return
 		}

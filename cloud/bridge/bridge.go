@@ -40,6 +40,9 @@ type Bridge struct {
 
 	mu      sync.Mutex
 	flights map[flightKey]*flight
+
+	// aliases are the agents' sensor alias tables (aliases.go), from Run.
+	aliases *aliasStore
 }
 
 // New checks cfg and returns a bridge; Run starts it.

@@ -21,11 +21,15 @@ func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, age
 	if len(data) > limit {
 		return nil, agent, uplink.CodeTooLarge, fmt.Sprintf("batch of %d bytes exceeds max_batch_bytes %d", len(data), limit)
 	}
-	batch, err := wire.Decode(data, wire.Limits{MaxEncodedBytes: limit, MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * limit})
+	batch = &fieldline.Batch{}
+	err := wire.DecodeAliased(batch, data, wire.Limits{MaxEncodedBytes: limit, MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * limit}, b.lookup(agent))
 	if err != nil {
 		code := uplink.CodeDecode
-		if errors.Is(err, wire.ErrTooLarge) {
+		switch {
+		case errors.Is(err, wire.ErrTooLarge):
 			code = uplink.CodeTooLarge
+		case errors.Is(err, wire.ErrAliasUnknown):
+			code = uplink.CodeAliases
 		}
 		return nil, agent, code, "decoding batch: " + err.Error()
 	}

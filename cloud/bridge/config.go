@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/nats-io/nkeys"
@@ -37,6 +38,8 @@ type Config struct {
 	DeadletterMaxBytes confkit.ByteSize `yaml:"deadletter_max_bytes"`
 	// Identity says who may send batches (docs/security.md).
 	Identity IdentityConfig `yaml:"identity"`
+	// Aliases is where the agents' sensor alias tables are kept.
+	Aliases AliasConfig `yaml:"aliases"`
 	// Insecure takes batches without checking who sent them: anyone who
 	// may publish on fl.up.<id> speaks for that agent. Required when
 	// identity.agents_account is not set (tests, the demo); the bridge
@@ -74,6 +77,9 @@ type KafkaConfig struct {
 	Compression string `yaml:"compression"`
 }
 
+// kvBucketName is what a NATS KV bucket may be called.
+var kvBucketName = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
 // compressions are the kafka.compression values and their codecs.
 var compressions = map[string]kgo.CompressionCodec{
 	"none":   kgo.NoCompression(),
@@ -109,6 +115,15 @@ func (c *Config) SetDefaults() {
 	}
 	if c.DeadletterMaxBytes == 0 {
 		c.DeadletterMaxBytes = 900 << 10
+	}
+	if c.Aliases.Bucket == "" {
+		c.Aliases.Bucket = "fl_aliases"
+	}
+	if c.Aliases.Replicas == 0 {
+		c.Aliases.Replicas = 1
+	}
+	if c.Aliases.Cache == 0 {
+		c.Aliases.Cache = 10_000
 	}
 	k := &c.Kafka
 	if len(k.Brokers) == 0 {
@@ -159,6 +174,15 @@ func (c *Config) Check(p *confkit.Problems) {
 		p.Add("insecure", "true while identity.agents_account is set: choose one")
 	case a == "" && !c.Insecure:
 		p.Add("identity.agents_account", "not set: the bridge cannot tell who sent a batch; set it to the agents' NATS account key (fieldline-cloud fleet authority-init prints it), or set insecure: true to take batches from anyone who may publish on fl.up.* (tests, demos; docs/security.md)")
+	}
+	if !kvBucketName.MatchString(c.Aliases.Bucket) {
+		p.Add("aliases.bucket", "%q is not a NATS KV bucket name (letters, digits, - and _)", c.Aliases.Bucket)
+	}
+	if c.Aliases.Replicas < 1 || c.Aliases.Replicas > 5 {
+		p.Add("aliases.replicas", "must be within 1..5, got %d", c.Aliases.Replicas)
+	}
+	if c.Aliases.Cache < 1 {
+		p.Add("aliases.cache", "must be > 0, got %d", c.Aliases.Cache)
 	}
 	c.Kafka.Security.Check(p.In("kafka"))
 	switch c.Kafka.Format {

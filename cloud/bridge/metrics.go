@@ -13,6 +13,8 @@ type Metrics struct {
 	InFlight       prometheus.Gauge
 	Joined         prometheus.Counter
 	KafkaErrors    prometheus.Counter
+	Births         *prometheus.CounterVec // by result: ok, rejected, no-store, failed
+	AliasMisses    prometheus.Counter     // batches answered CodeAliases
 	// MaxBatchBytes is the largest batch taken: max_batch_bytes, or the
 	// NATS server's max_payload when smaller.
 	MaxBatchBytes prometheus.Gauge
@@ -52,11 +54,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fieldline_bridge_kafka_errors_total", Help: "Records Kafka did not acknowledge.",
 		}),
 	}
+	m.Births = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fieldline_bridge_alias_births_total", Help: "Sensor alias tables announced by agents (Birth records), by result: ok (stored or known), rejected (dead-lettered: forged, malformed, another agent's), no-store (refused: no JetStream, or it contradicts the stored table), failed (KV error; the agent retries).",
+	}, []string{"result"})
+	m.AliasMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fieldline_bridge_alias_misses_total", Help: "Batches naming sensor aliases of a table the bridge could not find, answered with code aliases (the agent announces the table again and retries).",
+	})
+	for _, r := range []string{"ok", "rejected", "no-store", "failed"} {
+		m.Births.WithLabelValues(r)
+	}
 	m.MaxBatchBytes = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "fieldline_bridge_max_batch_bytes", Help: "The largest encoded batch the bridge takes: max_batch_bytes, or the NATS server's max_payload when that is smaller.",
 	})
 	if reg != nil {
-		reg.MustRegister(m.Batches, m.Rejected, m.Readings, m.Deadletters, m.ProduceLatency, m.BatchBytes, m.InFlight, m.Joined, m.KafkaErrors, m.MaxBatchBytes)
+		reg.MustRegister(m.Batches, m.Rejected, m.Readings, m.Deadletters, m.ProduceLatency, m.BatchBytes, m.InFlight, m.Joined, m.KafkaErrors, m.Births, m.AliasMisses, m.MaxBatchBytes)
 	}
 	return m
 }

@@ -32,7 +32,17 @@ func (b *Bridge) process(kc *kgo.Client, subject, sender string, data []byte) *f
 	if agent, code, why := b.checkSender(subject, sender); code != "" {
 		return b.reject(kc, subject, agent, data, code, why, nil)
 	}
+	if wire.IsBirth(data) {
+		return b.birth(kc, subject, data)
+	}
 	batch, agent, code, why := b.check(subject, data)
+	if code == uplink.CodeAliases {
+		// Not the batch's fault: the table has not reached this bridge.
+		b.m.AliasMisses.Inc()
+		b.m.Batches.WithLabelValues("retry").Inc()
+		b.log.Info("batch names sensor aliases this bridge does not know; the agent will announce them and retry", "agent", agent, "why", why)
+		return &fieldline.Ack{AgentID: agent, Code: code, Error: why, Retry: true}
+	}
 	if code != "" {
 		return b.reject(kc, subject, agent, data, code, why, batch)
 	}

@@ -37,6 +37,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	b.aliases, err = openAliases(actx, nc, b.cfg.Aliases)
+	cancel()
+	if err != nil {
+		b.log.Warn("sensor aliases unavailable: this bridge keeps no alias tables, and agents it answers send sensor ids in every batch (enable JetStream for the bridge's NATS account)", "err", err)
+	}
 
 	// A callback subscription: while every worker is busy the callback
 	// waits, and nats.go keeps the batches that arrive meanwhile in the

@@ -17,6 +17,8 @@ const (
 	CodeKafka     = "kafka"      // not rejected: Kafka did not acknowledge; retry
 	CodeShutdown  = "shutdown"   // not rejected: the bridge is stopping; retry
 	CodeDeadOnly  = "deadletter" // not rejected: the dead-letter write failed; retry
+	CodeAliases   = "aliases"    // not rejected: the batch names sensor aliases the bridge does not know; send the Birth, retry
+	CodeNoAliases = "no-aliases" // a Birth the bridge cannot keep (no alias store): send sensor ids instead
 )
 
 // DecodeAck parses a reply (wire.DecodeAck) and turns a negative one into

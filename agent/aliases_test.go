@@ -1,0 +1,152 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fieldline/fieldline/firmware-sim/modbussim"
+	"github.com/fieldline/fieldline/internal/embedded"
+	"github.com/fieldline/fieldline/internal/testbed/agentrun"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// TestAliasesOnTheUplink runs the real agent (Modbus simulator over TCP,
+// bbolt buffer) against the real bridge and Kafka, and watches the
+// payloads on NATS. With JetStream the agent announces its alias table
+// once, before its first batch, every batch names sensors by alias
+// (format version 3) and goes as stored, and every record in Kafka has its
+// sensor's id. Without JetStream the bridge refuses the table, and the
+// agent sends ids (version 2) from then on, losing nothing. In both, the
+// records are seqs 1..n in order, each of a configured sensor.
+func TestAliasesOnTheUplink(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		jetstream bool
+	}{
+		{"bridge keeps tables", true},
+		{"bridge without JetStream", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, err := modbussim.New(modbussim.DefaultConfig(), modbussim.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sim.Close() })
+			addr, err := sim.ListenTCP(context.Background(), "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns := testkit.NATS(t)
+			if !tc.jetstream {
+				if ns, err = embedded.StartNATS(embedded.NATSOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(ns.Stop)
+			}
+			k := testkit.StartKafka(t)
+			agentrun.StartBridge(t, ns.URL(), k)
+
+			// Every payload on the agent's subject, in order.
+			nc, err := nats.Connect(ns.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(nc.Close)
+			var (
+				mu       sync.Mutex
+				payloads [][]byte
+			)
+			sub, err := nc.Subscribe(uplink.Subject("gw-alias"), func(m *nats.Msg) {
+				mu.Lock()
+				payloads = append(payloads, m.Data)
+				mu.Unlock()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = sub.Unsubscribe() })
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+
+			a := startAgent(t, fmt.Sprintf(`
+agent: {id: gw-alias, data_dir: %s}
+uplink: {nats: {url: %s}}
+http: {listen: "127.0.0.1:0"}
+sources:
+  modbus:
+    - name: boiler
+      url: tcp://%s
+      units:
+        - id: 1
+          groups:
+            - name: fast
+              interval: 20ms
+              registers:
+                - {sensor: boiler.temp, table: holding, address: 0, type: int16, scale: 0.1}
+                - {sensor: boiler.pressure, table: holding, address: 1, type: uint16, scale: 0.01}
+                - {sensor: boiler.energy, table: holding, address: 2, type: uint32, counter: true}
+`, filepath.Join(t.TempDir(), "state"), ns.URL(), addr), Options{})
+
+			const n = 600
+			sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true}
+			var got []*wire.Record
+			if !testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings")).Until(60*time.Second, func(rec *kgo.Record) bool {
+				r := agentrun.ReadRecord(t, rec)
+				got = append(got, &r)
+				return len(got) >= n
+			}) {
+				t.Fatalf("only %d of %d readings reached Kafka", len(got), n)
+			}
+			for i, r := range got {
+				if r.Seq != uint64(i+1) || !sensors[r.SensorID] {
+					t.Fatalf("record %d: seq %d sensor %q", i, r.Seq, r.SensorID)
+				}
+			}
+
+			mu.Lock()
+			defer mu.Unlock()
+			var births, v2, v3 int
+			for _, p := range payloads {
+				switch {
+				case wire.IsBirth(p):
+					births++
+					if v2+v3 > 0 {
+						t.Fatalf("a birth after %d batches", v2+v3)
+					}
+				case p[1]>>4 == 3:
+					v3++
+				case p[1]>>4 == 2:
+					v2++
+				}
+			}
+			ok, refused := a.m.Births.WithLabelValues(birthOK).Value(), a.m.Births.WithLabelValues(birthRefused).Value()
+			t.Logf("%d births, %d batches by alias, %d by id; births ok %v refused %v; stored %v reencoded %v", births, v3, v2, ok, refused,
+				a.m.UplinkBatches.WithLabelValues(pathStored).Value(), a.m.UplinkBatches.WithLabelValues(pathReencoded).Value())
+			if tc.jetstream {
+				if births != 1 || ok != 1 || refused != 0 || v2 != 0 || v3 == 0 {
+					t.Fatalf("with JetStream: %d births (ok %v, refused %v), %d batches by id, %d by alias; want 1 birth, all by alias", births, ok, refused, v2, v3)
+				}
+				if a.m.UplinkBatches.WithLabelValues(pathStored).Value() == 0 {
+					t.Fatal("no batch went as stored")
+				}
+				return
+			}
+			if a.m.UplinkBatches.WithLabelValues(pathStored).Value() != 0 {
+				t.Fatal("a stored batch went as stored to a bridge that refused the aliases")
+			}
+			if births != 1 || refused != 1 || ok != 0 || v3 != 0 || v2 == 0 {
+				t.Fatalf("without JetStream: %d births (ok %v, refused %v), %d batches by alias, %d by id; want 1 refused birth, all by id", births, ok, refused, v3, v2)
+			}
+		})
+	}
+}

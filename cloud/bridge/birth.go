@@ -1,0 +1,72 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
+)
+
+// lookup is the decoder's AliasLookup for agent's batches.
+func (b *Bridge) lookup(agent string) wire.AliasLookup {
+	if b.aliases == nil { // a bridge not Run (tests of check alone)
+		return nil
+	}
+	return b.aliases.lookup(context.Background(), agent, b.cfg.AckTimeout)
+}
+
+// birth takes an agent's Birth record (its sensor alias table), whose
+// sender process checked already: it is stored for every bridge, or
+// refused with a reason. A malformed one, or one naming another agent, is
+// dead-lettered like a bad batch.
+func (b *Bridge) birth(kc *kgo.Client, subject string, data []byte) *fieldline.Ack {
+	agent := uplink.AgentFromSubject(subject)
+	if agent == "" {
+		b.m.Births.WithLabelValues("rejected").Inc()
+		return b.reject(kc, subject, "", data, uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject), nil)
+	}
+	limit := int(b.maxBytes.Load())
+	bt, err := wire.DecodeBirth(data, wire.Limits{MaxEncodedBytes: limit, MaxDecodedBytes: 16 * limit})
+	if err != nil {
+		b.m.Births.WithLabelValues("rejected").Inc()
+		code := uplink.CodeDecode
+		if errors.Is(err, wire.ErrTooLarge) {
+			code = uplink.CodeTooLarge
+		}
+		return b.reject(kc, subject, agent, data, code, "decoding birth record: "+err.Error(), nil)
+	}
+	if bt.AgentID != agent {
+		b.m.Births.WithLabelValues("rejected").Inc()
+		return b.reject(kc, subject, agent, data, uplink.CodeAgentID, fmt.Sprintf("birth record names agent %q but was sent on %s", bt.AgentID, subject), nil)
+	}
+	ack := &fieldline.Ack{AgentID: agent}
+	if b.aliases == nil || b.aliases.kv == nil {
+		b.m.Births.WithLabelValues("no-store").Inc()
+		ack.Code, ack.Error = uplink.CodeNoAliases, "this bridge keeps no sensor alias tables (no JetStream): send sensor ids"
+		return ack
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
+	defer cancel()
+	err = b.aliases.put(ctx, bt, data)
+	switch {
+	case errors.Is(err, errAliasConflict):
+		b.m.Births.WithLabelValues("no-store").Inc()
+		b.log.Warn("birth record contradicts the stored alias table; the agent will send sensor ids", "agent", agent, "err", err)
+		ack.Code, ack.Error = uplink.CodeNoAliases, err.Error()
+		return ack
+	case err != nil:
+		b.m.Births.WithLabelValues("failed").Inc()
+		b.log.Warn("storing a sensor alias table failed; the agent will retry", "agent", agent, "err", err)
+		ack.Code, ack.Error, ack.Retry = uplink.CodeAliases, err.Error(), true
+		return ack
+	}
+	b.m.Births.WithLabelValues("ok").Inc()
+	b.log.Debug("sensor aliases stored", "agent", agent, "epoch", fmt.Sprintf("%016x", bt.Epoch), "sensors", len(bt.IDs))
+	ack.OK = true
+	return ack
+}
