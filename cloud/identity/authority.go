@@ -98,8 +98,10 @@ func Init(dir string, o InitOptions) (*Authority, error) {
 	if a.cloud, err = newAccount(CloudAccount); err != nil {
 		return nil, err
 	}
-	// The agents' rule bucket lives in AGENTS.
+	// The agents' rule bucket lives in AGENTS, the bridges' alias tables
+	// in CLOUD.
 	a.agents.claims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	a.cloud.claims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
 	// CLOUD serves the batches and says hello; AGENTS imports both, and
 	// shares the requester's details so that the server stamps them on
 	// every batch (uplink.IdentityHeader).

@@ -42,16 +42,30 @@ func RuleKeys(id, fleet string) []string {
 	return keys
 }
 
-// bridgePermissions: take batches, reply to them, say hello; nothing else
-// (in particular no fl.up.>, so that no cloud user can send a batch that
-// skips the service import and its identity header).
+// bridgePermissions: take batches, reply to them, say hello, and keep the
+// agents' sensor alias tables in the KV bucket AliasBucket (make it, read
+// and write its keys, with replies on the bridge's own _INBOX); nothing
+// else (in particular no fl.up.>, so that no cloud user can send a batch
+// that skips the service import and its identity header).
 func bridgePermissions() jwt.Permissions {
+	stream := "KV_" + AliasBucket
 	return jwt.Permissions{
-		Pub:  jwt.Permission{Allow: []string{uplink.HelloSubject}},
-		Sub:  jwt.Permission{Allow: []string{uplink.SubjectPrefix + "*"}},
+		Pub: jwt.Permission{Allow: []string{
+			uplink.HelloSubject,
+			"$JS.API.STREAM.INFO." + stream,
+			"$JS.API.STREAM.CREATE." + stream,
+			"$JS.API.DIRECT.GET." + stream + ".>",
+			"$JS.API.STREAM.MSG.GET." + stream,
+			"$KV." + AliasBucket + ".>",
+		}},
+		Sub:  jwt.Permission{Allow: []string{uplink.SubjectPrefix + "*", "_INBOX.>"}},
 		Resp: &jwt.ResponsePermission{MaxMsgs: 1},
 	}
 }
+
+// AliasBucket is the bridges' KV bucket of sensor alias tables (the
+// bridge's aliases.bucket default), in the CLOUD account.
+const AliasBucket = "fl_aliases"
 
 // fleetPermissions: the fleet tools (push, serve, agents) use JetStream
 // and read heartbeats; they do not speak for an agent.
