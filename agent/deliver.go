@@ -15,7 +15,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 	b := &o.b
 	bo := f.retries.Start()
 	encoded := false
-	counted := false // f.enc is in fieldline_agent_uplink_batches_total
+	counted := false      // f.enc is in fieldline_agent_uplink_batches_total
 	aliasRetried := false // one resend at once after uplink.CodeAliases
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		if attempt > 1 && f.stopping.Load() {
