@@ -52,6 +52,7 @@ func bridgePermissions() jwt.Permissions {
 	return jwt.Permissions{
 		Pub: jwt.Permission{Allow: []string{
 			uplink.HelloSubject,
+			"$JS.API.INFO", // jetstream.CreateKeyValue asks the account's limits first
 			"$JS.API.STREAM.INFO." + stream,
 			"$JS.API.STREAM.CREATE." + stream,
 			"$JS.API.DIRECT.GET." + stream + ".>",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline/agent"
@@ -30,7 +31,8 @@ import (
 // checked), the fleet store (fleet.creds) pushing a signed bundle, and an
 // agent with its own provisioned credentials. Its readings reach Kafka,
 // its heartbeat reaches the fleet's user, and it applies its fleet's
-// bundle through the per-key watches its permissions allow.
+// bundle through the per-key watches its permissions allow; its sensor
+// alias table is kept by the bridge in the CLOUD account's KV.
 func TestProvisionedSystem(t *testing.T) {
 	dir := t.TempDir()
 	auth, err := identity.Init(filepath.Join(dir, "authority"), identity.InitOptions{})
@@ -46,12 +48,14 @@ func TestProvisionedSystem(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// The bridge, checking identities.
+	// The bridge, checking identities (its log and the agent's in logs).
+	var logs testkit.SyncBuffer
+	bm := bridge.NewMetrics(nil)
 	br, err := bridge.New(bridge.Config{
 		NATS:     uplink.NATSConfig{URL: ns.URL(), Creds: auth.File(identity.BridgeCreds)},
 		Kafka:    bridge.KafkaConfig{Brokers: k.Brokers, ReadingsTopic: k.Topic("fl.readings"), DeadletterTopic: k.Topic("fl.deadletter")},
 		Identity: bridge.IdentityConfig{AgentsAccount: auth.AgentsAccountKey()},
-	}, bridge.Options{})
+	}, bridge.Options{Metrics: bm, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,6 @@ http: {listen: "off"}
 		t.Fatal(err)
 	}
 	src := &simfleet.Source{ID: "a", Sensors: 3, Prefix: "s", Interval: 50 * time.Millisecond}
-	var logs testkit.SyncBuffer
 	a, err := agent.New(*cfg, agent.Options{Sources: []agent.Source{src}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +139,11 @@ http: {listen: "off"}
 	})
 	if !got {
 		t.Fatal("no reading of gw-a reached Kafka")
+	}
+	// Its sensor aliases were announced and kept: the bridge may keep
+	// them in its account's JetStream.
+	if n := testutil.ToFloat64(bm.Births.WithLabelValues("ok")); n < 1 || !strings.Contains(logs.String(), "sensor aliases announced") {
+		t.Errorf("%v alias tables stored by the bridge; agent log:\n%s", n, logs.String())
 	}
 	// Everything it did was within its permissions.
 	if strings.Contains(strings.ToLower(logs.String()), "permissions violation") {
