@@ -23,17 +23,20 @@ import (
 // bbolt buffer) against the real bridge and Kafka, and watches the
 // payloads on NATS. With JetStream the agent announces its alias table
 // once, before its first batch, every batch names sensors by alias
-// (format version 3) and goes as stored, and every record in Kafka has its
-// sensor's id. Without JetStream the bridge refuses the table, and the
+// (format version 3) and goes as stored, or merged and encoded again by
+// alias with a telemetry hold, and every record in Kafka has its sensor's
+// id. Without JetStream the bridge refuses the table, and the
 // agent sends ids (version 2) from then on, losing nothing. In both, the
 // records are seqs 1..n in order, each of a configured sensor.
 func TestAliasesOnTheUplink(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		jetstream bool
+		hold      string // uplink.telemetry_hold: stored batches merged, encoded again
 	}{
-		{"bridge keeps tables", true},
-		{"bridge without JetStream", false},
+		{"bridge keeps tables", true, "0s"},
+		{"bridge keeps tables and batches merged", true, "500ms"},
+		{"bridge without JetStream", false, "0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sim, err := modbussim.New(modbussim.DefaultConfig(), modbussim.Options{})
@@ -80,7 +83,7 @@ func TestAliasesOnTheUplink(t *testing.T) {
 
 			a := startAgent(t, fmt.Sprintf(`
 agent: {id: gw-alias, data_dir: %s}
-uplink: {nats: {url: %s}}
+uplink: {nats: {url: %s}, telemetry_hold: %s}
 http: {listen: "127.0.0.1:0"}
 sources:
   modbus:
@@ -95,7 +98,7 @@ sources:
                 - {sensor: boiler.temp, table: holding, address: 0, type: int16, scale: 0.1}
                 - {sensor: boiler.pressure, table: holding, address: 1, type: uint16, scale: 0.01}
                 - {sensor: boiler.energy, table: holding, address: 2, type: uint32, counter: true}
-`, filepath.Join(t.TempDir(), "state"), ns.URL(), addr), Options{})
+`, filepath.Join(t.TempDir(), "state"), ns.URL(), tc.hold, addr), Options{})
 
 			const n = 600
 			sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true}
@@ -136,8 +139,11 @@ sources:
 				if births != 1 || ok != 1 || refused != 0 || v2 != 0 || v3 == 0 {
 					t.Fatalf("with JetStream: %d births (ok %v, refused %v), %d batches by id, %d by alias; want 1 birth, all by alias", births, ok, refused, v2, v3)
 				}
-				if a.m.UplinkBatches.WithLabelValues(pathStored).Value() == 0 {
+				if tc.hold == "0s" && a.m.UplinkBatches.WithLabelValues(pathStored).Value() == 0 {
 					t.Fatal("no batch went as stored")
+				}
+				if tc.hold != "0s" && a.m.UplinkBatches.WithLabelValues(pathReencoded).Value() == 0 {
+					t.Fatal("no batch was merged")
 				}
 				return
 			}

@@ -52,12 +52,17 @@ func (f *Forwarder) halve(b *fieldline.Batch) {
 	}
 }
 
-// encode codes b into f.enc, cutting b to its first half until it fits
-// under the limit (the rest stays in the buffer for the next batch). fits
-// is false for a single reading that does not fit.
+// encode codes b into f.enc, its sensors by the aliases the buffer's
+// table has (unless the bridges refused them), cutting b to its first
+// half until it fits under the limit (the rest stays in the buffer for the
+// next batch). fits is false for a single reading that does not fit.
 func (f *Forwarder) encode(b *fieldline.Batch) (fits bool, err error) {
+	var table *wire.Aliases
+	if !f.byName {
+		table = f.aliasTable()
+	}
 	for {
-		if f.enc, err = wire.Encode(f.enc[:0], b); err != nil {
+		if f.enc, err = wire.EncodeKnownAliases(f.enc[:0], b, table); err != nil {
 			return false, err
 		}
 		if len(f.enc) <= f.limit() {

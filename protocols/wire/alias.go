@@ -82,15 +82,15 @@ func (a *Aliases) Lookup(epoch uint64, need int) ([]string, error) {
 	return a.IDs(), nil
 }
 
-// alias returns id's alias, giving it the next one when it has none and
-// the table has room.
-func (a *Aliases) alias(id string) (uint32, bool) {
+// alias returns id's alias, giving it the next one when it has none, grow
+// is set and the table has room.
+func (a *Aliases) alias(id string, grow bool) (uint32, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if n, ok := a.index[id]; ok {
 		return n, true
 	}
-	if id == "" || len(a.ids) >= MaxAliases {
+	if !grow || id == "" || len(a.ids) >= MaxAliases {
 		return 0, false
 	}
 	n := uint32(len(a.ids))
@@ -99,13 +99,14 @@ func (a *Aliases) alias(id string) (uint32, bool) {
 	return n, true
 }
 
-// useAliases names m's columns by alias where a gives one. It reports false,
-// changing nothing, when no column gets one, or when a column with an empty
-// sensor id would stay named by id (which version 3 reads as an alias).
-func useAliases(m *pbBatch, a *Aliases) bool {
+// useAliases names m's columns by alias where a gives one (grow: giving
+// new ones). It reports false, changing nothing, when no column gets one,
+// or when a column with an empty sensor id would stay named by id (which
+// version 3 reads as an alias).
+func useAliases(m *pbBatch, a *Aliases, grow bool) bool {
 	var count uint32
 	for _, c := range m.Columns {
-		n, ok := a.alias(c.SensorID)
+		n, ok := a.alias(c.SensorID, grow)
 		if !ok && c.SensorID == "" {
 			return false
 		}
@@ -118,7 +119,7 @@ func useAliases(m *pbBatch, a *Aliases) bool {
 	}
 	prev := int64(-1)
 	for _, c := range m.Columns {
-		if n, ok := a.alias(c.SensorID); ok {
+		if n, ok := a.alias(c.SensorID, false); ok {
 			c.SensorID, c.AliasDelta = "", int32(int64(n)-prev-1)
 			prev = int64(n)
 		}

@@ -78,7 +78,7 @@ func TestAliasRoundTrip(t *testing.T) {
 	}
 	e := encoders.Get().(*encoder)
 	e.build(b2)
-	useAliases(&e.msg, a)
+	useAliases(&e.msg, a, true)
 	for i, c := range e.msg.Columns {
 		if c.SensorID != "" || (c.AliasDelta != 0 && i != 1) {
 			t.Errorf("column %d: id %q, alias delta %d", i, c.SensorID, c.AliasDelta)
@@ -266,5 +266,27 @@ func TestBirthRoundTrip(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestEncodeKnownAliases: only sensors the table has go by alias, the
+// table does not grow, and a batch of unknown sensors is version 2.
+func TestEncodeKnownAliases(t *testing.T) {
+	a, _ := NewAliases(5, []string{"plant.line-0.s000", "plant.line-1.s001"})
+	b := turnBatch("gw", 1, 4, 2)
+	enc, err := EncodeKnownAliases(nil, b, a)
+	if err != nil || enc[1]&0xf0 != version3 || a.Len() != 2 {
+		t.Fatalf("err %v, version %d, table %d (want 3, 2)", err, enc[1]>>4, a.Len())
+	}
+	var d fieldline.Batch
+	if err := DecodeAliased(&d, enc, Limits{}, a.Lookup); err != nil || !reflect.DeepEqual(&d, b) {
+		t.Fatalf("round trip: %v", err)
+	}
+	other := turnBatch("gw", 1, 4, 2)
+	for i := range other.Readings {
+		other.Readings[i].SensorID = "x." + other.Readings[i].SensorID
+	}
+	if enc, err := EncodeKnownAliases(nil, other, a); err != nil || enc[1]&0xf0 != version2 || a.Len() != 2 {
+		t.Fatalf("unknown sensors: err %v, version %d, table %d", err, enc[1]>>4, a.Len())
 	}
 }

@@ -38,6 +38,17 @@ func Encode(dst []byte, b *fieldline.Batch) ([]byte, error) { return EncodeAlias
 // keep the aliases it gained with the bytes, and announce them (Birth)
 // before the bytes are decoded elsewhere.
 func EncodeAliased(dst []byte, b *fieldline.Batch, a *Aliases) ([]byte, error) {
+	return encode(dst, b, a, true)
+}
+
+// EncodeKnownAliases is EncodeAliased that gives no new alias: a sensor a
+// has none for goes by id. For an encoder that does not keep the table (the
+// agent's forwarder, merging stored batches for the uplink).
+func EncodeKnownAliases(dst []byte, b *fieldline.Batch, a *Aliases) ([]byte, error) {
+	return encode(dst, b, a, false)
+}
+
+func encode(dst []byte, b *fieldline.Batch, a *Aliases, grow bool) ([]byte, error) {
 	if uint64(len(b.Readings)) > math.MaxUint32 {
 		return dst, fmt.Errorf("encoding batch of %d readings: %w", len(b.Readings), ErrTooLarge)
 	}
@@ -48,7 +59,7 @@ func EncodeAliased(dst []byte, b *fieldline.Batch, a *Aliases) ([]byte, error) {
 	defer encoders.Put(e)
 	e.build(b)
 	version := byte(version2)
-	if a != nil && useAliases(&e.msg, a) {
+	if a != nil && useAliases(&e.msg, a, grow) {
 		version = version3
 	}
 	var err error

@@ -37,7 +37,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(enc)
 	}
 	for _, id := range []string{"x", "y", "z"} {
-		table.alias(id)
+		table.alias(id, true)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := &fieldline.Batch{}
