@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -81,27 +80,10 @@ func TestAliasesOnTheUplink(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			a := startAgent(t, fmt.Sprintf(`
-agent: {id: gw-alias, data_dir: %s}
-uplink: {nats: {url: %s}, telemetry_hold: %s}
-http: {listen: "127.0.0.1:0"}
-sources:
-  modbus:
-    - name: boiler
-      url: tcp://%s
-      units:
-        - id: 1
-          groups:
-            - name: fast
-              interval: 20ms
-              registers:
-                - {sensor: boiler.temp, table: holding, address: 0, type: int16, scale: 0.1}
-                - {sensor: boiler.pressure, table: holding, address: 1, type: uint16, scale: 0.01}
-                - {sensor: boiler.energy, table: holding, address: 2, type: uint32, counter: true}
-`, filepath.Join(t.TempDir(), "state"), ns.URL(), tc.hold, addr), Options{})
+			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold, addr.String()), Options{})
 
 			const n = 600
-			sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true}
+			sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true, "boiler.flow": true, "boiler.flow_cdab": true}
 			var got []*wire.Record
 			if !testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings")).Until(60*time.Second, func(rec *kgo.Record) bool {
 				r := agentrun.ReadRecord(t, rec)

@@ -70,6 +70,36 @@ func launchAgent(t *testing.T, cfg Config, opts Options, prepare func(*Agent)) (
 	return a, stop
 }
 
+// boilerConfig is the YAML of agent id polling the simulator at addr every
+// 20 ms for five registers of unit 1 (the sensors boiler.temp,
+// boiler.pressure, boiler.energy, boiler.flow and boiler.flow_cdab), with
+// uplink settings beside the NATS URL (uplink: "telemetry_hold: 1s").
+func boilerConfig(id, dataDir, natsURL, uplink, addr string) string {
+	if uplink != "" {
+		uplink = ", " + uplink
+	}
+	return fmt.Sprintf(`
+agent: {id: %s, data_dir: %s}
+uplink: {nats: {url: %s}%s}
+http: {listen: "127.0.0.1:0"}
+sources:
+  modbus:
+    - name: boiler
+      url: tcp://%s
+      units:
+        - id: 1
+          groups:
+            - name: fast
+              interval: 20ms
+              registers:
+                - {sensor: boiler.temp, table: holding, address: 0, type: int16, scale: 0.1}
+                - {sensor: boiler.pressure, table: holding, address: 1, type: uint16, scale: 0.01}
+                - {sensor: boiler.energy, table: holding, address: 2, type: uint32, counter: true}
+                - {sensor: boiler.flow, table: holding, address: 4, type: float32}
+                - {sensor: boiler.flow_cdab, table: holding, address: 6, type: float32, word_order: little}
+`, id, dataDir, natsURL, uplink, addr)
+}
+
 // TestModbusToKafka is the first path end to end, real parts only: the
 // Modbus simulator over TCP → the agent's Modbus source → the bbolt buffer
 // → NATS request/reply → the bridge → Kafka. Every reading must arrive once,
@@ -89,26 +119,7 @@ func TestModbusToKafka(t *testing.T) {
 	k := testkit.StartKafka(t)
 	agentrun.StartBridge(t, nats.URL(), k)
 
-	a := startAgent(t, fmt.Sprintf(`
-agent: {id: gw-e2e, data_dir: %s}
-uplink: {nats: {url: %s}}
-http: {listen: "127.0.0.1:0"}
-sources:
-  modbus:
-    - name: boiler
-      url: tcp://%s
-      units:
-        - id: 1
-          groups:
-            - name: fast
-              interval: 20ms
-              registers:
-                - {sensor: boiler.temp, table: holding, address: 0, type: int16, scale: 0.1}
-                - {sensor: boiler.pressure, table: holding, address: 1, type: uint16, scale: 0.01}
-                - {sensor: boiler.energy, table: holding, address: 2, type: uint32, counter: true}
-                - {sensor: boiler.flow, table: holding, address: 4, type: float32}
-                - {sensor: boiler.flow_cdab, table: holding, address: 6, type: float32, word_order: little}
-`, filepath.Join(t.TempDir(), "state"), nats.URL(), addr), Options{})
+	a := startAgent(t, boilerConfig("gw-e2e", filepath.Join(t.TempDir(), "state"), nats.URL(), "", addr.String()), Options{})
 
 	want := map[string]string{ // sensor → simulator register name
 		"boiler.temp": "temperature", "boiler.pressure": "pressure", "boiler.energy": "energy",
