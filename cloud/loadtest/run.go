@@ -96,7 +96,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		defer os.RemoveAll(d)
 		o.Dir = d
 	}
-	ns, err := embedded.StartNATS(embedded.NATSOptions{})
+	// JetStream, as the bridges have it in production: they keep the
+	// agents' sensor alias tables in KV (without it every agent would
+	// send ids, decoding and encoding each stored batch again).
+	ns, err := embedded.StartNATS(embedded.NATSOptions{StoreDir: filepath.Join(o.Dir, "nats")})
 	if err != nil {
 		return Result{}, err
 	}
