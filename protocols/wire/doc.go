@@ -3,7 +3,10 @@
 // package touches protobuf.
 //
 //   - Batch: Encode and Decode, on the wire (fl.up.<agent_id>) and in the
-//     buffer's segments;
+//     buffer's segments; EncodeAliased and DecodeAliased name sensors by
+//     the small numbers of an agent's alias table (Aliases, format version
+//     3, alias.go), which a Birth record announces (AppendBirth,
+//     DecodeBirth, IsBirth);
 //   - Ack, the bridge's reply to a batch: EncodeAck and DecodeAck;
 //   - AgentStatus, the heartbeat on fl.status.<agent_id>: EncodeStatus and
 //     DecodeStatus;
