@@ -87,6 +87,16 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			}
 			ack, err = f.tr.Send(ctx, f.enc)
 		}
+		if errors.Is(err, uplink.ErrNotAcked) && ack != nil && ack.Code == uplink.CodeAliases {
+			// The bridge does not know the alias table: announce it
+			// with the next attempt, made at once the first time (a
+			// bridge that still cannot find it waits the backoff).
+			f.forget()
+			if !aliasRetried {
+				aliasRetried = true
+				continue
+			}
+		}
 		switch {
 		case err == nil:
 			if ack.FirstSeq != b.FirstSeq || ack.LastSeq != o.last || ack.Lane != b.Lane {
@@ -115,12 +125,6 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			f.m.ForwardErrors.WithLabelValues("too-large").Inc()
 			f.log.Warn("bridge rejected a batch as too large; sending smaller batches (align uplink.max_batch_bytes and max_batch_readings with the bridge)",
 				"lane", b.Lane, "readings", len(b.Readings), "max_readings", f.capReadings, "max_bytes", f.capBytes, "err", err)
-			continue
-		case errors.Is(err, uplink.ErrNotAcked) && ack != nil && ack.Code == uplink.CodeAliases && !aliasRetried:
-			// The bridge does not know the alias table (yet): tell it,
-			// and send again at once.
-			f.forget()
-			aliasRetried = true
 			continue
 		case errors.Is(err, uplink.ErrRejected):
 			// The bridge kept the raw batch on fl.deadletter: sending it

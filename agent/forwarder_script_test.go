@@ -41,6 +41,7 @@ type scriptedBridge struct {
 	script   func(i int, b *fieldline.Batch) *fieldline.Ack
 	wg       sync.WaitGroup
 	aliases  atomic.Pointer[wire.Birth] // the last table announced
+	births   atomic.Int32
 }
 
 // lookup decodes aliases with the table the agent announced.
@@ -65,6 +66,7 @@ func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(
 			bt, err := wire.DecodeBirth(m.Data, wire.DefaultLimits)
 			if err == nil {
 				sb.aliases.Store(&bt)
+				sb.births.Add(1)
 			} else {
 				t.Errorf("scripted bridge: %v", err)
 			}
@@ -365,4 +367,25 @@ func TestForwarderSkipsAnUnreadableLane(t *testing.T) {
 	if n := r.m.ForwardErrors.WithLabelValues("buffer").Value(); n < 3 {
 		t.Fatalf("%v buffer read errors counted, want one per batch taken (≥ 3)", n)
 	}
+}
+
+// TestForwarderAnnouncesAliasesAgain: a bridge that answers "aliases" (it
+// cannot find the table: lost from its KV, say) is sent the Birth again
+// before the batch goes again, at once the first time and after the
+// backoff the second; the readings are then delivered once each.
+func TestForwarderAnnouncesAliasesAgain(t *testing.T) {
+	r := newForwarderRig(t, ForwarderConfig{}, map[fieldline.Lane]int{fieldline.LaneTelemetry: 100}, func(i int, b *fieldline.Batch) *fieldline.Ack {
+		if i < 2 {
+			return &fieldline.Ack{Code: uplink.CodeAliases, Error: "no such table", Retry: true}
+		}
+		return &fieldline.Ack{OK: true}
+	})
+	r.runUntilEmpty(t)
+	if n, ok := r.sb.births.Load(), r.m.Births.WithLabelValues(birthOK).Value(); n != 3 || ok != 3 {
+		t.Fatalf("%d births seen, %v counted ok; want 3: the first, and one after each answer", n, ok)
+	}
+	if n := r.m.ForwardErrors.WithLabelValues("not-acked").Value(); n != 1 {
+		t.Fatalf("%v not-acked errors, want 1 (the second answer waits the backoff)", n)
+	}
+	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 100)
 }
