@@ -285,8 +285,8 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 	defer stopFwd()
 	fwd := NewForwarder(a.buf, a.client, ForwarderConfig{
 		Drain: a.cfg.Uplink.Drain, MaxBatchReadings: a.cfg.Uplink.MaxBatchReadings, LiveBatchReadings: a.cfg.Uplink.LiveBatchReadings,
-		TelemetryHold: a.cfg.Uplink.TelemetryHold,
-		RetryMin:      a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax, MaxBatchBytes: int(a.cfg.Uplink.MaxBatchBytes),
+		TelemetryHold: a.cfg.Uplink.TelemetryHold, NoAliases: !*a.cfg.Uplink.Aliases,
+		RetryMin: a.cfg.Uplink.RetryMin, RetryMax: a.cfg.Uplink.RetryMax, MaxBatchBytes: int(a.cfg.Uplink.MaxBatchBytes),
 	}, ForwarderOptions{Logger: a.log.With("component", "forwarder"), Metrics: a.m, Fixer: a.fix, OnAttempt: a.opts.OnAttempt})
 	a.fwd.Store(fwd)
 	fwdDone := make(chan struct{})

@@ -32,10 +32,12 @@ func TestAliasesOnTheUplink(t *testing.T) {
 		name      string
 		jetstream bool
 		hold      string // uplink.telemetry_hold: stored batches merged, encoded again
+		off       bool   // uplink.aliases: false
 	}{
-		{"bridge keeps tables", true, "0s"},
-		{"bridge keeps tables and batches merged", true, "500ms"},
-		{"bridge without JetStream", false, "0s"},
+		{"bridge keeps tables", true, "0s", false},
+		{"bridge keeps tables and batches merged", true, "500ms", false},
+		{"bridge without JetStream", false, "0s", false},
+		{"aliases off", true, "500ms", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sim, err := modbussim.New(modbussim.DefaultConfig(), modbussim.Options{})
@@ -80,7 +82,7 @@ func TestAliasesOnTheUplink(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold, addr.String()), Options{})
+			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold+map[bool]string{true: ", aliases: false"}[tc.off], addr.String()), Options{})
 
 			const n = 600
 			sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true, "boiler.flow": true, "boiler.flow_cdab": true}
@@ -117,6 +119,12 @@ func TestAliasesOnTheUplink(t *testing.T) {
 			ok, refused := a.m.Births.WithLabelValues(birthOK).Value(), a.m.Births.WithLabelValues(birthRefused).Value()
 			t.Logf("%d births, %d batches by alias, %d by id; births ok %v refused %v; stored %v reencoded %v", births, v3, v2, ok, refused,
 				a.m.UplinkBatches.WithLabelValues(pathStored).Value(), a.m.UplinkBatches.WithLabelValues(pathReencoded).Value())
+			if tc.off {
+				if births != 0 || v3 != 0 || v2 == 0 {
+					t.Fatalf("aliases off: %d births, %d batches by alias, %d by id; want none by alias", births, v3, v2)
+				}
+				return
+			}
 			if tc.jetstream {
 				if births != 1 || ok != 1 || refused != 0 || v2 != 0 || v3 == 0 {
 					t.Fatalf("with JetStream: %d births (ok %v, refused %v), %d batches by id, %d by alias; want 1 birth, all by alias", births, ok, refused, v2, v3)

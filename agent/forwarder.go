@@ -71,6 +71,11 @@ type ForwarderConfig struct {
 	// MaxBatchReadings or more is sent at once, and alerts and events
 	// never wait. 0 sends at once.
 	TelemetryHold time.Duration
+	// NoAliases encodes the batches it makes (merged, cut, fixed) with
+	// sensor ids; stored batches that name aliases still go as stored,
+	// after the table is announced (uplink.aliases: false keeps the file's
+	// table for what it stored with it).
+	NoAliases bool
 }
 
 // Fixer corrects a batch on its way out, before each attempt to send it

@@ -58,7 +58,7 @@ func (f *Forwarder) halve(b *fieldline.Batch) {
 // next batch). fits is false for a single reading that does not fit.
 func (f *Forwarder) encode(b *fieldline.Batch) (fits bool, err error) {
 	var table *wire.Aliases
-	if !f.byName {
+	if !f.byName && !f.cfg.NoAliases {
 		table = f.aliasTable()
 	}
 	for {
