@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fieldline/fieldline/internal/natskv"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
@@ -60,17 +61,11 @@ func openAliases(ctx context.Context, nc *nats.Conn, cfg AliasConfig) (*aliasSto
 	if err != nil {
 		return s, err
 	}
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: cfg.Bucket,
-			Description: "Fieldline agents' sensor alias tables (wire.Birth), key <agent>.<epoch>", History: 1,
-			Replicas: cfg.Replicas, Storage: jetstream.FileStorage})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, cfg.Bucket)
-		}
-	}
+	kv, err := natskv.Open(ctx, js, jetstream.KeyValueConfig{Bucket: cfg.Bucket,
+		Description: "Fieldline agents' sensor alias tables (wire.Birth), key <agent>.<epoch>", History: 1,
+		Replicas: cfg.Replicas, Storage: jetstream.FileStorage})
 	if err != nil {
-		return s, fmt.Errorf("alias bucket %s: %w", cfg.Bucket, err)
+		return s, fmt.Errorf("sensor alias tables: %w", err)
 	}
 	s.kv = kv
 	return s, nil

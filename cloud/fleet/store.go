@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fieldline/fieldline/internal/natskv"
 	"github.com/fieldline/fieldline/rules/signed"
 )
 
@@ -52,15 +53,9 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg Config, ring *signed.KeyR
 	} {
 		// An existing bucket is taken as it is: a command run with another
 		// config (history, replicas) must not change the fleet's buckets.
-		kv, err := js.KeyValue(ctx, b.cfg.Bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			kv, err = js.CreateKeyValue(ctx, b.cfg)
-			if errors.Is(err, jetstream.ErrBucketExists) { // made meanwhile by another
-				kv, err = js.KeyValue(ctx, b.cfg.Bucket)
-			}
-		}
+		kv, err := natskv.Open(ctx, js, b.cfg)
 		if err != nil {
-			return nil, fmt.Errorf("fleet store: bucket %s: %w", b.cfg.Bucket, err)
+			return nil, fmt.Errorf("fleet store: %w", err)
 		}
 		*b.kv = kv
 	}
