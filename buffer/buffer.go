@@ -68,6 +68,8 @@ type Buffer struct {
 	// many of its aliases the file holds (written by commitTx).
 	aliases     atomic.Pointer[wire.Aliases]
 	aliasesKept int
+	// aliasesPub is the table's first aliasesKept aliases (Aliases).
+	aliasesPub atomic.Pointer[wire.Aliases]
 	encBuf      [fieldline.NumLanes][]byte
 	spare       [fieldline.NumLanes][]fieldline.Reading
 	maxSegCost  uint64

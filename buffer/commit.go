@@ -99,12 +99,12 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				out.wrote = true
 			}
 		}
-		// The aliases the segments name go with them.
-		if kept, err = b.keepAliases(tx); err != nil {
-			return err
-		}
 		state, err := stateOf(tx)
 		if err != nil {
+			return err
+		}
+		// The aliases the segments name go with them.
+		if kept, err = b.keepAliases(tx, state); err != nil {
 			return err
 		}
 		// The state goes with its readings: not without them (a drop-only
@@ -155,8 +155,9 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		}
 		return nil
 	})
-	if err == nil {
+	if err == nil && kept != b.aliasesKept {
 		b.aliasesKept = kept
+		b.publishAliases()
 	}
 	return out, err
 }

@@ -184,7 +184,14 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 				return err
 			}
 			ld.app = append([]byte(nil), state.Get(keyAppState)...)
-			ld.aliases, ld.aliasesErr = readAliases(tx)
+			if ld.aliases, ld.aliasesErr = readAliases(tx); ld.aliasesErr != nil {
+				// The record names a table no copy of which reads back:
+				// the segments that name it are lost (counted when read),
+				// and a new table gets a new epoch.
+				if err := state.Delete(keyAliasState); err != nil {
+					return err
+				}
+			}
 			for l := range fieldline.NumLanes {
 				if tx.Bucket(segBuckets[l]) == nil || tx.Bucket(idxBuckets[l]) == nil {
 					return fmt.Errorf("lane %s buckets missing: %w", fieldline.Lane(l), ErrCorrupt)

@@ -395,18 +395,16 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 				return err
 			}
 			for _, kv := range sc.blobs {
+				if string(kv[0]) == blobAliases {
+					continue // written below, when it is the committed table
+				}
 				if err := bk.Put(kv[0], kv[1]); err != nil {
 					return err
 				}
 			}
 		}
 		if a := sc.aliasTable(); a != nil {
-			bt := a.Birth("")
-			v, err := wire.AppendBirth(nil, &bt)
-			if err != nil {
-				return err
-			}
-			if err := writeAliasTable(tx, v); err != nil {
+			if err := writeAliasTable(tx, state, a, a.IDs()); err != nil {
 				return err
 			}
 		}

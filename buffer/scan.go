@@ -76,10 +76,14 @@ type scan struct {
 	versions [fieldline.NumLanes][]laneVersion
 	haveBlob bool // the tree's blobs bucket was read
 
-	// Copies of the alias table: every one found (aliasCopies), and the
-	// longest of those the tree reached (treeAliases).
-	aliasCopies []*wire.Aliases
-	treeAliases *wire.Aliases
+	// Copies of the alias table found anywhere in the file, and the
+	// record of the committed one (from the state, like app).
+	aliasCopies  []aliasCopy
+	aliasRec     aliasRecord
+	haveAliasRec bool
+	// staleRecs are records of states outside the tree and of no known
+	// commit (a file whose meta pages are both damaged).
+	staleRecs []aliasRecord
 	segs        [fieldline.NumLanes]map[uint64]*segRef
 	// idx are the decodable index entries of the tree (cleanIdx: the
 	// lane's index bucket was walked without a problem).
@@ -161,16 +165,16 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 			}
 			if v, err := s.value(e); err == nil {
 				sc.blobs = append(sc.blobs, [2][]byte{append([]byte(nil), e.key...), append([]byte(nil), v...)})
-				if string(e.key) == blobAliases {
-					sc.addAliases(v, true)
+				if string(e.key) == blobAliases && isAliasCopy(v) {
+					sc.addAliases(v)
 				}
 			}
 		case name == string(bucketAliasCopy):
 			if string(e.key) != string(keyAliasTable) {
 				return
 			}
-			if v, err := s.value(e); err == nil {
-				sc.addAliases(v, true)
+			if v, err := s.value(e); err == nil && isAliasCopy(v) {
+				sc.addAliases(v)
 			}
 		case strings.HasPrefix(name, "idx."):
 			l, ok := bucketLane(bucket, "idx.")
@@ -213,6 +217,9 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 		}
 		if v, ok := state[string(keyAppState)]; ok && !sc.haveApp {
 			sc.app, sc.haveApp = v, true
+		}
+		if r, ok := decodeAliasRecord(state[string(keyAliasState)]); ok && !sc.haveAliasRec {
+			sc.aliasRec, sc.haveAliasRec = r, true
 		}
 		for l := range fieldline.NumLanes {
 			if v, ok := laneVersionOf(state, fieldline.Lane(l)); ok {
@@ -281,10 +288,11 @@ func (sc *scan) leafCandidates(s *pspan, es []elem, live bool) {
 			continue
 		}
 		k := string(e.key)
-		if e.vlen > 2 {
-			// A copy of the alias table, however old: tables only grow.
-			if v, err := s.value(e); err == nil && wire.IsBirth(v) {
-				sc.addAliases(v, false)
+		if e.vlen > aliasNonceLen+2 {
+			// A copy of the alias table, of any commit: the state's
+			// record says which one is the file's (aliasTable).
+			if v, err := s.value(e); err == nil && isAliasCopy(v) {
+				sc.addAliases(v)
 			}
 		}
 		if live && !sc.haveBlob {
@@ -295,7 +303,7 @@ func (sc *scan) leafCandidates(s *pspan, es []elem, live bool) {
 			}
 		}
 		switch {
-		case strings.HasPrefix(k, "lane.") || strings.HasPrefix(k, "acks.") || strings.HasPrefix(k, "lost.") || k == string(keyAppState):
+		case strings.HasPrefix(k, "lane.") || strings.HasPrefix(k, "acks.") || strings.HasPrefix(k, "lost.") || k == string(keyAppState) || k == string(keyAliasState):
 			if v, err := s.value(e); err == nil {
 				state[k] = append([]byte(nil), v...)
 			}
@@ -355,6 +363,13 @@ func (sc *scan) addStateVersion(state map[string][]byte, live bool) {
 	}
 	if app, ok := state[string(keyAppState)]; ok && live && !sc.haveApp {
 		sc.app, sc.haveApp = app, true
+	}
+	if r, ok := decodeAliasRecord(state[string(keyAliasState)]); ok {
+		if live && !sc.haveAliasRec {
+			sc.aliasRec, sc.haveAliasRec = r, true
+		} else if !live {
+			sc.staleRecs = append(sc.staleRecs, r)
+		}
 	}
 }
 
@@ -430,43 +445,67 @@ func (sc *scan) commitTime(ref *segRef, last uint64) int64 {
 }
 
 // addAliases files a copy of the alias table found in the file (v, a
-// value that starts like a wire.Birth); tree: found through the tree, so
-// of the file's last commit.
-func (sc *scan) addAliases(v []byte, tree bool) {
-	a, err := decodeAliases(v)
-	if err != nil || a == nil {
+// value that starts like one: isAliasCopy).
+func (sc *scan) addAliases(v []byte) {
+	a, nonce, err := decodeAliasCopy(v)
+	if err != nil {
 		return
 	}
-	if tree {
-		sc.treeAliases = longerAliases(sc.treeAliases, a)
-	}
-	sc.aliasCopies = append(sc.aliasCopies, a)
+	sc.aliasCopies = append(sc.aliasCopies, aliasCopy{a, nonce})
 }
 
-// aliasTable is the table a rebuild writes into the new file: the longest
-// copy of the epoch the tree names, or the longest copy of all when the
-// tree named none.
+// aliasCopy is a copy of the table found in the file, and its nonce.
+type aliasCopy struct {
+	a     *wire.Aliases
+	nonce uint64
+}
+
+// aliasTable is the file's committed table: the copy the record of the
+// state found names (haveAliasRec), wherever that copy was found; nil
+// when there is no record or no copy of what it names. With no record of
+// a known commit (both meta pages damaged), the copies that stale records
+// name are taken only when they agree (each the start of the longest, of
+// one epoch), and the longest is the table: a commit torn by a power cut
+// may have left a table whose aliases the file later gave to other
+// sensors, and then no table is better than a wrong one.
 func (sc *scan) aliasTable() *wire.Aliases {
-	best := sc.treeAliases
-	for _, a := range sc.aliasCopies {
-		if best == nil || (a.Epoch() == best.Epoch() && a.Len() > best.Len()) || (sc.treeAliases == nil && a.Len() > best.Len()) {
+	if sc.haveAliasRec {
+		for _, c := range sc.aliasCopies {
+			if sc.aliasRec.matches(c.a, c.nonce) {
+				return c.a
+			}
+		}
+		return nil
+	}
+	var named []*wire.Aliases
+	for _, c := range sc.aliasCopies {
+		for _, r := range sc.staleRecs {
+			if r.matches(c.a, c.nonce) {
+				named = append(named, c.a)
+				break
+			}
+		}
+	}
+	var best *wire.Aliases
+	for _, a := range named {
+		if best == nil || a.Len() > best.Len() {
 			best = a
+		}
+	}
+	for _, a := range named {
+		if a.Epoch() != best.Epoch() || !isPrefix(a.IDs(), best.IDs()) {
+			return nil
 		}
 	}
 	return best
 }
 
-// lookup decodes the aliases of the scanned file's segments with the
-// longest copy of their table found in it.
+// lookup decodes the aliases of the scanned file's segments with its
+// committed table.
 func (sc *scan) lookup(epoch uint64, need int) ([]string, error) {
-	var best *wire.Aliases
-	for _, a := range sc.aliasCopies {
-		if a.Epoch() == epoch && (best == nil || a.Len() > best.Len()) {
-			best = a
-		}
+	a := sc.aliasTable()
+	if a == nil {
+		return nil, fmt.Errorf("no copy of the committed alias table found in the file: %w", wire.ErrAliasUnknown)
 	}
-	if best == nil {
-		return nil, fmt.Errorf("no copy of alias table %016x found in the file: %w", epoch, wire.ErrAliasUnknown)
-	}
-	return best.IDs(), nil
+	return a.Lookup(epoch, need)
 }

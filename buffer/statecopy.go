@@ -64,6 +64,13 @@ func (s stateTx) resync() error {
 
 func (s stateTx) Get(k []byte) []byte { return s.main.Get(k) }
 
+func (s stateTx) Delete(k []byte) error {
+	if err := s.main.Delete(k); err != nil {
+		return err
+	}
+	return s.cp.Delete(k)
+}
+
 func (s stateTx) Put(k, v []byte) error {
 	if err := s.main.Put(k, v); err != nil {
 		return err
