@@ -70,11 +70,11 @@ type Buffer struct {
 	aliasesKept int
 	// aliasesPub is the table's first aliasesKept aliases (Aliases).
 	aliasesPub atomic.Pointer[wire.Aliases]
-	encBuf      [fieldline.NumLanes][]byte
-	spare       [fieldline.NumLanes][]fieldline.Reading
-	maxSegCost  uint64
-	budgetCut   uint64
-	recoverAt   time.Time // no rebuild before (recover.go)
+	encBuf     [fieldline.NumLanes][]byte
+	spare      [fieldline.NumLanes][]fieldline.Reading
+	maxSegCost uint64
+	budgetCut  uint64
+	recoverAt  time.Time // no rebuild before (recover.go)
 }
 
 // laneMem is a lane's in-memory state, guarded by Buffer.mu.

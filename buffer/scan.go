@@ -84,7 +84,7 @@ type scan struct {
 	// staleRecs are records of states outside the tree and of no known
 	// commit (a file whose meta pages are both damaged).
 	staleRecs []aliasRecord
-	segs        [fieldline.NumLanes]map[uint64]*segRef
+	segs      [fieldline.NumLanes]map[uint64]*segRef
 	// idx are the decodable index entries of the tree (cleanIdx: the
 	// lane's index bucket was walked without a problem).
 	idx      [fieldline.NumLanes]map[uint64]indexEntry
