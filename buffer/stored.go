@@ -83,6 +83,12 @@ func (b *Buffer) storedSegment(lane fieldline.Lane, e indexEntry, seg *bolt.Buck
 	if err != nil || h.AgentID != b.opts.AgentID || h.Lane != lane || h.FirstSeq != e.first || uint64(h.Count) != e.count() {
 		return Stored{}, false
 	}
+	if !b.servesAliases(h.AliasEpoch, h.AliasCount) {
+		// It names a table the file no longer holds (both copies were
+		// lost): nobody could decode it, so it goes the decoding path,
+		// which counts it lost, rather than to the bridges forever.
+		return Stored{}, false
+	}
 	return Stored{
 		Batch: fieldline.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: e.first},
 		Last:  e.last,

@@ -56,6 +56,9 @@ func TestAliasRoundTrip(t *testing.T) {
 	if got := a.IDs(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("table after the first batch\n%q\nwant\n%q", got, want)
 	}
+	if h, err := DecodeHeader(enc1, Limits{}); err != nil || h.AliasEpoch != 0xfeed || h.AliasCount != len(want) || h.Count != len(b1.Readings) {
+		t.Fatalf("header %+v, %v; want table feed of %d aliases", h, err, len(want))
+	}
 	got, err := Decode(enc1, Limits{})
 	if !errors.Is(err, ErrAliasUnknown) || got != nil {
 		t.Fatalf("Decode without a table: %v, want ErrAliasUnknown", err)

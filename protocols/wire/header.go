@@ -14,6 +14,10 @@ type BatchHeader struct {
 	Lane     fieldline.Lane
 	FirstSeq uint64
 	Count    int
+	// AliasEpoch and AliasCount: the alias table a batch of format
+	// version 3 names, and how many of its aliases (0, 0: none).
+	AliasEpoch uint64
+	AliasCount int
 }
 
 // Field numbers of fieldline.v1.Batch's leading fields (wirepb); a test
@@ -75,6 +79,22 @@ func DecodeHeader(src []byte, lim Limits) (BatchHeader, error) {
 				}
 				h.Count = int(v)
 			}
+			continue
+		}
+		if num == fBatchAliasEpoch && typ == protowire.Fixed64Type {
+			v, n := protowire.ConsumeFixed64(body)
+			if n < 0 {
+				return BatchHeader{}, fmt.Errorf("batch alias epoch: %w", ErrCorrupt)
+			}
+			h.AliasEpoch, body = v, body[n:]
+			continue
+		}
+		if num == fBatchAliasCount && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(body)
+			if n < 0 || v > MaxAliases {
+				return BatchHeader{}, fmt.Errorf("batch alias count: %w", ErrCorrupt)
+			}
+			h.AliasCount, body = int(v), body[n:]
 			continue
 		}
 		n = protowire.ConsumeFieldValue(num, typ, body)
