@@ -52,10 +52,6 @@ func (f *Forwarder) lookup(epoch uint64, need int) ([]string, error) {
 	return a.Lookup(epoch, need)
 }
 
-// namesAliases tells whether an encoded batch names sensors by alias
-// (format version 3).
-func namesAliases(enc []byte) bool { return len(enc) > 1 && enc[0] == 0xF1 && enc[1]>>4 == 3 }
-
 // announce sends the table to the bridges unless they have it as it is
 // now. It returns nil when the batch may go: the table is announced, or
 // the bridges refused it (f.byName is then set, and the batch must go by
@@ -106,7 +102,7 @@ func (f *Forwarder) forget() { f.announced.n = 0 }
 // announceFor announces the table, for agent, when the payload in f.enc
 // names aliases.
 func (f *Forwarder) announceFor(ctx context.Context, agent string) error {
-	if !namesAliases(f.enc) {
+	if !wire.NamesAliases(f.enc) {
 		return nil
 	}
 	return f.announce(ctx, agent)

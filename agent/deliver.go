@@ -8,6 +8,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/uplink"
+	"github.com/fieldline/fieldline/protocols/wire"
 )
 
 // deliver sends o until it is acknowledged or rejected, or ctx ends.
@@ -76,7 +77,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 		start := time.Now()
 		var ack *fieldline.Ack
 		err := f.announceFor(ctx, b.AgentID)
-		if err == nil && f.byName && namesAliases(f.enc) {
+		if err == nil && f.byName && wire.NamesAliases(f.enc) {
 			encoded = false // refused just now: by id from now on
 			continue
 		}
@@ -125,6 +126,13 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			f.m.ForwardErrors.WithLabelValues("too-large").Inc()
 			f.log.Warn("bridge rejected a batch as too large; sending smaller batches (align uplink.max_batch_bytes and max_batch_readings with the bridge)",
 				"lane", b.Lane, "readings", len(b.Readings), "max_readings", f.capReadings, "max_bytes", f.capBytes, "err", err)
+			continue
+		case errors.Is(err, uplink.ErrRejected) && ack != nil && ack.Code == uplink.CodeDecode && wire.NamesAliases(f.enc) && !f.byName:
+			// A bridge that does not read format version 3 (an older
+			// one, in a queue group being upgraded): its copy is on
+			// fl.deadletter, the readings go again by id.
+			f.refuseAliases("a bridge could not decode a batch that names aliases: " + err.Error())
+			encoded = false
 			continue
 		case errors.Is(err, uplink.ErrRejected):
 			// The bridge kept the raw batch on fl.deadletter: sending it

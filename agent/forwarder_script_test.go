@@ -42,6 +42,7 @@ type scriptedBridge struct {
 	wg       sync.WaitGroup
 	aliases  atomic.Pointer[wire.Birth] // the last table announced
 	births   atomic.Int32
+	version  atomic.Int32 // format version of the batch the script is given
 }
 
 // lookup decodes aliases with the table the agent announced.
@@ -74,6 +75,7 @@ func startScriptedBridge(t *testing.T, nc *nats.Conn, agent string, script func(
 			_ = m.Respond(wire.EncodeAck(&fieldline.Ack{AgentID: agent, OK: err == nil}))
 			return
 		}
+		sb.version.Store(int32(m.Data[1] >> 4))
 		b := &fieldline.Batch{}
 		if err := wire.DecodeAliased(b, m.Data, wire.DefaultLimits, sb.lookup); err != nil {
 			t.Errorf("scripted bridge: %v", err)
@@ -388,4 +390,28 @@ func TestForwarderAnnouncesAliasesAgain(t *testing.T) {
 		t.Fatalf("%v not-acked errors, want 1 (the second answer waits the backoff)", n)
 	}
 	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 100)
+}
+
+// TestForwarderOldBridgeRejectsAliases: in a queue group being upgraded,
+// the Birth reaches a new bridge and a batch that names aliases an old
+// one, which cannot decode it (code decode, its copy dead-lettered). The
+// forwarder sends ids for the rest of its run and every reading is
+// delivered once; none is counted dead-lettered.
+func TestForwarderOldBridgeRejectsAliases(t *testing.T) {
+	var sb *scriptedBridge
+	r := newForwarderRig(t, ForwarderConfig{}, map[fieldline.Lane]int{fieldline.LaneTelemetry: 300}, func(i int, b *fieldline.Batch) *fieldline.Ack {
+		if sb.version.Load() == 3 {
+			return &fieldline.Ack{Code: uplink.CodeDecode, Error: "decoding batch: unknown batch format version"}
+		}
+		return &fieldline.Ack{OK: true}
+	})
+	sb = r.sb
+	r.runUntilEmpty(t)
+	if n := r.m.Births.WithLabelValues(birthRefused).Value(); n != 1 {
+		t.Fatalf("%v refusals counted, want 1", n)
+	}
+	if n := r.m.counts.notDelivered[fieldline.LaneTelemetry][reasonDeadletter].Load(); n != 0 {
+		t.Fatalf("%d readings counted dead-lettered", n)
+	}
+	coveredOnce(t, r.sb.requests(), fieldline.LaneTelemetry, 300)
 }

@@ -83,7 +83,7 @@ func (f *Forwarder) mayFix(o *outBatch) bool {
 // bridges take what they name, or o decoded and encoded again (encode:
 // sensors by id, cut until it fits).
 func (f *Forwarder) payload(o *outBatch) (fits bool, err error) {
-	if o.stored != nil && f.byName && namesAliases(o.stored) {
+	if o.stored != nil && f.byName && wire.NamesAliases(o.stored) {
 		if err := o.decode(f.lookup); err != nil {
 			return false, err
 		}

@@ -82,6 +82,12 @@ func (a *Aliases) Lookup(epoch uint64, need int) ([]string, error) {
 	return a.IDs(), nil
 }
 
+// NamesAliases tells whether an encoded batch names sensors by alias
+// (format version 3): whoever decodes it needs its table.
+func NamesAliases(src []byte) bool {
+	return len(src) >= headerBytes && src[0] == magic && src[1]&0xf0 == version3
+}
+
 // alias returns id's alias, giving it the next one when it has none, grow
 // is set and the table has room.
 func (a *Aliases) alias(id string, grow bool) (uint32, bool) {
@@ -100,9 +106,10 @@ func (a *Aliases) alias(id string, grow bool) (uint32, bool) {
 }
 
 // useAliases names m's columns by alias where a gives one (grow: giving
-// new ones). It reports false, changing nothing, when no column gets one,
-// or when a column with an empty sensor id would stay named by id (which
-// version 3 reads as an alias).
+// new ones). It reports false, leaving m as it is, when no column gets
+// one, or when a column with an empty sensor id would stay named by id
+// (which version 3 reads as an alias); a may have grown even then (the
+// buffer keeps what a gained with the commit either way).
 func useAliases(m *pbBatch, a *Aliases, grow bool) bool {
 	var count uint32
 	for _, c := range m.Columns {
