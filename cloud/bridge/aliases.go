@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/internal/natskv"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
@@ -31,44 +33,80 @@ type AliasConfig struct {
 	// Bucket is the NATS KV bucket of the tables, made when missing.
 	// Default fl_aliases. Without JetStream the bridge keeps no tables
 	// and answers every Birth with CodeNoAliases: the agents then send
-	// sensor ids in every batch.
+	// sensor ids in every batch; it tries the bucket again at most every
+	// 30 s.
 	Bucket string `yaml:"bucket"`
 	// Replicas of a bucket the bridge makes. Default 1.
 	Replicas int `yaml:"replicas"`
-	// Cache is how many tables a bridge keeps in memory. Default 10000.
-	Cache int `yaml:"cache"`
+	// MaxBytes bounds a bucket the bridge makes. Default 1GiB.
+	MaxBytes confkit.ByteSize `yaml:"max_bytes"`
+	// TTL: a table not announced again for this long leaves the bucket
+	// (a bucket the bridge makes); an agent whose table is gone is told
+	// so by the next bridge that needs it (code aliases) and announces it
+	// again. Default 720h (30 days).
+	TTL time.Duration `yaml:"ttl"`
+	// CacheBytes bounds the tables a bridge keeps in memory (their ids'
+	// bytes). Default 64MiB.
+	CacheBytes confkit.ByteSize `yaml:"cache_bytes"`
 }
 
 // aliasKeyOf is an agent's table's KV key.
 func aliasKeyOf(agent string, epoch uint64) string { return fmt.Sprintf("%s.%016x", agent, epoch) }
 
-// errAliasConflict: a Birth contradicts the stored table of its epoch.
-var errAliasConflict = errors.New("the table contradicts the one stored for its epoch")
+// reopenEvery is how often a bridge without its bucket tries it again
+// (a variable for tests).
+var reopenEvery = 30 * time.Second
 
 // aliasStore is the bridge's view of the tables: KV, and a cache.
 type aliasStore struct {
-	kv    jetstream.KeyValue // nil: no tables kept
-	max   int
-	mu    sync.Mutex
-	cache map[string]*wire.Aliases // by KV key
+	nc  *nats.Conn
+	cfg AliasConfig
+	log *slog.Logger
+
+	mu        sync.Mutex
+	kv        jetstream.KeyValue // nil: not open (yet)
+	lastTry   time.Time
+	cache     map[string]*wire.Aliases // by KV key
+	cacheSize int64                    // bytes of the cached ids
 }
 
-// openAliases opens (or makes) the bucket; a store without KV when
-// JetStream is not there, with the reason.
-func openAliases(ctx context.Context, nc *nats.Conn, cfg AliasConfig) (*aliasStore, error) {
-	s := &aliasStore{max: cfg.Cache, cache: map[string]*wire.Aliases{}}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return s, err
+func newAliasStore(nc *nats.Conn, cfg AliasConfig, log *slog.Logger) *aliasStore {
+	return &aliasStore{nc: nc, cfg: cfg, log: log, cache: map[string]*wire.Aliases{}}
+}
+
+// bucket returns the bucket, opening (or making) it when it is not open
+// and the last try is reopenEvery ago; nil while it is not there.
+func (s *aliasStore) bucket(ctx context.Context) jetstream.KeyValue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kv != nil || (!s.lastTry.IsZero() && time.Since(s.lastTry) < reopenEvery) {
+		return s.kv
 	}
-	kv, err := natskv.Open(ctx, js, jetstream.KeyValueConfig{Bucket: cfg.Bucket,
-		Description: "Fieldline agents' sensor alias tables (wire.Birth), key <agent>.<epoch>", History: 1,
-		Replicas: cfg.Replicas, Storage: jetstream.FileStorage})
+	s.lastTry = time.Now()
+	kv, err := s.open(ctx)
 	if err != nil {
-		return s, fmt.Errorf("sensor alias tables: %w", err)
+		s.log.Warn("sensor aliases unavailable: this bridge keeps no alias tables, and agents it answers send sensor ids in every batch (enable JetStream for the bridge's NATS account)", "err", err, "retry_in", reopenEvery)
+		return nil
 	}
+	s.log.Info("sensor alias tables kept in NATS KV", "bucket", s.cfg.Bucket)
 	s.kv = kv
-	return s, nil
+	return kv
+}
+
+func (s *aliasStore) open(ctx context.Context) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	kv, err := natskv.Open(ctx, js, jetstream.KeyValueConfig{Bucket: s.cfg.Bucket,
+		Description: "Fieldline agents' sensor alias tables (wire.Birth), key <agent>.<epoch>", History: 1,
+		Replicas: s.cfg.Replicas, MaxBytes: int64(s.cfg.MaxBytes), TTL: s.cfg.TTL, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("sensor alias tables: %w", err)
+	}
+	return kv, nil
 }
 
 func (s *aliasStore) cached(key string) *wire.Aliases {
@@ -77,21 +115,33 @@ func (s *aliasStore) cached(key string) *wire.Aliases {
 	return s.cache[key]
 }
 
+// remember caches a table read from or written to KV, in place of the
+// cached one of its key (KV is the truth: a cached table that is not the
+// start of KV's is stale).
 func (s *aliasStore) remember(key string, a *wire.Aliases) {
+	size := int64(0)
+	for _, id := range a.IDs() {
+		size += int64(len(id)) + 16
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.cache[key]; old != nil && old.Len() >= a.Len() {
-		return
+	if old := s.cache[key]; old != nil {
+		for _, id := range old.IDs() {
+			s.cacheSize -= int64(len(id)) + 16
+		}
+		delete(s.cache, key)
 	}
-	if len(s.cache) >= s.max {
+	if s.cacheSize+size > int64(s.cfg.CacheBytes) {
 		clear(s.cache) // rare; the tables come back from KV
+		s.cacheSize = 0
 	}
 	s.cache[key] = a
+	s.cacheSize += size
 }
 
 // get reads a table from KV: nil, 0 when there is none.
-func (s *aliasStore) get(ctx context.Context, key string) (*wire.Aliases, uint64, error) {
-	e, err := s.kv.Get(ctx, key)
+func (s *aliasStore) get(ctx context.Context, kv jetstream.KeyValue, key string) (*wire.Aliases, uint64, error) {
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
 	}
@@ -113,14 +163,15 @@ func (s *aliasStore) lookup(ctx context.Context, agent string, timeout time.Dura
 		if a := s.cached(key); a != nil && a.Len() >= need {
 			return a.IDs(), nil
 		}
-		if s.kv == nil {
+		kv := s.bucket(ctx)
+		if kv == nil {
 			return nil, fmt.Errorf("this bridge keeps no alias tables: %w", wire.ErrAliasUnknown)
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		a, _, err := s.get(ctx, key)
+		a, _, err := s.get(ctx, kv, key)
 		if err != nil {
-			return nil, fmt.Errorf("%v: %w", err, wire.ErrAliasUnknown)
+			return nil, fmt.Errorf("%w: %w", err, wire.ErrAliasUnknown)
 		}
 		if a == nil {
 			return nil, fmt.Errorf("no alias table %s: %w", key, wire.ErrAliasUnknown)
@@ -130,16 +181,16 @@ func (s *aliasStore) lookup(ctx context.Context, agent string, timeout time.Dura
 	}
 }
 
-// put stores an agent's Birth (raw: as received) unless the stored table
-// holds it already.
-func (s *aliasStore) put(ctx context.Context, bt wire.Birth, raw []byte) error {
+// put stores an agent's Birth (raw: as received) in kv unless the stored
+// table holds it already.
+func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, bt wire.Birth, raw []byte) error {
 	key := aliasKeyOf(bt.AgentID, bt.Epoch)
 	a, err := wire.NewAliases(bt.Epoch, bt.IDs)
 	if err != nil {
 		return err
 	}
 	for range 5 { // compare-and-set: another bridge may store a Birth of the same table meanwhile
-		old, rev, err := s.get(ctx, key)
+		old, rev, err := s.get(ctx, kv, key)
 		if err != nil {
 			return err
 		}
@@ -150,9 +201,9 @@ func (s *aliasStore) put(ctx context.Context, bt wire.Birth, raw []byte) error {
 			s.remember(key, old)
 			return nil
 		case old == nil:
-			_, err = s.kv.Create(ctx, key, raw)
+			_, err = kv.Create(ctx, key, raw)
 		default:
-			_, err = s.kv.Update(ctx, key, raw, rev)
+			_, err = kv.Update(ctx, key, raw, rev)
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			continue // raced: read again

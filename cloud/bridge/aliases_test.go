@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -172,4 +174,43 @@ func TestBirthWithoutJetStream(t *testing.T) {
 	if got := testutil.ToFloat64(e.m.Births.WithLabelValues("no-store")); got != 1 {
 		t.Fatalf("no-store births %v", got)
 	}
+}
+
+// TestAliasesWhenJetStreamComes: a bridge that started without JetStream
+// tries the bucket again (every reopenEvery) and keeps tables once the
+// server has it: its NATS server is replaced by one with JetStream on
+// the same address.
+func TestAliasesWhenJetStreamComes(t *testing.T) {
+	defer func(d time.Duration) { reopenEvery = d }(reopenEvery)
+	reopenEvery = 10 * time.Millisecond
+	var js *embedded.NATS
+	t.Cleanup(func() { // after the bridge's own cleanup
+		if js != nil {
+			js.Stop()
+		}
+	})
+	ns, err := embedded.StartNATS(embedded.NATSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startBridgeOn(t, ns, func(c *Config) { c.NATS.ReconnectWait = 20 * time.Millisecond }, Options{})
+	cl := e.client(t, "gw-d")
+	a, _ := wire.NewAliases(9, []string{"s0", "s1"})
+	if ack, err := cl.Send(context.Background(), birthOf(t, "gw-d", a)); !errors.Is(err, uplink.ErrRejected) || ack.Code != uplink.CodeNoAliases {
+		t.Fatalf("birth without JetStream: %+v, %v", ack, err)
+	}
+	u, err := url.Parse(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	ns.Stop()
+	js, err = embedded.StartNATS(embedded.NATSOptions{Port: port, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the bridge to keep a table", func() bool {
+		ack, err := cl.Send(context.Background(), birthOf(t, "gw-d", a))
+		return err == nil && ack.OK
+	})
 }

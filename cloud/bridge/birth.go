@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline"
@@ -12,7 +13,13 @@ import (
 	"github.com/fieldline/fieldline/protocols/wire"
 )
 
-// lookup is the decoder's AliasLookup for agent's batches.
+// maxBirthBytes bounds a decoded Birth: wire.MaxAliases ids of at most
+// wire.MaxAliasIDLen bytes, and their framing.
+const maxBirthBytes = wire.MaxAliases * (wire.MaxAliasIDLen + 4)
+
+// lookup is the decoder's AliasLookup for agent's batches. KV calls are
+// bounded by AckTimeout, not the bridge's run: a bridge that stops still
+// finishes the batches it holds.
 func (b *Bridge) lookup(agent string) wire.AliasLookup {
 	if b.aliases == nil { // a bridge not Run (tests of check alone)
 		return nil
@@ -31,7 +38,7 @@ func (b *Bridge) birth(kc *kgo.Client, subject string, data []byte) *fieldline.A
 		return b.reject(kc, subject, "", data, uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject), nil)
 	}
 	limit := int(b.maxBytes.Load())
-	bt, err := wire.DecodeBirth(data, wire.Limits{MaxEncodedBytes: limit, MaxDecodedBytes: 16 * limit})
+	bt, err := wire.DecodeBirth(data, wire.Limits{MaxEncodedBytes: limit, MaxDecodedBytes: maxBirthBytes})
 	if err != nil {
 		b.m.Births.WithLabelValues("rejected").Inc()
 		code := uplink.CodeDecode
@@ -45,14 +52,18 @@ func (b *Bridge) birth(kc *kgo.Client, subject string, data []byte) *fieldline.A
 		return b.reject(kc, subject, agent, data, uplink.CodeAgentID, fmt.Sprintf("birth record names agent %q but was sent on %s", bt.AgentID, subject), nil)
 	}
 	ack := &fieldline.Ack{AgentID: agent}
-	if b.aliases == nil || b.aliases.kv == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
+	defer cancel()
+	var kv jetstream.KeyValue
+	if b.aliases != nil {
+		kv = b.aliases.bucket(ctx)
+	}
+	if kv == nil {
 		b.m.Births.WithLabelValues("no-store").Inc()
 		ack.Code, ack.Error = uplink.CodeNoAliases, "this bridge keeps no sensor alias tables (no JetStream): send sensor ids"
 		return ack
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AckTimeout)
-	defer cancel()
-	err = b.aliases.put(ctx, bt, data)
+	err = b.aliases.put(ctx, kv, bt, data)
 	switch {
 	case errors.Is(err, errAliasConflict):
 		b.m.Births.WithLabelValues("no-store").Inc()

@@ -122,8 +122,14 @@ func (c *Config) SetDefaults() {
 	if c.Aliases.Replicas == 0 {
 		c.Aliases.Replicas = 1
 	}
-	if c.Aliases.Cache == 0 {
-		c.Aliases.Cache = 10_000
+	if c.Aliases.MaxBytes == 0 {
+		c.Aliases.MaxBytes = 1 << 30
+	}
+	if c.Aliases.TTL == 0 {
+		c.Aliases.TTL = 30 * 24 * time.Hour
+	}
+	if c.Aliases.CacheBytes == 0 {
+		c.Aliases.CacheBytes = 64 << 20
 	}
 	k := &c.Kafka
 	if len(k.Brokers) == 0 {
@@ -181,8 +187,14 @@ func (c *Config) Check(p *confkit.Problems) {
 	if c.Aliases.Replicas < 1 || c.Aliases.Replicas > 5 {
 		p.Add("aliases.replicas", "must be within 1..5, got %d", c.Aliases.Replicas)
 	}
-	if c.Aliases.Cache < 1 {
-		p.Add("aliases.cache", "must be > 0, got %d", c.Aliases.Cache)
+	if c.Aliases.MaxBytes < 1<<20 {
+		p.Add("aliases.max_bytes", "must be at least 1MiB, got %s", c.Aliases.MaxBytes)
+	}
+	if c.Aliases.TTL < time.Hour {
+		p.Add("aliases.ttl", "must be at least 1h, got %s", c.Aliases.TTL)
+	}
+	if c.Aliases.CacheBytes < 1<<20 {
+		p.Add("aliases.cache_bytes", "must be at least 1MiB, got %s", c.Aliases.CacheBytes)
 	}
 	c.Kafka.Security.Check(p.In("kafka"))
 	switch c.Kafka.Format {

@@ -32,17 +32,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer kc.Close()
 
-	nc, err := uplink.DialNATS(b.cfg.NATS, "fieldline-bridge", b.log)
+	// Its own inbox prefix (JetStream's replies), so that its NATS user
+	// needs no subscription to every _INBOX of the account.
+	nc, err := uplink.DialNATS(b.cfg.NATS, "fieldline-bridge", b.log, nats.CustomInboxPrefix(uplink.BridgeInboxPrefix))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	b.aliases, err = openAliases(actx, nc, b.cfg.Aliases)
-	cancel()
-	if err != nil {
-		b.log.Warn("sensor aliases unavailable: this bridge keeps no alias tables, and agents it answers send sensor ids in every batch (enable JetStream for the bridge's NATS account)", "err", err)
-	}
+	b.aliases = newAliasStore(nc, b.cfg.Aliases, b.log)
+	b.aliases.bucket(ctx) // says at start whether the tables are kept
 
 	// A callback subscription: while every worker is busy the callback
 	// waits, and nats.go keeps the batches that arrive meanwhile in the

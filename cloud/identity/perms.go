@@ -44,7 +44,7 @@ func RuleKeys(id, fleet string) []string {
 
 // bridgePermissions: take batches, reply to them, say hello, and keep the
 // agents' sensor alias tables in the KV bucket AliasBucket (make it, read
-// and write its keys, with replies on the bridge's own _INBOX); nothing
+// and write its keys, with replies on the bridges' own inbox prefix); nothing
 // else (in particular no fl.up.>, so that no cloud user can send a batch
 // that skips the service import and its identity header).
 func bridgePermissions() jwt.Permissions {
@@ -59,7 +59,7 @@ func bridgePermissions() jwt.Permissions {
 			"$JS.API.STREAM.MSG.GET." + stream,
 			"$KV." + AliasBucket + ".>",
 		}},
-		Sub:  jwt.Permission{Allow: []string{uplink.SubjectPrefix + "*", "_INBOX.>"}},
+		Sub:  jwt.Permission{Allow: []string{uplink.SubjectPrefix + "*", uplink.BridgeInboxPrefix + ".>"}},
 		Resp: &jwt.ResponsePermission{MaxMsgs: 1},
 	}
 }

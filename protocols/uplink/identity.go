@@ -45,3 +45,7 @@ func InboxPrefix(agentID string) string { return InboxRoot + agentID }
 
 // InboxRoot begins every agent's InboxPrefix.
 const InboxRoot = "_FL_INBOX."
+
+// BridgeInboxPrefix is the bridges' inbox prefix (the replies of the
+// JetStream calls that keep the sensor alias tables).
+const BridgeInboxPrefix = "_FL_BRIDGE_INBOX"

@@ -15,9 +15,14 @@ import (
 // order their sensors were first seen, so each column's alias is one past
 // the previous one's and costs no byte (Column.alias_delta 0).
 
-// MaxAliases bounds an alias table. A sensor seen when the table is full is
-// named by its id, as without aliases.
-const MaxAliases = 1 << 14
+// MaxAliases bounds an alias table, and MaxAliasIDLen the sensor ids it
+// holds (bytes). A sensor seen when the table is full, or with a longer
+// id, is named by its id, as without aliases. A table's Birth therefore
+// decodes to at most about 4.2 MiB.
+const (
+	MaxAliases    = 1 << 14
+	MaxAliasIDLen = 256
+)
 
 // AliasLookup returns alias table epoch, ids[i] being alias i, with at
 // least need entries; a shorter table makes the decode fail with
@@ -45,8 +50,8 @@ func NewAliases(epoch uint64, ids []string) (*Aliases, error) {
 	}
 	a := &Aliases{epoch: epoch, ids: ids[:len(ids):len(ids)], index: make(map[string]uint32, len(ids))}
 	for i, id := range ids {
-		if id == "" {
-			return nil, fmt.Errorf("alias %d has an empty sensor id: %w", i, ErrAliasTable)
+		if id == "" || len(id) > MaxAliasIDLen {
+			return nil, fmt.Errorf("alias %d has a sensor id of %d bytes (1..%d): %w", i, len(id), MaxAliasIDLen, ErrAliasTable)
 		}
 		if j, dup := a.index[id]; dup {
 			return nil, fmt.Errorf("sensor %q has aliases %d and %d: %w", id, j, i, ErrAliasTable)
@@ -96,7 +101,7 @@ func (a *Aliases) alias(id string, grow bool) (uint32, bool) {
 	if n, ok := a.index[id]; ok {
 		return n, true
 	}
-	if !grow || id == "" || len(a.ids) >= MaxAliases {
+	if !grow || id == "" || len(id) > MaxAliasIDLen || len(a.ids) >= MaxAliases {
 		return 0, false
 	}
 	n := uint32(len(a.ids))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fieldline/fieldline"
@@ -291,5 +292,23 @@ func TestEncodeKnownAliases(t *testing.T) {
 	}
 	if enc, err := EncodeKnownAliases(nil, other, a); err != nil || enc[1]&0xf0 != version2 || a.Len() != 2 {
 		t.Fatalf("unknown sensors: err %v, version %d, table %d", err, enc[1]>>4, a.Len())
+	}
+}
+
+// TestLongIDGoesByID: a sensor id over MaxAliasIDLen gets no alias.
+func TestLongIDGoesByID(t *testing.T) {
+	a, _ := NewAliases(3, nil)
+	long := strings.Repeat("x", MaxAliasIDLen+1)
+	b := &fieldline.Batch{AgentID: "gw", FirstSeq: 1, Readings: []fieldline.Reading{{Seq: 1, SensorID: "short"}, {Seq: 2, SensorID: long}}}
+	enc, err := EncodeAliased(nil, b, a)
+	if err != nil || a.Len() != 1 {
+		t.Fatalf("err %v, table %d", err, a.Len())
+	}
+	var d fieldline.Batch
+	if err := DecodeAliased(&d, enc, Limits{}, a.Lookup); err != nil || d.Readings[1].SensorID != long {
+		t.Fatalf("round trip: %v", err)
+	}
+	if _, err := NewAliases(3, []string{long}); !errors.Is(err, ErrAliasTable) {
+		t.Fatalf("NewAliases took an id of %d bytes: %v", len(long), err)
 	}
 }
