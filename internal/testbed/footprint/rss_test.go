@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,12 +45,13 @@ const (
 type sample struct {
 	rss, hwm, anon, file int64 // bytes
 	cpu                  time.Duration
+	at                   time.Time // when it was read
 }
 
 var clkTck = 100 // USER_HZ on Linux
 
 func readSample(pid int) (sample, error) {
-	var s sample
+	s := sample{at: time.Now()}
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
@@ -143,7 +143,7 @@ func TestSteadyRSS(t *testing.T) {
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
 	t.Logf("uplink.telemetry_hold: %s", envOr("FL_RSS_HOLD", "0s"))
-	t.Logf("| target | sensors | Hz | readings/s | steady VmRSS MB | peak VmHWM MB | RssAnon MB | RssFile MB | agent CPU %% | CPU µs/reading | uplink B/reading |")
+	t.Log(tableHeader)
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
 		for _, ns := range envList("FL_RSS_SENSORS", "50,500") {
 			n, err := strconv.Atoi(ns)
@@ -228,29 +228,14 @@ http: {listen: "127.0.0.1:0"}
 		return v
 	}
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
-	var samples []sample
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	inKafka := 0
 	start, in0, up0 := time.Now(), readingsIn(), upBytes.Load()
-	for time.Since(start) < dur {
-		<-tick.C
-		s, err := readSample(p.Pid())
-		if err != nil {
-			t.Fatalf("reading /proc of the agent: %v\n%s", err, p.Log())
-		}
-		samples = append(samples, s)
+	samples := sampleEverySecond(t, p, dur, func() {
 		cons.Until(10*time.Millisecond, func(*kgo.Record) bool { inKafka++; return false })
-	}
+	})
 	elapsed, in1, up1 := time.Since(start), readingsIn(), upBytes.Load()
 	if exec == nil {
-		// Which parts of the binary RssFile holds (see docs/benchmarks.md,
-		// "Resident memory": most of it is the kernel's fault-around).
-		if secs, err := residentSections(p.Pid()); err != nil {
-			t.Logf("binary pages resident: %v", err)
-		} else {
-			t.Logf("binary pages resident: %s", secs)
-		}
+		logResidentSections(t, p.Pid())
 	}
 	rate := (in1 - in0) / elapsed.Seconds()
 	cons.Until(2*time.Second+hold, func(*kgo.Record) bool { inKafka++; return false })
@@ -264,32 +249,18 @@ http: {listen: "127.0.0.1:0"}
 	if minWant := float64(sensors*hz) * 0.9; rate < minWant || float64(inKafka) < in1*0.9 {
 		t.Fatalf("%.0f readings/s in (want about %d), %d of %.0f in Kafka: the run did not measure a working agent", rate, sensors*hz, inKafka, in1)
 	}
-	steady := samples[len(samples)/2:]
-	rss := make([]int64, len(steady))
-	for i, s := range steady {
-		rss[i] = s.rss
-	}
-	slices.Sort(rss)
-	med := rss[len(rss)/2]
-	last := samples[len(samples)-1]
-	span := time.Duration(len(samples)-1) * time.Second
-	cpu := float64(last.cpu-samples[0].cpu) / float64(span) * 100
 	// Per reading: the CPU between the first and last sample over the
 	// readings of that span (at the measured rate); the uplink bytes over
 	// the readings that came in while they were published.
-	cpuPerReading := float64((last.cpu - samples[0].cpu).Microseconds()) / (rate * span.Seconds())
-	bytesPerReading := float64(up1-up0) / (in1 - in0)
-	row := fmt.Sprintf("| linux/%s%s | %d | %d | %.0f | %s | %s | %s | %s | %.1f | %.1f | %.2f |", goarch, map[bool]string{true: " (qemu)", false: ""}[exec != nil],
-		sensors, hz, rate, mb(med), mb(last.hwm), mb(steady[len(steady)/2].anon), mb(steady[len(steady)/2].file), cpu, cpuPerReading, bytesPerReading)
-	t.Log(row)
-	if out := os.Getenv("FL_RSS_OUT"); out != "" {
-		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err == nil {
-			fmt.Fprintln(f, row)
-			f.Close()
-		}
+	span := time.Duration(len(samples)-1) * time.Second
+	f := footprint{
+		target:  "linux/" + goarch + map[bool]string{true: " (qemu)", false: ""}[exec != nil],
+		sensors: sensors, hz: hz, rate: rate, samples: samples,
+		cpuPerReading:   cpuMicros(samples) / (rate * span.Seconds()),
+		bytesPerReading: float64(up1-up0) / (in1 - in0),
 	}
-	if exec == nil && sensors == budgetSensors && hz == 1 && med > budget {
+	report(t, f.row())
+	if med := f.steadyRSS(); exec == nil && sensors == budgetSensors && hz == 1 && med > budget {
 		t.Errorf("steady VmRSS with %d sensors is %s MB, over the budget of %s MB", sensors, mb(med), mb(budget))
 	}
 }
