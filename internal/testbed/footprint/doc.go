@@ -27,6 +27,21 @@
 // at 1 Hz with uplink.telemetry_hold 10s (FL_RSS_HOLD=10s). Results are logged as rows of the table in
 // docs/benchmarks.md, and appended to FL_RSS_OUT when set.
 //
+// TestTelegrafRSS measures Telegraf the same way on the same workload, for
+// issue 19's goals relative to it (a build with only the Modbus input and
+// the Kafka output, from scripts/telegraf-build.sh; it skips without
+// FL_TELEGRAF):
+//
+//	scripts/telegraf-build.sh /tmp/telegraf
+//	FL_TELEGRAF=/tmp/telegraf/telegraf FL_RSS_SENSORS=1000 FL_RSS_HZ=1 FL_RSS_DURATION=40s \
+//	    go test -tags footprint -count=1 -v -run TestTelegrafRSS ./internal/testbed/footprint/
+//
+// It runs each flush_interval of FL_TELEGRAF_FLUSH (default 1s,10s) with
+// Telegraf's memory buffer, data_format influx and no compression
+// (FL_TELEGRAF_COMPRESSION sets compression_codec). Its readings are the
+// fields that reached Kafka, its uplink bytes the record batches of the
+// produce requests kfake received.
+//
 // # Caveats
 //
 // VmRSS counts anonymous memory (the Go heap, stacks, runtime) and resident
