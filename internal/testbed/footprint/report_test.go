@@ -61,9 +61,18 @@ func cpuMicros(samples []sample) float64 {
 	return float64((samples[len(samples)-1].cpu - samples[0].cpu).Microseconds())
 }
 
-// report logs row and appends it to FL_RSS_OUT when set.
-func report(t *testing.T, row string) {
+// report logs when the peak was reached and row, and appends row to
+// FL_RSS_OUT when set.
+func report(t *testing.T, f footprint) {
 	t.Helper()
+	last := f.samples[len(f.samples)-1]
+	for i, s := range f.samples {
+		if s.hwm == last.hwm {
+			t.Logf("peak VmHWM %s MB reached by sample %d of %d (VmHWM at the first: %s MB)", mb(last.hwm), i+1, len(f.samples), mb(f.samples[0].hwm))
+			break
+		}
+	}
+	row := f.row()
 	t.Log(row)
 	if out := os.Getenv("FL_RSS_OUT"); out != "" {
 		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)

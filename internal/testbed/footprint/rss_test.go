@@ -259,7 +259,7 @@ http: {listen: "127.0.0.1:0"}
 		cpuPerReading:   cpuMicros(samples) / (rate * span.Seconds()),
 		bytesPerReading: float64(up1-up0) / (in1 - in0),
 	}
-	report(t, f.row())
+	report(t, f)
 	if med := f.steadyRSS(); exec == nil && sensors == budgetSensors && hz == 1 && med > budget {
 		t.Errorf("steady VmRSS with %d sensors is %s MB, over the budget of %s MB", sensors, mb(med), mb(budget))
 	}

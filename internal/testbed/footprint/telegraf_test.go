@@ -184,7 +184,7 @@ func measureTelegraf(t *testing.T, bin string, sensors, hz int, flush, dur time.
 		cpuPerReading:   cpuMicros(samples) / float64(inSpan),
 		bytesPerReading: float64(produced.RecordBatches.Load()) / float64(total),
 	}
-	report(t, f.row())
+	report(t, f)
 }
 
 // lineMetric is one line of InfluxDB line protocol: its field count and
