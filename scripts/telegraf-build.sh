@@ -30,7 +30,9 @@ tags=custom,inputs.modbus,outputs.kafka,serializers.influx
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 # Outside any module, so that the repository's go.mod plays no part.
-cd "$(mktemp -d)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
 CGO_ENABLED=0 GOBIN="$dir" go install -trimpath -tags "$tags" \
 	-ldflags "-w -s -X github.com/influxdata/telegraf/internal.Version=${version#v}" \
 	"github.com/influxdata/telegraf/cmd/telegraf@$version"
