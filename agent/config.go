@@ -50,6 +50,12 @@ type AgentSection struct {
 	// Labels describe the agent (site, ring, hardware) for canary
 	// selectors (`fleet rules push --canary-selector ring=early`).
 	Labels map[string]string `yaml:"labels"`
+	// MemoryLimit is a soft limit of the process's memory, set at start
+	// with debug.SetMemoryLimit (what GOMEMLIMIT sets, which it overrides):
+	// the garbage collector works harder as the Go runtime's memory nears
+	// it. 0 (the default): none, or GOMEMLIMIT's. It counts the heap,
+	// stacks and runtime, not the binary's own pages.
+	MemoryLimit confkit.ByteSize `yaml:"memory_limit"`
 }
 
 // BufferSection configures the durable buffer.
@@ -196,6 +202,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	default:
 		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
 	}
+	if l := c.Agent.MemoryLimit; l != 0 && l < minMemoryLimit {
+		p.Add("agent.memory_limit", "must be 0 (none) or at least %s (the runtime alone takes a few MiB), got %s", minMemoryLimit, l)
+	}
 	c.checkFleet(p)
 	c.HTTP.Access.Check(p.In("http"))
 	b := c.Buffer
@@ -290,6 +299,10 @@ func (c *Config) Check(p *confkit.Problems) {
 		seen(f, "gpio/"+c.Sources.GPIO[i].Name)
 	}
 }
+
+// minMemoryLimit is the lowest agent.memory_limit: below it the collector
+// would run all the time (bounded by the runtime at half the CPU).
+const minMemoryLimit = confkit.ByteSize(4 << 20)
 
 // LoadConfig reads, defaults and checks an agent config file; the error
 // lists every problem.

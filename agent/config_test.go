@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -78,5 +79,39 @@ func TestSetDefaultsFillsFromDefaults(t *testing.T) {
 	if c.Buffer.Path != "/srv/fl/buffer.db" || *c.Buffer.FlushInterval != 0 || c.Buffer.DropPolicy != "newest" || c.HTTP.Listen != "off" {
 		t.Errorf("values given were not kept: path %s, flush_interval %s, drop_policy %s, listen %s",
 			c.Buffer.Path, *c.Buffer.FlushInterval, c.Buffer.DropPolicy, c.HTTP.Listen)
+	}
+}
+
+// TestMemoryLimitConfig: agent.memory_limit is a byte size, unset by
+// default, and a limit too small to run under is listed with its path.
+func TestMemoryLimitConfig(t *testing.T) {
+	cases := []struct {
+		name, agent string
+		want        confkit.ByteSize
+		problem     string // "" means valid
+	}{
+		{"unset", "", 0, ""},
+		{"zero", "memory_limit: 0", 0, ""},
+		{"MiB", "memory_limit: 12MiB", 12 << 20, ""},
+		{"MB", "memory_limit: 16MB", 16_000_000, ""},
+		{"the lowest", "memory_limit: 4MiB", 4 << 20, ""},
+		{"too small", "memory_limit: 1MiB", 0, "agent.memory_limit: must be 0 (none) or at least 4MiB (the runtime alone takes a few MiB), got 1MiB"},
+		{"no number", "memory_limit: lots", 0, "agent.memory_limit"},
+		{"negative", "memory_limit: -12MiB", 0, "agent.memory_limit"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := fmt.Sprintf("agent: {id: gw-1, data_dir: %s, %s}\n", t.TempDir(), tc.agent)
+			var cfg Config
+			err := decodeConfig("agent.yaml", []byte(yaml), &cfg)
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Fatalf("valid limit refused: %v", err)
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+				t.Fatalf("error %v, want one naming %q", err, tc.problem)
+			case tc.problem == "" && cfg.Agent.MemoryLimit != tc.want:
+				t.Fatalf("memory_limit %d, want %d", cfg.Agent.MemoryLimit, tc.want)
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ the rule bundle; one that does not compile is reported and not applied.`, stderr
 		return err
 	}
 	log := newLogger(stderr, cfg.Log)
+	applyMemory(cfg.Agent, log)
 	a, err := agent.New(*cfg, agent.Options{Logger: log, Version: version, ShutdownGrace: *grace})
 	if err != nil {
 		return err
