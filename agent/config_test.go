@@ -115,3 +115,24 @@ func TestMemoryLimitConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestTrimBinaryPagesConfig: agent.trim_binary_pages is on unless the file
+// turns it off.
+func TestTrimBinaryPagesConfig(t *testing.T) {
+	cases := []struct {
+		name, agent string
+		want        bool
+	}{
+		{"default", "", true},
+		{"on", "trim_binary_pages: true", true},
+		{"off", "trim_binary_pages: false", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := mustConfig(t, fmt.Sprintf("agent: {id: gw-1, data_dir: %s, %s}\n", t.TempDir(), tc.agent))
+			if got := *cfg.Agent.TrimBinaryPages; got != tc.want {
+				t.Errorf("trim_binary_pages %t, want %t", got, tc.want)
+			}
+		})
+	}
+}

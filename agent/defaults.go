@@ -25,11 +25,14 @@ func Defaults() Config {
 	aliases := !bo.NoAliases
 	var nats uplink.NATSConfig
 	nats.SetDefaults()
+	trim := true
 	return Config{
 		Agent: AgentSection{
 			DataDir:    "/var/lib/fieldline", // the systemd unit's StateDirectory
 			ClockFloor: DefaultClockFloor,    // raised to the build day by the binary
 			ClockSync:  ClockSyncKernel,
+			// Resident memory before start-up speed (docs/benchmarks.md).
+			TrimBinaryPages: &trim,
 		},
 		Buffer: BufferSection{
 			FlushInterval:    &flush,

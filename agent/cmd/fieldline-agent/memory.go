@@ -1,18 +1,34 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"runtime/debug"
 
 	"github.com/fieldline/fieldline/agent"
+	"github.com/fieldline/fieldline/internal/execpages"
 )
 
 // applyMemory applies the config's memory settings to the process, once
 // the config is read: the Go runtime's soft memory limit
-// (agent.memory_limit).
+// (agent.memory_limit) and the trim of the binary's resident pages
+// (agent.trim_binary_pages; after the config's decoding, whose code is
+// not needed again).
 func applyMemory(c agent.AgentSection, log *slog.Logger) {
 	if c.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(c.MemoryLimit))
 		log.Debug("memory limit set", "limit", c.MemoryLimit.String())
+	}
+	if c.TrimBinaryPages == nil || !*c.TrimBinaryPages {
+		return
+	}
+	r, err := execpages.Trim()
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+	case err != nil:
+		// Costs memory, not correctness: say so and run on.
+		log.Warn("could not trim the binary's resident pages", "err", err)
+	default:
+		log.Debug("binary's resident pages trimmed", "mappings", r.Mappings, "bytes", r.Bytes, "skipped", r.Skipped)
 	}
 }
