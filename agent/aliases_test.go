@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -40,17 +39,10 @@ func TestAliasesOnTheUplink(t *testing.T) {
 		{"aliases off", true, "500ms", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sim, err := modbussim.New(modbussim.DefaultConfig(), modbussim.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { sim.Close() })
-			addr, err := sim.ListenTCP(context.Background(), "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, addr := boilerSim(t, modbussim.Options{})
 			ns := testkit.NATS(t)
 			if !tc.jetstream {
+				var err error
 				if ns, err = embedded.StartNATS(embedded.NATSOptions{}); err != nil {
 					t.Fatal(err)
 				}
@@ -82,7 +74,7 @@ func TestAliasesOnTheUplink(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold+map[bool]string{true: ", aliases: false"}[tc.off], addr.String()), Options{})
+			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold+map[bool]string{true: ", aliases: false"}[tc.off], addr), Options{})
 
 			const n = 600
 			sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true, "boiler.flow": true, "boiler.flow_cdab": true}

@@ -100,13 +100,11 @@ sources:
 `, id, dataDir, natsURL, uplink, addr)
 }
 
-// TestModbusToKafka is the first path end to end, real parts only: the
-// Modbus simulator over TCP → the agent's Modbus source → the bbolt buffer
-// → NATS request/reply → the bridge → Kafka. Every reading must arrive once,
-// in seq order, with the value the simulated device held.
-func TestModbusToKafka(t *testing.T) {
-	frozen := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	sim, err := modbussim.New(modbussim.DefaultConfig(), modbussim.Options{Now: func() time.Time { return frozen }})
+// boilerSim runs the Modbus simulator's default device on a random TCP
+// port until the test ends, and returns it and its address.
+func boilerSim(t *testing.T, o modbussim.Options) (*modbussim.Sim, string) {
+	t.Helper()
+	sim, err := modbussim.New(modbussim.DefaultConfig(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +113,21 @@ func TestModbusToKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sim, addr.String()
+}
+
+// TestModbusToKafka is the first path end to end, real parts only: the
+// Modbus simulator over TCP → the agent's Modbus source → the bbolt buffer
+// → NATS request/reply → the bridge → Kafka. Every reading must arrive once,
+// in seq order, with the value the simulated device held.
+func TestModbusToKafka(t *testing.T) {
+	frozen := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	sim, addr := boilerSim(t, modbussim.Options{Now: func() time.Time { return frozen }})
 	nats := testkit.NATS(t)
 	k := testkit.StartKafka(t)
 	agentrun.StartBridge(t, nats.URL(), k)
 
-	a := startAgent(t, boilerConfig("gw-e2e", filepath.Join(t.TempDir(), "state"), nats.URL(), "", addr.String()), Options{})
+	a := startAgent(t, boilerConfig("gw-e2e", filepath.Join(t.TempDir(), "state"), nats.URL(), "", addr), Options{})
 
 	want := map[string]string{ // sensor → simulator register name
 		"boiler.temp": "temperature", "boiler.pressure": "pressure", "boiler.energy": "energy",

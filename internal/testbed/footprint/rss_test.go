@@ -95,6 +95,30 @@ func readSample(pid int) (sample, error) {
 
 func mb(b int64) string { return fmt.Sprintf("%.1f", float64(b)/1e6) }
 
+// workload is a run's sensor count and poll rate.
+type workload struct{ sensors, hz int }
+
+// workloads are the runs FL_RSS_SENSORS (default defSensors) × FL_RSS_HZ
+// (default 1) ask for.
+func workloads(t *testing.T, defSensors string) []workload {
+	t.Helper()
+	var ws []workload
+	for _, ns := range envList("FL_RSS_SENSORS", defSensors) {
+		n, err := strconv.Atoi(ns)
+		if err != nil || n < 1 || n > 2000 {
+			t.Fatalf("FL_RSS_SENSORS: %q is not a count of 1..2000", ns)
+		}
+		for _, hs := range envList("FL_RSS_HZ", "1") {
+			hz, err := strconv.Atoi(hs)
+			if err != nil || hz < 1 || hz > 100 {
+				t.Fatalf("FL_RSS_HZ: %q is not a rate of 1..100", hs)
+			}
+			ws = append(ws, workload{n, hz})
+		}
+	}
+	return ws
+}
+
 func envList(key, def string) []string {
 	v := os.Getenv(key)
 	if v == "" {
@@ -145,18 +169,8 @@ func TestSteadyRSS(t *testing.T) {
 	t.Logf("uplink.telemetry_hold: %s", envOr("FL_RSS_HOLD", "0s"))
 	t.Log(tableHeader)
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
-		for _, ns := range envList("FL_RSS_SENSORS", "50,500") {
-			n, err := strconv.Atoi(ns)
-			if err != nil || n < 1 || n > 2000 {
-				t.Fatalf("FL_RSS_SENSORS: %q is not a count of 1..2000", ns)
-			}
-			for _, hs := range envList("FL_RSS_HZ", "1") {
-				hz, err := strconv.Atoi(hs)
-				if err != nil || hz < 1 || hz > 100 {
-					t.Fatalf("FL_RSS_HZ: %q is not a rate of 1..100", hs)
-				}
-				t.Run(fmt.Sprintf("%s-%d-%dHz", goarch, n, hz), func(t *testing.T) { measure(t, goarch, n, hz, dur) })
-			}
+		for _, w := range workloads(t, "50,500") {
+			t.Run(fmt.Sprintf("%s-%d-%dHz", goarch, w.sensors, w.hz), func(t *testing.T) { measure(t, goarch, w.sensors, w.hz, dur) })
 		}
 	}
 }

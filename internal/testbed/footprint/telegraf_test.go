@@ -48,25 +48,15 @@ func TestTelegrafRSS(t *testing.T) {
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
 	t.Log(tableHeader)
-	for _, ns := range envList("FL_RSS_SENSORS", "1000") {
-		n, err := strconv.Atoi(ns)
-		if err != nil || n < 1 || n > 2000 {
-			t.Fatalf("FL_RSS_SENSORS: %q is not a count of 1..2000", ns)
-		}
-		for _, hs := range envList("FL_RSS_HZ", "1") {
-			hz, err := strconv.Atoi(hs)
-			if err != nil || hz < 1 || hz > 100 {
-				t.Fatalf("FL_RSS_HZ: %q is not a rate of 1..100", hs)
+	for _, w := range workloads(t, "1000") {
+		for _, fs := range envList("FL_TELEGRAF_FLUSH", "1s,10s") {
+			flush, err := time.ParseDuration(fs)
+			if err != nil || flush <= 0 || flush > dur/2 {
+				t.Fatalf("FL_TELEGRAF_FLUSH: %q is not a duration up to half the run", fs)
 			}
-			for _, fs := range envList("FL_TELEGRAF_FLUSH", "1s,10s") {
-				flush, err := time.ParseDuration(fs)
-				if err != nil || flush <= 0 || flush > dur/2 {
-					t.Fatalf("FL_TELEGRAF_FLUSH: %q is not a duration up to half the run", fs)
-				}
-				t.Run(fmt.Sprintf("telegraf-%d-%dHz-flush%s", n, hz, flush), func(t *testing.T) {
-					measureTelegraf(t, bin, n, hz, flush, dur)
-				})
-			}
+			t.Run(fmt.Sprintf("telegraf-%d-%dHz-flush%s", w.sensors, w.hz, flush), func(t *testing.T) {
+				measureTelegraf(t, bin, w.sensors, w.hz, flush, dur)
+			})
 		}
 	}
 }
