@@ -251,9 +251,12 @@ func TestForwarderLearnsTheBridgesBatchLimit(t *testing.T) {
 }
 
 // TestForwarderRejectedAndRetried: a rejected batch (it does not decode
-// for the bridge) is acked, counted as dead-lettered and never sent again;
-// a batch the bridge could not get into Kafka is sent again, the same
-// range, until it is OK'd.
+// for the bridge) is acked, counted as dead-lettered and never sent again
+// once it went by sensor id (the first copy names aliases: a bridge that
+// cannot decode that may be an old one, so the same range goes once more
+// by id, see TestForwarderOldBridgeRejectsAliases); a batch the bridge
+// could not get into Kafka is sent again, the same range, until it is
+// OK'd.
 func TestForwarderRejectedAndRetried(t *testing.T) {
 	const n = 3000
 	r := newForwarderRig(t, ForwarderConfig{Drain: DrainOldestFirst, MaxBatchReadings: 1000}, map[fieldline.Lane]int{fieldline.LaneTelemetry: n},
@@ -261,14 +264,14 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 			switch {
 			case b.FirstSeq == 1:
 				return &fieldline.Ack{Code: uplink.CodeDecode, Error: "decoding batch: bad magic"}
-			case b.FirstSeq == 1001 && i < 4: // requests 1, 2, 3
+			case b.FirstSeq == 1001 && i < 5: // requests 2, 3, 4
 				return &fieldline.Ack{Code: uplink.CodeKafka, Retry: true, Error: "kafka did not acknowledge"}
 			}
 			return ok()
 		})
 	r.runUntilEmpty(t)
 	reqs := r.sb.requests()
-	want := []string{"1-1000 decode", "1001-2000 kafka", "1001-2000 kafka", "1001-2000 kafka", "1001-2000 ok", "2001-3000 ok"}
+	want := []string{"1-1000 decode", "1-1000 decode", "1001-2000 kafka", "1001-2000 kafka", "1001-2000 kafka", "1001-2000 ok", "2001-3000 ok"}
 	var got []string
 	for _, q := range reqs {
 		res := q.reply.Code
@@ -286,8 +289,11 @@ func TestForwarderRejectedAndRetried(t *testing.T) {
 	if ok, rejected := r.m.counts.acked[0].Load(), r.m.counts.acked[1].Load(); ok != 2 || rejected != 1 {
 		t.Fatalf("batches acked: %d ok, %d rejected; want 2 and 1", ok, rejected)
 	}
-	if v := r.m.Resends.Value(); v != 3 {
-		t.Fatalf("%v resends counted, want 3", v)
+	if v := r.m.Resends.Value(); v != 4 {
+		t.Fatalf("%v resends counted, want 4 (1-1000 by id, 1001-2000 three times)", v)
+	}
+	if v := r.sb.version.Load(); v != 2 {
+		t.Fatalf("the last batch was of format version %d: after the rejection the run sends ids (2)", v)
 	}
 	if v := r.m.AckedSeq.WithLabelValues("telemetry").Value(); v != n {
 		t.Fatalf("acked seq %v, want %d", v, n)
