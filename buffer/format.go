@@ -14,10 +14,11 @@ import (
 //	meta            "format" → formatVersion (1 byte); "agent" → agent id
 //	state           "lane.<n>" → laneState (fixed 57 bytes)
 //	                "acks.<n>" → acked ranges above lowSeq, 16 bytes each
+//	                "aliases" → the committed alias table's epoch, nonce and length (aliasRecord)
 //	seg.<n>         BE(first seq) → wire.EncodeAliased(Batch{AgentID, Lane, FirstSeq, Readings}, table)
 //	idx.<n>         BE(first seq) → indexEntry (last seq, commit time, stored bytes)
-//	blobs           "\x00aliases" → the alias table (wire.AppendBirth, no agent id); the caller's blobs
-//	aliases.copy    "table" → the same table; "pad"
+//	blobs           "\x00aliases" → nonce (8 bytes) and the alias table (wire.AppendBirth, no agent id); the caller's blobs
+//	aliases.copy    "table" → the same copy; "pad"
 //
 // Every commit writes the segments, their index entries and the lane states in
 // one bbolt transaction, so a lane's nextSeq is never behind its segments.
