@@ -30,9 +30,35 @@ import (
 // more collections, but kfake's peak RSS went to 98–103 MB.
 type fetchPool struct {
 	mu    sync.Mutex
-	bytes [nClasses][][]byte // by size class of their capacity
-	recs  [nClasses][][]kgo.Record
+	bytes classes[byte] // by size class of their capacity
+	recs  classes[kgo.Record]
 	held  int // bytes kept in bytes and recs
+}
+
+// classes are idle slices of one element type by size class.
+type classes[T any] [nClasses][][]T
+
+// take returns a slice of class c, or of up to classSlack classes larger.
+func (cs *classes[T]) take(c int) ([]T, bool) {
+	for i := c; i <= c+classSlack && i < nClasses; i++ {
+		if n := len(cs[i]); n > 0 {
+			s := cs[i][n-1]
+			cs[i][n-1] = nil
+			cs[i] = cs[i][:n-1]
+			return s[:0], true
+		}
+	}
+	return nil, false
+}
+
+// keep runs put, which files a slice given back, when the pool has room
+// for its size (bytes), and counts it held.
+func (p *fetchPool) keep(size int, put func()) {
+	if p.held+size > poolBytes {
+		return
+	}
+	put()
+	p.held += size
 }
 
 const (
@@ -96,14 +122,9 @@ func (p *fetchPool) GetDecompressBytes(compressed []byte, codec kgo.CompressionC
 	c, size := sizeClass(want, minBytesClass)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := c; i <= c+classSlack && i < nClasses; i++ {
-		if n := len(p.bytes[i]); n > 0 {
-			b := p.bytes[i][n-1]
-			p.bytes[i][n-1] = nil
-			p.bytes[i] = p.bytes[i][:n-1]
-			p.held -= cap(b)
-			return b[:0]
-		}
+	if b, ok := p.bytes.take(c); ok {
+		p.held -= cap(b)
+		return b
 	}
 	return make([]byte, 0, size)
 }
@@ -116,11 +137,7 @@ func (p *fetchPool) PutDecompressBytes(b []byte) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held+cap(b) > poolBytes {
-		return
-	}
-	p.bytes[c] = append(p.bytes[c], b[:0])
-	p.held += cap(b)
+	p.keep(cap(b), func() { p.bytes[c] = append(p.bytes[c], b[:0]) })
 }
 
 // GetRecords returns a slice of capacity at least n.
@@ -128,14 +145,9 @@ func (p *fetchPool) GetRecords(n int) []kgo.Record {
 	c, size := sizeClass(n, minRecsClass)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := c; i <= c+classSlack && i < nClasses; i++ {
-		if k := len(p.recs[i]); k > 0 {
-			rs := p.recs[i][k-1]
-			p.recs[i][k-1] = nil
-			p.recs[i] = p.recs[i][:k-1]
-			p.held -= cap(rs) * recordSize
-			return rs[:0]
-		}
+	if rs, ok := p.recs.take(c); ok {
+		p.held -= cap(rs) * recordSize
+		return rs
 	}
 	return make([]kgo.Record, 0, size)
 }
@@ -149,11 +161,7 @@ func (p *fetchPool) PutRecords(rs []kgo.Record) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held+size > poolBytes {
-		return
-	}
-	p.recs[c] = append(p.recs[c], rs[:0])
-	p.held += size
+	p.keep(size, func() { p.recs[c] = append(p.recs[c], rs[:0]) })
 }
 
 // recycle gives the records of fs back to the pool, for a poll whose
