@@ -116,14 +116,16 @@ func (b *Buffer) lookup(epoch uint64, need int) ([]string, error) {
 	return a.Lookup(epoch, need)
 }
 
-// servesAliases tells whether the file's table decodes a segment naming
-// need aliases of table epoch (0: none).
+// servesAliases tells whether the file's committed table decodes a
+// segment naming need aliases of table epoch (0: none). Readers call it:
+// it reads the published table, not aliasesKept, which only the
+// committer may read.
 func (b *Buffer) servesAliases(epoch uint64, need int) bool {
 	if epoch == 0 {
 		return true
 	}
-	a := b.aliases.Load()
-	return a != nil && a.Epoch() == epoch && b.aliasesKept >= need
+	a := b.aliasesPub.Load()
+	return a != nil && a.Epoch() == epoch && a.Len() >= need
 }
 
 // encodeAliases is the table segments are encoded with: nil with
