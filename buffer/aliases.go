@@ -28,7 +28,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -221,7 +220,7 @@ func (b *Buffer) adoptAliases(a *wire.Aliases, err error) {
 	switch {
 	case cur != nil:
 		b.aliasesKept = 0
-		if a != nil && a.Epoch() == cur.Epoch() && isPrefix(a.IDs(), cur.IDs()) {
+		if a != nil && a.StartOf(cur) {
 			b.aliasesKept = a.Len()
 		}
 	case a != nil:
@@ -275,6 +274,3 @@ func (b *Buffer) keepAliases(tx *bolt.Tx, state stateTx) (int, error) {
 	}
 	return len(ids), nil
 }
-
-// isPrefix tells whether a is the start of b.
-func isPrefix(a, b []string) bool { return len(a) <= len(b) && slices.Equal(a, b[:len(a)]) }

@@ -493,7 +493,7 @@ func (sc *scan) aliasTable() *wire.Aliases {
 		}
 	}
 	for _, a := range named {
-		if a.Epoch() != best.Epoch() || !isPrefix(a.IDs(), best.IDs()) {
+		if !a.StartOf(best) {
 			return nil
 		}
 	}

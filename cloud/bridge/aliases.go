@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -195,7 +194,7 @@ func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, bt wire.Bir
 			return err
 		}
 		switch {
-		case old != nil && !prefix(old.IDs(), bt.IDs) && !prefix(bt.IDs, old.IDs()):
+		case old != nil && !old.StartOf(a) && !a.StartOf(old):
 			return fmt.Errorf("alias table %s: %w", key, errAliasConflict)
 		case old != nil && old.Len() >= len(bt.IDs):
 			s.remember(key, old)
@@ -216,6 +215,3 @@ func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, bt wire.Bir
 	}
 	return fmt.Errorf("storing alias table %s: it kept changing under this bridge", key)
 }
-
-// prefix tells whether a is the start of b.
-func prefix(a, b []string) bool { return len(a) <= len(b) && slices.Equal(a, b[:len(a)]) }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -77,6 +78,14 @@ func (a *Aliases) Len() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.ids)
+}
+
+// StartOf tells whether a is b as it was at some point: the same epoch,
+// and a's aliases the first of b's (a table only grows, so two copies of
+// one table are always so, one way or the other).
+func (a *Aliases) StartOf(b *Aliases) bool {
+	x, y := a.IDs(), b.IDs()
+	return a.epoch == b.epoch && len(x) <= len(y) && slices.Equal(x, y[:len(x)])
 }
 
 // Lookup is an AliasLookup for this table.

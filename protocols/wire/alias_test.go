@@ -312,3 +312,24 @@ func TestLongIDGoesByID(t *testing.T) {
 		t.Fatalf("NewAliases took an id of %d bytes: %v", len(long), err)
 	}
 }
+
+// TestStartOf: a copy of a table is the start of a later one of the same
+// epoch, not of another epoch's nor of a table that went another way.
+func TestStartOf(t *testing.T) {
+	mk := func(epoch uint64, ids ...string) *Aliases { a, _ := NewAliases(epoch, ids); return a }
+	for _, tc := range []struct {
+		a, b *Aliases
+		want bool
+	}{
+		{mk(1, "a", "b"), mk(1, "a", "b", "c"), true},
+		{mk(1, "a", "b"), mk(1, "a", "b"), true},
+		{mk(1), mk(1, "a"), true},
+		{mk(1, "a", "b", "c"), mk(1, "a", "b"), false},
+		{mk(1, "a", "c"), mk(1, "a", "b", "c"), false},
+		{mk(1, "a"), mk(2, "a", "b"), false},
+	} {
+		if got := tc.a.StartOf(tc.b); got != tc.want {
+			t.Errorf("%q StartOf %q (epochs %d, %d) = %v", tc.a.IDs(), tc.b.IDs(), tc.a.Epoch(), tc.b.Epoch(), got)
+		}
+	}
+}
