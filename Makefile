@@ -23,7 +23,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 AGENT_TAGS    := nethttpomithttp2
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
-.PHONY: help build dashboard-assets test test-kafka cross footprint footprint-rss demo bench bench-kafka fuzz lint generate clean
+.PHONY: help build dashboard-assets test test-kafka cross footprint footprint-rss footprint-telegraf demo bench bench-kafka fuzz lint generate clean
 
 help:
 	@echo "make build       build the three binaries into $(BIN)/"
@@ -33,6 +33,7 @@ help:
 	@echo "make cross       build the agent for linux/arm (v7), arm64, amd64, riscv64 into $(DIST)/, check its size and memory"
 	@echo "                 budgets and run the arm64 agent end to end under qemu"
 	@echo "make footprint-rss  memory, CPU and uplink bytes per reading of the agent, 50 and 500 sensors at 1 Hz (RSS_SENSORS, RSS_HZ, RSS_DURATION)"
+	@echo "make footprint-telegraf  Telegraf (Modbus in, Kafka out, built from the module cache) on the agent's 1,000-register workload (TELEGRAF_DURATION, TELEGRAF_FLUSH)"
 	@echo "make dashboard-assets  bundle the dashboard's charts (uPlot, esbuild; needs Node.js and npm) for go:embed"
 	@echo "make demo        run the whole system on this machine (embedded NATS and Kafka, simulators, three agents,"
 	@echo "                 bridge, processor, dashboard) and print the dashboard's address"
@@ -103,6 +104,7 @@ cross:
 	FL_DIST=$(CURDIR)/$(DIST) FL_VERSION=$(VERSION) FL_BUILD_DATE=$(BUILD) \
 		$(GO) test -tags qemu -count=1 -timeout 15m ./internal/testbed/qemu/
 	@$(MAKE) --no-print-directory footprint-rss
+	@$(MAKE) --no-print-directory footprint-telegraf TELEGRAF_DURATION=15s TELEGRAF_FLUSH=1s
 	@# Last, so that an over-budget binary still gets the runs above.
 	@$(MAKE) --no-print-directory footprint
 
@@ -119,6 +121,16 @@ footprint-rss:
 	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_HOLD=$(RSS_HOLD) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
 		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/testbed/footprint/
 
+# Telegraf beside the agent (issue 19): the minimal Telegraf (Modbus in,
+# Kafka out) built from the module cache into $(DIST)/telegraf, run on the
+# agent's footprint workload (docs/benchmarks.md, "Telegraf on this machine").
+TELEGRAF_DURATION ?= 40s
+TELEGRAF_FLUSH    ?= 1s,10s
+footprint-telegraf:
+	scripts/telegraf-build.sh $(DIST)/telegraf
+	FL_TELEGRAF=$(CURDIR)/$(DIST)/telegraf/telegraf FL_RSS_SENSORS=1000 FL_RSS_HZ=1 FL_RSS_DURATION=$(TELEGRAF_DURATION) FL_TELEGRAF_FLUSH=$(TELEGRAF_FLUSH) \
+		$(GO) test -tags footprint -count=1 -v -run TestTelegrafRSS -timeout 20m ./internal/testbed/footprint/
+
 demo: build
 	$(BIN)/fieldline-cloud demo --bin $(BIN)
 
@@ -130,6 +142,8 @@ bench: dashboard-assets
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10
 	@echo "== 50 sensors at 1 Hz with a 10 s telemetry hold (uplink bytes per reading)"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=50 RSS_HZ=1 RSS_HOLD=10s
+	@echo "== Telegraf (minimal: Modbus in, Kafka out) on the same 1,000 registers at 1 Hz"
+	@$(MAKE) --no-print-directory footprint-telegraf
 	@$(MAKE) --no-print-directory bench-kafka
 
 # The end-to-end runs of `make bench` again against a real Apache Kafka 4
