@@ -31,7 +31,8 @@ func pollBatch(sensors, polls int) *fieldline.Batch {
 // bytes/reading-aliased, the same batches with an alias table that knows
 // every sensor already (what an agent sends after its first batch); and,
 // as bytes/reading-without-ids, with the sensor ids blanked and no alias
-// fields, the floor aliases approach.
+// fields, the floor aliases approach; and, as birth-bytes, the size of
+// the Birth record that announces those sensors' table once.
 func BenchmarkPollBatch(b *testing.B) {
 	for _, c := range []struct{ sensors, polls int }{{1000, 1}, {50, 10}, {1000, 10}} {
 		b.Run(fmt.Sprintf("sensors=%d/polls=%d", c.sensors, c.polls), func(b *testing.B) {
@@ -71,6 +72,12 @@ func BenchmarkPollBatch(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(out))/n, "bytes/reading")
 			b.ReportMetric(float64(len(aliased))/n, "bytes/reading-aliased")
+			bt := a.Birth(batch.AgentID)
+			birth, err := AppendBirth(nil, &bt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(len(birth)), "birth-bytes")
 			b.ReportMetric(float64(headerBytes+len(zenc.EncodeAll(raw, nil)))/n, "bytes/reading-without-ids")
 		})
 	}
