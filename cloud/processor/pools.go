@@ -51,14 +51,14 @@ func (cs *classes[T]) take(c int) ([]T, bool) {
 	return nil, false
 }
 
-// keep runs put, which files a slice given back, when the pool has room
-// for its size (bytes), and counts it held.
-func (p *fetchPool) keep(size int, put func()) {
+// admit counts size bytes held and reports true when the pool has room
+// for a buffer of that size given back.
+func (p *fetchPool) admit(size int) bool {
 	if p.held+size > poolBytes {
-		return
+		return false
 	}
-	put()
 	p.held += size
+	return true
 }
 
 const (
@@ -137,7 +137,9 @@ func (p *fetchPool) PutDecompressBytes(b []byte) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.keep(cap(b), func() { p.bytes[c] = append(p.bytes[c], b[:0]) })
+	if p.admit(cap(b)) {
+		p.bytes[c] = append(p.bytes[c], b[:0])
+	}
 }
 
 // GetRecords returns a slice of capacity at least n.
@@ -161,7 +163,9 @@ func (p *fetchPool) PutRecords(rs []kgo.Record) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.keep(size, func() { p.recs[c] = append(p.recs[c], rs[:0]) })
+	if p.admit(size) {
+		p.recs[c] = append(p.recs[c], rs[:0])
+	}
 }
 
 // recycle gives the records of fs back to the pool, for a poll whose
