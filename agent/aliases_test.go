@@ -52,27 +52,15 @@ func TestAliasesOnTheUplink(t *testing.T) {
 			agentrun.StartBridge(t, ns.URL(), k)
 
 			// Every payload on the agent's subject, in order.
-			nc, err := nats.Connect(ns.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(nc.Close)
 			var (
 				mu       sync.Mutex
 				payloads [][]byte
 			)
-			sub, err := nc.Subscribe(uplink.Subject("gw-alias"), func(m *nats.Msg) {
+			watchPayloads(t, ns.URL(), "gw-alias", func(p []byte) {
 				mu.Lock()
-				payloads = append(payloads, m.Data)
+				payloads = append(payloads, p)
 				mu.Unlock()
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = sub.Unsubscribe() })
-			if err := nc.Flush(); err != nil {
-				t.Fatal(err)
-			}
 
 			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold+map[bool]string{true: ", aliases: false"}[tc.off], addr), Options{})
 
@@ -136,5 +124,24 @@ func TestAliasesOnTheUplink(t *testing.T) {
 				t.Fatalf("without JetStream: %d births (ok %v, refused %v), %d batches by alias, %d by id; want 1 refused birth, all by id", births, ok, refused, v3, v2)
 			}
 		})
+	}
+}
+
+// watchPayloads calls fn with every payload on agent's batch subject (a
+// plain subscriber beside the bridges' queue group) until the test ends.
+func watchPayloads(t *testing.T, natsURL, agent string, fn func([]byte)) {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	sub, err := nc.Subscribe(uplink.Subject(agent), func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -163,22 +163,17 @@ func runStoredCopy(t *testing.T, src, agent string, cfg ForwarderConfig, reencod
 	ns := testkit.NATS(t)
 	kf := testkit.StartKafka(t)
 	agentrun.StartBridge(t, ns.URL(), kf)
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	var (
 		mu  sync.Mutex
 		run storedRun
 	)
 	// A plain subscriber sees every payload the bridge's queue group gets.
-	sub, err := nc.Subscribe(uplink.Subject(agent), func(m *nats.Msg) {
-		if wire.IsBirth(m.Data) {
+	watchPayloads(t, ns.URL(), agent, func(p []byte) {
+		if wire.IsBirth(p) {
 			return // the alias table, announced before the first batch
 		}
 		b := &fieldline.Batch{}
-		if err := wire.DecodeAliased(b, m.Data, wire.DefaultLimits, buf.Aliases().Lookup); err != nil {
+		if err := wire.DecodeAliased(b, p, wire.DefaultLimits, buf.Aliases().Lookup); err != nil {
 			t.Errorf("payload does not decode: %v", err)
 			return
 		}
@@ -186,13 +181,11 @@ func runStoredCopy(t *testing.T, src, agent string, cfg ForwarderConfig, reencod
 		run.batches = append(run.batches, b)
 		mu.Unlock()
 	})
+	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(nc.Close)
 	client, err := uplink.NewNATSClient(nc, agent, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
