@@ -76,6 +76,13 @@ type BufferSection struct {
 	MaxAge           time.Duration    `yaml:"max_age"`
 	// DropPolicy when full: oldest or newest.
 	DropPolicy string `yaml:"drop_policy"`
+	// WriteDelay keeps committed telemetry and events in memory this long
+	// before they are written; what the cloud acknowledges meanwhile is
+	// never written, so a healthy uplink spares the flash (issue 19). A
+	// crash then loses the held readings not yet acknowledged, and seqs
+	// jump after it (buffer.Options.WriteDelay). 0 (the default) writes
+	// every commit.
+	WriteDelay time.Duration `yaml:"write_delay"`
 }
 
 // UplinkSection configures the way to the cloud.
@@ -225,6 +232,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	}
 	if b.MaxAge < 0 {
 		p.Add("buffer.max_age", "must be ≥ 0, got %s", b.MaxAge)
+	}
+	if b.WriteDelay < 0 {
+		p.Add("buffer.write_delay", "must be ≥ 0 (0 writes every commit), got %s", b.WriteDelay)
 	}
 	if _, err := buffer.ParseDropPolicy(b.DropPolicy); err != nil {
 		p.Add("buffer.drop_policy", "unknown policy %q (want oldest or newest)", b.DropPolicy)

@@ -25,8 +25,8 @@ func (b *Buffer) Ack(lane fieldline.Lane, first, last uint64) error {
 		return ErrClosed
 	}
 	lm := &b.lanes[lane]
-	if last >= lm.st.nextSeq {
-		next := lm.st.nextSeq
+	if last >= lm.next() {
+		next := lm.next()
 		b.mu.Unlock()
 		return fmt.Errorf("acking seqs %d..%d of lane %s, newest committed is %d: %w", first, last, lane, next-1, ErrRange)
 	}
@@ -36,7 +36,9 @@ func (b *Buffer) Ack(lane fieldline.Lane, first, last uint64) error {
 	if last >= lm.st.lowSeq {
 		n = lm.acked.add(max(first, lm.st.lowSeq), last)
 	}
-	if n > 0 || raised {
+	// An ack of held seqs alone changes nothing on disk (hold.go): the
+	// write of what it leaves, or Close, takes it along.
+	if (n > 0 || raised) && first < lm.st.nextSeq {
 		if b.ackAt.IsZero() {
 			b.ackAt = time.Now()
 		}

@@ -52,6 +52,8 @@ type Buffer struct {
 	appDirty bool
 	appLane  fieldline.Lane // the lane of the readings appState goes with
 
+	running bool // set when Open is done (before the committer starts)
+
 	wake      chan struct{} // to the committer, cap 1
 	committed chan struct{} // to the forwarder, cap 1
 	done      chan struct{} // closed when the committer returns
@@ -87,6 +89,12 @@ type laneMem struct {
 	badKeys      [][]byte            // undecodable index entries for the next commit to delete
 	lost         lostRecord          // readings lost to damage (see lost.go)
 	lostDirty    bool                // lost changed since the last commit took it
+	// Committed segments not yet written (Options.WriteDelay, hold.go),
+	// in seq order from st.nextSeq; top is the seq after the last one
+	// held or let go (0: none yet).
+	held      []heldSeg
+	heldBytes int
+	top       uint64
 }
 
 // waiter is an Append or Flush call waiting for the commit that takes its

@@ -72,6 +72,9 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		}
 		if !in.withheld {
 			for l := range fieldline.NumLanes {
+				if err := b.writeHeld(tx, in, &out, l); err != nil {
+					return err
+				}
 				if len(in.takes[l]) == 0 || out.rejected[l] {
 					continue
 				}
@@ -79,6 +82,9 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 				seg, idx := tx.Bucket(segBuckets[l]), tx.Bucket(idxBuckets[l])
 				seg.FillPercent, idx.FillPercent = 1, 1
 				out.first[l] = st.nextSeq
+				if st.nextSeq != in.base[l] {
+					return fmt.Errorf("lane %s: segments encoded from seq %d, the file is at %d: %w", fieldline.Lane(l), in.base[l], st.nextSeq, errHeldOrder)
+				}
 				for _, s := range in.segs[l] {
 					e := indexEntry{first: st.nextSeq, last: st.nextSeq + uint64(s.n) - 1,
 						unixNs: in.now.UnixNano(), bytes: uint32(len(s.enc))}
@@ -106,6 +112,13 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 		// The aliases the segments name go with them.
 		if kept, err = b.keepAliases(tx, state); err != nil {
 			return err
+		}
+		// Close's final commit leaves nothing held: the next Open need not
+		// jump over seqs this run may have given (hold.go).
+		if in.closing && !in.withheld {
+			if err := state.Delete(keyHeld); err != nil {
+				return fmt.Errorf("clearing the held mark: %w", err)
+			}
 		}
 		// The state goes with its readings: not without them (a drop-only
 		// pass, or its lane's readings refused as the buffer is full).

@@ -36,6 +36,7 @@ func (b *Buffer) run() {
 			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0 || b.lanes[l].lostDirty
 		}
 		urgent, firstAt, ackAt := b.urgent, b.firstAt, b.ackAt
+		heldAt := b.holdDue()
 		b.mu.Unlock()
 		now := time.Now()
 		var recoverAt time.Time
@@ -46,11 +47,11 @@ func (b *Buffer) run() {
 			}
 		}
 		if closing {
-			if work || acks {
+			if work || acks || b.opts.WriteDelay > 0 {
 				b.recoverAt = time.Time{} // a rebuild may run at once
-				err := b.cycle()
+				err := b.cycle(false)
 				if isDamage(err) {
-					err = b.cycle() // the failed cycle rebuilt the file
+					err = b.cycle(false) // the failed cycle rebuilt the file
 				}
 				if err != nil {
 					b.closeErr = fmt.Errorf("final commit: %w", err)
@@ -86,12 +87,17 @@ func (b *Buffer) run() {
 		case acks:
 			due = ackAt.Add(iv)
 		}
+		// Held segments are written (or let go) WriteDelay after their
+		// commit (hold.go).
+		if !heldAt.IsZero() && (due.IsZero() || heldAt.Before(due)) {
+			due = heldAt
+		}
 		if !due.IsZero() && due.Before(retryAt) {
 			due = retryAt
 		}
 		if !due.IsZero() && !now.Before(due) {
 			pace.spend(now)
-			if err := b.cycle(); err != nil {
+			if err := b.cycle(false); err != nil {
 				b.reportDamage(err) // a damaged page: the next turn rebuilds the file
 				retryAt = time.Now().Add(max(iv, 100*time.Millisecond))
 			} else {
@@ -149,7 +155,7 @@ func (b *Buffer) maintain() {
 			return nil
 		})
 		if expired {
-			b.reportDamage(b.cycle())
+			b.reportDamage(b.cycle(true))
 			return
 		}
 	}

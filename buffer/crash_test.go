@@ -47,6 +47,9 @@ func crashChild() {
 		o.FlushInterval = 100 * time.Millisecond
 		o.FlushMaxReadings = 2000
 		o.OnCommit = func(c CommitInfo) { say("C %d", c.LastSeq) }
+	case "held":
+		heldChild(say, path)
+		return
 	default:
 		fmt.Fprintf(os.Stderr, "unknown crash child mode %q\n", mode)
 		os.Exit(2)

@@ -27,6 +27,19 @@ type cycleIn struct {
 	badKeys    [fieldline.NumLanes][][]byte
 	lost       [fieldline.NumLanes]lostRecord // to write, when lostDirty
 	lostDirty  [fieldline.NumLanes]bool
+	// Held segments (hold.go): base is the first seq of the lane's takes;
+	// a held lane's takes are staged (holdTakes, staged) instead of
+	// written; a written lane writes its held segments first (held, of
+	// heldN taken from memory; the rest were acked whole) and moves its
+	// next seq to top.
+	base      [fieldline.NumLanes]uint64
+	top       [fieldline.NumLanes]uint64
+	hold      [fieldline.NumLanes]bool
+	held      [fieldline.NumLanes][]heldSeg
+	heldN     [fieldline.NumLanes]int
+	staged    [fieldline.NumLanes][]heldSeg
+	holdTakes [fieldline.NumLanes][]fieldline.Reading
+	closing   bool // Close's final commit: the file is left with nothing held
 }
 
 // cycleOut is what the transaction changed.
@@ -46,18 +59,26 @@ type cycleOut struct {
 
 // cycle takes what waits, commits it in one bbolt transaction and publishes
 // the result. On failure the readings go back to the front of the queue.
-func (b *Buffer) cycle() error {
+// With force, the transaction runs even when only held lanes took
+// readings (maintain: MaxAge is applied by the transaction).
+func (b *Buffer) cycle(force bool) error {
 	var in cycleIn
 	in.now = b.opts.Now()
+	realNow := time.Now()
 	b.mu.Lock()
+	in.closing = b.closing && b.opts.WriteDelay > 0
 	for l := range b.lanes {
 		lm := &b.lanes[l]
 		in.takes[l] = lm.pending
 		lm.pending = b.spare[l][:0]
 		b.spare[l] = nil
-		in.acked[l] = lm.acked.clone()
 		in.dirty[l] = lm.ackedDirty
 		lm.ackedDirty = false
+		in.base[l] = lm.next()
+		if in.hold[l] = b.holdLane(l, b.waiters, realNow); !in.hold[l] && lm.next() > lm.st.nextSeq {
+			b.takeHeld(&in, l)
+		}
+		in.acked[l] = lm.acked.clone()
 		in.early[l], in.earlyTaken[l] = lm.droppedEarly, lm.droppedEarly
 		in.ackedMax[l] = lm.st.ackedMax
 		in.badKeys[l] = lm.badKeys
@@ -83,7 +104,16 @@ func (b *Buffer) cycle() error {
 	var out cycleOut
 	err := b.encode(&in)
 	if err == nil {
+		for l := range fieldline.NumLanes {
+			if in.hold[l] {
+				b.stage(&in, l)
+			}
+		}
 		err = b.reserve(&in)
+	}
+	if err == nil && !force && !b.needTx(&in, waiters) {
+		b.publishHeld(&in)
+		return nil
 	}
 	if err == nil {
 		out, err = b.commitWithRetry(&in)
@@ -115,12 +145,13 @@ func (b *Buffer) cycle() error {
 	return nil
 }
 
-// reserve raises the sidecar marks before seqs past them are committed.
+// reserve raises the sidecar marks before seqs past them are committed
+// or held.
 func (b *Buffer) reserve(in *cycleIn) error {
 	marks := b.marks
 	raise := false
 	for l := range fieldline.NumLanes {
-		if end := b.cst[l].nextSeq + uint64(len(in.takes[l])); end > marks[l] {
+		if end := in.base[l] + uint64(len(in.takes[l])+len(in.holdTakes[l])); end > marks[l] {
 			marks[l] = end + seqBlock
 			raise = true
 		}
@@ -142,9 +173,9 @@ func (b *Buffer) requeue(in *cycleIn, taken int) {
 	defer b.mu.Unlock()
 	for l := range b.lanes {
 		lm := &b.lanes[l]
-		n := len(in.takes[l])
+		n := len(in.takes[l]) + len(in.holdTakes[l])
 		if n > 0 {
-			lm.pending = append(in.takes[l], lm.pending...)
+			lm.pending = append(append(in.takes[l], in.holdTakes[l]...), lm.pending...)
 		}
 		lm.droppedEarly += in.early[l] - in.earlyTaken[l] // refused by this cycle
 		lm.badKeys = append(in.badKeys[l], lm.badKeys...)

@@ -25,3 +25,7 @@ var (
 	// ErrOptions means Options failed validation.
 	ErrOptions = errors.New("invalid buffer options")
 )
+
+// errHeldOrder means held segments and the file disagree on seqs (a bug,
+// never expected): the commit fails and everything stays queued.
+var errHeldOrder = errors.New("held segments out of order with the file")

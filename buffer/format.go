@@ -36,6 +36,13 @@ var segBuckets, idxBuckets, laneKeys, ackKeys [fieldline.NumLanes][]byte
 // keyAppState holds the caller's opaque state in the state bucket.
 var keyAppState = []byte("app")
 
+// keyHeld, in the state bucket, says that the run that has the file open
+// may hold seqs in memory past the lane states (Options.WriteDelay,
+// hold.go): set at Open, deleted by Close's final commit. Found at Open,
+// it means that run stopped uncleanly, and the lanes continue above the
+// seq sidecar's marks.
+var keyHeld = []byte("held")
+
 func init() {
 	for l := range fieldline.NumLanes {
 		segBuckets[l] = fmt.Appendf(nil, "seg.%d", l)

@@ -19,6 +19,7 @@ type Metrics struct {
 	Commits          Counter // the agent hooks these two (its /healthz)
 	CommitErrors     Counter
 	CommittedBytes   *metrics.Counter
+	UnwrittenBytes   *metrics.Counter // held segments acked before their write (Options.WriteDelay)
 	CommitLatency    *metrics.Histogram
 	Corrupt          *metrics.CounterVec // what: "file", "segment", "index", "sidecar"
 	FileBytes        *metrics.Gauge
@@ -60,6 +61,8 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 			Name: "fieldline_buffer_lost_readings_total", Help: "Committed readings lost because the buffer file was damaged (their seq ranges are in the status)."}, lane),
 		CommittedBytes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_buffer_committed_bytes_total", Help: "Stored segment bytes committed."}),
+		UnwrittenBytes: metrics.NewCounter(metrics.Opts{
+			Name: "fieldline_buffer_unwritten_bytes_total", Help: "Committed segment bytes the cloud acknowledged while they were held in memory (write_delay), never written to the file."}),
 		CommitLatency: metrics.NewHistogram(metrics.HistogramOpts{
 			Name: "fieldline_buffer_commit_duration_seconds", Help: "Duration of a commit, fsync included.",
 			Buckets: metrics.ExponentialBuckets(0.0005, 2, 14)}),
@@ -70,7 +73,7 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.DepthReadings, m.DepthBytes, m.OldestUnackedAge, m.Appended, m.Acked,
-			m.Dropped, m.Expired, m.Lost, commits, commitErrors, m.CommittedBytes, m.CommitLatency,
+			m.Dropped, m.Expired, m.Lost, commits, commitErrors, m.CommittedBytes, m.UnwrittenBytes, m.CommitLatency,
 			m.Corrupt, m.FileBytes)
 	}
 	return m

@@ -103,6 +103,7 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		return nil, err
 	}
 	b.updateGauges()
+	b.running = true
 	go b.run()
 	return b, nil
 }
@@ -223,7 +224,7 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 				}
 				st[l] = s
 			}
-			return nil
+			return b.jumpHeld(state, &ld, marks)
 		})
 	}
 	if err != nil {

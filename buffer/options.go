@@ -100,6 +100,20 @@ type Options struct {
 	// keeps its table when aliases are turned off later, so that what it
 	// stored still decodes.
 	NoAliases bool
+	// WriteDelay keeps the segments of the telemetry and event lanes in
+	// memory for up to this long after their commit, readable and
+	// acknowledgeable at once, before it writes them to the file; a
+	// segment the cloud acknowledges meanwhile is never written, so that a
+	// healthy uplink writes next to nothing to the flash (issue 19).
+	// Readings appended with AppendSync, the alert lane, Flush and Close
+	// are written at once as without it. The price: a crash or power cut
+	// loses the held readings the cloud had not yet acknowledged (up to
+	// FlushInterval + WriteDelay of them, against FlushInterval without),
+	// and after such a stop the lanes' seqs continue above the seq
+	// sidecar's mark, so that no seq that reached the cloud is given
+	// again (Open records the jumped range as acknowledged). 0 (the
+	// default) writes every commit at once. See hold.go.
+	WriteDelay time.Duration
 	// OnCommit, if set, is called by the committing goroutine after each
 	// commit, once for each lane it stored readings in, in seq order. It
 	// must return quickly.
@@ -174,6 +188,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("max_age must be ≥ 0, got %s", o.MaxAge))
+	}
+	if o.WriteDelay < 0 {
+		errs = append(errs, fmt.Errorf("write_delay must be ≥ 0, got %s", o.WriteDelay))
 	}
 	if o.DropPolicy > DropNewest {
 		errs = append(errs, fmt.Errorf("drop_policy %d unknown", o.DropPolicy))

@@ -35,10 +35,8 @@ func (b *Buffer) adopt(in *cycleIn, out *cycleOut, also func(l int)) {
 // metrics and the Committed channel.
 func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time.Duration) {
 	b.adopt(in, out, func(l int) {
-		if b.spare[l] == nil && in.takes[l] != nil {
-			clear(in.takes[l]) // drop string references
-			b.spare[l] = in.takes[l][:0]
-		}
+		b.settleHeld(in, l)
+		b.recycle(in, l)
 	})
 	b.m.Commits.Inc()
 	b.m.CommitLatency.Observe(lat.Seconds())
@@ -72,10 +70,27 @@ func (b *Buffer) publish(in *cycleIn, out *cycleOut, waiters []*waiter, lat time
 		}
 		close(w.done)
 	}
+	b.countStaged(in)
 	if out.wrote {
-		select {
-		case b.committed <- struct{}{}:
-		default:
+		b.wakeForwarder()
+	}
+}
+
+// wakeForwarder sends on Committed without blocking.
+func (b *Buffer) wakeForwarder() {
+	select {
+	case b.committed <- struct{}{}:
+	default:
+	}
+}
+
+// recycle keeps the slice a cycle took a lane's readings in for the next
+// one. b.mu is held.
+func (b *Buffer) recycle(in *cycleIn, l int) {
+	for _, rs := range [][]fieldline.Reading{in.takes[l], in.holdTakes[l]} {
+		if b.spare[l] == nil && rs != nil {
+			clear(rs) // drop string references
+			b.spare[l] = rs[:0]
 		}
 	}
 }

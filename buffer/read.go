@@ -50,12 +50,21 @@ func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, 
 			return Stored{}, false, ErrClosed
 		}
 		r, ok := b.unackedRange(lane, max, how.newest)
-		rebuilt := b.rebuilt
+		rebuilt, held := b.rebuilt, b.lanes[lane].held
 		b.mu.Unlock()
 		if !ok {
 			return Stored{}, false, nil
 		}
-		rs, st, err := b.read(lane, r, how)
+		var (
+			rs  []fieldline.Reading
+			st  Stored
+			err error
+		)
+		if r.held {
+			rs, st, err = b.readHeld(lane, r, how, held)
+		} else {
+			rs, st, err = b.read(lane, r, how)
+		}
 		if err != nil {
 			// A damaged page: the committer rebuilds the file; read again
 			// from the rebuilt one.
@@ -85,13 +94,33 @@ func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, 
 type seqRange struct {
 	lo, hi uint64
 	capped bool
+	held   bool // in the lane's held segments (hold.go), not in the file
 }
 
 // unackedRange picks the seq range to return. b.mu is held.
 func (b *Buffer) unackedRange(lane fieldline.Lane, max int, newest bool) (r seqRange, ok bool) {
+	r, ok = b.unackedSpan(lane, max, newest)
+	if !ok {
+		return r, false
+	}
+	// A range lies in the file or in memory (hold.go), never across.
+	if disk := b.lanes[lane].st.nextSeq; r.lo < disk && r.hi >= disk {
+		if newest {
+			r.lo = disk
+		} else {
+			r.hi = disk - 1
+		}
+		r.capped = true
+	}
+	r.held = r.lo >= b.lanes[lane].st.nextSeq
+	return r, true
+}
+
+// unackedSpan is unackedRange over the file and the held segments as one.
+func (b *Buffer) unackedSpan(lane fieldline.Lane, max int, newest bool) (r seqRange, ok bool) {
 	lm := &b.lanes[lane]
-	low, top := lm.st.lowSeq, lm.st.nextSeq-1
-	if lm.st.nextSeq == lm.st.lowSeq {
+	low, top := lm.st.lowSeq, lm.next()-1
+	if lm.next() == lm.st.lowSeq {
 		return r, false
 	}
 	n := uint64(max)

@@ -27,7 +27,7 @@ func (b *Buffer) encode(in *cycleIn) error {
 		var ends []int
 		for off := 0; off < len(rs); {
 			n := segmentLen(rs[off:], b.segmentReadings())
-			batch := fieldline.Batch{AgentID: b.opts.AgentID, Lane: fieldline.Lane(l), FirstSeq: b.cst[l].nextSeq + uint64(off), Readings: rs[off : off+n]}
+			batch := fieldline.Batch{AgentID: b.opts.AgentID, Lane: fieldline.Lane(l), FirstSeq: in.base[l] + uint64(off), Readings: rs[off : off+n]}
 			var err error
 			if buf, err = wire.EncodeAliased(buf, &batch, aliases); err != nil {
 				return fmt.Errorf("encoding segment of lane %s: %w", fieldline.Lane(l), err)

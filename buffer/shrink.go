@@ -31,7 +31,7 @@ func (b *Buffer) shrinkToCap() error {
 	// The file is over bbolt's MaxSize already: the trimming commit may
 	// need a page or two beyond it.
 	b.db.MaxSize = 0
-	err = b.cycle()
+	err = b.cycle(true)
 	b.db.MaxSize = int(b.opts.MaxBytes)
 	if err != nil {
 		return fmt.Errorf("trimming the buffer to max_bytes: %w", err)

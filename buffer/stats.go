@@ -51,11 +51,15 @@ func (b *Buffer) Stats() Stats {
 	var st [fieldline.NumLanes]laneState
 	var acked [fieldline.NumLanes]spanSet
 	var lost [fieldline.NumLanes]lostRecord
+	var held [fieldline.NumLanes][]heldSeg
+	var next [fieldline.NumLanes]uint64
+	var heldBytes [fieldline.NumLanes]int
 	for l := range b.lanes {
 		st[l] = b.lanes[l].st
 		st[l].dropped += b.lanes[l].droppedEarly
 		acked[l] = b.lanes[l].acked.clone()
 		lost[l] = b.lanes[l].lost.clone()
+		held[l], next[l], heldBytes[l] = b.lanes[l].held, b.lanes[l].next(), b.lanes[l].heldBytes
 	}
 	b.mu.Unlock()
 	var oldest [fieldline.NumLanes]int64
@@ -65,6 +69,19 @@ func (b *Buffer) Stats() Stats {
 		}
 		return nil
 	})
+	// Held segments (hold.go) count as committed.
+	for l := range fieldline.NumLanes {
+		if u := acked[l].firstFree(st[l].lowSeq); oldest[l] == 0 && u < next[l] {
+			for _, h := range held[l] {
+				if h.last() >= u {
+					oldest[l] = h.unixNs
+					break
+				}
+			}
+		}
+		st[l].nextSeq = next[l]
+		st[l].liveBytes += uint64(heldBytes[l])
+	}
 	s := summarize(st, acked, lost, oldest, b.opts.Now())
 	if fi, err := os.Stat(b.path); err == nil {
 		s.FileBytes = fi.Size()
@@ -80,8 +97,8 @@ func (b *Buffer) Depths() (d [fieldline.NumLanes]uint64) {
 	defer b.mu.Unlock()
 	for l := range b.lanes {
 		st := &b.lanes[l].st
-		if st.nextSeq > st.lowSeq {
-			d[l] = st.nextSeq - st.lowSeq - b.lanes[l].acked.count(st.lowSeq, st.nextSeq-1)
+		if next := b.lanes[l].next(); next > st.lowSeq {
+			d[l] = next - st.lowSeq - b.lanes[l].acked.count(st.lowSeq, next-1)
 		}
 	}
 	return d

@@ -34,6 +34,8 @@ type Options struct {
 	Brokers []string
 	// FlushInterval of the agents' buffers; default 100ms.
 	FlushInterval time.Duration
+	// WriteDelay of the agents' buffers (buffer.write_delay); default 0.
+	WriteDelay time.Duration
 	// Compression of the bridge's produced batches (bridge
 	// kafka.compression); empty: the bridge's default.
 	Compression string
@@ -192,7 +194,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			// bridge would stamp the records with its own receive time, so the
 			// latency would start at the bridge instead of the sensor.
 			Agent:  agent.AgentSection{ID: id, DataDir: filepath.Join(o.Dir, id), ClockSync: agent.ClockSyncFloor},
-			Buffer: agent.BufferSection{FlushInterval: &fi, MaxBytes: 1 << 30},
+			Buffer: agent.BufferSection{FlushInterval: &fi, MaxBytes: 1 << 30, WriteDelay: o.WriteDelay},
 			Uplink: agent.UplinkSection{NATS: uplink.NATSConfig{URL: ns.URL()}},
 			HTTP:   agent.HTTPSection{Listen: "off"},
 		}

@@ -1,0 +1,218 @@
+package buffer
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/fieldline/fieldline"
+)
+
+// holdOpts are options with WriteDelay: commits at once, segments held d.
+func holdOpts(d time.Duration, m *Metrics) *Options {
+	return &Options{AgentID: "gw-hold", FlushInterval: time.Millisecond, WriteDelay: d, Metrics: m}
+}
+
+// waitUntil polls cond (a buffer's own state, no clock involved) until it
+// holds or 30 s pass.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// sendHeld waits for the commit of n readings appended with tags from
+// start and returns them as NewestStored hands them out (stored bytes).
+func sendHeld(t *testing.T, b *Buffer, start, n int) Stored {
+	t.Helper()
+	if err := b.Append(fieldline.LaneTelemetry, readings(n, 5, start)); err != nil {
+		t.Fatal(err)
+	}
+	var s Stored
+	waitUntil(t, "the readings committed", func() bool {
+		var ok bool
+		var err error
+		s, ok, err = b.NewestStored(fieldline.LaneTelemetry, n, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok && s.Last == uint64(start+n)
+	})
+	if s.Enc == nil || s.Batch.FirstSeq != uint64(start+1) {
+		t.Fatalf("got seqs %d..%d (stored bytes: %v), want the whole segment %d..%d as stored", s.Batch.FirstSeq, s.Last, s.Enc != nil, start+1, start+n)
+	}
+	return s
+}
+
+// TestWriteDelayAckedNeverWritten: segments the cloud acknowledges while
+// they are held are never written (only the alias table's commit and the
+// Flush run transactions), the file holds nothing after Close, and the
+// next run continues after the last seq given.
+func TestWriteDelayAckedNeverWritten(t *testing.T) {
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b := openT(t, path, holdOpts(time.Hour, m))
+	for i := range 20 {
+		s := sendHeld(t, b, i*10, 10)
+		ackT(t, b, fieldline.LaneTelemetry, s.Batch.FirstSeq, s.Last)
+	}
+	if d := b.Depths()[fieldline.LaneTelemetry]; d != 0 {
+		t.Fatalf("depth %d after every seq was acked", d)
+	}
+	flushT(t, b) // writes what is held: here, nothing
+	if u, c := m.UnwrittenBytes.Value(), m.CommittedBytes.Value(); u != c || c == 0 {
+		t.Fatalf("%v of %v committed bytes never written; want all", u, c)
+	}
+	if n := m.Commits.Value(); n != 2 {
+		t.Fatalf("%v transactions; want 2 (the alias table, the Flush) for 20 acknowledged segments", n)
+	}
+	closeT(t, b)
+
+	b = openT(t, path, &Options{AgentID: "gw-hold"})
+	st := b.Stats().Lanes[fieldline.LaneTelemetry]
+	if st.NextSeq != 201 || st.DepthReadings != 0 {
+		t.Fatalf("after a clean close: next seq %d, depth %d; want 201 and 0", st.NextSeq, st.DepthReadings)
+	}
+	if first, _ := appendT(t, b, fieldline.LaneTelemetry, readings(1, 1, 0)); first != 201 {
+		t.Fatalf("next reading got seq %d, want 201", first)
+	}
+}
+
+// TestWriteDelayUnackedWritten: what is not acknowledged is written with
+// the seqs it was handed out with (by Flush here); an acknowledged segment
+// between two others is not, and is not sent again.
+func TestWriteDelayUnackedWritten(t *testing.T) {
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b := openT(t, path, holdOpts(time.Hour, m))
+	sendHeld(t, b, 0, 10)
+	mid := sendHeld(t, b, 10, 10)
+	sendHeld(t, b, 20, 10)
+	ackT(t, b, fieldline.LaneTelemetry, mid.Batch.FirstSeq, mid.Last)
+	flushT(t, b)
+	if got, want := m.UnwrittenBytes.Value(), float64(len(mid.Enc)); got != want {
+		t.Fatalf("unwritten bytes %v, want the acked segment's %v", got, want)
+	}
+	crashed := copyFileT(t, path) // what Flush made durable
+	closeT(t, b)
+
+	for _, p := range []string{path, crashed} {
+		b = openT(t, p, &Options{AgentID: "gw-hold"})
+		if d := b.Depths()[fieldline.LaneTelemetry]; d != 20 {
+			t.Fatalf("%s: depth %d after reopening, want 20", p, d)
+		}
+		first, _ := oldestT(t, b, fieldline.LaneTelemetry, 1000)
+		checkBatch(t, first, 1, 0, 10)
+		ackT(t, b, fieldline.LaneTelemetry, 1, 10)
+		rest, _ := oldestT(t, b, fieldline.LaneTelemetry, 1000)
+		checkBatch(t, rest, 21, 20, 10)
+		closeT(t, b)
+	}
+}
+
+// TestWriteDelayElapses: a held segment nobody acknowledges is written
+// once the delay has passed, without a Flush.
+func TestWriteDelayElapses(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, holdOpts(5*time.Millisecond, nil))
+	sendHeld(t, b, 0, 10)
+	waitUntil(t, "the held segment written", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.lanes[fieldline.LaneTelemetry].held) == 0
+	})
+	b2 := openT(t, copyFileT(t, path), &Options{AgentID: "gw-hold"})
+	got, _ := oldestT(t, b2, fieldline.LaneTelemetry, 1000)
+	checkBatch(t, got, 1, 0, 10)
+}
+
+// TestWriteDelayReads: held readings are read like written ones (cut by
+// max, decoded), and a range never spans the file and memory: Oldest
+// serves the file's part first, Newest the held part.
+func TestWriteDelayReads(t *testing.T) {
+	b := openT(t, tempPath(t), holdOpts(time.Hour, nil))
+	appendT(t, b, fieldline.LaneTelemetry, readings(10, 5, 0)) // AppendSync: written
+	sendHeld(t, b, 10, 10)
+	part, _ := oldestT(t, b, fieldline.LaneTelemetry, 1000)
+	checkBatch(t, part, 1, 0, 10)
+	part, _ = newestT(t, b, fieldline.LaneTelemetry, 1000)
+	checkBatch(t, part, 11, 10, 10)
+	part, _ = newestT(t, b, fieldline.LaneTelemetry, 3)
+	checkBatch(t, part, 18, 17, 3)
+	ackT(t, b, fieldline.LaneTelemetry, 1, 10)
+	part, _ = oldestT(t, b, fieldline.LaneTelemetry, 4)
+	checkBatch(t, part, 11, 10, 4)
+	if err := b.Ack(fieldline.LaneTelemetry, 20, 21); err == nil {
+		t.Fatal("Ack past the newest held seq: no error")
+	}
+	if st := b.Stats().Lanes[fieldline.LaneTelemetry]; st.NextSeq != 21 || st.DepthReadings != 10 {
+		t.Fatalf("stats: next seq %d, depth %d; want 21 and 10", st.NextSeq, st.DepthReadings)
+	}
+}
+
+// TestWriteDelayCrashNoSeqTwice: a file left by a run that held segments
+// (copied while it runs, as a crash leaves it) continues above every seq
+// that run handed out, although its lane state is behind them; the held
+// readings are gone and not counted as stored, and a later AppendSync of
+// the same run is on disk.
+func TestWriteDelayCrashNoSeqTwice(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, holdOpts(time.Hour, nil))
+	appendT(t, b, fieldline.LaneTelemetry, readings(5, 5, 0)) // seqs 1..5, on disk
+	s := sendHeld(t, b, 5, 10)                                // 6..15, held
+	ackT(t, b, fieldline.LaneTelemetry, s.Batch.FirstSeq, s.Last)
+	sendHeld(t, b, 15, 10) // 16..25, held, not acked
+
+	crashed := copyFileT(t, path)
+	b2 := openT(t, crashed, &Options{AgentID: "gw-hold"})
+	st := b2.Stats().Lanes[fieldline.LaneTelemetry]
+	if st.NextSeq <= 25 {
+		t.Fatalf("after the crash the next seq is %d: seqs up to 25 were handed out", st.NextSeq)
+	}
+	if st.DepthReadings != 5 {
+		t.Fatalf("depth %d after the crash, want the 5 written readings", st.DepthReadings)
+	}
+	got, _ := oldestT(t, b2, fieldline.LaneTelemetry, 1000)
+	checkBatch(t, got, 1, 0, 5)
+	ackT(t, b2, fieldline.LaneTelemetry, 1, 5)
+	if _, ok := oldestT(t, b2, fieldline.LaneTelemetry, 1000); ok {
+		t.Fatal("a jumped seq is read as a reading")
+	}
+	if first, _ := appendT(t, b2, fieldline.LaneTelemetry, readings(1, 1, 0)); first != st.NextSeq {
+		t.Fatalf("new reading got seq %d, want %d", first, st.NextSeq)
+	}
+	closeT(t, b2)
+
+	// The first run goes on: AppendSync is written at once, held ones with it.
+	first, last := appendT(t, b, fieldline.LaneTelemetry, readings(3, 5, 25))
+	if first != 26 || last != 28 {
+		t.Fatalf("AppendSync got %d..%d, want 26..28", first, last)
+	}
+	crashed = copyFileT(t, path)
+	b3 := openT(t, crashed, &Options{AgentID: "gw-hold"})
+	if d := b3.Depths()[fieldline.LaneTelemetry]; d != 5+10+3 {
+		t.Fatalf("depth %d, want 18: 1..5, 16..25 (written with the sync append), 26..28", d)
+	}
+}
+
+// copyFileT copies a buffer file and its seq sidecar, as they are on disk
+// now, to a new path, and returns it.
+func copyFileT(t *testing.T, path string) string {
+	t.Helper()
+	dst := tempPath(t)
+	for _, suffix := range []string{"", ".seq"} {
+		data, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
