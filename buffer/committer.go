@@ -96,7 +96,12 @@ func (b *Buffer) run() {
 			due = retryAt
 		}
 		if !due.IsZero() && !now.Before(due) {
-			pace.spend(now)
+			if work || acks {
+				// A turn for held segments alone takes no token: it
+				// mostly lets acked ones go, and the readings that
+				// come next should find their token.
+				pace.spend(now)
+			}
 			if err := b.cycle(false); err != nil {
 				b.reportDamage(err) // a damaged page: the next turn rebuilds the file
 				retryAt = time.Now().Add(max(iv, 100*time.Millisecond))

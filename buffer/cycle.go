@@ -75,8 +75,9 @@ func (b *Buffer) cycle(force bool) error {
 		in.dirty[l] = lm.ackedDirty
 		lm.ackedDirty = false
 		in.base[l] = lm.next()
-		if in.hold[l] = b.holdLane(l, b.waiters, realNow); !in.hold[l] && lm.next() > lm.st.nextSeq {
-			b.takeHeld(&in, l)
+		in.hold[l] = b.holdLane(l, b.waiters)
+		if lm.next() > lm.st.nextSeq {
+			b.takeHeld(&in, l, !in.hold[l], realNow)
 		}
 		in.acked[l] = lm.acked.clone()
 		in.early[l], in.earlyTaken[l] = lm.droppedEarly, lm.droppedEarly

@@ -51,8 +51,8 @@ func (h *heldSeg) entry() indexEntry {
 func (lm *laneMem) next() uint64 { return max(lm.top, lm.st.nextSeq) }
 
 // holdLane says whether the readings a cycle takes for lane l may be held
-// rather than written. b.mu is held.
-func (b *Buffer) holdLane(l int, waiters []*waiter, now time.Time) bool {
+// rather than written (with what the lane holds). b.mu is held.
+func (b *Buffer) holdLane(l int, waiters []*waiter) bool {
 	if b.opts.WriteDelay <= 0 || fieldline.Lane(l) == fieldline.LaneAlert || b.closing {
 		return false
 	}
@@ -64,17 +64,29 @@ func (b *Buffer) holdLane(l int, waiters []*waiter, now time.Time) bool {
 			return false // Flush, or AppendSync: durable means written
 		}
 	}
-	lm := &b.lanes[l]
-	return lm.heldBytes < maxHeldBytes && (len(lm.held) == 0 || now.Before(lm.held[0].at.Add(b.opts.WriteDelay)))
+	return b.lanes[l].heldBytes < maxHeldBytes
 }
 
-// takeHeld hands the lane's held segments to the cycle to write, but those
-// the cloud acknowledged whole, which are let go. b.mu is held.
-func (b *Buffer) takeHeld(in *cycleIn, l int) {
+// takeHeld hands the lane's held segments to the cycle to write: all of
+// them, or while the lane goes on holding, those WriteDelay old; those of
+// them the cloud acknowledged whole are let go instead. b.mu is held.
+func (b *Buffer) takeHeld(in *cycleIn, l int, all bool, now time.Time) {
 	lm := &b.lanes[l]
-	in.heldN[l] = len(lm.held)
-	in.top[l] = lm.next()
-	for _, h := range lm.held {
+	n := len(lm.held)
+	if !all {
+		n = 0
+		for n < len(lm.held) && !now.Before(lm.held[n].at.Add(b.opts.WriteDelay)) {
+			n++
+		}
+	}
+	switch {
+	case n < len(lm.held):
+		in.top[l] = lm.held[n].first
+	case n > 0 || all:
+		in.top[l] = lm.next()
+	}
+	in.heldN[l] = n
+	for _, h := range lm.held[:n] {
 		if lm.acked.count(h.first, h.last()) < uint64(h.n) {
 			in.held[l] = append(in.held[l], h)
 			in.cost[l] += h.cost
