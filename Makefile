@@ -88,6 +88,7 @@ CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
 RSS_SENSORS   ?= 50,500
 RSS_HZ        ?= 1
 RSS_HOLD      ?= 0s
+RSS_WRITE_DELAY ?= 0s
 RSS_DURATION  ?= 60s
 
 cross:
@@ -118,7 +119,7 @@ footprint:
 # RSS_DURATION each; fails over 30 MB steady with 500 sensors at 1 Hz.
 footprint-rss:
 	$(GO) vet -tags footprint ./internal/testbed/footprint/
-	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_HOLD=$(RSS_HOLD) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
+	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_HOLD=$(RSS_HOLD) FL_RSS_WRITE_DELAY=$(RSS_WRITE_DELAY) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
 		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/testbed/footprint/
 
 # Telegraf beside the agent (issue 19): the minimal Telegraf (Modbus in,

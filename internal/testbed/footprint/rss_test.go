@@ -166,7 +166,7 @@ func TestSteadyRSS(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
-	t.Logf("uplink.telemetry_hold: %s", envOr("FL_RSS_HOLD", "0s"))
+	t.Logf("uplink.telemetry_hold: %s, buffer.write_delay: %s", envOr("FL_RSS_HOLD", "0s"), envOr("FL_RSS_WRITE_DELAY", "0s"))
 	t.Log(tableHeader)
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
 		for _, w := range workloads(t, "50,500") {
@@ -203,6 +203,10 @@ func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 	if err != nil || hold < 0 || hold > dur/2 {
 		t.Fatalf("FL_RSS_HOLD=%q: want a duration of 0 up to half the run", os.Getenv("FL_RSS_HOLD"))
 	}
+	writeDelay, err := time.ParseDuration(envOr("FL_RSS_WRITE_DELAY", "0s"))
+	if err != nil || writeDelay < 0 {
+		t.Fatalf("FL_RSS_WRITE_DELAY=%q: want a duration ≥ 0 (buffer.write_delay)", os.Getenv("FL_RSS_WRITE_DELAY"))
+	}
 	bin := binary(t, goarch)
 	sim := agentrun.StartModbusSim(t, agentrun.SimRegisters(sensors))
 	n := testkit.NATS(t)
@@ -211,9 +215,10 @@ func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 	dir := t.TempDir()
 	cfg := agentrun.WriteConfig(t, dir, fmt.Sprintf(`
 agent: {id: gw-rss, data_dir: %s}
+buffer: {write_delay: %s}
 uplink: {nats: {url: %s}, telemetry_hold: %s}
 http: {listen: "127.0.0.1:0"}
-%s`, dir, n.URL(), hold, agentrun.ModbusSourceYAML(sim, sensors, time.Second/time.Duration(hz))))
+%s`, dir, writeDelay, n.URL(), hold, agentrun.ModbusSourceYAML(sim, sensors, time.Second/time.Duration(hz))))
 	// The uplink bytes: every batch payload the agent publishes, seen by a
 	// subscriber beside the bridge's (requests fan out to every subscriber).
 	nc, err := nats.Connect(n.URL())
