@@ -61,6 +61,13 @@ type AgentSection struct {
 	// about 5 MB less RSS, for small reads of the binary as it runs new
 	// code. Default true.
 	TrimBinaryPages *bool `yaml:"trim_binary_pages"`
+	// MaxProcs is how many threads run Go code at once (runtime.GOMAXPROCS),
+	// unless the GOMAXPROCS environment variable sets it. Default 1: the
+	// agent's work at gateway rates (polls, a commit, a batch) fits one
+	// core, and a single P spares the wake-ups of idle ones (about a fifth
+	// of its CPU at 1,000 readings/s; docs/benchmarks.md). Raise it for
+	// rules heavy enough to need more than a core.
+	MaxProcs int `yaml:"max_procs"`
 }
 
 // BufferSection configures the durable buffer.
@@ -170,6 +177,7 @@ func (c *Config) SetDefaults() {
 	}
 	orDefault(&c.Agent.ClockSync, d.Agent.ClockSync)
 	orDefault(&c.Agent.TrimBinaryPages, d.Agent.TrimBinaryPages)
+	orDefault(&c.Agent.MaxProcs, d.Agent.MaxProcs)
 	b := &c.Buffer
 	if b.Path == "" {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
@@ -214,6 +222,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	case ClockSyncKernel, ClockSyncFloor:
 	default:
 		p.Add("agent.clock_sync", "unknown way %q (want kernel or floor)", c.Agent.ClockSync)
+	}
+	if c.Agent.MaxProcs < 0 {
+		p.Add("agent.max_procs", "must be ≥ 1 (absent: 1), got %d", c.Agent.MaxProcs)
 	}
 	if l := c.Agent.MemoryLimit; l != 0 && l < minMemoryLimit {
 		p.Add("agent.memory_limit", "must be 0 (none) or at least %s (the runtime alone takes a few MiB), got %s", minMemoryLimit, l)

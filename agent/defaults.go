@@ -33,6 +33,7 @@ func Defaults() Config {
 			ClockSync:  ClockSyncKernel,
 			// Resident memory before start-up speed (docs/benchmarks.md).
 			TrimBinaryPages: &trim,
+			MaxProcs:        1,
 		},
 		Buffer: BufferSection{
 			FlushInterval:    &flush,

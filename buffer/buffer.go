@@ -74,6 +74,7 @@ type Buffer struct {
 	aliasesPub atomic.Pointer[wire.Aliases]
 	encBuf     [fieldline.NumLanes][]byte
 	spare      [fieldline.NumLanes][]fieldline.Reading
+	gaugesIdle bool // the last updateGauges found every lane empty
 	maxSegCost uint64
 	budgetCut  uint64
 	recoverAt  time.Time // no rebuild before (recover.go)

@@ -164,5 +164,11 @@ func (b *Buffer) maintain() {
 			return
 		}
 	}
+	// An empty buffer whose gauges said so last time has nothing new to
+	// show (its file changes only by commits, which update them): skip
+	// the read transaction (issue 19: CPU of an idle second).
+	if b.gaugesIdle && b.Depths() == ([fieldline.NumLanes]uint64{}) {
+		return
+	}
 	b.updateGauges()
 }

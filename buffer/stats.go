@@ -188,6 +188,7 @@ func (b *Buffer) updateGauges() {
 		b.lm[l].oldestAge.Set(ls.OldestUnackedAge.Seconds())
 	}
 	b.m.FileBytes.Set(float64(s.FileBytes))
+	b.gaugesIdle = s.DepthReadings == 0
 }
 
 // Cost model for the cap. A segment costs its bytes plus bbolt's element
