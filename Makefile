@@ -138,9 +138,13 @@ demo: build
 bench: dashboard-assets
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
+	@echo "== latency and flash writes with buffer.write_delay 1s (segments the cloud acks within it are never written)"
+	$(GO) run ./cloud/cmd/fieldline-cloud bench --mode latency --write-delay 1s
 	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
 	@echo "== the agent polling 1,000 Modbus registers at 1 and 10 Hz: memory, CPU and uplink bytes per reading"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10
+	@echo "== the same with buffer.write_delay 1s"
+	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10 RSS_WRITE_DELAY=1s
 	@echo "== 50 sensors at 1 Hz with a 10 s telemetry hold (uplink bytes per reading)"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=50 RSS_HZ=1 RSS_HOLD=10s
 	@echo "== Telegraf (minimal: Modbus in, Kafka out) on the same 1,000 registers at 1 Hz"

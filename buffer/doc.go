@@ -20,6 +20,12 @@
 // Append call returns only after its readings are durable; AppendSync does
 // that at any interval and returns the seq range the readings got.
 //
+// With Options.WriteDelay, a commit's telemetry and event segments are
+// held in memory (hold.go) instead of written: readable and ackable at
+// once, written WriteDelay later unless the cloud acknowledged them whole
+// meanwhile, in which case they are never written. AppendSync, the alert
+// lane, Flush and Close write at once as without it. See the Caveats.
+//
 // Segments name their sensors by alias (wire format version 3) from the
 // file's alias table (aliases.go, Buffer.Aliases): it is written, twice,
 // with the first segment that needs an alias it gained, kept with the file
@@ -66,7 +72,10 @@
 //
 // Power loss: a reading is durable when its commit's fsync has returned; a
 // crash or power cut loses at most the readings still waiting (up to
-// FlushInterval of them, bounded by MaxPendingReadings). With FlushInterval 0
+// FlushInterval of them, bounded by MaxPendingReadings; with WriteDelay,
+// also the held readings the cloud had not acknowledged, and the lanes'
+// seqs jump to the sidecar's mark at the next Open, so that no seq the
+// cloud may have got is given again). With FlushInterval 0
 // nothing whose Append returned is lost. The crash tests prove this for a
 // killed process (SIGKILL); against power loss the guarantee rests on the
 // storage honouring fsync, which cheap SD cards do not always do. Acks are
