@@ -95,6 +95,7 @@ type laneMem struct {
 	// held or let go (0: none yet).
 	held      []heldSeg
 	heldBytes int
+	heldCost  uint64 // of held, by the cap's cost model
 	top       uint64
 }
 

@@ -151,7 +151,14 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			}
 			if in.dirty[l] || lowChanged[l] {
 				in.acked[l].dropBelow(st.lowSeq)
-				if err := state.Put(ackKeys[l], marshalSpans(&in.acked[l])); err != nil {
+				acks := &in.acked[l]
+				if b.opts.WriteDelay > 0 {
+					// Acks of seqs still held stay in memory: the file
+					// says nothing of seqs it does not hold yet.
+					cut := acks.below(st.nextSeq)
+					acks = &cut
+				}
+				if err := state.Put(ackKeys[l], marshalSpans(acks)); err != nil {
 					return fmt.Errorf("storing acked ranges: %w", err)
 				}
 			}

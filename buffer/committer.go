@@ -59,7 +59,7 @@ func (b *Buffer) run() {
 					b.mu.Lock()
 					lost := 0
 					for l := range b.lanes {
-						n := len(b.lanes[l].pending)
+						n := len(b.lanes[l].pending) + b.heldUnacked(l)
 						b.lm[l].dropped.Add(float64(n))
 						lost += n
 					}

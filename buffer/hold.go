@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -55,6 +56,23 @@ func (lm *laneMem) next() uint64 { return max(lm.top, lm.st.nextSeq) }
 func (b *Buffer) holdLane(l int, waiters []*waiter) bool {
 	if b.opts.WriteDelay <= 0 || fieldline.Lane(l) == fieldline.LaneAlert || b.closing {
 		return false
+	}
+	if b.opts.MaxBytes > 0 {
+		// Near the cap, the cap decides (drop_policy): held segments
+		// would have to be written whatever it says, or dropped after
+		// they went out. So hold only while what the file holds and what
+		// memory holds fit in half the budget, and never with
+		// DropNewest, whose refusals are of readings not yet handed out.
+		if b.opts.DropPolicy == DropNewest {
+			return false
+		}
+		var total uint64
+		for i := range b.lanes {
+			total += b.cst[i].liveCost + b.lanes[i].heldCost
+		}
+		if total >= b.budget()/2 {
+			return false
+		}
 	}
 	if b.appDirty && int(b.appLane) == l {
 		return false // the caller's state goes with its readings, on disk
@@ -121,7 +139,10 @@ func (b *Buffer) stage(in *cycleIn, l int) {
 		base += uint64(s.n)
 	}
 	in.holdTakes[l], in.takes[l] = in.takes[l], nil
-	in.segs[l], in.cost[l] = nil, 0
+	for _, s := range in.segs[l] {
+		in.cost[l] -= s.cost // what is left is the cost of held segments to write
+	}
+	in.segs[l] = nil
 }
 
 // settleHeld updates the lane's held segments after a cycle: those the
@@ -136,6 +157,7 @@ func (b *Buffer) settleHeld(in *cycleIn, l int) {
 		var unwritten int
 		for _, h := range lm.held[:n] {
 			lm.heldBytes -= len(h.enc)
+			lm.heldCost -= h.cost
 			if !written[h.first] {
 				unwritten += len(h.enc)
 			}
@@ -156,6 +178,7 @@ func (b *Buffer) settleHeld(in *cycleIn, l int) {
 	for _, h := range in.staged[l] {
 		lm.held = append(lm.held, h)
 		lm.heldBytes += len(h.enc)
+		lm.heldCost += h.cost
 		lm.top = h.last() + 1
 	}
 }
@@ -290,8 +313,9 @@ func (b *Buffer) readHeld(lane fieldline.Lane, r seqRange, how takeHow, held []h
 		return nil, Stored{}, nil // let go meanwhile: the caller looks again
 	}
 	if how.maxBytes > 0 {
-		if e, ok := wholeSegment(segs, r, how.newest); ok && int64(e.bytes) <= int64(how.maxBytes) {
-			i := slices.IndexFunc(segs, func(x indexEntry) bool { return x.first == e.first })
+		e, ok := wholeSegment(segs, r, how.newest)
+		i := slices.IndexFunc(segs, func(x indexEntry) bool { return x.first == e.first })
+		if ok && int64(e.bytes) <= int64(how.maxBytes) && b.servesHeld(encs[i]) {
 			return nil, Stored{
 				Batch: fieldline.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: e.first},
 				Last:  e.last,
@@ -329,7 +353,9 @@ func (b *Buffer) jumpHeld(state stateTx, ld *loaded, marks [fieldline.NumLanes]u
 			st := &ld.st[l]
 			to := marks[l]
 			if to == 0 {
-				to = st.nextSeq + 2*seqBlock
+				// No sidecar to tell: above the clock floor, as a fresh
+				// file of a lost one starts (seqs never pass a µs clock).
+				to = max(st.nextSeq+2*seqBlock, uint64(b.opts.Now().UnixMicro()))
 			}
 			if to <= st.nextSeq {
 				continue
@@ -338,9 +364,11 @@ func (b *Buffer) jumpHeld(state stateTx, ld *loaded, marks [fieldline.NumLanes]u
 				st.lowSeq = to
 			} else {
 				ld.acks[l].add(st.nextSeq, to-1)
-				if err := state.Put(ackKeys[l], marshalSpans(&ld.acks[l])); err != nil {
-					return err
-				}
+			}
+			ld.acks[l] = ld.acks[l].below(to)
+			ld.acks[l].dropBelow(st.lowSeq)
+			if err := state.Put(ackKeys[l], marshalSpans(&ld.acks[l])); err != nil {
+				return err
 			}
 			b.log.Warn("buffer was not closed while it held readings in memory (write_delay); its seqs continue above every seq it may have given, and held readings the cloud had not acknowledged are lost",
 				"lane", fieldline.Lane(l).String(), "from_seq", st.nextSeq, "to_seq", to)
@@ -357,4 +385,23 @@ func (b *Buffer) jumpHeld(state stateTx, ld *loaded, marks [fieldline.NumLanes]u
 		return state.Delete(keyHeld)
 	}
 	return nil
+}
+
+// heldUnacked counts the lane's held readings the cloud has not
+// acknowledged. b.mu is held.
+func (b *Buffer) heldUnacked(l int) (n int) {
+	lm := &b.lanes[l]
+	for _, h := range lm.held {
+		n += h.n - int(lm.acked.count(h.first, h.last()))
+	}
+	return n
+}
+
+// servesHeld says whether a held segment's bytes may go out as they are:
+// the aliases it names are in the table the forwarder announces (after a
+// rebuild that recovered a shorter table, they may not be until the next
+// commit writes it again; it goes the decoding path then).
+func (b *Buffer) servesHeld(enc []byte) bool {
+	h, err := wire.DecodeHeader(enc, wire.Limits{})
+	return err == nil && b.servesAliases(h.AliasEpoch, h.AliasCount)
 }

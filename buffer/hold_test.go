@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	bolt "go.etcd.io/bbolt"
 )
 
 // holdOpts are options with WriteDelay: commits at once, segments held d.
@@ -215,4 +216,105 @@ func copyFileT(t *testing.T, path string) string {
 		}
 	}
 	return dst
+}
+
+// appendTaken appends and waits until a commit took the readings, so
+// that each call is a cycle of its own.
+func appendTaken(t *testing.T, b *Buffer, lane fieldline.Lane, rs []fieldline.Reading) {
+	t.Helper()
+	if err := b.Append(lane, rs); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the readings taken by a commit", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.pendingN == 0
+	})
+}
+
+// TestWriteDelayRebuildAtOpenKeepsJump: a run that held (and had acked)
+// seqs the file does not show dies, and the next Open finds a damaged
+// page: the rebuilt file still jumps past every seq handed out.
+func TestWriteDelayRebuildAtOpenKeepsJump(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, holdOpts(time.Hour, nil))
+	for i := range 10 {
+		appendT(t, b, fieldline.LaneTelemetry, noisy(300, i*300)) // written
+	}
+	s := sendHeld(t, b, 3000, 10) // held, handed out
+	ackT(t, b, fieldline.LaneTelemetry, s.Batch.FirstSeq, s.Last)
+	crashed := copyFileT(t, path)
+	var pg int64
+	db, err := bolt.Open(crashed, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		pg = int64(tx.Bucket(segBuckets[fieldline.LaneTelemetry]).Root())
+		return nil
+	})
+	_ = db.Close()
+	damagePage(t, crashed, pg, true, 7)
+	b2 := openT(t, crashed, &Options{AgentID: "gw-hold"})
+	if next := b2.Stats().Lanes[fieldline.LaneTelemetry].NextSeq; next <= s.Last {
+		t.Fatalf("after the rebuild the next seq is %d: seqs up to %d were handed out and acked", next, s.Last)
+	}
+}
+
+// TestWriteDelayUnderTheCap: near max_bytes the cap decides as without a
+// write delay. drop_policy newest keeps the oldest readings; with a delay
+// of an hour and more telemetry than the file holds, Flush, AppendSync and
+// Close still work and the alert lane is not emptied for telemetry.
+func TestWriteDelayUnderTheCap(t *testing.T) {
+	t.Run("newest", func(t *testing.T) {
+		b := openT(t, tempPath(t), &Options{AgentID: "gw", MaxBytes: 256 << 10, DropPolicy: DropNewest,
+			FlushInterval: time.Millisecond, WriteDelay: 5 * time.Millisecond})
+		for i := range 400 {
+			appendTaken(t, b, fieldline.LaneTelemetry, noisy(500, i*500))
+		}
+		flushT(t, b)
+		if batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 10); batch.FirstSeq != 1 {
+			t.Fatalf("drop_policy newest dropped the oldest readings: the file starts at seq %d", batch.FirstSeq)
+		}
+		closeT(t, b)
+	})
+	t.Run("oldest", func(t *testing.T) {
+		b := openT(t, tempPath(t), &Options{AgentID: "gw", MaxBytes: 256 << 10,
+			FlushInterval: time.Millisecond, WriteDelay: time.Hour})
+		appendT(t, b, fieldline.LaneAlert, readings(3, 1, 0))
+		for i := range 300 {
+			appendTaken(t, b, fieldline.LaneTelemetry, noisy(500, i*500))
+		}
+		flushT(t, b)
+		appendT(t, b, fieldline.LaneEvent, readings(1, 1, 0))
+		if a := b.Stats().Lanes[fieldline.LaneAlert]; a.Dropped != 0 || a.DepthReadings != 3 {
+			t.Fatalf("alert lane: %d dropped, depth %d; want its 3 readings kept", a.Dropped, a.DepthReadings)
+		}
+		closeT(t, b)
+	})
+}
+
+// TestWriteDelayAcksOfHeldSeqsStayInMemory: a commit made while seqs are
+// held writes no ack of them, so the file a crash leaves passes the
+// checks, before and after the Open that jumps.
+func TestWriteDelayAcksOfHeldSeqsStayInMemory(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, holdOpts(time.Hour, nil))
+	appendT(t, b, fieldline.LaneTelemetry, readings(10, 5, 0)) // 1..10 written
+	sendHeld(t, b, 10, 10)                                     // 11..20 held
+	ackT(t, b, fieldline.LaneTelemetry, 1, 15)
+	waitUntil(t, "the ack of 1..10 committed", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.lanes[fieldline.LaneTelemetry].st.lowSeq == 11
+	})
+	crashed := copyFileT(t, path)
+	if p := checkFile(crashed); len(p) > 0 {
+		t.Fatalf("the file as a crash leaves it: %v", p)
+	}
+	b2 := openT(t, crashed, &Options{AgentID: "gw-hold"})
+	closeT(t, b2)
+	if p := checkFile(crashed); len(p) > 0 {
+		t.Fatalf("after the jump and a clean Close: %v", p)
+	}
 }

@@ -40,6 +40,18 @@ func (ss *spanSet) dropBelow(x uint64) { ss.set.DropBelow(x) }
 
 func (ss *spanSet) clone() spanSet { return spanSet{set: ss.set.Clone()} }
 
+// below returns a copy without the seqs from x on.
+func (ss *spanSet) below(x uint64) spanSet {
+	var out spanSet
+	for _, r := range ss.spans() {
+		if r.First >= x {
+			break
+		}
+		out.add(r.First, min(r.Last, x-1))
+	}
+	return out
+}
+
 // spans returns the set's ranges in order.
 func (ss *spanSet) spans() []seqset.Range { return ss.set.Ranges() }
 

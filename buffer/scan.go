@@ -66,7 +66,10 @@ type scan struct {
 	agent   string
 	app     []byte
 	haveApp bool
-	blobs   [][2][]byte
+	// held: a version of the state had keyHeld (a run with a write delay
+	// did not close): the rebuilt file keeps it, so that Open jumps.
+	held  bool
+	blobs [][2][]byte
 	// live[l] is the lane state of the last commit, when it decoded: the
 	// tree's (liveTree), or the state's copy in a page that is neither
 	// reached by the tree nor free (the tree lost its way to it);
@@ -218,6 +221,9 @@ func (sc *scan) walkTree(w *treeWalk, m boltMeta) {
 		if v, ok := state[string(keyAppState)]; ok && !sc.haveApp {
 			sc.app, sc.haveApp = v, true
 		}
+		if _, ok := state[string(keyHeld)]; ok {
+			sc.held = true
+		}
 		if r, ok := decodeAliasRecord(state[string(keyAliasState)]); ok && !sc.haveAliasRec {
 			sc.aliasRec, sc.haveAliasRec = r, true
 		}
@@ -303,7 +309,7 @@ func (sc *scan) leafCandidates(s *pspan, es []elem, live bool) {
 			}
 		}
 		switch {
-		case strings.HasPrefix(k, "lane.") || strings.HasPrefix(k, "acks.") || strings.HasPrefix(k, "lost.") || k == string(keyAppState) || k == string(keyAliasState):
+		case strings.HasPrefix(k, "lane.") || strings.HasPrefix(k, "acks.") || strings.HasPrefix(k, "lost.") || k == string(keyAppState) || k == string(keyAliasState) || k == string(keyHeld):
 			if v, err := s.value(e); err == nil {
 				state[k] = append([]byte(nil), v...)
 			}
@@ -363,6 +369,9 @@ func (sc *scan) addStateVersion(state map[string][]byte, live bool) {
 	}
 	if app, ok := state[string(keyAppState)]; ok && live && !sc.haveApp {
 		sc.app, sc.haveApp = app, true
+	}
+	if _, ok := state[string(keyHeld)]; ok {
+		sc.held = true // any version: the rebuilt file must jump (hold.go)
 	}
 	if r, ok := decodeAliasRecord(state[string(keyAliasState)]); ok {
 		if live && !sc.haveAliasRec {
