@@ -15,7 +15,6 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
-	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -33,25 +32,10 @@ import (
 func TestDamagedBufferPage(t *testing.T) {
 	const registers = 50
 	interval := 10 * time.Millisecond // 5,000 readings/s
-	dir := t.TempDir()
-	ns, err := embedded.StartNATS(embedded.NATSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	k := testkit.StartKafka(t)
-	col := collect(t, k.Brokers, k.Topic("fl.readings"))
+	s := startStack(t, registers)
+	dir, ns, k, col := s.dir, s.nats, s.k, s.col
 	beats := heartbeats(t, ns.URL(), "gw-dmg")
-	_, simAddr := startSim(t, dir, simConfig(registers))
-
-	a := &agentProc{id: "gw-dmg", dir: filepath.Join(dir, "gw-dmg"), http: freeAddr(t)}
-	if err := os.MkdirAll(a.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a.cfg = filepath.Join(a.dir, "agent.yaml")
-	if err := os.WriteFile(a.cfg, []byte(agentConfig(a.id, a.dir, ns.URL(), simAddr, a.http, "live-first", registers, interval)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	a := s.newAgent(t, "gw-dmg", "live-first", interval, nil)
 	// Offline: NATS answers, no bridge does; everything stays in the buffer.
 	a.p = start(t, "agent-gw-dmg-1", a.dir, "fieldline-agent", "run", "--config", a.cfg, "--grace", "5s")
 	testkit.WaitFor(t, 60*time.Second, "30,000 readings in the buffer", func() bool { return a.depth(t) >= 30_000 })

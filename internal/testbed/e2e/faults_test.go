@@ -64,6 +64,52 @@ type agentProc struct {
 	p                  *proc
 }
 
+// stack is what the fault tests run agents against: an embedded NATS,
+// Kafka (kfake, or the real broker of make test-kafka) read from the start
+// by a collector, and the Modbus simulator serving registers.
+type stack struct {
+	dir       string
+	nats      *embedded.NATS
+	k         *testkit.Kafka
+	col       *collector
+	sim       *proc
+	simAddr   string
+	registers int
+}
+
+func startStack(t *testing.T, registers int) *stack {
+	t.Helper()
+	s := &stack{dir: t.TempDir(), registers: registers}
+	var err error
+	if s.nats, err = embedded.StartNATS(embedded.NATSOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.nats.Stop)
+	s.k = testkit.StartKafka(t)
+	s.col = collect(t, s.k.Brokers, s.k.Topic("fl.readings"))
+	s.sim, s.simAddr = startSim(t, s.dir, simConfig(registers))
+	return s
+}
+
+// newAgent makes agent id's folder and writes its config (agentConfig
+// against the stack, passed through edit when not nil); start runs it.
+func (s *stack) newAgent(t *testing.T, id, drain string, interval time.Duration, edit func(string) string) *agentProc {
+	t.Helper()
+	a := &agentProc{id: id, dir: filepath.Join(s.dir, id), http: freeAddr(t)}
+	if err := os.MkdirAll(a.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a.cfg = filepath.Join(a.dir, "agent.yaml")
+	cfg := agentConfig(id, a.dir, s.nats.URL(), s.simAddr, a.http, drain, s.registers, interval)
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	if err := os.WriteFile(a.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func (a *agentProc) start(t *testing.T) {
 	a.p = start(t, "agent-"+a.id, a.dir, "fieldline-agent", "run", "--config", a.cfg, "--grace", "5s")
 	testkit.WaitFor(t, 60*time.Second, a.id+" /healthz", func() bool { return healthy(a.http) })
@@ -135,15 +181,8 @@ func TestNothingLostThroughFaults(t *testing.T) {
 	if testing.Short() {
 		target = 20_000
 	}
-	dir := t.TempDir()
-	nats, err := embedded.StartNATS(embedded.NATSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nats.Stop)
-	k := testkit.StartKafka(t)
-	col := collect(t, k.Brokers, k.Topic("fl.readings"))
-	sim, simAddr := startSim(t, dir, simConfig(registers))
+	s := startStack(t, registers)
+	dir, nats, k, col, sim := s.dir, s.nats, s.k, s.col, s.sim
 
 	bridgeN := 1
 	br := startBridgeProc(t, dir, "bridge-1", nats.URL(), k)
@@ -153,14 +192,7 @@ func TestNothingLostThroughFaults(t *testing.T) {
 	// seq order, which checkDelivery then also proves).
 	drains := map[string]string{"gw-a": "live-first", "gw-b": "oldest-first"}
 	for _, id := range []string{"gw-a", "gw-b"} {
-		a := &agentProc{id: id, dir: filepath.Join(dir, id), http: freeAddr(t)}
-		if err := os.MkdirAll(a.dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		a.cfg = filepath.Join(a.dir, "agent.yaml")
-		if err := os.WriteFile(a.cfg, []byte(agentConfig(id, a.dir, nats.URL(), simAddr, a.http, drains[id], registers, interval)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		a := s.newAgent(t, id, drains[id], interval, nil)
 		a.start(t)
 		agents = append(agents, a)
 	}

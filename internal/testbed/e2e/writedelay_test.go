@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
-	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
@@ -65,27 +63,12 @@ func TestWriteDelayThroughKills(t *testing.T) {
 	if testing.Short() {
 		step = 3_000
 	}
-	dir := t.TempDir()
-	nats, err := embedded.StartNATS(embedded.NATSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nats.Stop)
-	k := testkit.StartKafka(t)
-	col := collect(t, k.Brokers, k.Topic("fl.readings"))
-	sim, simAddr := startSim(t, dir, simConfig(registers))
-	br := startBridgeProc(t, dir, "bridge", nats.URL(), k)
-
-	a := &agentProc{id: "gw-wd", dir: filepath.Join(dir, "gw-wd"), http: freeAddr(t)}
-	if err := os.MkdirAll(a.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a.cfg = filepath.Join(a.dir, "agent.yaml")
-	cfg := agentConfig(a.id, a.dir, nats.URL(), simAddr, a.http, "live-first", registers, interval)
-	cfg = strings.Replace(cfg, "buffer: {flush_interval: 50ms}", "buffer: {flush_interval: 50ms, write_delay: 300ms}", 1)
-	if err := os.WriteFile(a.cfg, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s := startStack(t, registers)
+	k, col, sim := s.k, s.col, s.sim
+	br := startBridgeProc(t, s.dir, "bridge", s.nats.URL(), k)
+	a := s.newAgent(t, "gw-wd", "live-first", interval, func(cfg string) string {
+		return strings.Replace(cfg, "buffer: {flush_interval: 50ms}", "buffer: {flush_interval: 50ms, write_delay: 300ms}", 1)
+	})
 	a.start(t)
 	progressed := func(what string) {
 		t.Helper()
