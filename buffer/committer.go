@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/fieldline/fieldline"
@@ -168,6 +169,9 @@ func (b *Buffer) maintain() {
 	// show (its file changes only by commits, which update them): skip
 	// the read transaction (issue 19: CPU of an idle second).
 	if b.gaugesIdle && b.Depths() == ([fieldline.NumLanes]uint64{}) {
+		if fi, err := os.Stat(b.path); err == nil {
+			b.m.FileBytes.Set(float64(fi.Size())) // PutBlob commits on its own
+		}
 		return
 	}
 	b.updateGauges()

@@ -103,6 +103,12 @@ func (b *Buffer) takeHeld(in *cycleIn, l int, all bool, now time.Time) {
 	case n > 0 || all:
 		in.top[l] = lm.next()
 	}
+	if in.top[l] == 0 && len(lm.held) == 0 && lm.next() >= lm.st.nextSeq+seqBlock {
+		// Everything held was let go, a seq block past the file's next
+		// seq: say so on disk (needTx), so that the file alone never lags
+		// the seqs given by more than a block (a jump without a sidecar).
+		in.top[l] = lm.next()
+	}
 	in.heldN[l] = n
 	for _, h := range lm.held[:n] {
 		if lm.acked.count(h.first, h.last()) < uint64(h.n) {
@@ -195,7 +201,7 @@ func (b *Buffer) needTx(in *cycleIn, waiters []*waiter) bool {
 	}
 	for l := range fieldline.NumLanes {
 		if len(in.takes[l]) > 0 || len(in.held[l]) > 0 || in.dirty[l] || in.early[l] > 0 ||
-			len(in.badKeys[l]) > 0 || in.lostDirty[l] {
+			len(in.badKeys[l]) > 0 || in.lostDirty[l] || in.top[l] >= b.cst[l].nextSeq+seqBlock {
 			return true
 		}
 	}
@@ -275,6 +281,9 @@ func (b *Buffer) writeHeld(tx *bolt.Tx, in *cycleIn, out *cycleOut, l int) error
 		st.liveBytes += uint64(e.bytes)
 		st.liveCost += h.cost
 		out.wrote = true
+		// Its acked parts go with it, also when a drop-only pass of
+		// commitWithRetry took the lane's dirty mark before this attempt.
+		in.dirty[l] = true
 	}
 	if in.top[l] > st.nextSeq {
 		if st.lowSeq == st.nextSeq {

@@ -1,7 +1,12 @@
 package buffer
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,5 +321,69 @@ func TestWriteDelayAcksOfHeldSeqsStayInMemory(t *testing.T) {
 	closeT(t, b2)
 	if p := checkFile(crashed); len(p) > 0 {
 		t.Fatalf("after the jump and a clean Close: %v", p)
+	}
+}
+
+// onMsg is a slog handler that runs fn once, at a given message.
+type onMsg struct {
+	msg  string
+	once *sync.Once
+	fn   func()
+}
+
+func (h onMsg) Enabled(context.Context, slog.Level) bool { return true }
+func (h onMsg) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(h.fn)
+	}
+	return nil
+}
+func (h onMsg) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h onMsg) WithGroup(string) slog.Handler      { return h }
+
+// TestWriteDelayRetryAtTheCapKeepsAcks: a held segment partly acked is
+// written by a commit whose first attempt reaches max_bytes; the retry
+// after the drop-only pass writes its acks with it (they were lost, and
+// the acked readings served again after a clean Close).
+func TestWriteDelayRetryAtTheCapKeepsAcks(t *testing.T) {
+	path := tempPath(t)
+	var b *Buffer
+	var orig int
+	h := onMsg{msg: "buffer file reached max_bytes; dropping more", once: &sync.Once{}, fn: func() {
+		b.db.MaxSize = orig // the committer, between the failed attempt and the drop pass
+	}}
+	b = openT(t, path, &Options{AgentID: "gw", FlushInterval: time.Millisecond, WriteDelay: time.Hour,
+		MaxBytes: 8 << 20, Logger: slog.New(h)})
+	rs := readings(3000, 5, 0)
+	rng := rand.New(rand.NewSource(1))
+	for i := range rs {
+		rs[i].Text = fmt.Sprintf("%016x%016x%016x", rng.Int63(), rng.Int63(), rng.Int63())
+	}
+	if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "held", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.lanes[fieldline.LaneTelemetry].top == 3001
+	})
+	batch, _ := oldestT(t, b, fieldline.LaneTelemetry, 10)
+	checkBatch(t, batch, 1, 0, 10)
+	ackT(t, b, fieldline.LaneTelemetry, 1, 10) // part of the first held segment
+	b.writeMu.Lock()
+	orig = b.db.MaxSize
+	sz := 0
+	_ = b.db.View(func(tx *bolt.Tx) error { sz = int(tx.Size()); return nil })
+	b.db.MaxSize = sz // the held segments cannot be written without growing the file
+	b.writeMu.Unlock()
+	flushT(t, b)
+	if m := b.db.MaxSize; m != orig {
+		t.Fatalf("the commit never reached max_bytes (MaxSize %d)", m)
+	}
+	closeT(t, b)
+	b2 := openT(t, path, &Options{AgentID: "gw"})
+	got, _ := oldestT(t, b2, fieldline.LaneTelemetry, 5)
+	if got.FirstSeq <= 10 {
+		t.Fatalf("after a clean Close, acked seqs %d..%d are served again (depth %d)", got.FirstSeq, got.LastSeq(), b2.Depths()[fieldline.LaneTelemetry])
 	}
 }

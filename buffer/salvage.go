@@ -389,7 +389,7 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 				return err
 			}
 		}
-		if sc.held || (b.running && b.opts.WriteDelay > 0) {
+		if sc.heldKept() || (b.running && b.opts.WriteDelay > 0) {
 			if err := state.Put(keyHeld, []byte{1}); err != nil {
 				return err
 			}

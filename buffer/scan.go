@@ -66,10 +66,11 @@ type scan struct {
 	agent   string
 	app     []byte
 	haveApp bool
-	// held: a version of the state had keyHeld (a run with a write delay
-	// did not close): the rebuilt file keeps it, so that Open jumps.
-	held  bool
-	blobs [][2][]byte
+	// held: the last commit's state had keyHeld (a run with a write
+	// delay did not close), heldStale an older version had it: the
+	// rebuilt file keeps it (heldKept), so that Open jumps.
+	held, heldStale bool
+	blobs           [][2][]byte
 	// live[l] is the lane state of the last commit, when it decoded: the
 	// tree's (liveTree), or the state's copy in a page that is neither
 	// reached by the tree nor free (the tree lost its way to it);
@@ -371,7 +372,11 @@ func (sc *scan) addStateVersion(state map[string][]byte, live bool) {
 		sc.app, sc.haveApp = app, true
 	}
 	if _, ok := state[string(keyHeld)]; ok {
-		sc.held = true // any version: the rebuilt file must jump (hold.go)
+		if live {
+			sc.held = true
+		} else {
+			sc.heldStale = true
+		}
 	}
 	if r, ok := decodeAliasRecord(state[string(keyAliasState)]); ok {
 		if live && !sc.haveAliasRec {
@@ -517,4 +522,19 @@ func (sc *scan) lookup(epoch uint64, need int) ([]string, error) {
 		return nil, fmt.Errorf("no copy of the committed alias table found in the file: %w", wire.ErrAliasUnknown)
 	}
 	return a.Lookup(epoch, need)
+}
+
+// heldKept says whether the rebuilt file keeps keyHeld: the last commit's
+// state had it, or an older version did and the last commit's is not
+// known (no lane state of it decoded).
+func (sc *scan) heldKept() bool {
+	if sc.held {
+		return true
+	}
+	for _, v := range sc.live {
+		if v != nil {
+			return false
+		}
+	}
+	return sc.heldStale
 }
