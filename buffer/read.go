@@ -3,6 +3,7 @@ package buffer
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -82,6 +83,12 @@ func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, 
 		}
 		// The segment was dropped between the snapshot and the read; the
 		// next snapshot sees the new low seq.
+		// A commit that dropped them may still be between its bbolt
+		// commit and its publish (its fsync): after a few quick tries,
+		// give it a millisecond a try rather than fail the caller.
+		if attempt >= 10 {
+			time.Sleep(time.Millisecond)
+		}
 		if attempt == 100 {
 			return Stored{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, r.lo, r.hi)
 		}
