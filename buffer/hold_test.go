@@ -11,25 +11,13 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	bolt "go.etcd.io/bbolt"
 )
 
 // holdOpts are options with WriteDelay: commits at once, segments held d.
 func holdOpts(d time.Duration, m *Metrics) *Options {
 	return &Options{AgentID: "gw-hold", FlushInterval: time.Millisecond, WriteDelay: d, Metrics: m}
-}
-
-// waitUntil polls cond (a buffer's own state, no clock involved) until it
-// holds or 30 s pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // sendHeld waits for the commit of n readings appended with tags from
@@ -40,7 +28,7 @@ func sendHeld(t *testing.T, b *Buffer, start, n int) Stored {
 		t.Fatal(err)
 	}
 	var s Stored
-	waitUntil(t, "the readings committed", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the readings committed", func() bool {
 		var ok bool
 		var err error
 		s, ok, err = b.NewestStored(fieldline.LaneTelemetry, n, 1<<20)
@@ -127,7 +115,7 @@ func TestWriteDelayElapses(t *testing.T) {
 	path := tempPath(t)
 	b := openT(t, path, holdOpts(5*time.Millisecond, nil))
 	sendHeld(t, b, 0, 10)
-	waitUntil(t, "the held segment written", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the held segment written", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return len(b.lanes[fieldline.LaneTelemetry].held) == 0
@@ -230,7 +218,7 @@ func appendTaken(t *testing.T, b *Buffer, lane fieldline.Lane, rs []fieldline.Re
 	if err := b.Append(lane, rs); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the readings taken by a commit", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the readings taken by a commit", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.pendingN == 0
@@ -308,7 +296,7 @@ func TestWriteDelayAcksOfHeldSeqsStayInMemory(t *testing.T) {
 	appendT(t, b, fieldline.LaneTelemetry, readings(10, 5, 0)) // 1..10 written
 	sendHeld(t, b, 10, 10)                                     // 11..20 held
 	ackT(t, b, fieldline.LaneTelemetry, 1, 15)
-	waitUntil(t, "the ack of 1..10 committed", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the ack of 1..10 committed", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.lanes[fieldline.LaneTelemetry].st.lowSeq == 11
@@ -362,7 +350,7 @@ func TestWriteDelayRetryAtTheCapKeepsAcks(t *testing.T) {
 	if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "held", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "held", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.lanes[fieldline.LaneTelemetry].top == 3001
