@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline/agent"
@@ -120,10 +119,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		// Made before the run, as kfake's is, so that neither its
 		// creation (seconds on a busy broker) nor the broker's default
 		// partition count is in the figures; deleted after it.
-		if err := createTopic(ctx, brokers, topic, int32(max(4, o.Agents))); err != nil {
+		if err := embedded.CreateTopics(ctx, brokers, int32(max(4, o.Agents)), topic); err != nil {
 			return Result{}, err
 		}
-		defer deleteTopic(brokers, topic)
+		defer embedded.DeleteTopics(brokers, topic)
 	}
 
 	br, err := bridge.New(bridge.Config{
@@ -279,49 +278,4 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return res, nil
 		}
 	}
-}
-
-// createTopic makes topic with partitions on a real broker and waits until
-// every partition has a leader.
-func createTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
-		return fmt.Errorf("creating %s: %w", topic, err)
-	}
-	for {
-		td, err := adm.ListTopics(ctx, topic)
-		if err == nil {
-			if d, ok := td[topic]; ok && d.Err == nil && len(d.Partitions) == int(partitions) {
-				ready := true
-				for _, p := range d.Partitions {
-					ready = ready && p.Leader >= 0 && p.Err == nil
-				}
-				if ready {
-					return nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to have leaders: %w", topic, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// deleteTopic removes the run's topic from a real broker (best effort).
-func deleteTopic(brokers []string, topic string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, topic)
 }

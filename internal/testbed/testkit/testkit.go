@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline/internal/embedded"
 )
@@ -60,37 +58,16 @@ func StartKafka(t testing.TB) *Kafka {
 	t.Helper()
 	if brokers := KafkaFromEnv(); brokers != nil {
 		k := &Kafka{Brokers: brokers, Prefix: fmt.Sprintf("t%d-%d-", time.Now().UnixNano(), topicSeq.Add(1))}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		adm := kadm.NewClient(cl)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		var names []string
 		for _, n := range embedded.Topics {
 			names = append(names, k.Topic(n))
 		}
-		resp, err := adm.CreateTopics(ctx, 4, 1, nil, names...)
-		if err != nil {
-			t.Fatalf("creating topics on %v: %v", brokers, err)
+		if err := embedded.CreateTopics(ctx, brokers, 4, names...); err != nil {
+			t.Fatal(err)
 		}
-		for _, r := range resp {
-			if r.Err != nil {
-				t.Fatalf("creating topic %s: %v", r.Topic, r.Err)
-			}
-		}
-		t.Cleanup(func() {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-			if err != nil {
-				return
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, _ = kadm.NewClient(cl).DeleteTopics(ctx, names...)
-		})
+		t.Cleanup(func() { embedded.DeleteTopics(brokers, names...) })
 		return k
 	}
 	c, err := embedded.StartKafka(embedded.KafkaOptions{})
