@@ -375,3 +375,45 @@ func TestWriteDelayRetryAtTheCapKeepsAcks(t *testing.T) {
 		t.Fatalf("after a clean Close, acked seqs %d..%d are served again (depth %d)", got.FirstSeq, got.LastSeq(), b2.Depths()[fieldline.LaneTelemetry])
 	}
 }
+
+// TestWriteDelayFileFollowsLetGoSeqs: when a seq block of held segments
+// was acked and let go without a write, the next commit moves the file's
+// next seq past them, so that the file alone (the sidecar lost) never
+// lags the seqs given by more than a block.
+func TestWriteDelayFileFollowsLetGoSeqs(t *testing.T) {
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b := openT(t, path, holdOpts(time.Hour, m))
+	// As if seqBlock+5 readings had been held, acked and let go: what a
+	// healthy uplink does for about 17 minutes at 1,000 readings/s.
+	b.mu.Lock()
+	lm := &b.lanes[fieldline.LaneTelemetry]
+	from := lm.st.nextSeq
+	lm.top = from + seqBlock + 5
+	lm.acked.add(from, lm.top-1)
+	top := lm.top
+	b.mu.Unlock()
+	commits := m.Commits.Value()
+	s := sendHeld(t, b, int(top-1), 10) // held above them: its first seq is top
+	if s.Batch.FirstSeq != top {
+		t.Fatalf("held segment at seq %d, want %d", s.Batch.FirstSeq, top)
+	}
+	if m.Commits.Value() == commits {
+		t.Fatal("no transaction moved the file's next seq past a block of seqs let go")
+	}
+	b.mu.Lock()
+	disk := b.lanes[fieldline.LaneTelemetry].st.nextSeq
+	b.mu.Unlock()
+	if disk != top {
+		t.Fatalf("the file's next seq is %d, want %d (past the seqs let go)", disk, top)
+	}
+	// A crash that also loses the sidecar still continues above them.
+	crashed := copyFileT(t, path)
+	if err := os.Remove(crashed + ".seq"); err != nil {
+		t.Fatal(err)
+	}
+	b2 := openT(t, crashed, &Options{AgentID: "gw-hold"})
+	if next := b2.Stats().Lanes[fieldline.LaneTelemetry].NextSeq; next <= s.Last {
+		t.Fatalf("without the sidecar the next seq is %d: seqs up to %d were handed out", next, s.Last)
+	}
+}
