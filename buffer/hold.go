@@ -143,11 +143,9 @@ func (b *Buffer) stage(in *cycleIn, l int) {
 		in.staged[l] = append(in.staged[l], heldSeg{first: base, n: s.n, enc: append([]byte(nil), s.enc...),
 			cost: s.cost, unixNs: in.now.UnixNano(), at: at})
 		base += uint64(s.n)
-	}
-	in.holdTakes[l], in.takes[l] = in.takes[l], nil
-	for _, s := range in.segs[l] {
 		in.cost[l] -= s.cost // what is left is the cost of held segments to write
 	}
+	in.holdTakes[l], in.takes[l] = in.takes[l], nil
 	in.segs[l] = nil
 }
 
@@ -156,17 +154,15 @@ func (b *Buffer) stage(in *cycleIn, l int) {
 func (b *Buffer) settleHeld(in *cycleIn, l int) {
 	lm := &b.lanes[l]
 	if n := in.heldN[l]; n > 0 {
-		written := make(map[uint64]bool, len(in.held[l]))
-		for _, h := range in.held[l] {
-			written[h.first] = true
-		}
-		var unwritten int
+		// in.held is what of lm.held[:n] was written; the rest was let go.
+		unwritten := 0
 		for _, h := range lm.held[:n] {
 			lm.heldBytes -= len(h.enc)
 			lm.heldCost -= h.cost
-			if !written[h.first] {
-				unwritten += len(h.enc)
-			}
+			unwritten += len(h.enc)
+		}
+		for _, h := range in.held[l] {
+			unwritten -= len(h.enc)
 		}
 		b.m.UnwrittenBytes.Add(float64(unwritten))
 		lm.held = append([]heldSeg(nil), lm.held[n:]...)
