@@ -257,18 +257,22 @@ func (b *Buffer) publishAliases() {
 	b.aliasesPub.Store(c)
 }
 
+// aliasesGrew returns the table and whether it has aliases the file does
+// not hold yet (the committer's: aliasesKept is its).
+func (b *Buffer) aliasesGrew() (*wire.Aliases, bool) {
+	a := b.aliases.Load()
+	return a, a != nil && a.Len() > b.aliasesKept
+}
+
 // keepAliases writes the table in tx when it has grown since it was last
 // written; it returns how many aliases the file then holds, for the
 // caller to note once tx commits.
 func (b *Buffer) keepAliases(tx *bolt.Tx, state stateTx) (int, error) {
-	a := b.aliases.Load()
-	if a == nil {
-		return 0, nil
-	}
-	ids := a.IDs()
-	if len(ids) <= b.aliasesKept {
+	a, grew := b.aliasesGrew()
+	if !grew {
 		return b.aliasesKept, nil
 	}
+	ids := a.IDs()
 	if err := writeAliasTable(tx, state, a, ids); err != nil {
 		return 0, err
 	}

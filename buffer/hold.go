@@ -192,7 +192,7 @@ func (b *Buffer) needTx(in *cycleIn, waiters []*waiter) bool {
 	if len(waiters) > 0 || in.appDirty || in.closing {
 		return true
 	}
-	if a := b.aliases.Load(); a != nil && a.Len() > b.aliasesKept {
+	if _, grew := b.aliasesGrew(); grew {
 		return true // the table must be on disk before a segment naming it goes out
 	}
 	for l := range fieldline.NumLanes {
