@@ -64,8 +64,9 @@ type agentProc struct {
 	p                  *proc
 }
 
-// stack is what the fault tests run agents against: an embedded NATS,
-// Kafka (kfake, or the real broker of make test-kafka) read from the start
+// stack is what the fault tests run agents against: an embedded NATS with
+// JetStream (as production's: the bridges keep the agents' alias tables
+// in it, so batches name sensors by alias and go out as stored), Kafka (kfake, or the real broker of make test-kafka) read from the start
 // by a collector, and the Modbus simulator serving registers.
 type stack struct {
 	dir       string
@@ -81,7 +82,7 @@ func startStack(t *testing.T, registers int) *stack {
 	t.Helper()
 	s := &stack{dir: t.TempDir(), registers: registers}
 	var err error
-	if s.nats, err = embedded.StartNATS(embedded.NATSOptions{}); err != nil {
+	if s.nats, err = embedded.StartNATS(embedded.NATSOptions{StoreDir: filepath.Join(s.dir, "nats")}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.nats.Stop)

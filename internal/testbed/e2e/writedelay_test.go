@@ -86,6 +86,14 @@ func TestWriteDelayThroughKills(t *testing.T) {
 	if v, _ := agentrun.Metric(body, "fieldline_buffer_unwritten_bytes_total"); v <= 0 {
 		t.Fatalf("fieldline_buffer_unwritten_bytes_total = %v with a healthy uplink: nothing was acked before its write", v)
 	}
+	// The default path: the bridge keeps the alias table, and held
+	// segments go out as they are.
+	if v, _ := agentrun.Metric(body, `fieldline_agent_alias_births_total{result="ok"}`); v < 1 {
+		t.Fatalf("no alias table accepted by the bridge (%v): the run went by sensor ids", v)
+	}
+	if v, _ := agentrun.Metric(body, `fieldline_agent_uplink_batches_total{path="stored"}`); v < 1 {
+		t.Fatalf("no batch sent as stored (%v)", v)
+	}
 
 	accepted := map[uint64]reading{} // on disk at a kill: must reach Kafka
 	kill := func(what string) {
