@@ -117,7 +117,7 @@ func (c *Config) SetDefaults() {
 		c.DeadletterMaxBytes = 900 << 10
 	}
 	if c.Aliases.Bucket == "" {
-		c.Aliases.Bucket = "fl_aliases"
+		c.Aliases.Bucket = uplink.AliasBucket
 	}
 	if c.Aliases.Replicas == 0 {
 		c.Aliases.Replicas = 1

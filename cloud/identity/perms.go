@@ -64,9 +64,9 @@ func bridgePermissions() jwt.Permissions {
 	}
 }
 
-// AliasBucket is the bridges' KV bucket of sensor alias tables (the
-// bridge's aliases.bucket default), in the CLOUD account.
-const AliasBucket = "fl_aliases"
+// AliasBucket is the bridges' KV bucket of sensor alias tables, in the
+// CLOUD account: the bridge's default, written once in uplink.
+const AliasBucket = uplink.AliasBucket
 
 // fleetPermissions: the fleet tools (push, serve, agents) use JetStream
 // and read heartbeats; they do not speak for an agent.

@@ -46,6 +46,11 @@ func InboxPrefix(agentID string) string { return InboxRoot + agentID }
 // InboxRoot begins every agent's InboxPrefix.
 const InboxRoot = "_FL_INBOX."
 
+// AliasBucket is the default NATS KV bucket in which the bridges keep the
+// agents' sensor alias tables (bridge aliases.bucket), and the one the
+// identities fieldline-cloud issues allow them.
+const AliasBucket = "fl_aliases"
+
 // BridgeInboxPrefix is the bridges' inbox prefix (the replies of the
 // JetStream calls that keep the sensor alias tables).
 const BridgeInboxPrefix = "_FL_BRIDGE_INBOX"
