@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/cloud/bridge"
+	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -48,34 +48,14 @@ type topics struct {
 func createTopics(t *testing.T, k *testkit.Kafka) topics {
 	t.Helper()
 	tp := topics{k: k, readings: k.Topic("one.fl.readings"), deadletter: k.Topic("one.fl.deadletter"), other: k.Topic("one.other")}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	names := []string{tp.readings, tp.deadletter, tp.other}
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, names...)
-	if err != nil {
+	if err := embedded.CreateTopics(ctx, k.Brokers, 1, names...); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range resp {
-		if r.Err != nil {
-			t.Fatalf("creating %s: %v", r.Topic, r.Err)
-		}
-	}
 	if k.Real() {
-		t.Cleanup(func() {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...))
-			if err != nil {
-				return
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, _ = kadm.NewClient(cl).DeleteTopics(ctx, names...)
-		})
+		t.Cleanup(func() { embedded.DeleteTopics(k.Brokers, names...) })
 	}
 	return tp
 }
