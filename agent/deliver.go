@@ -17,6 +17,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 	bo := f.retries.Start()
 	encoded := false
 	counted := false      // f.enc is in fieldline_agent_uplink_batches_total
+	path := ""            // how f.enc was made: pathStored or pathReencoded
 	aliasRetried := false // one resend at once after uplink.CodeAliases
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		if attempt > 1 && f.stopping.Load() {
@@ -41,7 +42,8 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 			encoded = false
 		}
 		if !encoded {
-			fits, err := f.payload(o)
+			fits, how, err := f.payload(o)
+			path = how
 			if err != nil {
 				// Cannot happen for data the buffer decoded; should it, the
 				// batch stays in the buffer and is tried again, loudly.
@@ -83,7 +85,7 @@ func (f *Forwarder) deliver(ctx context.Context, o *outBatch) {
 		}
 		if err == nil {
 			if !counted {
-				f.m.UplinkBatches.WithLabelValues(f.encPath).Inc()
+				f.m.UplinkBatches.WithLabelValues(path).Inc()
 				counted = true
 			}
 			ack, err = f.tr.Send(ctx, f.enc)

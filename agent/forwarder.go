@@ -140,7 +140,6 @@ type Forwarder struct {
 	// ackedHigh is the highest seq acknowledged per lane.
 	ackedHigh [fieldline.NumLanes]uint64
 	enc       []byte
-	encPath   string // how enc was made: pathStored or pathReencoded
 	// capReadings and capBytes, once the bridge rejected a batch as too
 	// large, are the smaller batch size the forwarder keeps to for the rest
 	// of the run (0: no cap learned).

@@ -81,11 +81,11 @@ func (f *Forwarder) mayFix(o *outBatch) bool {
 // payload puts the bytes to send for o into f.enc: the stored bytes (with
 // the OlderUnsent mark when set) when they fit under the limit and the
 // bridges take what they name, or o decoded and encoded again (encode:
-// sensors by id, cut until it fits).
-func (f *Forwarder) payload(o *outBatch) (fits bool, err error) {
+// sensors by id, cut until it fits), and says which (path).
+func (f *Forwarder) payload(o *outBatch) (fits bool, path string, err error) {
 	if o.stored != nil && f.byName && wire.NamesAliases(o.stored) {
 		if err := o.decode(f.lookup); err != nil {
-			return false, err
+			return false, "", err
 		}
 	}
 	if o.stored != nil {
@@ -96,15 +96,13 @@ func (f *Forwarder) payload(o *outBatch) (fits bool, err error) {
 			f.enc = append(f.enc, o.stored...)
 		}
 		if err == nil && len(f.enc) <= f.limit() {
-			f.encPath = pathStored
-			return true, nil
+			return true, pathStored, nil
 		}
 		if err := o.decode(f.lookup); err != nil {
-			return false, err
+			return false, "", err
 		}
 	}
 	fits, err = f.encode(&o.b)
 	o.last = o.b.LastSeq()
-	f.encPath = pathReencoded
-	return fits, err
+	return fits, pathReencoded, err
 }
