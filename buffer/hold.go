@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline"
-	"github.com/fieldline/fieldline/protocols/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -318,14 +317,11 @@ func (b *Buffer) readHeld(lane fieldline.Lane, r seqRange, how takeHow, held []h
 		return nil, Stored{}, nil // let go meanwhile: the caller looks again
 	}
 	if how.maxBytes > 0 {
-		e, ok := wholeSegment(segs, r, how.newest)
-		i := slices.IndexFunc(segs, func(x indexEntry) bool { return x.first == e.first })
-		if ok && int64(e.bytes) <= int64(how.maxBytes) && b.servesHeld(encs[i]) {
-			return nil, Stored{
-				Batch: fieldline.Batch{AgentID: b.opts.AgentID, Lane: lane, FirstSeq: e.first},
-				Last:  e.last,
-				Enc:   append([]byte(nil), encs[i]...),
-			}, nil
+		if e, ok := wholeSegment(segs, r, how.newest); ok {
+			i := slices.IndexFunc(segs, func(x indexEntry) bool { return x.first == e.first })
+			if st, ok := b.storedSegment(lane, e, encs[i], how.maxBytes); ok {
+				return nil, st, nil
+			}
 		}
 	}
 	from, to := max(r.lo, segs[0].first), min(r.hi, segs[len(segs)-1].last)
@@ -400,13 +396,4 @@ func (b *Buffer) heldUnacked(l int) (n int) {
 		n += h.n - int(lm.acked.count(h.first, h.last()))
 	}
 	return n
-}
-
-// servesHeld says whether a held segment's bytes may go out as they are:
-// the aliases it names are in the table the forwarder announces (after a
-// rebuild that recovered a shorter table, they may not be until the next
-// commit writes it again; it goes the decoding path then).
-func (b *Buffer) servesHeld(enc []byte) bool {
-	h, err := wire.DecodeHeader(enc, wire.Limits{})
-	return err == nil && b.servesAliases(h.AliasEpoch, h.AliasCount)
 }

@@ -223,8 +223,8 @@ func (b *Buffer) read(lane fieldline.Lane, r seqRange, how takeHow) (rs []fieldl
 			}
 		}
 		if how.maxBytes > 0 && covered {
-			if e, ok := wholeSegment(segs, r, newest); ok {
-				if st, ok = b.storedSegment(lane, e, seg, how.maxBytes); ok {
+			if e, ok := wholeSegment(segs, r, newest); ok && int64(e.bytes) <= int64(how.maxBytes) {
+				if st, ok = b.storedSegment(lane, e, seg.Get(seqKey(e.first)), how.maxBytes); ok {
 					return nil
 				}
 			}

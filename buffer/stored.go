@@ -6,7 +6,6 @@ package buffer
 import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/protocols/wire"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Stored is a contiguous unacked range of a lane, as OldestStored and
@@ -68,14 +67,10 @@ func wholeSegment(segs []indexEntry, r seqRange, newest bool) (indexEntry, bool)
 	return e, r.capped && len(segs) >= 2 && segs[1].last > r.hi
 }
 
-// storedSegment copies segment e when it fits maxBytes and its header says
-// what the index says (a damaged one is left to the decoding path, which
-// counts it lost).
-func (b *Buffer) storedSegment(lane fieldline.Lane, e indexEntry, seg *bolt.Bucket, maxBytes int) (Stored, bool) {
-	if int64(e.bytes) > int64(maxBytes) {
-		return Stored{}, false
-	}
-	v := seg.Get(seqKey(e.first))
+// storedSegment copies segment e, whose bytes are v (from the file, or
+// held), when it fits maxBytes and its header says what the index says (a
+// damaged one is left to the decoding path, which counts it lost).
+func (b *Buffer) storedSegment(lane fieldline.Lane, e indexEntry, v []byte, maxBytes int) (Stored, bool) {
 	if v == nil || len(v) > maxBytes {
 		return Stored{}, false
 	}
