@@ -152,9 +152,10 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 			if in.dirty[l] || lowChanged[l] {
 				in.acked[l].dropBelow(st.lowSeq)
 				acks := &in.acked[l]
-				if b.opts.WriteDelay > 0 {
-					// Acks of seqs still held stay in memory: the file
-					// says nothing of seqs it does not hold yet.
+				if top, ok := acks.set.Max(); ok && top >= st.nextSeq {
+					// Acks of seqs still held (write delay) stay in
+					// memory: the file says nothing of seqs it does not
+					// hold yet.
 					cut := acks.below(st.nextSeq)
 					acks = &cut
 				}

@@ -361,15 +361,15 @@ func (b *Buffer) jumpHeld(state stateTx, ld *loaded, marks [fieldline.NumLanes]u
 			if to <= st.nextSeq {
 				continue
 			}
+			// Acks on disk lie below the next seq (commitTx cuts them
+			// there): the jumped seqs are added, or an empty lane moves.
 			if st.lowSeq == st.nextSeq {
 				st.lowSeq = to
 			} else {
 				ld.acks[l].add(st.nextSeq, to-1)
-			}
-			ld.acks[l] = ld.acks[l].below(to)
-			ld.acks[l].dropBelow(st.lowSeq)
-			if err := state.Put(ackKeys[l], marshalSpans(&ld.acks[l])); err != nil {
-				return err
+				if err := state.Put(ackKeys[l], marshalSpans(&ld.acks[l])); err != nil {
+					return err
+				}
 			}
 			b.log.Warn("buffer was not closed while it held readings in memory (write_delay); its seqs continue above every seq it may have given, and held readings the cloud had not acknowledged are lost",
 				"lane", fieldline.Lane(l).String(), "from_seq", st.nextSeq, "to_seq", to)
