@@ -238,14 +238,15 @@ http: {listen: "127.0.0.1:0"}
 	if err != nil {
 		t.Fatal(err)
 	}
-	readingsIn := func() float64 {
+	metric := func(name string) float64 {
 		_, body, err := agentrun.Get(addr, "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _ := agentrun.Metric(body, "fieldline_agent_source_readings_total")
+		v, _ := agentrun.Metric(body, name)
 		return v
 	}
+	readingsIn := func() float64 { return metric("fieldline_agent_source_readings_total") }
 	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
 	inKafka := 0
 	start, in0, up0 := time.Now(), readingsIn(), upBytes.Load()
@@ -257,6 +258,10 @@ http: {listen: "127.0.0.1:0"}
 		logResidentSections(t, p.Pid())
 	}
 	rate := (in1 - in0) / elapsed.Seconds()
+	// The run measured the write delay only if segments went unwritten.
+	if unwritten := metric("fieldline_buffer_unwritten_bytes_total"); writeDelay > 0 && unwritten <= 0 {
+		t.Fatalf("buffer.write_delay %s, yet no segment went unwritten: the run did not measure the write delay", writeDelay)
+	}
 	cons.Until(2*time.Second+hold, func(*kgo.Record) bool { inKafka++; return false })
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
