@@ -83,11 +83,7 @@ func decodeAliasCopy(v []byte) (*wire.Aliases, uint64, error) {
 	if !isAliasCopy(v) {
 		return nil, 0, fmt.Errorf("alias table copy of %d bytes: %w", len(v), ErrCorrupt)
 	}
-	bt, err := wire.DecodeBirth(v[aliasNonceLen:], wire.Limits{})
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading the alias table: %w: %w", ErrCorrupt, err)
-	}
-	a, err := wire.NewAliases(bt.Epoch, bt.IDs)
+	_, a, err := wire.DecodeBirthTable(v[aliasNonceLen:], wire.Limits{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the alias table: %w: %w", ErrCorrupt, err)
 	}

@@ -147,12 +147,11 @@ func (s *aliasStore) get(ctx context.Context, kv jetstream.KeyValue, key string)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading alias table %s: %w", key, err)
 	}
-	bt, err := wire.DecodeBirth(e.Value(), wire.Limits{})
+	_, a, err := wire.DecodeBirthTable(e.Value(), wire.Limits{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("alias table %s in KV: %w", key, err)
 	}
-	a, err := wire.NewAliases(bt.Epoch, bt.IDs)
-	return a, e.Revision(), err
+	return a, e.Revision(), nil
 }
 
 // lookup returns the decoder's AliasLookup for agent's batches.
@@ -180,14 +179,10 @@ func (s *aliasStore) lookup(ctx context.Context, agent string, timeout time.Dura
 	}
 }
 
-// put stores an agent's Birth (raw: as received) in kv unless the stored
-// table holds it already.
-func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, bt wire.Birth, raw []byte) error {
-	key := aliasKeyOf(bt.AgentID, bt.Epoch)
-	a, err := wire.NewAliases(bt.Epoch, bt.IDs)
-	if err != nil {
-		return err
-	}
+// put stores an agent's Birth (raw: as received, a its table) in kv unless
+// the stored table holds it already.
+func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, agent string, a *wire.Aliases, raw []byte) error {
+	key := aliasKeyOf(agent, a.Epoch())
 	for range 5 { // compare-and-set: another bridge may store a Birth of the same table meanwhile
 		old, rev, err := s.get(ctx, kv, key)
 		if err != nil {
@@ -196,7 +191,7 @@ func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, bt wire.Bir
 		switch {
 		case old != nil && !old.StartOf(a) && !a.StartOf(old):
 			return fmt.Errorf("alias table %s: %w", key, errAliasConflict)
-		case old != nil && old.Len() >= len(bt.IDs):
+		case old != nil && old.Len() >= a.Len():
 			s.remember(key, old)
 			return nil
 		case old == nil:

@@ -38,7 +38,7 @@ func (b *Bridge) birth(kc *kgo.Client, subject string, data []byte) *fieldline.A
 		return b.reject(kc, subject, "", data, uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject), nil)
 	}
 	limit := int(b.maxBytes.Load())
-	bt, err := wire.DecodeBirth(data, wire.Limits{MaxEncodedBytes: limit, MaxDecodedBytes: maxBirthBytes})
+	bt, table, err := wire.DecodeBirthTable(data, wire.Limits{MaxEncodedBytes: limit, MaxDecodedBytes: maxBirthBytes})
 	if err != nil {
 		b.m.Births.WithLabelValues("rejected").Inc()
 		code := uplink.CodeDecode
@@ -63,7 +63,7 @@ func (b *Bridge) birth(kc *kgo.Client, subject string, data []byte) *fieldline.A
 		ack.Code, ack.Error = uplink.CodeNoAliases, "this bridge keeps no sensor alias tables (no JetStream): send sensor ids"
 		return ack
 	}
-	err = b.aliases.put(ctx, kv, bt, data)
+	err = b.aliases.put(ctx, kv, agent, table, data)
 	switch {
 	case errors.Is(err, errAliasConflict):
 		b.m.Births.WithLabelValues("no-store").Inc()

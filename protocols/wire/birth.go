@@ -56,28 +56,35 @@ func AppendBirth(dst []byte, b *Birth) ([]byte, error) {
 // MaxDecodedBytes) and checks that its table holds together (NewAliases'
 // rules). Errors wrap ErrBirth, or ErrTooLarge.
 func DecodeBirth(src []byte, lim Limits) (Birth, error) {
+	b, _, err := DecodeBirthTable(src, lim)
+	return b, err
+}
+
+// DecodeBirthTable is DecodeBirth that also returns the table the record
+// describes (built to check it), for a caller that looks aliases up.
+func DecodeBirthTable(src []byte, lim Limits) (Birth, *Aliases, error) {
 	lim = lim.orDefault()
 	if len(src) > lim.MaxEncodedBytes {
-		return Birth{}, fmt.Errorf("birth record of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
+		return Birth{}, nil, fmt.Errorf("birth record of %d bytes, limit %d: %w", len(src), lim.MaxEncodedBytes, ErrTooLarge)
 	}
 	if len(src) < headerBytes || src[0] != magicBirth || src[1] != version1|compZstd {
-		return Birth{}, fmt.Errorf("header % x: %w", src[:min(len(src), headerBytes)], ErrBirth)
+		return Birth{}, nil, fmt.Errorf("header % x: %w", src[:min(len(src), headerBytes)], ErrBirth)
 	}
 	bufp := rawPool.Get().(*[]byte)
 	defer rawPool.Put(bufp)
 	body, err := zdec.DecodeAll(src[headerBytes:], (*bufp)[:0])
 	*bufp = body
 	if err != nil {
-		return Birth{}, fmt.Errorf("decompressing birth record: %v: %w", err, ErrBirth)
+		return Birth{}, nil, fmt.Errorf("decompressing birth record: %v: %w", err, ErrBirth)
 	}
 	if len(body) > lim.MaxDecodedBytes {
-		return Birth{}, fmt.Errorf("birth record decompresses to %d bytes, limit %d: %w", len(body), lim.MaxDecodedBytes, ErrTooLarge)
+		return Birth{}, nil, fmt.Errorf("birth record decompresses to %d bytes, limit %d: %w", len(body), lim.MaxDecodedBytes, ErrTooLarge)
 	}
 	var b Birth
 	for len(body) > 0 {
 		f, rest, err := nextField(body)
 		if err != nil {
-			return Birth{}, fmt.Errorf("birth record: %v: %w", err, ErrBirth)
+			return Birth{}, nil, fmt.Errorf("birth record: %v: %w", err, ErrBirth)
 		}
 		body = rest
 		switch {
@@ -87,18 +94,19 @@ func DecodeBirth(src []byte, lim Limits) (Birth, error) {
 			b.Epoch = f.v
 		case f.is(fBirthIDs, protowire.BytesType):
 			if len(b.IDs) == MaxAliases {
-				return Birth{}, fmt.Errorf("birth record of more than %d aliases: %w", MaxAliases, ErrBirth)
+				return Birth{}, nil, fmt.Errorf("birth record of more than %d aliases: %w", MaxAliases, ErrBirth)
 			}
 			var id string
 			id, err = f.str()
 			b.IDs = append(b.IDs, id)
 		}
 		if err != nil {
-			return Birth{}, fmt.Errorf("birth record: %v: %w", err, ErrBirth)
+			return Birth{}, nil, fmt.Errorf("birth record: %v: %w", err, ErrBirth)
 		}
 	}
-	if _, err := NewAliases(b.Epoch, b.IDs); err != nil {
-		return Birth{}, fmt.Errorf("birth record of agent %q: %v: %w", b.AgentID, err, ErrBirth)
+	a, err := NewAliases(b.Epoch, b.IDs)
+	if err != nil {
+		return Birth{}, nil, fmt.Errorf("birth record of agent %q: %v: %w", b.AgentID, err, ErrBirth)
 	}
-	return b, nil
+	return b, a, nil
 }
