@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"regexp"
 	"time"
 
 	"github.com/nats-io/nkeys"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/fieldline/fieldline/internal/confkit"
 	"github.com/fieldline/fieldline/internal/kafkasec"
+	"github.com/fieldline/fieldline/internal/natskv"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -76,9 +76,6 @@ type KafkaConfig struct {
 	// real broker on the same two cores (docs/benchmarks.md).
 	Compression string `yaml:"compression"`
 }
-
-// kvBucketName is what a NATS KV bucket may be called.
-var kvBucketName = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // compressions are the kafka.compression values and their codecs.
 var compressions = map[string]kgo.CompressionCodec{
@@ -181,8 +178,8 @@ func (c *Config) Check(p *confkit.Problems) {
 	case a == "" && !c.Insecure:
 		p.Add("identity.agents_account", "not set: the bridge cannot tell who sent a batch; set it to the agents' NATS account key (fieldline-cloud fleet authority-init prints it), or set insecure: true to take batches from anyone who may publish on fl.up.* (tests, demos; docs/security.md)")
 	}
-	if !kvBucketName.MatchString(c.Aliases.Bucket) {
-		p.Add("aliases.bucket", "%q is not a NATS KV bucket name (letters, digits, - and _)", c.Aliases.Bucket)
+	if err := natskv.CheckBucket(c.Aliases.Bucket); err != nil {
+		p.Add("aliases.bucket", "%v", err)
 	}
 	if c.Aliases.Replicas < 1 || c.Aliases.Replicas > 5 {
 		p.Add("aliases.replicas", "must be within 1..5, got %d", c.Aliases.Replicas)

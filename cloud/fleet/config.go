@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/natskv"
 	"github.com/fieldline/fieldline/protocols/uplink"
 )
 
@@ -73,7 +74,7 @@ func def[T comparable](v *T, d T) {
 func (c *Config) Check(p *confkit.Problems) {
 	c.NATS.Check(p.In("nats"))
 	for _, b := range []struct{ field, name string }{{"rules_bucket", c.RulesBucket}, {"agents_bucket", c.AgentsBucket}, {"state_bucket", c.StateBucket}} {
-		if err := checkBucket(b.name); err != nil {
+		if err := natskv.CheckBucket(b.name); err != nil {
 			p.Add(b.field, "%v", err)
 		}
 	}

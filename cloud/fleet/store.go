@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -209,16 +208,4 @@ func (s *Store) nextRevisions(ctx context.Context, n, atLeast uint64) (uint64, e
 		return base + 1, nil
 	}
 	return 0, fmt.Errorf("%w: the revision counter kept changing", ErrConflict)
-}
-
-func checkBucket(name string) error {
-	if name == "" {
-		return fmt.Errorf("empty bucket name")
-	}
-	if i := strings.IndexFunc(name, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
-	}); i >= 0 {
-		return fmt.Errorf("bucket %q: character %q is not a letter, digit, '-' or '_'", name, name[i])
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -24,4 +25,18 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueCon
 		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 	}
 	return kv, nil
+}
+
+// CheckBucket says what is wrong with a bucket name, or nil: NATS KV
+// bucket names are letters, digits, '-' and '_'.
+func CheckBucket(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty bucket name")
+	}
+	if i := strings.IndexFunc(name, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}); i >= 0 {
+		return fmt.Errorf("bucket %q: character %q is not a letter, digit, '-' or '_'", name, name[i])
+	}
+	return nil
 }
