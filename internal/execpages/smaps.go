@@ -12,7 +12,6 @@ import (
 type Mapping struct {
 	Start, End uintptr // [Start, End)
 	Perms      string  // such as "r-xp"
-	Offset     uint64  // in the file
 	Path       string  // the file; "" for anonymous memory
 	// Anonymous is the bytes of private (copy-on-write) pages: pages the
 	// process wrote, which the file does not hold.
@@ -88,11 +87,11 @@ func parseMapping(line string) (Mapping, error) {
 	start, end, ok := strings.Cut(f[0], "-")
 	lo, err1 := strconv.ParseUint(start, 16, 64)
 	hi, err2 := strconv.ParseUint(end, 16, 64)
-	off, err3 := strconv.ParseUint(f[2], 16, 64)
+	_, err3 := strconv.ParseUint(f[2], 16, 64) // the offset: checked, not needed
 	if !ok || err1 != nil || err2 != nil || err3 != nil || hi < lo || len(f[1]) != 4 {
 		return m, fmt.Errorf("mapping %q: want start-end perms offset dev inode [path]", line)
 	}
-	m.Start, m.End, m.Perms, m.Offset = uintptr(lo), uintptr(hi), f[1], off
+	m.Start, m.End, m.Perms = uintptr(lo), uintptr(hi), f[1]
 	m.Path = strings.TrimLeft(rest, " ")
 	return m, nil
 }

@@ -34,15 +34,15 @@ func TestParseSmaps(t *testing.T) {
 		want       []Mapping
 	}{
 		{"binary", "/usr/bin/fieldline-agent", []Mapping{
-			{Start: 0x400000, End: 0xa5c000, Perms: "r-xp", Offset: 0, Path: "/usr/bin/fieldline-agent"},
-			{Start: 0xa5c000, End: 0x118a000, Perms: "r--p", Offset: 0x65c000, Path: "/usr/bin/fieldline-agent", Anonymous: 8 << 10},
-			{Start: 0x118a000, End: 0x11c6000, Perms: "rw-p", Offset: 0xd8a000, Path: "/usr/bin/fieldline-agent", Anonymous: 120 << 10},
+			{Start: 0x400000, End: 0xa5c000, Perms: "r-xp", Path: "/usr/bin/fieldline-agent"},
+			{Start: 0xa5c000, End: 0x118a000, Perms: "r--p", Path: "/usr/bin/fieldline-agent", Anonymous: 8 << 10},
+			{Start: 0x118a000, End: 0x11c6000, Perms: "rw-p", Path: "/usr/bin/fieldline-agent", Anonymous: 120 << 10},
 		}},
 		{"path with a space", "/opt/my dir/fieldline-agent", []Mapping{
 			{Start: 0x7f0000000000, End: 0x7f0000001000, Perms: "r--p", Path: "/opt/my dir/fieldline-agent"},
 		}},
 		{"removed file", "/usr/bin/old (deleted)", []Mapping{
-			{Start: 0x7f1000000000, End: 0x7f1000010000, Perms: "r-xp", Offset: 0x1000, Path: "/usr/bin/old (deleted)"},
+			{Start: 0x7f1000000000, End: 0x7f1000010000, Perms: "r-xp", Path: "/usr/bin/old (deleted)"},
 		}},
 		{"not mapped", "/usr/bin/other", nil},
 	}
