@@ -74,12 +74,18 @@ func TestAliasedBatches(t *testing.T) {
 	clear(e.bridge.aliases.cache) // and the first forgets it too
 	e.bridge.aliases.mu.Unlock()
 	b2, enc2 := aliasBatch(t, "gw-a", 71, 70, a)
+	okOf := func(e *env) float64 { return testutil.ToFloat64(e.m.Batches.WithLabelValues("ok")) }
+	ok1 := okOf(e)
 	var acked int
-	for range 6 { // the queue group picks the bridge: both must take it
+	// The queue group picks the bridge: send until both took the batch.
+	for acked < 200 && (okOf(e) == ok1 || okOf(e2) == 0) {
 		if ack, err := cl.Send(ctx, enc2); err != nil || !ack.OK {
 			t.Fatalf("batch from KV: %+v, %v", ack, err)
 		}
 		acked++
+	}
+	if okOf(e) == ok1 || okOf(e2) == 0 {
+		t.Fatalf("in %d sends the first bridge took %v and the second %v: one never read the table from KV", acked, okOf(e)-ok1, okOf(e2))
 	}
 
 	// The table grows: a batch naming a new alias needs the new Birth.
