@@ -49,8 +49,14 @@ type AliasConfig struct {
 	CacheBytes confkit.ByteSize `yaml:"cache_bytes"`
 }
 
-// aliasKeyOf is an agent's table's KV key.
-func aliasKeyOf(agent string, epoch uint64) string { return fmt.Sprintf("%s.%016x", agent, epoch) }
+// aliasKey names an agent's table: the cache's key as it is, KV's as
+// String (formatted only when KV is asked, not per batch).
+type aliasKey struct {
+	agent string
+	epoch uint64
+}
+
+func (k aliasKey) String() string { return fmt.Sprintf("%s.%016x", k.agent, k.epoch) }
 
 // reopenEvery is how often a bridge without its bucket tries it again
 // (a variable for tests).
@@ -65,12 +71,12 @@ type aliasStore struct {
 	mu        sync.Mutex
 	kv        jetstream.KeyValue // nil: not open (yet)
 	lastTry   time.Time
-	cache     map[string]*wire.Aliases // by KV key
+	cache     map[aliasKey]*wire.Aliases
 	cacheSize int64                    // bytes of the cached ids
 }
 
 func newAliasStore(nc *nats.Conn, cfg AliasConfig, log *slog.Logger) *aliasStore {
-	return &aliasStore{nc: nc, cfg: cfg, log: log, cache: map[string]*wire.Aliases{}}
+	return &aliasStore{nc: nc, cfg: cfg, log: log, cache: map[aliasKey]*wire.Aliases{}}
 }
 
 // bucket returns the bucket, opening (or making) it when it is not open
@@ -108,7 +114,7 @@ func (s *aliasStore) open(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
-func (s *aliasStore) cached(key string) *wire.Aliases {
+func (s *aliasStore) cached(key aliasKey) *wire.Aliases {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cache[key]
@@ -117,7 +123,7 @@ func (s *aliasStore) cached(key string) *wire.Aliases {
 // remember caches a table read from or written to KV, in place of the
 // cached one of its key (KV is the truth: a cached table that is not the
 // start of KV's is stale).
-func (s *aliasStore) remember(key string, a *wire.Aliases) {
+func (s *aliasStore) remember(key aliasKey, a *wire.Aliases) {
 	size := int64(0)
 	for _, id := range a.IDs() {
 		size += int64(len(id)) + 16
@@ -139,8 +145,8 @@ func (s *aliasStore) remember(key string, a *wire.Aliases) {
 }
 
 // get reads a table from KV: nil, 0 when there is none.
-func (s *aliasStore) get(ctx context.Context, kv jetstream.KeyValue, key string) (*wire.Aliases, uint64, error) {
-	e, err := kv.Get(ctx, key)
+func (s *aliasStore) get(ctx context.Context, kv jetstream.KeyValue, key aliasKey) (*wire.Aliases, uint64, error) {
+	e, err := kv.Get(ctx, key.String())
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
 	}
@@ -157,9 +163,11 @@ func (s *aliasStore) get(ctx context.Context, kv jetstream.KeyValue, key string)
 // lookup returns the decoder's AliasLookup for agent's batches.
 func (s *aliasStore) lookup(ctx context.Context, agent string, timeout time.Duration) wire.AliasLookup {
 	return func(epoch uint64, need int) ([]string, error) {
-		key := aliasKeyOf(agent, epoch)
-		if a := s.cached(key); a != nil && a.Len() >= need {
-			return a.IDs(), nil
+		key := aliasKey{agent, epoch}
+		if a := s.cached(key); a != nil {
+			if ids := a.IDs(); len(ids) >= need {
+				return ids, nil
+			}
 		}
 		kv := s.bucket(ctx)
 		if kv == nil {
@@ -182,7 +190,7 @@ func (s *aliasStore) lookup(ctx context.Context, agent string, timeout time.Dura
 // put stores an agent's Birth (raw: as received, a its table) in kv unless
 // the stored table holds it already.
 func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, agent string, a *wire.Aliases, raw []byte) error {
-	key := aliasKeyOf(agent, a.Epoch())
+	key := aliasKey{agent, a.Epoch()}
 	for range 5 { // compare-and-set: another bridge may store a Birth of the same table meanwhile
 		old, rev, err := s.get(ctx, kv, key)
 		if err != nil {
@@ -195,9 +203,9 @@ func (s *aliasStore) put(ctx context.Context, kv jetstream.KeyValue, agent strin
 			s.remember(key, old)
 			return nil
 		case old == nil:
-			_, err = kv.Create(ctx, key, raw)
+			_, err = kv.Create(ctx, key.String(), raw)
 		default:
-			_, err = kv.Update(ctx, key, raw, rev)
+			_, err = kv.Update(ctx, key.String(), raw, rev)
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			continue // raced: read again
