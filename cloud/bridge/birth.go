@@ -32,20 +32,16 @@ func (b *Bridge) lookup(agent string) wire.AliasLookup {
 // refused with a reason. A malformed one, or one naming another agent, is
 // dead-lettered like a bad batch.
 func (b *Bridge) birth(kc *kgo.Client, subject string, data []byte) *fieldline.Ack {
-	agent := uplink.AgentFromSubject(subject)
+	agent, why := agentOf(subject)
 	if agent == "" {
 		b.m.Births.WithLabelValues("rejected").Inc()
-		return b.reject(kc, subject, "", data, uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject), nil)
+		return b.reject(kc, subject, "", data, uplink.CodeAgentID, why, nil)
 	}
 	limit := int(b.maxBytes.Load())
 	bt, table, err := wire.DecodeBirthTable(data, wire.Limits{MaxEncodedBytes: limit, MaxDecodedBytes: maxBirthBytes})
 	if err != nil {
 		b.m.Births.WithLabelValues("rejected").Inc()
-		code := uplink.CodeDecode
-		if errors.Is(err, wire.ErrTooLarge) {
-			code = uplink.CodeTooLarge
-		}
-		return b.reject(kc, subject, agent, data, code, "decoding birth record: "+err.Error(), nil)
+		return b.reject(kc, subject, agent, data, decodeErrCode(err), "decoding birth record: "+err.Error(), nil)
 	}
 	if bt.AgentID != agent {
 		b.m.Births.WithLabelValues("rejected").Inc()

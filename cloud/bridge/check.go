@@ -13,9 +13,9 @@ import (
 // check decodes and validates a batch. It returns a rejection code and a
 // sentence, or an empty code and the batch.
 func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, agent, code, why string) {
-	agent = uplink.AgentFromSubject(subject)
+	agent, why = agentOf(subject)
 	if agent == "" {
-		return nil, "", uplink.CodeAgentID, fmt.Sprintf("subject %q does not name a valid agent", subject)
+		return nil, "", uplink.CodeAgentID, why
 	}
 	limit := int(b.maxBytes.Load())
 	if len(data) > limit {
@@ -24,14 +24,7 @@ func (b *Bridge) check(subject string, data []byte) (batch *fieldline.Batch, age
 	batch = &fieldline.Batch{}
 	err := wire.DecodeAliased(batch, data, wire.Limits{MaxEncodedBytes: limit, MaxReadings: b.cfg.MaxBatchReadings, MaxDecodedBytes: 16 * limit}, b.lookup(agent))
 	if err != nil {
-		code := uplink.CodeDecode
-		switch {
-		case errors.Is(err, wire.ErrTooLarge):
-			code = uplink.CodeTooLarge
-		case errors.Is(err, wire.ErrAliasUnknown):
-			code = uplink.CodeAliases
-		}
-		return nil, agent, code, "decoding batch: " + err.Error()
+		return nil, agent, decodeErrCode(err), "decoding batch: " + err.Error()
 	}
 	if batch.AgentID != agent {
 		return batch, agent, uplink.CodeAgentID, fmt.Sprintf("batch names agent %q but was sent on %s", batch.AgentID, subject)
@@ -88,4 +81,25 @@ func (b *Bridge) checkTimes(batch *fieldline.Batch) string {
 		}
 	}
 	return ""
+}
+
+// agentOf is the agent a batch or Birth subject names, or "" and why not.
+func agentOf(subject string) (agent, why string) {
+	if agent = uplink.AgentFromSubject(subject); agent == "" {
+		why = fmt.Sprintf("subject %q does not name a valid agent", subject)
+	}
+	return agent, why
+}
+
+// decodeErrCode is the rejection code of a batch or Birth that does not
+// decode: too large, naming aliases this bridge cannot find (retry), or
+// malformed.
+func decodeErrCode(err error) string {
+	switch {
+	case errors.Is(err, wire.ErrTooLarge):
+		return uplink.CodeTooLarge
+	case errors.Is(err, wire.ErrAliasUnknown):
+		return uplink.CodeAliases
+	}
+	return uplink.CodeDecode
 }
