@@ -168,37 +168,33 @@ func readAliases(tx *bolt.Tx) (*wire.Aliases, error) {
 	return nil, fmt.Errorf("no copy of alias table %016x (%d aliases) reads back: %w", rec.epoch, rec.n, ErrCorrupt)
 }
 
-// writeAliasTable stores both copies of table a and its record.
-func writeAliasTable(tx *bolt.Tx, state stateTx, a *wire.Aliases, ids []string) error {
-	rec := aliasRecord{epoch: a.Epoch(), nonce: rand.Uint64(), n: uint32(len(ids))}
-	bt := wire.Birth{Epoch: a.Epoch(), IDs: ids}
+// writeAliasTable stores both copies of table a as it is now, and its
+// record; it returns how many aliases it wrote.
+func writeAliasTable(tx *bolt.Tx, state stateTx, a *wire.Aliases) (int, error) {
+	bt := a.Birth("")
+	rec := aliasRecord{epoch: bt.Epoch, nonce: rand.Uint64(), n: uint32(len(bt.IDs))}
 	v, err := wire.AppendBirth(binary.BigEndian.AppendUint64(nil, rec.nonce), &bt)
 	if err != nil {
-		return fmt.Errorf("encoding the alias table: %w", err)
+		return 0, fmt.Errorf("encoding the alias table: %w", err)
 	}
 	bk, err := blobBucket(tx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := bk.Put([]byte(blobAliases), v); err != nil {
-		return fmt.Errorf("writing the alias table: %w", err)
+		return 0, fmt.Errorf("writing the alias table: %w", err)
 	}
-	cp, err := tx.CreateBucketIfNotExists(bucketAliasCopy)
+	cp, err := paddedBucket(tx, bucketAliasCopy, keyPad)
 	if err != nil {
-		return fmt.Errorf("writing the alias table's copy: %w", err)
-	}
-	if cp.Get(keyPad) == nil {
-		if err := cp.Put(keyPad, make([]byte, statePadLen)); err != nil {
-			return err
-		}
+		return 0, fmt.Errorf("writing the alias table's copy: %w", err)
 	}
 	if err := cp.Put(keyAliasTable, v); err != nil {
-		return fmt.Errorf("writing the alias table's copy: %w", err)
+		return 0, fmt.Errorf("writing the alias table's copy: %w", err)
 	}
 	if err := state.Put(keyAliasState, rec.marshal()); err != nil {
-		return fmt.Errorf("writing the alias table's record: %w", err)
+		return 0, fmt.Errorf("writing the alias table's record: %w", err)
 	}
-	return nil
+	return len(bt.IDs), nil
 }
 
 // adoptAliases takes the committed table openDB read (a, maybe nil, or
@@ -268,9 +264,5 @@ func (b *Buffer) keepAliases(tx *bolt.Tx, state stateTx) (int, error) {
 	if !grew {
 		return b.aliasesKept, nil
 	}
-	ids := a.IDs()
-	if err := writeAliasTable(tx, state, a, ids); err != nil {
-		return 0, err
-	}
-	return len(ids), nil
+	return writeAliasTable(tx, state, a)
 }

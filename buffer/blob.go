@@ -17,13 +17,17 @@ var (
 )
 
 // blobBucket returns the blobs bucket, made (with its padding) if need be.
-func blobBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
-	bk, err := tx.CreateBucketIfNotExists(bucketBlobs)
+func blobBucket(tx *bolt.Tx) (*bolt.Bucket, error) { return paddedBucket(tx, bucketBlobs, keyBlobsPad) }
+
+// paddedBucket returns bucket name, made if need be with a padding value
+// under pad that keeps it out of bbolt's root page (see bucketBlobs).
+func paddedBucket(tx *bolt.Tx, name, pad []byte) (*bolt.Bucket, error) {
+	bk, err := tx.CreateBucketIfNotExists(name)
 	if err != nil {
 		return nil, err
 	}
-	if bk.Get(keyBlobsPad) == nil {
-		if err := bk.Put(keyBlobsPad, make([]byte, statePadLen)); err != nil {
+	if bk.Get(pad) == nil {
+		if err := bk.Put(pad, make([]byte, statePadLen)); err != nil {
 			return nil, err
 		}
 	}

@@ -409,7 +409,7 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 			}
 		}
 		if a := sc.aliasTable(); a != nil {
-			if err := writeAliasTable(tx, state, a, a.IDs()); err != nil {
+			if _, err := writeAliasTable(tx, state, a); err != nil {
 				return err
 			}
 		}
