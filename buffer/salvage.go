@@ -408,7 +408,7 @@ func (b *Buffer) writeRebuild(dst string, sc *scan, p *salvagePlan) (err error) 
 				}
 			}
 		}
-		if a := sc.aliasTable(); a != nil {
+		if a := sc.table; a != nil {
 			if _, err := writeAliasTable(tx, state, a); err != nil {
 				return err
 			}

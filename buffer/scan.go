@@ -100,6 +100,8 @@ type scan struct {
 	// segments, by key; their lane is known once decoded (salvage tries
 	// them for the lanes whose committed range holds the key).
 	stale map[uint64][]valLoc
+	// table is aliasTable's answer, worked out once the scan is done.
+	table *wire.Aliases
 }
 
 // bucketLane returns the lane of a bucket named prefix+"<n>".
@@ -142,6 +144,7 @@ func scanFile(path string, full bool) (*scan, error) {
 	if full {
 		sc.scanPages(used, free, hwm)
 	}
+	sc.table = sc.aliasTable() // every copy and record is in now
 	return sc, nil
 }
 
@@ -517,7 +520,7 @@ func (sc *scan) aliasTable() *wire.Aliases {
 // lookup decodes the aliases of the scanned file's segments with its
 // committed table.
 func (sc *scan) lookup(epoch uint64, need int) ([]string, error) {
-	a := sc.aliasTable()
+	a := sc.table
 	if a == nil {
 		return nil, fmt.Errorf("no copy of the committed alias table found in the file: %w", wire.ErrAliasUnknown)
 	}
