@@ -298,7 +298,7 @@ func (sc *scan) leafCandidates(s *pspan, es []elem, live bool) {
 			continue
 		}
 		k := string(e.key)
-		if e.vlen > aliasNonceLen+2 {
+		if e.vlen > aliasNonceLen+2 && (k == blobAliases || k == string(keyAliasTable)) {
 			// A copy of the alias table, of any commit: the state's
 			// record says which one is the file's (aliasTable).
 			if v, err := s.value(e); err == nil && isAliasCopy(v) {
