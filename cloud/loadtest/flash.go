@@ -14,8 +14,10 @@ import (
 type diskSample struct {
 	// written is this process's write_bytes from /proc/self/io: bytes it
 	// caused to be sent to the block device (the bbolt files and their seq
-	// sidecars; kfake and the embedded NATS server keep everything in
-	// memory). The file system's own journal writes are not in it.
+	// sidecars, and the embedded NATS server's JetStream store of the alias
+	// tables, written once per agent; kfake keeps everything in memory).
+	// The file system's own journal writes are not in it, and on a tmpfs
+	// nothing counts.
 	written int64
 	// stored, committed, commits and commitSecs sum the agents' buffer
 	// metrics: segment bytes committed, readings committed, commits and
