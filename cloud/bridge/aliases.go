@@ -72,7 +72,7 @@ type aliasStore struct {
 	kv        jetstream.KeyValue // nil: not open (yet)
 	lastTry   time.Time
 	cache     map[aliasKey]*wire.Aliases
-	cacheSize int64                    // bytes of the cached ids
+	cacheSize int64 // bytes of the cached ids
 }
 
 func newAliasStore(nc *nats.Conn, cfg AliasConfig, log *slog.Logger) *aliasStore {
