@@ -129,6 +129,58 @@ http: {listen: off}
 	}
 }
 
+// TestRuleSwapEndsAlertWithoutReadings: with rules that need no ticks the
+// pipeline does not tick (issue 19), so the end of a firing alert that a
+// reload removes must still go out, with no reading after it: the engine's
+// Changed wakes the pipeline, which ticks until the end is emitted.
+func TestRuleSwapEndsAlertWithoutReadings(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "rules.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(bundle, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("version: v1\nname: b\nrules:\n  - match: boiler.temp\n    alerts:\n      - {name: boiler-hot, above: 90}\n")
+	ns := testkit.NATS(t)
+	k := testkit.StartKafka(t)
+	agentrun.StartBridge(t, ns.URL(), k)
+	src := &stepSource{values: make(chan float64)}
+	a, stop := launchAgent(t, mustConfig(t, fmt.Sprintf("agent: {id: gw-swap-end, data_dir: %s}\nuplink: {nats: {url: %s}}\nrules: {file: %s}\nhttp: {listen: off}\n", dir, ns.URL(), bundle)), Options{Sources: []Source{src}}, nil)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	src.values <- 95
+	testkit.WaitFor(t, 30*time.Second, "the firing transition acknowledged", func() bool {
+		return laneOf(a.Status(), fieldline.LaneAlert).AckedSeq == 1
+	})
+	write("version: v2\nname: b\nrules:\n  - match: boiler.temp\n")
+	if err := a.ReloadRules(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the alert's end acknowledged with no reading after the reload", func() bool {
+		return laneOf(a.Status(), fieldline.LaneAlert).AckedSeq == 2
+	})
+	var got []string
+	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
+	cons.Until(30*time.Second, func(rec *kgo.Record) bool {
+		if r := agentrun.ReadRecord(t, rec); r.Lane == fieldline.LaneAlert {
+			ev, err := rules.ParseAlertEvent(fieldline.Reading{Kind: fieldline.Kind(r.Kind), Text: r.Text, Value: r.Value, SensorID: r.SensorID})
+			if err != nil {
+				t.Fatalf("alert record: %v", err)
+			}
+			got = append(got, fmt.Sprintf("%s:%s:%s", ev.Alert, ev.State, ev.Reason))
+		}
+		return len(got) == 2
+	})
+	if want := []string{"boiler-hot:firing:", "boiler-hot:resolved:rule_changed"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("alert transitions in Kafka %v, want %v", got, want)
+	}
+}
+
 // laneOf is the status of one lane (zero when the agent has none yet).
 func laneOf(st fieldline.AgentStatus, lane fieldline.Lane) fieldline.LaneStatus {
 	for _, l := range st.Lanes {

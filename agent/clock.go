@@ -115,7 +115,8 @@ const MaxFuture = 5 * time.Minute
 const futureLogEvery = time.Minute
 
 // clockStepMin is the least change of the wall clock against the monotonic
-// clock between two looks (every pipeline tick, 250 ms) that the agent
+// clock between two looks (every batch, and every pipeline tick while the rules
+// need ticks) that the agent
 // takes for a step and carries the rule engine's state across. NTP slews
 // smaller offsets (ntpd steps from 128 ms, chrony's makestep from 1 s), and
 // a rule timer off by less does not matter.
@@ -283,8 +284,18 @@ func (g *clockGuard) correction() (step, from, to int64, ok bool) {
 
 // Synced reports whether the clock is believed: past the floor and, when
 // the kernel is asked, synchronised (once believed, for the rest of the
-// run).
-func (g *clockGuard) Synced() bool { return g.synced.Load() }
+// run). Until then it looks again, so that health and status tell the
+// truth while no reading comes (the pipeline's tick, which looked 4 times
+// a second, runs only while the rules need it).
+func (g *clockGuard) Synced() bool {
+	if g.synced.Load() {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.noticeSync(g.wall().UnixNano(), g.mono(), false)
+	return g.synced.Load()
+}
 
 // correct applies the measured step to the unsynced readings of b whose seq
 // is at least from (the first seq this run appended to the lane) and

@@ -56,11 +56,23 @@ func (p *pipeline) emit(source string, rs []fieldline.Reading) {
 }
 
 // run processes until the sources have stopped (stopped is closed), then
-// drains what is queued and returns.
+// drains what is queued and returns. It ticks the rule engine every tick
+// only while the engine has something that falls due with time (Timed):
+// with pass-through rules, or rules without `for`, windows or
+// max_interval, an idle agent does not wake up for it (issue 19).
 func (p *pipeline) run(stopped <-chan struct{}) {
 	t := time.NewTicker(p.tick)
 	defer t.Stop()
+	ticking := true
 	for {
+		if timed := p.engine.Timed(); timed != ticking {
+			if timed {
+				t.Reset(p.tick)
+			} else {
+				t.Stop()
+			}
+			ticking = timed
+		}
 		select {
 		case s := <-p.in:
 			p.process(*s)
@@ -71,6 +83,9 @@ func (p *pipeline) run(stopped <-chan struct{}) {
 			p.shift(now)
 			p.engine.Tick(now, &p.out)
 			p.flush()
+		case <-p.engine.Changed():
+			// A Swap or restored state: the loop asks Timed again, and
+			// the next Process or Tick emits what they left.
 		case <-stopped:
 			for {
 				select {

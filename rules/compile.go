@@ -17,6 +17,10 @@ type Program struct {
 	name    string
 	version string
 	rules   []*rule // in precedence order
+	// timed: some rule has work that falls due with time alone (an alert
+	// with a `for`, a window to close, a max_interval to keep); Tick does
+	// nothing else (see Engine.Timed).
+	timed bool
 }
 
 // rule is a compiled Rule.
@@ -45,6 +49,19 @@ type rule struct {
 
 // usesExpr reports whether evaluating the rule fills an Env.
 func (r *rule) usesExpr() bool { return r.transform != nil || r.dropIf != nil }
+
+// timed tells whether Engine.tick can ever act on a sensor of r.
+func (r *rule) timed() bool {
+	if r.agg || r.maxInterval > 0 {
+		return true
+	}
+	for _, a := range r.alerts {
+		if a.forNs > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // Version is the bundle's version ("" for a nil Program).
 func (p *Program) Version() string {
@@ -150,6 +167,7 @@ func build(p *confkit.Problems, b *Bundle) *Program {
 		}
 		if r != nil {
 			prog.rules = append(prog.rules, r)
+			prog.timed = prog.timed || r.timed()
 		}
 	}
 	sort.SliceStable(prog.rules, func(i, j int) bool { return moreSpecific(prog.rules[i], prog.rules[j]) })

@@ -87,6 +87,9 @@ type Engine struct {
 	m       *Metrics
 	actions *actionRunner // nil without Options.Actions
 	closed  bool
+	// changed has a token after a Swap or RestoreState, for a caller that
+	// stopped ticking while Timed said false (Changed).
+	changed chan struct{}
 
 	// errs counts run-time errors: expressions that failed, actions that
 	// failed for good (Errors).
@@ -111,6 +114,7 @@ func NewEngine(p *Program, opts Options) *Engine {
 		now:     opts.Now,
 		log:     opts.Logger,
 		m:       opts.Metrics,
+		changed: make(chan struct{}, 1),
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -171,6 +175,30 @@ func (e *Engine) Tick(now time.Time, out *Output) {
 	e.flushCounts()
 }
 
+// Timed tells whether a Tick now could emit anything or change state: the
+// running program has an alert with a `for`, a window or a max_interval, or
+// output waits for the next Process or Tick (alert ends from a Swap, state
+// restored). When it says false, a caller may stop ticking until the next
+// Process or Swap: Tick would do nothing (issue 19: a ticker at 4 Hz was
+// four of the idle agent's six wakeups a second). Safe from any goroutine.
+func (e *Engine) Timed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return (e.prog != nil && e.prog.timed) || len(e.heldAlerts) > 0 || len(e.heldTelemetry) > 0
+}
+
+// Changed receives after a Swap or RestoreState from any goroutine: the
+// moment to ask Timed again. One receive stands for any number of them.
+func (e *Engine) Changed() <-chan struct{} { return e.changed }
+
+// signalChanged leaves a token in changed unless one waits there.
+func (e *Engine) signalChanged() {
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
+}
+
 // Swap installs p (nil: pass-through) between two readings. Sensors whose
 // rule is unchanged (same pipeline) keep their state: last values,
 // deadband reference, open window; an alert keeps its state when an alert
@@ -190,6 +218,7 @@ func (e *Engine) Swap(p *Program) {
 	clear(e.warned) // the old rules are gone; a failing expression logs again
 	e.m.Swaps.Inc()
 	e.setProgramInfo(old, p)
+	e.signalChanged()
 }
 
 func (e *Engine) setProgramInfo(old, p *Program) {

@@ -213,6 +213,7 @@ func (e *Engine) RestoreState(data []byte) error {
 			e.heldTelemetry = append(e.heldTelemetry, h.reading())
 		}
 	}
+	e.signalChanged()
 	return nil
 }
 
