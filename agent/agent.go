@@ -142,6 +142,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	buf, err := buffer.Open(cfg.Buffer.Path, &buffer.Options{
 		AgentID:          cfg.Agent.ID,
 		FlushInterval:    *cfg.Buffer.FlushInterval,
+		AckFlushInterval: *cfg.Buffer.AckFlushInterval,
 		FlushMaxReadings: cfg.Buffer.FlushMaxReadings,
 		// Segments no larger than a batch, so that a backlog's batches
 		// are stored segments sent as they are (issue 19).

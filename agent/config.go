@@ -77,7 +77,13 @@ type BufferSection struct {
 	// FlushInterval: at most this much of the newest readings can be lost on
 	// power loss. 0 commits (fsyncs) every append; nil (absent) means the
 	// default. Every default of this file is in Defaults.
-	FlushInterval    *time.Duration   `yaml:"flush_interval"`
+	FlushInterval *time.Duration `yaml:"flush_interval"`
+	// AckFlushInterval: acknowledgements wait this long for a commit of
+	// readings to take them along before they get one of their own; after
+	// a crash the readings acknowledged in the last ack_flush_interval are
+	// sent again (the cloud drops the duplicates). 0: flush_interval
+	// (buffer.Options.AckFlushInterval).
+	AckFlushInterval *time.Duration   `yaml:"ack_flush_interval"`
 	FlushMaxReadings int              `yaml:"flush_max_readings"`
 	MaxBytes         confkit.ByteSize `yaml:"max_bytes"`
 	MaxAge           time.Duration    `yaml:"max_age"`
@@ -183,6 +189,7 @@ func (c *Config) SetDefaults() {
 		b.Path = filepath.Join(c.Agent.DataDir, "buffer.db")
 	}
 	orDefault(&b.FlushInterval, d.Buffer.FlushInterval)
+	orDefault(&b.AckFlushInterval, d.Buffer.AckFlushInterval)
 	orDefault(&c.Uplink.Aliases, d.Uplink.Aliases)
 	orDefault(&b.FlushMaxReadings, d.Buffer.FlushMaxReadings)
 	orDefault(&b.MaxBytes, d.Buffer.MaxBytes)
@@ -234,6 +241,9 @@ func (c *Config) Check(p *confkit.Problems) {
 	b := c.Buffer
 	if b.FlushInterval != nil && *b.FlushInterval < 0 {
 		p.Add("buffer.flush_interval", "must be ≥ 0 (0 commits every append), got %s", *b.FlushInterval)
+	}
+	if b.AckFlushInterval != nil && *b.AckFlushInterval < 0 {
+		p.Add("buffer.ack_flush_interval", "must be ≥ 0 (0: flush_interval), got %s", *b.AckFlushInterval)
 	}
 	if b.FlushMaxReadings < 0 {
 		p.Add("buffer.flush_max_readings", "must be > 0, got %d", b.FlushMaxReadings)

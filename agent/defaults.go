@@ -21,7 +21,7 @@ import (
 // (<data_dir>/buffer.db), and SetDefaults derives it.
 func Defaults() Config {
 	bo := buffer.DefaultOptions()
-	flush := bo.FlushInterval
+	flush, ackFlush := bo.FlushInterval, bo.AckFlushInterval
 	aliases := !bo.NoAliases
 	var nats uplink.NATSConfig
 	nats.SetDefaults()
@@ -37,6 +37,7 @@ func Defaults() Config {
 		},
 		Buffer: BufferSection{
 			FlushInterval:    &flush,
+			AckFlushInterval: &ackFlush,
 			FlushMaxReadings: bo.FlushMaxReadings,
 			MaxBytes:         confkit.ByteSize(bo.MaxBytes),
 			MaxAge:           0, // keep until sent or pushed out by max_bytes

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,6 +67,9 @@ func (b *Buffer) PutBlob(name string, data []byte) error {
 	b.reportDamage(err)
 	if err != nil {
 		return fmt.Errorf("storing blob %q: %w", name, err)
+	}
+	if fi, err := os.Stat(b.path); err == nil {
+		b.m.FileBytes.Set(float64(fi.Size())) // an idle committer does not look
 	}
 	return nil
 }

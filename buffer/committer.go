@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/fieldline/fieldline"
@@ -32,10 +31,12 @@ func (b *Buffer) run() {
 		b.mu.Lock()
 		closing := b.closing
 		work := b.pendingN > 0 || len(b.waiters) > 0
-		acks := false
+		acks, books := false, false
 		for l := range b.lanes {
-			acks = acks || b.lanes[l].ackedDirty || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0 || b.lanes[l].lostDirty
+			acks = acks || b.lanes[l].ackedDirty
+			books = books || b.lanes[l].droppedEarly > 0 || len(b.lanes[l].badKeys) > 0 || b.lanes[l].lostDirty
 		}
+		empty := b.depthsZeroLocked()
 		urgent, firstAt, ackAt := b.urgent, b.firstAt, b.ackAt
 		heldAt := b.holdDue()
 		b.mu.Unlock()
@@ -48,7 +49,7 @@ func (b *Buffer) run() {
 			}
 		}
 		if closing {
-			if work || acks || b.opts.WriteDelay > 0 {
+			if work || acks || books || b.opts.WriteDelay > 0 {
 				b.recoverAt = time.Time{} // a rebuild may run at once
 				err := b.cycle(false)
 				if isDamage(err) {
@@ -72,21 +73,28 @@ func (b *Buffer) run() {
 			return
 		}
 		iv := b.opts.FlushInterval
+		// Acks alone wait longer, for readings to take them along
+		// (Options.AckFlushInterval); the other bookkeeping (drops
+		// before a seq, bad entries, lost ranges) waits as readings do.
+		ackIv := max(iv, b.opts.AckFlushInterval)
+		if books {
+			ackIv = iv
+		}
 		due := time.Time{}
 		switch {
 		case work && (urgent || !now.Before(firstAt.Add(iv))):
 			due = now
 		case work && pace.ready(now):
 			due = now
-		case acks && !now.Before(ackAt.Add(iv)):
+		case (acks || books) && !now.Before(ackAt.Add(ackIv)):
 			due = now
 		case work:
 			due = pace.next(now)
 			if fa := firstAt.Add(iv); fa.Before(due) {
 				due = fa // no reading waits longer than the interval
 			}
-		case acks:
-			due = ackAt.Add(iv)
+		case acks || books:
+			due = ackAt.Add(ackIv)
 		}
 		// Held segments are written (or let go) WriteDelay after their
 		// commit (hold.go).
@@ -97,7 +105,7 @@ func (b *Buffer) run() {
 			due = retryAt
 		}
 		if !due.IsZero() && !now.Before(due) {
-			if work || acks {
+			if work || acks || books {
 				// A turn for held segments alone takes no token: it
 				// mostly lets acked ones go, and the readings that
 				// come next should find their token.
@@ -111,11 +119,27 @@ func (b *Buffer) run() {
 			}
 			continue
 		}
-		if now.Sub(lastMaint) >= maintenanceEvery {
+		// Acks emptied the buffer and wait for a commit to take them
+		// along: the gauges say so now, not at the next maintenance
+		// turn. An empty buffer whose gauges say so and that expires
+		// nothing needs no maintenance turn at all: its gauges change
+		// only by commits and PutBlob, which update them (issue 19: a
+		// wakeup a second, out of step with the sources').
+		if empty && !b.gaugesIdle {
+			b.updateGauges()
+		}
+		idle := empty && b.gaugesIdle && b.opts.MaxAge == 0
+		switch {
+		case idle:
+			lastMaint = now // the first turn comes a second after readings do
+		case now.Sub(lastMaint) >= maintenanceEvery:
 			lastMaint = now
 			b.maintain()
 		}
 		wait := maintenanceEvery - now.Sub(lastMaint)
+		if idle {
+			wait = time.Hour // a commit, an ack or Close kicks
+		}
 		if !due.IsZero() {
 			wait = min(wait, due.Sub(now))
 		}
@@ -166,12 +190,9 @@ func (b *Buffer) maintain() {
 		}
 	}
 	// An empty buffer whose gauges said so last time has nothing new to
-	// show (its file changes only by commits, which update them): skip
-	// the read transaction (issue 19: CPU of an idle second).
+	// show (its file changes only by commits and PutBlob, which update
+	// them): skip the read transaction (issue 19: CPU of an idle second).
 	if b.gaugesIdle && b.Depths() == ([fieldline.NumLanes]uint64{}) {
-		if fi, err := os.Stat(b.path); err == nil {
-			b.m.FileBytes.Set(float64(fi.Size())) // PutBlob commits on its own
-		}
 		return
 	}
 	b.updateGauges()

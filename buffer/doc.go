@@ -52,8 +52,9 @@
 // decoding path below. SegmentReadings caps a segment at a batch's size so
 // that a large commit is stored as whole batches. Ack
 // marks a range delivered; acked ranges inside a segment are kept in an
-// interval set per lane (persisted with the next commit) and a segment is
-// deleted once wholly acked.
+// interval set per lane (persisted with the next commit of readings, or
+// after Options.AckFlushInterval without one) and a segment is deleted
+// once wholly acked.
 //
 // MaxBytes caps the file: before each commit the buffer drops the oldest
 // segments (telemetry, then events, then alerts) until the new ones fit in

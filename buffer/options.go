@@ -67,6 +67,17 @@ type Options struct {
 	// concurrent calls).
 	// DefaultOptions: DefaultFlushInterval.
 	FlushInterval time.Duration
+	// AckFlushInterval is how long acknowledgements (Ack) wait in memory
+	// for the next commit that stores readings before they get a commit of
+	// their own. Readings that come at least this often take them along,
+	// so that a source polled once a second costs one commit a second,
+	// not two (issue 19: the ack-only commit was a third of an idle
+	// agent's wakeups). The price: after a crash the readings acknowledged
+	// in the last AckFlushInterval are sent again, and the cloud drops
+	// them as duplicates (its dedup by seq); Close writes them. 0 or less
+	// than FlushInterval: FlushInterval. DefaultOptions:
+	// DefaultAckFlushInterval.
+	AckFlushInterval time.Duration
 	// FlushMaxReadings commits early once this many readings wait.
 	// Default DefaultFlushMaxReadings.
 	FlushMaxReadings int
@@ -128,6 +139,7 @@ type Options struct {
 // them.
 const (
 	DefaultFlushInterval    = 100 * time.Millisecond
+	DefaultAckFlushInterval = 2 * time.Second
 	DefaultFlushMaxReadings = 65536
 	DefaultMaxBytes         = 256 << 20
 )
@@ -136,6 +148,7 @@ const (
 func DefaultOptions() *Options {
 	return &Options{
 		FlushInterval:    DefaultFlushInterval,
+		AckFlushInterval: DefaultAckFlushInterval,
 		FlushMaxReadings: DefaultFlushMaxReadings,
 		MaxBytes:         DefaultMaxBytes,
 	}
@@ -188,6 +201,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("max_age must be ≥ 0, got %s", o.MaxAge))
+	}
+	if o.AckFlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("ack_flush_interval must be ≥ 0, got %s", o.AckFlushInterval))
 	}
 	if o.WriteDelay < 0 {
 		errs = append(errs, fmt.Errorf("write_delay must be ≥ 0, got %s", o.WriteDelay))

@@ -95,6 +95,16 @@ func (b *Buffer) Stats() Stats {
 func (b *Buffer) Depths() (d [fieldline.NumLanes]uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.depthsLocked()
+}
+
+// depthsZeroLocked tells whether every lane is empty; b.mu is held.
+func (b *Buffer) depthsZeroLocked() bool {
+	return b.depthsLocked() == [fieldline.NumLanes]uint64{}
+}
+
+// depthsLocked is Depths with b.mu held.
+func (b *Buffer) depthsLocked() (d [fieldline.NumLanes]uint64) {
 	for l := range b.lanes {
 		st := &b.lanes[l].st
 		if next := b.lanes[l].next(); next > st.lowSeq {
