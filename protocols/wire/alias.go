@@ -102,11 +102,9 @@ func NamesAliases(src []byte) bool {
 	return len(src) >= headerBytes && src[0] == magic && src[1]&0xf0 == version3
 }
 
-// alias returns id's alias, giving it the next one when it has none, grow
-// is set and the table has room.
-func (a *Aliases) alias(id string, grow bool) (uint32, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// aliasLocked returns id's alias, giving it the next one when it has none,
+// grow is set and the table has room; a.mu is held.
+func (a *Aliases) aliasLocked(id string, grow bool) (uint32, bool) {
 	if n, ok := a.index[id]; ok {
 		return n, true
 	}
@@ -123,26 +121,39 @@ func (a *Aliases) alias(id string, grow bool) (uint32, bool) {
 // new ones). It reports false, leaving m as it is, when no column gets
 // one, or when a column with an empty sensor id would stay named by id
 // (which version 3 reads as an alias); a may have grown even then (the
-// buffer keeps what a gained with the commit either way).
+// buffer keeps what a gained with the commit either way). It takes a's
+// lock once and looks each sensor up once (issue 19: a lock and two map
+// lookups per column were a sixth of a 1,000-sensor poll's encoding);
+// each column's AliasDelta holds its alias plus one, 0 for none, until
+// the deltas are known.
 func useAliases(m *pbBatch, a *Aliases, grow bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var count uint32
 	for _, c := range m.Columns {
-		n, ok := a.alias(c.SensorID, grow)
-		if !ok && c.SensorID == "" {
-			return false
+		n, ok := a.aliasLocked(c.SensorID, grow)
+		if !ok {
+			if c.SensorID == "" {
+				for _, c := range m.Columns {
+					c.AliasDelta = 0
+				}
+				return false
+			}
+			c.AliasDelta = 0
+			continue
 		}
-		if ok {
-			count = max(count, n+1)
-		}
+		c.AliasDelta = int32(n + 1) // n < MaxAliases: no overflow
+		count = max(count, n+1)
 	}
 	if count == 0 {
 		return false
 	}
 	prev := int64(-1)
 	for _, c := range m.Columns {
-		if n, ok := a.alias(c.SensorID, false); ok {
-			c.SensorID, c.AliasDelta = "", int32(int64(n)-prev-1)
-			prev = int64(n)
+		if c.AliasDelta != 0 {
+			n := int64(c.AliasDelta) - 1
+			c.SensorID, c.AliasDelta = "", int32(n-prev-1)
+			prev = n
 		}
 	}
 	m.AliasEpoch, m.AliasCount = a.epoch, count

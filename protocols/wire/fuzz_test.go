@@ -36,9 +36,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(enc)
 	}
+	table.mu.Lock()
 	for _, id := range []string{"x", "y", "z"} {
-		table.alias(id, true)
+		table.aliasLocked(id, true)
 	}
+	table.mu.Unlock()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := &fieldline.Batch{}
 		err := DecodeAliased(b, data, Limits{MaxReadings: 1 << 16, MaxDecodedBytes: 1 << 22}, table.Lookup)

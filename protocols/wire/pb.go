@@ -181,18 +181,25 @@ func appendFixed64Field(b []byte, num protowire.Number, v uint64) []byte {
 
 // openLen starts a length-delimited field (a message or a packed list):
 // closeLen, given what openLen returned, puts the length in front of what
-// was appended since.
+// was appended since. openLen leaves one byte for the length, which is all
+// most fields need, so that closeLen moves the field only when it is 128
+// bytes or longer (issue 19: moving every column and packed list was a
+// seventh of a poll batch's encoding).
 func openLen(b []byte, num protowire.Number) ([]byte, int) {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return b, len(b)
+	return append(b, 0), len(b)
 }
 
 func closeLen(b []byte, start int) []byte {
-	n := len(b) - start
+	n := len(b) - start - 1
+	if n < 0x80 {
+		b[start] = byte(n)
+		return b
+	}
 	s := protowire.SizeVarint(uint64(n))
 	var pad [binaryMaxVarintLen]byte
-	b = append(b, pad[:s]...)
-	copy(b[start+s:], b[start:start+n])
+	b = append(b, pad[:s-1]...)
+	copy(b[start+s:], b[start+1:start+1+n])
 	protowire.AppendVarint(b[:start], uint64(n))
 	return b
 }
