@@ -135,13 +135,7 @@ http: {listen: off}
 // Changed wakes the pipeline, which ticks until the end is emitted.
 func TestRuleSwapEndsAlertWithoutReadings(t *testing.T) {
 	dir := t.TempDir()
-	bundle := filepath.Join(dir, "rules.yaml")
-	write := func(s string) {
-		t.Helper()
-		if err := os.WriteFile(bundle, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bundle, write := rulesFile(t, dir)
 	write("version: v1\nname: b\nrules:\n  - match: boiler.temp\n    alerts:\n      - {name: boiler-hot, above: 90}\n")
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
@@ -181,6 +175,18 @@ func TestRuleSwapEndsAlertWithoutReadings(t *testing.T) {
 	}
 }
 
+// rulesFile returns the path of a rule bundle file in dir and a function
+// that writes it.
+func rulesFile(t *testing.T, dir string) (string, func(string)) {
+	bundle := filepath.Join(dir, "rules.yaml")
+	return bundle, func(s string) {
+		t.Helper()
+		if err := os.WriteFile(bundle, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // laneOf is the status of one lane (zero when the agent has none yet).
 func laneOf(st fieldline.AgentStatus, lane fieldline.Lane) fieldline.LaneStatus {
 	for _, l := range st.Lanes {
@@ -195,12 +201,7 @@ func laneOf(st fieldline.AgentStatus, lane fieldline.Lane) fieldline.LaneStatus 
 // good one keeps running and the heartbeat reports the error.
 func TestReloadRules(t *testing.T) {
 	dir := t.TempDir()
-	bundle := filepath.Join(dir, "rules.yaml")
-	write := func(s string) {
-		if err := os.WriteFile(bundle, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bundle, write := rulesFile(t, dir)
 	write("version: v1\nname: b\nrules:\n  - {match: 'x.*', deadband: {absolute: 1}}\n")
 	ns := testkit.NATS(t)
 	a := startAgent(t, fmt.Sprintf("agent: {id: gw-reload, data_dir: %s}\nuplink: {nats: {url: %s}}\nrules: {file: %s}\nhttp: {listen: off}\n", dir, ns.URL(), bundle), Options{})

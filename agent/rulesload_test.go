@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,13 +24,7 @@ import (
 // reaches Kafka ahead of the telemetry backlog.
 func TestBrokenRulesFileAtStart(t *testing.T) {
 	dir := t.TempDir()
-	bundle := filepath.Join(dir, "rules.yaml")
-	write := func(s string) {
-		t.Helper()
-		if err := os.WriteFile(bundle, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bundle, write := rulesFile(t, dir)
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
 	agentrun.StartBridge(t, ns.URL(), k)
