@@ -8,7 +8,8 @@ import (
 )
 
 // Ack marks first..last of a lane as delivered. It returns at once: the ack
-// is written by the next commit (within FlushInterval), and a segment is
+// is written by the next commit of readings, or after AckFlushInterval by
+// one of its own (Options.AckFlushInterval), and a segment is
 // deleted once all of its readings are acked. Acking a range twice, or one
 // that was partly dropped, is not an error; a range that reaches past the
 // newest committed seq is (ErrRange).

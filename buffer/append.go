@@ -149,4 +149,5 @@ func (b *Buffer) droppedPending(lane fieldline.Lane, n int) {
 	b.mu.Lock()
 	b.lanes[lane].droppedEarly += uint64(n)
 	b.mu.Unlock()
+	b.kick() // an idle committer sleeps until kicked: the count is written within FlushInterval
 }

@@ -46,6 +46,9 @@ type Buffer struct {
 	// rebuilt (and makes a new one) when it is done.
 	damage  error
 	rebuilt chan struct{}
+	// adopted, made by a reader that found its segments gone before the
+	// commit that dropped them was adopted, is closed by the next adopt.
+	adopted chan struct{}
 	// appState is the caller's opaque state (see AppendSyncWithState); it
 	// is written by the next commit when appDirty.
 	appState []byte

@@ -123,15 +123,18 @@ func (b *Buffer) run() {
 		// along: the gauges say so now, not at the next maintenance
 		// turn. An empty buffer whose gauges say so and that expires
 		// nothing needs no maintenance turn at all: its gauges change
-		// only by commits and PutBlob, which update them (issue 19: a
-		// wakeup a second, out of step with the sources').
+		// only by commits, held segments coming and going, and PutBlob,
+		// which update them (issue 19: a wakeup a second, out of step
+		// with the sources'). Whatever else it must write kicks it.
 		if empty && !b.gaugesIdle {
 			b.updateGauges()
 		}
 		idle := empty && b.gaugesIdle && b.opts.MaxAge == 0
 		switch {
 		case idle:
-			lastMaint = now // the first turn comes a second after readings do
+			lastMaint = time.Time{}
+		case lastMaint.IsZero():
+			lastMaint = now // the first turn comes a second after the buffer stops being idle
 		case now.Sub(lastMaint) >= maintenanceEvery:
 			lastMaint = now
 			b.maintain()

@@ -24,6 +24,10 @@ func (b *Buffer) adopt(in *cycleIn, out *cycleOut, also func(l int)) {
 		lm.acked.dropBelow(lm.st.lowSeq)
 		also(l)
 	}
+	if b.adopted != nil {
+		close(b.adopted)
+		b.adopted = nil
+	}
 	b.mu.Unlock()
 	for l := range fieldline.NumLanes {
 		b.lm[l].dropped.Add(float64(out.dropped[l]))

@@ -52,6 +52,13 @@ func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, 
 		}
 		r, ok := b.unackedRange(lane, max, how.newest)
 		rebuilt, held := b.rebuilt, b.lanes[lane].held
+		var adopted chan struct{}
+		if attempt >= quickRetries {
+			if b.adopted == nil {
+				b.adopted = make(chan struct{})
+			}
+			adopted = b.adopted
+		}
 		b.mu.Unlock()
 		if !ok {
 			return Stored{}, false, nil
@@ -82,18 +89,47 @@ func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, 
 			return Stored{Batch: batch, Last: batch.LastSeq()}, true, nil
 		}
 		// The segment was dropped between the snapshot and the read; the
-		// next snapshot sees the new low seq.
-		// A commit that dropped them may still be between its bbolt
-		// commit and its publish (its fsync): after a few quick tries,
-		// give it a millisecond a try rather than fail the caller.
-		if attempt >= 10 {
-			time.Sleep(time.Millisecond)
-		}
-		if attempt == 100 {
+		// next snapshot sees the new low seq. A commit that dropped them
+		// may still be between its bbolt commit and its adopt (its
+		// fsync): after a few quick tries, wait for the next adopt
+		// rather than fail the caller.
+		if attempt == maxRetries {
 			return Stored{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, r.lo, r.hi)
+		}
+		if adopted != nil {
+			if err := b.awaitAdopt(adopted); err != nil {
+				return Stored{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments vanished: %w", lane, r.lo, r.hi, err)
+			}
 		}
 	}
 }
+
+// A reader whose segments vanish retries at once quickRetries times, then
+// waits for the next adopt before each try, up to maxRetries tries.
+const (
+	quickRetries = 10
+	maxRetries   = 100
+)
+
+// awaitAdopt waits for the commit that dropped a reader's segments to be
+// adopted (adopted closed). It fails when the buffer closed, or when no
+// commit came within adoptWait: a dropped segment's commit is adopted
+// within its fsync, so something else keeps the range unreadable.
+func (b *Buffer) awaitAdopt(adopted <-chan struct{}) error {
+	t := time.NewTimer(adoptWait)
+	defer t.Stop()
+	select {
+	case <-adopted:
+		return nil
+	case <-b.done:
+		return ErrClosed
+	case <-t.C:
+		return fmt.Errorf("no commit within %s", adoptWait)
+	}
+}
+
+// adoptWait bounds how long a reader waits for a commit to be adopted.
+const adoptWait = 10 * time.Second
 
 // seqRange is the range take asks read for; capped is set when max cut
 // it (more unacked readings lie beyond it, on the far side from the end

@@ -1,0 +1,54 @@
+package buffer
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
+)
+
+// TestEarlyDropWrittenWhenIdle: a reading dropped before it gets a seq (too
+// large for a segment) is counted on disk within FlushInterval even by an
+// idle buffer, whose committer sleeps until kicked.
+func TestEarlyDropWrittenWhenIdle(t *testing.T) {
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b := openT(t, path, &Options{AgentID: "gw-test", FlushInterval: time.Millisecond, NoAliases: true, Metrics: m})
+	commits := m.Commits.Value()
+	big := fieldline.Reading{SensorID: "s", TimeNs: 1, Kind: fieldline.KindEvent, Text: strings.Repeat("x", segmentBytes())}
+	if err := b.Append(fieldline.LaneEvent, []fieldline.Reading{big}); !errors.Is(err, ErrDropped) {
+		t.Fatalf("Append of an oversized reading: %v, want ErrDropped", err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "a commit of the drop's count", func() bool { return m.Commits.Value() > commits })
+	c := openT(t, copyFileT(t, path), &Options{AgentID: "gw-test"})
+	defer closeT(t, c)
+	if d := c.Stats().Lanes[fieldline.LaneEvent].Dropped; d != 1 {
+		t.Fatalf("on disk after the drop's commit: dropped %d, want 1", d)
+	}
+}
+
+// TestWriteDelayLetGoUpdatesGauges: held segments the cloud acknowledged
+// are let go without a transaction; the depth gauges say so then, also
+// when the buffer is left idle and its committer does not look again.
+func TestWriteDelayLetGoUpdatesGauges(t *testing.T) {
+	m := NewMetrics(nil)
+	// Longer than a maintenance turn, which refreshes the gauges while
+	// the segment is held (the case that went stale).
+	o := holdOpts(2*time.Second, m)
+	o.NoAliases = true
+	b := openT(t, tempPath(t), o)
+	s := sendHeld(t, b, 0, 10)
+	g := b.lm[fieldline.LaneTelemetry]
+	testkit.WaitFor(t, 10*time.Second, "the depth gauge showing the held segment", func() bool { return g.depthReadings.Value() == 10 })
+	ackT(t, b, fieldline.LaneTelemetry, s.Batch.FirstSeq, s.Last)
+	testkit.WaitFor(t, 10*time.Second, "the acked segment let go", func() bool { return m.UnwrittenBytes.Value() > 0 })
+	testkit.WaitFor(t, 10*time.Second, "the depth gauges at 0 after the let-go", func() bool {
+		return g.depthBytes.Value() == 0 && g.depthReadings.Value() == 0
+	})
+	if st := b.Stats().Lanes[fieldline.LaneTelemetry]; st.DepthBytes != 0 || st.DepthReadings != 0 {
+		t.Fatalf("Stats after the let-go: depth %d readings, %d bytes; want 0", st.DepthReadings, st.DepthBytes)
+	}
+}
