@@ -130,9 +130,10 @@ http: {listen: off}
 }
 
 // TestRuleSwapEndsAlertWithoutReadings: with rules that need no ticks the
-// pipeline does not tick (issue 19), so the end of a firing alert that a
-// reload removes must still go out, with no reading after it: the engine's
-// Changed wakes the pipeline, which ticks until the end is emitted.
+// pipeline ticks once a minute only (issue 19), so the end of a firing
+// alert that a reload removes must still go out at once, with no reading
+// after it: the engine's Changed wakes the pipeline, which ticks until the
+// end is emitted.
 func TestRuleSwapEndsAlertWithoutReadings(t *testing.T) {
 	dir := t.TempDir()
 	bundle, write := rulesFile(t, dir)

@@ -115,8 +115,8 @@ const MaxFuture = 5 * time.Minute
 const futureLogEvery = time.Minute
 
 // clockStepMin is the least change of the wall clock against the monotonic
-// clock between two looks (every batch, and every pipeline tick while the rules
-// need ticks) that the agent
+// clock between two looks (every batch, and every pipeline tick: 250 ms while the
+// rules need ticks, a minute otherwise) that the agent
 // takes for a step and carries the rule engine's state across. NTP slews
 // smaller offsets (ntpd steps from 128 ms, chrony's makestep from 1 s), and
 // a rule timer off by less does not matter.

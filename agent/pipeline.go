@@ -55,23 +55,31 @@ func (p *pipeline) emit(source string, rs []fieldline.Reading) {
 	p.in <- s
 }
 
+// clockLookEvery is how often the pipeline ticks while the rules need no
+// ticks, only to look at the clock (stepAt).
+const clockLookEvery = time.Minute
+
 // run processes until the sources have stopped (stopped is closed), then
 // drains what is queued and returns. It ticks the rule engine every tick
 // only while the engine has something that falls due with time (Timed):
 // with pass-through rules, or rules without `for`, windows or
-// max_interval, an idle agent does not wake up for it (issue 19).
+// max_interval, an idle agent wakes up once a minute, not four times a
+// second (issue 19).
 func (p *pipeline) run(stopped <-chan struct{}) {
 	t := time.NewTicker(p.tick)
 	defer t.Stop()
-	ticking := true
+	timedBefore := true
 	for {
-		if timed := p.engine.Timed(); timed != ticking {
+		// Untimed, it still looks at the clock once a minute: NTP's
+		// slew (at most 500 ppm) must not add up, between two looks, to
+		// what stepAt takes for a step (clockStepMin).
+		if timed := p.engine.Timed(); timed != timedBefore {
 			if timed {
 				t.Reset(p.tick)
 			} else {
-				t.Stop()
+				t.Reset(clockLookEvery)
 			}
-			ticking = timed
+			timedBefore = timed
 		}
 		select {
 		case s := <-p.in:
