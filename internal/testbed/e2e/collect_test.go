@@ -37,7 +37,15 @@ type collector struct {
 	mu   sync.Mutex
 	recs []rec
 	n    map[string]int // per agent
+	// seqs holds the distinct seqs read per agent and lane: duplicates
+	// (re-sent batches) make n run ahead of them.
+	seqs map[agentLane]map[uint64]bool
 	err  error
+}
+
+type agentLane struct {
+	agent string
+	lane  fieldline.Lane
 }
 
 func collect(t *testing.T, brokers []string, topic string) *collector {
@@ -47,7 +55,7 @@ func collect(t *testing.T, brokers []string, topic string) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{n: map[string]int{}}
+	c := &collector{n: map[string]int{}, seqs: map[agentLane]map[uint64]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -80,6 +88,11 @@ func collect(t *testing.T, brokers []string, topic string) *collector {
 				c.mu.Lock()
 				c.recs = append(c.recs, x)
 				c.n[x.agent]++
+				k := agentLane{x.agent, x.lane}
+				if c.seqs[k] == nil {
+					c.seqs[k] = map[uint64]bool{}
+				}
+				c.seqs[k][x.seq] = true
 				c.mu.Unlock()
 			})
 		}
@@ -92,6 +105,13 @@ func (c *collector) count(agent string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n[agent]
+}
+
+// distinct is the number of distinct seqs of agent's lane read so far.
+func (c *collector) distinct(agent string, lane fieldline.Lane) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seqs[agentLane{agent, lane}])
 }
 
 func (c *collector) total() int {
