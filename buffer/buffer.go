@@ -57,6 +57,9 @@ type Buffer struct {
 
 	running bool // set when Open is done (before the committer starts)
 
+	// blobWritten tells the committer that PutBlob changed the file.
+	blobWritten atomic.Bool
+
 	wake      chan struct{} // to the committer, cap 1
 	committed chan struct{} // to the forwarder, cap 1
 	done      chan struct{} // closed when the committer returns

@@ -2,6 +2,8 @@ package buffer
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -51,4 +53,21 @@ func TestWriteDelayLetGoUpdatesGauges(t *testing.T) {
 	if st := b.Stats().Lanes[fieldline.LaneTelemetry]; st.DepthBytes != 0 || st.DepthReadings != 0 {
 		t.Fatalf("Stats after the let-go: depth %d readings, %d bytes; want 0", st.DepthReadings, st.DepthBytes)
 	}
+}
+
+// TestPutBlobFileSizeGauge: a blob that grows the file shows in the file
+// size gauge, also when the buffer is idle (the committer sets it: a Set
+// by PutBlob could cross the committer's own).
+func TestPutBlobFileSizeGauge(t *testing.T) {
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b := openT(t, path, &Options{AgentID: "gw-test", FlushInterval: time.Millisecond, NoAliases: true, Metrics: m})
+	if err := b.PutBlob("big", make([]byte, 4<<20)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("the file size gauge at %d", fi.Size()), func() bool { return m.FileBytes.Value() == float64(fi.Size()) })
 }
