@@ -97,7 +97,7 @@ func (b *Buffer) takeStored(lane fieldline.Lane, max int, how takeHow) (Stored, 
 			return Stored{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments keep vanishing", lane, r.lo, r.hi)
 		}
 		if adopted != nil {
-			if err := b.awaitAdopt(adopted); err != nil {
+			if err := b.await(adopted, adoptWait); err != nil {
 				return Stored{}, false, fmt.Errorf("reading lane %s seqs %d..%d: segments vanished: %w", lane, r.lo, r.hi, err)
 			}
 		}
@@ -111,24 +111,9 @@ const (
 	maxRetries   = 100
 )
 
-// awaitAdopt waits for the commit that dropped a reader's segments to be
-// adopted (adopted closed). It fails when the buffer closed, or when no
-// commit came within adoptWait: a dropped segment's commit is adopted
-// within its fsync, so something else keeps the range unreadable.
-func (b *Buffer) awaitAdopt(adopted <-chan struct{}) error {
-	t := time.NewTimer(adoptWait)
-	defer t.Stop()
-	select {
-	case <-adopted:
-		return nil
-	case <-b.done:
-		return ErrClosed
-	case <-t.C:
-		return fmt.Errorf("no commit within %s", adoptWait)
-	}
-}
-
-// adoptWait bounds how long a reader waits for a commit to be adopted.
+// adoptWait bounds how long a reader waits for the commit that dropped its
+// segments to be adopted: that takes an fsync, so when none comes within
+// it, something else keeps the range unreadable.
 const adoptWait = 10 * time.Second
 
 // seqRange is the range take asks read for; capped is set when max cut

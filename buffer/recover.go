@@ -232,15 +232,22 @@ func (b *Buffer) recoverDamage(cause error) error {
 // awaitRebuild waits until the rebuild that rebuilt stands for is done (a
 // reader that met damage), and reports whether it was.
 func (b *Buffer) awaitRebuild(rebuilt <-chan struct{}) bool {
-	t := time.NewTimer(rebuildWait)
+	return b.await(rebuilt, rebuildWait) == nil
+}
+
+// await waits for the committer to close ch: at most wait, and not past
+// the committer's end (ErrClosed).
+func (b *Buffer) await(ch <-chan struct{}, wait time.Duration) error {
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case <-rebuilt:
-		return true
+	case <-ch:
+		return nil
 	case <-b.done:
+		return ErrClosed
 	case <-t.C:
+		return fmt.Errorf("nothing within %s", wait)
 	}
-	return false
 }
 
 // rebuildWait bounds how long a reader waits for a rebuild.
