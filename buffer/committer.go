@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/fieldline/fieldline"
@@ -127,13 +126,8 @@ func (b *Buffer) run() {
 		// only by commits, held segments coming and going, and PutBlob,
 		// which update them (issue 19: a wakeup a second, out of step
 		// with the sources'). Whatever else it must write kicks it.
-		blob := b.blobWritten.Swap(false)
-		if empty && !b.gaugesIdle {
+		if blob := b.blobWritten.Swap(false); blob || (empty && !b.gaugesIdle) {
 			b.updateGauges()
-		} else if blob {
-			if fi, err := os.Stat(b.path); err == nil {
-				b.m.FileBytes.Set(float64(fi.Size()))
-			}
 		}
 		idle := empty && b.gaugesIdle && b.opts.MaxAge == 0
 		switch {

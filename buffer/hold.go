@@ -207,19 +207,12 @@ func (b *Buffer) needTx(in *cycleIn, waiters []*waiter) bool {
 // held lanes staged, and the held segments let go.
 func (b *Buffer) publishHeld(in *cycleIn) {
 	b.mu.Lock()
-	changed := false
 	for l := range b.lanes {
-		changed = changed || in.heldN[l] > 0 || len(in.staged[l]) > 0
 		b.settleHeld(in, l)
 		b.recycle(in, l)
 	}
 	b.mu.Unlock()
 	b.countStaged(in)
-	// No transaction ran, but the depth did change: held segments came
-	// or went (an idle committer does not look again; see run).
-	if changed {
-		b.updateGauges()
-	}
 }
 
 // countStaged counts the readings and bytes a cycle staged, and wakes the

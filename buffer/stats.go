@@ -198,7 +198,10 @@ func (b *Buffer) updateGauges() {
 		b.lm[l].oldestAge.Set(ls.OldestUnackedAge.Seconds())
 	}
 	b.m.FileBytes.Set(float64(s.FileBytes))
-	b.gaugesIdle = s.DepthReadings == 0
+	// Held segments acked whole still count their bytes until they are
+	// let go (with no transaction): the gauges are idle only once those
+	// are gone too, so that run refreshes them after the let-go.
+	b.gaugesIdle = s.DepthReadings == 0 && s.DepthBytes == 0
 }
 
 // Cost model for the cap. A segment costs its bytes plus bbolt's element
