@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"context"
 	"log/slog"
@@ -33,6 +34,7 @@ type pipeline struct {
 	m      *Metrics
 	out    rules.Output
 	tick   time.Duration
+	period atomic.Int64 // the ticker's period now: tick, or clockLookEvery while the rules need no ticks
 	now    func() time.Time
 }
 
@@ -68,19 +70,25 @@ const clockLookEvery = time.Minute
 func (p *pipeline) run(stopped <-chan struct{}) {
 	t := time.NewTicker(p.tick)
 	defer t.Stop()
-	timedBefore := true
-	for {
-		// Untimed, it still looks at the clock once a minute: NTP's
-		// slew (at most 500 ppm) must not add up, between two looks, to
-		// what stepAt takes for a step (clockStepMin).
-		if timed := p.engine.Timed(); timed != timedBefore {
-			if timed {
-				t.Reset(p.tick)
-			} else {
-				t.Reset(clockLookEvery)
-			}
-			timedBefore = timed
+	p.period.Store(int64(p.tick))
+	// pace sets the ticker from Timed, which changes only with a Swap or
+	// restored state (Changed) or when a Process or Tick emits held
+	// output: asked there, not for every batch. Untimed, it still looks
+	// at the clock once a minute: NTP's slew (at most 500 ppm) must not
+	// add up, between two looks, to what stepAt takes for a step
+	// (clockStepMin).
+	pace := func() {
+		want := clockLookEvery
+		if p.engine.Timed() {
+			want = p.tick
 		}
+		if time.Duration(p.period.Load()) != want {
+			t.Reset(want)
+			p.period.Store(int64(want))
+		}
+	}
+	pace()
+	for {
 		select {
 		case s := <-p.in:
 			p.process(*s)
@@ -91,9 +99,11 @@ func (p *pipeline) run(stopped <-chan struct{}) {
 			p.shift(now)
 			p.engine.Tick(now, &p.out)
 			p.flush()
+			pace()
 		case <-p.engine.Changed():
-			// A Swap or restored state: the loop asks Timed again, and
-			// the next Process or Tick emits what they left.
+			// A Swap or restored state: the next Process or Tick emits
+			// what they left.
+			pace()
 		case <-stopped:
 			for {
 				select {
