@@ -194,12 +194,7 @@ func (g *clockGuard) stamp(rs []fieldline.Reading) {
 				rs[i].Flags |= fieldline.FlagClockUnsynced
 			}
 		}
-		if g.synced.Load() {
-			return
-		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		g.noticeSync(g.wall().UnixNano(), g.mono(), false)
+		g.look()
 		return
 	}
 	// The run's clock read past the floor but was unsynchronised: what
@@ -288,13 +283,18 @@ func (g *clockGuard) correction() (step, from, to int64, ok bool) {
 // truth while no reading comes (the pipeline's tick, which looked 4 times
 // a second, runs only while the rules need it).
 func (g *clockGuard) Synced() bool {
+	g.look()
+	return g.synced.Load()
+}
+
+// look notices the clock being set, until it is believed.
+func (g *clockGuard) look() {
 	if g.synced.Load() {
-		return true
+		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.noticeSync(g.wall().UnixNano(), g.mono(), false)
-	return g.synced.Load()
 }
 
 // correct applies the measured step to the unsynced readings of b whose seq
