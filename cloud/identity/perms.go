@@ -43,12 +43,12 @@ func RuleKeys(id, fleet string) []string {
 }
 
 // bridgePermissions: take batches, reply to them, say hello, and keep the
-// agents' sensor alias tables in the KV bucket AliasBucket (make it, read
+// agents' sensor alias tables in the KV bucket uplink.AliasBucket (make it, read
 // and write its keys, with replies on the bridges' own inbox prefix); nothing
 // else (in particular no fl.up.>, so that no cloud user can send a batch
 // that skips the service import and its identity header).
 func bridgePermissions() jwt.Permissions {
-	stream := "KV_" + AliasBucket
+	stream := "KV_" + uplink.AliasBucket
 	return jwt.Permissions{
 		Pub: jwt.Permission{Allow: []string{
 			uplink.HelloSubject,
@@ -57,16 +57,13 @@ func bridgePermissions() jwt.Permissions {
 			"$JS.API.STREAM.CREATE." + stream,
 			"$JS.API.DIRECT.GET." + stream + ".>",
 			"$JS.API.STREAM.MSG.GET." + stream,
-			"$KV." + AliasBucket + ".>",
+			"$KV." + uplink.AliasBucket + ".>",
 		}},
 		Sub:  jwt.Permission{Allow: []string{uplink.SubjectPrefix + "*", uplink.BridgeInboxPrefix + ".>"}},
 		Resp: &jwt.ResponsePermission{MaxMsgs: 1},
 	}
 }
 
-// AliasBucket is the bridges' KV bucket of sensor alias tables, in the
-// CLOUD account: the bridge's default, written once in uplink.
-const AliasBucket = uplink.AliasBucket
 
 // fleetPermissions: the fleet tools (push, serve, agents) use JetStream
 // and read heartbeats; they do not speak for an agent.
