@@ -114,6 +114,13 @@ func (c *collector) distinct(agent string, lane fieldline.Lane) int {
 	return len(c.seqs[agentLane{agent, lane}])
 }
 
+// has tells whether seq of agent's lane was read.
+func (c *collector) has(agent string, lane fieldline.Lane, seq uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seqs[agentLane{agent, lane}][seq]
+}
+
 func (c *collector) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -67,7 +67,11 @@ func TestWriteDelayThroughKills(t *testing.T) {
 	k, col, sim := s.k, s.col, s.sim
 	br := startBridgeProc(t, s.dir, "bridge", s.nats.URL(), k)
 	a := s.newAgent(t, "gw-wd", "live-first", interval, func(cfg string) string {
-		return strings.Replace(cfg, "buffer: {flush_interval: 50ms}", "buffer: {flush_interval: 50ms, write_delay: 300ms}", 1)
+		const old = "buffer: {flush_interval: 50ms}"
+		if !strings.Contains(cfg, old) {
+			t.Fatalf("the agent config no longer has %q to add write_delay to:\n%s", old, cfg)
+		}
+		return strings.Replace(cfg, old, "buffer: {flush_interval: 50ms, write_delay: 300ms}", 1)
 	})
 	a.start(t)
 	progressed := func(what string) {
@@ -124,14 +128,8 @@ func TestWriteDelayThroughKills(t *testing.T) {
 	br.stop(t)
 
 	testkit.WaitFor(t, 60*time.Second, "every reading on disk at a kill in Kafka", func() bool {
-		seen := map[uint64]bool{}
-		for _, r := range col.snapshot() {
-			if r.agent == a.id && r.lane == fieldline.LaneTelemetry {
-				seen[r.seq] = true
-			}
-		}
 		for s := range accepted {
-			if !seen[s] {
+			if !col.has(a.id, fieldline.LaneTelemetry, s) {
 				return false
 			}
 		}
