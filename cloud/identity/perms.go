@@ -64,7 +64,6 @@ func bridgePermissions() jwt.Permissions {
 	}
 }
 
-
 // fleetPermissions: the fleet tools (push, serve, agents) use JetStream
 // and read heartbeats; they do not speak for an agent.
 func fleetPermissions() jwt.Permissions {
