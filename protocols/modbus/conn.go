@@ -14,7 +14,9 @@ import (
 type conn struct {
 	cfg    *Config
 	logger *log.Logger
-	c      *mb.ModbusClient // nil while closed
+	c      *mb.ModbusClient // rtu:// and rtuovertcp://; nil while closed
+	t      *tcpClient       // tcp://; nil while closed
+	x      [1]tcpExchange
 }
 
 func newConn(cfg *Config, l *slog.Logger) *conn {
@@ -22,6 +24,15 @@ func newConn(cfg *Config, l *slog.Logger) *conn {
 }
 
 func (k *conn) open() error {
+	if k.cfg.transport() == "tcp" {
+		addr := strings.TrimPrefix(k.cfg.URL, "tcp://")
+		t, err := dialTCP(addr, k.cfg.Timeout, 1)
+		if err != nil {
+			return fmt.Errorf("connecting to %s: %w", k.cfg.URL, err)
+		}
+		k.t = t
+		return nil
+	}
 	parity := map[string]uint{"none": mb.PARITY_NONE, "even": mb.PARITY_EVEN, "odd": mb.PARITY_ODD}[k.cfg.Serial.Parity]
 	c, err := mb.NewClient(&mb.ClientConfiguration{
 		URL:      k.cfg.URL,
@@ -42,18 +53,29 @@ func (k *conn) open() error {
 	return nil
 }
 
-func (k *conn) ok() bool { return k.c != nil }
+func (k *conn) ok() bool { return k.c != nil || k.t != nil }
 
 func (k *conn) close() {
 	if k.c != nil {
 		k.c.Close()
 		k.c = nil
 	}
+	if k.t != nil {
+		k.t.close()
+		k.t = nil
+	}
 }
 
 // read sends one request to unit. Registers come back as on the wire
 // (big-endian words); the decoder applies byte and word order.
 func (k *conn) read(unit uint8, r *ReadRequest) (regs []uint16, bits []bool, err error) {
+	if k.t != nil {
+		k.x[0] = tcpExchange{unit: unit, req: r}
+		if err := k.t.exchange(k.x[:]); err != nil {
+			return nil, nil, err
+		}
+		return k.x[0].regs, k.x[0].bits, k.x[0].err
+	}
 	if err := k.c.SetUnitId(unit); err != nil {
 		return nil, nil, err
 	}

@@ -55,32 +55,41 @@ func TestValuesFromTheSimulator(t *testing.T) {
 				}
 				return true
 			})
-			checked := 0
-			for _, u := range simCfg.Units {
-				for _, r := range u.Registers {
-					id := fmt.Sprintf("u%d.%s", u.ID, r.Name)
-					want, ok, err := s.Expected(uint8(u.ID), r.Name, frozen)
-					if err != nil || !ok {
-						t.Fatalf("%s: expected %v %v", id, ok, err)
-					}
-					got := c.readings(id)[0]
-					wantKind := fieldline.KindFloat
-					switch {
-					case r.Type == modbussim.Bool:
-						wantKind = fieldline.KindBool
-					case r.Signal.Shape == "counter":
-						wantKind = fieldline.KindCounter
-					}
-					if got.Value != want || got.Quality != fieldline.QualityGood || got.Kind != wantKind || got.TimeNs != frozen.UnixNano() || got.Seq != 0 {
-						t.Errorf("%s (%s %s %s/%s): got %+v, want value %v kind %v", id, r.Table, r.Type, r.ByteOrder, r.WordOrder, got, want, wantKind)
-					}
-					checked++
-				}
-			}
-			if checked != 16 {
-				t.Fatalf("checked %d registers, want the sample's 16", checked)
-			}
+			checkSimValues(t, s, c)
 		})
+	}
+}
+
+// checkSimValues: the first reading of every register of the simulator's
+// sample is the value the simulator has for it at the frozen time, good,
+// of the register's kind.
+func checkSimValues(t *testing.T, s *modbussim.Sim, c *collector) {
+	t.Helper()
+	simCfg := modbussim.DefaultConfig()
+	checked := 0
+	for _, u := range simCfg.Units {
+		for _, r := range u.Registers {
+			id := fmt.Sprintf("u%d.%s", u.ID, r.Name)
+			want, ok, err := s.Expected(uint8(u.ID), r.Name, frozen)
+			if err != nil || !ok {
+				t.Fatalf("%s: expected %v %v", id, ok, err)
+			}
+			got := c.readings(id)[0]
+			wantKind := fieldline.KindFloat
+			switch {
+			case r.Type == modbussim.Bool:
+				wantKind = fieldline.KindBool
+			case r.Signal.Shape == "counter":
+				wantKind = fieldline.KindCounter
+			}
+			if got.Value != want || got.Quality != fieldline.QualityGood || got.Kind != wantKind || got.TimeNs != frozen.UnixNano() || got.Seq != 0 {
+				t.Errorf("%s (%s %s %s/%s): got %+v, want value %v kind %v", id, r.Table, r.Type, r.ByteOrder, r.WordOrder, got, want, wantKind)
+			}
+			checked++
+		}
+	}
+	if checked != 16 {
+		t.Fatalf("checked %d registers, want the sample's 16", checked)
 	}
 }
 
