@@ -32,7 +32,7 @@ help:
 	@echo "make test-kafka  the integration suite against a real Apache Kafka broker (fetched through Maven)"
 	@echo "make cross       build the agent for linux/arm (v7), arm64, amd64, riscv64 into $(DIST)/, check its size and memory"
 	@echo "                 budgets and run the arm64 agent end to end under qemu"
-	@echo "make footprint-rss  memory, CPU and uplink bytes per reading of the agent, 50 and 500 sensors at 1 Hz (RSS_SENSORS, RSS_HZ, RSS_DURATION)"
+	@echo "make footprint-rss  memory, CPU and uplink bytes per reading of the agent, 50 and 500 sensors at 1 Hz (RSS_SENSORS, RSS_HZ, RSS_DURATION, RSS_WRITE_DELAY, RSS_PIPELINE)"
 	@echo "make footprint-telegraf  Telegraf (Modbus in, Kafka out, built from the module cache) on the agent's 1,000-register workload (TELEGRAF_DURATION, TELEGRAF_FLUSH)"
 	@echo "make dashboard-assets  bundle the dashboard's charts (uPlot, esbuild; needs Node.js and npm) for go:embed"
 	@echo "make demo        run the whole system on this machine (embedded NATS and Kafka, simulators, three agents,"
@@ -89,6 +89,7 @@ RSS_SENSORS   ?= 50,500
 RSS_HZ        ?= 1
 RSS_HOLD      ?= 0s
 RSS_WRITE_DELAY ?= 0s
+RSS_PIPELINE  ?= 1
 RSS_DURATION  ?= 60s
 
 cross:
@@ -119,7 +120,7 @@ footprint:
 # RSS_DURATION each; fails over 30 MB steady with 500 sensors at 1 Hz.
 footprint-rss:
 	$(GO) vet -tags footprint ./internal/testbed/footprint/
-	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_HOLD=$(RSS_HOLD) FL_RSS_WRITE_DELAY=$(RSS_WRITE_DELAY) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
+	FL_RSS_SENSORS=$(RSS_SENSORS) FL_RSS_HZ=$(RSS_HZ) FL_RSS_HOLD=$(RSS_HOLD) FL_RSS_WRITE_DELAY=$(RSS_WRITE_DELAY) FL_RSS_PIPELINE=$(RSS_PIPELINE) FL_RSS_DURATION=$(RSS_DURATION) FL_DIST=$(CURDIR)/$(DIST) \
 		$(GO) test -tags footprint -count=1 -v -run TestSteadyRSS -timeout 30m ./internal/testbed/footprint/
 
 # Telegraf beside the agent (issue 19): the minimal Telegraf (Modbus in,
@@ -145,6 +146,8 @@ bench: dashboard-assets
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10
 	@echo "== the same with buffer.write_delay 1s"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10 RSS_WRITE_DELAY=1s
+	@echo "== the same with the Modbus source's pipeline 8 (a poll's eight requests sent together)"
+	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10 RSS_PIPELINE=8
 	@echo "== 50 sensors at 1 Hz with a 10 s telemetry hold (uplink bytes per reading)"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=50 RSS_HZ=1 RSS_HOLD=10s
 	@echo "== Telegraf (minimal: Modbus in, Kafka out) on the same 1,000 registers at 1 Hz"

@@ -27,6 +27,9 @@ const (
 	OnErrorSkip OnError = "skip"
 )
 
+// MaxPipeline bounds Config.Pipeline.
+const MaxPipeline = 16
+
 // Config is one Modbus connection: a TCP device, an RTU-over-TCP gateway or
 // one serial bus, with the units behind it. Each Config is one Source; give
 // each TCP device its own, so that one device never waits for another.
@@ -39,6 +42,13 @@ type Config struct {
 	Serial Serial `yaml:"serial"` // rtu:// only
 	// Timeout bounds one request. Default 1s for tcp, 500ms for RTU.
 	Timeout time.Duration `yaml:"timeout"`
+	// Pipeline is how many requests of a poll are sent before their
+	// answers are read (tcp:// only; default 1, one at a time). Modbus TCP
+	// tells answers apart by transaction id, and a device that reads its
+	// requests from the stream one after another answers them all; one
+	// that drops requests sent together times out, and the source then
+	// goes back to one at a time and says so in its log.
+	Pipeline int `yaml:"pipeline"`
 	// Retries is how many times a timed-out or failed request is sent
 	// again, waiting RetryBackoff, then twice that, ... Default 1 (nil).
 	// A unit already backed off gets no retry.
@@ -131,6 +141,9 @@ func (c *Config) SetDefaults() {
 		if c.IsRTU() {
 			c.Timeout = 500 * time.Millisecond
 		}
+	}
+	if c.Pipeline == 0 {
+		c.Pipeline = 1
 	}
 	if c.Retries == nil {
 		one := 1
@@ -279,6 +292,12 @@ func (c *Config) check(p *confkit.Problems) {
 	}
 	if c.Timeout <= 0 {
 		p.Add("timeout", "must be > 0, got %s", c.Timeout)
+	}
+	switch {
+	case c.Pipeline < 0 || c.Pipeline > MaxPipeline:
+		p.Add("pipeline", "must be within 1..%d, got %d", MaxPipeline, c.Pipeline)
+	case c.Pipeline > 1 && scheme != "tcp":
+		p.Add("pipeline", "applies to tcp:// only (an RTU line carries one request at a time)")
 	}
 	if c.Retries != nil && *c.Retries < 0 {
 		p.Add("retries", "must be ≥ 0, got %d", *c.Retries)

@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -54,11 +55,38 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestPipelineConfig: pipeline is 1 when absent, up to 16 over tcp://, and
+// a problem on an RTU line.
+func TestPipelineConfig(t *testing.T) {
+	for _, tc := range []struct{ url, pipeline, problem string }{
+		{"tcp://h:502", "", ""},
+		{"tcp://h:502", "pipeline: 16", ""},
+		{"rtuovertcp://h:502", "pipeline: 1", ""},
+		{"rtuovertcp://h:502", "pipeline: 4", "pipeline: applies to tcp:// only"},
+		{"rtu:///dev/ttyS0", "pipeline: 2", "pipeline: applies to tcp:// only"},
+		{"tcp://h:502", "pipeline: -1", "pipeline: must be within 1..16, got -1"},
+	} {
+		in := fmt.Sprintf("name: x\nurl: %s\n%s\nunits: [{id: 1, groups: [{interval: 1s, registers: [{sensor: a, table: coil}]}]}]\n", tc.url, tc.pipeline)
+		var c Config
+		err := confkit.Decode("m.yaml", []byte(in), &c)
+		c.SetDefaults()
+		switch {
+		case tc.problem == "" && err != nil:
+			t.Errorf("%s %s: %v", tc.url, tc.pipeline, err)
+		case tc.problem == "" && tc.pipeline == "" && c.Pipeline != 1:
+			t.Errorf("pipeline absent is %d, want 1", c.Pipeline)
+		case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+			t.Errorf("%s %s: error %v, want one saying %q", tc.url, tc.pipeline, err, tc.problem)
+		}
+	}
+}
+
 func TestConfigProblems(t *testing.T) {
 	in := `
 name: ""
 url: udp://host:1
 timeout: -1s
+pipeline: 17
 retries: -2
 unit_backoff: {min: 2s, max: 1s}
 on_error: ignore
@@ -91,6 +119,7 @@ units:
 		`url: unknown scheme "udp"`,
 		"serial: applies to rtu:// only",
 		"timeout: must be > 0, got -1s",
+		"pipeline: must be within 1..16, got 17",
 		"retries: must be ≥ 0, got -2",
 		"unit_backoff.max: must be ≥ min (2s), got 1s",
 		`on_error: must be bad or skip, got "ignore"`,
@@ -112,8 +141,8 @@ units:
 			t.Errorf("error lacks %q", want)
 		}
 	}
-	if len(ce.Problems) != 20 {
-		t.Errorf("%d problems, want 20:\n%v", len(ce.Problems), err)
+	if len(ce.Problems) != 21 {
+		t.Errorf("%d problems, want 21:\n%v", len(ce.Problems), err)
 	}
 	if _, err := New(Config{Name: "x", URL: "tcp://h:1"}, Options{}); err == nil || !strings.Contains(err.Error(), "units: at least one unit is required") {
 		t.Errorf("New with no unit: %v", err)

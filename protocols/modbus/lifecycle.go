@@ -25,6 +25,8 @@ type run struct {
 	failing []bool // per request: last attempt failed (for log transitions)
 	buf     []fieldline.Reading
 	timer   *time.Timer
+	xs      []tcpExchange // a pipelined poll's requests (prefetch)
+	unpiped bool          // pipelining failed once: one request at a time
 }
 
 // unitState is what the source knows of one unit.

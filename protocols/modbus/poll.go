@@ -13,34 +13,46 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]fieldline
 	u, g := j.unit, j.group
 	r.buf = r.buf[:0]
 	skipped := ""
+	pre := s.prefetch(r, u, g)
 	for i := range g.reqs {
 		req := &g.reqs[i]
 		if ctx.Err() != nil {
 			break
 		}
-		if u.backedOff && time.Now().Before(u.downUntil) {
-			skipped = "unit_down"
-			s.bad(r, req)
-			continue
-		}
-		if r.down {
-			skipped = "disconnected"
-			s.bad(r, req)
-			continue
-		}
-		if !r.conn.ok() {
-			// Closed on purpose after a timeout or a broken line: the
-			// next request reopens it, once. A line that will not open
-			// is the runtime's to reconnect (Read says so).
-			if err := s.open(r, u); err != nil {
+		var regs []uint16
+		var bits []bool
+		if x := prefetched(pre, i); x != nil && x.err == nil {
+			regs, bits = x.regs, x.bits
+			s.recovered(r, u, req)
+		} else {
+			var prior error // an exception to the pipelined request: its first attempt
+			if x != nil {
+				prior = x.err
+			}
+			if u.backedOff && time.Now().Before(u.downUntil) {
+				skipped = "unit_down"
 				s.bad(r, req)
 				continue
 			}
-		}
-		regs, bits, err := s.read(ctx, r, u, req)
-		if err != nil {
-			s.bad(r, req)
-			continue
+			if r.down {
+				skipped = "disconnected"
+				s.bad(r, req)
+				continue
+			}
+			if !r.conn.ok() {
+				// Closed on purpose after a timeout or a broken line: the
+				// next request reopens it, once. A line that will not open
+				// is the runtime's to reconnect (Read says so).
+				if err := s.open(r, u); err != nil {
+					s.bad(r, req)
+					continue
+				}
+			}
+			var err error
+			if regs, bits, err = s.read(ctx, r, u, req, prior); err != nil {
+				s.bad(r, req)
+				continue
+			}
 		}
 		at := s.now().UnixNano()
 		for _, p := range req.points {

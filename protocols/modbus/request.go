@@ -8,8 +8,10 @@ import (
 )
 
 // read sends req with retries and handles its failure: counts it, backs
-// the unit off when it did not answer, closes a broken connection.
-func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedRequest) ([]uint16, []bool, error) {
+// the unit off when it did not answer, closes a broken connection. prior
+// is the exception that req's first attempt, sent with the others of its
+// poll (prefetch), got, or nil: it is then only retried.
+func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedRequest, prior error) ([]uint16, []bool, error) {
 	attempts := 1 + *s.cfg.Retries
 	if u.backedOff {
 		attempts = 1 // a probe of a backed-off unit costs the line one timeout
@@ -17,7 +19,14 @@ func (s *Source) read(ctx context.Context, r *run, u *unitState, req *plannedReq
 	wait := s.retries.Start()
 	var f failure
 	var err error
-	for a := 0; a < attempts; a++ {
+	a := 0
+	if prior != nil { // the first attempt, sent with others, got an exception
+		err, f, a = prior, classify(prior), 1
+		if !f.retry {
+			attempts = 1
+		}
+	}
+	for ; a < attempts; a++ {
 		if a > 0 && !retry.Sleep(ctx, wait.Next()) {
 			break // shutting down: no more retries
 		}

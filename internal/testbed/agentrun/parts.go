@@ -109,8 +109,18 @@ func StartModbusSimWith(t testing.TB, cfg modbussim.Config, opts modbussim.Optio
 // ModbusSourceYAML is the agent's sources section for the registers of
 // SimRegisters(n) at addr, polled every interval, sensors bank.r0...
 func ModbusSourceYAML(addr string, n int, interval time.Duration) string {
+	return ModbusSourcePipelinedYAML(addr, n, interval, 1)
+}
+
+// ModbusSourcePipelinedYAML is ModbusSourceYAML with the source's
+// pipeline setting (requests of a poll sent before their answers).
+func ModbusSourcePipelinedYAML(addr string, n int, interval time.Duration, pipeline int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sources:\n  modbus:\n    - name: bank\n      url: tcp://%s\n      timeout: 2s\n      units:\n        - id: 1\n          groups:\n            - name: all\n              interval: %s\n              registers:\n", addr, interval)
+	fmt.Fprintf(&b, "sources:\n  modbus:\n    - name: bank\n      url: tcp://%s\n      timeout: 2s\n", addr)
+	if pipeline > 1 { // the default, left out for agents older than the setting
+		fmt.Fprintf(&b, "      pipeline: %d\n", pipeline)
+	}
+	fmt.Fprintf(&b, "      units:\n        - id: 1\n          groups:\n            - name: all\n              interval: %s\n              registers:\n", interval)
 	for i := range n {
 		fmt.Fprintf(&b, "                - {sensor: bank.r%d, table: holding, address: %d, type: uint16}\n", i, i)
 	}

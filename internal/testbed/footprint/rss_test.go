@@ -166,7 +166,7 @@ func TestSteadyRSS(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
-	t.Logf("uplink.telemetry_hold: %s, buffer.write_delay: %s, agent.trim_binary_pages: %s", envOr("FL_RSS_HOLD", "0s"), envOr("FL_RSS_WRITE_DELAY", "0s"), envOr("FL_RSS_TRIM", "true"))
+	t.Logf("uplink.telemetry_hold: %s, buffer.write_delay: %s, agent.trim_binary_pages: %s, modbus pipeline: %s", envOr("FL_RSS_HOLD", "0s"), envOr("FL_RSS_WRITE_DELAY", "0s"), envOr("FL_RSS_TRIM", "true"), envOr("FL_RSS_PIPELINE", "1"))
 	t.Log(tableHeader)
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
 		for _, w := range workloads(t, "50,500") {
@@ -207,6 +207,10 @@ func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 	if err != nil || writeDelay < 0 {
 		t.Fatalf("FL_RSS_WRITE_DELAY=%q: want a duration ≥ 0 (buffer.write_delay)", os.Getenv("FL_RSS_WRITE_DELAY"))
 	}
+	pipeline, err := strconv.Atoi(envOr("FL_RSS_PIPELINE", "1"))
+	if err != nil || pipeline < 1 {
+		t.Fatalf("FL_RSS_PIPELINE=%q: want a number ≥ 1 (the Modbus source's pipeline)", os.Getenv("FL_RSS_PIPELINE"))
+	}
 	trim := envOr("FL_RSS_TRIM", "true")
 	if trim != "true" && trim != "false" {
 		t.Fatalf("FL_RSS_TRIM=%q: want true or false (agent.trim_binary_pages)", trim)
@@ -222,7 +226,7 @@ agent: {id: gw-rss, data_dir: %s, trim_binary_pages: %s}
 buffer: {write_delay: %s}
 uplink: {nats: {url: %s}, telemetry_hold: %s}
 http: {listen: "127.0.0.1:0"}
-%s`, dir, trim, writeDelay, n.URL(), hold, agentrun.ModbusSourceYAML(sim, sensors, time.Second/time.Duration(hz))))
+%s`, dir, trim, writeDelay, n.URL(), hold, agentrun.ModbusSourcePipelinedYAML(sim, sensors, time.Second/time.Duration(hz), pipeline)))
 	// The uplink bytes: every batch payload the agent publishes, seen by a
 	// subscriber beside the bridge's (requests fan out to every subscriber).
 	nc, err := nats.Connect(n.URL())

@@ -1,0 +1,283 @@
+package modbus
+
+import (
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/firmware-sim/modbussim"
+)
+
+// frameProxy stands between the source and the simulator. For each read
+// of the source's bytes (on loopback, one write of the source's), it
+// forwards the request frames in it and then, by mode:
+//   - reverse: waits for all their answers and sends them back last
+//     first, in one write: a source that sent one request at a time gets
+//     its answer as usual, one that sent several must match answers by
+//     transaction id;
+//   - naive: forwards only the first frame and drops the rest, as a device
+//     that parses one request per read of its socket would.
+type frameProxy struct {
+	naive bool
+	most  atomic.Int64 // most request frames in one read
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target net.Addr, naive bool) (*frameProxy, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &frameProxy{naive: naive}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target.String())
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			p.wg.Go(func() { p.serve(c, s) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p, ln.Addr().String()
+}
+
+func (p *frameProxy) serve(c, s net.Conn) {
+	defer c.Close()
+	defer s.Close()
+	buf := make([]byte, 4096)
+	var pending []byte
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		pending = append(pending, buf[:n]...)
+		var frames [][]byte
+		for len(pending) >= mbapLen {
+			end := mbapLen - 1 + int(binary.BigEndian.Uint16(pending[4:]))
+			if end > len(pending) {
+				break
+			}
+			frames = append(frames, slices.Clone(pending[:end]))
+			pending = pending[end:]
+		}
+		if int64(len(frames)) > p.most.Load() {
+			p.most.Store(int64(len(frames)))
+		}
+		if p.naive && len(frames) > 1 {
+			frames = frames[:1]
+		}
+		var answers [][]byte
+		for _, f := range frames {
+			if _, err := s.Write(f); err != nil {
+				return
+			}
+			hdr := make([]byte, mbapLen)
+			if _, err := io.ReadFull(s, hdr); err != nil {
+				return
+			}
+			body := make([]byte, int(binary.BigEndian.Uint16(hdr[4:]))-1)
+			if _, err := io.ReadFull(s, body); err != nil {
+				return
+			}
+			answers = append(answers, append(hdr, body...))
+		}
+		slices.Reverse(answers)
+		if _, err := c.Write(slices.Concat(answers...)); err != nil {
+			return
+		}
+	}
+}
+
+// pipelinedSource is a source of every register of the simulator's sample,
+// through a proxy, at most 4 registers a request (so that groups have
+// several requests), sending pipeline requests at once.
+func pipelinedSource(t *testing.T, addr string, pipeline int, m *Metrics, log *slog.Logger) *Source {
+	t.Helper()
+	simCfg := modbussim.DefaultConfig()
+	cfg := Config{Name: "sim", URL: "tcp://" + addr, Timeout: 2 * time.Second, Pipeline: pipeline, MaxRegistersPerRequest: 4}
+	for _, u := range simCfg.Units {
+		cfg.Units = append(cfg.Units, mirror(u, 20*time.Millisecond))
+	}
+	src, err := New(cfg, Options{Now: frozenNow, Metrics: m, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// TestPipelinedPolls: with pipeline 8 the source sends a group's requests
+// together, matches answers that come back in reverse order by transaction
+// id, and reads every value as the simulator has it, with no error; with
+// pipeline 1 it sends one at a time.
+func TestPipelinedPolls(t *testing.T) {
+	for _, tc := range []struct {
+		pipeline   int
+		pipelined  bool
+		minPerPoll int64
+	}{{1, false, 1}, {8, true, 2}} {
+		t.Run(map[bool]string{true: "pipeline 8", false: "pipeline 1"}[tc.pipelined], func(t *testing.T) {
+			s := newSim(t, nil, nil)
+			p, addr := startProxy(t, listenTCP(t, s), false)
+			m := NewMetrics(nil)
+			src := pipelinedSource(t, addr, tc.pipeline, m, nil)
+			most := 0
+			for _, u := range src.Requests() {
+				for _, g := range u {
+					most = max(most, len(g))
+				}
+			}
+			if most < 3 {
+				t.Fatalf("the test wants a group of 3 or more requests, the largest has %d", most)
+			}
+			c, stop := runSourceStop(t, src)
+			c.waitUntil(t, 20*time.Second, "5 readings of every sensor", func() bool {
+				for _, si := range src.Sensors() {
+					if len(c.readings(si.ID)) < 5 {
+						return false
+					}
+				}
+				return true
+			})
+			stop()
+			checkSimValues(t, s, c)
+			if n := errorsTotal(m, "modbus/sim"); n != 0 {
+				t.Errorf("%d errors: %s", n, dumpErrors(m))
+			}
+			switch got := p.most.Load(); {
+			case tc.pipelined && got != int64(most):
+				t.Errorf("at most %d requests arrived together, want the largest group's %d", got, most)
+			case !tc.pipelined && got != 1:
+				t.Errorf("%d requests arrived together with pipeline 1", got)
+			}
+		})
+	}
+}
+
+// TestPipelineFallsBackOnADeviceThatDropsRequests: a device that answers
+// only the first of the requests sent together costs one timeout; the
+// source counts it, says so in its log, and from then on sends one request
+// at a time, every value good.
+func TestPipelineFallsBackOnADeviceThatDropsRequests(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s := newSim(t, nil, nil)
+	p, addr := startProxy(t, listenTCP(t, s), true)
+	m := NewMetrics(nil)
+	src := pipelinedSource(t, addr, 8, m, log)
+	src.cfg.Timeout = 200 * time.Millisecond
+	c, stop := runSourceStop(t, src)
+	c.waitUntil(t, 20*time.Second, "10 good readings of every sensor", func() bool {
+		for _, si := range src.Sensors() {
+			if c.count(si.ID, fieldline.QualityGood) < 10 {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if p.most.Load() < 2 {
+		t.Fatalf("the source never sent requests together")
+	}
+	if n := errorsOf(m, "sim", "1", "timeout") + errorsOf(m, "sim", "2", "timeout"); n != 1 {
+		t.Errorf("%d timeouts counted, want the one of the pipelined poll: %s", n, dumpErrors(m))
+	}
+	if n := errorsTotal(m, "modbus/sim"); n != 1 {
+		t.Errorf("%d errors, want 1: %s", n, dumpErrors(m))
+	}
+	if got := strings.Count(logs.String(), "sending them one at a time from now on"); got != 1 {
+		t.Errorf("%d log lines about the fallback, want 1:\n%s", got, logs.String())
+	}
+	for _, si := range src.Sensors() {
+		if bad := c.count(si.ID, fieldline.QualityBad); bad != 0 {
+			t.Errorf("%s: %d bad readings; the requests not answered together are sent again, one at a time", si.ID, bad)
+		}
+	}
+}
+
+// TestPipelinedExceptions: an exception to a request sent with others is
+// that request's first attempt: illegal_data_address is counted once a
+// poll and not sent again (two requests a poll, one per register), busy
+// is retried once, alone (four: the pipelined pair, then a retry of
+// each). Stopping may cut the last poll short, hence the ranges.
+func TestPipelinedExceptions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		busy    bool
+		code    string
+		perPoll int
+	}{
+		{"illegal address", false, "illegal_data_address", 2},
+		{"busy", true, "server_device_busy", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, nil, nil)
+			if tc.busy {
+				must(t, s.SetFault(2, modbussim.Fault{Exception: 6}))
+			}
+			p, addr := startProxy(t, listenTCP(t, s), false)
+			m := NewMetrics(nil)
+			src, err := New(Config{Name: "meter", URL: "tcp://" + addr, Pipeline: 8, Timeout: 5 * time.Second, Retries: ptr(1), RetryBackoff: time.Millisecond,
+				Units: []UnitConfig{{ID: 2, Groups: []GroupConfig{{Name: "both", Interval: 15 * time.Millisecond, Registers: []RegisterConfig{
+					{Sensor: "voltage", Table: Input, Address: 0, Type: Float32, ByteOrder: Little, WordOrder: Little},
+					{Sensor: "missing", Table: Input, Address: 20},
+				}}}}}},
+				Options{Metrics: m, Now: frozenNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, stop := runSourceStop(t, src)
+			c.waitUntil(t, 10*time.Second, "5 polls", func() bool { return len(c.readings("missing")) >= 5 })
+			stop()
+			polls := len(c.readings("missing"))
+			if n := c.count("missing", fieldline.QualityBad); n != polls {
+				t.Errorf("%d bad readings of the missing register in %d polls", n, polls)
+			}
+			voltages, good := len(c.readings("voltage")), c.count("voltage", fieldline.QualityGood)
+			if voltages < polls || voltages > polls+1 || (good == voltages) == tc.busy {
+				t.Errorf("%d voltage readings (%d good) in %d polls", voltages, good, polls)
+			}
+			if p.most.Load() != 2 {
+				t.Errorf("at most %d requests arrived together, want the poll's 2", p.most.Load())
+			}
+			excs, want := errorsOf(m, "meter", "2", tc.code), polls
+			if tc.busy {
+				want = polls + voltages // each register counted once a poll
+			}
+			if excs != want {
+				t.Errorf("%d %s errors in %d polls, want %d", excs, tc.code, polls, want)
+			}
+			if req := requestsOf(m, "meter", "2"); req < tc.perPoll*polls || req > tc.perPoll*(polls+1) {
+				t.Errorf("%d requests in %d polls, want %d a poll", req, polls, tc.perPoll)
+			}
+		})
+	}
+}
