@@ -198,3 +198,42 @@ func resolveAliases(m *pbBatch, v byte, look AliasLookup) error {
 	}
 	return nil
 }
+
+// aliases names e.msg's columns by alias as useAliases does. When this
+// batch's sensors are the previous batch's (build's e.same) and table a
+// gave every one of them an alias then, it takes those without a's lock
+// or map: an alias, once given, is never changed or taken back within a
+// table. Otherwise it asks a, and remembers the answer when every column
+// got an alias and e.last names the columns.
+func (e *encoder) aliases(a *Aliases, grow bool) bool {
+	m := &e.msg
+	if e.same && e.aliasTable == a && len(e.aliasOf) == len(m.Columns) {
+		prev := int64(-1)
+		for i, c := range m.Columns {
+			n := int64(e.aliasOf[i])
+			c.SensorID, c.AliasDelta = "", int32(n-prev-1)
+			prev = n
+		}
+		m.AliasEpoch, m.AliasCount = a.epoch, e.aliasCount
+		return true
+	}
+	e.aliasTable = nil
+	if !useAliases(m, a, grow) {
+		return false
+	}
+	if len(e.last) != len(m.Columns) {
+		return true
+	}
+	e.aliasOf = e.aliasOf[:0]
+	prev := int64(-1)
+	for _, c := range m.Columns {
+		if c.SensorID != "" {
+			return true // a column kept its id: nothing to remember
+		}
+		n := prev + 1 + int64(c.AliasDelta)
+		e.aliasOf = append(e.aliasOf, uint32(n))
+		prev = n
+	}
+	e.aliasTable, e.aliasCount = a, m.AliasCount
+	return true
+}

@@ -15,6 +15,16 @@ type colKey struct {
 
 // encoder holds scratch space reused between Encode calls.
 type encoder struct {
+	// last: the sensors of the previous batch when it had one reading of
+	// each (a poll); same: this batch's sensors are those, in that order.
+	last []colKey
+	same bool
+	// aliasOf: the alias of each of last's sensors in table aliasTable,
+	// which gave every one of them one (aliasCount: the batch's AliasCount).
+	aliasTable *Aliases
+	aliasOf    []uint32
+	aliasCount uint32
+
 	msg   pbBatch
 	cols  []*pbColumn
 	index map[colKey]int32
@@ -57,9 +67,13 @@ func encode(dst []byte, b *fieldline.Batch, a *Aliases, grow bool) ([]byte, erro
 	}
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
+	return e.encode(dst, b, a, grow)
+}
+
+func (e *encoder) encode(dst []byte, b *fieldline.Batch, a *Aliases, grow bool) ([]byte, error) {
 	e.build(b)
 	version := byte(version2)
-	if a != nil && useAliases(&e.msg, a, grow) {
+	if a != nil && e.aliases(a, grow) {
 		version = version3
 	}
 	var err error
@@ -88,36 +102,26 @@ func (e *encoder) column(i int) *pbColumn {
 
 func (e *encoder) build(b *fieldline.Batch) {
 	rs := b.Readings
-	clear(e.index)
 	e.colOf = e.colOf[:0]
 	order := e.msg.Order[:0]
 	columns := e.msg.Columns[:0]
-	// Assign columns. Readings usually cycle through the same sensors, so try
-	// the column after the previous one before the map.
-	prev := int32(-1)
-	for i := range rs {
-		id := rs[i].SensorID
-		var c int32
-		switch {
-		case prev >= 0 && columns[prev].SensorID == id && columns[prev].Kind == uint32(rs[i].Kind):
-			c = prev
-		case int(prev+1) < len(columns) && columns[prev+1].SensorID == id && columns[prev+1].Kind == uint32(rs[i].Kind):
-			c = prev + 1
-		default:
-			key := colKey{id, rs[i].Kind}
-			var ok bool
-			c, ok = e.index[key]
-			if !ok {
-				c = int32(len(columns))
-				col := e.column(int(c))
-				col.SensorID, col.Kind = id, uint32(rs[i].Kind)
-				columns = append(columns, col)
-				e.index[key] = c
+	if e.same = e.sameSensors(rs); e.same {
+		// A poll like the one before: a column for each reading, and no
+		// map (its inserts were a fifth of a 1,000-sensor poll's encoding).
+		for i := range rs {
+			col := e.column(i)
+			col.SensorID, col.Kind, col.Count = rs[i].SensorID, uint32(rs[i].Kind), 1
+			columns = append(columns, col)
+			e.colOf = append(e.colOf, int32(i))
+		}
+	} else {
+		columns = e.assign(rs, columns)
+		e.last, e.aliasTable = e.last[:0], nil
+		if len(columns) == len(rs) {
+			for _, c := range columns {
+				e.last = append(e.last, colKey{c.SensorID, fieldline.Kind(c.Kind)})
 			}
 		}
-		columns[c].Count++
-		e.colOf = append(e.colOf, c)
-		prev = c
 	}
 	if len(columns) > 1 {
 		n, next := int32(len(columns)), int32(0) // next: the column after the previous reading's
@@ -164,6 +168,54 @@ func (e *encoder) build(b *fieldline.Batch) {
 
 		OlderUnsent: b.OlderUnsent,
 	}
+}
+
+// sameSensors tells whether rs are one reading of each of the previous
+// batch's sensors, in the same order (ids compare by pointer first, and a
+// source hands the same strings every poll).
+func (e *encoder) sameSensors(rs []fieldline.Reading) bool {
+	if len(rs) == 0 || len(rs) != len(e.last) {
+		return false
+	}
+	for i := range rs {
+		if rs[i].SensorID != e.last[i].id || rs[i].Kind != e.last[i].kind {
+			return false
+		}
+	}
+	return true
+}
+
+// assign gives each reading of rs its column, appending new columns to
+// columns. Readings usually cycle through the same sensors, so it tries
+// the column after the previous one before the map.
+func (e *encoder) assign(rs []fieldline.Reading, columns []*pbColumn) []*pbColumn {
+	clear(e.index)
+	prev := int32(-1)
+	for i := range rs {
+		id := rs[i].SensorID
+		var c int32
+		switch {
+		case prev >= 0 && columns[prev].SensorID == id && columns[prev].Kind == uint32(rs[i].Kind):
+			c = prev
+		case int(prev+1) < len(columns) && columns[prev+1].SensorID == id && columns[prev+1].Kind == uint32(rs[i].Kind):
+			c = prev + 1
+		default:
+			key := colKey{id, rs[i].Kind}
+			var ok bool
+			c, ok = e.index[key]
+			if !ok {
+				c = int32(len(columns))
+				col := e.column(int(c))
+				col.SensorID, col.Kind = id, uint32(rs[i].Kind)
+				columns = append(columns, col)
+				e.index[key] = c
+			}
+		}
+		columns[c].Count++
+		e.colOf = append(e.colOf, c)
+		prev = c
+	}
+	return columns
 }
 
 // fillColumn codes the readings rs[idx[0]], rs[idx[1]], ... into col; a nil
