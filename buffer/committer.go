@@ -17,7 +17,8 @@ const maintenanceEvery = time.Second
 // transactions of its own on its caller's goroutine; see DESIGN.md.)
 func (b *Buffer) run() {
 	defer close(b.done)
-	timer := time.NewTimer(maintenanceEvery)
+	every := b.opts.maintEvery
+	timer := time.NewTimer(every)
 	defer timer.Stop()
 	lastMaint := time.Now()
 	retryAt := time.Time{}
@@ -135,11 +136,11 @@ func (b *Buffer) run() {
 			lastMaint = time.Time{}
 		case lastMaint.IsZero():
 			lastMaint = now // the first turn comes a second after the buffer stops being idle
-		case now.Sub(lastMaint) >= maintenanceEvery:
+		case now.Sub(lastMaint) >= every:
 			lastMaint = now
 			b.maintain()
 		}
-		wait := maintenanceEvery - now.Sub(lastMaint)
+		wait := every - now.Sub(lastMaint)
 		if idle {
 			wait = time.Hour // a commit, an ack or Close kicks
 		}

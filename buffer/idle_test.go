@@ -71,3 +71,35 @@ func TestPutBlobFileSizeGauge(t *testing.T) {
 	}
 	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("the file size gauge at %d", fi.Size()), func() bool { return m.FileBytes.Value() == float64(fi.Size()) })
 }
+
+// TestAckedBufferGoesIdle: once the cloud has acknowledged every reading
+// the buffer is idle, also while the acked segments wait in the file for
+// the commit that takes the acks along: no maintenance turn reads the file
+// (issue 19: one a second, out of step with the polls, while the acks
+// waited). Unacked readings bring the turns back (their age grows).
+func TestAckedBufferGoesIdle(t *testing.T) {
+	m := NewMetrics(nil)
+	b := openT(t, tempPath(t), &Options{AgentID: "gw-test", FlushInterval: time.Millisecond, AckFlushInterval: time.Hour,
+		NoAliases: true, Metrics: m, maintEvery: 5 * time.Millisecond})
+	g := b.lm[fieldline.LaneTelemetry]
+	first, last := appendT(t, b, fieldline.LaneTelemetry, readings(10, 2, 0))
+	ackT(t, b, fieldline.LaneTelemetry, first, last)
+	testkit.WaitFor(t, 10*time.Second, "the depth gauge at 0 after the ack", func() bool { return g.depthReadings.Value() == 0 })
+	if st := b.Stats().Lanes[fieldline.LaneTelemetry]; st.DepthBytes == 0 {
+		t.Fatalf("the acked segment left the file before the ack commit: the test needs it there")
+	}
+	// Reading the file (Stats) is a read transaction: count them over
+	// 200 ms, forty maintenance turns were the buffer not idle.
+	reads := func() int {
+		tx0 := b.db.Stats().TxN
+		time.Sleep(200 * time.Millisecond)
+		return b.db.Stats().TxN - tx0
+	}
+	if n := reads(); n != 0 {
+		t.Fatalf("%d read transactions in 200 ms of an acked buffer; want none (idle)", n)
+	}
+	appendT(t, b, fieldline.LaneTelemetry, readings(1, 1, 10))
+	if n := reads(); n < 5 {
+		t.Fatalf("%d read transactions in 200 ms with an unacked reading; want the maintenance turns", n)
+	}
+}

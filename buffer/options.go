@@ -133,6 +133,9 @@ type Options struct {
 	Logger  *slog.Logger     // nil: discard
 	Metrics *Metrics         // nil: NewMetrics(nil)
 	Now     func() time.Time // nil: time.Now; commit times and ages use it
+
+	// maintEvery is maintenanceEvery; tests shorten it.
+	maintEvery time.Duration
 }
 
 // The defaults of DefaultOptions; the agent's config takes its own from
@@ -177,6 +180,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.maintEvery == 0 {
+		c.maintEvery = maintenanceEvery
 	}
 	return c, c.validate()
 }

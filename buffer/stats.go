@@ -198,10 +198,20 @@ func (b *Buffer) updateGauges() {
 		b.lm[l].oldestAge.Set(ls.OldestUnackedAge.Seconds())
 	}
 	b.m.FileBytes.Set(float64(s.FileBytes))
-	// Held segments acked whole still count their bytes until they are
-	// let go (with no transaction): the gauges are idle only once those
-	// are gone too, so that run refreshes them after the let-go.
-	b.gaugesIdle = s.DepthReadings == 0 && s.DepthBytes == 0
+	// Idle: nothing unacked, so nothing ages. Bytes may remain: acked
+	// segments wait in the file for the commit that takes the acks along,
+	// whose publish refreshes the gauges (issue 19: counting those kept
+	// an acked buffer out of idle, with a maintenance turn a second out of
+	// step with the polls). Held segments acked whole count their bytes
+	// until they are let go, with no transaction: the gauges are idle only
+	// once those are gone, so that run refreshes them after the let-go.
+	b.mu.Lock()
+	held := 0
+	for l := range b.lanes {
+		held += b.lanes[l].heldBytes
+	}
+	b.mu.Unlock()
+	b.gaugesIdle = s.DepthReadings == 0 && held == 0
 }
 
 // Cost model for the cap. A segment costs its bytes plus bbolt's element
