@@ -142,16 +142,12 @@ func (b *Buffer) cycle(force bool) error {
 		}
 		return err
 	}
-	if testHookBeforePublish != nil {
-		testHookBeforePublish()
+	if b.opts.beforePublish != nil {
+		b.opts.beforePublish()
 	}
 	b.publish(&in, &out, waiters, lat)
 	return nil
 }
-
-// testHookBeforePublish, set by tests before Open, runs between a commit's
-// bbolt transaction and its publish.
-var testHookBeforePublish func()
 
 // reserve raises the sidecar marks before seqs past them are committed
 // or held.

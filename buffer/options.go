@@ -136,6 +136,9 @@ type Options struct {
 
 	// maintEvery is maintenanceEvery; tests shorten it.
 	maintEvery time.Duration
+	// beforePublish, set by tests, runs between a commit's bbolt
+	// transaction and its publish.
+	beforePublish func()
 }
 
 // The defaults of DefaultOptions; the agent's config takes its own from

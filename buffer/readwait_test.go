@@ -21,15 +21,14 @@ func TestReaderWaitsForTheDroppingCommit(t *testing.T) {
 	now.Store(t0.UnixNano())
 	var armed atomic.Bool
 	entered, release := make(chan struct{}), make(chan struct{})
-	testHookBeforePublish = func() {
-		if armed.CompareAndSwap(true, false) {
-			close(entered)
-			<-release
-		}
-	}
-	t.Cleanup(func() { testHookBeforePublish = nil }) // runs after openT's Close
 	b := openT(t, tempPath(t), &Options{AgentID: "gw-test", MaxAge: time.Hour, NoAliases: true,
-		Now: func() time.Time { return time.Unix(0, now.Load()) }})
+		Now: func() time.Time { return time.Unix(0, now.Load()) },
+		beforePublish: func() {
+			if armed.CompareAndSwap(true, false) {
+				close(entered)
+				<-release
+			}
+		}})
 	var once sync.Once
 	let := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(let)                                             // before openT's Close, should the test fail with the committer held
