@@ -118,46 +118,50 @@ func (a *Aliases) aliasLocked(id string, grow bool) (uint32, bool) {
 }
 
 // useAliases names m's columns by alias where a gives one (grow: giving
-// new ones). It reports false, leaving m as it is, when no column gets
-// one, or when a column with an empty sensor id would stay named by id
-// (which version 3 reads as an alias); a may have grown even then (the
-// buffer keeps what a gained with the commit either way). It takes a's
-// lock once and looks each sensor up once (issue 19: a lock and two map
-// lookups per column were a sixth of a 1,000-sensor poll's encoding);
-// each column's AliasDelta holds its alias plus one, 0 for none, until
-// the deltas are known.
-func useAliases(m *pbBatch, a *Aliases, grow bool) bool {
+// new ones), setting (*of)[i] to column i's alias plus one, 0 for none. It
+// reports false, leaving m as it is, when no column gets one, or when a
+// column with an empty sensor id would stay named by id (which version 3
+// reads as an alias); a may have grown even then (the buffer keeps what a
+// gained with the commit either way). It takes a's lock once and looks
+// each sensor up once (issue 19: a lock and two map lookups per column
+// were a sixth of a 1,000-sensor poll's encoding).
+func useAliases(m *pbBatch, a *Aliases, grow bool, of *[]uint32) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	ofs := (*of)[:0]
+	defer func() { *of = ofs }()
 	var count uint32
 	for _, c := range m.Columns {
 		n, ok := a.aliasLocked(c.SensorID, grow)
-		if !ok {
-			if c.SensorID == "" {
-				for _, c := range m.Columns {
-					c.AliasDelta = 0
-				}
-				return false
-			}
-			c.AliasDelta = 0
-			continue
+		switch {
+		case ok:
+			ofs = append(ofs, n+1) // n < MaxAliases: no overflow
+			count = max(count, n+1)
+		case c.SensorID == "":
+			return false
+		default:
+			ofs = append(ofs, 0)
 		}
-		c.AliasDelta = int32(n + 1) // n < MaxAliases: no overflow
-		count = max(count, n+1)
 	}
 	if count == 0 {
 		return false
 	}
+	setAliases(m, ofs, a.epoch, count)
+	return true
+}
+
+// setAliases names the columns of m whose ofs is not 0 by alias ofs-1 of
+// table epoch; count is the batch's AliasCount.
+func setAliases(m *pbBatch, ofs []uint32, epoch uint64, count uint32) {
 	prev := int64(-1)
-	for _, c := range m.Columns {
-		if c.AliasDelta != 0 {
-			n := int64(c.AliasDelta) - 1
+	for i, c := range m.Columns {
+		if ofs[i] != 0 {
+			n := int64(ofs[i]) - 1
 			c.SensorID, c.AliasDelta = "", int32(n-prev-1)
 			prev = n
 		}
 	}
-	m.AliasEpoch, m.AliasCount = a.epoch, count
-	return true
+	m.AliasEpoch, m.AliasCount = epoch, count
 }
 
 // resolveAliases names the aliased columns of m (format version v) by
@@ -208,32 +212,15 @@ func resolveAliases(m *pbBatch, v byte, look AliasLookup) error {
 func (e *encoder) aliases(a *Aliases, grow bool) bool {
 	m := &e.msg
 	if e.same && e.aliasTable == a && len(e.aliasOf) == len(m.Columns) {
-		prev := int64(-1)
-		for i, c := range m.Columns {
-			n := int64(e.aliasOf[i])
-			c.SensorID, c.AliasDelta = "", int32(n-prev-1)
-			prev = n
-		}
-		m.AliasEpoch, m.AliasCount = a.epoch, e.aliasCount
+		setAliases(m, e.aliasOf, a.epoch, e.aliasCount)
 		return true
 	}
 	e.aliasTable = nil
-	if !useAliases(m, a, grow) {
+	if !useAliases(m, a, grow, &e.aliasOf) {
 		return false
 	}
-	if len(e.last) != len(m.Columns) {
-		return true
+	if len(e.last) == len(m.Columns) && !slices.Contains(e.aliasOf, 0) {
+		e.aliasTable, e.aliasCount = a, m.AliasCount
 	}
-	e.aliasOf = e.aliasOf[:0]
-	prev := int64(-1)
-	for _, c := range m.Columns {
-		if c.SensorID != "" {
-			return true // a column kept its id: nothing to remember
-		}
-		n := prev + 1 + int64(c.AliasDelta)
-		e.aliasOf = append(e.aliasOf, uint32(n))
-		prev = n
-	}
-	e.aliasTable, e.aliasCount = a, m.AliasCount
 	return true
 }

@@ -82,7 +82,7 @@ func TestAliasRoundTrip(t *testing.T) {
 	}
 	e := encoders.Get().(*encoder)
 	e.build(b2)
-	useAliases(&e.msg, a, true)
+	useAliases(&e.msg, a, true, &e.aliasOf)
 	for i, c := range e.msg.Columns {
 		if c.SensorID != "" || (c.AliasDelta != 0 && i != 1) {
 			t.Errorf("column %d: id %q, alias delta %d", i, c.SensorID, c.AliasDelta)

@@ -19,8 +19,9 @@ type encoder struct {
 	// each (a poll); same: this batch's sensors are those, in that order.
 	last []colKey
 	same bool
-	// aliasOf: the alias of each of last's sensors in table aliasTable,
-	// which gave every one of them one (aliasCount: the batch's AliasCount).
+	// aliasOf: each column's alias plus one (useAliases); when aliasTable
+	// is set, that table's aliases of last's sensors, every one of which
+	// has one (aliasCount: the batch's AliasCount).
 	aliasTable *Aliases
 	aliasOf    []uint32
 	aliasCount uint32
