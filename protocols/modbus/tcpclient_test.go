@@ -16,11 +16,7 @@ import (
 // of the asked count or an exception.
 func FuzzTCPAnswers(f *testing.F) {
 	reqs := []ReadRequest{{Table: Holding, Address: 0, Count: 2}, {Table: Coil, Address: 0, Count: 9}, {Table: Input, Address: 5, Count: 1}}
-	answer := func(txn uint16, unit, fc byte, data ...byte) []byte {
-		b := binary.BigEndian.AppendUint16(nil, txn)
-		b = binary.BigEndian.AppendUint16(append(b, 0, 0), uint16(len(data)+2))
-		return append(append(b, unit, fc), data...)
-	}
+	answer := mbapFrame
 	good := slices.Concat(answer(3, 1, 4, 2, 0, 7), answer(1, 1, 3, 4, 0, 1, 0, 2), answer(2, 1, 1, 2, 0xff, 1))
 	f.Add(good)
 	f.Add(slices.Concat(answer(1, 1, 0x83, 2), answer(2, 0xff, 0x81, 11), answer(3, 1, 4, 2, 0, 7)))
@@ -57,11 +53,7 @@ func FuzzTCPAnswers(f *testing.F) {
 // TestTCPAnswersGolden: the fuzz seeds' outcomes, each checked by hand.
 func TestTCPAnswersGolden(t *testing.T) {
 	reqs := []ReadRequest{{Table: Holding, Address: 0, Count: 2}, {Table: Coil, Address: 0, Count: 9}}
-	frame := func(txn uint16, unit, fc byte, data ...byte) []byte {
-		b := binary.BigEndian.AppendUint16(nil, txn)
-		b = binary.BigEndian.AppendUint16(append(b, 0, 0), uint16(len(data)+2))
-		return append(append(b, unit, fc), data...)
-	}
+	frame := mbapFrame
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -127,3 +119,11 @@ func (s *scriptIO) read(b []byte) (int, error) {
 
 func (s *scriptIO) setDeadline(time.Time) error { return nil }
 func (s *scriptIO) close() error                { return nil }
+
+// mbapFrame is a Modbus TCP frame: transaction txn, protocol 0, unit,
+// function code fc and data.
+func mbapFrame(txn uint16, unit, fc byte, data ...byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, txn)
+	b = binary.BigEndian.AppendUint16(append(b, 0, 0), uint16(len(data)+2))
+	return append(append(b, unit, fc), data...)
+}
