@@ -121,21 +121,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	readings := prefix + "fl.readings"
-	if _, err := adm.CreateTopic(ctx, 6, 1, nil, readings); err != nil {
-		return Result{}, fmt.Errorf("creating %s: %w", readings, err)
+	if err := embedded.CreateTopics(ctx, brokers, 6, readings); err != nil {
+		return Result{}, err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		topics, _ := adm.ListTopics(dctx)
-		var mine []string
-		for _, n := range topics.Names() {
-			if strings.HasPrefix(n, prefix) {
-				mine = append(mine, n)
-			}
-		}
-		_, _ = adm.DeleteTopics(dctx, mine...)
-	}()
+	defer embedded.DeletePrefixed(brokers, prefix) // the processor's topics too
 
 	var res Result
 	res.Readings = o.Agents * o.Sensors * o.Seconds

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline"
+	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/wire"
 )
@@ -44,25 +45,13 @@ func startCluster(t testing.TB, n int32) *cluster {
 		t.Cleanup(f.Close)
 		c.fake, c.brokers = f, f.ListenAddrs()
 	}
-	adm := c.admin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, n, 1, nil, c.topic("fl.readings")); err != nil {
-		t.Fatalf("creating readings topic: %v", err)
+	if err := embedded.CreateTopics(ctx, c.brokers, n, c.topic("fl.readings")); err != nil {
+		t.Fatal(err)
 	}
 	if c.fake == nil {
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			topics, _ := c.admin(t).ListTopics(ctx)
-			var mine []string
-			for _, name := range topics.Names() {
-				if len(name) > len(c.prefix) && name[:len(c.prefix)] == c.prefix {
-					mine = append(mine, name)
-				}
-			}
-			_, _ = c.admin(t).DeleteTopics(ctx, mine...)
-		})
+		t.Cleanup(func() { embedded.DeletePrefixed(c.brokers, c.prefix) }) // the processor's topics too
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -66,6 +67,26 @@ func leadersReady(ctx context.Context, adm *kadm.Client, partitions int32, topic
 // DeleteTopics removes topics from a real broker, best effort (within
 // 30 s): the clean-up of CreateTopics.
 func DeleteTopics(brokers []string, topics ...string) {
+	deleteTopics(brokers, func(*kadm.Client, context.Context) []string { return topics })
+}
+
+// DeletePrefixed removes every topic whose name starts with prefix, best
+// effort (within 30 s): the clean-up of a run that made topics of its own
+// besides the ones it created (a processor's outputs).
+func DeletePrefixed(brokers []string, prefix string) {
+	deleteTopics(brokers, func(adm *kadm.Client, ctx context.Context) []string {
+		td, _ := adm.ListTopics(ctx)
+		var mine []string
+		for _, n := range td.Names() {
+			if strings.HasPrefix(n, prefix) {
+				mine = append(mine, n)
+			}
+		}
+		return mine
+	})
+}
+
+func deleteTopics(brokers []string, which func(*kadm.Client, context.Context) []string) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return
@@ -73,5 +94,8 @@ func DeleteTopics(brokers []string, topics ...string) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, topics...)
+	adm := kadm.NewClient(cl)
+	if topics := which(adm, ctx); len(topics) > 0 {
+		_, _ = adm.DeleteTopics(ctx, topics...)
+	}
 }
