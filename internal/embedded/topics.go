@@ -72,10 +72,18 @@ func DeleteTopics(brokers []string, topics ...string) {
 
 // DeletePrefixed removes every topic whose name starts with prefix, best
 // effort (within 30 s): the clean-up of a run that made topics of its own
-// besides the ones it created (a processor's outputs).
+// besides the ones it created (a processor's outputs). An empty prefix
+// deletes nothing (it would name every topic of the broker), and neither
+// does a listing that failed.
 func DeletePrefixed(brokers []string, prefix string) {
+	if prefix == "" {
+		return
+	}
 	deleteTopics(brokers, func(adm *kadm.Client, ctx context.Context) []string {
-		td, _ := adm.ListTopics(ctx)
+		td, err := adm.ListTopics(ctx)
+		if err != nil {
+			return nil
+		}
 		var mine []string
 		for _, n := range td.Names() {
 			if strings.HasPrefix(n, prefix) {

@@ -1,11 +1,13 @@
 package modbus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"strings"
+	"time"
 
 	mb "github.com/simonvetter/modbus"
 )
@@ -17,16 +19,17 @@ type conn struct {
 	c      *mb.ModbusClient // rtu:// and rtuovertcp://; nil while closed
 	t      *tcpClient       // tcp://; nil while closed
 	x      [1]tcpExchange
+	now    func() time.Time // the source's clock
 }
 
-func newConn(cfg *Config, l *slog.Logger) *conn {
-	return &conn{cfg: cfg, logger: log.New(slogWriter{l}, "", 0)}
+func newConn(cfg *Config, l *slog.Logger, now func() time.Time) *conn {
+	return &conn{cfg: cfg, logger: log.New(slogWriter{l}, "", 0), now: now}
 }
 
 func (k *conn) open() error {
 	if k.cfg.transport() == "tcp" {
 		addr := strings.TrimPrefix(k.cfg.URL, "tcp://")
-		t, err := dialTCP(addr, k.cfg.Timeout, 1)
+		t, err := dialTCP(addr, k.cfg.Timeout, 1, k.now)
 		if err != nil {
 			return fmt.Errorf("connecting to %s: %w", k.cfg.URL, err)
 		}
@@ -71,7 +74,7 @@ func (k *conn) close() {
 func (k *conn) read(unit uint8, r *ReadRequest) (regs []uint16, bits []bool, err error) {
 	if k.t != nil {
 		k.x[0] = tcpExchange{unit: unit, req: r}
-		if err := k.t.exchange(k.x[:]); err != nil {
+		if err := k.t.exchange(context.Background(), k.x[:]); err != nil { // one request: bounded by one timeout
 			return nil, nil, err
 		}
 		return k.x[0].regs, k.x[0].bits, k.x[0].err

@@ -29,10 +29,14 @@
 // Read is one loop on the caller's goroutine: the connection is one line,
 // so requests go one at a time, which is also how several units on one
 // serial bus must be read. Over tcp://, pipeline: N sends a poll's
-// requests N at a time and matches the answers by transaction id; the
-// first failure of such a poll sends its requests again one at a time,
-// and the source stays with one at a time from then on (a device may drop
-// requests sent together), saying so in its log.
+// requests N at a time and matches the answers by transaction id. The
+// requests of such a poll that got no answer are sent again one at a
+// time; when the first of them is answered alone although it was not
+// answered together (at once if others of its poll were answered, else
+// the second poll in a row this happens), the device drops requests sent
+// together, and the source stays with one at a time from then on, saying
+// so in its log. A device that stops answering, a connection that breaks,
+// and a backed-off unit's probe (one request) leave pipelining on.
 //
 // tcp:// lines use the package's own client (tcpclient.go), rtu:// and
 // rtuovertcp:// github.com/simonvetter/modbus. Its errors are the
@@ -77,9 +81,11 @@
 // another.
 // Within one Source the line is shared and backoff is the only defence.
 //
-// Requests take no context: a request in flight when ctx ends completes or
-// times out first, so Read returns within one timeout (TCP connects, in
-// Connect or before a request, are bounded at 5 s).
+// Requests sent one at a time take no context: a request in flight when
+// ctx ends completes or times out first, so Read returns within one
+// timeout (TCP connects, in Connect or before a request, are bounded at
+// 5 s). A pipelined poll sends nothing more and stops waiting as soon as
+// ctx ends.
 //
 // RTU has no transaction ids: an answer that arrives after its timeout
 // could be taken for the next request's. Reopening the line after a timeout

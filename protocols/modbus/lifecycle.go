@@ -26,7 +26,11 @@ type run struct {
 	buf     []fieldline.Reading
 	timer   *time.Timer
 	xs      []tcpExchange // a pipelined poll's requests (prefetch)
-	unpiped bool          // pipelining failed once: one request at a time
+	unpiped bool          // the device drops requests sent together: one at a time
+	// pipe: the last pipelined exchange's failure, for the request sent
+	// alone after it; pipeStrikes: such requests answered in a row.
+	pipe        pipeOutcome
+	pipeStrikes int
 }
 
 // unitState is what the source knows of one unit.
@@ -47,7 +51,7 @@ type job struct {
 // newRun starts the schedule: the first poll of each group is due its
 // phase from now.
 func (s *Source) newRun() *run {
-	r := &run{conn: newConn(&s.cfg, s.log), down: true, failing: make([]bool, s.nreq), timer: time.NewTimer(time.Hour)}
+	r := &run{conn: newConn(&s.cfg, s.log, s.now), down: true, failing: make([]bool, s.nreq), timer: time.NewTimer(time.Hour)}
 	r.timer.Stop()
 	start := time.Now()
 	phases := s.phases()

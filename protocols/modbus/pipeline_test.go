@@ -25,21 +25,25 @@ import (
 //     transaction id;
 //   - naive: forwards only the first frame and drops the rest, as a device
 //     that parses one request per read of its socket would.
+//
+// A request gateway says yes to is not forwarded: the proxy answers it
+// with exception 11 (gateway target failed to respond), as unit 255.
 type frameProxy struct {
-	naive bool
-	most  atomic.Int64 // most request frames in one read
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
+	naive   bool
+	gateway func(unit byte, address uint16) bool
+	most    atomic.Int64 // most request frames in one read
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
 }
 
-func startProxy(t *testing.T, target net.Addr, naive bool) (*frameProxy, string) {
+// startProxy starts p (its mode set, the rest zero) in front of target.
+func startProxy(t *testing.T, target net.Addr, p *frameProxy) (*frameProxy, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &frameProxy{naive: naive}
 	p.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -97,6 +101,10 @@ func (p *frameProxy) serve(c, s net.Conn) {
 		}
 		var answers [][]byte
 		for _, f := range frames {
+			if p.gateway != nil && p.gateway(f[6], binary.BigEndian.Uint16(f[8:])) {
+				answers = append(answers, mbapFrame(binary.BigEndian.Uint16(f), 0xff, f[7]|0x80, 11))
+				continue
+			}
 			if _, err := s.Write(f); err != nil {
 				return
 			}
@@ -146,7 +154,7 @@ func TestPipelinedPolls(t *testing.T) {
 	}{{1, false, 1}, {8, true, 2}} {
 		t.Run(map[bool]string{true: "pipeline 8", false: "pipeline 1"}[tc.pipelined], func(t *testing.T) {
 			s := newSim(t, nil, nil)
-			p, addr := startProxy(t, listenTCP(t, s), false)
+			p, addr := startProxy(t, listenTCP(t, s), &frameProxy{})
 			m := NewMetrics(nil)
 			src := pipelinedSource(t, addr, tc.pipeline, m, nil)
 			most := 0
@@ -190,7 +198,7 @@ func TestPipelineFallsBackOnADeviceThatDropsRequests(t *testing.T) {
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	s := newSim(t, nil, nil)
-	p, addr := startProxy(t, listenTCP(t, s), true)
+	p, addr := startProxy(t, listenTCP(t, s), &frameProxy{naive: true})
 	m := NewMetrics(nil)
 	src := pipelinedSource(t, addr, 8, m, log)
 	src.cfg.Timeout = 200 * time.Millisecond
@@ -243,7 +251,7 @@ func TestPipelinedExceptions(t *testing.T) {
 			if tc.busy {
 				must(t, s.SetFault(2, modbussim.Fault{Exception: 6}))
 			}
-			p, addr := startProxy(t, listenTCP(t, s), false)
+			p, addr := startProxy(t, listenTCP(t, s), &frameProxy{})
 			m := NewMetrics(nil)
 			src, err := New(Config{Name: "meter", URL: "tcp://" + addr, Pipeline: 8, Timeout: 5 * time.Second, Retries: ptr(1), RetryBackoff: time.Millisecond,
 				Units: []UnitConfig{{ID: 2, Groups: []GroupConfig{{Name: "both", Interval: 15 * time.Millisecond, Registers: []RegisterConfig{
@@ -277,6 +285,129 @@ func TestPipelinedExceptions(t *testing.T) {
 			}
 			if req := requestsOf(m, "meter", "2"); req < tc.perPoll*polls || req > tc.perPoll*(polls+1) {
 				t.Errorf("%d requests in %d polls, want %d a poll", req, polls, tc.perPoll)
+			}
+		})
+	}
+}
+
+// TestPipelinedPollKeepsABackoffItSet: when the first request of a
+// pipelined poll fails as a silent unit does (a gateway's exception 11,
+// retried) and backs the unit off, the answers the same exchange got to
+// the poll's later requests do not bring the unit back: they are skipped
+// as without pipelining, and the backoff holds.
+func TestPipelinedPollKeepsABackoffItSet(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s := newSim(t, nil, nil)
+	p, addr := startProxy(t, listenTCP(t, s), &frameProxy{gateway: func(unit byte, address uint16) bool { return unit == 1 && address == 0 }})
+	m := NewMetrics(nil)
+	src, err := New(Config{Name: "boiler", URL: "tcp://" + addr, Pipeline: 8, Timeout: 5 * time.Second, Retries: ptr(1), RetryBackoff: time.Millisecond,
+		MaxRegistersPerRequest: 1, UnitBackoff: Backoff{Min: time.Hour, Max: time.Hour},
+		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Name: "both", Interval: 10 * time.Millisecond, Registers: []RegisterConfig{
+			{Sensor: "temperature", Table: Holding, Address: 0, Type: Int16},
+			{Sensor: "pressure", Table: Holding, Address: 1},
+		}}}}}},
+		Options{Metrics: m, Now: frozenNow, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, stop := runSourceStop(t, src)
+	c.waitUntil(t, 10*time.Second, "5 polls", func() bool { return len(c.readings("pressure")) >= 5 })
+	stop()
+	if p.most.Load() != 2 {
+		t.Errorf("at most %d requests arrived together, want the first poll's 2", p.most.Load())
+	}
+	if n := c.count("pressure", fieldline.QualityGood); n != 0 {
+		t.Errorf("%d good pressure readings: an answer of the pipelined exchange was used although the poll had backed the unit off", n)
+	}
+	if n := errorsOf(m, "boiler", "1", "gateway_target_failed"); n != 1 {
+		t.Errorf("%d gateway errors, want the first poll's failed request: %s", n, dumpErrors(m))
+	}
+	if n := requestsOf(m, "boiler", "1"); n != 3 {
+		t.Errorf("%d requests, want the first poll's two and the retry of the failed one (then the unit is skipped for an hour)", n)
+	}
+	if v := m.UnitDown.WithLabelValues("modbus/boiler", "1").Value(); v != 1 {
+		t.Errorf("unit down gauge %v, want 1", v)
+	}
+	if strings.Contains(logs.String(), "answering again") {
+		t.Errorf("the unit was said to answer again:\n%s", logs.String())
+	}
+}
+
+// TestPipelineSurvivesADeviceThatHangs: a device that stops answering
+// (every request of a pipelined poll times out, and the one sent alone
+// after them too) and then answers again is sent requests together again:
+// a failure that is not the device dropping requests sent together does
+// not turn pipelining off.
+func TestPipelineSurvivesADeviceThatHangs(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s := newSim(t, nil, nil)
+	p, addr := startProxy(t, listenTCP(t, s), &frameProxy{})
+	m := NewMetrics(nil)
+	src, err := New(Config{Name: "boiler", URL: "tcp://" + addr, Pipeline: 8, Timeout: 100 * time.Millisecond, Retries: ptr(0),
+		MaxRegistersPerRequest: 1, UnitBackoff: Backoff{Min: 50 * time.Millisecond, Max: 50 * time.Millisecond},
+		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Name: "both", Interval: 10 * time.Millisecond, Registers: []RegisterConfig{
+			{Sensor: "temperature", Table: Holding, Address: 0, Type: Int16},
+			{Sensor: "pressure", Table: Holding, Address: 1},
+		}}}}}},
+		Options{Metrics: m, Now: frozenNow, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, stop := runSourceStop(t, src)
+	c.waitUntil(t, 10*time.Second, "a good poll", func() bool { return c.count("pressure", fieldline.QualityGood) >= 1 })
+	must(t, s.SetFault(1, modbussim.Fault{Dead: true}))
+	c.waitUntil(t, 10*time.Second, "timeouts", func() bool { return errorsOf(m, "boiler", "1", "timeout") >= 2 })
+	must(t, s.SetFault(1, modbussim.Fault{}))
+	good := c.count("pressure", fieldline.QualityGood)
+	c.waitUntil(t, 10*time.Second, "good polls again", func() bool { return c.count("pressure", fieldline.QualityGood) >= good+5 })
+	p.most.Store(0)
+	good = c.count("pressure", fieldline.QualityGood)
+	c.waitUntil(t, 10*time.Second, "more good polls", func() bool { return c.count("pressure", fieldline.QualityGood) >= good+5 })
+	stop()
+	if p.most.Load() != 2 {
+		t.Errorf("after the device answered again at most %d requests arrived together, want 2", p.most.Load())
+	}
+	if strings.Contains(logs.String(), "from now on") {
+		t.Errorf("pipelining was turned off:\n%s", logs.String())
+	}
+}
+
+// TestPipeVerdict: when the first request sent alone after a timed-out
+// pipelined exchange turns pipelining off.
+func TestPipeVerdict(t *testing.T) {
+	type step struct {
+		pipe pipeOutcome
+		ok   bool // the request sent alone was answered
+	}
+	timedOut := func(answered int) pipeOutcome { return pipeOutcome{timedOut: true, answered: answered, of: 4} }
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		off   bool
+	}{
+		{"some answered together, the rest alone: drops requests", []step{{timedOut(1), true}}, true},
+		{"none answered together, answered alone once: a stall", []step{{timedOut(0), true}}, false},
+		{"none answered together, answered alone twice in a row", []step{{timedOut(0), true}, {timedOut(0), true}}, true},
+		{"a dead device in between resets the count", []step{{timedOut(0), true}, {timedOut(0), false}, {timedOut(0), true}}, false},
+		{"not alone either: the device, not pipelining", []step{{timedOut(2), false}, {timedOut(2), false}}, false},
+		{"a line error that is not a timeout", []step{{pipeOutcome{}, true}, {pipeOutcome{}, true}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Source{cfg: Config{Pipeline: 4}, log: slog.New(slog.DiscardHandler)}
+			r := &run{}
+			req := &plannedRequest{}
+			for _, st := range tc.steps {
+				r.pipe = st.pipe
+				var err error
+				if !st.ok {
+					err = io.ErrUnexpectedEOF
+				}
+				s.pipeVerdict(r, &unitState{plannedUnit: &plannedUnit{}}, req, err)
+			}
+			if r.unpiped != tc.off {
+				t.Errorf("pipelining off: %v, want %v", r.unpiped, tc.off)
 			}
 		})
 	}

@@ -13,26 +13,30 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]fieldline
 	u, g := j.unit, j.group
 	r.buf = r.buf[:0]
 	skipped := ""
-	pre := s.prefetch(r, u, g)
+	pre := s.prefetch(ctx, r, u, g)
 	for i := range g.reqs {
 		req := &g.reqs[i]
 		if ctx.Err() != nil {
 			break
 		}
+		// Before a prefetched answer too: an earlier request of this
+		// poll may have backed the unit off, and its backoff holds.
+		if u.backedOff && time.Now().Before(u.downUntil) {
+			skipped = "unit_down"
+			s.bad(r, req)
+			continue
+		}
 		var regs []uint16
 		var bits []bool
+		at := int64(0)
 		if x := prefetched(pre, i); x != nil && x.err == nil {
 			regs, bits = x.regs, x.bits
+			at = x.at
 			s.recovered(r, u, req)
 		} else {
 			var prior error // an exception to the pipelined request: its first attempt
 			if x != nil {
 				prior = x.err
-			}
-			if u.backedOff && time.Now().Before(u.downUntil) {
-				skipped = "unit_down"
-				s.bad(r, req)
-				continue
 			}
 			if r.down {
 				skipped = "disconnected"
@@ -49,12 +53,16 @@ func (s *Source) poll(ctx context.Context, r *run, j *job, emit func([]fieldline
 				}
 			}
 			var err error
-			if regs, bits, err = s.read(ctx, r, u, req, prior); err != nil {
+			regs, bits, err = s.read(ctx, r, u, req, prior)
+			if pre != nil && x == nil && ctx.Err() == nil {
+				s.pipeVerdict(r, u, req, err)
+			}
+			if err != nil {
 				s.bad(r, req)
 				continue
 			}
+			at = s.now().UnixNano()
 		}
-		at := s.now().UnixNano()
 		for _, p := range req.points {
 			rd := fieldline.Reading{TimeNs: at, SensorID: p.sensor, Kind: p.kind}
 			if bits != nil {

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 // sentinels, so classify treats both clients alike.
 type tcpClient struct {
 	io       lineIO
+	now      func() time.Time // the source's clock, for tcpExchange.at
 	timeout  time.Duration
 	inFlight int
 	txn      uint16
@@ -47,7 +49,9 @@ type tcpExchange struct {
 	req  *ReadRequest
 	txn  uint16 // 0 until sent
 	done bool
+	sent time.Time
 	took time.Duration // from sending to the answer
+	at   int64         // when the answer came, on tcpClient.now, in ns
 	regs []uint16
 	bits []bool
 	err  error
@@ -58,11 +62,11 @@ const (
 	maxTCPFrame = 260
 )
 
-// dialTCP connects to addr (host:port). Connecting is bounded by timeout
-// and at most 5 s, as the library's client is.
-func dialTCP(addr string, timeout time.Duration, inFlight int) (*tcpClient, error) {
-	d := min(timeout, 5*time.Second)
-	c, err := net.DialTimeout("tcp", addr, d)
+// dialTCP connects to addr (host:port), for at most 5 s, as the library's
+// client does (a slow link may take longer to connect than a request to
+// be answered).
+func dialTCP(addr string, timeout time.Duration, inFlight int, now func() time.Time) (*tcpClient, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -71,26 +75,38 @@ func dialTCP(addr string, timeout time.Duration, inFlight int) (*tcpClient, erro
 		c.Close()
 		return nil, err
 	}
-	return newTCPClient(rio, timeout, inFlight), nil
+	t := newTCPClient(rio, timeout, inFlight)
+	t.now = now
+	return t, nil
 }
 
 func newTCPClient(l lineIO, timeout time.Duration, inFlight int) *tcpClient {
-	return &tcpClient{io: l, timeout: timeout, inFlight: max(inFlight, 1), in: make([]byte, 4*maxTCPFrame)}
+	return &tcpClient{io: l, now: time.Now, timeout: timeout, inFlight: max(inFlight, 1), in: make([]byte, 4*maxTCPFrame)}
 }
 
 func (t *tcpClient) close() error { return t.io.close() }
 
 // exchange sends every request of xs, at most inFlight before their
 // answers, and fills in each answer. The error it returns is the line's
-// (i/o, timeout, a garbled frame): the connection is then unusable, and
-// the requests not done are for the caller to send again. Each request
-// has the whole timeout for its answer, counted from when it was sent.
-func (t *tcpClient) exchange(xs []tcpExchange) error {
+// (i/o, timeout, a garbled frame), or ctx's when ctx ended: the connection
+// is then unusable, and the requests not done are for the caller to send
+// again. Each request has the whole timeout for its answer, counted from
+// when it was sent. When ctx ends, exchange sends nothing more and stops
+// waiting at once.
+func (t *tcpClient) exchange(ctx context.Context, xs []tcpExchange) error {
+	if ctx.Done() != nil {
+		// A deadline in the past wakes a read waiting for an answer.
+		stop := context.AfterFunc(ctx, func() { _ = t.io.setDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
 	sent, done := 0, 0
-	var at time.Time
 	for done < len(xs) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if sent < len(xs) && sent-done < t.inFlight {
 			t.out = t.out[:0]
+			first := sent
 			for sent < len(xs) && sent-done < t.inFlight {
 				x := &xs[sent]
 				if t.txn++; t.txn == 0 {
@@ -100,17 +116,22 @@ func (t *tcpClient) exchange(xs []tcpExchange) error {
 				t.out = appendRequest(t.out, x.txn, x.unit, x.req)
 				sent++
 			}
-			at = time.Now()
-			if err := t.io.setDeadline(at.Add(t.timeout)); err != nil {
-				return err
+			now := time.Now()
+			for i := first; i < sent; i++ {
+				xs[i].sent = now
+			}
+			if first == done { // nothing was waiting: the oldest is this batch
+				if err := t.io.setDeadline(now.Add(t.timeout)); err != nil {
+					return err
+				}
 			}
 			if err := t.io.write(t.out); err != nil {
-				return timeoutAs(err)
+				return t.lineErr(ctx, err)
 			}
 		}
 		frame, err := t.frame()
 		if err != nil {
-			return err
+			return t.lineErr(ctx, err)
 		}
 		txn := binary.BigEndian.Uint16(frame)
 		var x *tcpExchange
@@ -126,12 +147,29 @@ func (t *tcpClient) exchange(xs []tcpExchange) error {
 		if err := parseAnswer(frame, x); err != nil {
 			return err
 		}
-		x.done, x.took = true, time.Since(at)
+		x.done, x.took, x.at = true, time.Since(x.sent), t.now().UnixNano()
+		oldest := done
 		for done < sent && xs[done].done {
 			done++
 		}
+		if done != oldest && done < sent {
+			// The oldest request still waiting has its own timeout.
+			if err := t.io.setDeadline(xs[done].sent.Add(t.timeout)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// lineErr is err as exchange returns it: ctx's error when ctx ended (the
+// deadline exchange set in the past then is not the device's timeout),
+// else a deadline as the library's timeout.
+func (t *tcpClient) lineErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return timeoutAs(err)
 }
 
 // frame returns the next whole MBAP frame of a known protocol, reading as

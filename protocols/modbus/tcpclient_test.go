@@ -1,9 +1,12 @@
 package modbus
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -23,12 +26,13 @@ func FuzzTCPAnswers(f *testing.F) {
 	f.Add(good[:20])
 	f.Add(slices.Concat(answer(9, 1, 3, 2, 0, 1), good))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := newTCPClient(&scriptIO{in: data}, time.Second, 3)
+		// The socket hands over 1 to 4 bytes a read, or all it has.
+		c := newTCPClient(&scriptIO{in: data, chunk: len(data) % 5}, time.Second, 3)
 		xs := make([]tcpExchange, len(reqs))
 		for i := range reqs {
 			xs[i] = tcpExchange{unit: 1, req: &reqs[i]}
 		}
-		if err := c.exchange(xs); err != nil {
+		if err := c.exchange(context.Background(), xs); err != nil {
 			return
 		}
 		for i, x := range xs {
@@ -78,32 +82,102 @@ func TestTCPAnswersGolden(t *testing.T) {
 		{"an MBAP length of 1", []byte{0, 1, 0, 0, 0, 1, 1}, "MBAP length 1", nil},
 		{"the line ends", frame(1, 1, 3, 4, 0, 1)[:9], "EOF", nil},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newTCPClient(&scriptIO{in: tc.in}, time.Second, 2)
-			xs := []tcpExchange{{unit: 1, req: &reqs[0]}, {unit: 1, req: &reqs[1]}}
-			err := c.exchange(xs)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one saying %q", err, tc.err)
+		// All at once, and a few bytes a read: frames split across reads.
+		for _, chunk := range []int{0, 1, 3} {
+			t.Run(fmt.Sprintf("%s/chunk=%d", tc.name, chunk), func(t *testing.T) {
+				c := newTCPClient(&scriptIO{in: tc.in, chunk: chunk}, time.Second, 2)
+				xs := []tcpExchange{{unit: 1, req: &reqs[0]}, {unit: 1, req: &reqs[1]}}
+				err := c.exchange(context.Background(), xs)
+				if tc.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("error %v, want one saying %q", err, tc.err)
+					}
+					if f := classify(err); f.out != broken {
+						t.Errorf("%v is classified %+v, want a broken line", err, f)
+					}
+					return
 				}
-				if f := classify(err); f.out != broken {
-					t.Errorf("%v is classified %+v, want a broken line", err, f)
+				if err != nil || !tc.want(xs) {
+					t.Fatalf("error %v, answers %+v", err, xs)
 				}
-				return
+			})
+		}
+	}
+}
+
+// TestExchangeEndsWithItsContext: a pipelined exchange waiting on a device
+// that does not answer returns ctx's error as soon as ctx ends, not after
+// its timeout (an hour here), and sends nothing more.
+func TestExchangeEndsWithItsContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan int, 1)
+	go func() { // the device: reads the first two requests, answers nothing
+		c, err := ln.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		b := make([]byte, 64)
+		n := 0
+		for n < 24 {
+			m, err := c.Read(b[n:])
+			if err != nil {
+				break
 			}
-			if err != nil || !tc.want(xs) {
-				t.Fatalf("error %v, answers %+v", err, xs)
+			n += m
+		}
+		cancel()
+		for { // and anything sent after ctx ended
+			m, err := c.Read(b[n:])
+			n += m
+			if err != nil {
+				break
 			}
-		})
+		}
+		got <- n
+	}()
+	c, err := dialTCP(ln.Addr().String(), time.Hour, 2, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := []ReadRequest{{Table: Holding, Count: 1}, {Table: Holding, Address: 1, Count: 1}, {Table: Holding, Address: 2, Count: 1}}
+	xs := []tcpExchange{{unit: 1, req: &reqs[0]}, {unit: 1, req: &reqs[1]}, {unit: 1, req: &reqs[2]}}
+	done := make(chan error, 1)
+	go func() { done <- c.exchange(ctx, xs) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("exchange returned %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("exchange still waiting a minute after its context ended")
+	}
+	c.close()
+	if n := <-got; n != 24 {
+		t.Errorf("the device got %d bytes, want the two requests' 24 and nothing after ctx ended", n)
+	}
+	for i, x := range xs {
+		if x.done {
+			t.Errorf("request %d answered", i)
+		}
 	}
 }
 
 func errGatewayTarget() error { return exceptions[len(exceptions)-1].err }
 
-// scriptIO is a line whose device says in, then nothing more.
+// scriptIO is a line whose device says in, then nothing more, at most
+// chunk bytes a read (all it has when 0).
 type scriptIO struct {
-	in  []byte
-	out []byte
+	in    []byte
+	chunk int
+	out   []byte
 }
 
 func (s *scriptIO) write(b []byte) error { s.out = append(s.out, b...); return nil }
@@ -111,6 +185,9 @@ func (s *scriptIO) write(b []byte) error { s.out = append(s.out, b...); return n
 func (s *scriptIO) read(b []byte) (int, error) {
 	if len(s.in) == 0 {
 		return 0, io.EOF
+	}
+	if s.chunk > 0 && len(b) > s.chunk {
+		b = b[:s.chunk]
 	}
 	n := copy(b, s.in)
 	s.in = s.in[n:]
