@@ -1,14 +1,18 @@
 package agent
 
 import (
+	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fieldline/fieldline/cloud/bridge"
 	"github.com/fieldline/fieldline/firmware-sim/modbussim"
 	"github.com/fieldline/fieldline/internal/embedded"
 	"github.com/fieldline/fieldline/internal/testbed/agentrun"
@@ -143,5 +147,103 @@ func watchPayloads(t *testing.T, natsURL, agent string, fn func([]byte)) {
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAliasesAnnouncedAgain: the bridges lose the agent's alias table (its
+// KV entry deleted, the bridge that cached it replaced by a new one). The
+// real agent's next batch is answered "aliases"; it announces the table
+// again and sends the batch again, and Kafka has seqs 1..n in order, each
+// once, every record with its sensor's id.
+func TestAliasesAnnouncedAgain(t *testing.T) {
+	_, addr := boilerSim(t, modbussim.Options{})
+	ns := testkit.NATS(t)
+	k := testkit.StartKafka(t)
+	_, stop := agentrun.RunBridge(t, ns.URL(), k, bridge.Options{})
+	var (
+		mu       sync.Mutex
+		payloads [][]byte
+	)
+	watchPayloads(t, ns.URL(), "gw-lost", func(p []byte) {
+		mu.Lock()
+		payloads = append(payloads, p)
+		mu.Unlock()
+	})
+	births := func() (n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range payloads {
+			if wire.IsBirth(p) {
+				n++
+			}
+		}
+		return n
+	}
+	a := startAgent(t, boilerConfig("gw-lost", filepath.Join(t.TempDir(), "state"), ns.URL(), "", addr), Options{})
+
+	const before, n = 100, 600
+	sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true, "boiler.flow": true, "boiler.flow_cdab": true}
+	var got []*wire.Record
+	cons := testkit.NewConsumer(t, k.Brokers, k.Topic("fl.readings"))
+	read := func(want int) {
+		t.Helper()
+		if !cons.Until(60*time.Second, func(rec *kgo.Record) bool {
+			r := agentrun.ReadRecord(t, rec)
+			got = append(got, &r)
+			return len(got) >= want
+		}) {
+			t.Fatalf("only %d of %d readings reached Kafka", len(got), want)
+		}
+	}
+	read(before)
+
+	// The tables are lost: the bridge goes, its KV entry too.
+	stop()
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	kv, err := js.KeyValue(ctx, uplink.AliasBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for key := range keys.Keys() {
+		if strings.HasPrefix(key, "gw-lost.") {
+			if err := kv.Purge(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			deleted++
+		}
+	}
+	if deleted != 1 {
+		t.Fatalf("%d alias tables of the agent in KV, want 1", deleted)
+	}
+	if b := births(); b != 1 {
+		t.Fatalf("%d births before the loss, want 1", b)
+	}
+	agentrun.StartBridge(t, ns.URL(), k)
+
+	read(n)
+	for i, r := range got {
+		if r.Seq != uint64(i+1) || !sensors[r.SensorID] {
+			t.Fatalf("record %d: seq %d sensor %q", i, r.Seq, r.SensorID)
+		}
+	}
+	if b, ok := births(), a.m.Births.WithLabelValues(birthOK).Value(); b != 2 || ok != 2 {
+		t.Fatalf("%d births seen, %v counted ok; want 2: the first and the one after the loss", b, ok)
+	}
+	if v := a.m.UplinkBatches.WithLabelValues(pathStored).Value(); v == 0 {
+		t.Fatal("no batch went as stored")
 	}
 }
