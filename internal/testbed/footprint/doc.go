@@ -16,10 +16,11 @@
 // else it builds the agent as `make cross` does. FL_RSS_TARGETS=amd64,arm64
 // also measures the arm64 binary under qemu-aarch64-static. Every second it
 // reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status and the
-// CPU time from /proc/<pid>/stat; steady RSS is the median over the second
-// half of the run. CPU per reading is the agent's user+system time over the
-// readings of the run (the clock ticks are 10 ms: runs of a minute keep
-// the rounding within a few percent). Uplink bytes per reading are the
+// CPU time its threads spent on a CPU, in ns, from
+// /proc/<pid>/task/*/schedstat (/proc/<pid>/stat's user+system time, in
+// 10 ms ticks, where schedstat is missing); steady RSS is the median over
+// the second half of the run. CPU per reading is that time over the
+// readings of the run. Uplink bytes per reading are the
 // batch payloads the agent published on fl.up.<agent> (seen by a
 // subscriber of the test beside the bridge's) over the readings polled
 // meanwhile: what crosses the gateway's link, less NATS's own framing.

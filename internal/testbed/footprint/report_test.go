@@ -44,18 +44,18 @@ func (f footprint) steadyRSS() int64 {
 
 // row is the table row of the run: steady VmRSS is the median of the
 // second half, VmHWM the last sample's, RssAnon and RssFile those of the
-// middle sample of the second half, CPU % the user+system time between the
+// middle sample of the second half, CPU % the CPU time between the
 // first and last sample over that span.
 func (f footprint) row() string {
 	steady := f.steady()
 	mid, last := steady[len(steady)/2], f.samples[len(f.samples)-1]
 	span := time.Duration(len(f.samples)-1) * time.Second
 	cpu := float64(last.cpu-f.samples[0].cpu) / float64(span) * 100
-	return fmt.Sprintf("| %s | %d | %d | %.0f | %s | %s | %s | %s | %.1f | %.1f | %.2f |", f.target,
+	return fmt.Sprintf("| %s | %d | %d | %.0f | %s | %s | %s | %s | %.1f | %.2f | %.2f |", f.target,
 		f.sensors, f.hz, f.rate, mb(f.steadyRSS()), mb(last.hwm), mb(mid.anon), mb(mid.file), cpu, f.cpuPerReading, f.bytesPerReading)
 }
 
-// cpuMicros is the user+system CPU time, in µs, between the first and the
+// cpuMicros is the CPU time, in µs, between the first and the
 // last sample.
 func cpuMicros(samples []sample) float64 {
 	return float64((samples[len(samples)-1].cpu - samples[0].cpu).Microseconds())

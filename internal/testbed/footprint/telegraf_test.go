@@ -29,8 +29,8 @@ import (
 // compression_codec, 4 for zstd, for comparison). Readings are the fields
 // of the metrics that reached Kafka; uplink bytes are the record batches of
 // the produce requests kfake received (as sent, compressed or not), over
-// those readings. CPU per reading is Telegraf's user+system time between
-// the first and the last sample over the readings it stamped meanwhile.
+// those readings. CPU per reading is the time Telegraf's threads were on a
+// CPU (as for the agent) between the first and the last sample over the readings it stamped meanwhile.
 // It is a benchmark: without FL_TELEGRAF it skips.
 func TestTelegrafRSS(t *testing.T) {
 	bin := os.Getenv("FL_TELEGRAF")
