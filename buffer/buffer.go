@@ -68,6 +68,7 @@ type Buffer struct {
 	closeErr  error
 
 	cache segCache
+	fsize fileSize // Stats' FileBytes
 
 	// Owned by the committer goroutine.
 	cst   [fieldline.NumLanes]laneState

@@ -103,3 +103,43 @@ func TestAckedBufferGoesIdle(t *testing.T) {
 		t.Fatalf("%d read transactions in 200 ms with an unacked reading; want the maintenance turns", n)
 	}
 }
+
+// TestStatsFileBytesFollowsTheFile: FileBytes, taken once per commit, is
+// the file's size after each commit that grows it, and after a reopen.
+func TestStatsFileBytesFollowsTheFile(t *testing.T) {
+	path := tempPath(t)
+	b := openT(t, path, &Options{AgentID: "gw", FlushInterval: time.Hour})
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if got, want := b.Stats().FileBytes, size(); got != want {
+		t.Fatalf("FileBytes %d of a new file, want %d", got, want)
+	}
+	first := size()
+	for i := 0; size() == first; i++ {
+		if i == 100 {
+			t.Fatal("the file never grew")
+		}
+		rs := readings(5000, 50, i*5000)
+		for j := range rs {
+			rs[j].Text = fmt.Sprintf("%032x", j*7919+i)
+		}
+		if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
+			t.Fatal(err)
+		}
+		flushT(t, b)
+		if got, want := b.Stats().FileBytes, size(); got != want {
+			t.Fatalf("after commit %d: FileBytes %d, want %d", i, got, want)
+		}
+	}
+	closeT(t, b)
+	b2 := openT(t, path, &Options{AgentID: "gw"})
+	if got, want := b2.Stats().FileBytes, size(); got != want {
+		t.Fatalf("after a reopen: FileBytes %d, want %d", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package buffer
 import (
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/fieldline/fieldline"
@@ -63,7 +64,10 @@ func (b *Buffer) Stats() Stats {
 	}
 	b.mu.Unlock()
 	var oldest [fieldline.NumLanes]int64
+	var db *bolt.DB
+	txid := 0
 	_ = b.view(func(tx *bolt.Tx) error {
+		db, txid = tx.DB(), tx.ID()
 		for l := range fieldline.NumLanes {
 			oldest[l] = oldestUnacked(tx, fieldline.Lane(l), &st[l], &acked[l])
 		}
@@ -83,10 +87,38 @@ func (b *Buffer) Stats() Stats {
 		st[l].liveBytes += uint64(heldBytes[l])
 	}
 	s := summarize(st, acked, lost, oldest, b.opts.Now())
-	if fi, err := os.Stat(b.path); err == nil {
-		s.FileBytes = fi.Size()
-	}
+	s.FileBytes = b.fsize.get(b.path, db, txid)
 	return s
+}
+
+// fileSize is the file's size as of a bbolt transaction: only a write
+// transaction grows the file, and a compacted or rebuilt file is another
+// *bolt.DB, so Stats, which runs after every commit and every ack, stats
+// the file once per commit instead of each time (issue 19: a system call
+// wakes the runtime's monitor thread of an idle agent).
+type fileSize struct {
+	mu   sync.Mutex
+	db   *bolt.DB
+	txid int
+	size int64
+}
+
+// get returns the size of the file at path as of transaction txid of db,
+// stat-ing it when that is not the transaction of the last stat; 0 when
+// it cannot be stat-ed.
+func (c *fileSize) get(path string, db *bolt.DB, txid int) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if db != nil && db == c.db && txid == c.txid {
+		return c.size
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		c.db = nil
+		return 0
+	}
+	c.db, c.txid, c.size = db, txid, fi.Size()
+	return c.size
 }
 
 // Depths is the number of committed, unacked readings per lane: the
