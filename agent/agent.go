@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/metrics"
+	"github.com/fieldline/fieldline/internal/rawconn"
 	"github.com/fieldline/fieldline/protocols/source"
 	"github.com/fieldline/fieldline/protocols/uplink"
 	"github.com/fieldline/fieldline/rules"
@@ -243,9 +245,13 @@ func (a *Agent) RunWithHardStop(ctx context.Context, hard <-chan struct{}) (err 
 
 	// Uplink.
 	// Replies come to _FL_INBOX.<agent_id>.…, the one place the agent's
-	// provisioned credentials let it subscribe (docs/security.md).
+	// provisioned credentials let it subscribe (docs/security.md). The
+	// socket is read and written with raw system calls (internal/rawconn):
+	// a batch's acknowledgement then no longer wakes the runtime's monitor
+	// thread of an agent that was idle (issue 19).
 	nc, err := uplink.DialNATS(a.cfg.Uplink.NATS, "fieldline-agent "+a.cfg.Agent.ID, a.log.With("component", "uplink"),
-		nats.CustomInboxPrefix(uplink.InboxPrefix(a.cfg.Agent.ID)))
+		nats.CustomInboxPrefix(uplink.InboxPrefix(a.cfg.Agent.ID)),
+		nats.SetCustomDialer(&rawconn.Dialer{Dialer: net.Dialer{Timeout: nats.DefaultTimeout}}))
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@
 // rtuovertcp:// github.com/simonvetter/modbus. Its errors are the
 // library's, so failures are counted alike; it exists for what the
 // library cannot do: pipelining, one read per answer, and socket reads
-// and writes the Go scheduler does not see (rawio_linux.go), which at
+// and writes the Go scheduler does not see (internal/rawconn), which at
 // 1,000 registers a second saved a sixth of the agent's CPU. Group polls are staggered over their interval
 // (spread) so that they do not burst. A poll that starts more than an
 // interval late drops the missed polls (counted as overruns) instead of

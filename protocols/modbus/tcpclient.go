@@ -18,7 +18,7 @@ import (
 // requests before reading their answers (Modbus TCP tells answers apart by
 // transaction id), reads a whole answer in one call instead of two, keeps
 // its buffers between polls, and does its socket reads and writes without
-// telling the Go scheduler (rawio_linux.go), which otherwise wakes its
+// telling the Go scheduler (internal/rawconn), which otherwise wakes its
 // monitor thread for every request of a poll (issue 19: a third of the
 // agent's CPU at 1 Hz was that thread). Its errors are the library's
 // sentinels, so classify treats both clients alike.
