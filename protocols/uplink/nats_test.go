@@ -18,6 +18,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/confkit"
+	"github.com/fieldline/fieldline/internal/rawconn"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/internal/tlsconf"
 	"github.com/fieldline/fieldline/protocols/wire"
@@ -63,10 +64,10 @@ func answer(t *testing.T, s *server.Server, opts ...nats.Option) {
 	}
 }
 
-func sendOnce(t *testing.T, cfg NATSConfig, agent string) error {
+func sendOnce(t *testing.T, cfg NATSConfig, agent string, extra ...nats.Option) error {
 	t.Helper()
 	cfg.RequestTimeout = time.Second
-	nc, err := DialNATS(cfg, "test", nil)
+	nc, err := DialNATS(cfg, "test", nil, extra...)
 	if err != nil {
 		return err
 	}
@@ -162,6 +163,10 @@ func TestTLS(t *testing.T) {
 	url := strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
 	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: caFile}}, "gw-tls"); err != nil {
 		t.Fatalf("with the CA: %v", err)
+	}
+	// As the agent dials: TLS over a socket read with raw system calls.
+	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{CAFile: caFile}}, "gw-tls", nats.SetCustomDialer(&rawconn.Dialer{})); err != nil {
+		t.Fatalf("with the CA, through rawconn: %v", err)
 	}
 	if err := sendOnce(t, NATSConfig{URL: url, TLS: tlsconf.Config{ServerName: "elsewhere.example"}}, "gw-tls"); err == nil {
 		t.Fatal("a server certificate from an unknown CA was accepted")
