@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,15 +57,7 @@ func TestAliasesOnTheUplink(t *testing.T) {
 			agentrun.StartBridge(t, ns.URL(), k)
 
 			// Every payload on the agent's subject, in order.
-			var (
-				mu       sync.Mutex
-				payloads [][]byte
-			)
-			watchPayloads(t, ns.URL(), "gw-alias", func(p []byte) {
-				mu.Lock()
-				payloads = append(payloads, p)
-				mu.Unlock()
-			})
+			seen := collectPayloads(t, ns.URL(), "gw-alias")
 
 			a := startAgent(t, boilerConfig("gw-alias", filepath.Join(t.TempDir(), "state"), ns.URL(), "telemetry_hold: "+tc.hold+map[bool]string{true: ", aliases: false"}[tc.off], addr), Options{})
 
@@ -84,10 +77,8 @@ func TestAliasesOnTheUplink(t *testing.T) {
 				}
 			}
 
-			mu.Lock()
-			defer mu.Unlock()
 			var births, v2, v3 int
-			for _, p := range payloads {
+			for _, p := range seen() {
 				switch {
 				case wire.IsBirth(p):
 					births++
@@ -131,6 +122,26 @@ func TestAliasesOnTheUplink(t *testing.T) {
 	}
 }
 
+// collectPayloads gathers every payload on agent's batch subject
+// (watchPayloads) and returns a function that copies them out, in order.
+func collectPayloads(t *testing.T, natsURL, agent string) func() [][]byte {
+	t.Helper()
+	var (
+		mu       sync.Mutex
+		payloads [][]byte
+	)
+	watchPayloads(t, natsURL, agent, func(p []byte) {
+		mu.Lock()
+		payloads = append(payloads, p)
+		mu.Unlock()
+	})
+	return func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(payloads)
+	}
+}
+
 // watchPayloads calls fn with every payload on agent's batch subject (a
 // plain subscriber beside the bridges' queue group) until the test ends.
 func watchPayloads(t *testing.T, natsURL, agent string, fn func([]byte)) {
@@ -160,19 +171,9 @@ func TestAliasesAnnouncedAgain(t *testing.T) {
 	ns := testkit.NATS(t)
 	k := testkit.StartKafka(t)
 	_, stop := agentrun.RunBridge(t, ns.URL(), k, bridge.Options{})
-	var (
-		mu       sync.Mutex
-		payloads [][]byte
-	)
-	watchPayloads(t, ns.URL(), "gw-lost", func(p []byte) {
-		mu.Lock()
-		payloads = append(payloads, p)
-		mu.Unlock()
-	})
+	seen := collectPayloads(t, ns.URL(), "gw-lost")
 	births := func() (n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, p := range payloads {
+		for _, p := range seen() {
 			if wire.IsBirth(p) {
 				n++
 			}

@@ -301,16 +301,7 @@ func TestPipelinedPollKeepsABackoffItSet(t *testing.T) {
 	s := newSim(t, nil, nil)
 	p, addr := startProxy(t, listenTCP(t, s), &frameProxy{gateway: func(unit byte, address uint16) bool { return unit == 1 && address == 0 }})
 	m := NewMetrics(nil)
-	src, err := New(Config{Name: "boiler", URL: "tcp://" + addr, Pipeline: 8, Timeout: 5 * time.Second, Retries: ptr(1), RetryBackoff: time.Millisecond,
-		MaxRegistersPerRequest: 1, UnitBackoff: Backoff{Min: time.Hour, Max: time.Hour},
-		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Name: "both", Interval: 10 * time.Millisecond, Registers: []RegisterConfig{
-			{Sensor: "temperature", Table: Holding, Address: 0, Type: Int16},
-			{Sensor: "pressure", Table: Holding, Address: 1},
-		}}}}}},
-		Options{Metrics: m, Now: frozenNow, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := boilerPair(t, addr, 5*time.Second, 1, time.Hour, m, log)
 	c, stop := runSourceStop(t, src)
 	c.waitUntil(t, 10*time.Second, "5 polls", func() bool { return len(c.readings("pressure")) >= 5 })
 	stop()
@@ -345,16 +336,7 @@ func TestPipelineSurvivesADeviceThatHangs(t *testing.T) {
 	s := newSim(t, nil, nil)
 	p, addr := startProxy(t, listenTCP(t, s), &frameProxy{})
 	m := NewMetrics(nil)
-	src, err := New(Config{Name: "boiler", URL: "tcp://" + addr, Pipeline: 8, Timeout: 100 * time.Millisecond, Retries: ptr(0),
-		MaxRegistersPerRequest: 1, UnitBackoff: Backoff{Min: 50 * time.Millisecond, Max: 50 * time.Millisecond},
-		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Name: "both", Interval: 10 * time.Millisecond, Registers: []RegisterConfig{
-			{Sensor: "temperature", Table: Holding, Address: 0, Type: Int16},
-			{Sensor: "pressure", Table: Holding, Address: 1},
-		}}}}}},
-		Options{Metrics: m, Now: frozenNow, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := boilerPair(t, addr, 100*time.Millisecond, 0, 50*time.Millisecond, m, log)
 	c, stop := runSourceStop(t, src)
 	c.waitUntil(t, 10*time.Second, "a good poll", func() bool { return c.count("pressure", fieldline.QualityGood) >= 1 })
 	must(t, s.SetFault(1, modbussim.Fault{Dead: true}))
@@ -411,4 +393,22 @@ func TestPipeVerdict(t *testing.T) {
 			}
 		})
 	}
+}
+
+// boilerPair is a source of the simulator's unit 1 temperature and
+// pressure, one request each, sent together (pipeline 8), every 10 ms,
+// with retries after 1 ms and the unit backed off for unitBackoff.
+func boilerPair(t *testing.T, addr string, timeout time.Duration, retries int, unitBackoff time.Duration, m *Metrics, log *slog.Logger) *Source {
+	t.Helper()
+	src, err := New(Config{Name: "boiler", URL: "tcp://" + addr, Pipeline: 8, Timeout: timeout, Retries: ptr(retries), RetryBackoff: time.Millisecond,
+		MaxRegistersPerRequest: 1, UnitBackoff: Backoff{Min: unitBackoff, Max: unitBackoff},
+		Units: []UnitConfig{{ID: 1, Groups: []GroupConfig{{Name: "both", Interval: 10 * time.Millisecond, Registers: []RegisterConfig{
+			{Sensor: "temperature", Table: Holding, Address: 0, Type: Int16},
+			{Sensor: "pressure", Table: Holding, Address: 1},
+		}}}}}},
+		Options{Metrics: m, Now: frozenNow, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }
