@@ -46,8 +46,10 @@ type Config struct {
 	// answers are read (tcp:// only; default 1, one at a time). Modbus TCP
 	// tells answers apart by transaction id, and a device that reads its
 	// requests from the stream one after another answers them all; one
-	// that drops requests sent together times out, and the source then
-	// goes back to one at a time and says so in its log.
+	// that drops requests sent together (or closes the line on them) is
+	// recognised when a request it did not answer together is answered
+	// alone, and the source then goes back to one at a time and says so
+	// in its log.
 	Pipeline int `yaml:"pipeline"`
 	// Retries is how many times a timed-out or failed request is sent
 	// again, waiting RetryBackoff, then twice that, ... Default 1 (nil).

@@ -30,13 +30,16 @@
 // so requests go one at a time, which is also how several units on one
 // serial bus must be read. Over tcp://, pipeline: N sends a poll's
 // requests N at a time and matches the answers by transaction id. The
-// requests of such a poll that got no answer are sent again one at a
-// time; when the first of them is answered alone although it was not
-// answered together (at once if others of its poll were answered, else
-// the second poll in a row this happens), the device drops requests sent
-// together, and the source stays with one at a time from then on, saying
-// so in its log. A device that stops answering, a connection that breaks,
-// and a backed-off unit's probe (one request) leave pipelining on.
+// requests of such a poll that got no answer (a timeout, a line closed or
+// garbled) are sent again one at a time; when the first of them is
+// answered alone although the exchange failed, the device does not take
+// requests sent together, and the source stays with one at a time from
+// then on, saying so in its log: at once when the answers that came were
+// those of the first requests and two or more after them never came (a
+// device that takes one request per read of its socket), else when it
+// happens to the unit twice in a row (a line that stalled or broke once
+// looks the same once). A device that stops answering, and a backed-off
+// unit's probe (one request), leave pipelining on.
 //
 // tcp:// lines use the package's own client (tcpclient.go), rtu:// and
 // rtuovertcp:// github.com/simonvetter/modbus. Its errors are the

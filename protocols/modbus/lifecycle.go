@@ -28,9 +28,8 @@ type run struct {
 	xs      []tcpExchange // a pipelined poll's requests (prefetch)
 	unpiped bool          // the device drops requests sent together: one at a time
 	// pipe: the last pipelined exchange's failure, for the request sent
-	// alone after it; pipeStrikes: such requests answered in a row.
-	pipe        pipeOutcome
-	pipeStrikes int
+	// alone after it.
+	pipe pipeOutcome
 }
 
 // unitState is what the source knows of one unit.
@@ -39,6 +38,9 @@ type unitState struct {
 	backedOff bool          // it did not answer: skipped until downUntil
 	downUntil time.Time     // skipped until then
 	bo        retry.Backoff // unit_backoff
+	// pipeStrikes: requests answered alone after the unit's pipelined
+	// exchange failed, in a row (pipeVerdict).
+	pipeStrikes int
 }
 
 // job is one group's poll schedule.

@@ -20,14 +20,17 @@ func (s *Source) prefetch(ctx context.Context, r *run, u *unitState, g *plannedG
 	r.xs = xs
 	r.conn.t.inFlight = s.cfg.Pipeline
 	err := r.conn.t.exchange(ctx, xs)
-	answered := 0
+	answered, unanswered, prefix := 0, 0, true
 	for i := range xs {
 		if xs[i].txn != 0 {
 			u.requests.Inc()
 		}
 		if xs[i].done {
 			answered++
+			prefix = prefix && unanswered == 0
 			s.requestSeconds.Observe(xs[i].took.Seconds())
+		} else {
+			unanswered++
 		}
 	}
 	r.pipe = pipeOutcome{}
@@ -39,14 +42,14 @@ func (s *Source) prefetch(ctx context.Context, r *run, u *unitState, g *plannedG
 		}
 		f := classify(err)
 		s.failed(u.label, f.code)
-		if f.code == "timeout" {
-			// Maybe a device that drops requests sent together: the
-			// first request sent again alone tells (pipeVerdict).
-			r.pipe = pipeOutcome{timedOut: true, answered: answered, of: len(xs)}
-		}
+		// Maybe a device that drops requests sent together, or closes
+		// the line on them: the first request sent again alone tells
+		// (pipeVerdict).
+		r.pipe = pipeOutcome{failed: true, code: f.code, answered: answered, of: len(xs),
+			drops: f.code == "timeout" && answered > 0 && prefix && unanswered >= 2}
 		s.log.Debug("modbus requests sent together failed; sending the rest one at a time", "unit", u.id, "answered", answered, "of", len(xs), "code", f.code, "err", err)
 	} else {
-		r.pipeStrikes = 0
+		u.pipeStrikes = 0
 	}
 	return xs
 }
@@ -54,34 +57,40 @@ func (s *Source) prefetch(ctx context.Context, r *run, u *unitState, g *plannedG
 // pipeOutcome is what the last pipelined exchange of a run left for the
 // first request of its poll sent again alone.
 type pipeOutcome struct {
-	timedOut     bool
+	failed       bool
+	code         string // the line's failure
 	answered, of int
+	// drops: the answers that came were those of the first requests
+	// sent, and two or more after them never came: what a device that
+	// takes one request per read of its socket does.
+	drops bool
 }
 
 // pipeVerdict is called with the outcome of the first request of a poll
-// sent alone after its pipelined exchange timed out. It succeeding where
-// the exchange did not is a device that drops requests sent together,
-// once some of them were answered, or twice in a row when none were (a
-// line that stalled once looks the same once); the source then sends one
-// request at a time for the rest of the run, and says so. A line error
-// (refused, reset, a reboot) or a request that also fails alone says
-// nothing about pipelining.
+// sent alone after its pipelined exchange failed. It being answered where
+// the exchange failed is a device that does not take requests sent
+// together: at once when the exchange showed the pattern of one that
+// drops them (pipeOutcome.drops), else the second time in a row for the
+// unit (a line that stalled, broke or garbled an answer once looks the
+// same once). The source then sends one request at a time for the rest of
+// the run, and says so. A request that fails alone too says nothing about
+// pipelining.
 func (s *Source) pipeVerdict(r *run, u *unitState, req *plannedRequest, err error) {
 	p := r.pipe
 	r.pipe = pipeOutcome{}
-	if !p.timedOut {
+	if !p.failed {
 		return
 	}
 	if err != nil {
-		r.pipeStrikes = 0
+		u.pipeStrikes = 0
 		return
 	}
-	if r.pipeStrikes++; p.answered == 0 && r.pipeStrikes < 2 {
+	if u.pipeStrikes++; !p.drops && u.pipeStrikes < 2 {
 		return
 	}
 	r.unpiped = true
-	s.log.Warn("modbus requests sent together went unanswered and the same request alone was answered; sending them one at a time from now on",
-		"unit", u.id, "pipeline", s.cfg.Pipeline, "answered_together", p.answered, "of", p.of,
+	s.log.Warn("modbus requests sent together failed and the same request alone was answered; sending them one at a time from now on",
+		"unit", u.id, "pipeline", s.cfg.Pipeline, "code", p.code, "answered_together", p.answered, "of", p.of,
 		"table", req.Table, "address", req.Address, "count", req.Count)
 }
 

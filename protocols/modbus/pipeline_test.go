@@ -356,29 +356,39 @@ func TestPipelineSurvivesADeviceThatHangs(t *testing.T) {
 	}
 }
 
-// TestPipeVerdict: when the first request sent alone after a timed-out
+// TestPipeVerdict: when the first request sent alone after a failed
 // pipelined exchange turns pipelining off.
 func TestPipeVerdict(t *testing.T) {
 	type step struct {
+		unit int
 		pipe pipeOutcome
 		ok   bool // the request sent alone was answered
 	}
-	timedOut := func(answered int) pipeOutcome { return pipeOutcome{timedOut: true, answered: answered, of: 4} }
+	timedOut := func(answered int, drops bool) pipeOutcome {
+		return pipeOutcome{failed: true, code: "timeout", answered: answered, of: 4, drops: drops}
+	}
+	broken := pipeOutcome{failed: true, code: "io", of: 4}
 	for _, tc := range []struct {
 		name  string
 		steps []step
 		off   bool
 	}{
-		{"some answered together, the rest alone: drops requests", []step{{timedOut(1), true}}, true},
-		{"none answered together, answered alone once: a stall", []step{{timedOut(0), true}}, false},
-		{"none answered together, answered alone twice in a row", []step{{timedOut(0), true}, {timedOut(0), true}}, true},
-		{"a dead device in between resets the count", []step{{timedOut(0), true}, {timedOut(0), false}, {timedOut(0), true}}, false},
-		{"not alone either: the device, not pipelining", []step{{timedOut(2), false}, {timedOut(2), false}}, false},
-		{"a line error that is not a timeout", []step{{pipeOutcome{}, true}, {pipeOutcome{}, true}}, false},
+		{"the first answered, the rest dropped: at once", []step{{0, timedOut(1, true), true}}, true},
+		{"an answer missing in the middle, once: a glitch", []step{{0, timedOut(3, false), true}}, false},
+		{"none answered together, answered alone once: a stall", []step{{0, timedOut(0, false), true}}, false},
+		{"none answered together, answered alone twice in a row", []step{{0, timedOut(0, false), true}, {0, timedOut(0, false), true}}, true},
+		{"a dead device in between resets the count", []step{{0, timedOut(0, false), true}, {0, timedOut(0, false), false}, {0, timedOut(0, false), true}}, false},
+		{"not alone either: the device, not pipelining", []step{{0, timedOut(2, true), false}, {0, timedOut(2, true), false}}, false},
+		{"a line closed on requests sent together, twice", []step{{0, broken, true}, {0, broken, true}}, true},
+		{"a line broken once", []step{{0, broken, true}}, false},
+		{"strikes are per unit", []step{{0, broken, true}, {1, broken, true}}, false},
+		{"and add up per unit", []step{{0, broken, true}, {1, broken, true}, {0, broken, true}}, true},
+		{"no failure", []step{{0, pipeOutcome{}, true}, {0, pipeOutcome{}, true}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Source{cfg: Config{Pipeline: 4}, log: slog.New(slog.DiscardHandler)}
 			r := &run{}
+			units := []*unitState{{plannedUnit: &plannedUnit{}}, {plannedUnit: &plannedUnit{}}}
 			req := &plannedRequest{}
 			for _, st := range tc.steps {
 				r.pipe = st.pipe
@@ -386,7 +396,7 @@ func TestPipeVerdict(t *testing.T) {
 				if !st.ok {
 					err = io.ErrUnexpectedEOF
 				}
-				s.pipeVerdict(r, &unitState{plannedUnit: &plannedUnit{}}, req, err)
+				s.pipeVerdict(r, units[st.unit], req, err)
 			}
 			if r.unpiped != tc.off {
 				t.Errorf("pipelining off: %v, want %v", r.unpiped, tc.off)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	mb "github.com/simonvetter/modbus"
@@ -94,10 +95,34 @@ func (t *tcpClient) close() error { return t.io.close() }
 // when it was sent. When ctx ends, exchange sends nothing more and stops
 // waiting at once.
 func (t *tcpClient) exchange(ctx context.Context, xs []tcpExchange) error {
+	// When ctx ends, a deadline in the past wakes a read waiting for an
+	// answer. mu orders it with exchange's own deadlines: one set after
+	// ctx ended would put it off, and a late callback must not cut a
+	// later exchange short.
+	var mu sync.Mutex
+	over := false
 	if ctx.Done() != nil {
-		// A deadline in the past wakes a read waiting for an answer.
-		stop := context.AfterFunc(ctx, func() { _ = t.io.setDeadline(time.Unix(1, 0)) })
-		defer stop()
+		stop := context.AfterFunc(ctx, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !over {
+				_ = t.io.setDeadline(time.Unix(1, 0))
+			}
+		})
+		defer func() {
+			stop()
+			mu.Lock()
+			over = true
+			mu.Unlock()
+		}()
+	}
+	setDeadline := func(d time.Time) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return err // the callback's past deadline stands
+		}
+		return t.io.setDeadline(d)
 	}
 	sent, done := 0, 0
 	for done < len(xs) {
@@ -121,7 +146,7 @@ func (t *tcpClient) exchange(ctx context.Context, xs []tcpExchange) error {
 				xs[i].sent = now
 			}
 			if first == done { // nothing was waiting: the oldest is this batch
-				if err := t.io.setDeadline(now.Add(t.timeout)); err != nil {
+				if err := setDeadline(now.Add(t.timeout)); err != nil {
 					return err
 				}
 			}
@@ -154,7 +179,7 @@ func (t *tcpClient) exchange(ctx context.Context, xs []tcpExchange) error {
 		}
 		if done != oldest && done < sent {
 			// The oldest request still waiting has its own timeout.
-			if err := t.io.setDeadline(xs[done].sent.Add(t.timeout)); err != nil {
+			if err := setDeadline(xs[done].sent.Add(t.timeout)); err != nil {
 				return err
 			}
 		}

@@ -105,9 +105,11 @@ func TestTCPAnswersGolden(t *testing.T) {
 	}
 }
 
-// TestExchangeEndsWithItsContext: a pipelined exchange waiting on a device
-// that does not answer returns ctx's error as soon as ctx ends, not after
-// its timeout (an hour here), and sends nothing more.
+// TestExchangeEndsWithItsContext: a pipelined exchange returns ctx's error
+// as soon as ctx ends, not after its timeout (an hour here), and sends
+// nothing more: the device reads the first two requests, ctx ends, and
+// then the device answers the first, which would make room for the third
+// request of an exchange that went on.
 func TestExchangeEndsWithItsContext(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -134,6 +136,10 @@ func TestExchangeEndsWithItsContext(t *testing.T) {
 			n += m
 		}
 		cancel()
+		if _, err := c.Write(mbapFrame(1, 1, 3, 2, 0, 7)); err != nil {
+			got <- -1
+			return
+		}
 		for { // and anything sent after ctx ended
 			m, err := c.Read(b[n:])
 			n += m
@@ -163,21 +169,40 @@ func TestExchangeEndsWithItsContext(t *testing.T) {
 	if n := <-got; n != 24 {
 		t.Errorf("the device got %d bytes, want the two requests' 24 and nothing after ctx ended", n)
 	}
-	for i, x := range xs {
-		if x.done {
-			t.Errorf("request %d answered", i)
-		}
+	if xs[1].done || xs[2].txn != 0 {
+		t.Errorf("the second request answered (%v) or the third sent (txn %d)", xs[1].done, xs[2].txn)
+	}
+}
+
+// TestExchangeStopsSendingWhenItsContextEnds: ctx ends while the answer
+// to the first of two requests in flight is being read; the exchange
+// returns ctx's error and does not send the third request, for which the
+// answer made room.
+func TestExchangeStopsSendingWhenItsContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	line := &scriptIO{in: mbapFrame(1, 1, 3, 2, 0, 7), onRead: cancel}
+	c := newTCPClient(line, time.Hour, 2)
+	reqs := []ReadRequest{{Table: Holding, Count: 1}, {Table: Holding, Address: 1, Count: 1}, {Table: Holding, Address: 2, Count: 1}}
+	xs := []tcpExchange{{unit: 1, req: &reqs[0]}, {unit: 1, req: &reqs[1]}, {unit: 1, req: &reqs[2]}}
+	if err := c.exchange(ctx, xs); !errors.Is(err, context.Canceled) {
+		t.Fatalf("exchange returned %v, want context.Canceled", err)
+	}
+	if len(line.out) != 24 || xs[2].txn != 0 {
+		t.Fatalf("%d bytes sent (the third request's txn %d), want the first two requests' 24", len(line.out), xs[2].txn)
 	}
 }
 
 func errGatewayTarget() error { return exceptions[len(exceptions)-1].err }
 
 // scriptIO is a line whose device says in, then nothing more, at most
-// chunk bytes a read (all it has when 0).
+// chunk bytes a read (all it has when 0); onRead, when set, is called
+// before each read returns.
 type scriptIO struct {
-	in    []byte
-	chunk int
-	out   []byte
+	in     []byte
+	chunk  int
+	out    []byte
+	onRead func()
 }
 
 func (s *scriptIO) write(b []byte) error { s.out = append(s.out, b...); return nil }
@@ -191,6 +216,9 @@ func (s *scriptIO) read(b []byte) (int, error) {
 	}
 	n := copy(b, s.in)
 	s.in = s.in[n:]
+	if s.onRead != nil {
+		s.onRead()
+	}
 	return n, nil
 }
 
