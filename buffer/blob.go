@@ -106,5 +106,6 @@ func (b *Buffer) updateLocked(fn func(tx *bolt.Tx) error) (err error) {
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catchDamage(&err, "writing buffer")
+	defer b.fsize.afterWrite(&err)
 	return b.db.Update(fn)
 }

@@ -21,6 +21,7 @@ func (b *Buffer) commitTx(in *cycleIn) (out cycleOut, err error) {
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catchDamage(&err, "commit transaction")
+	defer b.fsize.afterWrite(&err)
 	out.st = b.cst
 	kept := b.aliasesKept
 	for l := range fieldline.NumLanes {

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
@@ -141,5 +144,36 @@ func TestStatsFileBytesFollowsTheFile(t *testing.T) {
 	b2 := openT(t, path, &Options{AgentID: "gw"})
 	if got, want := b2.Stats().FileBytes, size(); got != want {
 		t.Fatalf("after a reopen: FileBytes %d, want %d", got, want)
+	}
+}
+
+// TestFileSizeForgetsAfterAFailedWrite: the size is kept while the
+// transaction id stays, and taken again after a write transaction failed
+// (it may have grown the file and rolled back, the id unchanged).
+func TestFileSizeForgetsAfterAFailedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := &bolt.DB{}
+	var c fileSize
+	if n := c.get(path, db, 7); n != 100 {
+		t.Fatalf("size %d, want 100", n)
+	}
+	if err := os.WriteFile(path, make([]byte, 300), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.get(path, db, 7); n != 100 {
+		t.Fatalf("size %d at the same transaction, want the kept 100", n)
+	}
+	ok := error(nil)
+	c.afterWrite(&ok)
+	if n := c.get(path, db, 7); n != 100 {
+		t.Fatalf("size %d after a write that succeeded (its own id follows), want the kept 100", n)
+	}
+	failed := errors.New("no space left")
+	c.afterWrite(&failed)
+	if n := c.get(path, db, 7); n != 300 {
+		t.Fatalf("size %d after a failed write, want 300 from the file", n)
 	}
 }

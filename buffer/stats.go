@@ -103,6 +103,18 @@ type fileSize struct {
 	size int64
 }
 
+// afterWrite forgets the size after a write transaction that failed: it
+// may have grown the file (bbolt grows it before writing the pages) and
+// rolled back, leaving the transaction id as it was.
+func (c *fileSize) afterWrite(err *error) {
+	if *err == nil {
+		return
+	}
+	c.mu.Lock()
+	c.db = nil
+	c.mu.Unlock()
+}
+
 // get returns the size of the file at path as of transaction txid of db,
 // stat-ing it when that is not the transaction of the last stat; 0 when
 // it cannot be stat-ed.
