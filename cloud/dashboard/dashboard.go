@@ -105,6 +105,12 @@ func (d *Dashboard) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribing to heartbeats: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The subscription is on the server before Ready: a heartbeat sent
+	// just after would otherwise be missed (a connection still being
+	// made subscribes once it is made).
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(5 * time.Second)
+	}
 	ln := d.opts.Listener
 	if ln == nil {
 		ln, err = d.cfg.Access.Listen(d.cfg.Listen)

@@ -3,7 +3,9 @@ package rawconn
 import "net"
 
 // Dialer dials with its net.Dialer and wraps what it connected (Wrap). It
-// is a nats.CustomDialer.
+// is a nats.CustomDialer. nats.go divides its connect timeout among the
+// addresses a server's name resolves to when it dials itself; through a
+// Dialer each address has the whole Timeout.
 type Dialer struct {
 	net.Dialer
 }
