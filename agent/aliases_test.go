@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fieldline/fieldline/cloud/bridge"
@@ -200,17 +199,8 @@ func TestAliasesAnnouncedAgain(t *testing.T) {
 
 	// The tables are lost: the bridge goes, its KV entry too.
 	stop()
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	kv, err := js.KeyValue(ctx, uplink.AliasBucket)
+	kv, err := jetStream(t, ns.URL()).KeyValue(ctx, uplink.AliasBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,9 @@ func testSigningKey(n byte) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
 }
 
-func newTestBucket(t testing.TB, url string) *testBucket {
+// jetStream is a JetStream client of the NATS server at url, connected for
+// the rest of the test.
+func jetStream(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -46,6 +48,12 @@ func newTestBucket(t testing.TB, url string) *testBucket {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+func newTestBucket(t testing.TB, url string) *testBucket {
+	t.Helper()
+	js := jetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "fl_rules", History: 16})
@@ -242,15 +250,7 @@ func TestRuleSyncRestartOffline(t *testing.T) {
 // the server), keeping b's signer and revisions.
 func newTestBucketBound(t *testing.T, url string, b *testBucket) *testBucket {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, "fl_rules")
