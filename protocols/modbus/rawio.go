@@ -15,7 +15,7 @@ import (
 // more CPU than the requests.
 type rawIO struct{ c net.Conn }
 
-func newRawIO(c net.Conn) (rawIO, error) { return rawIO{c: rawconn.Wrap(c)}, nil }
+func newRawIO(c net.Conn) rawIO { return rawIO{c: rawconn.Wrap(c)} }
 
 // write writes all of b.
 func (r rawIO) write(b []byte) error {

@@ -71,12 +71,7 @@ func dialTCP(addr string, timeout time.Duration, inFlight int, now func() time.T
 	if err != nil {
 		return nil, err
 	}
-	rio, err := newRawIO(c)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	t := newTCPClient(rio, timeout, inFlight)
+	t := newTCPClient(newRawIO(c), timeout, inFlight)
 	t.now = now
 	return t, nil
 }
