@@ -105,11 +105,11 @@ func (d *Dashboard) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribing to heartbeats: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	// The subscription is on the server before Ready: a heartbeat sent
-	// just after would otherwise be missed (a connection still being
-	// made subscribes once it is made).
-	if nc.IsConnected() {
-		_ = nc.FlushTimeout(5 * time.Second)
+	// The subscription is on the server before Ready, as the bridge's and
+	// the fleet server's are: a heartbeat sent just after would otherwise
+	// be missed (a connection being made again subscribes once it is).
+	if err := nc.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
+		d.log.Warn("nats flush after subscribe", "err", err)
 	}
 	ln := d.opts.Listener
 	if ln == nil {
