@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -69,6 +70,7 @@ type Buffer struct {
 
 	cache segCache
 	fsize fileSize // Stats' FileBytes
+	jnl   *journal // the held segments' journal (journal.go); nil without WriteDelay
 
 	// Owned by the committer goroutine.
 	cst   [fieldline.NumLanes]laneState
@@ -133,6 +135,9 @@ func (b *Buffer) Close() error {
 		b.mu.Unlock()
 		b.kick()
 		<-b.done
+		if err := b.jnl.close(); err != nil {
+			b.closeErr = fmt.Errorf("closing the held segments' journal: %w", err)
+		}
 		b.dbMu.Lock()
 		if b.db != nil {
 			if err := b.closeDB(); err != nil && b.closeErr == nil {

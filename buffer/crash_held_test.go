@@ -47,6 +47,7 @@ func heldChild(say func(string, ...any), path string) {
 			}
 			say("S %d %d", s.Batch.FirstSeq, s.Last)
 			if rng.IntN(10) < 8 {
+				say("A %d %d", s.Batch.FirstSeq, s.Last) // before: a kill may come between
 				if err := b.Ack(fieldline.LaneTelemetry, s.Batch.FirstSeq, s.Last); err != nil {
 					fmt.Fprintln(os.Stderr, "ack:", err)
 					os.Exit(1)
@@ -69,8 +70,10 @@ func heldChild(say func(string, ...any), path string) {
 // (WriteDelay) while a forwarder hands them out and acknowledges them.
 // After every kill the file continues above every seq the killed run
 // handed out (so no seq that may have reached the cloud is given twice),
-// and what it stores reads back in seq order with tags increasing (no
-// reading duplicated or misplaced, however seqs jumped).
+// what it stores reads back in seq order with tags increasing (no
+// reading duplicated or misplaced), and every seq the killed run gave is
+// stored or was acknowledged: the journal (journal.go) survives a SIGKILL,
+// so nothing held is lost and no seq is jumped.
 func TestCrashHeldNoSeqTwice(t *testing.T) {
 	path := tempPath(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
@@ -78,8 +81,20 @@ func TestCrashHeldNoSeqTwice(t *testing.T) {
 	lastTag := -1
 	for i := range crashKills() {
 		lines := runAndKill(t, "held", path, rng)
-		var maxGiven uint64
+		var maxGiven, runStart uint64
+		acked := map[uint64]bool{}
 		for _, l := range lines {
+			if v, ok := strings.CutPrefix(l, "R "); ok {
+				runStart, _ = strconv.ParseUint(v, 10, 64)
+			}
+			if v, ok := strings.CutPrefix(l, "A "); ok {
+				a, z, _ := strings.Cut(v, " ")
+				from, _ := strconv.ParseUint(a, 10, 64)
+				to, _ := strconv.ParseUint(z, 10, 64)
+				for s := from; s <= to; s++ {
+					acked[s] = true
+				}
+			}
 			if v, ok := strings.CutPrefix(l, "S "); ok {
 				_, last, _ := strings.Cut(v, " ")
 				n, _ := strconv.ParseUint(last, 10, 64)
@@ -96,6 +111,12 @@ func TestCrashHeldNoSeqTwice(t *testing.T) {
 		if maxGiven >= onDisk.Lanes[fieldline.LaneTelemetry].NextSeq {
 			pastFile++ // the killed run handed out held seqs the file does not show
 		}
+		if onDisk.Held == nil || onDisk.Held.Problem != "" {
+			t.Fatalf("kill %d: Inspect found no usable journal of the unclean stop: %+v", i, onDisk.Held)
+		}
+		if want := onDisk.Lanes[fieldline.LaneTelemetry].DepthReadings + int64(onDisk.Held.Readings); st.DepthReadings != want {
+			t.Fatalf("kill %d: depth %d after Open; Inspect said %d on disk and %d in the journal", i, st.DepthReadings, onDisk.Lanes[fieldline.LaneTelemetry].DepthReadings, onDisk.Held.Readings)
+		}
 		if st.NextSeq <= maxGiven {
 			t.Fatalf("kill %d: the killed run handed out seq %d, the file continues at %d", i, maxGiven, st.NextSeq)
 		}
@@ -103,12 +124,14 @@ func TestCrashHeldNoSeqTwice(t *testing.T) {
 			t.Fatalf("kill %d: %d readings counted lost to damage", i, st.Lost)
 		}
 		// Read what is stored, as a forwarder would, and acknowledge it.
+		read := map[uint64]bool{}
 		for {
 			batch, ok := oldestT(t, b, fieldline.LaneTelemetry, 1000)
 			if !ok {
 				break
 			}
 			for _, r := range batch.Readings {
+				read[r.Seq] = true
 				if tag(r) <= lastTag {
 					t.Fatalf("kill %d: seq %d holds tag %d after tag %d: a reading duplicated or out of order", i, r.Seq, tag(r), lastTag)
 				}
@@ -116,6 +139,11 @@ func TestCrashHeldNoSeqTwice(t *testing.T) {
 			}
 			stored += len(batch.Readings)
 			ackT(t, b, fieldline.LaneTelemetry, batch.FirstSeq, batch.LastSeq())
+		}
+		for s := runStart; s < st.NextSeq; s++ {
+			if !read[s] && !acked[s] {
+				t.Fatalf("kill %d: seq %d (the run gave %d..%d) is neither stored nor acknowledged: a held reading lost or a seq jumped", i, s, runStart, st.NextSeq-1)
+			}
 		}
 		closeT(t, b)
 	}

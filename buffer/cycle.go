@@ -40,6 +40,7 @@ type cycleIn struct {
 	staged    [fieldline.NumLanes][]heldSeg
 	holdTakes [fieldline.NumLanes][]fieldline.Reading
 	closing   bool // Close's final commit: the file is left with nothing held
+	fresh     bool // the journal starts afresh with this cycle's segments (journal.go)
 }
 
 // cycleOut is what the transaction changed.
@@ -67,6 +68,8 @@ func (b *Buffer) cycle(force bool) error {
 	realNow := time.Now()
 	b.mu.Lock()
 	in.closing = b.closing && b.opts.WriteDelay > 0
+	jroom, fresh := b.journalRoom(realNow)
+	in.fresh = fresh
 	for l := range b.lanes {
 		lm := &b.lanes[l]
 		in.takes[l] = lm.pending
@@ -75,7 +78,7 @@ func (b *Buffer) cycle(force bool) error {
 		in.dirty[l] = lm.ackedDirty
 		lm.ackedDirty = false
 		in.base[l] = lm.next()
-		in.hold[l] = b.holdLane(l, b.waiters)
+		in.hold[l] = jroom && b.holdLane(l, b.waiters)
 		if lm.next() > lm.st.nextSeq {
 			b.takeHeld(&in, l, !in.hold[l], realNow)
 		}
@@ -113,6 +116,7 @@ func (b *Buffer) cycle(force bool) error {
 		err = b.reserve(&in)
 	}
 	if err == nil && !force && !b.needTx(&in, waiters) {
+		b.journalStaged(&in)
 		b.publishHeld(&in)
 		return nil
 	}
@@ -145,6 +149,7 @@ func (b *Buffer) cycle(force bool) error {
 	if b.opts.beforePublish != nil {
 		b.opts.beforePublish()
 	}
+	b.journalStaged(&in)
 	b.publish(&in, &out, waiters, lat)
 	return nil
 }

@@ -340,16 +340,24 @@ func (b *Buffer) readHeld(lane fieldline.Lane, r seqRange, how takeHow, held []h
 }
 
 // jumpHeld runs in Open's transaction: when the file's last run may have
-// held seqs and did not close (keyHeld), every lane continues at the
-// sidecar's mark (or two seq blocks on without a sidecar), the seqs
+// held seqs and did not close (keyHeld), the journal restores what it
+// held (restoreHeld); when the journal cannot be trusted (a power cut),
+// every lane continues at the sidecar's mark (or two seq blocks on without a sidecar), the seqs
 // jumped recorded as acked, so that no seq that reached the cloud is
 // given again. It then sets keyHeld for this run, or deletes it. A
 // rebuild while the buffer runs (b.running) reopens the file through here
 // too: its lanes go on from the rebuilt file's states, below the held
 // segments, and only the mark is set again.
-func (b *Buffer) jumpHeld(state stateTx, ld *loaded, marks [fieldline.NumLanes]uint64) error {
+func (b *Buffer) jumpHeld(tx *bolt.Tx, state stateTx, ld *loaded, marks [fieldline.NumLanes]uint64) error {
 	was := state.Get(keyHeld) != nil
+	restored := false
 	if was && !b.running {
+		var err error
+		if restored, err = b.restoreHeld(tx, state, ld); err != nil {
+			return err
+		}
+	}
+	if was && !b.running && !restored {
 		for l := range fieldline.NumLanes {
 			st := &ld.st[l]
 			to := marks[l]

@@ -150,7 +150,8 @@ func TestWriteDelayReads(t *testing.T) {
 }
 
 // TestWriteDelayCrashNoSeqTwice: a file left by a run that held segments
-// (copied while it runs, as a crash leaves it) continues above every seq
+// (copied while it runs, without its journal: as a power cut leaves it;
+// TestJournalAfterAKill has the journal) continues above every seq
 // that run handed out, although its lane state is behind them; the held
 // readings are gone and not counted as stored, and a later AppendSync of
 // the same run is on disk.
@@ -195,11 +196,13 @@ func TestWriteDelayCrashNoSeqTwice(t *testing.T) {
 }
 
 // copyFileT copies a buffer file and its seq sidecar, as they are on disk
-// now, to a new path, and returns it.
-func copyFileT(t *testing.T, path string) string {
+// now, to a new path, and returns it: what a power cut leaves of a run
+// whose journal of held segments (journal.go) was lost. With also
+// (journalSuffix), those files are copied too: what a SIGKILL leaves.
+func copyFileT(t *testing.T, path string, also ...string) string {
 	t.Helper()
 	dst := tempPath(t)
-	for _, suffix := range []string{"", ".seq"} {
+	for _, suffix := range append([]string{"", ".seq"}, also...) {
 		data, err := os.ReadFile(path + suffix)
 		if err != nil {
 			t.Fatal(err)

@@ -113,6 +113,9 @@ func Inspect(path string) (s Stats, err error) {
 		}
 		s = summarize(st, acks, lost, oldest, time.Now())
 		s.FileBytes = tx.Size()
+		if state := tx.Bucket(bucketState); state.Get(keyHeld) != nil {
+			s.Held = inspectJournal(path, st)
+		}
 		return nil
 	})
 	if fi, serr := os.Stat(path); serr == nil {

@@ -20,6 +20,8 @@ type Metrics struct {
 	CommitErrors     Counter
 	CommittedBytes   *metrics.Counter
 	UnwrittenBytes   *metrics.Counter // held segments acked before their write (Options.WriteDelay)
+	JournalBytes     *metrics.Counter // written to the held segments' journal (page cache, no fsync)
+	JournalErrors    *metrics.Counter
 	CommitLatency    *metrics.Histogram
 	Corrupt          *metrics.CounterVec // what: "file", "segment", "index", "sidecar"
 	FileBytes        *metrics.Gauge
@@ -63,6 +65,10 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 			Name: "fieldline_buffer_committed_bytes_total", Help: "Stored segment bytes committed."}),
 		UnwrittenBytes: metrics.NewCounter(metrics.Opts{
 			Name: "fieldline_buffer_unwritten_bytes_total", Help: "Committed segment bytes the cloud acknowledged while they were held in memory (write_delay), never written to the file."}),
+		JournalBytes: metrics.NewCounter(metrics.Opts{
+			Name: "fieldline_buffer_journal_bytes_total", Help: "Bytes of held segments written to the journal (write_delay): into the kernel's page cache, never fsynced; the same pages are written over, so the flash sees a fraction of them."}),
+		JournalErrors: metrics.NewCounter(metrics.Opts{
+			Name: "fieldline_buffer_journal_errors_total", Help: "Failed writes to the journal of held segments (holding then stops for 30 s: segments are written to the file)."}),
 		CommitLatency: metrics.NewHistogram(metrics.HistogramOpts{
 			Name: "fieldline_buffer_commit_duration_seconds", Help: "Duration of a commit, fsync included.",
 			Buckets: metrics.ExponentialBuckets(0.0005, 2, 14)}),
@@ -73,7 +79,7 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.DepthReadings, m.DepthBytes, m.OldestUnackedAge, m.Appended, m.Acked,
-			m.Dropped, m.Expired, m.Lost, commits, commitErrors, m.CommittedBytes, m.UnwrittenBytes, m.CommitLatency,
+			m.Dropped, m.Expired, m.Lost, commits, commitErrors, m.CommittedBytes, m.UnwrittenBytes, m.JournalBytes, m.JournalErrors, m.CommitLatency,
 			m.Corrupt, m.FileBytes)
 	}
 	return m

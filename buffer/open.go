@@ -102,6 +102,16 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		}
 		return nil, err
 	}
+	if o.WriteDelay > 0 {
+		// Without a boot id the journal could never be trusted: held
+		// segments are then only in memory, and a crash jumps.
+		if boot, ok := b.bootID(); ok {
+			if b.jnl, err = openJournal(path, boot); err != nil {
+				_ = b.closeDB()
+				return nil, err
+			}
+		}
+	}
 	b.updateGauges()
 	b.running = true
 	go b.run()
@@ -224,7 +234,7 @@ func (b *Buffer) openDB(lost bool, marks [fieldline.NumLanes]uint64, check bool)
 				}
 				st[l] = s
 			}
-			return b.jumpHeld(state, &ld, marks)
+			return b.jumpHeld(tx, state, &ld, marks)
 		})
 	}
 	if err != nil {

@@ -117,13 +117,17 @@ type Options struct {
 	// segment the cloud acknowledges meanwhile is never written, so that a
 	// healthy uplink writes next to nothing to the flash (issue 19).
 	// Readings appended with AppendSync, the alert lane, Flush and Close
-	// are written at once as without it. The price: a crash or power cut
-	// loses the held readings the cloud had not yet acknowledged (up to
+	// are written at once as without it. Held segments are also written,
+	// without fsync, to a journal (path+".held", journal.go) before they
+	// are handed out: a crash of the process loses none of them, and the
+	// next Open stores them and continues every lane where it was. A
+	// power cut or reboot can lose the journal's tail: the held readings
+	// the cloud had not yet acknowledged are then lost (up to
 	// FlushInterval + WriteDelay of them, against FlushInterval without),
-	// and after such a stop the lanes' seqs continue above the seq
-	// sidecar's mark, so that no seq that reached the cloud is given
-	// again (Open records the jumped range as acknowledged). 0 (the
-	// default) writes every commit at once. See hold.go.
+	// and the lanes' seqs continue above the seq sidecar's mark, so that
+	// no seq that reached the cloud is given again (Open records the
+	// jumped range as acknowledged). DefaultOptions has
+	// DefaultWriteDelay; 0 writes every commit at once. See hold.go.
 	WriteDelay time.Duration
 	// OnCommit, if set, is called by the committing goroutine after each
 	// commit, once for each lane it stored readings in, in seq order. It
@@ -139,6 +143,9 @@ type Options struct {
 	// beforePublish, set by tests, runs between a commit's bbolt
 	// transaction and its publish.
 	beforePublish func()
+	// bootID, set by tests, stands for the kernel's boot id (a different
+	// one is a power cut to the journal).
+	bootID func() ([bootIDLen]byte, bool)
 }
 
 // The defaults of DefaultOptions; the agent's config takes its own from
@@ -148,6 +155,10 @@ const (
 	DefaultAckFlushInterval = 2 * time.Second
 	DefaultFlushMaxReadings = 65536
 	DefaultMaxBytes         = 256 << 20
+	// DefaultWriteDelay: with a healthy uplink a segment is acknowledged
+	// in milliseconds, and one in flight for a second means the uplink is
+	// down (issue 19: flash wear).
+	DefaultWriteDelay = time.Second
 )
 
 // DefaultOptions returns the documented defaults.
@@ -157,6 +168,7 @@ func DefaultOptions() *Options {
 		AckFlushInterval: DefaultAckFlushInterval,
 		FlushMaxReadings: DefaultFlushMaxReadings,
 		MaxBytes:         DefaultMaxBytes,
+		WriteDelay:       DefaultWriteDelay,
 	}
 }
 

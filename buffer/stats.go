@@ -38,6 +38,10 @@ type Stats struct {
 	Expired          uint64
 	Lost             uint64
 	FileBytes        int64 // size of the bbolt file
+	// Held is set by Inspect on the file of a run that held segments
+	// (Options.WriteDelay) and did not close: what its journal holds
+	// that the file does not, which the next Open restores.
+	Held *HeldJournal
 	// Damage is what Inspect found wrong with the file's pages (a walk of
 	// every page of its tree, as Check makes without decoding the
 	// segments); empty when they are sound, and always in Stats of an open

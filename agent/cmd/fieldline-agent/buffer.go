@@ -58,6 +58,11 @@ as FILE.corrupt-<time>, and what is lost is counted per lane in its status.`
 			return err
 		}
 		fmt.Fprintf(stdout, "file size: %d bytes\n", st.FileBytes)
+		if h := st.Held; h != nil && h.Problem == "" {
+			fmt.Fprintf(stdout, "held: the last run stopped uncleanly; its journal holds %d segments, %d readings the file does not show: the next start stores them\n", h.Segments, h.Readings)
+		} else if h != nil {
+			fmt.Fprintf(stdout, "held: the last run stopped uncleanly and its journal cannot be used (%s): the next start jumps the seqs, and what it held the cloud had not acknowledged is lost\n", h.Problem)
+		}
 		for _, l := range st.Lanes {
 			if len(l.LostRanges) > 0 {
 				fmt.Fprintf(stdout, "lost seqs of %s: %s\n", l.Lane, ranges(l.LostRanges))

@@ -53,9 +53,10 @@ func storedReadings(t *testing.T, path string) map[uint64]reading {
 // (held segments, never written when the cloud acknowledges them in time)
 // through a SIGKILL with a healthy uplink and a SIGKILL during a Kafka
 // outage, and proves what the mode promises: every reading the buffer file
-// held at a kill reaches Kafka, no seq is ever given to two readings (the
-// seqs jump after a kill instead), and with a healthy uplink segments are
-// acknowledged before they are written.
+// held at a kill reaches Kafka, no seq is ever given to two readings, no
+// seq is skipped (what was held at a kill is kept by the journal in the
+// page cache and restored: nothing held is lost, no seq jumps), and with a
+// healthy uplink segments are acknowledged before they are written.
 func TestWriteDelayThroughKills(t *testing.T) {
 	const registers = 50
 	interval := 10 * time.Millisecond // 5,000 readings/s
@@ -149,6 +150,16 @@ func TestWriteDelayThroughKills(t *testing.T) {
 	for s, want := range accepted {
 		if got := bySeq[s]; got != want {
 			t.Fatalf("seq %d: Kafka has %+v, the buffer file held %+v", s, got, want)
+		}
+	}
+	// No gap: every seq from the first to the last reached Kafka.
+	lo, hi := ^uint64(0), uint64(0)
+	for s := range bySeq {
+		lo, hi = min(lo, s), max(hi, s)
+	}
+	for s := lo; s <= hi; s++ {
+		if _, ok := bySeq[s]; !ok {
+			t.Fatalf("seq %d of %d..%d is not in Kafka: a held reading lost at a kill, or the seqs jumped", s, lo, hi)
 		}
 	}
 	if len(accepted) == 0 {
