@@ -88,7 +88,7 @@ CROSS_TARGETS := arm:7 arm64: amd64: riscv64:
 RSS_SENSORS   ?= 50,500
 RSS_HZ        ?= 1
 RSS_HOLD      ?= 0s
-RSS_WRITE_DELAY ?= 0s
+RSS_WRITE_DELAY ?= 1s
 RSS_PIPELINE  ?= 1
 RSS_DURATION  ?= 60s
 
@@ -139,13 +139,13 @@ demo: build
 bench: dashboard-assets
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./protocols/... ./buffer/... ./rules/... ./cloud/...
 	$(GO) run ./cloud/cmd/fieldline-cloud bench
-	@echo "== latency and flash writes with buffer.write_delay 1s (segments the cloud acks within it are never written)"
-	$(GO) run ./cloud/cmd/fieldline-cloud bench --mode latency --write-delay 1s
+	@echo "== latency and flash writes with buffer.write_delay 0 (every commit written and fsynced; the default 1s writes what the cloud acks within it never)"
+	$(GO) run ./cloud/cmd/fieldline-cloud bench --mode latency --write-delay 0
 	$(GO) run ./cloud/cmd/fieldline-cloud process-bench
 	@echo "== the agent polling 1,000 Modbus registers at 1 and 10 Hz: memory, CPU and uplink bytes per reading"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10
-	@echo "== the same with buffer.write_delay 1s"
-	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10 RSS_WRITE_DELAY=1s
+	@echo "== the same with buffer.write_delay 0 (every commit written and fsynced)"
+	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10 RSS_WRITE_DELAY=0s
 	@echo "== the same with the Modbus source's pipeline 8 (a poll's eight requests sent together)"
 	@$(MAKE) --no-print-directory footprint-rss RSS_SENSORS=1000 RSS_HZ=1,10 RSS_PIPELINE=8
 	@echo "== 50 sensors at 1 Hz with a 10 s telemetry hold (uplink bytes per reading)"

@@ -151,7 +151,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		SegmentReadings: cfg.Uplink.MaxBatchReadings,
 		MaxBytes:        int64(cfg.Buffer.MaxBytes),
 		MaxAge:          cfg.Buffer.MaxAge,
-		WriteDelay:      cfg.Buffer.WriteDelay,
+		WriteDelay:      *cfg.Buffer.WriteDelay,
 		NoAliases:       !*cfg.Uplink.Aliases,
 		DropPolicy:      policy,
 		Logger:          a.log.With("component", "buffer"),

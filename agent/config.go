@@ -89,13 +89,15 @@ type BufferSection struct {
 	MaxAge           time.Duration    `yaml:"max_age"`
 	// DropPolicy when full: oldest or newest.
 	DropPolicy string `yaml:"drop_policy"`
-	// WriteDelay keeps committed telemetry and events in memory this long
-	// before they are written; what the cloud acknowledges meanwhile is
-	// never written, so a healthy uplink spares the flash (issue 19). A
-	// crash then loses the held readings not yet acknowledged, and seqs
-	// jump after it (buffer.Options.WriteDelay). 0 (the default) writes
-	// every commit.
-	WriteDelay time.Duration `yaml:"write_delay"`
+	// WriteDelay keeps committed telemetry and events this long in memory
+	// and in a journal in the kernel's page cache (never fsynced) before
+	// they are written to the file; what the cloud acknowledges meanwhile
+	// is never written, so a healthy uplink spares the flash (issue 19).
+	// A crash of the agent loses nothing (the journal survives it); a
+	// power cut loses the held readings the cloud had not acknowledged,
+	// and seqs jump after it (buffer.Options.WriteDelay). Default 1s; 0
+	// writes (fsyncs) every commit. nil (absent) means the default.
+	WriteDelay *time.Duration `yaml:"write_delay"`
 }
 
 // UplinkSection configures the way to the cloud.
@@ -190,6 +192,7 @@ func (c *Config) SetDefaults() {
 	}
 	orDefault(&b.FlushInterval, d.Buffer.FlushInterval)
 	orDefault(&b.AckFlushInterval, d.Buffer.AckFlushInterval)
+	orDefault(&b.WriteDelay, d.Buffer.WriteDelay)
 	orDefault(&c.Uplink.Aliases, d.Uplink.Aliases)
 	orDefault(&b.FlushMaxReadings, d.Buffer.FlushMaxReadings)
 	orDefault(&b.MaxBytes, d.Buffer.MaxBytes)
@@ -254,8 +257,8 @@ func (c *Config) Check(p *confkit.Problems) {
 	if b.MaxAge < 0 {
 		p.Add("buffer.max_age", "must be ≥ 0, got %s", b.MaxAge)
 	}
-	if b.WriteDelay < 0 {
-		p.Add("buffer.write_delay", "must be ≥ 0 (0 writes every commit), got %s", b.WriteDelay)
+	if b.WriteDelay != nil && *b.WriteDelay < 0 {
+		p.Add("buffer.write_delay", "must be ≥ 0 (0 writes every commit), got %s", *b.WriteDelay)
 	}
 	if _, err := buffer.ParseDropPolicy(b.DropPolicy); err != nil {
 		p.Add("buffer.drop_policy", "unknown policy %q (want oldest or newest)", b.DropPolicy)

@@ -21,7 +21,7 @@ import (
 // (<data_dir>/buffer.db), and SetDefaults derives it.
 func Defaults() Config {
 	bo := buffer.DefaultOptions()
-	flush, ackFlush := bo.FlushInterval, bo.AckFlushInterval
+	flush, ackFlush, writeDelay := bo.FlushInterval, bo.AckFlushInterval, bo.WriteDelay
 	aliases := !bo.NoAliases
 	var nats uplink.NATSConfig
 	nats.SetDefaults()
@@ -38,6 +38,7 @@ func Defaults() Config {
 		Buffer: BufferSection{
 			FlushInterval:    &flush,
 			AckFlushInterval: &ackFlush,
+			WriteDelay:       &writeDelay,
 			FlushMaxReadings: bo.FlushMaxReadings,
 			MaxBytes:         confkit.ByteSize(bo.MaxBytes),
 			MaxAge:           0, // keep until sent or pushed out by max_bytes

@@ -33,8 +33,9 @@ type Options struct {
 	Brokers []string
 	// FlushInterval of the agents' buffers; default 100ms.
 	FlushInterval time.Duration
-	// WriteDelay of the agents' buffers (buffer.write_delay); default 0.
-	WriteDelay time.Duration
+	// WriteDelay of the agents' buffers (buffer.write_delay); nil: the
+	// agent's default.
+	WriteDelay *time.Duration
 	// Compression of the bridge's produced batches (bridge
 	// kafka.compression); empty: the bridge's default.
 	Compression string

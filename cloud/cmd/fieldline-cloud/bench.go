@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/cloud/loadtest"
 )
 
@@ -56,7 +57,7 @@ sensor-to-Kafka latency p50/p99.`,
 	f.StringVar(&o.kafka, "kafka", "", "a real Kafka's bootstrap brokers (default: kfake in process)")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	f.DurationVar(&o.flushInterval, "flush-interval", 100*time.Millisecond, "the agents' buffer.flush_interval (the group-commit wait bounds latency)")
-	f.DurationVar(&o.writeDelay, "write-delay", 0, "the agents' buffer.write_delay (segments acked within it are never written)")
+	f.DurationVar(&o.writeDelay, "write-delay", buffer.DefaultWriteDelay, "the agents' buffer.write_delay (segments acked within it are never written; 0 writes every commit)")
 	f.StringVar(&o.compression, "compression", "", "the bridge's kafka.compression (lz4, zstd, snappy, gzip, none; default the bridge's, lz4)")
 	return cmd
 }
@@ -82,7 +83,7 @@ func runBench(ctx context.Context, stdout io.Writer, o benchOptions) error {
 	fmt.Fprintf(stdout, "Fieldline end-to-end load run: %d CPUs (GOMAXPROCS %d), %s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOARCH, kafka)
 	if o.mode == "throughput" || o.mode == "both" {
 		fmt.Fprintf(stdout, "throughput: %d agents × %d sensors every %s (offered %.0f readings/s)\n", o.agents, o.sensors, o.tick, float64(o.agents*o.sensors)/o.tick.Seconds())
-		r, err := loadtest.Run(ctx, loadtest.Options{Agents: o.agents, Sensors: o.sensors, Tick: o.tick, Warmup: o.warmup, Measure: o.measure, Brokers: bl, Out: out, FlushInterval: o.flushInterval, WriteDelay: o.writeDelay, Compression: o.compression})
+		r, err := loadtest.Run(ctx, loadtest.Options{Agents: o.agents, Sensors: o.sensors, Tick: o.tick, Warmup: o.warmup, Measure: o.measure, Brokers: bl, Out: out, FlushInterval: o.flushInterval, WriteDelay: &o.writeDelay, Compression: o.compression})
 		if err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func runBench(ctx context.Context, stdout io.Writer, o benchOptions) error {
 	if o.mode == "latency" || o.mode == "both" {
 		n := max(1, o.rate/100)
 		fmt.Fprintf(stdout, "latency: 10 agents × %d sensors at 10 Hz (offered %d readings/s)\n", n, 10*n*10)
-		r, err := loadtest.Run(ctx, loadtest.Options{Agents: 10, Sensors: n, Tick: 100 * time.Millisecond, Warmup: o.warmup, Measure: o.measure, Brokers: bl, Out: out, FlushInterval: o.flushInterval, WriteDelay: o.writeDelay, Compression: o.compression})
+		r, err := loadtest.Run(ctx, loadtest.Options{Agents: 10, Sensors: n, Tick: 100 * time.Millisecond, Warmup: o.warmup, Measure: o.measure, Brokers: bl, Out: out, FlushInterval: o.flushInterval, WriteDelay: &o.writeDelay, Compression: o.compression})
 		if err != nil {
 			return err
 		}

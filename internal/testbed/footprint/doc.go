@@ -26,7 +26,7 @@
 // meanwhile: what crosses the gateway's link, less NATS's own framing.
 // `make bench` runs 1,000 registers at 1 and 10 Hz (FL_RSS_HZ=1,10), and 50
 // at 1 Hz with uplink.telemetry_hold 10s (FL_RSS_HOLD=10s); FL_RSS_WRITE_DELAY sets
-// buffer.write_delay (default 0), FL_RSS_PIPELINE the Modbus source's
+// buffer.write_delay (default 1s, the agent's), FL_RSS_PIPELINE the Modbus source's
 // pipeline (default 1), FL_RSS_TRIM=false turns
 // agent.trim_binary_pages off. Results are logged as rows of the table in
 // docs/benchmarks.md, and appended to FL_RSS_OUT when set.
