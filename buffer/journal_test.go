@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestJournalAfterAKill(t *testing.T) {
 				}
 				ackT(t, r, tel, batch.FirstSeq, batch.LastSeq())
 			}
-			if !equalInts(tags, c.want.tags) {
+			if !slices.Equal(tags, c.want.tags) {
 				t.Fatalf("telemetry tags %v, want %v", tags, c.want.tags)
 			}
 			if got := r.Depths()[ev]; got != uint64(c.want.evTags) {
@@ -150,18 +151,6 @@ func tagRange(from, to int) []int {
 		out = append(out, i)
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func flipByte(t *testing.T, path string, off int64) {
