@@ -46,6 +46,11 @@ const (
 	// holding, their held segments are written and the journal starts
 	// afresh.
 	maxJournalBytes = 4 << 20
+	// journalLimit is the most a journal may hold, one commit's segments
+	// past maxJournalBytes included: a write that would pass it fails
+	// (the segments go to the file instead), and a longer journal is not
+	// read.
+	journalLimit = 64 << 20
 	// journalRetry is how long holding stays off after a failed write.
 	journalRetry = 30 * time.Second
 
@@ -96,14 +101,23 @@ func readBootID() (id [bootIDLen]byte, ok bool) {
 	return id, true
 }
 
-// openJournal opens (or creates) the journal for writing. Its content
-// stays until the first write, which starts afresh.
-func openJournal(path string, boot [bootIDLen]byte) (*journal, error) {
+// openJournal opens (or creates) the journal for writing and starts it
+// afresh with top, the lanes' next seqs: from here on it names every seq
+// the run gives, also when the run is killed before it holds anything.
+func openJournal(path string, boot [bootIDLen]byte, top [fieldline.NumLanes]uint64) (*journal, error) {
 	f, err := os.OpenFile(path+journalSuffix, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the held segments' journal: %w", err)
 	}
-	return &journal{f: f, boot: boot, gen: rand.Uint64(), off: -1}, nil
+	j := &journal{f: f, boot: boot, gen: rand.Uint64(), off: -1}
+	j.gen++
+	j.buf = appendJournalHead(j.buf[:0], &journalHead{boot: boot, gen: j.gen, top: top})
+	if _, err := f.WriteAt(j.buf, 0); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("starting the held segments' journal: %w", err)
+	}
+	j.off = int64(len(j.buf))
+	return j, nil
 }
 
 func (j *journal) close() error {
@@ -141,6 +155,9 @@ func (j *journal) write(in *cycleIn, fresh bool) (int, error) {
 		for i := range in.staged[l] {
 			j.buf = appendJournalRec(j.buf, j.gen, l, &in.staged[l][i])
 		}
+	}
+	if at+int64(len(j.buf)) > journalLimit {
+		return 0, fmt.Errorf("%d bytes of held segments would take the journal past %d bytes", len(j.buf), journalLimit)
 	}
 	n, err := j.f.WriteAt(j.buf, at)
 	if err != nil {
@@ -296,7 +313,7 @@ func (b *Buffer) allHeldAcked() bool {
 func (b *Buffer) journalRoom(now time.Time) (room, fresh bool) {
 	j := b.jnl
 	if j == nil {
-		return true, false // no journal (no boot id): held as before
+		return false, false // no journal: nothing is held (Open said why)
 	}
 	if now.Before(j.pause) {
 		return false, false

@@ -2,10 +2,13 @@ package buffer
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,13 +24,16 @@ func bootOf(s string) func() ([bootIDLen]byte, bool) {
 
 // TestJournalAfterAKill: a buffer with a write delay of an hour (so that
 // nothing held is written to the file) is copied as a SIGKILL would leave
-// it, after a batch was acknowledged and the journal started afresh.
-// Opened in the same boot, every held segment the cloud had not
-// acknowledged is back under its seqs and the lanes go on where they
-// were; opened after a power cut (another boot id), or with the journal
-// gone or damaged, the seqs jump and the held readings are lost, as
-// without a journal; a torn last record gives its seqs again (it was
-// never handed out).
+// it: T0 on disk (AppendSync), T1 held and acknowledged, then E1 held,
+// which starts the journal afresh, then T2 and T3 held. Opened in the same
+// boot, every held segment the cloud had not acknowledged is back under
+// its seqs, T1's seqs count as acknowledged, and the lanes go on where they
+// were (also from a copy taken before T2, when the journal names T1's seqs
+// only by its header). Opened after a power cut (another boot id), or with
+// the journal gone or damaged, the seqs jump and the held readings are
+// lost, as without a journal; a torn last record gives its seqs again (a
+// kill during its write comes before it is handed out). A run killed
+// before it held anything goes on without a jump.
 func TestJournalAfterAKill(t *testing.T) {
 	const tel, ev = fieldline.LaneTelemetry, fieldline.LaneEvent
 	path := tempPath(t)
@@ -44,42 +50,46 @@ func TestJournalAfterAKill(t *testing.T) {
 		t.Helper()
 		testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[l] == want })
 	}
-	add(tel, readings(10, 3, 0)) // T1: acked before the fresh start
-	held(tel, 10)
-	ackT(t, b, tel, s0, s0+9)
+	appendT(t, b, tel, readings(5, 3, 0)) // T0: on disk
+	add(tel, readings(10, 3, 5))          // T1: acked before the fresh start
+	held(tel, 15)
+	ackT(t, b, tel, s0+5, s0+14)
 	add(ev, readings(5, 2, 100)) // E1: starts the journal afresh
 	held(ev, 5)
-	add(tel, readings(10, 3, 10)) // T2
-	held(tel, 10)
-	add(tel, readings(10, 3, 20)) // T3
-	held(tel, 20)
+	early := copyFileT(t, path, journalSuffix)
+	add(tel, readings(10, 3, 15)) // T2
+	held(tel, 15)
+	add(tel, readings(10, 3, 25)) // T3
+	held(tel, 25)
 	if got := m.JournalBytes.Value(); got == 0 {
 		t.Fatal("nothing written to the journal")
 	}
 
 	type want struct {
-		tags     []int // telemetry tags read back, in seq order from the first
-		first    uint64
-		evTags   int
+		tags     []int  // telemetry tags read back, in seq order
 		next     uint64 // telemetry's next seq; 0: above the sidecar's mark
+		evTags   int
 		corrupt  float64
 		jumpWarn bool
 	}
+	onDisk := tagRange(0, 5)
 	cases := []struct {
 		name   string
+		from   string // the copy; "" the last
 		boot   string
 		damage func(t *testing.T, journal string)
 		want   want
 	}{
-		{"same boot", "a", nil, want{tags: tagRange(10, 30), first: s0 + 10, evTags: 5, next: s0 + 30}},
-		{"power cut", "b", nil, want{jumpWarn: true}},
-		{"journal gone", "a", func(t *testing.T, j string) {
+		{"same boot", "", "a", nil, want{tags: append(onDisk, tagRange(15, 35)...), next: s0 + 35, evTags: 5}},
+		{"same boot, before T2", early, "a", nil, want{tags: onDisk, next: s0 + 15, evTags: 5}},
+		{"power cut", "", "b", nil, want{tags: onDisk, jumpWarn: true}},
+		{"journal gone", "", "a", func(t *testing.T, j string) {
 			if err := os.Remove(j); err != nil {
 				t.Fatal(err)
 			}
-		}, want{jumpWarn: true}},
-		{"header damaged", "a", func(t *testing.T, j string) { flipByte(t, j, 20) }, want{corrupt: 1, jumpWarn: true}},
-		{"last record torn", "a", func(t *testing.T, j string) {
+		}, want{tags: onDisk, jumpWarn: true}},
+		{"header damaged", "", "a", func(t *testing.T, j string) { flipByte(t, j, 20) }, want{tags: onDisk, corrupt: 1, jumpWarn: true}},
+		{"last record torn", "", "a", func(t *testing.T, j string) {
 			fi, err := os.Stat(j)
 			if err != nil {
 				t.Fatal(err)
@@ -87,11 +97,16 @@ func TestJournalAfterAKill(t *testing.T) {
 			if err := os.Truncate(j, fi.Size()-3); err != nil {
 				t.Fatal(err)
 			}
-		}, want{tags: tagRange(10, 20), first: s0 + 10, evTags: 5, next: s0 + 20}},
+		}, want{tags: append(onDisk, tagRange(15, 25)...), next: s0 + 25, evTags: 5}},
 	}
+	last := copyFileT(t, path, journalSuffix)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cp := copyFileT(t, path, journalSuffix)
+			from := c.from
+			if from == "" {
+				from = last
+			}
+			cp := copyFileT(t, from, journalSuffix)
 			if c.damage != nil {
 				c.damage(t, cp+journalSuffix)
 			}
@@ -102,8 +117,8 @@ func TestJournalAfterAKill(t *testing.T) {
 			switch {
 			case c.want.next != 0 && st.Lanes[tel].NextSeq != c.want.next:
 				t.Fatalf("telemetry continues at %d, want %d (no jump)", st.Lanes[tel].NextSeq, c.want.next)
-			case c.want.next == 0 && st.Lanes[tel].NextSeq < s0+30+seqBlock/2:
-				t.Fatalf("telemetry continues at %d after a power cut: not above every seq given (%d..%d)", st.Lanes[tel].NextSeq, s0, s0+29)
+			case c.want.next == 0 && st.Lanes[tel].NextSeq < s0+35+seqBlock/2:
+				t.Fatalf("telemetry continues at %d after a power cut: not above every seq given (%d..%d)", st.Lanes[tel].NextSeq, s0, s0+34)
 			}
 			if got := cm.Corrupt.WithLabelValues("journal").Value(); got != c.want.corrupt {
 				t.Fatalf("journal counted corrupt %v times, want %v", got, c.want.corrupt)
@@ -111,18 +126,20 @@ func TestJournalAfterAKill(t *testing.T) {
 			if got := strings.Contains(logs.String(), "seqs continue above every seq it may have given"); got != c.want.jumpWarn {
 				t.Fatalf("jump warning logged: %v, want %v:\n%s", got, c.want.jumpWarn, logs.String())
 			}
+			// Depth counts every seq below the next that is neither stored
+			// nor acknowledged: T1's (or the jumped) seqs must be acked.
+			if d := r.Depths()[tel]; d != uint64(len(c.want.tags)) {
+				t.Fatalf("telemetry depth %d, want %d", d, len(c.want.tags))
+			}
 			var tags []int
 			for {
 				batch, ok := oldestT(t, r, tel, 1000)
 				if !ok {
 					break
 				}
-				if len(tags) == 0 && batch.FirstSeq != c.want.first {
-					t.Fatalf("first stored seq %d, want %d", batch.FirstSeq, c.want.first)
-				}
 				for i, rd := range batch.Readings {
 					w := readings(1, 3, tag(rd))[0]
-					if rd.SensorID != w.SensorID || rd.TimeNs != w.TimeNs || rd.Seq != batch.FirstSeq+uint64(i) {
+					if rd.SensorID != w.SensorID || rd.TimeNs != w.TimeNs || rd.Seq != batch.FirstSeq+uint64(i) || rd.Seq != s0+uint64(tag(rd)) {
 						t.Fatalf("reading %+v at seq %d", rd, batch.FirstSeq+uint64(i))
 					}
 					tags = append(tags, tag(rd))
@@ -142,6 +159,20 @@ func TestJournalAfterAKill(t *testing.T) {
 			}
 			closeT(t, r)
 		})
+	}
+}
+
+// TestJournalKilledBeforeHolding: a run killed before it held anything
+// (only AppendSync) leaves a journal that names its seqs: no jump.
+func TestJournalKilledBeforeHolding(t *testing.T) {
+	const tel = fieldline.LaneTelemetry
+	path := tempPath(t)
+	b := openT(t, path, &Options{FlushInterval: time.Millisecond, WriteDelay: time.Hour, bootID: bootOf("a")})
+	_, last := appendT(t, b, tel, readings(5, 3, 0))
+	cp := copyFileT(t, path, journalSuffix)
+	r := openT(t, cp, &Options{FlushInterval: 0, bootID: bootOf("a")})
+	if next := r.Stats().Lanes[tel].NextSeq; next != last+1 {
+		t.Fatalf("after a kill before anything was held the lane continues at %d, want %d (no jump)", next, last+1)
 	}
 }
 
@@ -243,4 +274,96 @@ func FuzzDecodeJournal(f *testing.F) {
 			t.Fatalf("decoded %d records that do not encode back to the input's prefix", len(recs))
 		}
 	})
+}
+
+// TestJournalWriteFails: when the journal cannot be written, the readings
+// a commit staged go back to the queue and are written to the file under
+// the same seqs, a caller that came while the commit was in flight gets
+// the seqs after them, the failure is counted, and a crash after it loses
+// nothing.
+func TestJournalWriteFails(t *testing.T) {
+	const tel = fieldline.LaneTelemetry
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	type result struct {
+		first, last uint64
+		err         error
+	}
+	waited := make(chan result, 1)
+	var armed atomic.Bool
+	var b *Buffer
+	opts := &Options{FlushInterval: time.Millisecond, WriteDelay: time.Hour, bootID: bootOf("a"), Metrics: m}
+	// Runs on the committer, after the commit that names the new sensors
+	// and before its journal write.
+	opts.beforePublish = func() {
+		if !armed.CompareAndSwap(true, false) {
+			return
+		}
+		ro, err := os.Open(path + journalSuffix)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = b.jnl.f.Close()
+		b.jnl.f = ro // writes now fail
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			first, last, err := b.AppendSync(ctx, tel, readings(3, 6, 10))
+			waited <- result{first, last, err}
+		}()
+		for {
+			b.mu.Lock()
+			n := len(b.waiters)
+			b.mu.Unlock()
+			if n > 0 {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	b = openT(t, path, opts)
+	s0 := b.Stats().Lanes[tel].NextSeq
+	if err := b.Append(tel, readings(5, 3, 0)); err != nil { // held and journaled
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[tel] == 5 })
+	armed.Store(true)
+	// New sensors: the commit writes the alias table, so it runs a
+	// transaction (and the hook) while these five are staged.
+	if err := b.Append(tel, readings(5, 6, 5)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-waited
+	if r.err != nil || r.first != s0+10 || r.last != s0+12 {
+		t.Fatalf("the caller's readings got %d..%d (%v), want %d..%d after the five put back", r.first, r.last, r.err, s0+10, s0+12)
+	}
+	if got := m.JournalErrors.Value(); got != 1 {
+		t.Fatalf("%v journal errors counted, want 1", got)
+	}
+	check := func(b *Buffer) {
+		t.Helper()
+		batch, ok := oldestT(t, b, tel, 1000)
+		if !ok || batch.FirstSeq != s0 || len(batch.Readings) != 13 {
+			t.Fatalf("stored %d readings from seq %d (%v), want 13 from %d", len(batch.Readings), batch.FirstSeq, ok, s0)
+		}
+		want := slices.Concat(readings(5, 3, 0), readings(5, 6, 5), readings(3, 6, 10))
+		for i, rd := range batch.Readings {
+			if w := want[i]; rd.SensorID != w.SensorID || rd.TimeNs != w.TimeNs || rd.Value != w.Value {
+				t.Fatalf("seq %d holds %+v, want %+v", rd.Seq, rd, w)
+			}
+		}
+	}
+	check(b)
+	// Holding is off for a while: everything is on disk, the copy as a
+	// kill leaves it has it all.
+	testkit.WaitFor(t, 10*time.Second, "the held readings written", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.lanes[tel].held) == 0
+	})
+	r2 := openT(t, copyFileT(t, path, journalSuffix), &Options{FlushInterval: 0, bootID: bootOf("a")})
+	check(r2)
+	closeT(t, r2)
+	closeT(t, b)
 }

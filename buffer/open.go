@@ -103,12 +103,17 @@ func Open(path string, opts *Options) (*Buffer, error) {
 		return nil, err
 	}
 	if o.WriteDelay > 0 {
-		// Without a boot id the journal could never be trusted: held
-		// segments are then only in memory, and a crash jumps.
-		if boot, ok := b.bootID(); ok {
-			if b.jnl, err = openJournal(path, boot); err != nil {
-				_ = b.closeDB()
-				return nil, err
+		// Without a journal a crash would lose what is held: then nothing
+		// is held (journalRoom), every commit is written.
+		if boot, ok := b.bootID(); !ok {
+			b.log.Warn("buffer write_delay is off: the kernel tells no boot id, so a journal of held segments could not be trusted after a crash; every commit is written")
+		} else {
+			var top [fieldline.NumLanes]uint64
+			for l := range top {
+				top[l] = b.lanes[l].st.nextSeq
+			}
+			if b.jnl, err = openJournal(path, boot, top); err != nil {
+				b.log.Error("buffer write_delay is off: the journal of held segments cannot be written; every commit is written", "err", err)
 			}
 		}
 	}

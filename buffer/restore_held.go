@@ -108,15 +108,12 @@ func readJournal(path string) (journalHead, []journalRec, error) {
 		return journalHead{}, nil, err
 	}
 	defer f.Close()
-	// A journal never grows past maxJournalBytes by more than one
-	// commit's segments, each lane's under maxHeldBytes.
-	const limit = maxJournalBytes + fieldline.NumLanes*maxHeldBytes + journalHeadLen
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := io.ReadAll(io.LimitReader(f, journalLimit+1))
 	if err != nil {
 		return journalHead{}, nil, err
 	}
-	if len(data) > limit {
-		return journalHead{}, nil, fmt.Errorf("journal longer than %d bytes", limit)
+	if len(data) > journalLimit {
+		return journalHead{}, nil, fmt.Errorf("journal longer than %d bytes", journalLimit)
 	}
 	return decodeJournal(data)
 }
@@ -148,7 +145,11 @@ func inspectJournal(path string, st [fieldline.NumLanes]laneState) *HeldJournal 
 		hj.Problem = err.Error()
 		return hj
 	}
-	if boot, ok := readBootID(); !ok || boot != h.boot {
+	switch boot, ok := readBootID(); {
+	case !ok:
+		hj.Problem = "the kernel tells no boot id"
+		return hj
+	case boot != h.boot:
 		hj.Problem = "written before the machine restarted"
 		return hj
 	}
