@@ -241,7 +241,8 @@ func unitDirectives(t *testing.T, path string) map[string][]string {
 // TestSystemdUnitFitsTheAgent checks that the unit and the agent agree:
 // the pre-start check reads the file the service runs with, the stop
 // timeout is longer than the agent's grace, the state directory is the
-// agent's default data_dir and the Pi example's, the sandbox is on.
+// agent's default data_dir and the Pi example's, the sandbox is on and
+// leaves the agent the boot id.
 func TestSystemdUnitFitsTheAgent(t *testing.T) {
 	d := unitDirectives(t, systemdUnit)
 	one := func(k string) string {
@@ -306,6 +307,11 @@ func TestSystemdUnitFitsTheAgent(t *testing.T) {
 	}
 	if fams := one("RestrictAddressFamilies"); strings.Contains(fams, "AF_PACKET") || !strings.Contains(fams, "AF_INET") {
 		t.Errorf("RestrictAddressFamilies=%s", fams)
+	}
+	// The buffer's journal needs the boot id, in /proc/sys: without it
+	// buffer.write_delay is off (every commit written to the flash).
+	if v := d["ProcSubset"]; len(v) > 0 && v[len(v)-1] == "pid" {
+		t.Errorf("ProcSubset=pid hides /proc/sys/kernel/random/boot_id, which the buffer's journal needs")
 	}
 }
 
