@@ -85,7 +85,9 @@ func (a *Agent) Health() Health {
 	if f := a.fwd.Load(); f != nil {
 		if waiting, since := f.progress(); waiting {
 			h.Uplink.Waiting = true
-			stalled := max(f.clock()-since, 0)
+			// Rounded as reported, so that a stall named is one the
+			// report shows past its limit.
+			stalled := max(f.clock()-since, 0).Round(time.Millisecond)
 			h.Uplink.StalledForS = seconds(stalled)
 			if stalled > stall {
 				h.Problems = append(h.Problems, fmt.Sprintf("uplink: no reading delivered for %s while readings wait (health.uplink_stall %s); nats connected: %t", stalled.Round(time.Second), stall, h.NATS))
@@ -99,7 +101,7 @@ func (a *Agent) Health() Health {
 		up, since, why := a.m.counts.source(name).state()
 		sh := SourceHealth{Name: name, Up: up}
 		if !up {
-			down := max(now-since, 0)
+			down := max(now-since, 0).Round(time.Millisecond) // as reported
 			sh.DownForS = seconds(down)
 			if why != nil {
 				sh.Error = why.Error()
