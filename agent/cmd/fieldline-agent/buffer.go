@@ -59,7 +59,7 @@ as FILE.corrupt-<time>, and what is lost is counted per lane in its status.`
 		}
 		fmt.Fprintf(stdout, "file size: %d bytes\n", st.FileBytes)
 		if h := st.Held; h != nil && h.Problem == "" {
-			fmt.Fprintf(stdout, "held: the last run stopped uncleanly; its journal holds %d segments, %d readings the file does not show: the next start stores them\n", h.Segments, h.Readings)
+			fmt.Fprintf(stdout, "held: the last run stopped uncleanly; its journal holds %d readings (%d segments) the file does not show: the next start stores them\n", h.Readings, h.Segments)
 		} else if h != nil {
 			fmt.Fprintf(stdout, "held: the last run stopped uncleanly and its journal cannot be used (%s): the next start jumps the seqs, and what it held the cloud had not acknowledged is lost\n", h.Problem)
 		}

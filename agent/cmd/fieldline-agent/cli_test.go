@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldline/fieldline"
 	"github.com/fieldline/fieldline/buffer"
+	"github.com/fieldline/fieldline/internal/testbed/testkit"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -116,6 +117,52 @@ func TestBufferCommands(t *testing.T) {
 // TestBufferCheckFindsDamage: with one page of a file zeroed, `buffer
 // check` exits 1 and lists the damage and the lost seqs that buffer.Check
 // reports, and `buffer stats` says the pages are damaged.
+// TestBufferStatsShowsTheJournal: `buffer stats` on the files a killed
+// agent left with readings held (buffer.write_delay) says how many the
+// journal holds beyond the file, which the next start stores.
+func TestBufferStatsShowsTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.Open(path, &buffer.Options{AgentID: "gw-cli", FlushInterval: time.Millisecond, WriteDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var rs []fieldline.Reading
+	for i := 0; i < 10; i++ {
+		rs = append(rs, fieldline.Reading{TimeNs: t0.Add(time.Duration(i) * time.Second).UnixNano(), Value: float64(i), SensorID: "boiler.temp"})
+	}
+	if err := b.Append(fieldline.LaneTelemetry, rs); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the readings held", func() bool { return b.Depths()[fieldline.LaneTelemetry] == 10 })
+	// The files as a SIGKILL leaves them.
+	killed := filepath.Join(t.TempDir(), "buffer.db")
+	for _, suffix := range []string{"", ".seq", ".held"} {
+		data, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(killed+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runCLI(t, "buffer", "stats", killed)
+	if code != 0 {
+		t.Fatalf("stats: exit %d: %s", code, errs)
+	}
+	if want := "its journal holds 10 readings (1 segments) the file does not show"; !strings.Contains(out, want) {
+		t.Fatalf("stats output lacks %q:\n%s", want, out)
+	}
+	if err := os.Remove(killed + ".held"); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ = runCLI(t, "buffer", "stats", killed); !strings.Contains(out, "its journal cannot be used") {
+		t.Fatalf("stats without the journal does not say it is gone:\n%s", out)
+	}
+}
+
 func TestBufferCheckFindsDamage(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "buffer.db")
