@@ -109,15 +109,21 @@ func openJournal(path string, boot [bootIDLen]byte, top [fieldline.NumLanes]uint
 	if err != nil {
 		return nil, fmt.Errorf("opening the held segments' journal: %w", err)
 	}
-	j := &journal{f: f, boot: boot, gen: rand.Uint64(), off: -1}
-	j.gen++
-	j.buf = appendJournalHead(j.buf[:0], &journalHead{boot: boot, gen: j.gen, top: top})
+	j := &journal{f: f, boot: boot, gen: rand.Uint64()}
+	j.head(top)
 	if _, err := f.WriteAt(j.buf, 0); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("starting the held segments' journal: %w", err)
 	}
 	j.off = int64(len(j.buf))
 	return j, nil
+}
+
+// head starts j.buf with the header of a new generation naming top, the
+// lanes' next seqs.
+func (j *journal) head(top [fieldline.NumLanes]uint64) {
+	j.gen++
+	j.buf = appendJournalHead(j.buf[:0], &journalHead{boot: j.boot, gen: j.gen, top: top})
 }
 
 func (j *journal) close() error {
@@ -147,9 +153,8 @@ func (j *journal) write(in *cycleIn, fresh bool) (int, error) {
 	at := j.off
 	j.buf = j.buf[:0]
 	if fresh {
-		j.gen++
 		at = 0
-		j.buf = appendJournalHead(j.buf, &journalHead{boot: j.boot, gen: j.gen, top: in.base})
+		j.head(in.base)
 	}
 	for l := range fieldline.NumLanes {
 		for i := range in.staged[l] {

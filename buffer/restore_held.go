@@ -22,29 +22,21 @@ import (
 // journal cannot be trusted to name every seq given (absent, unreadable,
 // or written before the kernel last started): the caller then jumps.
 func (b *Buffer) restoreHeld(tx *bolt.Tx, state stateTx, ld *loaded) (bool, error) {
+	var next [fieldline.NumLanes]uint64
+	for l := range next {
+		next[l] = ld.st[l].nextSeq
+	}
 	boot, ok := b.bootID()
-	if !ok {
-		b.log.Warn("buffer journal of held segments not used: no boot id to tell a restart of the process from one of the machine")
+	h, recs, err := heldBeyond(b.path, boot, ok, next)
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errNoBootID), errors.Is(err, errOtherBoot):
+		b.log.Warn("buffer journal of held segments not used: what it held the cloud had not acknowledged may be lost", "err", err)
 		return false, nil
-	}
-	h, recs, err := readJournal(b.path + journalSuffix)
-	if errors.Is(err, fs.ErrNotExist) {
-		b.log.Warn("buffer journal of held segments is gone")
-		return false, nil
-	}
-	if err != nil {
+	case err != nil:
 		b.m.Corrupt.WithLabelValues("journal").Inc()
 		b.log.Warn("buffer journal of held segments unreadable", "err", err)
 		return false, nil
 	}
-	if h.boot != boot {
-		b.log.Warn("buffer journal of held segments was written before the machine restarted (power cut or reboot): what it held the cloud had not acknowledged may be lost",
-			"journal_boot_id", string(h.boot[:]), "boot_id", string(boot[:]))
-		return false, nil
-	}
-	slices.SortStableFunc(recs, func(a, b journalRec) int {
-		return cmp.Or(cmp.Compare(a.lane, b.lane), cmp.Compare(a.seg.first, b.seg.first))
-	})
 	for l := range fieldline.NumLanes {
 		st := &ld.st[l]
 		acks := &ld.acks[l]
@@ -66,8 +58,8 @@ func (b *Buffer) restoreHeld(tx *bolt.Tx, state stateTx, ld *loaded) (bool, erro
 		segs, readings := 0, 0
 		for _, r := range recs {
 			s := &r.seg
-			if r.lane != l || s.first < st.nextSeq {
-				continue // another lane's, or on disk already
+			if r.lane != l {
+				continue
 			}
 			skip(s.first)
 			e := s.entry()
@@ -99,6 +91,41 @@ func (b *Buffer) restoreHeld(tx *bolt.Tx, state stateTx, ld *loaded) (bool, erro
 			"lane", fieldline.Lane(l).String(), "segments", segs, "readings", readings, "from_seq", was.nextSeq, "next_seq", st.nextSeq)
 	}
 	return true, nil
+}
+
+var (
+	errNoBootID  = errors.New("the kernel tells no boot id to tell a restart of the process from one of the machine")
+	errOtherBoot = errors.New("written before the machine restarted (a power cut or a reboot)")
+)
+
+// heldBeyond reads the journal beside the buffer file at path and returns
+// its header and, in lane and seq order, the records the file does not
+// hold: from next, the lanes' next seqs in the file, on. It fails when the
+// journal cannot be trusted to name every seq the run gave: absent,
+// damaged, or from another boot than boot (errOtherBoot; errNoBootID
+// without bootOK).
+func heldBeyond(path string, boot [bootIDLen]byte, bootOK bool, next [fieldline.NumLanes]uint64) (journalHead, []journalRec, error) {
+	if !bootOK {
+		return journalHead{}, nil, errNoBootID
+	}
+	h, recs, err := readJournal(path + journalSuffix)
+	if err != nil {
+		return h, nil, err
+	}
+	if h.boot != boot {
+		return h, nil, fmt.Errorf("journal of boot %s, this is %s: %w", h.boot[:], boot[:], errOtherBoot)
+	}
+	slices.SortStableFunc(recs, func(a, b journalRec) int {
+		return cmp.Or(cmp.Compare(a.lane, b.lane), cmp.Compare(a.seg.first, b.seg.first))
+	})
+	beyond := recs[:0]
+	for _, r := range recs {
+		if r.seg.first >= next[r.lane] {
+			beyond = append(beyond, r)
+			next[r.lane] = r.seg.last() + 1
+		}
+	}
+	return h, beyond, nil
 }
 
 // readJournal reads and decodes the journal at path.
@@ -139,30 +166,18 @@ type HeldJournal struct {
 // inspectJournal reads the journal beside path as restoreHeld would,
 // against the lane states st of the file.
 func inspectJournal(path string, st [fieldline.NumLanes]laneState) *HeldJournal {
-	hj := &HeldJournal{}
-	h, recs, err := readJournal(path + journalSuffix)
-	if err != nil {
-		hj.Problem = err.Error()
-		return hj
-	}
-	switch boot, ok := readBootID(); {
-	case !ok:
-		hj.Problem = "the kernel tells no boot id"
-		return hj
-	case boot != h.boot:
-		hj.Problem = "written before the machine restarted"
-		return hj
-	}
-	next := [fieldline.NumLanes]uint64{}
+	var next [fieldline.NumLanes]uint64
 	for l := range next {
 		next[l] = st[l].nextSeq
 	}
+	boot, ok := readBootID()
+	_, recs, err := heldBeyond(path, boot, ok, next)
+	if err != nil {
+		return &HeldJournal{Problem: err.Error()}
+	}
+	hj := &HeldJournal{Segments: len(recs)}
 	for _, r := range recs {
-		if r.seg.first >= next[r.lane] {
-			hj.Segments++
-			hj.Readings += r.seg.n
-			next[r.lane] = r.seg.last() + 1
-		}
+		hj.Readings += r.seg.n
 	}
 	return hj
 }
