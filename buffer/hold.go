@@ -366,22 +366,17 @@ func (b *Buffer) jumpHeld(tx *bolt.Tx, state stateTx, ld *loaded, marks [fieldli
 				// file of a lost one starts (seqs never pass a µs clock).
 				to = max(st.nextSeq+2*seqBlock, uint64(b.opts.Now().UnixMicro()))
 			}
-			if to <= st.nextSeq {
+			from := st.nextSeq
+			if to <= from {
 				continue
 			}
-			// Acks on disk lie below the next seq (commitTx cuts them
-			// there): the jumped seqs are added, or an empty lane moves.
-			if st.lowSeq == st.nextSeq {
-				st.lowSeq = to
-			} else {
-				ld.acks[l].add(st.nextSeq, to-1)
+			if skipAcked(st, &ld.acks[l], to) {
 				if err := state.Put(ackKeys[l], marshalSpans(&ld.acks[l])); err != nil {
 					return err
 				}
 			}
 			b.log.Warn("buffer was not closed while it held readings in memory (write_delay); its seqs continue above every seq it may have given, and held readings the cloud had not acknowledged are lost",
-				"lane", fieldline.Lane(l).String(), "from_seq", st.nextSeq, "to_seq", to)
-			st.nextSeq = to
+				"lane", fieldline.Lane(l).String(), "from_seq", from, "to_seq", to)
 			if err := state.Put(laneKeys[l], st.marshal()); err != nil {
 				return err
 			}

@@ -42,18 +42,7 @@ func (b *Buffer) restoreHeld(tx *bolt.Tx, state stateTx, ld *loaded) (bool, erro
 		acks := &ld.acks[l]
 		was, acked := *st, false
 		// skip moves the lane's next seq to to, the seqs between acknowledged.
-		skip := func(to uint64) {
-			if to <= st.nextSeq {
-				return
-			}
-			if st.lowSeq == st.nextSeq {
-				st.lowSeq = to
-			} else {
-				acks.add(st.nextSeq, to-1)
-				acked = true
-			}
-			st.nextSeq = to
-		}
+		skip := func(to uint64) { acked = skipAcked(st, acks, to) || acked }
 		seg, idx := tx.Bucket(segBuckets[l]), tx.Bucket(idxBuckets[l])
 		segs, readings := 0, 0
 		for _, r := range recs {
@@ -180,4 +169,22 @@ func inspectJournal(path string, st [fieldline.NumLanes]laneState) *HeldJournal 
 		hj.Readings += r.seg.n
 	}
 	return hj
+}
+
+// skipAcked moves the lane's next seq up to to, recording the seqs passed
+// as acknowledged (acks on disk lie below the next seq: commitTx cuts them
+// there), or, in an empty lane, moving its low seq along. It reports
+// whether acks changed.
+func skipAcked(st *laneState, acks *spanSet, to uint64) bool {
+	if to <= st.nextSeq {
+		return false
+	}
+	changed := st.lowSeq != st.nextSeq
+	if changed {
+		acks.add(st.nextSeq, to-1)
+	} else {
+		st.lowSeq = to
+	}
+	st.nextSeq = to
+	return changed
 }
