@@ -59,15 +59,19 @@ func (b *Buffer) run() {
 				if err != nil {
 					b.closeErr = fmt.Errorf("final commit: %w", err)
 					// Never accepted, now never will be: count them.
+					// Held segments are not lost: they are in the
+					// journal, which the next Open in this boot stores.
 					b.mu.Lock()
-					lost := 0
+					lost, held := 0, 0
 					for l := range b.lanes {
-						n := len(b.lanes[l].pending) + b.heldUnacked(l)
+						n := len(b.lanes[l].pending)
 						b.lm[l].dropped.Add(float64(n))
 						lost += n
+						held += b.heldUnacked(l)
 					}
 					b.mu.Unlock()
-					b.log.Error("buffer closed with readings its final commit could not store; they are lost and counted as dropped", "readings", lost, "err", err)
+					b.log.Error("buffer closed with readings its final commit could not store; the queued ones are lost and counted as dropped, the held ones stay in the journal for the next Open",
+						"lost", lost, "held_in_journal", held, "err", err)
 				}
 			}
 			b.failWaiters(ErrClosed)

@@ -367,3 +367,48 @@ func TestJournalWriteFails(t *testing.T) {
 	closeT(t, r2)
 	closeT(t, b)
 }
+
+// TestJournalKeepsWhatAFailedCloseHeld: when Close's final commit fails,
+// the held readings are not lost (the journal has them, and the next Open
+// in the same boot stores them under their seqs), so they are not
+// counted as dropped; Close still returns the error.
+func TestJournalKeepsWhatAFailedCloseHeld(t *testing.T) {
+	const tel = fieldline.LaneTelemetry
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b, err := Open(path, &Options{AgentID: "gw-test", FlushInterval: time.Millisecond, WriteDelay: time.Hour, bootID: bootOf("a"), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := b.Stats().Lanes[tel].NextSeq
+	for _, from := range []int{0, 10} { // new sensors (a transaction), then none
+		if err := b.Append(tel, readings(10, 2, from)); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[tel] == uint64(from+10) })
+	}
+	// The file goes away under the buffer: the final commit, which would
+	// write the held segments, fails.
+	b.dbMu.Lock()
+	if err := b.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.dbMu.Unlock()
+	if err := b.Close(); err == nil || !strings.Contains(err.Error(), "final commit") {
+		t.Fatalf("Close with the file closed under it: %v, want the final commit's error", err)
+	}
+	if got := m.Dropped.WithLabelValues(tel.String()).Value(); got != 0 {
+		t.Fatalf("%v readings counted dropped; want 0, the journal has them", got)
+	}
+
+	r := openT(t, path, &Options{FlushInterval: 0, bootID: bootOf("a")})
+	batch, ok := oldestT(t, r, tel, 1000)
+	if !ok {
+		t.Fatal("nothing stored after reopening")
+	}
+	checkBatch(t, batch, s0, 0, 20)
+	if next := r.Stats().Lanes[tel].NextSeq; next != s0+20 {
+		t.Fatalf("telemetry continues at %d, want %d", next, s0+20)
+	}
+	closeT(t, r)
+}
