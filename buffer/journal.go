@@ -27,6 +27,7 @@ package buffer
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,6 +54,12 @@ const (
 	journalLimit = 64 << 20
 	// journalRetry is how long holding stays off after a failed write.
 	journalRetry = 30 * time.Second
+	// journalShrinkAt: a journal file that grew past it (an outage) is
+	// cut back at the next fresh start, so that a burst does not keep up
+	// to journalLimit of a gateway's disk. Below it the file keeps its
+	// length: a truncation is a metadata write, which would reach the
+	// flash at every fresh start.
+	journalShrinkAt = 1 << 20
 
 	bootIDLen      = 36
 	journalHeadLen = 8 + bootIDLen + 8 + 8*fieldline.NumLanes + 4
@@ -72,9 +79,13 @@ type journal struct {
 	gen  uint64
 	// off is where the next record goes; -1 when the next write must
 	// start afresh (at Open, after a failed write).
-	off   int64
-	buf   []byte
-	pause time.Time // no holding before it (a write failed)
+	off  int64
+	size int64 // the file's length as far as j knows (its writes)
+	// shrinkAt is journalShrinkAt, or what a test set
+	// (Options.journalShrinkAt).
+	shrinkAt int64
+	buf      []byte
+	pause    time.Time // no holding before it (a write failed)
 }
 
 // journalHead is a journal's header.
@@ -104,19 +115,40 @@ func readBootID() (id [bootIDLen]byte, ok bool) {
 // openJournal opens (or creates) the journal for writing and starts it
 // afresh with top, the lanes' next seqs: from here on it names every seq
 // the run gives, also when the run is killed before it holds anything.
-func openJournal(path string, boot [bootIDLen]byte, top [fieldline.NumLanes]uint64) (*journal, error) {
+func openJournal(path string, boot [bootIDLen]byte, top [fieldline.NumLanes]uint64, shrinkAt int64) (*journal, error) {
 	f, err := os.OpenFile(path+journalSuffix, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the held segments' journal: %w", err)
 	}
-	j := &journal{f: f, boot: boot, gen: rand.Uint64()}
+	j := &journal{f: f, boot: boot, gen: rand.Uint64(), shrinkAt: cmp.Or(shrinkAt, journalShrinkAt)}
+	if fi, err := f.Stat(); err == nil {
+		j.size = fi.Size()
+	}
 	j.head(top)
-	if _, err := f.WriteAt(j.buf, 0); err != nil {
+	if err := j.writeFresh(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("starting the held segments' journal: %w", err)
 	}
-	j.off = int64(len(j.buf))
 	return j, nil
+}
+
+// writeFresh writes j.buf, a new generation's header and its records, at
+// offset 0, and cuts the file back to it when it had grown past shrinkAt.
+func (j *journal) writeFresh() error {
+	if _, err := j.f.WriteAt(j.buf, 0); err != nil {
+		j.off = -1
+		return err
+	}
+	j.off = int64(len(j.buf))
+	j.size = max(j.size, j.off)
+	if j.size > j.shrinkAt {
+		// The old generation's records past the header are ignored by
+		// their generation; a failed cut only leaves them.
+		if err := j.f.Truncate(j.off); err == nil {
+			j.size = j.off
+		}
+	}
+	return nil
 }
 
 // head starts j.buf with the header of a new generation naming top, the
@@ -164,12 +196,19 @@ func (j *journal) write(in *cycleIn, fresh bool) (int, error) {
 	if at+int64(len(j.buf)) > journalLimit {
 		return 0, fmt.Errorf("%d bytes of held segments would take the journal past %d bytes", len(j.buf), journalLimit)
 	}
+	if fresh {
+		if err := j.writeFresh(); err != nil {
+			return 0, fmt.Errorf("writing %d bytes to the held segments' journal: %w", len(j.buf), err)
+		}
+		return len(j.buf), nil
+	}
 	n, err := j.f.WriteAt(j.buf, at)
 	if err != nil {
 		j.off = -1
 		return n, fmt.Errorf("writing %d bytes to the held segments' journal: %w", len(j.buf), err)
 	}
 	j.off = at + int64(len(j.buf))
+	j.size = max(j.size, j.off)
 	return n, nil
 }
 

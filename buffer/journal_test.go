@@ -412,3 +412,47 @@ func TestJournalKeepsWhatAFailedCloseHeld(t *testing.T) {
 	}
 	closeT(t, r)
 }
+
+// TestJournalShrinksAfterABurst: a journal that grew past its shrink
+// length while nothing was acknowledged (an outage) is cut back to one
+// generation at the next fresh start, and still restores after a kill.
+func TestJournalShrinksAfterABurst(t *testing.T) {
+	const tel = fieldline.LaneTelemetry
+	const shrinkAt = 32 << 10
+	path := tempPath(t)
+	b := openT(t, path, &Options{FlushInterval: time.Millisecond, WriteDelay: time.Hour, bootID: bootOf("a"), journalShrinkAt: shrinkAt})
+	s0 := b.Stats().Lanes[tel].NextSeq
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path + journalSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	n := 0
+	for size() <= shrinkAt { // the uplink acknowledges nothing
+		if err := b.Append(tel, readings(500, 5, n)); err != nil {
+			t.Fatal(err)
+		}
+		n += 500
+		testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[tel] == uint64(n) })
+	}
+	grown := size()
+	ackT(t, b, tel, s0, s0+uint64(n)-1) // it comes back
+	if err := b.Append(tel, readings(10, 5, n)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[tel] == 10 })
+	if got := size(); got >= grown || got > 4<<10 {
+		t.Fatalf("journal of %d bytes after the fresh start that followed a burst to %d; want one header and one record", got, grown)
+	}
+
+	r := openT(t, copyFileT(t, path, journalSuffix), &Options{FlushInterval: 0, bootID: bootOf("a")})
+	batch, ok := oldestT(t, r, tel, 1000)
+	if !ok {
+		t.Fatal("the held readings were not restored")
+	}
+	checkBatch(t, batch, s0+uint64(n), n, 10)
+	closeT(t, r)
+}

@@ -112,7 +112,7 @@ func Open(path string, opts *Options) (*Buffer, error) {
 			for l := range top {
 				top[l] = b.lanes[l].st.nextSeq
 			}
-			if b.jnl, err = openJournal(path, boot, top); err != nil {
+			if b.jnl, err = openJournal(path, boot, top, o.journalShrinkAt); err != nil {
 				b.log.Error("buffer write_delay is off: the journal of held segments cannot be written; every commit is written", "err", err)
 			}
 		}

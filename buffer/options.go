@@ -146,6 +146,8 @@ type Options struct {
 	// bootID, set by tests, stands for the kernel's boot id (a different
 	// one is a power cut to the journal).
 	bootID func() ([bootIDLen]byte, bool)
+	// journalShrinkAt, set by tests, stands for journalShrinkAt.
+	journalShrinkAt int64
 }
 
 // The defaults of DefaultOptions; the agent's config takes its own from
