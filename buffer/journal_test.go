@@ -456,3 +456,43 @@ func TestJournalShrinksAfterABurst(t *testing.T) {
 	checkBatch(t, batch, s0+uint64(n), n, 10)
 	closeT(t, r)
 }
+
+// TestJournalWriteFailsWithoutATransaction: a cycle that needs no bbolt
+// transaction (held readings of known sensors) also writes the journal
+// before the readings can be read: when that write fails, nobody has
+// seen them, and they are stored once, under the seqs they were to get.
+func TestJournalWriteFailsWithoutATransaction(t *testing.T) {
+	const tel = fieldline.LaneTelemetry
+	path := tempPath(t)
+	m := NewMetrics(nil)
+	b := openT(t, path, &Options{FlushInterval: time.Millisecond, WriteDelay: time.Hour, bootID: bootOf("a"), Metrics: m})
+	s0 := b.Stats().Lanes[tel].NextSeq
+	if err := b.Append(tel, readings(5, 3, 0)); err != nil { // names the sensors
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[tel] == 5 })
+	commits := m.Commits.Value()
+
+	ro, err := os.Open(path + journalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock() // the committer takes b.mu before its next write
+	_ = b.jnl.f.Close()
+	b.jnl.f = ro // writes now fail
+	b.mu.Unlock()
+	if err := b.Append(tel, readings(5, 3, 5)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the failed write counted", func() bool { return m.JournalErrors.Value() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the refused readings written to the file", func() bool { return m.Commits.Value() > commits })
+	if d := b.Depths()[tel]; d != 10 {
+		t.Fatalf("depth %d, want 10: the refused readings were handed out before the journal had them", d)
+	}
+	batch, ok := oldestT(t, b, tel, 1000)
+	if !ok {
+		t.Fatal("nothing stored")
+	}
+	checkBatch(t, batch, s0, 0, 10)
+	closeT(t, b)
+}
