@@ -130,8 +130,7 @@ func TestRuleSync(t *testing.T) {
 	a := startAgent(t, syncAgentYAML("gw-sync", filepath.Join(t.TempDir(), "gw"), ns.URL()), Options{})
 	other := newTestBucket(t, ns.URL())
 	other.sig = signed.NewSigner(testSigningKey(2)) // not trusted
-	v1, _ := b.push("fleet.f", bundleV("v1"), nil)
-	var copied []byte
+	var v1, copied []byte
 
 	type want struct {
 		result          string // the update's result label
@@ -144,7 +143,7 @@ func TestRuleSync(t *testing.T) {
 		do   func()
 		want want
 	}{
-		{"the fleet's bundle", func() {}, want{syncApplied, "fleet.f", 1, 1, "v1", ""}},
+		{"the fleet's bundle", func() { v1, _ = b.push("fleet.f", bundleV("v1"), nil) }, want{syncApplied, "fleet.f", 1, 1, "v1", ""}},
 		{"raw YAML written into the bucket", func() { b.put("fleet.f", []byte(bundleV("evil"))) },
 			want{"refused_unsigned", "fleet.f", 1, 1, "v1", "fleet.f: unsigned bundle: the value is not a signed envelope"}},
 		{"signed by an untrusted key", func() { other.rev = 50; other.push("fleet.f", bundleV("evil"), nil) },
