@@ -182,7 +182,16 @@ func TestAliasesAnnouncedAgain(t *testing.T) {
 		}
 		return n
 	}
-	a := startAgent(t, boilerConfig("gw-lost", filepath.Join(t.TempDir(), "state"), ns.URL(), "", addr), Options{})
+	a, stopAgent := launchAgent(t, mustConfig(t, boilerConfig("gw-lost", filepath.Join(t.TempDir(), "state"), ns.URL(), "", addr)), Options{}, nil)
+	var stopOnce sync.Once
+	stopTheAgent := func() {
+		stopOnce.Do(func() {
+			if err := stopAgent(); err != nil {
+				t.Errorf("agent run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stopTheAgent)
 
 	const before, n = 100, 600
 	sensors := map[string]bool{"boiler.temp": true, "boiler.pressure": true, "boiler.energy": true, "boiler.flow": true, "boiler.flow_cdab": true}
@@ -239,8 +248,15 @@ func TestAliasesAnnouncedAgain(t *testing.T) {
 		t.Fatalf("%d births before the loss, want 1", b)
 	}
 	agentrun.StartBridge(t, ns.URL(), k)
+	// The agent stops before the new bridge (cleanups run last first): a
+	// soft stop delivers what it holds, and would wait out its grace
+	// with no bridge.
+	t.Cleanup(stopTheAgent)
+	back := time.Now()
 
 	read(n)
+	t.Logf("seqs 1..%d in Kafka %s after the new bridge was ready (%v resends, %v wakes by a hello)",
+		n, time.Since(back).Round(time.Millisecond), a.m.Resends.Value(), a.m.ForwardWakes.Value())
 	for i, r := range got {
 		if times[r.Seq] != 1 || !sensors[r.SensorID] {
 			t.Fatalf("record %d: seq %d (%d times in Kafka) sensor %q", i, r.Seq, times[r.Seq], r.SensorID)
