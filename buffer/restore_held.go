@@ -22,12 +22,8 @@ import (
 // journal cannot be trusted to name every seq given (absent, unreadable,
 // or written before the kernel last started): the caller then jumps.
 func (b *Buffer) restoreHeld(tx *bolt.Tx, state stateTx, ld *loaded) (bool, error) {
-	var next [fieldline.NumLanes]uint64
-	for l := range next {
-		next[l] = ld.st[l].nextSeq
-	}
 	boot, ok := b.bootID()
-	h, recs, err := heldBeyond(b.path, boot, ok, next)
+	h, recs, err := heldBeyond(b.path, boot, ok, &ld.st)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errNoBootID), errors.Is(err, errOtherBoot):
 		b.log.Warn("buffer journal of held segments not used: what it held the cloud had not acknowledged may be lost", "err", err)
@@ -89,11 +85,11 @@ var (
 
 // heldBeyond reads the journal beside the buffer file at path and returns
 // its header and, in lane and seq order, the records the file does not
-// hold: from next, the lanes' next seqs in the file, on. It fails when the
-// journal cannot be trusted to name every seq the run gave: absent,
-// damaged, or from another boot than boot (errOtherBoot; errNoBootID
-// without bootOK).
-func heldBeyond(path string, boot [bootIDLen]byte, bootOK bool, next [fieldline.NumLanes]uint64) (journalHead, []journalRec, error) {
+// hold: from the lanes' next seqs in st, the file's lane states, on. It
+// fails when the journal cannot be trusted to name every seq the run
+// gave: absent, damaged, or from another boot than boot (errOtherBoot;
+// errNoBootID without bootOK).
+func heldBeyond(path string, boot [bootIDLen]byte, bootOK bool, st *[fieldline.NumLanes]laneState) (journalHead, []journalRec, error) {
 	if !bootOK {
 		return journalHead{}, nil, errNoBootID
 	}
@@ -107,6 +103,10 @@ func heldBeyond(path string, boot [bootIDLen]byte, bootOK bool, next [fieldline.
 	slices.SortStableFunc(recs, func(a, b journalRec) int {
 		return cmp.Or(cmp.Compare(a.lane, b.lane), cmp.Compare(a.seg.first, b.seg.first))
 	})
+	var next [fieldline.NumLanes]uint64
+	for l := range next {
+		next[l] = st[l].nextSeq
+	}
 	beyond := recs[:0]
 	for _, r := range recs {
 		if r.seg.first >= next[r.lane] {
@@ -155,12 +155,8 @@ type HeldJournal struct {
 // inspectJournal reads the journal beside path as restoreHeld would,
 // against the lane states st of the file.
 func inspectJournal(path string, st [fieldline.NumLanes]laneState) *HeldJournal {
-	var next [fieldline.NumLanes]uint64
-	for l := range next {
-		next[l] = st[l].nextSeq
-	}
 	boot, ok := readBootID()
-	_, recs, err := heldBeyond(path, boot, ok, next)
+	_, recs, err := heldBeyond(path, boot, ok, &st)
 	if err != nil {
 		return &HeldJournal{Problem: err.Error()}
 	}
