@@ -299,13 +299,7 @@ func TestJournalWriteFails(t *testing.T) {
 		if !armed.CompareAndSwap(true, false) {
 			return
 		}
-		ro, err := os.Open(path + journalSuffix)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		_ = b.jnl.f.Close()
-		b.jnl.f = ro // writes now fail
+		failJournalWrites(t, b, path)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -366,6 +360,20 @@ func TestJournalWriteFails(t *testing.T) {
 	check(r2)
 	closeT(t, r2)
 	closeT(t, b)
+}
+
+// failJournalWrites puts the journal of b (at path) read-only under it, so
+// that its writes fail. The caller keeps the committer away meanwhile (runs
+// on it, or holds b.mu).
+func failJournalWrites(t *testing.T, b *Buffer, path string) {
+	t.Helper()
+	ro, err := os.Open(path + journalSuffix)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	_ = b.jnl.f.Close()
+	b.jnl.f = ro
 }
 
 // TestJournalKeepsWhatAFailedCloseHeld: when Close's final commit fails,
@@ -473,13 +481,8 @@ func TestJournalWriteFailsWithoutATransaction(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "readings held", func() bool { return b.Depths()[tel] == 5 })
 	commits := m.Commits.Value()
 
-	ro, err := os.Open(path + journalSuffix)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b.mu.Lock() // the committer takes b.mu before its next write
-	_ = b.jnl.f.Close()
-	b.jnl.f = ro // writes now fail
+	failJournalWrites(t, b, path)
 	b.mu.Unlock()
 	if err := b.Append(tel, readings(5, 3, 5)); err != nil {
 		t.Fatal(err)

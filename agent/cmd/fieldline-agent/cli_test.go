@@ -114,9 +114,6 @@ func TestBufferCommands(t *testing.T) {
 	}
 }
 
-// TestBufferCheckFindsDamage: with one page of a file zeroed, `buffer
-// check` exits 1 and lists the damage and the lost seqs that buffer.Check
-// reports, and `buffer stats` says the pages are damaged.
 // TestBufferStatsShowsTheJournal: `buffer stats` on the files a killed
 // agent left with readings held (buffer.write_delay) says how many the
 // journal holds beyond the file, which the next start stores.
@@ -163,6 +160,9 @@ func TestBufferStatsShowsTheJournal(t *testing.T) {
 	}
 }
 
+// TestBufferCheckFindsDamage: with one page of a file zeroed, `buffer
+// check` exits 1 and lists the damage and the lost seqs that buffer.Check
+// reports, and `buffer stats` says the pages are damaged.
 func TestBufferCheckFindsDamage(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "buffer.db")
