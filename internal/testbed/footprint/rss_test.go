@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/fieldline/fieldline/buffer"
 	"github.com/fieldline/fieldline/internal/testbed/agentrun"
 	"github.com/fieldline/fieldline/internal/testbed/testkit"
 	"github.com/fieldline/fieldline/protocols/uplink"
@@ -198,7 +199,7 @@ func TestSteadyRSS(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	t.Logf("machine: %s, %d CPUs; %s per run", host, numCPU(), dur)
-	t.Logf("uplink.telemetry_hold: %s, buffer.write_delay: %s, agent.trim_binary_pages: %s, modbus pipeline: %s", envOr("FL_RSS_HOLD", "0s"), envOr("FL_RSS_WRITE_DELAY", "1s"), envOr("FL_RSS_TRIM", "true"), envOr("FL_RSS_PIPELINE", "1"))
+	t.Logf("uplink.telemetry_hold: %s, buffer.write_delay: %s, agent.trim_binary_pages: %s, modbus pipeline: %s", envOr("FL_RSS_HOLD", "0s"), envOr("FL_RSS_WRITE_DELAY", buffer.DefaultWriteDelay.String()), envOr("FL_RSS_TRIM", "true"), envOr("FL_RSS_PIPELINE", "1"))
 	t.Log(tableHeader)
 	for _, goarch := range envList("FL_RSS_TARGETS", "amd64") {
 		for _, w := range workloads(t, "50,500") {
@@ -235,7 +236,7 @@ func measure(t *testing.T, goarch string, sensors, hz int, dur time.Duration) {
 	if err != nil || hold < 0 || hold > dur/2 {
 		t.Fatalf("FL_RSS_HOLD=%q: want a duration of 0 up to half the run", os.Getenv("FL_RSS_HOLD"))
 	}
-	writeDelay, err := time.ParseDuration(envOr("FL_RSS_WRITE_DELAY", "1s"))
+	writeDelay, err := time.ParseDuration(envOr("FL_RSS_WRITE_DELAY", buffer.DefaultWriteDelay.String()))
 	if err != nil || writeDelay < 0 {
 		t.Fatalf("FL_RSS_WRITE_DELAY=%q: want a duration ≥ 0 (buffer.write_delay)", os.Getenv("FL_RSS_WRITE_DELAY"))
 	}
